@@ -1,0 +1,12 @@
+/* Placeholder until the command lands (see the open issues). */
+#include <stdio.h>
+
+#include "commands.h"
+
+int cmd_replay(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "tidemark replay: not implemented yet\n");
+    return 2;
+}
