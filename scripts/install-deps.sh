@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libpq-dev liblz4-dev libprotobuf-c-dev
-          protobuf-c-compiler check postgresql-15 postgresql-client-15 sudo procps)
+          protobuf-c-compiler check uthash-dev postgresql-15 postgresql-client-15 sudo procps)
 
 missing=()
 for p in "${packages[@]}"; do
