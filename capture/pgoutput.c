@@ -157,49 +157,72 @@ static int get_namespace(rd *r, const char **s)
  * the same message grows it, so the caller sets pointers at the end. */
 static int read_tuple(rd *r, tm_pgo_decoder *d, size_t base, uint32_t *ncols, const char *which)
 {
-    uint16_t n;
-    char what[96];
-    snprintf(what, sizeof what, "the column count of the %s", which);
-    if (get_u16(r, &n, what) < 0)
-        return -1;
+    if (r->len - r->off < 2)
+        return fail_at(r, "expected the 2-byte column count of the %s but only %zu bytes remain",
+                       which, r->len - r->off);
+    uint16_t n = tm_get_u16(r->p + r->off);
+    r->off += 2;
+    /* Each column takes at least its kind byte: check before sizing by n. */
+    if (n > r->len - r->off)
+        return fail_at(r, "expected %u columns of the %s but only %zu bytes remain", n, which,
+                       r->len - r->off);
     if (tm_colbuf_reserve(&d->cols, base + n, r->err) < 0)
         return -1;
+    /* The hot loop works on locals: stores into v (which holds a char) may
+     * alias *r as far as the compiler knows, which would reload r's fields
+     * for every column. r->off is written back before any error. */
     tm_value *v = d->cols.v + base;
+    const uint8_t *p = r->p;
+    size_t len = r->len, off = r->off;
     for (uint32_t i = 0; i < n; i++) {
-        if (r->off >= r->len)
+        if (off >= len) {
+            r->off = off;
             return fail_at(r, "expected the kind of column %u of %u of the %s but the message ends",
                            i + 1, n, which);
-        uint8_t kind = r->p[r->off++];
+        }
+        uint8_t kind = p[off];
         switch (kind) {
         case TM_KIND_NULL:
         case TM_KIND_UNCHANGED:
             v[i] = (tm_value){NULL, 0, (char)kind};
+            off++;
             break;
         case TM_KIND_TEXT:
         case TM_KIND_BINARY: {
-            if (r->len - r->off < 4)
+            if (len - off < 5) {
+                r->off = off + 1;
                 return fail_at(r,
                                "expected the 4-byte length of column %u of the %s but only %zu "
                                "bytes remain",
-                               i + 1, which, r->len - r->off);
-            uint32_t len = tm_get_u32(r->p + r->off);
-            r->off += 4;
-            if (len > r->len - r->off)
+                               i + 1, which, len - off - 1);
+            }
+            uint32_t vlen = tm_get_u32(p + off + 1);
+            off += 5;
+            if (vlen > len - off) {
+                r->off = off;
                 return fail_at(r,
                                "column %u of the %s says it has %u bytes but only %zu bytes remain",
-                               i + 1, which, len, r->len - r->off);
-            v[i] = (tm_value){(const char *)r->p + r->off, len, (char)kind};
-            r->off += len;
+                               i + 1, which, vlen, len - off);
+            }
+            v[i] = (tm_value){(const char *)p + off, vlen, (char)kind};
+            off += vlen;
             break;
         }
         default:
-            r->off--;
+            r->off = off;
             return fail_at(r, "column %u of the %s has unknown kind 0x%02x (expected n, u, t or b)",
                            i + 1, which, kind);
         }
     }
+    r->off = off;
     *ncols = n;
     return 0;
+}
+
+static int col_short(rd *r, uint32_t col, const char *what, size_t need)
+{
+    return fail_at(r, "expected the %s of column %u (%zu bytes) but only %zu bytes remain", what,
+                   col + 1, need, r->len - r->off);
 }
 
 /* The xid that changes carry inside a stream (proto_version 2). */
@@ -228,6 +251,10 @@ static int decode_relation(rd *r, tm_pgo_decoder *d, tm_pgo_msg *m)
     rel->replident = (char)ident;
     if (get_u16(r, &n, "the column count") < 0)
         return -1;
+    /* Each column takes at least 10 bytes: check before sizing by n. */
+    if ((size_t)n * 10 > r->len - r->off)
+        return fail_at(r, "expected %u columns (at least %zu bytes) but only %zu bytes remain", n,
+                       (size_t)n * 10, r->len - r->off);
     if (n > d->relcols_cap) {
         tm_pgo_relcol *c = realloc(d->relcols, n * sizeof *c);
         if (!c) {
@@ -239,25 +266,26 @@ static int decode_relation(rd *r, tm_pgo_decoder *d, tm_pgo_msg *m)
     }
     for (uint32_t i = 0; i < n; i++) {
         tm_pgo_relcol *c = &d->relcols[i];
-        char what[64];
-        snprintf(what, sizeof what, "the flags of column %u", i + 1);
-        if (get_u8(r, &c->flags, what) < 0)
-            return -1;
-        if (c->flags & ~TM_PGO_COL_KEY) {
-            r->off--;
+        if (r->off >= r->len)
+            return col_short(r, i, "flags", 1);
+        c->flags = r->p[r->off];
+        if (c->flags & ~TM_PGO_COL_KEY)
             return fail_at(r, "column %u has unknown flags 0x%02x", i + 1, c->flags);
-        }
-        snprintf(what, sizeof what, "the name of column %u", i + 1);
-        if (get_str(r, &c->name, what) < 0)
-            return -1;
-        uint32_t typmod;
-        snprintf(what, sizeof what, "the type oid of column %u", i + 1);
-        if (get_u32(r, &c->type_oid, what) < 0)
-            return -1;
-        snprintf(what, sizeof what, "the type modifier of column %u", i + 1);
-        if (get_u32(r, &typmod, what) < 0)
-            return -1;
-        c->typmod = (int32_t)typmod;
+        r->off++;
+        const uint8_t *name = r->p + r->off;
+        const uint8_t *nul = memchr(name, '\0', r->len - r->off);
+        if (!nul)
+            return fail_at(r,
+                           "expected the name of column %u (a NUL-terminated string) but no NUL "
+                           "byte follows",
+                           i + 1);
+        c->name = (const char *)name;
+        r->off += (size_t)(nul - name) + 1;
+        if (r->len - r->off < 8)
+            return col_short(r, i, "type oid and type modifier", 8);
+        c->type_oid = tm_get_u32(r->p + r->off);
+        c->typmod = (int32_t)tm_get_u32(r->p + r->off + 4);
+        r->off += 8;
     }
     rel->ncols = n;
     rel->cols = d->relcols;
@@ -442,7 +470,25 @@ static int decode_body(rd *r, tm_pgo_decoder *d, tm_pgo_msg *m)
 
 static bool known_type(uint8_t t)
 {
-    return t != '\0' && strchr("BCORYIUDTMSEcA", t) != NULL;
+    switch (t) {
+    case TM_PGO_BEGIN:
+    case TM_PGO_COMMIT:
+    case TM_PGO_ORIGIN:
+    case TM_PGO_RELATION:
+    case TM_PGO_TYPE:
+    case TM_PGO_INSERT:
+    case TM_PGO_UPDATE:
+    case TM_PGO_DELETE:
+    case TM_PGO_TRUNCATE:
+    case TM_PGO_MESSAGE:
+    case TM_PGO_STREAM_START:
+    case TM_PGO_STREAM_STOP:
+    case TM_PGO_STREAM_COMMIT:
+    case TM_PGO_STREAM_ABORT:
+        return true;
+    default:
+        return false;
+    }
 }
 
 int tm_pgo_decode(tm_pgo_decoder *d, const void *buf, size_t len, tm_pgo_msg *out, tm_error *err)

@@ -60,8 +60,10 @@ int tm_tuple_encode(tm_tuple_enc *e, const tm_value *cols, uint32_t ncols, const
             }
             e->kinds[i] = TM_KIND_TEXT;
             e->lengths[li++] = v->len;
-            memcpy(e->data + off, v->ptr, v->len);
-            off += v->len;
+            if (v->len) { /* an empty value may come with no buffer at all */
+                memcpy(e->data + off, v->ptr, v->len);
+                off += v->len;
+            }
             break;
         case TM_KIND_BINARY:
             tm_error_set(err,

@@ -64,6 +64,20 @@ START_TEST(encode_plain)
     same_values(out.v, cols, 5);
     ck_assert_ptr_nonnull(out.v[2].ptr); /* empty text is not NULL */
 
+    /* only empty strings, into a fresh encoder that has no data buffer yet */
+    tm_tuple_enc fresh = {0};
+    tm_value empties[] = {T(""), {NULL, 0, 't'}, N};
+    ck_assert_int_eq(tm_tuple_encode(&fresh, empties, 3, NULL, 0, &t, &err), 0);
+    ck_assert_uint_eq(t.n_lengths, 2);
+    ck_assert_uint_eq(t.data.len, 0);
+    Tidemark__Tuple *ue = through_protobuf(&t);
+    ck_assert_int_eq(tm_tuple_decode(ue, NULL, 0, &out, &n, &err), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert(out.v[0].kind == 't' && out.v[0].len == 0 && out.v[1].kind == 't');
+    ck_assert_int_eq(out.v[2].kind, 'n');
+    tidemark__tuple__free_unpacked(ue, NULL);
+    tm_tuple_enc_free(&fresh);
+
     /* zero columns */
     ck_assert_int_eq(tm_tuple_encode(&e, NULL, 0, NULL, 0, &t, &err), 0);
     ck_assert_uint_eq(t.kinds.len, 0);
