@@ -16,9 +16,6 @@ int tm_pg_guard_start(tm_pg *pg, char *err, size_t errlen);
 /* After a normal stop: the watchdog stands down and pg is unregistered. */
 void tm_pg_guard_release(tm_pg *pg);
 
-/* The postmaster pid from datadir/postmaster.pid, or 0. */
-pid_t tm_pg_read_postmaster_pid(const char *datadir);
-
 /* Immediate shutdown (SIGQUIT, then SIGKILL) of the postmaster serving
  * datadir, if one does; returns once it is gone. */
 void tm_pg_kill_postmaster(const char *datadir);

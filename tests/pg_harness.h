@@ -60,6 +60,9 @@ int tm_pg_sweep_stale(void);
  * use it, else /tmp). */
 const char *tm_pg_tmp_base(void);
 
+/* The postmaster pid from datadir/postmaster.pid, or 0. */
+pid_t tm_pg_read_postmaster_pid(const char *datadir);
+
 /* libpq conninfo for dbname (NULL: "postgres"), values quoted; malloc'd. */
 char *tm_pg_conninfo(const tm_pg *pg, const char *dbname);
 
