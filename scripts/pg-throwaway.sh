@@ -87,7 +87,8 @@ start() {
         if [ -e "$dir" ] && [ -n "$(ls -A "$dir")" ]; then
             die "$dir exists and is not an empty dir or a pg-throwaway cluster; choose another DIR"
         fi
-        mkdir -p -m 0700 "$dir"
+        mkdir -p "$dir"
+        chmod 0700 "$dir"
         created=1
         # On failure, leave nothing of what we made.
         trap 'as_pg "$bindir/pg_ctl" stop -D "$dir/data" -m immediate >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
@@ -102,8 +103,8 @@ start() {
             die "initdb failed: $(tail -5 "$dir/initdb.log")"
         echo "include 'tidemark.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
     fi
-    local attempt port logsize
-    for attempt in 1 2 3 4 5; do
+    local port logsize
+    for _ in 1 2 3 4 5; do
         port=$(free_port)
         write_conf "$port"
         logsize=$( (stat -c %s "$dir/postgres.log" 2>/dev/null) || echo 0)
@@ -131,7 +132,9 @@ stop() {
 }
 
 env_exports() {
-    [ -f "$dir/$MARKER" ] && [ -f "$dir/port" ] || die "$dir is not a pg-throwaway cluster; run '$prog start $dir' first"
+    if [ ! -f "$dir/$MARKER" ] || [ ! -f "$dir/port" ]; then
+        die "$dir is not a pg-throwaway cluster; run '$prog start $dir' first"
+    fi
     printf 'export PGHOST=%q PGPORT=%q PGUSER=postgres PGDATABASE=postgres\n' "$dir" "$(cat "$dir/port")"
 }
 

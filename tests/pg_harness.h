@@ -13,7 +13,19 @@
  * Check suites share one cluster per test binary: tm_pg_fixture_add(tc) adds
  * an unchecked fixture (it runs in the runner process, tests run in forked
  * children), tm_pg_shared() returns the cluster, tm_check_run (tm_check.h)
- * stops it. */
+ * stops it. Tests share it, so each uses its own database (tm_pg_createdb)
+ * and slot names. A test that stops, restarts or crashes the server starts
+ * its own cluster with tm_pg_start inside the test: only the process that
+ * started a cluster may stop or restart it.
+ *
+ *   tm_pg *pg = tm_pg_shared();
+ *   tm_pg_createdb(pg, "t1");
+ *   PGconn *c = tm_pg_connect(pg, "t1");
+ *   tm_pg_exec(c, "CREATE TABLE prefs (id int PRIMARY KEY, v text)");
+ *   char *n = tm_pg_query_value(c, "SELECT count(*) FROM prefs");
+ *   ...
+ *   char *ci = tm_pg_conninfo(pg, "t1");   (then tm_tidemark(&r, NULL, "capture", ...,
+ *   NULL) from tm_run.h runs the binary against it; free(ci), free(n)) */
 #ifndef TM_PG_HARNESS_H
 #define TM_PG_HARNESS_H
 

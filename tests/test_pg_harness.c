@@ -180,7 +180,8 @@ START_TEST(pgoutput_through_sql_interface)
 }
 END_TEST
 
-/* Reads CopyData until a Commit has arrived; returns the pgoutput types. */
+/* Reads CopyData until the workload's three Commits have arrived; fills types
+ * with the pgoutput message types seen. */
 static void read_stream_types(PGconn *rc, char *types, size_t len, uint32_t relid)
 {
     size_t n = 0;
