@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of tidemark with apt (Debian 12).
-# Idempotent: runs apt-get update/install only when something is missing.
+# Idempotent: when everything is installed it does nothing, not even
+# apt-get update.
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libpq-dev liblz4-dev libprotobuf-c-dev
-          protobuf-c-compiler check uthash-dev postgresql-15 postgresql-client-15 sudo procps)
+          protobuf-c-compiler check uthash-dev postgresql-15 postgresql-client-15)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -13,9 +14,21 @@ done
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
+
+command -v apt-get >/dev/null || {
+    echo "install-deps: missing ${missing[*]} and no apt-get here; install them by hand (Debian 12 names)" >&2
+    exit 1
+}
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || {
+        echo "install-deps: missing ${missing[*]}; run as root or install sudo" >&2
+        exit 1
+    }
+    SUDO=(sudo)
+fi
 echo "install-deps: installing ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends -o Dpkg::Use-Pty=0 "${missing[@]}" >/dev/null
+echo "install-deps: done"

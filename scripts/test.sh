@@ -1,23 +1,62 @@
 #!/usr/bin/env bash
-# The test command: installs dependencies, then configures, builds and runs
-# the whole ctest suite twice: a normal build and an ASan+UBSan build.
-# Usage: scripts/test.sh [--quick]   (--quick: the normal build only)
+# The test command (README, CI): installs the dependencies, then configures,
+# builds and runs the whole ctest suite twice: a normal build (build/) and an
+# ASan+UBSan build (build-asan/). Tests labelled "pg" start their own
+# throwaway PostgreSQL 15 clusters (as the postgres OS user when root).
+#
+# Usage: scripts/test.sh [--quick] [CTEST_ARGS...]
+#   --quick      the normal build only
+#   CTEST_ARGS   passed to ctest, e.g. -L unit, -L pg, -R pg_harness
+# TM_JOBS: parallel build and test jobs (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
 
 builds=("build:-DTIDEMARK_SANITIZE=OFF" "build-asan:-DTIDEMARK_SANITIZE=ON")
-[ "${1:-}" = "--quick" ] && builds=("${builds[0]}")
+if [ "${1:-}" = "--quick" ]; then
+    builds=("${builds[0]}")
+    shift
+fi
+jobs=${TM_JOBS:-2}
+
+scripts/install-deps.sh
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+
+# One line per test binary: Check's own summary ("100%: Checks: ..."), from
+# the log where ctest keeps every test's output (it shows output only on
+# failure).
+check_summaries() {
+    awk '/^[0-9]+\/[0-9]+ Test: / { name = $3; seen[name] = 0 }
+         /^[0-9]+%: Checks: / { print "  " name ": " $0; seen[name] = 1 }
+         END { for (n in seen) if (!seen[n]) print "  " n ": no Check summary (crashed or not run)" }' \
+        "$1/Testing/Temporary/LastTest.log" | sort
+}
+
 status=0
+t_all=$SECONDS
 for b in "${builds[@]}"; do
     dir=${b%%:*}
     flag=${b#*:}
+    t0=$SECONDS
     echo "== $dir ($flag)"
-    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$flag" >/dev/null
-    cmake --build "$dir" -j"$(nproc)"
-    (cd "$dir" && ctest --output-on-failure -j2) || status=1
+    mkdir -p "$dir"
+    if ! cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$flag" >"$dir/configure.log" 2>&1 ||
+        ! cmake --build "$dir" -j"$jobs" >"$dir/build.log" 2>&1; then
+        cat "$dir/configure.log" "$dir/build.log" 2>/dev/null | tail -60
+        echo "== $dir: configure or build FAILED (logs: $dir/configure.log, $dir/build.log)"
+        status=1
+        continue
+    fi
+    echo "built in $((SECONDS - t0)) s"
+    (cd "$dir" && ctest --output-on-failure -j"$jobs" "$@") || status=1
+    echo "Check summaries ($dir):"
+    check_summaries "$dir"
+    echo "== $dir: $((SECONDS - t0)) s"
 done
+if [ $status -eq 0 ]; then
+    echo "== all green in $((SECONDS - t_all)) s"
+else
+    echo "== FAILED (see above) after $((SECONDS - t_all)) s"
+fi
 exit $status

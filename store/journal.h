@@ -40,8 +40,8 @@ typedef struct tm_meta {
     char database[128];
     char slot[128];
     char publication[128];
-    uint64_t start_lsn;  /* the base snapshot's consistent point */
-    int64_t created_at;  /* microseconds since the Unix epoch */
+    uint64_t start_lsn; /* the base snapshot's consistent point */
+    int64_t created_at; /* microseconds since the Unix epoch */
 } tm_meta;
 
 /* Writes DIR/journal.meta atomically: temp file, fsync, rename, fsync dir. */
@@ -49,13 +49,23 @@ int tm_meta_write(const char *dir, const tm_meta *meta, tm_error *err);
 /* Returns 0, or -1 with err (missing file: err says so and errno is ENOENT). */
 int tm_meta_read(const char *dir, tm_meta *meta, tm_error *err);
 
+/* ---- lock -------------------------------------------------------------- */
+
+/* Takes DIR/capture.lock (flock, exclusive, non-blocking) and writes the
+ * caller's pid into it. When another process holds it, fails with err
+ * "journal DIR is in use by another capture (pid N)" (errno EWOULDBLOCK).
+ * The writer does not lock by itself: whoever appends (capture) holds the
+ * lock for as long as it may open writers. */
+int tm_journal_lock(const char *dir, int *lock_fd, tm_error *err);
+void tm_journal_unlock(int lock_fd);
+
 /* ---- writer ------------------------------------------------------------ */
 
 typedef struct tm_writer_options {
-    uint64_t segment_size;     /* roll over after this many bytes; 0 = default 64 MiB */
+    uint64_t segment_size;      /* roll over after this many bytes; 0 = default 64 MiB */
     int64_t segment_max_age_us; /* roll over after this age; 0 = no limit */
-    uint32_t frame_target;     /* raw bytes per frame before it is cut; 0 = 1 MiB */
-    bool quiet;                /* no recovery notices on stderr */
+    uint32_t frame_target;      /* raw bytes per frame before it is cut; 0 = 1 MiB */
+    bool quiet;                 /* no recovery notices on stderr */
 } tm_writer_options;
 
 typedef struct tm_writer tm_writer;
@@ -127,6 +137,14 @@ void tm_reader_set_time_limit(tm_reader *r, int64_t t);
 int tm_reader_next(tm_reader *r, const Tidemark__Record **rec, tm_error *err);
 tm_position tm_reader_position(const tm_reader *r);
 
+/* What reading has cost so far (for tests, benchmarks and status output). */
+typedef struct tm_reader_stats {
+    uint64_t frames_decoded; /* frames read, checked and decompressed */
+    uint64_t index_loads;    /* segments whose frames came from their index */
+    uint64_t header_scans;   /* segments whose frames were found by scanning headers */
+} tm_reader_stats;
+tm_reader_stats tm_reader_get_stats(const tm_reader *r);
+
 /* ---- verify ------------------------------------------------------------ */
 
 typedef struct tm_verify_totals {
@@ -140,5 +158,8 @@ typedef struct tm_verify_totals {
  * Returns 0 when all is sound, 1 when something is wrong, -1 when the
  * journal cannot be read at all (err set). */
 int tm_verify(const char *dir, void *out /* FILE* */, tm_verify_totals *totals, tm_error *err);
+/* Same; with quiet, only damaged segments and the totals line are printed. */
+int tm_verify_opts(const char *dir, void *out /* FILE* */, bool quiet, tm_verify_totals *totals,
+                   tm_error *err);
 
 #endif

@@ -1,2 +1,0 @@
-/* Test support library; real helpers live in tests/support_*.c. */
-int tm_testsupport_linked;
