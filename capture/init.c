@@ -44,6 +44,7 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
     tm_catrel **rels = NULL;
     int nrels = 0, rc = -1;
     bool slot_created = false;
+    tm_txbuf *buf = NULL;
 
     if (resolve_tables(o, sql, &oids, err) != 0 ||
         tm_publication_ensure(sql, o->publication, &oids, err) != 0 ||
@@ -62,7 +63,7 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
     }
     uint64_t consistent;
     char snapname[128];
-    if (tm_slot_create(repl, o->slot, &consistent, snapname, sizeof snapname, err) != 0)
+    if (tm_slot_create(repl, o->slot, false, &consistent, snapname, sizeof snapname, err) != 0)
         goto out;
     slot_created = true;
 
@@ -75,8 +76,12 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
             goto out;
     }
     tm_snapshot_stats st;
-    if (tm_snapshot_take(sql, snapname, rels, nrels, consistent, w, &st, err) != 0 ||
-        tm_writer_sync(w, err) != 0)
+    Tidemark__TxBegin hdr;
+    char spool[4096];
+    snprintf(spool, sizeof spool, "%s/snapshot.tmp", o->journal);
+    buf = tm_txbuf_new(spool, o->tx_memory_budget);
+    if (!buf || tm_snapshot_take(sql, snapname, rels, nrels, consistent, buf, &hdr, &st, err) != 0 ||
+        tm_txbuf_write_tx(buf, w, &hdr, err) != 0 || tm_writer_sync(w, err) != 0)
         goto out;
 
     memset(meta, 0, sizeof *meta);
@@ -107,6 +112,7 @@ out:
         free(rels[i]);
     }
     free(rels);
+    tm_txbuf_free(buf);
     tm_oidlist_free(&oids);
     return rc;
 }

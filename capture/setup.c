@@ -219,13 +219,14 @@ int tm_slot_info_get(PGconn *sql, const char *slot, tm_slot_info *info, tm_error
     return 0;
 }
 
-int tm_slot_create(PGconn *repl, const char *slot, uint64_t *consistent_lsn, char *snapshot,
-                   size_t snaplen, tm_error *err)
+int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *consistent_lsn,
+                   char *snapshot, size_t snaplen, tm_error *err)
 {
     char *ident = PQescapeIdentifier(repl, slot, strlen(slot));
     char stmt[512];
-    snprintf(stmt, sizeof stmt, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT 'export')",
-             ident);
+    snprintf(stmt, sizeof stmt,
+             "CREATE_REPLICATION_SLOT %s %sLOGICAL pgoutput (SNAPSHOT 'export')", ident,
+             temporary ? "TEMPORARY " : "");
     PQfreemem(ident);
     PGresult *r = PQexec(repl, stmt);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {

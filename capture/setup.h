@@ -37,9 +37,9 @@ int tm_slot_info_get(PGconn *sql, const char *slot, tm_slot_info *info, tm_error
 
 /* CREATE_REPLICATION_SLOT ... LOGICAL pgoutput (SNAPSHOT 'export') on a
  * replication session. The exported snapshot stays valid until the next
- * command on repl. */
-int tm_slot_create(PGconn *repl, const char *slot, uint64_t *consistent_lsn, char *snapshot,
-                   size_t snaplen, tm_error *err);
+ * command on repl; a temporary slot goes away with the session. */
+int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *consistent_lsn,
+                   char *snapshot, size_t snaplen, tm_error *err);
 
 void tm_oidlist_free(tm_oidlist *l);
 int tm_oidlist_add(tm_oidlist *l, uint32_t oid);

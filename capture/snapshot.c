@@ -116,21 +116,6 @@ int tm_copy_decode(const char *line, size_t len, tm_copyrow *row, Tidemark__Tupl
     return (int)nf;
 }
 
-static int count_rows(PGconn *sql, const char *qname, uint64_t *rows, tm_error *err)
-{
-    char stmt[700];
-    snprintf(stmt, sizeof stmt, "SELECT count(*) FROM ONLY %s", qname);
-    PGresult *r = PQexec(sql, stmt);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        tm_error_set(err, "counting rows of %s: %s", qname, PQresultErrorMessage(r));
-        PQclear(r);
-        return -1;
-    }
-    *rows = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    return 0;
-}
-
 /* "schema"."name" ("c1", "c2", ...) for COPY; caller frees. */
 static char *copy_target(PGconn *sql, const Tidemark__Relation *rel)
 {
@@ -152,7 +137,7 @@ static char *copy_target(PGconn *sql, const Tidemark__Relation *rel)
     return out;
 }
 
-static int copy_table(PGconn *sql, const Tidemark__Relation *rel, uint64_t expect, tm_writer *w,
+static int copy_table(PGconn *sql, const Tidemark__Relation *rel, tm_txbuf *out,
                       tm_snapshot_stats *stats, tm_error *err)
 {
     Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
@@ -163,7 +148,7 @@ static int copy_table(PGconn *sql, const Tidemark__Relation *rel, uint64_t expec
     ch.relation_oid = rel->oid;
     ch.relation_version = rel->version;
     ch.op = TIDEMARK__CHANGE__OP__TRUNCATE;
-    if (tm_writer_put(w, &rec, err) != 0)
+    if (tm_txbuf_add(out, &rec, err) != 0)
         return -1;
 
     char *target = copy_target(sql, rel);
@@ -200,14 +185,9 @@ static int copy_table(PGconn *sql, const Tidemark__Relation *rel, uint64_t expec
             rc = -1;
             break;
         }
-        if (++rows > expect) {
-            tm_error_set(err, "COPY of %s returned more rows than counted under the same snapshot",
-                         target);
-            rc = -1;
-            break;
-        }
+        rows++;
         stats->bytes += len;
-        if (tm_writer_put(w, &rec, err) != 0) {
+        if (tm_txbuf_add(out, &rec, err) != 0) {
             rc = -1;
             break;
         }
@@ -227,20 +207,17 @@ static int copy_table(PGconn *sql, const Tidemark__Relation *rel, uint64_t expec
         }
         PQclear(r);
     }
-    if (rc == 0 && rows != expect) {
-        tm_error_set(err, "COPY of %s returned %llu rows, counted %llu under the same snapshot",
-                     target, (unsigned long long)rows, (unsigned long long)expect);
-        rc = -1;
-    }
     stats->rows += rows;
     free(target);
     return rc;
 }
 
 int tm_snapshot_take(PGconn *sql, const char *snapshot_name, tm_catrel *const *rels, int n,
-                     uint64_t lsn, tm_writer *w, tm_snapshot_stats *stats, tm_error *err)
+                     uint64_t lsn, tm_txbuf *out, Tidemark__TxBegin *hdr, tm_snapshot_stats *stats,
+                     tm_error *err)
 {
     memset(stats, 0, sizeof *stats);
+    tm_txbuf_reset(out);
     if (tm_source_exec(sql, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err) != 0)
         return -1;
     int rc = -1;
@@ -252,47 +229,20 @@ int tm_snapshot_take(PGconn *sql, const char *snapshot_name, tm_catrel *const *r
         if (tm_source_exec(sql, stmt, err) != 0)
             goto out;
     }
-    /* The record count goes in the transaction header, so count first
-     * (under the same snapshot, so it is exact). */
-    uint64_t total = 0, *counts = calloc((size_t)n, sizeof *counts);
-    for (int i = 0; i < n; i++) {
-        const Tidemark__Relation *rel = &rels[i]->rel;
-        char *ns = PQescapeIdentifier(sql, rel->namespace_, strlen(rel->namespace_));
-        char *nm = PQescapeIdentifier(sql, rel->name, strlen(rel->name));
-        char qname[600];
-        snprintf(qname, sizeof qname, "%s.%s", ns, nm);
-        PQfreemem(ns);
-        PQfreemem(nm);
-        if (count_rows(sql, qname, &counts[i], err) != 0) {
-            free(counts);
-            goto out;
-        }
-        total += counts[i] + 1;
-    }
     PGresult *now = PQexec(sql, "SELECT (extract(epoch FROM now()) * 1000000)::int8");
     int64_t t = PQresultStatus(now) == PGRES_TUPLES_OK ? strtoll(PQgetvalue(now, 0, 0), NULL, 10)
                                                         : tm_time_now();
     PQclear(now);
-
-    Tidemark__TxBegin hdr = TIDEMARK__TX_BEGIN__INIT;
-    hdr.has_commit_lsn = hdr.has_end_lsn = hdr.has_commit_time = hdr.has_n_records = 1;
-    hdr.has_snapshot = 1;
-    hdr.snapshot = 1;
-    hdr.commit_lsn = hdr.end_lsn = lsn;
-    hdr.commit_time = t;
-    hdr.n_records = total;
-    if (tm_writer_begin_tx(w, &hdr, err) != 0) {
-        free(counts);
-        goto out;
-    }
     for (int i = 0; i < n; i++)
-        if (copy_table(sql, &rels[i]->rel, counts[i], w, stats, err) != 0) {
-            free(counts);
+        if (copy_table(sql, &rels[i]->rel, out, stats, err) != 0)
             goto out;
-        }
-    free(counts);
-    if (tm_writer_end_tx(w, err) != 0)
-        goto out;
+    tidemark__tx_begin__init(hdr);
+    hdr->has_commit_lsn = hdr->has_end_lsn = hdr->has_commit_time = hdr->has_n_records = 1;
+    hdr->has_snapshot = 1;
+    hdr->snapshot = 1;
+    hdr->commit_lsn = hdr->end_lsn = lsn;
+    hdr->commit_time = t;
+    hdr->n_records = tm_txbuf_count(out);
     rc = 0;
 out:
     tm_source_exec(sql, rc == 0 ? "COMMIT" : "ROLLBACK", NULL);

@@ -10,6 +10,7 @@
 
 #include "catalog.h"
 #include "journal.h"
+#include "txbuf.h"
 
 typedef struct tm_snapshot_stats {
     uint64_t rows;
@@ -18,9 +19,12 @@ typedef struct tm_snapshot_stats {
 
 /* Copies each relation in rels (schemas with oid and version set) under the
  * exported snapshot snapshot_name (NULL: a fresh REPEATABLE READ snapshot)
- * and appends one snapshot transaction with commit LSN lsn to w. */
+ * into out (reset first) as the records of one snapshot transaction with
+ * commit LSN lsn, whose header is filled in hdr. The caller journals it
+ * (tm_txbuf_write_tx) when the stream reaches lsn. */
 int tm_snapshot_take(PGconn *sql, const char *snapshot_name, tm_catrel *const *rels, int n,
-                     uint64_t lsn, tm_writer *w, tm_snapshot_stats *stats, tm_error *err);
+                     uint64_t lsn, tm_txbuf *out, Tidemark__TxBegin *hdr, tm_snapshot_stats *stats,
+                     tm_error *err);
 
 /* Decodes one line of COPY text format (without its newline) into a
  * Tuple: kinds 'n'/'t', lengths and data point into the given reusable

@@ -290,11 +290,6 @@ static int on_message(stream *s, const tm_pgo_msg *m, tm_error *err)
     return 0;
 }
 
-static int put_packed_cb(void *arg, const uint8_t *rec, size_t len, tm_error *err)
-{
-    return tm_writer_put_packed(arg, rec, len, err);
-}
-
 static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
 {
     uint64_t commit_lsn = m->commit.commit_lsn;
@@ -365,8 +360,7 @@ static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
         hdr.has_large_change_rows = 1;
         hdr.large_change_rows = most;
     }
-    if (tm_writer_begin_tx(s->w, &hdr, err) != 0 ||
-        tm_txbuf_drain(s->tx, put_packed_cb, s->w, err) != 0 || tm_writer_end_tx(s->w, err) != 0)
+    if (tm_txbuf_write_tx(s->tx, s->w, &hdr, err) != 0)
         return -1;
     s->n_tx++;
     s->n_changes += hdr.n_records;

@@ -151,3 +151,15 @@ int tm_txbuf_drain(tm_txbuf *b, tm_txbuf_fn fn, void *arg, tm_error *err)
     }
     return drain_mem(b->mem, b->len, fn, arg, err);
 }
+
+static int put_packed_cb(void *arg, const uint8_t *rec, size_t len, tm_error *err)
+{
+    return tm_writer_put_packed(arg, rec, len, err);
+}
+
+int tm_txbuf_write_tx(tm_txbuf *b, tm_writer *w, const Tidemark__TxBegin *hdr, tm_error *err)
+{
+    if (tm_writer_begin_tx(w, hdr, err) != 0 || tm_txbuf_drain(b, put_packed_cb, w, err) != 0)
+        return -1;
+    return tm_writer_end_tx(w, err);
+}

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "journal.pb-c.h"
+#include "journal.h"
 #include "tm_error.h"
 
 typedef struct tm_txbuf tm_txbuf;
@@ -26,5 +26,9 @@ uint64_t tm_txbuf_bytes(const tm_txbuf *b);
 /* Calls fn with each packed record in order. */
 typedef int (*tm_txbuf_fn)(void *arg, const uint8_t *rec, size_t len, tm_error *err);
 int tm_txbuf_drain(tm_txbuf *b, tm_txbuf_fn fn, void *arg, tm_error *err);
+
+/* Journals the buffered records as one transaction with header hdr
+ * (hdr->n_records must equal the count). */
+int tm_txbuf_write_tx(tm_txbuf *b, tm_writer *w, const Tidemark__TxBegin *hdr, tm_error *err);
 
 #endif
