@@ -40,13 +40,15 @@ START_TEST(civil_days)
     int prev_m = 1, prev_d = 1;
     for (int64_t n = tm_civil_to_days(-4712, 1, 1) + 1; n < tm_civil_to_days(3000, 1, 1); n++) {
         tm_civil_from_days(n, &y, &m, &d);
-        ck_assert_int_eq(tm_civil_to_days(y, m, d), n);
+        if (tm_civil_to_days(y, m, d) != n) /* ck_assert per day would be slow */
+            ck_abort_msg("day %lld does not round-trip", (long long)n);
         bool next = (y == prev_y && m == prev_m && d == prev_d + 1) ||
                     (y == prev_y && m == prev_m + 1 && d == 1 &&
                      prev_d == tm_civil_mdays(prev_y, prev_m)) ||
                     (y == prev_y + 1 && m == 1 && d == 1 && prev_m == 12 && prev_d == 31);
-        ck_assert_msg(next, "day %lld follows %lld-%d-%d with %lld-%d-%d", (long long)n,
-                      (long long)prev_y, prev_m, prev_d, (long long)y, m, d);
+        if (!next)
+            ck_abort_msg("day %lld follows %lld-%d-%d with %lld-%d-%d", (long long)n,
+                         (long long)prev_y, prev_m, prev_d, (long long)y, m, d);
         prev_y = y, prev_m = m, prev_d = d;
     }
 }
@@ -278,7 +280,7 @@ START_TEST(round_trips)
         ck_assert_int_eq(parse_ok(tm_time_format(fixed[i], buf), NULL), fixed[i]);
     /* A deterministic pseudo-random walk over the whole range. */
     uint64_t x = 0x9E3779B97F4A7C15ull;
-    for (int i = 0; i < 200000; i++) {
+    for (int i = 0; i < 50000; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         int64_t t = (int64_t)((uint64_t)lo + x % ((uint64_t)hi - (uint64_t)lo));
         if (i % 2) /* also times near now, with few fraction digits */
