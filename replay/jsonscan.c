@@ -129,28 +129,58 @@ bool tm_json_get(const char *p, const char *e, const char *key, size_t keylen, c
     return found && !it.bad;
 }
 
-bool tm_json_index(const char *p, const char *e, size_t idx, const char **vp, const char **ve)
+/* Walks the array at p ('['): sets *found and the span of element stop
+ * if it exists; returns the number of elements walked, -1 if malformed. */
+static long long array_walk(const char *p, const char *e, long long stop, bool *found,
+                            const char **vp, const char **ve)
 {
-    p = skip_ws(p, e);
-    if (p >= e || *p != '[')
-        return false;
+    *found = false;
     p = skip_ws(p + 1, e);
     if (p < e && *p == ']')
-        return false;
-    for (size_t i = 0;; i++) {
+        return 0;
+    for (long long i = 0;; i++) {
         const char *s, *end = tm_json_value(p, e, &s);
         if (!end)
-            return false;
-        if (i == idx) {
+            return -1;
+        if (i == stop) {
             *vp = s;
             *ve = end;
-            return true;
+            *found = true;
+            return i + 1;
         }
         p = skip_ws(end, e);
+        if (p < e && *p == ']')
+            return i + 1;
         if (p >= e || *p != ',')
-            return false;
+            return -1;
         p++;
     }
+}
+
+bool tm_json_index(const char *p, const char *e, long long idx, bool scalar_as_array,
+                   const char **vp, const char **ve)
+{
+    p = skip_ws(p, e);
+    if (p >= e || *p == '{')
+        return false;
+    if (*p != '[') {
+        if (!scalar_as_array || (idx != 0 && idx != -1))
+            return false;
+        const char *end = tm_json_value(p, e, vp);
+        if (!end)
+            return false;
+        *ve = end;
+        return true;
+    }
+    bool found;
+    if (idx < 0) { /* count the elements first */
+        long long n = array_walk(p, e, -1, &found, vp, ve);
+        if (n < 0 || n + idx < 0)
+            return false;
+        idx += n;
+    }
+    array_walk(p, e, idx, &found, vp, ve);
+    return found;
 }
 
 bool tm_json_text(const char *vp, const char *ve, const char **tp, const char **te, bool *is_string)

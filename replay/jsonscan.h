@@ -34,8 +34,12 @@ bool tm_json_object_next(tm_json_iter *it, const char **kp, const char **ke, con
 bool tm_json_get(const char *p, const char *e, const char *key, size_t keylen, const char **vp,
                  const char **ve);
 
-/* Element idx (0-based) of the array [p, e); false if absent/not an array. */
-bool tm_json_index(const char *p, const char *e, size_t idx, const char **vp, const char **ve);
+/* Element idx of the array [p, e), 0-based, negative counting from the
+ * end as in PostgreSQL (-1 is the last); false if absent or not an array.
+ * With scalar_as_array, a scalar reads as a one-element array, which is
+ * what jsonb (unlike json) does. */
+bool tm_json_index(const char *p, const char *e, long long idx, bool scalar_as_array,
+                   const char **vp, const char **ve);
 
 /* The text PostgreSQL's ->> gives for the JSON value [vp, ve): NULL for
  * JSON null (returns false), else the span to compare and whether it is a

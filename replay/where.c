@@ -3,6 +3,7 @@
  * them against one table's columns, and an allocation-free matcher. */
 #include "where.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ enum { L_STR, L_NUM, L_BOOL };
 
 typedef struct wkey {
     bool is_index;
-    size_t index;
+    long long index;
     const char *s;
     size_t len;
 } wkey;
@@ -384,13 +385,14 @@ static bool parse_path(parser *ps, wcond *c)
         wkey k = {false, 0, t->s, t->len};
         if (t->type == T_NUMBER) {
             char *end;
-            unsigned long long v = strtoull(t->s, &end, 10);
-            if (*end || t->s[0] == '-' || t->s[0] == '+') {
-                fail_at(ps, t->start, "a JSON array index must be a non-negative integer");
+            errno = 0;
+            long long v = strtoll(t->s, &end, 10);
+            if (*end || errno || t->s[0] == '+') {
+                fail_at(ps, t->start, "a JSON array index must be an integer");
                 return false;
             }
             k.is_index = true;
-            k.index = (size_t)v;
+            k.index = v;
         } else if (t->type != T_STRING) {
             fail_at(ps, t->start, "expected a 'key' or an array index after -> or ->>");
             return false;
@@ -549,6 +551,7 @@ typedef struct blit {
 typedef struct bcond {
     size_t col;
     tm_tclass cls; /* how the compared value orders: the column's, or text after ->> */
+    bool jsonb;    /* the column is jsonb (scalars index like one-element arrays) */
     wkey *keys;
     size_t nkeys;
     bool text_result;
@@ -592,9 +595,12 @@ static size_t show_name(char *buf, size_t cap, const char *name)
     if (plain) {
         n = (size_t)snprintf(buf, cap, "%s", name);
     } else {
-        if (n + 1 < cap)
-            buf[n++] = '"';
-        for (const char *p = name; *p && n + 2 < cap; p++) {
+        if (cap < 4) {
+            buf[0] = '\0';
+            return 0;
+        }
+        buf[n++] = '"';
+        for (const char *p = name; *p && n + 4 < cap; p++) { /* room: 2 + quote + NUL */
             if (*p == '"')
                 buf[n++] = '"';
             buf[n++] = *p;
@@ -657,15 +663,15 @@ static int bind_literal(const wlit *l, bcond *bc, blit *out, char *timebuf, cons
     out->len = l->len;
     if (l->kind == L_BOOL && bc->cls != TM_TC_BOOL) {
         tm_error_set(err,
-                     "%s at character %zu of --where is a boolean but %s is %s; quote it to "
-                     "compare it as %s ('%s')",
+                     "%.60s at character %zu of --where is a boolean but %s is %s; quote it to "
+                     "compare it as %s ('%.60s')",
                      l->s, l->pos, colname, tname, tname, l->s);
         return -1;
     }
     if (l->kind == L_NUM && !numeric) {
         tm_error_set(err,
-                     "%s at character %zu of --where is a number but %s is %s; quote it to "
-                     "compare it as %s ('%s')",
+                     "%.60s at character %zu of --where is a number but %s is %s; quote it to "
+                     "compare it as %s ('%.60s')",
                      l->s, l->pos, colname, tname, tname, l->s);
         return -1;
     }
@@ -737,6 +743,7 @@ tm_where_bound *tm_where_bind(const tm_where *w, const tm_coldesc *cols, size_t 
                              colname, c->col_pos, tm_tclass_name(bc->cls));
                 goto fail;
             }
+            bc->jsonb = bc->cls == TM_TC_JSONB;
             bc->cls = TM_TC_TEXT;
             if (!(bc->keys = malloc(c->nkeys * sizeof *bc->keys)))
                 goto oom;
@@ -792,7 +799,7 @@ static bool operand(const bcond *c, const tm_value *v, const char **p, size_t *l
     const char *s = v->ptr, *e = v->ptr + v->len, *vs, *ve;
     for (size_t k = 0; k < c->nkeys; k++) {
         const wkey *key = &c->keys[k];
-        bool found = key->is_index ? tm_json_index(s, e, key->index, &vs, &ve)
+        bool found = key->is_index ? tm_json_index(s, e, key->index, c->jsonb, &vs, &ve)
                                    : tm_json_get(s, e, key->s, key->len, &vs, &ve);
         if (!found)
             return false;

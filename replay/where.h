@@ -5,7 +5,7 @@
  *   op    := = | != | <> | < | <= | > | >=
  *   operand := column { -> key } [ ->> key ]    (json and jsonb columns)
  *   column  := name | "Quoted ""Name"""          (plain names fold to lower case)
- *   key     := 'string' | non-negative integer (array element)
+ *   key     := 'string' | integer (array element; negative counts from the end)
  *   literal := 'string' ('it''s') | number | true | false
  *
  * Keywords are case-insensitive. Comparisons follow the column's type

@@ -17,9 +17,9 @@
 #include "out_csv.h"
 #include "out_jsonl.h"
 #include "sql_quote.h"
+#include "support_data.h"
 
 #define NCOL 8
-#define MAXROWS 64
 
 static const tm_coldesc cols[NCOL] = {
     {"id", 23, "integer"},  {"a,\"q\"", 25, "text"},        {"b c", 25, "text"},
@@ -27,117 +27,27 @@ static const tm_coldesc cols[NCOL] = {
     {"j", 3802, "jsonb"},   {"new\nline", 25, "text"},
 };
 
-static char *slurp(const char *name, size_t *len)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/tests/data/%s", TM_SOURCE_DIR, name);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
-/* The COPY block of csv_values.sql, decoded by this test's own reader. */
-static char *sql_file, *block;
-static size_t block_len;
-static tm_value rows[MAXROWS][NCOL];
+/* The rows of csv_values.sql's COPY block (PostgreSQL's own COPY output). */
+static tm_test_rows data;
 static int nrows;
-
-static void decode_field(char *f, tm_value *v)
-{
-    if (!strcmp(f, "\\N")) {
-        v->kind = 'n';
-        v->ptr = NULL;
-        v->len = 0;
-        return;
-    }
-    char *o = f;
-    for (char *p = f; *p; p++) {
-        if (*p != '\\') {
-            *o++ = *p;
-            continue;
-        }
-        switch (*++p) {
-        case 'b':
-            *o++ = '\b';
-            break;
-        case 'f':
-            *o++ = '\f';
-            break;
-        case 'n':
-            *o++ = '\n';
-            break;
-        case 'r':
-            *o++ = '\r';
-            break;
-        case 't':
-            *o++ = '\t';
-            break;
-        case 'v':
-            *o++ = '\v';
-            break;
-        default:
-            *o++ = *p;
-        }
-    }
-    v->kind = 't';
-    v->ptr = f;
-    v->len = (uint32_t)(o - f);
-}
+#define ROW(r) (&data.vals[(size_t)(r)*NCOL])
 
 static void load(void)
 {
-    size_t len;
-    sql_file = slurp("csv_values.sql", &len);
-    char *start = strstr(sql_file, "FROM stdin;\n");
-    ck_assert_ptr_nonnull(start);
-    start += strlen("FROM stdin;\n");
-    char *end = strstr(start, "\n\\.\n");
-    ck_assert_ptr_nonnull(end);
-    end++;
-    block_len = (size_t)(end - start);
-    block = malloc(block_len + 1);
-    memcpy(block, start, block_len);
-    block[block_len] = '\0';
-    /* Split in place: lines, then tab-separated fields. */
-    *end = '\0';
-    nrows = 0;
-    for (char *line = start; *line; nrows++) {
-        ck_assert_int_lt(nrows, MAXROWS);
-        char *nl = strchr(line, '\n');
-        *nl = '\0';
-        char *f = line;
-        for (int c = 0; c < NCOL; c++) {
-            char *tab = strchr(f, '\t');
-            ck_assert_msg((tab != NULL) == (c < NCOL - 1), "row %d has a wrong field count", nrows);
-            if (tab)
-                *tab = '\0';
-            decode_field(f, &rows[nrows][c]);
-            f = tab + 1;
-        }
-        line = nl + 1;
-    }
+    tm_test_load_rows("csv_values.sql", NCOL, &data);
+    nrows = (int)data.nrows;
     ck_assert_int_ge(nrows, 40);
 }
 
 static void unload(void)
 {
-    free(sql_file);
-    free(block);
+    tm_test_free_rows(&data);
 }
 
 static void assert_bytes(const tm_out *o, const char *expected_file)
 {
     size_t elen, glen;
-    char *expected = slurp(expected_file, &elen);
+    char *expected = tm_test_slurp(expected_file, &elen);
     const char *got = tm_out_data(o, &glen);
     size_t i = 0;
     while (i < elen && i < glen && got[i] == expected[i])
@@ -155,7 +65,7 @@ START_TEST(csv_like_postgres)
     ck_assert_int_eq(tm_out_init_mem(&o, &err), 0);
     tm_csv_header(&o, cols, NCOL);
     for (int r = 0; r < nrows; r++)
-        ck_assert_int_eq(tm_csv_row(&o, rows[r], NCOL, &err), 0);
+        ck_assert_int_eq(tm_csv_row(&o, ROW(r), NCOL, &err), 0);
     assert_bytes(&o, "csv_expected.csv");
     tm_out_free(&o);
 }
@@ -169,7 +79,7 @@ START_TEST(csv_single_column_like_postgres)
     tm_coldesc one = {"\\.", 25, "text"};
     tm_csv_header(&o, &one, 1);
     for (int r = 0; r < nrows; r++)
-        ck_assert_int_eq(tm_csv_row(&o, &rows[r][1], 1, &err), 0);
+        ck_assert_int_eq(tm_csv_row(&o, ROW(r) + 1, 1, &err), 0);
     assert_bytes(&o, "csv_expected_single.csv");
     tm_out_free(&o);
 }
@@ -181,13 +91,13 @@ START_TEST(copy_text_like_postgres)
     tm_error err;
     ck_assert_int_eq(tm_out_init_mem(&o, &err), 0);
     for (int r = 0; r < nrows; r++)
-        ck_assert_int_eq(tm_copy_text_row(&o, rows[r], NCOL, &err), 0);
+        ck_assert_int_eq(tm_copy_text_row(&o, ROW(r), NCOL, &err), 0);
     size_t len;
     const char *got = tm_out_data(&o, &len);
-    ck_assert_uint_eq(len, block_len);
-    ck_assert(memcmp(got, block, len) == 0);
+    ck_assert_uint_eq(len, data.block_len);
+    ck_assert(memcmp(got, data.block, len) == 0);
     /* No data line can be the end marker. */
-    ck_assert_ptr_null(strstr(block, "\n\\.\n"));
+    ck_assert_ptr_null(strstr(data.block, "\n\\.\n"));
     tm_out_free(&o);
 }
 END_TEST
@@ -200,7 +110,7 @@ START_TEST(jsonl_like_postgres)
     ck_assert_int_eq(tm_out_init_mem(&o, &err), 0);
     ck_assert_int_eq(tm_jsonl_init(&j, cols, NCOL, &err), 0);
     for (int r = 0; r < nrows; r++)
-        ck_assert_int_eq(tm_jsonl_row(&j, &o, rows[r], &err), 0);
+        ck_assert_int_eq(tm_jsonl_row(&j, &o, ROW(r), &err), 0);
     assert_bytes(&o, "json_expected.jsonl");
     tm_jsonl_free(&j);
     tm_out_free(&o);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "jsonscan.h"
+#include "support_data.h"
 #include "where.h"
 
 enum {
@@ -149,8 +150,9 @@ START_TEST(syntax_errors)
     parse_fails("prefs->'a' = 'x'", "end the path with ->>");
     parse_fails("prefs->'a' IN ('x')", "end the JSON path with ->>");
     parse_fails("prefs->>'a'->>'b' = 'x'", "must be the last step");
-    parse_fails("prefs->>-1 = 'x'", "non-negative integer");
-    parse_fails("prefs->>1.5 = 'x'", "non-negative integer");
+    parse_fails("prefs->>1.5 = 'x'", "must be an integer");
+    parse_fails("prefs->>+1 = 'x'", "must be an integer");
+    parse_fails("prefs->>99999999999999999999 = 'x'", "must be an integer");
     parse_fails("prefs->>b = 'x'", "expected a 'key'");
     parse_fails("id IN 1", "expected '(' after IN");
     parse_fails("id IN ()", "expected a literal");
@@ -171,6 +173,7 @@ END_TEST
 
 START_TEST(bind_errors)
 {
+    tm_error err;
     bind_fails("nope = 1", "column nope at character 1 of --where does not exist");
     bind_fails("nope = 1", "the table's columns are: id, email, \"Weird \"\"Name\"\"\", score");
     bind_fails("nope = 1", "uid, \"Nick\"");
@@ -195,8 +198,25 @@ START_TEST(bind_errors)
     bind_fails("score > 'ten'", "not a valid numeric");
     bind_fails("ratio = 'x1'", "not a valid double precision");
 
+    /* Long and many names are cut, never overflowing the message. */
+    char quotes[400], names[120][12];
+    memset(quotes, '"', sizeof quotes - 1);
+    quotes[sizeof quotes - 1] = '\0';
+    tm_coldesc many[121];
+    for (int i = 0; i < 120; i++) {
+        snprintf(names[i], sizeof names[i], "column_%d", i);
+        many[i] = (tm_coldesc){names[i], 25, "text"};
+    }
+    many[120] = (tm_coldesc){quotes, 25, "text"};
+    tm_where *lw = tm_where_parse("nope = 'x'", &err);
+    ck_assert_ptr_null(tm_where_bind(lw, many, 121, NULL, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "column_0, column_1"));
+    ck_assert_ptr_nonnull(strstr(err.msg, ", ..."));
+    ck_assert_ptr_null(tm_where_bind(lw, many + 119, 2, NULL, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "column_119, \"\"\"\""));
+    tm_where_free(lw);
+
     /* A table without columns. */
-    tm_error err;
     tm_where *w = tm_where_parse("id = 1", &err);
     ck_assert_ptr_nonnull(w);
     ck_assert_ptr_null(tm_where_bind(w, cols, 0, NULL, &err));
@@ -397,6 +417,13 @@ START_TEST(json_paths)
     YES("prefs->'list'->>1 = 'y'");
     YES("prefs->'list'->2->>'z' = '1'");
     YES("prefs->'list'->>3 IS NULL");
+    YES("prefs->'list'->>-2 = 'y'");
+    YES("prefs->'list'->-1->>'z' = '1'");
+    YES("prefs->'list'->>-4 IS NULL");
+    YES("prefs->'theme'->>0 = 'dark'"); /* jsonb: a scalar is a 1-element array */
+    YES("prefs->'theme'->>-1 = 'dark'");
+    YES("prefs->'theme'->>1 IS NULL");
+    YES("raw->'s'->>0 IS NULL"); /* json: it is not */
     YES("prefs->>'obj' = '{\"k\": 1}'");
     YES("prefs->>'brace' = '}{'");
     YES("prefs->'ui'->'lang' IS NOT NULL");
@@ -497,6 +524,57 @@ START_TEST(json_scanner)
 }
 END_TEST
 
+/* The same predicate text run by PostgreSQL 15 over csv_values selects the
+ * same rows (tests/data/where_expected.sql says how the ids were made). */
+START_TEST(same_rows_as_postgres)
+{
+    const tm_coldesc vcols[8] = {
+        {"id", 23, "integer"},  {"a,\"q\"", 25, "text"},        {"b c", 25, "text"},
+        {"n", 1700, "numeric"}, {"f", 701, "double precision"}, {"bö", 16, "boolean"},
+        {"j", 3802, "jsonb"},   {"new\nline", 25, "text"},
+    };
+    tm_test_rows data;
+    tm_test_load_rows("csv_values.sql", 8, &data);
+    char *tsv = tm_test_slurp("where_expected.tsv", NULL);
+    int checked = 0;
+    for (char *line = tsv; *line;) {
+        char *nl = strchr(line, '\n');
+        ck_assert_ptr_nonnull(nl);
+        *nl = '\0';
+        char *tab = strchr(line, '\t');
+        ck_assert_ptr_nonnull(tab);
+        *tab = '\0';
+        tm_value pred, ids;
+        tm_test_copy_field(line, &pred);
+        tm_test_copy_field(tab + 1, &ids);
+        ((char *)pred.ptr)[pred.len] = '\0';
+        tm_error err;
+        tm_where *w = tm_where_parse(pred.ptr, &err);
+        ck_assert_msg(w != NULL, "parse %s: %s", pred.ptr, err.msg);
+        tm_where_bound *b = tm_where_bind(w, vcols, 8, NULL, &err);
+        ck_assert_msg(b != NULL, "bind %s: %s", pred.ptr, err.msg);
+        char got[512] = "";
+        size_t n = 0;
+        for (size_t r = 0; r < data.nrows; r++) {
+            const tm_value *row = &data.vals[r * 8];
+            if (tm_where_match(b, row))
+                n += (size_t)snprintf(got + n, sizeof got - n, "%s%.*s", n ? "," : "",
+                                      (int)row[0].len, row[0].ptr);
+        }
+        ck_assert_msg(strlen(got) == ids.len && memcmp(got, ids.ptr, ids.len) == 0,
+                      "%s: PostgreSQL selects [%.*s], we select [%s]", pred.ptr, (int)ids.len,
+                      ids.ptr, got);
+        tm_where_bound_free(b);
+        tm_where_free(w);
+        checked++;
+        line = nl + 1;
+    }
+    ck_assert_int_ge(checked, 50);
+    free(tsv);
+    tm_test_free_rows(&data);
+}
+END_TEST
+
 /* Random and mutated inputs: no crash, no leak, errors always explained. */
 START_TEST(fuzz)
 {
@@ -577,6 +655,7 @@ int main(void)
     tcase_add_test(tc, typed_columns);
     tcase_add_test(tc, json_paths);
     tcase_add_test(tc, uses);
+    tcase_add_test(tc, same_rows_as_postgres);
     tcase_add_test(tc, json_scanner);
     tcase_add_test(tc, fuzz);
     suite_add_tcase(s, tc);
