@@ -3,10 +3,7 @@
 #include <string.h>
 
 /* Bytes that force quoting (the default delimiter and quote, CR, LF). */
-static bool special(unsigned char c)
-{
-    return c == ',' || c == '"' || c == '\n' || c == '\r';
-}
+static const bool special[256] = {['\n'] = true, ['\r'] = true, [','] = true, ['"'] = true};
 
 void tm_csv_field(tm_out *o, const char *p, size_t len, bool single_column)
 {
@@ -18,7 +15,7 @@ void tm_csv_field(tm_out *o, const char *p, size_t len, bool single_column)
     }
     bool quote = (single_column && len == 2 && p[0] == '\\' && p[1] == '.');
     for (size_t i = 0; i < len && !quote; i++)
-        quote = special((unsigned char)p[i]);
+        quote = special[(unsigned char)p[i]];
     if (!quote) {
         tm_out_write(o, p, len);
         return;

@@ -701,6 +701,75 @@ static bool uuid_parse(const char *p, const char *e, unsigned char out[16])
     return n == 32;
 }
 
+/* ---- fast paths ------------------------------------------------------- */
+
+/* Sorting a table compares the same few shapes millions of times; these
+ * recognise PostgreSQL's canonical output and compare it without a full
+ * parse. Anything else takes the general path, so results are identical. */
+
+static bool small_int(const char *p, size_t n, int64_t *v)
+{
+    size_t i = n && p[0] == '-';
+    if (i == n || n - i > 18)
+        return false;
+    int64_t x = 0;
+    for (; i < n; i++) {
+        if (!is_digit(p[i]))
+            return false;
+        x = x * 10 + (p[i] - '0');
+    }
+    *v = n && p[0] == '-' ? -x : x;
+    return true;
+}
+
+static bool dg(char c)
+{
+    return (unsigned char)(c - '0') < 10;
+}
+
+static int two(const char *s)
+{
+    return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+/* "YYYY-MM-DD", a valid AD date with a 4-digit year. */
+static bool iso_date(const char *s)
+{
+    if (!(dg(s[0]) && dg(s[1]) && dg(s[2]) && dg(s[3]) && s[4] == '-' && dg(s[5]) && dg(s[6]) &&
+          s[7] == '-' && dg(s[8]) && dg(s[9])))
+        return false;
+    int m = two(s + 5), d = two(s + 8);
+    if (m < 1 || m > 12 || d < 1 || (s[0] == '0' && s[1] == '0' && s[2] == '0' && s[3] == '0'))
+        return false;
+    return d <= 28 || d <= tm_civil_mdays(two(s) * 100 + two(s + 2), m);
+}
+
+/* "YYYY-MM-DD HH:MM:SS[.ffffff]" (+ "+00" for timestamptz) as PostgreSQL
+ * prints an AD time with a 4-digit year, the fraction without trailing
+ * zeros: then bytewise order, shorter first, is chronological. Returns the
+ * length before the offset, or 0 when s has another shape. */
+static size_t iso_shape(const char *s, size_t n, bool utc_suffix)
+{
+    size_t slen = utc_suffix ? 3 : 0;
+    if (n < 19 + slen || (utc_suffix && (s[n - 3] != '+' || s[n - 2] != '0' || s[n - 1] != '0')) ||
+        !iso_date(s))
+        return 0;
+    if (!(s[10] == ' ' && dg(s[11]) && dg(s[12]) && s[13] == ':' && dg(s[14]) && dg(s[15]) &&
+          s[16] == ':' && dg(s[17]) && dg(s[18])))
+        return 0;
+    if (two(s + 11) > 23 || s[14] > '5' || s[17] > '5')
+        return 0;
+    n -= slen;
+    if (n == 19)
+        return n;
+    if (n == 20 || s[19] != '.' || s[n - 1] == '0')
+        return 0;
+    for (size_t i = 20; i < n; i++)
+        if (!dg(s[i]))
+            return 0;
+    return n;
+}
+
 /* ---- entry points ----------------------------------------------------- */
 
 int tm_typecmp(tm_tclass c, const char *a, size_t alen, const char *b, size_t blen)
@@ -720,7 +789,12 @@ int tm_typecmp(tm_tclass c, const char *a, size_t alen, const char *b, size_t bl
         bool vx = flt_parse(c, a, ae, &x), vy = flt_parse(c, b, be, &y);
         return vx && vy ? flt_cmp(&x, &y) : order_malformed(vx, vy, a, alen, b, blen);
     }
-    case TM_TC_INT:
+    case TM_TC_INT: {
+        int64_t x, y;
+        if (small_int(a, alen, &x) && small_int(b, blen, &y))
+            return (x > y) - (x < y);
+    }
+        /* fall through */
     case TM_TC_NUMERIC: {
         dec x, y;
         bool vx = dec_parse(a, ae, &x), vy = dec_parse(b, be, &y);
@@ -734,6 +808,14 @@ int tm_typecmp(tm_tclass c, const char *a, size_t alen, const char *b, size_t bl
     case TM_TC_DATE:
     case TM_TC_TIMESTAMP:
     case TM_TC_TIMESTAMPTZ: {
+        if (c == TM_TC_DATE && alen == 10 && blen == 10 && iso_date(a) && iso_date(b))
+            return cmp_bytes(a, alen, b, blen);
+        if (c != TM_TC_DATE) {
+            bool tz = c == TM_TC_TIMESTAMPTZ;
+            size_t an = iso_shape(a, alen, tz), bn = an ? iso_shape(b, blen, tz) : 0;
+            if (bn)
+                return cmp_bytes(a, an, b, bn);
+        }
         when x, y;
         bool vx = when_parse(c, a, ae, &x), vy = when_parse(c, b, be, &y);
         return vx && vy ? when_cmp(&x, &y) : order_malformed(vx, vy, a, alen, b, blen);

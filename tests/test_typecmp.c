@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tm_time.h"
 #include "typecmp.h"
 
 #define MAXCASES 512
@@ -306,6 +307,56 @@ START_TEST(total_order)
 }
 END_TEST
 
+/* The canonical-form shortcuts agree with the values' real order: random
+ * instants printed as PostgreSQL prints them (tm_time_format) compare as
+ * the instants, random integers as the integers, including forms that must
+ * leave the shortcut (BC, 5-digit years, trailing zeros, long numbers). */
+START_TEST(shortcuts_agree)
+{
+    uint64_t x = 0x853C49E6748FEA9Bull;
+    char a[TM_TIME_BUFLEN], b[TM_TIME_BUFLEN], ta[48], tb[48];
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t s = (int64_t)(x >> 1) % INT64_C(100000000000000000); /* +-3000 years */
+        int64_t t = i % 3 ? s + (int64_t)(x % 2000001) - 1000000 : -s;
+        if (i % 5 == 0)
+            t = s / 1000000 * 1000000; /* whole seconds */
+        tm_time_format(s, a);
+        tm_time_format(t, b);
+        int want = (s > t) - (s < t);
+        ck_assert_msg(cmp(TM_TC_TIMESTAMPTZ, a, b) == want, "%s vs %s", a, b);
+        /* The same as timestamp without time zone, and as dates. */
+        snprintf(ta, sizeof ta, "%.*s%s", (int)(strstr(a, "+00") - a), a,
+                 strstr(a, " BC") ? " BC" : "");
+        snprintf(tb, sizeof tb, "%.*s%s", (int)(strstr(b, "+00") - b), b,
+                 strstr(b, " BC") ? " BC" : "");
+        ck_assert_msg(cmp(TM_TC_TIMESTAMP, ta, tb) == want, "%s vs %s", ta, tb);
+        int64_t da = s / INT64_C(86400000000) - (s % INT64_C(86400000000) < 0);
+        int64_t db = t / INT64_C(86400000000) - (t % INT64_C(86400000000) < 0);
+        snprintf(ta, sizeof ta, "%.10s%s", a, strstr(a, " BC") ? " BC" : "");
+        snprintf(tb, sizeof tb, "%.10s%s", b, strstr(b, " BC") ? " BC" : "");
+        ck_assert_msg(cmp(TM_TC_DATE, ta, tb) == (da > db) - (da < db), "%s vs %s", ta, tb);
+
+        int64_t p = (int64_t)x, q = i % 2 ? p + (int64_t)(x % 3) - 1 : (int64_t)(x * 31);
+        snprintf(ta, sizeof ta, "%lld", (long long)p);
+        snprintf(tb, sizeof tb, "%lld", (long long)q);
+        ck_assert_msg(cmp(TM_TC_INT, ta, tb) == (p > q) - (p < q), "%s vs %s", ta, tb);
+    }
+    /* Shapes that must not take the shortcut. */
+    ck_assert_int_eq(cmp(TM_TC_TIMESTAMP, "2026-11-22 12:00:00.50", "2026-11-22 12:00:00.5"), 0);
+    ck_assert_int_eq(cmp(TM_TC_TIMESTAMP, "2026-11-22 24:00:00", "2026-11-23 00:00:00"), 0);
+    ck_assert_int_eq(cmp(TM_TC_TIMESTAMP, "2026-11-22 23:59:60", "2026-11-23 00:00:00"), 0);
+    ck_assert_int_eq(cmp(TM_TC_TIMESTAMPTZ, "2026-11-22 12:00:00+01", "2026-11-22 11:00:00+00"), 0);
+    ck_assert_int_eq(cmp(TM_TC_DATE, "2026-02-30", "2026-03-01"), 1); /* malformed: last */
+    ck_assert_int_eq(cmp(TM_TC_DATE, "2026-02-30", "9999-12-31"), 1);
+    ck_assert_int_eq(cmp(TM_TC_DATE, "0000-01-01", "9999-12-31"), 1);
+    ck_assert_int_eq(cmp(TM_TC_INT, "9223372036854775807", "9223372036854775806"), 1);
+    ck_assert_int_eq(cmp(TM_TC_INT, "-9223372036854775808", "-9223372036854775807"), -1);
+    ck_assert_int_eq(cmp(TM_TC_INT, "-", "0"), 1); /* malformed */
+    ck_assert_int_eq(cmp(TM_TC_INT, "-0", "0"), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("typecmp");
@@ -322,6 +373,7 @@ int main(void)
     tcase_add_test(tc, long_numbers);
     tcase_add_test(tc, validity);
     tcase_add_test(tc, total_order);
+    tcase_add_test(tc, shortcuts_agree);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
