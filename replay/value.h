@@ -6,16 +6,12 @@
 
 #include <stdint.h>
 
-/* kind: 'n' NULL, 't' text (PostgreSQL's text output form, ptr[0..len),
- * not NUL-terminated). Replay resolves the journal's 'u' (unchanged TOAST)
- * and 's' (same as old) kinds before values reach filters or sinks; code
- * that receives any other kind treats it as an error or as NULL, as its
- * documentation says. */
-typedef struct tm_value {
-    char kind;
-    uint32_t len;
-    const char *ptr;
-} tm_value;
+/* Values are store/tuple.h's tm_value: kind 'n' NULL or 't' text
+ * (PostgreSQL's text output form, ptr[0..len), not NUL-terminated). Replay
+ * resolves the journal's 'u' (unchanged TOAST) and 's' (same as old) kinds
+ * before values reach filters or sinks; code that receives any other kind
+ * treats it as an error or as NULL, as its documentation says. */
+#include "tuple.h"
 
 /* A column as recorded in the journal's relation schema. */
 typedef struct tm_coldesc {

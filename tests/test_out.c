@@ -149,10 +149,10 @@ START_TEST(json_strings)
     /* Typed values not in the PostgreSQL sample: json with line breaks,
      * numbers that are not JSON numbers, odd booleans, empty json. */
     tm_coldesc c[4] = {{"j", 114, "json"}, {"n", 20, "bigint"}, {"b", 16, NULL}, {"t", 1184, NULL}};
-    tm_value v[4] = {{'t', 11, "{\"a\":\r\n 1}\n"},
-                     {'t', 3, "007"},
-                     {'t', 4, "true"},
-                     {'t', 22, "2026-11-22 14:03:12+00"}};
+    tm_value v[4] = {{"{\"a\":\r\n 1}\n", 11, 't'},
+                     {"007", 3, 't'},
+                     {"true", 4, 't'},
+                     {"2026-11-22 14:03:12+00", 22, 't'}};
     tm_jsonl j;
     ck_assert_int_eq(tm_jsonl_init(&j, c, 4, &err), 0);
     tm_out_reset(&o);
@@ -215,7 +215,7 @@ START_TEST(sql_quoting)
     tm_out_putc(&o, ' ');
     ck_assert_int_eq(tm_sql_qualified(&o, NULL, "t"), 0);
     tm_out_putc(&o, ' ');
-    tm_value vals[3] = {{'n', 0, NULL}, {'t', 3, "a'b"}, {'u', 0, NULL}};
+    tm_value vals[3] = {{NULL, 0, 'n'}, {"a'b", 3, 't'}, {NULL, 0, 'u'}};
     ck_assert_int_eq(tm_sql_value(&o, &vals[0]), 0);
     tm_out_putc(&o, ' ');
     ck_assert_int_eq(tm_sql_value(&o, &vals[1]), 0);

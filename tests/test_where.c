@@ -471,7 +471,7 @@ START_TEST(uses)
     tm_coldesc other[] = {{"prefs", 3802, "jsonb"}, {"email", 25, "text"}};
     tm_where_bound *b2 = tm_where_bind(w, other, 2, NULL, &err);
     ck_assert_ptr_nonnull(b2);
-    tm_value vals[2] = {{'t', 2, "{}"}, {'t', 1, "x"}};
+    tm_value vals[2] = {{"{}", 2, 't'}, {"x", 1, 't'}};
     ck_assert(tm_where_match(b2, vals));
     vals[1].ptr = "y";
     ck_assert(!tm_where_match(b2, vals));
