@@ -162,14 +162,19 @@ static void check_exactly_once(PGconn *c, const char *journal)
     }
     PGresult *r = tm_pg_query(c, "SELECT xid %% 4294967296, changes FROM expected ORDER BY xid");
     int n = PQntuples(r);
-    ck_assert_msg((size_t)n == js.n - 1, "journal holds %zu transactions, the workload committed %d",
-                  js.n - 1, n);
+    /* Fresh snapshots (a TRUNCATE gives the table a new file node) are not
+     * workload transactions. */
+    size_t workload = 0;
+    for (size_t k = 1; k < js.n; k++)
+        workload += !js.tx[k].snapshot;
+    ck_assert_msg((size_t)n == workload, "journal holds %zu transactions, the workload committed %d",
+                  workload, n);
     for (int i = 0; i < n; i++) {
         uint32_t xid = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10);
         int changes = atoi(PQgetvalue(r, i, 1));
         int found = 0;
         for (size_t k = 1; k < js.n; k++)
-            if (js.tx[k].xid == xid) {
+            if (!js.tx[k].snapshot && js.tx[k].xid == xid) {
                 found++;
                 ck_assert_msg(js.tx[k].n_changes == (uint64_t)changes,
                               "xid %u: %llu changes journaled, %d made", xid,
