@@ -357,9 +357,13 @@ int tm_writer_begin_tx(tm_writer *w, const Tidemark__TxBegin *hdr, tm_error *err
     w->tx_lsn = hdr->commit_lsn;
     w->tx_end = hdr->end_lsn;
     w->tx_time = hdr->commit_time;
+    /* What the frame headers summarise is what gets stored, presence
+     * flags or not. */
+    Tidemark__TxBegin b = *hdr;
+    b.has_commit_lsn = b.has_end_lsn = b.has_commit_time = b.has_n_records = 1;
     Tidemark__Record rec = TIDEMARK__RECORD__INIT;
     rec.body_case = TIDEMARK__RECORD__BODY_BEGIN;
-    rec.begin = (Tidemark__TxBegin *)hdr; /* only read */
+    rec.begin = &b;
     if (add_record(w, &rec, true, err) != 0)
         return -1;
     if (w->tx_left == 0)
