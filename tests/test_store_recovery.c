@@ -416,8 +416,14 @@ START_TEST(flipped_bit_in_middle_frame)
     }
     ck_assert(tm_writer_close(w, &err) == 0);
     uint64_t nseg = 0;
-    for (char *p; access(p = tmt_seg_path(dir, nseg + 1), F_OK) == 0; free(p))
+    for (;;) {
+        char *p = tmt_seg_path(dir, nseg + 1);
+        bool there = access(p, F_OK) == 0;
+        free(p);
+        if (!there)
+            break;
         nseg++;
+    }
     ck_assert_uint_ge(nseg, 3);
     /* last (open) segment: the writer scans it too */
     tm_seg_scan sc = scan(dir, nseg);
