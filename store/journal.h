@@ -115,15 +115,23 @@ typedef struct tm_position {
     uint64_t offset;  /* byte offset of the current frame in it */
 } tm_position;
 
+/* The reader sees the segments present at open; it stops before a torn or
+ * unfinished tail of the last segment, as recovery would cut it. */
 int tm_reader_open(const char *dir, tm_reader **out, tm_error *err);
 void tm_reader_close(tm_reader *r);
 
-/* Position before the first transaction whose commit LSN is >= lsn (frames
- * wholly below it are skipped by their headers or the segment index). */
+/* Position before the first transaction whose commit LSN is >= lsn: exactly
+ * after the last transaction with a lower commit LSN, so standalone records
+ * between the two (a Gap, say) are delivered too. Frames wholly below lsn are
+ * skipped by their headers or the segment index, except that the Relation
+ * records of the target's segment that precede the position are delivered
+ * first (schema catch-up; see tm_reader_next on repeats). */
 int tm_reader_seek_lsn(tm_reader *r, uint64_t lsn, tm_error *err);
 /* Position at the first frame whose commit-time range reaches t (frames
- * wholly before t are skipped). Commit times are not strictly monotonic in
- * LSN order, so callers still compare each transaction's time. */
+ * wholly before t are skipped): after the last transaction of the last frame
+ * before it that holds any, with the same schema catch-up. Commit times are
+ * not strictly monotonic in LSN order, so callers still compare each
+ * transaction's time. */
 int tm_reader_seek_time(tm_reader *r, int64_t t, tm_error *err);
 /* Stop after frames whose min commit time is > t (0 = no limit). */
 void tm_reader_set_time_limit(tm_reader *r, int64_t t);

@@ -333,10 +333,17 @@ int tm_reader_next(tm_reader *r, const Tidemark__Record **out, tm_error *err)
             if (r->fi >= r->visible) {
                 if (r->seg_damaged)
                     return fail(r, err, r->bad_offset, "%s", r->bad_why);
-                if (r->si + 1 >= r->nsegs)
-                    return 0;
                 if (r->rel_only)
                     cross_cut(r);
+                /* Transactions never span segments, and the reader stops at
+                 * the end of the last complete one. */
+                if (r->tx_left > 0)
+                    return fail(r, err, r->seg_size,
+                                "the segment ends inside a transaction (%" PRIu64
+                                " of its records missing)",
+                                r->tx_left);
+                if (r->si + 1 >= r->nsegs)
+                    return 0;
                 if (load_segment(r, r->si + 1, err) != 0)
                     return -1;
                 continue;

@@ -448,6 +448,77 @@ START_TEST(flipped_bit_in_middle_frame)
 }
 END_TEST
 
+/* A segment that is not the last and ends inside a transaction (its tail
+ * lost, a later segment present) is damage for the reader and verify. */
+START_TEST(segment_ending_inside_transaction)
+{
+    char *a = tmt_tempdir(), *b = tmt_tempdir();
+    tmt_rng r = {37};
+    tmt_stream s;
+    tmt_stream_init(&s, T0);
+    tm_writer_options o = {.frame_target = 512, .quiet = true};
+    tm_writer *w;
+    tm_error err;
+    /* a: segment 1 ends with the first frames of an unfinished transaction */
+    ck_assert(tm_writer_open(a, &o, &w, &err) == 0);
+    tmt_put_tx(w, &s, &r, 3, 50);
+    Tidemark__TxBegin tb = TIDEMARK__TX_BEGIN__INIT;
+    tb.commit_lsn = s.next_lsn + 1;
+    tb.n_records = 50;
+    ck_assert(tm_writer_begin_tx(w, &tb, &err) == 0);
+    Tidemark__LogicalMessage m = TIDEMARK__LOGICAL_MESSAGE__INIT;
+    unsigned char junk[300] = {1};
+    m.has_content = 1;
+    m.content.data = junk;
+    m.content.len = sizeof junk;
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_MESSAGE;
+    rec.message = &m;
+    for (int i = 0; i < 10; i++)
+        ck_assert(tm_writer_put(w, &rec, &err) == 0);
+    ck_assert(tm_writer_close(w, &err) == 0);
+    /* b: a journal of two segments; its segment 2 follows a's segment 1 */
+    tmt_stream s2;
+    tmt_stream_init(&s2, T0);
+    tm_writer_options o2 = {.segment_size = 2048, .quiet = true};
+    ck_assert(tm_writer_open(b, &o2, &w, &err) == 0);
+    for (int i = 0; i < 10; i++)
+        tmt_put_tx(w, &s2, &r, 3, 100);
+    ck_assert(tm_writer_close(w, &err) == 0);
+    char *from = tmt_seg_path(b, 2), *to = tmt_seg_path(a, 2);
+    size_t len;
+    unsigned char *seg = tmt_slurp(from, &len);
+    tmt_spit(to, seg, len);
+    free(seg);
+
+    tm_reader *rd;
+    ck_assert(tm_reader_open(a, &rd, &err) == 0);
+    const Tidemark__Record *got;
+    int rc;
+    while ((rc = tm_reader_next(rd, &got, &err)) == 1)
+        ;
+    ck_assert_int_eq(rc, -1);
+    ck_assert_msg(strstr(err.msg, "0000000000000001.seg") &&
+                      strstr(err.msg, "ends inside a transaction"),
+                  "%s", err.msg);
+    tm_reader_close(rd);
+    char *out;
+    ck_assert_int_eq(tmt_run(&out, "verify", "--journal", a, NULL), 1);
+    ck_assert_msg(strstr(out, "0000000000000001.seg  BAD at offset") &&
+                      strstr(out, "segment ends inside a transaction"),
+                  "%s", out);
+    free(out);
+    free(from);
+    free(to);
+    tmt_stream_free(&s);
+    tmt_stream_free(&s2);
+    tmt_rmtree(a);
+    tmt_rmtree(b);
+    free(a);
+    free(b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store_recovery");
@@ -459,6 +530,7 @@ int main(void)
     tcase_add_test(tc, garbage_after_last_frame);
     tcase_add_test(tc, unfinished_transaction_at_tail);
     tcase_add_test(tc, flipped_bit_in_middle_frame);
+    tcase_add_test(tc, segment_ending_inside_transaction);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
