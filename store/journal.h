@@ -153,11 +153,46 @@ void tm_reader_set_time_limit(tm_reader *r, int64_t t);
 int tm_reader_next(tm_reader *r, const Tidemark__Record **rec, tm_error *err);
 tm_position tm_reader_position(const tm_reader *r);
 
+/* What the reader knows of a frame before reading it, for frame filters. */
+typedef struct tm_frame_info {
+    uint64_t segment, offset; /* segment number, byte offset of the frame in it */
+    uint32_t n_records;
+    uint32_t payload_crc;         /* with segment and offset, identifies the frame's content */
+    uint64_t first_lsn, last_lsn; /* commit LSN range of its transactions (when has_tx) */
+    int64_t min_time, max_time;   /* commit time range of its transactions (when has_tx) */
+    bool has_tx, has_relation;
+    /* It continues a transaction being delivered: it is read whatever the
+     * filter answers. */
+    bool must_read;
+} tm_frame_info;
+
+enum {
+    TM_FRAME_READ = 0,    /* read the frame */
+    TM_FRAME_SKIP = 1,    /* leave out its transactions; still deliver its Relations */
+    TM_FRAME_SKIP_ALL = 2 /* leave out everything in it */
+};
+typedef int (*tm_frame_filter_fn)(void *ctx, const tm_frame_info *f);
+
+/* Lets a caller that knows where its records are (a per-segment summary)
+ * skip the other frames without decompressing them. fn is called for every
+ * frame the reader comes to, in order, except those a seek's schema
+ * catch-up passes over. Transactions are delivered whole or not at all: one
+ * that begins in a frame the filter skips is left out, also its records in
+ * later frames; one that begins in a frame that is read is read to its end
+ * (fn is still told of the frames it continues into, with must_read set).
+ * Standalone records of a frame that is read are delivered. With
+ * TM_FRAME_SKIP a frame holding Relation records is decompressed for them
+ * alone, so that schemas are never missed; TM_FRAME_SKIP_ALL drops those too
+ * (safe when no later frame of the segment will be read: every segment
+ * starts with the schemas in effect). fn NULL removes the filter. */
+void tm_reader_set_frame_filter(tm_reader *r, tm_frame_filter_fn fn, void *ctx);
+
 /* What reading has cost so far (for tests, benchmarks and status output). */
 typedef struct tm_reader_stats {
     uint64_t frames_decoded; /* frames read, checked and decompressed */
     uint64_t index_loads;    /* segments whose frames came from their index */
     uint64_t header_scans;   /* segments whose frames were found by scanning headers */
+    uint64_t frames_skipped; /* frames a frame filter had skipped unread */
 } tm_reader_stats;
 tm_reader_stats tm_reader_get_stats(const tm_reader *r);
 

@@ -60,6 +60,12 @@ struct tm_reader {
     bool drop_cont;
     uint32_t drop_left; /* continuation records of the current frame to drop */
 
+    /* the frame filter; frame_rels_only: the current frame is read for its
+     * Relation records alone */
+    tm_frame_filter_fn filter;
+    void *filter_ctx;
+    bool frame_rels_only;
+
     int64_t time_limit;
     bool limit_hit; /* finish the current transaction, then end */
     bool ended;
@@ -105,6 +111,7 @@ static void unload(tm_reader *r)
     r->fd = -1;
     r->loaded = false;
     r->in_frame = false;
+    r->frame_rels_only = false;
     r->frames.n = 0;
 }
 
@@ -233,6 +240,36 @@ tm_reader_stats tm_reader_get_stats(const tm_reader *r)
 void tm_reader_set_time_limit(tm_reader *r, int64_t t)
 {
     r->time_limit = t;
+}
+
+void tm_reader_set_frame_filter(tm_reader *r, tm_frame_filter_fn fn, void *ctx)
+{
+    r->filter = fn;
+    r->filter_ctx = ctx;
+}
+
+/* Asks the filter about frame fi (after the seek cut, limit checked).
+ * Returns TM_FRAME_READ, TM_FRAME_SKIP or TM_FRAME_SKIP_ALL. */
+static int ask_filter(tm_reader *r, size_t fi)
+{
+    const tm_frame_entry *e = &r->frames.v[fi];
+    tm_frame_info f = {
+        .segment = r->segs[r->si],
+        .offset = e->offset,
+        .n_records = e->h.n_records,
+        .payload_crc = e->h.payload_crc,
+        .first_lsn = e->h.first_lsn,
+        .last_lsn = e->h.last_lsn,
+        .min_time = e->h.min_time,
+        .max_time = e->h.max_time,
+        .has_tx = (e->h.flags & TM_FRAME_HAS_TX) != 0,
+        .has_relation = (e->h.flags & TM_FRAME_HAS_RELATION) != 0,
+        .must_read = r->tx_left > 0,
+    };
+    int want = r->filter(r->filter_ctx, &f);
+    if (f.must_read || (want != TM_FRAME_SKIP && want != TM_FRAME_SKIP_ALL))
+        return TM_FRAME_READ;
+    return want;
 }
 
 tm_position tm_reader_position(const tm_reader *r)
@@ -366,14 +403,27 @@ int tm_reader_next(tm_reader *r, const Tidemark__Record **out, tm_error *err)
                         return 0;
                     }
                 }
+                int want = r->filter ? ask_filter(r, r->fi) : TM_FRAME_READ;
+                if (want != TM_FRAME_READ) {
+                    /* A transaction continuing into the next frame read
+                     * began here: its continuation is dropped there. */
+                    r->drop_cont = true;
+                    if (want == TM_FRAME_SKIP_ALL || !(h->flags & TM_FRAME_HAS_RELATION)) {
+                        r->stats.frames_skipped++;
+                        r->fi++;
+                        continue;
+                    }
+                    r->frame_rels_only = true;
+                }
             }
             if (enter_frame(r, r->fi, err) != 0)
                 return -1;
-            if (!r->rel_only && r->drop_cont) {
+            if (!r->rel_only && !r->frame_rels_only && r->drop_cont) {
                 r->drop_left = h->cont_records;
-                /* P was the last frame before the target holding that
-                 * transaction, so this frame holds its end. */
-                r->drop_cont = false;
+                /* After a seek this frame holds the end of that transaction
+                 * (P was the last frame before the target holding it); after
+                 * frames a filter skipped, it may be all continuation. */
+                r->drop_cont = h->cont_records == h->n_records && !(h->flags & TM_FRAME_TX_END);
             }
         }
         Tidemark__Record *rec;
@@ -383,7 +433,15 @@ int tm_reader_next(tm_reader *r, const Tidemark__Record **out, tm_error *err)
             return -1;
         if (rc == 0) {
             r->in_frame = false;
+            r->frame_rels_only = false;
             r->fi++;
+            continue;
+        }
+        if (r->frame_rels_only) {
+            if (rec->body_case == TIDEMARK__RECORD__BODY_RELATION) {
+                *out = rec;
+                return 1;
+            }
             continue;
         }
         if (r->rel_only) {
@@ -470,7 +528,7 @@ static int find_cut(tm_reader *r, const target *t, uint32_t *cut, tm_error *err)
 static int seek(tm_reader *r, const target *t, tm_error *err)
 {
     r->failed = r->ended = r->limit_hit = r->rel_only = false;
-    r->in_frame = false;
+    r->in_frame = r->frame_rels_only = false;
     r->tx_left = 0;
     r->drop_cont = false;
     r->drop_left = 0;
