@@ -316,3 +316,172 @@ size_t tm_json_unescape(const char *p, const char *e, char *out)
         out[n++] = (char)c;
     return n;
 }
+
+/* ---- strict checking ------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at p (1 to 4), 0 if there is none. */
+static size_t utf8_seq(const unsigned char *p, const unsigned char *e)
+{
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F; /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if ((size_t)(e - p) < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* p at the opening quote: past the closing quote, or NULL. */
+static const char *check_string(const char *p, const char *e)
+{
+    for (p++; p < e;) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            return p + 1;
+        if (c < 0x20)
+            return NULL;
+        if (c == '\\') {
+            if (++p >= e)
+                return NULL;
+            if (*p == 'u') {
+                if (hex4(p + 1, e) < 0)
+                    return NULL;
+                p += 5;
+            } else if (*p && strchr("\"\\/bfnrt", *p)) {
+                p++;
+            } else {
+                return NULL;
+            }
+            continue;
+        }
+        size_t n = utf8_seq((const unsigned char *)p, (const unsigned char *)e);
+        if (!n)
+            return NULL;
+        p += n;
+    }
+    return NULL;
+}
+
+static const char *check_number(const char *p, const char *e)
+{
+#define DIGIT(q) ((q) < e && *(q) >= '0' && *(q) <= '9')
+    if (p < e && *p == '-')
+        p++;
+    if (p < e && *p == '0')
+        p++;
+    else if (DIGIT(p))
+        while (DIGIT(p))
+            p++;
+    else
+        return NULL;
+    if (p < e && *p == '.') {
+        p++;
+        if (!DIGIT(p))
+            return NULL;
+        while (DIGIT(p))
+            p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        if (!DIGIT(p))
+            return NULL;
+        while (DIGIT(p))
+            p++;
+    }
+#undef DIGIT
+    return p;
+}
+
+static const char *check_word(const char *p, const char *e, const char *w)
+{
+    size_t n = strlen(w);
+    return (size_t)(e - p) >= n && !memcmp(p, w, n) ? p + n : NULL;
+}
+
+bool tm_json_check(const char *p, const char *e)
+{
+    /* An explicit stack of open containers: '{' or '['. */
+    char stack[256];
+    size_t depth = 0;
+    for (;;) {
+        /* A value. */
+        p = skip_ws(p, e);
+        if (p >= e)
+            return false;
+        if (*p == '{' || *p == '[') {
+            if (depth == sizeof stack)
+                return false;
+            stack[depth++] = *p++;
+            p = skip_ws(p, e);
+            if (p < e && *p == (stack[depth - 1] == '{' ? '}' : ']')) {
+                p++;
+                depth--;
+                goto after_value;
+            }
+            if (stack[depth - 1] == '{')
+                goto member_key;
+            continue;
+        }
+        if (*p == '"')
+            p = check_string(p, e);
+        else if (*p == '-' || (*p >= '0' && *p <= '9'))
+            p = check_number(p, e);
+        else if (*p == 't')
+            p = check_word(p, e, "true");
+        else if (*p == 'f')
+            p = check_word(p, e, "false");
+        else if (*p == 'n')
+            p = check_word(p, e, "null");
+        else
+            return false;
+        if (!p)
+            return false;
+    after_value:
+        p = skip_ws(p, e);
+        if (depth == 0)
+            return p == e;
+        if (p >= e)
+            return false;
+        if (*p == (stack[depth - 1] == '{' ? '}' : ']')) {
+            p++;
+            depth--;
+            goto after_value;
+        }
+        if (*p != ',')
+            return false;
+        p++;
+        if (stack[depth - 1] == '[')
+            continue;
+    member_key:
+        p = skip_ws(p, e);
+        if (p >= e || *p != '"' || !(p = check_string(p, e)))
+            return false;
+        p = skip_ws(p, e);
+        if (p >= e || *p != ':')
+            return false;
+        p++;
+    }
+}

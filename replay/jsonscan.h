@@ -15,6 +15,13 @@
  * the value begins (after the whitespace). */
 const char *tm_json_value(const char *p, const char *e, const char **start);
 
+/* Whether [p, e) is exactly one well-formed JSON value (RFC 8259: strict
+ * strings, escapes, numbers and nesting; whitespace around it allowed) in
+ * valid UTF-8. For text from outside PostgreSQL (logical message contents)
+ * before it is embedded in JSON output; nesting deeper than 256 counts as
+ * malformed. */
+bool tm_json_check(const char *p, const char *e);
+
 /* Iterates the members of a JSON object: init on the object's text, then
  * call next until it returns false (end of object, or malformed text:
  * then it->bad is set). The key span excludes the quotes and is still

@@ -177,6 +177,40 @@ void tm_jsonl_free(tm_jsonl *j)
     memset(j, 0, sizeof *j);
 }
 
+void tm_jsonl_value(tm_out *o, tm_tclass cls, const tm_value *v)
+{
+    if (v->kind != 't') {
+        tm_out_write(o, "null", 4);
+        return;
+    }
+    switch (cls) {
+    case TM_TC_INT:
+    case TM_TC_NUMERIC:
+    case TM_TC_FLOAT4:
+    case TM_TC_FLOAT8:
+        if (json_number(v->ptr, v->len))
+            tm_out_write(o, v->ptr, v->len);
+        else
+            tm_json_string(o, v->ptr, v->len);
+        break;
+    case TM_TC_BOOL:
+        if (v->len == 1 && (v->ptr[0] == 't' || v->ptr[0] == 'f'))
+            tm_out_puts(o, v->ptr[0] == 't' ? "true" : "false");
+        else
+            tm_json_string(o, v->ptr, v->len);
+        break;
+    case TM_TC_JSON:
+    case TM_TC_JSONB:
+        if (v->len)
+            json_embed(o, v->ptr, v->len);
+        else /* not valid json; keep the line valid */
+            tm_json_string(o, v->ptr, v->len);
+        break;
+    default:
+        tm_json_string(o, v->ptr, v->len);
+    }
+}
+
 int tm_jsonl_row(const tm_jsonl *j, tm_out *o, const tm_value *vals, tm_error *err)
 {
     for (size_t i = 0; i < j->n; i++) {
@@ -193,37 +227,7 @@ int tm_jsonl_row(const tm_jsonl *j, tm_out *o, const tm_value *vals, tm_error *e
         if (i)
             tm_out_putc(o, ',');
         tm_out_write(o, j->keys + j->key_off[i], j->key_off[i + 1] - j->key_off[i]);
-        const tm_value *v = &vals[i];
-        if (v->kind == 'n') {
-            tm_out_write(o, "null", 4);
-            continue;
-        }
-        switch (j->cls[i]) {
-        case TM_TC_INT:
-        case TM_TC_NUMERIC:
-        case TM_TC_FLOAT4:
-        case TM_TC_FLOAT8:
-            if (json_number(v->ptr, v->len))
-                tm_out_write(o, v->ptr, v->len);
-            else
-                tm_json_string(o, v->ptr, v->len);
-            break;
-        case TM_TC_BOOL:
-            if (v->len == 1 && (v->ptr[0] == 't' || v->ptr[0] == 'f'))
-                tm_out_puts(o, v->ptr[0] == 't' ? "true" : "false");
-            else
-                tm_json_string(o, v->ptr, v->len);
-            break;
-        case TM_TC_JSON:
-        case TM_TC_JSONB:
-            if (v->len)
-                json_embed(o, v->ptr, v->len);
-            else /* not valid json; keep the line valid */
-                tm_json_string(o, v->ptr, v->len);
-            break;
-        default:
-            tm_json_string(o, v->ptr, v->len);
-        }
+        tm_jsonl_value(o, j->cls[i], &vals[i]);
     }
     tm_out_write(o, "}\n", 2);
     return 0;

@@ -27,6 +27,11 @@ void tm_jsonl_free(tm_jsonl *j);
 /* Writes one row and '\n'. -1 with err on an unresolved value kind. */
 int tm_jsonl_row(const tm_jsonl *j, tm_out *o, const tm_value *vals, tm_error *err);
 
+/* One value as tm_jsonl_row writes it for a column of class cls: a JSON
+ * number, true/false, embedded json, null, or a string. The kind must be
+ * 'n' or 't'. */
+void tm_jsonl_value(tm_out *o, tm_tclass cls, const tm_value *v);
+
 /* A JSON string with PostgreSQL's escaping (to_json): \" \\ \b \f \n \r \t,
  * other control characters as \u00XX; valid UTF-8 passes through and each
  * byte of an invalid sequence becomes \ufffd, so the line stays valid

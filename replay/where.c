@@ -888,3 +888,28 @@ bool tm_where_uses(const tm_where_bound *b, size_t idx)
             return true;
     return false;
 }
+
+/* ---- introspection ---------------------------------------------------- */
+
+size_t tm_where_count(const tm_where *w)
+{
+    return w->n;
+}
+
+const char *tm_where_column(const tm_where *w, size_t i)
+{
+    return w->conds[i].col;
+}
+
+bool tm_where_pin(const tm_where *w, size_t i, size_t *nvals)
+{
+    const wcond *c = &w->conds[i];
+    *nvals = c->nlits;
+    return c->nkeys == 0 && (c->op == OP_EQ || c->op == OP_IN) && c->nlits > 0;
+}
+
+void tm_where_pin_value(const tm_where *w, size_t i, size_t j, const char **s, size_t *len)
+{
+    *s = w->conds[i].lits[j].s;
+    *len = w->conds[i].lits[j].len;
+}

@@ -49,6 +49,16 @@ void tm_where_bound_free(tm_where_bound *b);
  * kind other than 't' count as NULL. */
 bool tm_where_match(const tm_where_bound *b, const tm_value *values);
 
+/* The conditions, for callers that plan around them (e.g. index lookups):
+ * how many there are, the column condition i reads, and whether it pins
+ * that column to a few values: `col = literal` or `col IN (literal, ...)`
+ * without a JSON path. Then *nvals is the number of literals, each read with
+ * tm_where_pin_value as typed (quotes removed, '' undoubled). */
+size_t tm_where_count(const tm_where *w);
+const char *tm_where_column(const tm_where *w, size_t i);
+bool tm_where_pin(const tm_where *w, size_t i, size_t *nvals);
+void tm_where_pin_value(const tm_where *w, size_t i, size_t j, const char **s, size_t *len);
+
 /* Whether the bound expression reads column idx (e.g. to know if an
  * unchanged TOAST value must be resolved before matching). */
 bool tm_where_uses(const tm_where_bound *b, size_t idx);

@@ -483,6 +483,38 @@ START_TEST(uses)
 }
 END_TEST
 
+/* The introspection that index lookups plan with. */
+START_TEST(pins)
+{
+    tm_error err;
+    tm_where *w = tm_where_parse("id = 42 AND \"Key\" IN ('a', 'it''s') AND prefs->>'k' = 'x' "
+                                 "AND email > 'b' AND id NOT IN (1) AND email IS NULL",
+                                 &err);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_uint_eq(tm_where_count(w), 6);
+    const char *cols_seen[] = {"id", "Key", "prefs", "email", "id", "email"};
+    bool pinned[] = {true, true, false, false, false, false};
+    for (size_t i = 0; i < 6; i++) {
+        size_t n;
+        ck_assert_str_eq(tm_where_column(w, i), cols_seen[i]);
+        ck_assert_int_eq(tm_where_pin(w, i, &n), pinned[i]);
+    }
+    size_t n;
+    const char *v;
+    size_t len;
+    ck_assert(tm_where_pin(w, 0, &n));
+    ck_assert_uint_eq(n, 1);
+    tm_where_pin_value(w, 0, 0, &v, &len);
+    ck_assert_str_eq(v, "42");
+    ck_assert(tm_where_pin(w, 1, &n));
+    ck_assert_uint_eq(n, 2);
+    tm_where_pin_value(w, 1, 1, &v, &len);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_str_eq(v, "it's");
+    tm_where_free(w);
+}
+END_TEST
+
 START_TEST(json_scanner)
 {
     const char *s = "\"a\\ud83d\\ude00b\"";
@@ -655,6 +687,7 @@ int main(void)
     tcase_add_test(tc, typed_columns);
     tcase_add_test(tc, json_paths);
     tcase_add_test(tc, uses);
+    tcase_add_test(tc, pins);
     tcase_add_test(tc, same_rows_as_postgres);
     tcase_add_test(tc, json_scanner);
     tcase_add_test(tc, fuzz);
