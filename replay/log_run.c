@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "journal.h"
 #include "keyscan.h"
@@ -65,9 +66,13 @@ static int collect_schemas(run *u, tm_error *err)
 
 /* ---- one change --------------------------------------------------------- */
 
+/* Whether a difference is in a --column column (an unchanged TOAST value
+ * is no change). */
 static int touched_selected(void *ctx, const log_diff_item *it)
 {
     const log_rel *lr = ctx;
+    if (it->old.kind == LOG_SIDE_UNCHANGED && it->new_.kind == LOG_SIDE_UNCHANGED)
+        return 0;
     return lr->colsel[it->col] ? 1 : 0;
 }
 
@@ -197,6 +202,15 @@ static int on_record(run *u, const Tidemark__Record *rec, tm_error *err)
 
 static int check_journal(const char *dir, tm_error *err)
 {
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        errno = ENOTDIR;
+    else if (stat(dir, &st) == 0)
+        errno = 0;
+    if (errno) {
+        tm_error_errno(err, "cannot open journal %s", dir);
+        return -1;
+    }
     tm_meta meta;
     if (tm_meta_read(dir, &meta, err) == 0)
         return 0;

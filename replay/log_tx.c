@@ -6,7 +6,7 @@
 #include "out_jsonl.h"
 
 /* Formatted changes beyond this many bytes go to a temporary file. */
-#define SPILL_AT (32u << 20)
+size_t log_tx_spill_at = 32u << 20;
 
 int log_tx_init(log_tx *tx, tm_error *err)
 {
@@ -103,7 +103,7 @@ int log_tx_change_done(log_tx *tx, tm_error *err)
         tx->ends_cap = cap;
     }
     tx->ends[tx->nchanges++] = tx->spilled + tx->mem.len;
-    if (tx->mem.len >= SPILL_AT) {
+    if (tx->mem.len >= log_tx_spill_at) {
         if (!tx->spill && !(tx->spill = tmpfile())) {
             tm_error_errno(err, "cannot create a temporary file for a large transaction");
             return -1;

@@ -49,6 +49,10 @@ typedef struct log_tx {
     uint64_t rows;
 } log_tx;
 
+/* Bytes of formatted changes held in memory before a transaction's are
+ * spilled to a temporary file (32 MiB; tests lower it). */
+extern size_t log_tx_spill_at;
+
 int log_tx_init(log_tx *tx, tm_error *err);
 void log_tx_free(log_tx *tx);
 

@@ -17,6 +17,19 @@ static const int64_t T0 = INT64_C(1767225600000000); /* 2026-01-01 00:00:00 UTC 
 
 void tlj_open(tlj *j, uint32_t frame_target)
 {
+    tlj_open2(j, frame_target, 0, NULL);
+}
+
+void tlj_open2(tlj *j, uint32_t frame_target, uint64_t segment_size, const char *dir)
+{
+    if (dir) {
+        /* Reopen: keep the position in time and LSN. */
+        tm_writer_options o = {
+            .frame_target = frame_target, .segment_size = segment_size, .quiet = true};
+        tm_error err;
+        ck_assert_msg(tm_writer_open(j->dir, &o, &j->w, &err) == 0, "%s", err.msg);
+        return;
+    }
     memset(j, 0, sizeof *j);
     j->dir = tmt_tempdir();
     j->lsn = 0x1000000;
@@ -30,7 +43,8 @@ void tlj_open(tlj *j, uint32_t frame_target)
     snprintf(meta.publication, sizeof meta.publication, "tidemark_app");
     tm_error err;
     ck_assert_msg(tm_meta_write(j->dir, &meta, &err) == 0, "%s", err.msg);
-    tm_writer_options o = {.frame_target = frame_target, .quiet = true};
+    tm_writer_options o = {
+        .frame_target = frame_target, .segment_size = segment_size, .quiet = true};
     ck_assert_msg(tm_writer_open(j->dir, &o, &j->w, &err) == 0, "%s", err.msg);
 }
 

@@ -30,6 +30,9 @@ typedef struct tlj {
 /* A new journal (journal.meta included) in a temp dir; frame_target 0 =
  * default. Each transaction is synced (a frame of its own) when sync_each. */
 void tlj_open(tlj *j, uint32_t frame_target);
+/* Same with a segment size (0 = default) and an existing directory (NULL:
+ * a new temp dir); reopening appends. */
+void tlj_open2(tlj *j, uint32_t frame_target, uint64_t segment_size, const char *dir);
 void tlj_close(tlj *j); /* closes the writer (the dir stays) */
 void tlj_destroy(tlj *j);
 
