@@ -189,11 +189,15 @@ static void build(tlj *j)
     tlj_close(j);
 }
 
+/* Runs log with args (NULL-terminated, at most 6). */
 static char *query(tlj *j, log_run_stats *st, const char *const *args)
 {
+    const char *a[7] = {0};
+    for (int i = 0; i < 6 && args[i]; i++)
+        a[i] = args[i];
     char *out, err[1100];
-    int rc = tlj_log(j, &out, st, err, sizeof err, args[0], args[1], args[2], args[3], args[4],
-                     args[5], (const char *)NULL);
+    int rc = tlj_log(j, &out, st, err, sizeof err, a[0], a[1], a[2], a[3], a[4], a[5],
+                     (const char *)NULL);
     ck_assert_msg(rc == 0, "log failed: %s", err);
     return out;
 }
