@@ -110,6 +110,8 @@ int tm_change_peek(tm_change_decoder *d, const uint8_t *p, size_t len, tm_change
         if (varint(&q, e, &tag) != 0)
             return slow_change(d, p, len, c, err);
         unsigned field = (unsigned)(tag >> 3), wt = (unsigned)(tag & 7);
+        if (field == 0 || tag > UINT32_MAX)
+            return slow_change(d, p, len, c, err); /* invalid: protobuf-c says so */
         if (field >= 1 && field <= 7) {
             if (seen & (1u << field))
                 return slow_change(d, p, len, c, err); /* merging rules: protobuf-c's job */
@@ -223,6 +225,8 @@ int tm_change_tuple(tm_change_decoder *d, const tm_change *c, int which, Tidemar
         if (varint(&q, e, &tag) != 0)
             return slow_tuple(d, p, len, out, err);
         unsigned field = (unsigned)(tag >> 3), wt = (unsigned)(tag & 7);
+        if (field == 0 || tag > UINT32_MAX)
+            return slow_tuple(d, p, len, out, err);
         if (field >= 1 && field <= 3) {
             if (wt != WT_LEN || (seen & (1u << field)) || varint(&q, e, &v) != 0 ||
                 v > (uint64_t)(e - q))
