@@ -97,7 +97,9 @@ int tm_run_to(const char *dir, tm_state *s, const tm_target *t, const tm_progres
     const uint8_t *raw;
     size_t len;
     uint64_t tx_left = 0, since_check = 0;
-    bool seen_base = false;
+    bool seen_base = false, pending_gap = false;
+    uint64_t gap_lsn = 0;
+    char gap_reason[sizeof info->gap_reason];
     int rc;
     while ((rc = tm_reader_next_lazy(r, &rec, &raw, &len, err)) == 1) {
         int body = rec ? (int)rec->body_case : TIDEMARK__RECORD__BODY_CHANGE;
@@ -148,6 +150,12 @@ int tm_run_to(const char *dir, tm_state *s, const tm_target *t, const tm_progres
                 info->stop_time = b->commit_time;
                 break;
             }
+            if (pending_gap) {
+                pending_gap = false;
+                info->gap_lsn = gap_lsn;
+                snprintf(info->gap_reason, sizeof info->gap_reason, "%s", gap_reason);
+                tm_state_gap(s);
+            }
             if (!seen_base) {
                 seen_base = true;
                 info->base_lsn = b->commit_lsn;
@@ -163,10 +171,11 @@ int tm_run_to(const char *dir, tm_state *s, const tm_target *t, const tm_progres
             if (tm_state_relation(s, rec->relation, err) != 0)
                 goto fail;
         } else if (body == TIDEMARK__RECORD__BODY_GAP) {
-            info->gap_lsn = rec->gap->lsn ? rec->gap->lsn : info->last_lsn + 1;
-            snprintf(info->gap_reason, sizeof info->gap_reason, "%s",
+            /* It matters only if a transaction after it is applied. */
+            pending_gap = true;
+            gap_lsn = rec->gap->lsn ? rec->gap->lsn : info->last_lsn + 1;
+            snprintf(gap_reason, sizeof gap_reason, "%s",
                      rec->gap->reason ? rec->gap->reason : "unknown reason");
-            tm_state_gap(s);
         }
         if (tx_left > 0 && --tx_left == 0)
             tm_state_in_snapshot(s, false);

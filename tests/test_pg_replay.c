@@ -42,6 +42,7 @@ static tm_pg pg;
 static point points[MAXPOINTS];
 static int npoints;
 static char journal[512];
+static char *end_lsn; /* WAL position right after the last point's transactions */
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -225,6 +226,7 @@ static void workload(PGconn *c)
                   "COMMIT");
     tm_pg_exec(c, "INSERT INTO prefs VALUES (3, 'quote', '{\"s\": \"a,b\\\"c\\nd\"}')");
     mark(c, "end");
+    end_lsn = tm_pg_query_value(c, "SELECT pg_current_wal_lsn()");
     /* Recovery needs a commit after every target to stop at. */
     tm_pg_exec(c, "INSERT INTO other VALUES (1, 'after the last point')");
 }
@@ -567,6 +569,17 @@ START_TEST(replay_matches_pitr)
     assert_same("--where subset", where_ref, r.out, r.out_len);
     tm_run_result_free(&r);
     free(where_ref);
+    /* --lsn: every transaction committed at or before it. */
+    const point *last = &points[npoints - 1];
+    for (int i = 0; i < NTABLES; i++) {
+        const char *args[] = {"replay", "--journal", journal,   "--lsn",
+                              end_lsn,  "--table",   tables[i], NULL};
+        tm_tidemarkv(&r, NULL, args);
+        tm_assert_exit(&r, 0);
+        assert_same("--lsn at the end", last->ref[i], r.out, r.out_len);
+        tm_run_result_free(&r);
+    }
+    free(end_lsn);
     sql_checks(p);
     apply_checks(p);
     error_checks();
