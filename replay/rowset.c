@@ -5,7 +5,7 @@
 
 struct tm_rowset_item {
     const tm_row *row;
-    uint64_t prefix; /* order-preserving summary of the first key value (see sort_prefix) */
+    uint64_t p[2]; /* order-preserving summaries of the first two key values (sort_prefix) */
 };
 
 const tm_version *tm_table_version_at(const tm_table *t, uint64_t limit_lsn)
@@ -75,19 +75,120 @@ static uint64_t sort_prefix(tm_tclass cls, const tm_value *v, bool *exotic)
     return 0;
 }
 
+/* Whether prefix p of a key of class cls determines the value: canonical
+ * integers in the exact range; bytewise values shorter than 8 bytes (no
+ * text holds a NUL byte, so a zero last byte means the value ended). */
+static inline bool prefix_exact(tm_tclass cls, uint64_t p)
+{
+    if (cls == TM_TC_INT)
+        return p != 0 && p < UINT64_MAX - 1;
+    return cls != TM_TC_INT && (p & 0xff) == 0 && p != UINT64_MAX;
+}
+
 static int cmp_items(const void *pa, const void *pb, void *arg)
 {
     const tm_rowset *rs = arg;
     const tm_rowset_item *a = pa, *b = pb;
-    if (a->prefix != b->prefix)
-        return a->prefix < b->prefix ? -1 : 1;
+    uint32_t k = 0;
+    /* Prefixes decide as far as they are exact, without touching rows. */
+    for (; k < 2 && k < rs->nkeys; k++) {
+        if (a->p[k] != b->p[k])
+            return a->p[k] < b->p[k] ? -1 : 1;
+        if (!rs->pfx[k] || !prefix_exact(rs->v->cols[rs->keys[k]].cls, a->p[k]))
+            break;
+    }
     int c = 0;
-    for (uint32_t k = 0; c == 0 && k < rs->nkeys; k++) {
+    for (; c == 0 && k < rs->nkeys; k++) {
         uint32_t col = rs->keys[k];
         tm_value x = value_of(rs, a->row, col), y = value_of(rs, b->row, col);
         c = cmp_value(rs->v->cols[col].cls, &x, &y);
     }
     return c;
+}
+
+/* Sorting the items in place: quicksort (median of three, the smaller
+ * side first so the stack stays logarithmic), insertion sort for short
+ * runs, heapsort when the partitions go bad; no extra memory, and the
+ * comparison inlined (qsort's merge sort copies 24-byte items through a
+ * generic path and needs a second array). */
+static inline void swap_items(tm_rowset_item *a, tm_rowset_item *b)
+{
+    tm_rowset_item t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void sift_down(tm_rowset_item *v, size_t i, size_t n, const tm_rowset *rs)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && cmp_items(&v[c], &v[c + 1], (void *)rs) < 0)
+            c++;
+        if (cmp_items(&v[i], &v[c], (void *)rs) >= 0)
+            return;
+        swap_items(&v[i], &v[c]);
+        i = c;
+    }
+}
+
+static void heap_sort(tm_rowset_item *v, size_t n, const tm_rowset *rs)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(v, i, n, rs);
+    for (size_t end = n; end-- > 1;) {
+        swap_items(&v[0], &v[end]);
+        sift_down(v, 0, end, rs);
+    }
+}
+
+static void sort_items(tm_rowset_item *v, size_t n, const tm_rowset *rs, int depth)
+{
+    while (n > 16) {
+        if (depth-- == 0) {
+            heap_sort(v, n, rs);
+            return;
+        }
+        size_t m = n / 2;
+        if (cmp_items(&v[m], &v[0], (void *)rs) < 0)
+            swap_items(&v[m], &v[0]);
+        if (cmp_items(&v[n - 1], &v[m], (void *)rs) < 0) {
+            swap_items(&v[n - 1], &v[m]);
+            if (cmp_items(&v[m], &v[0], (void *)rs) < 0)
+                swap_items(&v[m], &v[0]);
+        }
+        tm_rowset_item pivot = v[m];
+        size_t i = 0, j = n - 1;
+        for (;;) {
+            while (cmp_items(&v[i], &pivot, (void *)rs) < 0)
+                i++;
+            while (cmp_items(&pivot, &v[j], (void *)rs) < 0)
+                j--;
+            if (i >= j)
+                break;
+            swap_items(&v[i], &v[j]);
+            i++;
+            j--;
+        }
+        /* [0, j] <= pivot <= [j + 1, n) */
+        size_t left = j + 1;
+        if (left < n - left) {
+            sort_items(v, left, rs, depth);
+            v += left;
+            n -= left;
+        } else {
+            sort_items(v + left, n - left, rs, depth);
+            n = left;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        tm_rowset_item x = v[i];
+        size_t j = i;
+        for (; j > 0 && cmp_items(&x, &v[j - 1], (void *)rs) < 0; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
 }
 
 void tm_rowset_free(tm_rowset *rs)
@@ -111,6 +212,9 @@ static const tm_value *row_values(tm_rowset *rs, const tm_row *r)
 
 const tm_value *tm_rowset_row(tm_rowset *rs, size_t i)
 {
+    /* Rows are read in key order, scattered in memory: ask early. */
+    if (i + 8 < rs->n)
+        __builtin_prefetch(rs->items[i + 8].row);
     return row_values(rs, rs->items[i].row);
 }
 
@@ -134,9 +238,11 @@ int tm_rowset_build(tm_rowset *rs, const tm_table *t, const tm_version *v,
         tm_version_map(t->ver[n], v, rs->map[n]);
     }
     rs->nkeys = tm_version_key(v, rs->keys, &rs->unique);
-    bool exotic = false;
+    bool exotic[2] = {false, false};
     for (size_t i = 0; t->rows.slots && i <= t->rows.mask; i++) {
         const tm_row *r = t->rows.slots[i].row;
+        if (i + 8 <= t->rows.mask && t->rows.slots[i + 8].row)
+            __builtin_prefetch(t->rows.slots[i + 8].row);
         if (!r)
             continue;
         if (r->ver >= t->nver || !rs->map[r->ver]) {
@@ -147,18 +253,28 @@ int tm_rowset_build(tm_rowset *rs, const tm_table *t, const tm_version *v,
         }
         if (where && !tm_where_match(where, row_values(rs, r)))
             continue;
-        uint64_t prefix = 0;
-        if (rs->nkeys) {
-            tm_value k0 = value_of(rs, r, rs->keys[0]);
-            prefix = sort_prefix(rs->v->cols[rs->keys[0]].cls, &k0, &exotic);
+        uint64_t p[2] = {0, 0};
+        for (uint32_t k = 0; k < 2 && k < rs->nkeys; k++) {
+            tm_value kv = value_of(rs, r, rs->keys[k]);
+            p[k] = sort_prefix(rs->v->cols[rs->keys[k]].cls, &kv, &exotic[k]);
         }
         for (uint32_t k = 0; k < r->count && rs->n < t->nrows; k++)
-            rs->items[rs->n++] = (tm_rowset_item){r, prefix};
+            rs->items[rs->n++] = (tm_rowset_item){r, {p[0], p[1]}};
     }
-    if (exotic)
-        for (size_t i = 0; i < rs->n; i++)
-            rs->items[i].prefix = 0;
-    qsort_r(rs->items, rs->n, sizeof *rs->items, cmp_items, rs);
+    /* A value not in output form: that key's prefixes (and the next's,
+     * which are compared only after it) are not used. */
+    rs->pfx[0] = !exotic[0] && rs->nkeys > 0;
+    rs->pfx[1] = rs->pfx[0] && !exotic[1] && rs->nkeys > 1;
+    for (size_t i = 0; i < rs->n; i++) {
+        if (!rs->pfx[0])
+            rs->items[i].p[0] = 0;
+        if (!rs->pfx[1])
+            rs->items[i].p[1] = 0;
+    }
+    int depth = 2;
+    for (size_t n = rs->n; n > 1; n >>= 1)
+        depth += 2;
+    sort_items(rs->items, rs->n, rs, depth);
     return 0;
 oom:
     tm_rowset_free(rs);

@@ -19,6 +19,7 @@ typedef struct tm_rowset {
     uint32_t *keys;      /* key columns of v */
     uint32_t nkeys;
     bool unique;
+    bool pfx[2]; /* the items' prefixes of the first two keys are in use */
     tm_rowset_item *items;
     size_t n;
     tm_value *vals; /* the current row's values (v->ncols) */
