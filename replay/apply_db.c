@@ -15,8 +15,9 @@
 typedef struct apply {
     PGconn *c;
     const tm_apply_opts *o;
-    tm_out sql;  /* statement being built */
-    tm_out data; /* COPY data being sent */
+    tm_out sql;   /* statement being built */
+    tm_out data;  /* COPY data being sent */
+    bool copy_ok; /* the COPY under way has gone well so far */
     tm_error *err;
 } apply;
 
@@ -220,9 +221,10 @@ static void columns(apply *a, const tm_version *v, const char *alias)
     }
 }
 
-/* COPY the buffered data lines into table name. */
-static int copy_in(apply *a, const char *name, const tm_version *v, const uint32_t *only,
-                   uint32_t nonly)
+/* COPY ... FROM STDIN into table name; data lines then go through
+ * a->data, sent by copy_send (whenever it holds enough) and copy_end. */
+static int copy_begin(apply *a, const char *name, const tm_version *v, const uint32_t *only,
+                      uint32_t nonly)
 {
     tm_out_puts(&a->sql, "COPY ");
     ident(a, name);
@@ -244,16 +246,31 @@ static int copy_in(apply *a, const char *name, const tm_version *v, const uint32
         return -1;
     }
     PQclear(r);
+    a->copy_ok = true;
+    return 0;
+}
+
+static void copy_send(apply *a)
+{
+    size_t len;
     const char *d = tm_out_data(&a->data, &len);
-    int ok = a->data.err == 0;
-    for (size_t off = 0; ok && off < len; off += 1 << 20) {
+    if (a->data.err)
+        a->copy_ok = false;
+    for (size_t off = 0; a->copy_ok && off < len; off += 1u << 20) {
         size_t n = len - off < (1u << 20) ? len - off : 1u << 20;
-        ok = PQputCopyData(a->c, d + off, (int)n) == 1;
+        a->copy_ok = PQputCopyData(a->c, d + off, (int)n) == 1;
     }
     tm_out_reset(&a->data);
+}
+
+static int copy_end(apply *a)
+{
+    copy_send(a);
+    bool ok = a->copy_ok;
     if (PQputCopyEnd(a->c, ok ? NULL : "tidemark: sending rows failed") != 1)
-        ok = 0;
+        ok = false;
     int rc = 0;
+    PGresult *r;
     while ((r = PQgetResult(a->c)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
             tm_error_set(a->err, "COPY into a temporary table failed: %s", PQresultErrorMessage(r));
@@ -342,7 +359,12 @@ static int load_subset(apply *a, const tm_rowset *rs, const tm_where_bound *wher
         tm_out_reset(&a->data);
         return -1;
     }
-    return copy_in(a, SUBSET_TABLE, v, rs->keys, rs->nkeys);
+    /* The keys gathered while the target's rows came in go out now. */
+    if (copy_begin(a, SUBSET_TABLE, v, rs->keys, rs->nkeys) != 0) {
+        tm_out_reset(&a->data);
+        return -1;
+    }
+    return copy_end(a);
 }
 
 /* "t" restricted to the subset: WHERE EXISTS (subset row with t's key). */
@@ -469,10 +491,20 @@ static int apply_table(apply *a, const tm_apply_table *at, FILE *report)
     tm_out_puts(&a->sql, " WITH NO DATA");
     if (run(a, NULL) != 0)
         return -1;
-    for (size_t i = 0; i < rs->n; i++)
-        if (tm_copy_text_row(&a->data, tm_rowset_row(rs, i), v->ncols, a->err) != 0)
+    if (copy_begin(a, ROWS_TABLE, v, NULL, 0) != 0)
+        return -1;
+    for (size_t i = 0; i < rs->n; i++) {
+        if (tm_copy_text_row(&a->data, tm_rowset_row(rs, i), v->ncols, a->err) != 0) {
+            a->copy_ok = false;
+            tm_error err2 = *a->err;
+            copy_end(a);
+            *a->err = err2;
             return -1;
-    if (copy_in(a, ROWS_TABLE, v, NULL, 0) != 0 || exec_sql(a, "ANALYZE " ROWS_TABLE, NULL) != 0)
+        }
+        if (a->data.len >= (1u << 20))
+            copy_send(a);
+    }
+    if (copy_end(a) != 0 || exec_sql(a, "ANALYZE " ROWS_TABLE, NULL) != 0)
         return -1;
     bool subset = at->where && !a->o->merge;
     if (subset && load_subset(a, rs, at->where) != 0)

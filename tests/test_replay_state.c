@@ -691,6 +691,72 @@ START_TEST(gaps_and_damage)
 }
 END_TEST
 
+/* A keyless table gains a column (with a missing value): its key (the whole
+ * row) changes, rows are re-indexed, and a later delete of an old row
+ * (old image with the missing value filled in) finds it. */
+START_TEST(rekey_on_schema_change)
+{
+    char *dir = tmt_tempdir();
+    jw j = {.lsn = 1000, .time = 1700000000000000};
+    tm_error err;
+    tm_writer_options wo = {.quiet = true};
+    ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
+    write_meta(dir);
+    put_rel(j.w, BAG, 1, j.lsn + 100);
+    begin(&j, 4, true);
+    put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, BAG, 1, 0, NULL, 0, NULL, 0);
+    tm_value r1[2] = {{"p", 1, 't'}, {"1", 1, 't'}}, r2[2] = {{"q", 1, 't'}, {"2", 1, 't'}};
+    put_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, r1, 2);
+    put_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, r1, 2);
+    put_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, r2, 2);
+    end(&j);
+    /* Version 2: (x, y, z DEFAULT 'm'). */
+    Tidemark__Relation rel = TIDEMARK__RELATION__INIT;
+    Tidemark__Column cols[3], *cp[3] = {&cols[0], &cols[1], &cols[2]};
+    const char *names[3] = {"x", "y", "z"};
+    for (int i = 0; i < 3; i++) {
+        tidemark__column__init(&cols[i]);
+        cols[i].name = (char *)names[i];
+        cols[i].has_type_oid = cols[i].has_replica_key = 1;
+        cols[i].type_oid = i == 1 ? 23 : 25;
+        cols[i].type_name = i == 1 ? "integer" : "text";
+        cols[i].replica_key = 1;
+    }
+    cols[2].has_has_missing = cols[2].has_missing = cols[2].has_missing_value = 1;
+    cols[2].missing_value.data = (uint8_t *)"m";
+    cols[2].missing_value.len = 1;
+    rel.has_oid = rel.has_version = rel.has_lsn = rel.has_replica_identity = 1;
+    rel.oid = BAG;
+    rel.version = 2;
+    rel.lsn = j.lsn + 100;
+    rel.namespace_ = "public";
+    rel.name = "bag";
+    rel.replica_identity = 'f';
+    rel.n_columns = 3;
+    rel.columns = cp;
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
+    rec.relation = &rel;
+    ck_assert_int_eq(tm_writer_put_standalone(j.w, &rec, &err), 0);
+    begin(&j, 2, false);
+    tm_value d1[3] = {{"p", 1, 't'}, {"1", 1, 't'}, {"m", 1, 't'}};
+    tm_value n1[3] = {{"r", 1, 't'}, {"3", 1, 't'}, {NULL, 0, 'n'}};
+    put_change(&j, TIDEMARK__CHANGE__OP__DELETE, BAG, 2, 'O', d1, 3, NULL, 0);
+    put_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 2, 0, NULL, 0, n1, 3);
+    end(&j);
+    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
+    tm_tuple_enc_free(&j.eo);
+    tm_tuple_enc_free(&j.en);
+    char *out, l[32];
+    snprintf(l, sizeof l, "0/%X", (unsigned)j.lsn);
+    ck_assert_int_eq(tmt_run(&out, "replay", "--journal", dir, "--lsn", l, NULL), 0);
+    ck_assert_str_eq(out, "x,y,z\np,1,m\nq,2,m\nr,3,\n");
+    free(out);
+    tmt_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("replay_state");
@@ -700,6 +766,7 @@ int main(void)
     tcase_add_test(tc, rowmap_deletes_keep_runs);
     tcase_add_test(tc, random_journals_match_model);
     tcase_add_test(tc, gaps_and_damage);
+    tcase_add_test(tc, rekey_on_schema_change);
     suite_add_tcase(s, tc);
     return tm_check_run(s);
 }
