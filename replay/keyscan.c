@@ -8,7 +8,7 @@
 struct tm_keyscan {
     char *dir;
     tm_reader *r;
-    const tm_schema *schema;
+    const tm_relreg *schema;
     tm_keyscan_want_fn want;
     void *ctx;
     tm_keysum *ks; /* the summary of the segment being read */
@@ -74,7 +74,7 @@ static int filter(void *ctx, const tm_frame_info *f)
     return TM_FRAME_READ;
 }
 
-tm_keyscan *tm_keyscan_new(const char *dir, tm_reader *r, const tm_schema *schema,
+tm_keyscan *tm_keyscan_new(const char *dir, tm_reader *r, const tm_relreg *schema,
                            tm_keyscan_want_fn want, void *ctx, tm_error *err)
 {
     tm_keyscan *k = calloc(1, sizeof *k);
@@ -164,7 +164,7 @@ static int index_change(tm_keyscan *k, const Tidemark__Change *ch, tm_error *err
         return -1;
     if (ch->op == TIDEMARK__CHANGE__OP__TRUNCATE)
         return tm_keysum_add(k->ks, k->tx_frame, tm_keysum_hash_trunc(oid), err);
-    const tm_relver *rv = tm_schema_get(k->schema, oid, ch->relation_version);
+    const tm_relver *rv = tm_relreg_get(k->schema, oid, ch->relation_version);
     if (!rv)
         return 0; /* no schema: findable by table only */
     uint32_t nold = 0, nnew = 0;

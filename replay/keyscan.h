@@ -23,7 +23,7 @@
 
 #include "journal.h"
 #include "keysum.h"
-#include "schema.h"
+#include "relreg.h"
 
 typedef struct tm_keyscan tm_keyscan;
 
@@ -33,7 +33,7 @@ typedef int (*tm_keyscan_want_fn)(void *ctx, const tm_keysum *ks, uint32_t frame
 
 /* Installs itself as r's frame filter. schema must hold every Relation the
  * reader delivered before a change is passed to tm_keyscan_record. */
-tm_keyscan *tm_keyscan_new(const char *dir, tm_reader *r, const tm_schema *schema,
+tm_keyscan *tm_keyscan_new(const char *dir, tm_reader *r, const tm_relreg *schema,
                            tm_keyscan_want_fn want, void *ctx, tm_error *err);
 void tm_keyscan_free(tm_keyscan *k);
 

@@ -8,13 +8,13 @@
 
 struct log_filter {
     const log_opts *o;
-    const tm_schema *schema;
+    const tm_relreg *schema;
     tm_where *where;
     log_rel **rels; /* by tm_relver.index */
     size_t nrels;
 };
 
-log_filter *log_filter_new(const log_opts *o, const tm_schema *s, tm_error *err)
+log_filter *log_filter_new(const log_opts *o, const tm_relreg *s, tm_error *err)
 {
     log_filter *f = calloc(1, sizeof *f);
     if (!f) {
@@ -133,16 +133,16 @@ static void list_columns(const log_filter *f, char *buf, size_t cap)
 {
     size_t n = 0;
     buf[0] = '\0';
-    size_t count = tm_schema_count(f->schema);
+    size_t count = tm_relreg_count(f->schema);
     for (size_t i = 0; i < count; i++) {
-        const tm_relver *rv = tm_schema_at(f->schema, i);
+        const tm_relver *rv = tm_relreg_at(f->schema, i);
         if (!table_selected(f->o, rv))
             continue;
         for (size_t c = 0; c < rv->ncols; c++) {
             /* Skip names listed already (other versions, other tables). */
             bool seen = false;
             for (size_t j = 0; j <= i && !seen; j++) {
-                const tm_relver *o = tm_schema_at(f->schema, j);
+                const tm_relver *o = tm_relreg_at(f->schema, j);
                 if (!table_selected(f->o, o))
                     continue;
                 size_t lim = j == i ? c : o->ncols;
@@ -162,16 +162,16 @@ static void list_columns(const log_filter *f, char *buf, size_t cap)
     }
 }
 
-static void list_tables(const tm_schema *s, char *buf, size_t cap)
+static void list_tables(const tm_relreg *s, char *buf, size_t cap)
 {
     size_t n = 0;
     buf[0] = '\0';
-    size_t count = tm_schema_count(s);
+    size_t count = tm_relreg_count(s);
     for (size_t i = 0; i < count; i++) {
-        const tm_relver *rv = tm_schema_at(s, i);
+        const tm_relver *rv = tm_relreg_at(s, i);
         bool seen = false;
         for (size_t j = 0; j < i && !seen; j++)
-            seen = !strcmp(tm_schema_at(s, j)->display, rv->display);
+            seen = !strcmp(tm_relreg_at(s, j)->display, rv->display);
         if (seen)
             continue;
         int w = snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", rv->display);
@@ -187,12 +187,12 @@ static void list_tables(const tm_schema *s, char *buf, size_t cap)
 int log_filter_check(log_filter *f, tm_error *err)
 {
     const log_opts *o = f->o;
-    size_t count = tm_schema_count(f->schema);
+    size_t count = tm_relreg_count(f->schema);
     char list[700];
     for (size_t t = 0; t < o->ntables; t++) {
         bool found = false;
         for (size_t i = 0; i < count && !found; i++) {
-            const tm_relver *rv = tm_schema_at(f->schema, i);
+            const tm_relver *rv = tm_relreg_at(f->schema, i);
             found =
                 !strcmp(o->tables[t].schema, rv->schema) && !strcmp(o->tables[t].name, rv->name);
         }
@@ -210,7 +210,7 @@ int log_filter_check(log_filter *f, tm_error *err)
         const char *col = tm_where_column(f->where, k);
         bool found = false;
         for (size_t i = 0; i < count && !found; i++) {
-            const tm_relver *rv = tm_schema_at(f->schema, i);
+            const tm_relver *rv = tm_relreg_at(f->schema, i);
             found = table_selected(o, rv) && tm_relver_column(rv, col) >= 0;
         }
         if (!found && count) {
@@ -223,7 +223,7 @@ int log_filter_check(log_filter *f, tm_error *err)
     for (size_t k = 0; k < o->ncolumns; k++) {
         bool found = false;
         for (size_t i = 0; i < count && !found; i++) {
-            const tm_relver *rv = tm_schema_at(f->schema, i);
+            const tm_relver *rv = tm_relreg_at(f->schema, i);
             found = table_selected(o, rv) && tm_relver_column(rv, o->columns[k]) >= 0;
         }
         if (!found && count) {
@@ -236,7 +236,7 @@ int log_filter_check(log_filter *f, tm_error *err)
     }
     /* Bind --where now, so that a bad literal is an error before any output. */
     for (size_t i = 0; i < count; i++)
-        if (!log_filter_rel(f, tm_schema_at(f->schema, i), err))
+        if (!log_filter_rel(f, tm_relreg_at(f->schema, i), err))
             return -1;
     return 0;
 }

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "log_opts.h"
-#include "schema.h"
+#include "relreg.h"
 #include "typecmp.h"
 #include "where.h"
 
@@ -26,7 +26,7 @@ typedef struct log_rel {
 typedef struct log_filter log_filter;
 
 /* Parses --where; NULL with err on a syntax error. */
-log_filter *log_filter_new(const log_opts *o, const tm_schema *s, tm_error *err);
+log_filter *log_filter_new(const log_opts *o, const tm_relreg *s, tm_error *err);
 void log_filter_free(log_filter *f);
 
 /* Checks the options against every relation version the schema holds now

@@ -22,7 +22,7 @@ typedef struct group {
 
 struct log_plan {
     const log_opts *o;
-    const tm_schema *schema;
+    const tm_relreg *schema;
     log_filter *filter;
     bool rows;        /* --table or --where */
     uint32_t *xids;   /* hashes */
@@ -51,7 +51,7 @@ static void clear_groups(log_plan *p)
     p->whole = false;
 }
 
-log_plan *log_plan_new(const log_opts *o, const tm_schema *s, log_filter *f, tm_error *err)
+log_plan *log_plan_new(const log_opts *o, const tm_relreg *s, log_filter *f, tm_error *err)
 {
     log_plan *p = calloc(1, sizeof *p);
     if (!p || (o->nxids && !(p->xids = malloc(o->nxids * sizeof *p->xids)))) {
@@ -148,7 +148,7 @@ static void plan_segment(log_plan *p, const tm_keysum *ks)
     for (size_t i = 0; i < n && !p->whole; i++) {
         uint32_t oid, version;
         tm_keysum_relation_at(ks, i, &oid, &version);
-        const tm_relver *rv = tm_schema_get(p->schema, oid, version);
+        const tm_relver *rv = tm_relreg_get(p->schema, oid, version);
         tm_error err;
         const log_rel *lr = rv ? log_filter_rel(p->filter, rv, &err) : NULL;
         if (!lr) {

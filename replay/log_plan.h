@@ -13,11 +13,11 @@
 #include "keysum.h"
 #include "log_filter.h"
 #include "log_opts.h"
-#include "schema.h"
+#include "relreg.h"
 
 typedef struct log_plan log_plan;
 
-log_plan *log_plan_new(const log_opts *o, const tm_schema *s, log_filter *f, tm_error *err);
+log_plan *log_plan_new(const log_opts *o, const tm_relreg *s, log_filter *f, tm_error *err);
 void log_plan_free(log_plan *p);
 
 /* Whether the query can skip frames at all (else every frame is read). */

@@ -12,13 +12,13 @@
 #include "log_format.h"
 #include "log_plan.h"
 #include "log_tx.h"
-#include "schema.h"
+#include "relreg.h"
 #include "tuple.h"
 
 typedef struct run {
     const log_opts *o;
     tm_out out;
-    tm_schema *schema;
+    tm_relreg *schema;
     log_filter *filter;
     log_plan *plan;
     tm_reader *r;
@@ -54,7 +54,7 @@ static int collect_schemas(run *u, tm_error *err)
     while ((rc = tm_reader_next(r, &rec, err)) == 1) {
         bool added;
         if (rec->body_case == TIDEMARK__RECORD__BODY_RELATION &&
-            !tm_schema_add(u->schema, rec->relation, &added, err)) {
+            !tm_relreg_add(u->schema, rec->relation, &added, err)) {
             rc = -1;
             break;
         }
@@ -82,7 +82,7 @@ static int on_change(run *u, const Tidemark__Change *ch, tm_error *err)
     bool note = tx->snapshot && u->o->transactions && !u->o->top && !u->o->nxids;
     if (!tx->wanted && !note)
         return 0;
-    const tm_relver *rv = tm_schema_get(u->schema, ch->relation_oid, ch->relation_version);
+    const tm_relver *rv = tm_relreg_get(u->schema, ch->relation_oid, ch->relation_version);
     if (!rv) {
         tm_error_set(err,
                      "the journal has a change of relation %u version %u but not its schema "
@@ -228,7 +228,7 @@ static void cleanup(run *u)
     tm_reader_close(u->r);
     log_plan_free(u->plan);
     log_filter_free(u->filter);
-    tm_schema_free(u->schema);
+    tm_relreg_free(u->schema);
     log_tx_free(&u->tx);
     log_top_free(&u->top);
     tm_colbuf_free(&u->oldv);
@@ -251,7 +251,7 @@ int log_run(const log_opts *o, int out_fd, log_run_stats *stats, tm_error *err)
     if (tm_out_init_fd(&u.out, out_fd, err) != 0 || log_tx_init(&u.tx, err) != 0 ||
         (o->top && log_top_init(&u.top, o->top, err) != 0))
         goto out;
-    if (check_journal(o->journal, err) != 0 || !(u.schema = tm_schema_new(err)) ||
+    if (check_journal(o->journal, err) != 0 || !(u.schema = tm_relreg_new(err)) ||
         collect_schemas(&u, err) != 0 || !(u.filter = log_filter_new(o, u.schema, err)) ||
         log_filter_check(u.filter, err) != 0 ||
         !(u.plan = log_plan_new(o, u.schema, u.filter, err)))
@@ -272,7 +272,7 @@ int log_run(const log_opts *o, int out_fd, log_run_stats *stats, tm_error *err)
         /* Schemas first: the summary builder looks changes up in them. */
         if (rec->body_case == TIDEMARK__RECORD__BODY_RELATION && !u.in_tx) {
             bool added;
-            if (!tm_schema_add(u.schema, rec->relation, &added, err))
+            if (!tm_relreg_add(u.schema, rec->relation, &added, err))
                 goto out;
         }
         if (tm_keyscan_record(u.ks, rec, err) != 0 || on_record(&u, rec, err) != 0)

@@ -14,7 +14,7 @@
 #include "journal.pb-c.h"
 #include "log_format.h"
 #include "out.h"
-#include "schema.h"
+#include "relreg.h"
 
 typedef struct log_msg {
     char *prefix;

@@ -3,193 +3,127 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qualname.h"
-
-struct tm_schema {
-    tm_relver **v; /* in order of addition */
-    size_t n, cap;
-    tm_relver **sorted;    /* by (oid, version), for lookups */
-    const tm_relver *last; /* the last lookup's answer: changes come in runs */
-};
-
-static int cmp_key(uint32_t oid, uint32_t version, const tm_relver *e)
+tm_version *tm_version_new(const Tidemark__Relation *rel, tm_error *err)
 {
-    if (oid != e->oid)
-        return oid < e->oid ? -1 : 1;
-    if (version != e->version)
-        return version < e->version ? -1 : 1;
-    return 0;
-}
-
-/* Index of the first sorted entry not below (oid, version). */
-static size_t lower_bound(const tm_schema *s, uint32_t oid, uint32_t version)
-{
-    size_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (cmp_key(oid, version, s->sorted[mid]) > 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-tm_schema *tm_schema_new(tm_error *err)
-{
-    tm_schema *s = calloc(1, sizeof *s);
-    if (!s)
-        tm_error_set(err, "out of memory");
-    return s;
-}
-
-static void free_entry(tm_relver *e)
-{
-    if (!e)
-        return;
-    if (e->rel)
-        tidemark__relation__free_unpacked(e->rel, NULL);
-    free(e->display);
-    free(e->cols);
-    free(e->key);
-    free(e);
-}
-
-void tm_schema_free(tm_schema *s)
-{
-    if (!s)
-        return;
-    for (size_t i = 0; i < s->n; i++)
-        free_entry(s->v[i]);
-    free(s->v);
-    free(s->sorted);
-    free(s);
-}
-
-/* An owned deep copy, by packing and unpacking (Relations are rare). */
-static Tidemark__Relation *copy_relation(const Tidemark__Relation *rel)
-{
+    /* Packing and unpacking again is the simplest deep copy, and schemas
+     * are few. */
     size_t len = tidemark__relation__get_packed_size(rel);
     uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return NULL;
+    tm_version *v = calloc(1, sizeof *v);
+    if (!buf || !v)
+        goto oom;
     tidemark__relation__pack(rel, buf);
-    Tidemark__Relation *c = tidemark__relation__unpack(NULL, len, buf);
+    v->rel = tidemark__relation__unpack(NULL, len, buf);
     free(buf);
-    return c;
-}
-
-static int fill_entry(tm_relver *e)
-{
-    const Tidemark__Relation *r = e->rel;
-    e->oid = r->oid;
-    e->version = r->version;
-    e->schema = r->namespace_ ? r->namespace_ : "";
-    e->name = r->name ? r->name : "";
-    size_t dlen = 2 * (strlen(e->schema) + strlen(e->name)) + 8;
-    e->display = malloc(dlen);
-    e->ncols = r->n_columns;
-    e->cols = calloc(e->ncols ? e->ncols : 1, sizeof *e->cols);
-    e->key = calloc(e->ncols ? e->ncols : 1, sizeof *e->key);
-    if (!e->display || !e->cols || !e->key)
-        return -1;
-    tm_qualname_format(e->schema, e->name, e->display, dlen);
-    for (size_t i = 0; i < e->ncols; i++) {
+    buf = NULL;
+    if (!v->rel)
+        goto oom;
+    const Tidemark__Relation *r = v->rel;
+    v->version = r->version;
+    v->has_lsn = r->has_lsn;
+    v->lsn = r->lsn;
+    v->nspname = r->namespace_ ? r->namespace_ : "public";
+    v->relname = r->name ? r->name : "";
+    v->ncols = (uint32_t)r->n_columns;
+    v->cols = calloc(v->ncols + 1, sizeof *v->cols);
+    v->desc = calloc(v->ncols + 1, sizeof *v->desc);
+    if (!v->cols || !v->desc)
+        goto oom;
+    for (uint32_t i = 0; i < v->ncols; i++) {
         const Tidemark__Column *c = r->columns[i];
-        e->cols[i].name = c->name ? c->name : "";
-        e->cols[i].type_oid = c->type_oid;
-        e->cols[i].type_name = c->type_name;
+        tm_col *o = &v->cols[i];
+        o->name = c->name ? c->name : "";
+        o->type_oid = c->type_oid;
+        o->type_name = c->type_name && c->type_name[0] ? c->type_name : "text";
+        o->cls = tm_type_class(c->type_oid, c->type_name);
+        o->pk_position = c->pk_position;
+        o->replica_key = c->replica_key;
+        o->not_null = c->not_null;
+        if (c->has_missing && c->has_missing_value)
+            o->missing = (tm_value){c->missing_value.len ? (const char *)c->missing_value.data : "",
+                                    (uint32_t)c->missing_value.len, TM_KIND_TEXT};
+        else
+            o->missing = (tm_value){NULL, 0, TM_KIND_NULL};
+        v->desc[i] = (tm_coldesc){o->name, o->type_oid, o->type_name};
     }
-    /* Primary key columns in key order; else the replica identity's. */
-    uint32_t maxpos = 0;
-    for (size_t i = 0; i < e->ncols; i++)
-        if (r->columns[i]->pk_position > maxpos)
-            maxpos = r->columns[i]->pk_position;
-    e->nkey = 0;
-    for (uint32_t pos = 1; pos <= maxpos; pos++)
-        for (size_t i = 0; i < e->ncols; i++)
-            if (r->columns[i]->pk_position == pos)
-                e->key[e->nkey++] = i;
-    e->keysrc = TM_KEY_PRIMARY;
-    if (e->nkey == 0) {
-        for (size_t i = 0; i < e->ncols; i++)
-            if (r->columns[i]->replica_key)
-                e->key[e->nkey++] = i;
-        e->keysrc = TM_KEY_IDENTITY;
-    }
-    if (e->nkey == 0) {
-        for (size_t i = 0; i < e->ncols; i++)
-            e->key[e->nkey++] = i;
-        e->keysrc = TM_KEY_ALL;
-    }
-    return 0;
-}
-
-const tm_relver *tm_schema_add(tm_schema *s, const Tidemark__Relation *rel, bool *added,
-                               tm_error *err)
-{
-    *added = false;
-    if (!rel->has_oid) {
-        tm_error_set(err, "the journal holds a Relation record without an oid");
-        return NULL;
-    }
-    const tm_relver *known = tm_schema_get(s, rel->oid, rel->version);
-    if (known)
-        return known;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 16;
-        tm_relver **v = realloc(s->v, cap * sizeof *v);
-        if (v)
-            s->v = v;
-        tm_relver **sorted = v ? realloc(s->sorted, cap * sizeof *sorted) : NULL;
-        if (!v || !sorted) {
-            tm_error_set(err, "out of memory keeping relation schemas");
-            return NULL;
-        }
-        s->sorted = sorted;
-        s->cap = cap;
-    }
-    tm_relver *e = calloc(1, sizeof *e);
-    if (!e || !(e->rel = copy_relation(rel)) || fill_entry(e) != 0) {
-        free_entry(e);
-        tm_error_set(err, "out of memory keeping relation schemas");
-        return NULL;
-    }
-    e->index = s->n;
-    size_t at = lower_bound(s, e->oid, e->version);
-    memmove(s->sorted + at + 1, s->sorted + at, (s->n - at) * sizeof *s->sorted);
-    s->sorted[at] = e;
-    s->v[s->n++] = e;
-    *added = true;
-    return e;
-}
-
-const tm_relver *tm_schema_get(const tm_schema *s, uint32_t oid, uint32_t version)
-{
-    if (s->last && s->last->oid == oid && s->last->version == version)
-        return s->last;
-    size_t at = lower_bound(s, oid, version);
-    if (at < s->n && cmp_key(oid, version, s->sorted[at]) == 0) {
-        ((tm_schema *)s)->last = s->sorted[at]; /* a cache, not state */
-        return s->sorted[at];
-    }
+    return v;
+oom:
+    free(buf);
+    tm_version_free(v);
+    tm_error_set(err, "out of memory keeping the schema of a table");
     return NULL;
 }
 
-size_t tm_schema_count(const tm_schema *s)
+void tm_version_free(tm_version *v)
 {
-    return s->n;
+    if (!v)
+        return;
+    if (v->rel)
+        tidemark__relation__free_unpacked(v->rel, NULL);
+    free(v->cols);
+    free(v->desc);
+    free(v);
 }
 
-const tm_relver *tm_schema_at(const tm_schema *s, size_t i)
+int tm_version_find(const tm_version *v, const char *name)
 {
-    return i < s->n ? s->v[i] : NULL;
-}
-
-long tm_relver_column(const tm_relver *rv, const char *name)
-{
-    for (size_t i = 0; i < rv->ncols; i++)
-        if (!strcmp(rv->cols[i].name, name))
-            return (long)i;
+    for (uint32_t i = 0; i < v->ncols; i++)
+        if (!strcmp(v->cols[i].name, name))
+            return (int)i;
     return -1;
+}
+
+uint32_t tm_version_key(const tm_version *v, uint32_t *keys, bool *unique)
+{
+    uint32_t n = 0;
+    /* Primary key columns in key order (pk_position is 1-based). */
+    for (uint32_t pos = 1; pos <= v->ncols; pos++) {
+        bool found = false;
+        for (uint32_t i = 0; i < v->ncols && !found; i++)
+            if (v->cols[i].pk_position == pos) {
+                keys[n++] = i;
+                found = true;
+            }
+        if (!found)
+            break;
+    }
+    *unique = true;
+    if (n > 0)
+        return n;
+    /* The replica identity index, unless that is the whole row (FULL). */
+    for (uint32_t i = 0; i < v->ncols; i++)
+        if (v->cols[i].replica_key)
+            keys[n++] = i;
+    if (n > 0 && n < v->ncols && v->rel->replica_identity != 'f')
+        return n;
+    *unique = false;
+    for (uint32_t i = 0; i < v->ncols; i++)
+        keys[i] = i;
+    return v->ncols;
+}
+
+void tm_version_map(const tm_version *from, const tm_version *to, int32_t *map)
+{
+    for (uint32_t i = 0; i < to->ncols; i++) {
+        /* Usually the same position. */
+        if (i < from->ncols && !strcmp(from->cols[i].name, to->cols[i].name))
+            map[i] = (int32_t)i;
+        else
+            map[i] = tm_version_find(from, to->cols[i].name);
+    }
+}
+
+bool tm_version_same_key(const tm_version *a, const tm_version *b)
+{
+    uint32_t *ka = malloc((a->ncols + 1) * sizeof *ka), *kb = malloc((b->ncols + 1) * sizeof *kb);
+    bool ua, ub, same = false;
+    if (ka && kb) {
+        uint32_t na = tm_version_key(a, ka, &ua), nb = tm_version_key(b, kb, &ub);
+        same = na == nb && ua == ub;
+        for (uint32_t i = 0; same && i < na; i++)
+            same = !strcmp(a->cols[ka[i]].name, b->cols[kb[i]].name);
+    }
+    free(ka);
+    free(kb);
+    return same;
 }

@@ -1,10 +1,10 @@
-/* The relation schemas of a journal as a reader meets them: every
- * (oid, version) from the Relation records, kept as an owned copy with what
- * typed code needs (column descriptions, key columns, a display name).
+/* The recorded schema versions of a table, as replay uses them.
  *
- * Readers repeat Relations (segment preambles, schema catch-up after a
- * seek); adding a known (oid, version) is a no-op. Entries never move once
- * added, so pointers to them stay valid until tm_schema_free. */
+ * Every Relation record of the journal is one version of one table (oid,
+ * version). Rows keep the layout of the version they were written with;
+ * values move between versions by column name: a column a version lacks
+ * reads as the newer version's missing value (ADD COLUMN ... DEFAULT), or
+ * NULL. A renamed column therefore reads as a dropped one plus a new one. */
 #ifndef TM_SCHEMA_H
 #define TM_SCHEMA_H
 
@@ -14,46 +14,48 @@
 
 #include "journal.pb-c.h"
 #include "tm_error.h"
+#include "typecmp.h"
 #include "value.h"
 
-typedef enum tm_keysrc {
-    TM_KEY_PRIMARY,  /* the primary key, in its column order */
-    TM_KEY_IDENTITY, /* the replica identity index columns */
-    TM_KEY_ALL,      /* neither: the whole row identifies it */
-} tm_keysrc;
+typedef struct tm_col {
+    const char *name;
+    uint32_t type_oid;
+    const char *type_name; /* format_type() text; "text" when not recorded */
+    tm_tclass cls;
+    uint32_t pk_position; /* 1-based position in the primary key, 0 = not in it */
+    bool replica_key, not_null;
+    tm_value missing; /* what rows written before the column existed read ('n' or 't') */
+} tm_col;
 
-typedef struct tm_relver {
-    uint32_t oid, version;
-    size_t index;            /* 0, 1, 2, ... in the order entries were added */
-    Tidemark__Relation *rel; /* owned copy */
-    const char *schema;      /* rel->namespace_ ("" when absent) */
-    const char *name;        /* rel->name ("" when absent) */
-    char *display;           /* schema.name, each part quoted only when needed */
-    tm_coldesc *cols;        /* one per column, pointing into rel */
-    size_t ncols;
-    size_t *key; /* column indexes of the row's key */
-    size_t nkey;
-    tm_keysrc keysrc;
-} tm_relver;
+typedef struct tm_version {
+    uint32_t version;
+    bool has_lsn;
+    uint64_t lsn; /* where capture first saw it (the commit LSN of the transaction) */
+    const char *nspname, *relname;
+    uint32_t ncols;
+    tm_col *cols;
+    tm_coldesc *desc;        /* the same columns for sinks and --where */
+    Tidemark__Relation *rel; /* owned copy the strings point into */
+} tm_version;
 
-typedef struct tm_schema tm_schema;
+/* A copy of rel (which may live in the reader's arena). NULL with err. */
+tm_version *tm_version_new(const Tidemark__Relation *rel, tm_error *err);
+void tm_version_free(tm_version *v);
 
-tm_schema *tm_schema_new(tm_error *err);
-void tm_schema_free(tm_schema *s);
+/* Index of column name in v, or -1. */
+int tm_version_find(const tm_version *v, const char *name);
 
-/* Adds a Relation record (copied). *added says whether it was new; returns
- * the entry, or NULL with err (out of memory, or no oid). */
-const tm_relver *tm_schema_add(tm_schema *s, const Tidemark__Relation *rel, bool *added,
-                               tm_error *err);
+/* The key of a table in version v, as column indices of v: the primary key
+ * in its order, else the replica identity key columns, else all columns
+ * (then *unique is false: equal rows may repeat). Writes up to v->ncols
+ * indices into keys and returns their count. */
+uint32_t tm_version_key(const tm_version *v, uint32_t *keys, bool *unique);
 
-/* The entry for (oid, version), or NULL. */
-const tm_relver *tm_schema_get(const tm_schema *s, uint32_t oid, uint32_t version);
+/* For each column of to, its index in from or -1: map[0 .. to->ncols). */
+void tm_version_map(const tm_version *from, const tm_version *to, int32_t *map);
 
-/* All entries, in the order they were added. */
-size_t tm_schema_count(const tm_schema *s);
-const tm_relver *tm_schema_at(const tm_schema *s, size_t i);
-
-/* The column of rv named name (exact, as in the catalog), or -1. */
-long tm_relver_column(const tm_relver *rv, const char *name);
+/* Whether two versions have the same key (same column names, in order,
+ * and the same uniqueness). */
+bool tm_version_same_key(const tm_version *a, const tm_version *b);
 
 #endif

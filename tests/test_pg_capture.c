@@ -387,12 +387,27 @@ START_TEST(refusals)
     ck_assert_ptr_nonnull(strstr(r.err, "no longer exists"));
     tm_run_result_free(&r);
 
-    /* First run without tables. */
+    /* First runs that are refused leave nothing behind: no journal
+     * directory, no slot. */
     char *j2 = mkjournal();
     tm_tidemark(&r, NULL, "capture", "--journal", j2, "--source", ci, NULL);
     tm_assert_exit(&r, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "--table"));
     tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "capture", "--journal", j2, "--source", ci, "--table", "nosuch", "--slot",
+                "never", NULL);
+    tm_assert_exit(&r, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "table public.nosuch does not exist"));
+    tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "capture", "--journal", j2, "--source",
+                "host=127.0.0.1 port=1 connect_timeout=2", "--table", "users", NULL);
+    tm_assert_exit(&r, 2);
+    tm_run_result_free(&r);
+    ck_assert_msg(access(j2, F_OK) != 0, "a refused first run left %s behind", j2);
+    char *slots = tm_pg_query_value(c, "SELECT count(*) FROM pg_replication_slots WHERE "
+                                       "slot_name = 'never'");
+    ck_assert_str_eq(slots, "0");
+    free(slots);
     PQfinish(c);
     free(ci);
     free(j);
