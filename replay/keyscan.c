@@ -122,38 +122,56 @@ static bool building(const tm_keyscan *k, uint64_t offset)
     return k->ks && tm_keysum_building(k->ks, offset);
 }
 
+/* The canonical form of v (of class cls) in k's buffers; false when it has
+ * none. */
+static bool canon_of(tm_keyscan *k, tm_tclass cls, const tm_value *v, const char **out, size_t *len,
+                     tm_error *err, int *rc)
+{
+    if (v->kind != TM_KIND_TEXT || !tm_keysum_indexable(cls))
+        return false;
+    char *buf = k->canon;
+    if (v->len + 1 > sizeof k->canon) {
+        if (v->len + 1 > k->bigcap) {
+            char *b = realloc(k->big, v->len + 1);
+            if (!b) {
+                tm_error_set(err, "out of memory indexing keys");
+                *rc = -1;
+                return false;
+            }
+            k->big = b;
+            k->bigcap = v->len + 1;
+        }
+        buf = k->big;
+    }
+    return tm_keysum_canon(cls, v->ptr, v->len, buf, out, len);
+}
+
+/* The key hashes of one row image: its first key column, and for a
+ * composite key the whole key. */
 static int index_image(tm_keyscan *k, const tm_relver *rv, const tm_value *v, uint32_t n,
                        tm_error *err)
 {
+    uint32_t row = tm_keysum_hash_row_begin(rv->oid);
+    bool whole = rv->nkey > 1 && rv->keysrc != TM_KEY_ALL;
     for (size_t i = 0; i < rv->nkey; i++) {
         size_t c = rv->key[i];
-        if (c >= n || v[c].kind != TM_KIND_TEXT)
-            continue;
+        if (c >= n)
+            return 0;
         tm_tclass cls = tm_type_class(rv->cols[c].type_oid, rv->cols[c].type_name);
-        if (!tm_keysum_indexable(cls))
-            continue;
-        char *buf = k->canon;
-        if (v[c].len + 1 > sizeof k->canon) {
-            if (v[c].len + 1 > k->bigcap) {
-                char *b = realloc(k->big, v[c].len + 1);
-                if (!b) {
-                    tm_error_set(err, "out of memory indexing keys");
-                    return -1;
-                }
-                k->big = b;
-                k->bigcap = v[c].len + 1;
-            }
-            buf = k->big;
-        }
         const char *canon;
         size_t clen;
-        if (!tm_keysum_canon(cls, v[c].ptr, v[c].len, buf, &canon, &clen))
-            continue;
-        uint32_t h = tm_keysum_hash_column(rv->oid, rv->cols[c].name, canon, clen);
-        if (tm_keysum_add(k->ks, k->tx_frame, h, err) != 0)
+        int rc = 0;
+        if (!canon_of(k, cls, &v[c], &canon, &clen, err, &rc))
+            return rc;
+        if (i == 0 &&
+            tm_keysum_add(k->ks, k->tx_frame,
+                          tm_keysum_hash_column(rv->oid, rv->cols[c].name, canon, clen), err) != 0)
             return -1;
+        if (!whole)
+            return 0;
+        row = tm_keysum_hash_row_add(row, canon, clen);
     }
-    return 0;
+    return tm_keysum_add(k->ks, k->tx_frame, row, err);
 }
 
 static int index_change(tm_keyscan *k, const Tidemark__Change *ch, tm_error *err)

@@ -439,6 +439,19 @@ uint32_t tm_keysum_hash_column(uint32_t oid, const char *column, const char *can
     return tm_crc32c(h, canon, len);
 }
 
+uint32_t tm_keysum_hash_row_begin(uint32_t oid)
+{
+    return hash_tagged('K', oid);
+}
+
+uint32_t tm_keysum_hash_row_add(uint32_t h, const char *canon, size_t len)
+{
+    /* Length first, so that values cannot run into each other. */
+    unsigned char n[4];
+    tm_put32(n, (uint32_t)len);
+    return tm_crc32c(tm_crc32c(h, n, 4), canon, len);
+}
+
 /* ---- canonical forms ----------------------------------------------------- */
 
 bool tm_keysum_indexable(tm_tclass cls)

@@ -16,9 +16,15 @@
  * frame be read for nothing. What is hashed:
  *   table    every relation oid the transaction changed (incl. TRUNCATE)
  *   trunc    relation oids it truncated
- *   column   (oid, column name, canonical value) for each key column of
- *            each row image (old and new) of its changes, for key columns
- *            whose type has a canonical text form (tm_keysum_canon)
+ *   column   (oid, column name, canonical value) of the first key column
+ *            of each row image (old and new) of its changes: lookups by a
+ *            whole single-column key, or by the leading column of a
+ *            composite one ("all preferences of user 42")
+ *   row      (oid, the canonical values of all key columns) of each row
+ *            image, for composite keys: lookups of one row
+ *            Only key columns whose type has a canonical text form
+ *            (tm_keysum_canon) are hashed; tables without a key (whole-row
+ *            identity) get their first column's.
  *   xid      its xid
  *   snapshot base snapshots, message frames with a standalone message,
  *            gap frames with a Gap (standalone records count under the
@@ -90,6 +96,10 @@ uint32_t tm_keysum_hash_message(void);
 uint32_t tm_keysum_hash_gap(void);
 /* A key column's value, in canonical form (see tm_keysum_canon). */
 uint32_t tm_keysum_hash_column(uint32_t oid, const char *column, const char *canon, size_t len);
+/* A whole composite key: start with the oid, add each key column's
+ * canonical value in key order. */
+uint32_t tm_keysum_hash_row_begin(uint32_t oid);
+uint32_t tm_keysum_hash_row_add(uint32_t h, const char *canon, size_t len);
 
 /* The bytes two values of class cls compare equal by (tm_typecmp == 0) iff
  * they are equal, for the classes where there is such a form: text

@@ -6,19 +6,18 @@
 #include "journal.h"
 
 /* What to look for of one relation version present in a segment: its
- * table's hash, or for each usable --where pin the hashes of its values
- * (a change matches when every pin finds one of its values). */
-typedef struct pin_hashes {
-    uint32_t *h;
-    size_t n;
-} pin_hashes;
-
+ * table's hash, or the hashes of the keys the --where pins it to (a frame
+ * is read when it holds any of them, or a TRUNCATE of the table). */
 typedef struct group {
     uint32_t oid;
     bool by_table;
-    pin_hashes *pins;
-    size_t npins;
+    uint32_t *h;
+    size_t n;
 } group;
+
+/* Composite keys whose pinned values combine into more keys than this are
+ * looked up by their first column instead. */
+#define MAX_ROW_KEYS 4096
 
 struct log_plan {
     const log_opts *o;
@@ -40,11 +39,8 @@ struct log_plan {
 
 static void clear_groups(log_plan *p)
 {
-    for (size_t i = 0; i < p->ngroups; i++) {
-        for (size_t k = 0; k < p->groups[i].npins; k++)
-            free(p->groups[i].pins[k].h);
-        free(p->groups[i].pins);
-    }
+    for (size_t i = 0; i < p->ngroups; i++)
+        free(p->groups[i].h);
     free(p->groups);
     p->groups = NULL;
     p->ngroups = 0;
@@ -87,44 +83,120 @@ bool log_plan_prunes(const log_plan *p)
     return p->rows || p->o->nxids > 0;
 }
 
-/* The hashes of pin i of the where for rv, or false when the summary does
- * not index it (not a key column, a type without a canonical form, a value
- * not in canonical-able form). */
-static bool pin_for(const tm_relver *rv, const tm_where *w, size_t i, pin_hashes *out)
+/* The canonical values a --where condition pins column c of rv to, as
+ * malloc'd strings (*n of them), or NULL when no condition pins it in a
+ * form the summaries hold. */
+static char **pinned_values(const tm_relver *rv, const tm_where *w, size_t c, size_t *n,
+                            size_t **lens)
 {
-    size_t nvals;
-    if (!tm_where_pin(w, i, &nvals))
-        return false;
-    long c = tm_relver_column(rv, tm_where_column(w, i));
-    if (c < 0)
-        return false;
-    bool key = false;
-    for (size_t k = 0; k < rv->nkey; k++)
-        key |= rv->key[k] == (size_t)c;
     tm_tclass cls = tm_type_class(rv->cols[c].type_oid, rv->cols[c].type_name);
-    if (!key || !tm_keysum_indexable(cls))
-        return false;
-    out->h = malloc(nvals * sizeof *out->h);
-    out->n = 0;
-    if (!out->h)
-        return false;
-    for (size_t j = 0; j < nvals; j++) {
-        const char *s, *canon;
-        size_t len, clen;
-        tm_where_pin_value(w, i, j, &s, &len);
-        char small[64], *buf = len + 1 > sizeof small ? malloc(len + 1) : small;
-        bool ok = buf && tm_keysum_canon(cls, s, len, buf, &canon, &clen);
-        if (ok)
-            out->h[out->n++] = tm_keysum_hash_column(rv->oid, rv->cols[c].name, canon, clen);
-        if (buf != small)
+    if (!w || !tm_keysum_indexable(cls))
+        return NULL;
+    for (size_t i = 0; i < tm_where_count(w); i++) {
+        size_t nvals;
+        if (!tm_where_pin(w, i, &nvals) || strcmp(tm_where_column(w, i), rv->cols[c].name))
+            continue;
+        char **v = calloc(nvals, sizeof *v);
+        *lens = calloc(nvals, sizeof **lens);
+        bool ok = v && *lens;
+        for (size_t j = 0; ok && j < nvals; j++) {
+            const char *s, *canon;
+            size_t len;
+            tm_where_pin_value(w, i, j, &s, &len);
+            char *buf = malloc(len + 34);
+            ok = buf && tm_keysum_canon(cls, s, len, buf, &canon, &(*lens)[j]);
+            if (ok) {
+                v[j] = malloc((*lens)[j] + 1);
+                ok = v[j] != NULL;
+                if (ok)
+                    memcpy(v[j], canon, (*lens)[j]);
+            }
             free(buf);
-        if (!ok) {
-            free(out->h);
-            out->h = NULL;
-            return false;
+        }
+        if (ok) {
+            *n = nvals;
+            return v;
+        }
+        for (size_t j = 0; v && j < nvals; j++)
+            free(v[j]);
+        free(v);
+        free(*lens);
+        *lens = NULL;
+    }
+    return NULL;
+}
+
+static void free_values(char **v, size_t n, size_t *lens)
+{
+    for (size_t j = 0; v && j < n; j++)
+        free(v[j]);
+    free(v);
+    free(lens);
+}
+
+/* The hashes to look for rv: whole keys when the --where pins every key
+ * column, else the first key column's values; false when it pins neither
+ * (then the table's hash is looked for). */
+static bool key_hashes(const tm_relver *rv, const tm_where *w, group *g)
+{
+    size_t nk = rv->nkey;
+    char ***vals = calloc(nk, sizeof *vals);
+    size_t **lens = calloc(nk, sizeof *lens), *counts = calloc(nk, sizeof *counts);
+    bool ok = false;
+    if (!vals || !lens || !counts)
+        goto out;
+    size_t product = 1;
+    bool all = rv->keysrc != TM_KEY_ALL && nk > 1;
+    for (size_t i = 0; i < nk; i++) {
+        vals[i] = pinned_values(rv, w, rv->key[i], &counts[i], &lens[i]);
+        if (!vals[i]) {
+            all = false;
+            if (i == 0)
+                break;
+        } else if (product <= MAX_ROW_KEYS) {
+            product *= counts[i];
         }
     }
-    return true;
+    if (all && product <= MAX_ROW_KEYS) {
+        g->h = malloc(product * sizeof *g->h);
+        size_t *at = calloc(nk, sizeof *at);
+        if (g->h && at) {
+            /* Every combination of the pinned values, odometer style. */
+            for (size_t n = 0; n < product; n++) {
+                uint32_t h = tm_keysum_hash_row_begin(rv->oid);
+                for (size_t i = 0; i < nk; i++)
+                    h = tm_keysum_hash_row_add(h, vals[i][at[i]], lens[i][at[i]]);
+                g->h[g->n++] = h;
+                for (size_t i = nk; i-- > 0;) {
+                    if (++at[i] < counts[i])
+                        break;
+                    at[i] = 0;
+                }
+            }
+            ok = true;
+        }
+        free(at);
+    } else if (vals[0]) {
+        g->h = malloc(counts[0] * sizeof *g->h);
+        if (g->h) {
+            for (size_t j = 0; j < counts[0]; j++)
+                g->h[g->n++] = tm_keysum_hash_column(rv->oid, rv->cols[rv->key[0]].name, vals[0][j],
+                                                     lens[0][j]);
+            ok = true;
+        }
+    }
+out:
+    for (size_t i = 0; vals && lens && counts && i < nk; i++)
+        free_values(vals[i], counts[i], lens[i]);
+    free(vals);
+    free(lens);
+    free(counts);
+    if (!ok) {
+        free(g->h);
+        g->h = NULL;
+        g->n = 0;
+    }
+    return ok;
 }
 
 static int add_group(log_plan *p, const group *g)
@@ -158,25 +230,9 @@ static void plan_segment(log_plan *p, const tm_keysum *ks)
         if (!lr->selected || !lr->possible)
             continue;
         group g = {oid, true, NULL, 0};
-        size_t nconds = w ? tm_where_count(w) : 0;
-        for (size_t k = 0; k < nconds; k++) {
-            pin_hashes ph;
-            if (!pin_for(rv, w, k, &ph))
-                continue;
-            pin_hashes *v = realloc(g.pins, (g.npins + 1) * sizeof *v);
-            if (!v) {
-                free(ph.h);
-                p->whole = true;
-                break;
-            }
-            g.pins = v;
-            g.pins[g.npins++] = ph;
-        }
-        g.by_table = g.npins == 0;
+        g.by_table = !key_hashes(rv, w, &g);
         if (add_group(p, &g) != 0) {
-            for (size_t k = 0; k < g.npins; k++)
-                free(g.pins[k].h);
-            free(g.pins);
+            free(g.h);
             p->whole = true;
         }
     }
@@ -196,10 +252,7 @@ static bool group_matches(const tm_keysum *ks, uint32_t frame, const group *g)
         return true;
     if (g->by_table)
         return tm_keysum_has(ks, frame, tm_keysum_hash_table(g->oid));
-    for (size_t k = 0; k < g->npins; k++)
-        if (!any(ks, frame, g->pins[k].h, g->pins[k].n))
-            return false;
-    return true;
+    return any(ks, frame, g->h, g->n);
 }
 
 int log_plan_want(void *ctx, const tm_keysum *ks, uint32_t frame)
