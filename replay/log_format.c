@@ -89,6 +89,21 @@ void log_text_name(tm_out *o, const char *name)
         tm_json_string(o, name, len);
 }
 
+void log_text_prefix(tm_out *o, const char *prefix)
+{
+    size_t len = strlen(prefix);
+    bool plain = len > 0;
+    for (size_t i = 0; i < len && plain; i++) {
+        char c = prefix[i];
+        plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '_' || c == '.' || c == '-';
+    }
+    if (plain)
+        tm_out_write(o, prefix, len);
+    else
+        tm_json_string(o, prefix, len);
+}
+
 void log_text_table(tm_out *o, const tm_relver *rv)
 {
     log_text_name(o, rv->schema);

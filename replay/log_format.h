@@ -34,6 +34,9 @@ void log_write_lsn(tm_out *o, uint64_t lsn);
 /* A name for text output: plain, or a JSON string when it is not a simple
  * lower-case identifier. */
 void log_text_name(tm_out *o, const char *name);
+/* A logical message prefix for text output: plain when it is made of
+ * letters, digits, '_', '.' and '-', else a JSON string. */
+void log_text_prefix(tm_out *o, const char *prefix);
 /* schema.name for text output, each part as log_text_name writes it. */
 void log_text_table(tm_out *o, const tm_relver *rv);
 /* A logical message's content: embedded when it is one JSON value (on one

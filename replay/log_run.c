@@ -152,8 +152,11 @@ static int end_tx(run *u, tm_error *err)
     }
     if (!tx->wanted)
         return 0;
+    /* A transaction without rows to show (DDL, a lone message) is shown
+     * for its messages with --all-messages, unless rows were asked for. */
+    bool messages_only = tx->nmsgs > 0 && o->all_messages && !u->row_filters;
     if (o->transactions) {
-        if (tx->rows == 0 && u->row_filters)
+        if (tx->rows == 0 && !messages_only)
             return 0;
         u->st->transactions_shown++;
         if (o->top)
@@ -161,7 +164,7 @@ static int end_tx(run *u, tm_error *err)
         log_tx_summary(tx, &u->out, o->format, o->all_messages);
         return 0;
     }
-    if (tx->nchanges == 0)
+    if (tx->nchanges == 0 && !messages_only)
         return 0;
     u->st->transactions_shown++;
     return log_tx_flush(tx, &u->out, o->format, o->all_messages, err);

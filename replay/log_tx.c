@@ -169,7 +169,7 @@ static void text_messages(const log_tx *tx, tm_out *o, bool all_messages, bool l
             tm_out_puts(o, "  context: ");
         } else if (all_messages) {
             tm_out_puts(o, "  message ");
-            log_text_name(o, m->prefix);
+            log_text_prefix(o, m->prefix);
             tm_out_puts(o, ": ");
         } else {
             continue;
@@ -252,10 +252,28 @@ static int copy_changes(log_tx *tx, tm_out *o, uint64_t from, uint64_t to, tm_er
 
 int log_tx_flush(log_tx *tx, tm_out *o, log_format_kind fmt, bool all_messages, tm_error *err)
 {
-    if (tx->nchanges == 0)
-        return 0;
     if (tx->spill)
         fflush(tx->spill);
+    if (tx->nchanges == 0) {
+        /* Messages alone: the header and the messages. */
+        if (fmt == LOG_TEXT) {
+            text_header(tx, o);
+            tm_out_putc(o, '\n');
+            text_messages(tx, o, all_messages, true);
+            tm_out_putc(o, '\n');
+        } else {
+            tm_out_puts(o, "{\"time\":\"");
+            log_write_time(o, tx->hdr.time);
+            char num[32];
+            snprintf(num, sizeof num, "\",\"xid\":%u,\"lsn\":\"", tx->hdr.xid);
+            tm_out_puts(o, num);
+            log_write_lsn(o, tx->hdr.lsn);
+            tm_out_putc(o, '"');
+            json_messages(tx, o, all_messages);
+            tm_out_write(o, "}\n", 2);
+        }
+        return 0;
+    }
     if (fmt == LOG_TEXT) {
         text_header(tx, o);
         if (tx->large) {
@@ -391,7 +409,7 @@ void log_write_standalone_message(tm_out *o, log_format_kind fmt, const Tidemark
         tm_out_puts(o, "lsn ");
         log_write_lsn(o, m->lsn);
         tm_out_puts(o, "  message (outside a transaction) ");
-        log_text_name(o, prefix);
+        log_text_prefix(o, prefix);
         tm_out_puts(o, ": ");
         log_write_content(o, (const char *)m->content.data, m->content.len);
         tm_out_puts(o, "\n\n");

@@ -68,7 +68,7 @@ int log_tx_change_done(log_tx *tx, tm_error *err);
 int log_tx_count(log_tx *tx, const tm_relver *rv, int op, tm_error *err);
 
 /* The transaction's block: a header, its context and (all_messages) other
- * messages, then its changes. Nothing when it has no changes. */
+ * messages, then its changes (none: the header and messages alone). */
 int log_tx_flush(log_tx *tx, tm_out *o, log_format_kind fmt, bool all_messages, tm_error *err);
 /* Its --transactions line (also with no counted row, for snapshots see
  * log_write_snapshot_note). */

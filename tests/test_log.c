@@ -559,6 +559,56 @@ START_TEST(large_transaction)
 }
 END_TEST
 
+/* A transaction with messages and no row changes (DDL with
+ * scripts/ddl-messages.sql, a lone context) shows with --all-messages when
+ * no rows were asked for; messages outside transactions at their place. */
+START_TEST(message_only_transactions)
+{
+    tlj j;
+    tlj_open(&j, 0);
+    tlj_relation(&j, USERS, 1, "public", "users", "id:int4:pk,email:text,big:text");
+    tlj_begin(&j, 300);
+    tlj_insert(&j, USERS, 1, 3, (const char *[]){"1", "a", NULL});
+    tlj_commit(&j, 1000000);
+    tlj_begin(&j, 301);
+    tlj_message(&j, "tidemark.ddl", "{\"tag\": \"ALTER TABLE\", \"user\": \"dba\"}");
+    tlj_commit(&j, 1000000);
+    tlj_standalone_message(&j, "ops", "deploy\n42");
+    tlj_begin(&j, 302);
+    tlj_delete(&j, USERS, 1, 'O', 3, (const char *[]){"1", "a", NULL});
+    tlj_commit(&j, 1000000);
+    tlj_close(&j);
+
+    char *out = LOG(&j, "--format", "text");
+    ck_assert_str_eq(xids_of(out), "300 302");
+    free(out);
+    out = LOG(&j, "--all-messages");
+    ck_assert_str_eq(xids_of(out), "300 301 302");
+    ck_assert_msg(strstr(out, "xid 301  lsn 0/1000200\n  message tidemark.ddl: {\"tag\": \"ALTER "
+                              "TABLE\", \"user\": \"dba\"}\n\n"),
+                  "%s", out);
+    const char *ops = strstr(out, "  message (outside a transaction) ops: \"deploy\\n42\"\n");
+    ck_assert_msg(ops && ops > strstr(out, "xid 301") && ops < strstr(out, "xid 302"), "%s", out);
+    free(out);
+    out = LOG(&j, "--all-messages", "--table", "users");
+    ck_assert_str_eq(xids_of(out), "300 302");
+    free(out);
+    out = LOG(&j, "--all-messages", "--format", "jsonl");
+    ck_assert_uint_eq(tlj_check_jsonl(out), 4);
+    ck_assert_ptr_nonnull(strstr(out, "\"xid\":301,\"lsn\":\"0/1000200\",\"messages\":[{\"prefix\":"
+                                      "\"tidemark.ddl\",\"content\":{\"tag\": \"ALTER TABLE\", "
+                                      "\"user\": \"dba\"}}]}\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\"message\":{\"prefix\":\"ops\",\"content\":\"deploy\\n42\","
+                                      "\"transactional\":false}}\n"));
+    free(out);
+    out = LOG(&j, "--all-messages", "--transactions");
+    ck_assert_uint_eq(tlj_count(out, "\n"), 3);
+    ck_assert_ptr_nonnull(strstr(out, "xid 301  lsn 0/1000200  0 rows    message tidemark.ddl:"));
+    free(out);
+    tlj_destroy(&j);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("log");
@@ -569,6 +619,7 @@ int main(void)
     tcase_add_test(tc, transactions);
     tcase_add_test(tc, quoting);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, message_only_transactions);
     tcase_add_test(tc, large_transaction);
     suite_add_tcase(s, tc);
     return tm_check_run(s);
