@@ -233,8 +233,8 @@ if [ -n "$PROFILE" ]; then
     case $PROFILE in
     perf)
         perf record -q -g -o "$tmp/perf.data" -- "${pcmd[@]}" >"$tmp/profile.log" 2>&1
-        perf report -i "$tmp/perf.data" --stdio --no-children --percent-limit 1 \
-            --sort symbol 2>/dev/null | grep -v '^$' | head -60 >"$res/profile.txt"
+        perf report -i "$tmp/perf.data" --stdio --no-children -g none --percent-limit 0.5 \
+            --sort dso,symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 >"$res/profile.txt"
         ;;
     callgrind)
         valgrind --tool=callgrind --callgrind-out-file="$tmp/callgrind.out" "${pcmd[@]}" \
