@@ -284,11 +284,15 @@ void tm_pg_guard_release(tm_pg *pg)
 {
     if (pg->guard_fd < 0)
         return;
-    tell_watchdog(pg->guard_fd, 'S');
-    for (int i = 0; i < MAX_GUARDED; i++)
-        if (guarded[i].fd == pg->guard_fd)
+    /* A signal handler may have used and closed it already; then the fd
+     * number may belong to something else by now. */
+    for (int i = 0; i < MAX_GUARDED; i++) {
+        if (guarded[i].fd == pg->guard_fd && guarded[i].owner == pg->owner) {
+            tell_watchdog(pg->guard_fd, 'S');
+            close(pg->guard_fd);
             guarded[i].fd = -1;
-    close(pg->guard_fd);
+        }
+    }
     pg->guard_fd = -1;
 }
 
