@@ -87,6 +87,14 @@ int tm_writer_begin_tx(tm_writer *w, const Tidemark__TxBegin *hdr, tm_error *err
 int tm_writer_put(tm_writer *w, const Tidemark__Record *rec, tm_error *err);
 int tm_writer_end_tx(tm_writer *w, tm_error *err);
 
+/* Same as tm_writer_put for a record the caller packed already (capture
+ * buffers whole transactions packed, so it need not unpack them again). */
+int tm_writer_put_packed(tm_writer *w, const uint8_t *rec, size_t len, tm_error *err);
+
+/* The latest Relation the journal holds for oid (found at open or put
+ * since), or NULL. Valid until the next Relation put for that oid. */
+const Tidemark__Relation *tm_writer_relation(const tm_writer *w, uint32_t oid);
+
 /* Writes out the pending frame and fsyncs (file, and the directory when a
  * segment was created or sealed since the last sync). After it returns 0,
  * everything ended so far is durable. */

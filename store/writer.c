@@ -38,6 +38,8 @@ int tm_rel_table_put(tm_rel_table *t, uint32_t oid, const unsigned char *rec, si
     memcpy(copy, rec, len);
     if (lo < t->n && t->v[lo].oid == oid) {
         free(t->v[lo].rec);
+        if (t->v[lo].unpacked)
+            tidemark__record__free_unpacked(t->v[lo].unpacked, NULL);
     } else {
         if (t->n == t->cap) {
             size_t nc = t->cap ? t->cap * 2 : 16;
@@ -56,13 +58,17 @@ int tm_rel_table_put(tm_rel_table *t, uint32_t oid, const unsigned char *rec, si
     }
     t->v[lo].rec = copy;
     t->v[lo].len = len;
+    t->v[lo].unpacked = NULL;
     return 0;
 }
 
 void tm_rel_table_free(tm_rel_table *t)
 {
-    for (size_t i = 0; i < t->n; i++)
+    for (size_t i = 0; i < t->n; i++) {
         free(t->v[i].rec);
+        if (t->v[i].unpacked)
+            tidemark__record__free_unpacked(t->v[i].unpacked, NULL);
+    }
     free(t->v);
     memset(t, 0, sizeof *t);
 }
@@ -118,6 +124,9 @@ fail:
 /* Appends one record (varint length + packed Record) to the pending frame
  * and cuts the frame when it reached its target. member: the record belongs
  * to the open transaction (a TxBegin or one of its records). */
+static int account_record(tm_writer *w, const Tidemark__Record *rec, unsigned char *packed,
+                          size_t sz, bool member, tm_error *err);
+
 static int add_record(tm_writer *w, const Tidemark__Record *rec, bool member, tm_error *err)
 {
     size_t sz = protobuf_c_message_get_packed_size(&rec->base);
@@ -133,10 +142,39 @@ static int add_record(tm_writer *w, const Tidemark__Record *rec, bool member, tm
         tm_error_set(err, "protobuf packing of a record gave an unexpected size");
         goto fail;
     }
+    return account_record(w, rec, packed, sz, member, err);
+fail:
+    /* The raw buffer may hold part of a record now: nothing more can go out. */
+    w->failed = true;
+    return -1;
+}
+
+/* Same for a record packed by the caller (rec is NULL: it is never a
+ * Relation, which the caller checked). */
+static int add_packed(tm_writer *w, const uint8_t *rec, size_t sz, tm_error *err)
+{
+    if (sz > TM_FRAME_MAX_RAW - TM_VARINT_MAX) {
+        tm_error_set(err, "a record of %zu bytes is larger than a frame can hold", sz);
+        return -1;
+    }
+    if (tm_buf_reserve(&w->raw, TM_VARINT_MAX + sz, err) != 0) {
+        w->failed = true;
+        return -1;
+    }
+    w->raw.len += tm_varint_put(w->raw.p + w->raw.len, sz);
+    unsigned char *packed = w->raw.p + w->raw.len;
+    memcpy(packed, rec, sz);
+    return account_record(w, NULL, packed, sz, true, err);
+}
+
+/* Book-keeping after a record was appended to the raw buffer. */
+static int account_record(tm_writer *w, const Tidemark__Record *rec, unsigned char *packed,
+                          size_t sz, bool member, tm_error *err)
+{
     w->raw.len += sz;
     w->f.n_records++;
     w->seg_data = true;
-    if (rec->body_case == TIDEMARK__RECORD__BODY_RELATION) {
+    if (rec && rec->body_case == TIDEMARK__RECORD__BODY_RELATION) {
         w->f.flags |= TM_FRAME_HAS_RELATION;
         if (tm_rel_table_put(&w->rels, rec->relation->oid, packed, sz, err) != 0)
             goto fail;
@@ -389,6 +427,56 @@ int tm_writer_put(tm_writer *w, const Tidemark__Record *rec, tm_error *err)
     if (w->tx_left == 0)
         w->f_cont_open = false;
     return maybe_cut(w, err);
+}
+
+int tm_writer_put_packed(tm_writer *w, const uint8_t *rec, size_t len, tm_error *err)
+{
+    if (w->failed)
+        return failed_error(w, err);
+    if (!w->in_tx) {
+        tm_error_set(err, "a transaction record was put outside a transaction");
+        return -1;
+    }
+    if (w->tx_left == 0) {
+        tm_error_set(err, "the transaction has more records than its TxBegin declared");
+        return -1;
+    }
+    /* A packed Record is its one oneof field: the first byte is the tag
+     * (field number << 3 | wire type 2). Relations and TxBegins are kept
+     * out: they need the writer's own book-keeping (tm_writer_put). */
+    unsigned field = len ? rec[0] >> 3 : 0;
+    if (len == 0 || (rec[0] & 7) != 2 ||
+        (field != 2 && field != 4 && field != 5)) {
+        tm_error_set(err, "a packed transaction record must be a Change, LogicalMessage or Gap");
+        return -1;
+    }
+    w->tx_left--;
+    if (add_packed(w, rec, len, err) != 0)
+        return -1;
+    if (w->tx_left == 0)
+        w->f_cont_open = false;
+    return maybe_cut(w, err);
+}
+
+const Tidemark__Relation *tm_writer_relation(const tm_writer *w, uint32_t oid)
+{
+    const tm_rel_table *t = &w->rels;
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (t->v[mid].oid < oid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == t->n || t->v[lo].oid != oid)
+        return NULL;
+    tm_rel_entry *e = &t->v[lo];
+    if (!e->unpacked)
+        e->unpacked = tidemark__record__unpack(NULL, e->len, e->rec);
+    if (!e->unpacked || e->unpacked->body_case != TIDEMARK__RECORD__BODY_RELATION)
+        return NULL;
+    return e->unpacked->relation;
 }
 
 int tm_writer_end_tx(tm_writer *w, tm_error *err)

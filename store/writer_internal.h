@@ -14,6 +14,7 @@ typedef struct tm_rel_entry {
     uint32_t oid;
     unsigned char *rec; /* a packed Record with the relation body */
     size_t len;
+    Tidemark__Record *unpacked; /* rec unpacked on demand by tm_writer_relation */
 } tm_rel_entry;
 
 typedef struct tm_rel_table {

@@ -1,0 +1,40 @@
+/* Base snapshots: the full content of captured tables copied (COPY, not
+ * row-by-row SELECT) under one snapshot and journaled as a snapshot
+ * transaction at that snapshot's LSN: a TRUNCATE then every row as INSERT,
+ * for each table. */
+#ifndef TM_SNAPSHOT_H
+#define TM_SNAPSHOT_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "journal.h"
+#include "txbuf.h"
+
+typedef struct tm_snapshot_stats {
+    uint64_t rows;
+    uint64_t bytes;
+} tm_snapshot_stats;
+
+/* Copies each relation in rels (schemas with oid and version set) under the
+ * exported snapshot snapshot_name (NULL: a fresh REPEATABLE READ snapshot)
+ * into out (reset first) as the records of one snapshot transaction with
+ * commit LSN lsn, whose header is filled in hdr. The caller journals it
+ * (tm_txbuf_write_tx) when the stream reaches lsn. */
+int tm_snapshot_take(PGconn *sql, const char *snapshot_name, tm_catrel *const *rels, int n,
+                     uint64_t lsn, tm_txbuf *out, Tidemark__TxBegin *hdr, tm_snapshot_stats *stats,
+                     tm_error *err);
+
+/* Decodes one line of COPY text format (without its newline) into a
+ * Tuple: kinds 'n'/'t', lengths and data point into the given reusable
+ * buffers. Returns the number of fields, or -1 on a malformed line. */
+typedef struct tm_copyrow {
+    uint8_t *kinds, *data;
+    uint32_t *lengths;
+    size_t kinds_cap, data_cap, lengths_cap;
+} tm_copyrow;
+int tm_copy_decode(const char *line, size_t len, tm_copyrow *row, Tidemark__Tuple *out);
+void tm_copyrow_free(tm_copyrow *row);
+
+#endif
