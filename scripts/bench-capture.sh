@@ -225,6 +225,14 @@ sed 's/^/    verify| /' "$tmp/verify.log" >&2
     grep '^total ' "$tmp/verify.log" | tr ' ' '\n' | grep -E '^[a-z_]+=[0-9]+$' || true
 } >"$res/verify.env"
 
+# verify checks integrity and counts records of every kind over the whole
+# journal; status counts the transactions and their records (changes and
+# logical messages) since the base snapshot.
+"$TIDEMARK" status --journal "$tmp/journal.1" >"$tmp/status.log" 2>&1 || true
+sed -n 's/^transactions: *\([0-9]*\) (\([0-9]*\) records).*/status_tx=\1\nstatus_records=\2/p' \
+    "$tmp/status.log" >>"$res/verify.env"
+grep -q ' sound$' "$tmp/verify.log" && echo "sound=1" >>"$res/verify.env"
+
 # ---- optional profile -----------------------------------------------------------
 if [ -n "$PROFILE" ]; then
     pcmd=("$TIDEMARK" capture --journal "$tmp/journal.profile" --source "$conn"

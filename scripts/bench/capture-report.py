@@ -138,16 +138,22 @@ def main():
     print("   changes generated (workload's own count):   %d" % gen)
     print("   changes in the pg_recvlogical stream:       %s%s"
           % (st.get("changes", "?"), "" if num(st, "changes") == gen else "  MISMATCH"))
-    # verify counts the whole journal: the base snapshot too, and records of
-    # every kind (TxBegin, Change, LogicalMessage, Relation).
-    vchanges = num(vf, "changes")
-    status = "  (verify exit %s)" % vf["exit"] if vf.get("exit", "0") != "0" else ""
-    if vchanges is not None:
-        print("   changes seen by tidemark verify (round 1):  %d%s%s"
-              % (vchanges, "" if vchanges == gen else "  MISMATCH", status))
-    else:
-        print("   tidemark verify (round 1), whole journal:   records=%s tx=%s%s"
-              % (vf.get("records", "?"), vf.get("tx", "?"), status))
+    # verify counts records of every kind over the whole journal (base
+    # snapshot, TxBegin, Change, LogicalMessage, Relation); status counts the
+    # records of transactions since the base snapshot: changes + messages.
+    vstatus = "sound" if vf.get("sound") else "NOT SOUND (exit %s)" % vf.get("exit", "?")
+    print("   tidemark verify (round 1 journal):          %s, records=%s tx=%s"
+          % (vstatus, vf.get("records", "?"), vf.get("tx", "?")))
+    srec, stx = num(vf, "status_records"), num(vf, "status_tx")
+    msgs = num(st, "logical_messages")
+    if srec is not None and msgs is not None:
+        jchanges = srec - msgs
+        print("   changes in the journal (status):            %d%s  (%d records in %d transactions"
+              " since the base snapshot, less %d logical messages)"
+              % (jchanges, "" if jchanges == gen else "  MISMATCH", srec, stx, msgs))
+        if stx != num(st, "txns"):
+            print("   transactions: journal %d, pg_recvlogical stream %s  MISMATCH"
+                  % (stx, st.get("txns", "?")))
     if vf.get("note"):
         print("   verify: %s" % vf["note"])
 
