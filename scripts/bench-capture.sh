@@ -20,11 +20,16 @@
 # Environment:
 #   CHANGES=1000000      row changes in the backlog (CHANGES=20000: quick check)
 #   SEED_USERS=CHANGES/50  users (7 rows each) present before capture starts
+#   NOISE=192            random hex characters in each jsonb document written
+#                        (an opaque client-state token): sets how compressible
+#                        the data is. 192 gives "LZ4 of the raw stream about
+#                        0.38x", the issue's reference; NOISE=0 gives ~0.22x
 #   ROUNDS=1             drain this many slot pairs (same backlog); medians
 #   ORDER="recv tidemark"  drain order within a round
 #   TIDEMARK=            tidemark binary; default: build RelWithDebInfo in build-bench/
-#   PROFILE=             "perf" or "callgrind": one extra, unmeasured tidemark
-#                        drain under the profiler; top functions are printed
+#   PROFILE=             any of "perf callgrind strace": for each, one extra,
+#                        unmeasured tidemark drain under that tool (its own slot
+#                        and journal); top functions / syscalls are printed
 #   DROP_CACHES=0        1: drop the page cache before each drain (root only)
 #   KEEP=0               1: keep the temp dir (cluster, journals, outputs)
 #   BENCH_TMP=/var/tmp   where the temp dir goes (needs ~3x the WAL volume)
@@ -36,6 +41,7 @@ root=$PWD
 CHANGES=${CHANGES:-1000000}
 SEED_USERS=${SEED_USERS:-$((CHANGES / 50))}
 ROUNDS=${ROUNDS:-1}
+NOISE=${NOISE:-192}
 ORDER=${ORDER:-recv tidemark}
 PROFILE=${PROFILE:-}
 DROP_CACHES=${DROP_CACHES:-0}
@@ -52,8 +58,14 @@ die() { log "error: $*"; exit 1; }
 need_pkgs=()
 [ -x /usr/bin/time ] || need_pkgs+=(time)
 command -v lz4 >/dev/null || need_pkgs+=(lz4)
-if [ "$PROFILE" = perf ] && ! command -v perf >/dev/null; then need_pkgs+=(linux-perf); fi
-if [ "$PROFILE" = callgrind ] && ! command -v valgrind >/dev/null; then need_pkgs+=(valgrind); fi
+for p in $PROFILE; do
+    case $p in
+    perf) command -v perf >/dev/null || need_pkgs+=(linux-perf) ;;
+    callgrind) command -v valgrind >/dev/null || need_pkgs+=(valgrind) ;;
+    strace) command -v strace >/dev/null || need_pkgs+=(strace) ;;
+    *) die "PROFILE takes perf, callgrind and/or strace, not '$p'" ;;
+    esac
+done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     log "installing ${need_pkgs[*]}"
     SUDO=""
@@ -108,12 +120,12 @@ conn="host=127.0.0.1 port=$port user=postgres dbname=bench"
 # ---- schema, seed, consumers ------------------------------------------------
 log "schema, $SEED_USERS seed users, publication"
 q -f scripts/bench/capture-schema.sql
-q -c "SELECT bench_signup(1, $SEED_USERS)" -c "UPDATE bench_state SET hi = $((SEED_USERS + 1))" >/dev/null
+q -c "SET bench.noise = $NOISE" -c "SELECT bench_signup(1, $SEED_USERS)" -c "UPDATE bench_state SET hi = $((SEED_USERS + 1))" >/dev/null
 q -c "CREATE PUBLICATION tidemark FOR TABLE $(IFS=,; echo "${tables[*]}")"
 
 table_args=()
 for t in "${tables[@]}"; do table_args+=(--table "$t"); done
-for r in $(seq 1 "$ROUNDS") $([ -n "$PROFILE" ] && echo profile); do
+for r in $(seq 1 "$ROUNDS") $PROFILE; do
     now=$(q -c "SELECT pg_current_wal_lsn()")
     log "round $r: tidemark capture creates journal, slot tidemark_bench_$r and base snapshot (endpos $now)"
     if ! timeout 600 "$TIDEMARK" capture --journal "$tmp/journal.$r" --source "$conn" "${table_args[@]}" \
@@ -128,7 +140,8 @@ done
 start_lsn=$(q -c "SELECT min(confirmed_flush_lsn) FROM pg_replication_slots")
 log "workload: $CHANGES row changes"
 t0=$(date +%s.%N)
-q -c "SET synchronous_commit = off" -c "SELECT setseed(0.42)" -c "CALL bench_workload($CHANGES)" >/dev/null
+q -c "SET synchronous_commit = off" -c "SET bench.noise = $NOISE" -c "SELECT setseed(0.42)" \
+    -c "CALL bench_workload($CHANGES)" >/dev/null
 t1=$(date +%s.%N)
 # The insert position, not pg_current_wal_lsn() (the write position, which
 # lags behind asynchronous commits). Then a synchronous commit past it (an
@@ -233,29 +246,31 @@ sed -n 's/^transactions: *\([0-9]*\) (\([0-9]*\) records).*/status_tx=\1\nstatus
     "$tmp/status.log" >>"$res/verify.env"
 grep -q ' sound$' "$tmp/verify.log" && echo "sound=1" >>"$res/verify.env"
 
-# ---- optional profile -----------------------------------------------------------
-if [ -n "$PROFILE" ]; then
-    pcmd=("$TIDEMARK" capture --journal "$tmp/journal.profile" --source "$conn"
-          --slot tidemark_bench_profile --endpos "$end_lsn")
-    log "profile: one more tidemark drain under $PROFILE (not measured)"
-    case $PROFILE in
+# ---- optional profiles ----------------------------------------------------------
+for p in $PROFILE; do
+    pcmd=("$TIDEMARK" capture --journal "$tmp/journal.$p" --source "$conn"
+          --slot "tidemark_bench_$p" --endpos "$end_lsn")
+    log "profile: one more tidemark drain under $p (not measured)"
+    case $p in
     perf)
-        perf record -q -g -o "$tmp/perf.data" -- "${pcmd[@]}" >"$tmp/profile.log" 2>&1
+        perf record -q -g -o "$tmp/perf.data" -- "${pcmd[@]}" >"$tmp/profile.$p.log" 2>&1
         perf report -i "$tmp/perf.data" --stdio --no-children -g none --percent-limit 0.5 \
-            --sort dso,symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 >"$res/profile.txt"
+            --sort dso,symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 >"$res/profile.$p"
         ;;
     callgrind)
         valgrind --tool=callgrind --callgrind-out-file="$tmp/callgrind.out" "${pcmd[@]}" \
-            >"$tmp/profile.log" 2>&1
-        callgrind_annotate "$tmp/callgrind.out" 2>/dev/null | head -40 >"$res/profile.txt"
+            >"$tmp/profile.$p.log" 2>&1
+        callgrind_annotate "$tmp/callgrind.out" 2>/dev/null | head -40 >"$res/profile.$p"
         ;;
-    *) die "PROFILE must be perf or callgrind" ;;
+    strace)
+        strace -f -c -o "$res/profile.$p" "${pcmd[@]}" >"$tmp/profile.$p.log" 2>&1
+        ;;
     esac
-fi
+done
 
 python3 scripts/bench/capture-report.py "$res"
-if [ -n "$PROFILE" ]; then
+for p in $PROFILE; do
     echo
-    echo "== $PROFILE profile of tidemark capture (extra drain)"
-    cat "$res/profile.txt"
-fi
+    echo "== $p profile of tidemark capture (an extra drain of the same backlog)"
+    cat "$res/profile.$p"
+done

@@ -63,6 +63,14 @@ INSERT INTO bench_state (id, lo, hi) VALUES (1, 1, 1);
 CREATE FUNCTION bench_pick(VARIADIC opts text[]) RETURNS text
 LANGUAGE sql VOLATILE AS $$ SELECT opts[1 + floor(random() * cardinality(opts))::int] $$;
 
+-- current_setting('bench.noise') random hex characters (0 by default): turns
+-- how compressible the workload is (an opaque token, a client blob).
+CREATE FUNCTION bench_noise() RETURNS text
+LANGUAGE sql VOLATILE AS $$
+SELECT coalesce(string_agg(md5(random()::text), ''), '')
+FROM generate_series(1, ceil(coalesce(nullif(current_setting('bench.noise', true), ''), '0')::int / 32.0)::int)
+$$;
+
 CREATE FUNCTION bench_ui_prefs() RETURNS jsonb
 LANGUAGE sql VOLATILE AS $$
 SELECT jsonb_build_object(
@@ -79,6 +87,7 @@ SELECT jsonb_build_object(
                                          bench_pick('invoice', 'q3 roadmap', 'hiring plan', 'okrs')),
     'session', jsonb_build_object('device', substr(md5(random()::text), 1, 16),
                                   'client', 'web/' || floor(random() * 40)::int || '.' || floor(random() * 100)::int,
+                                  'state', bench_noise(),
                                   'scroll', jsonb_build_array(floor(random() * 5000)::int, floor(random() * 900)::int)),
     'dashboard', jsonb_build_object('layout', bench_pick('grid', 'list'),
                                     'widgets', jsonb_build_array('tasks', 'calendar', bench_pick('inbox', 'metrics', 'news'))))
@@ -95,6 +104,7 @@ SELECT jsonb_build_object(
     'stop', jsonb_build_array('###'),
     'retention_days', (array[7, 30, 90])[1 + floor(random() * 3)::int],
     'key_fingerprint', substr(md5(random()::text), 1, 16),
+    'memory_digest', bench_noise(),
     'top_p', round(random()::numeric, 3))
 $$;
 
@@ -166,6 +176,7 @@ BEGIN
                    'recent_searches', jsonb_build_array(substr(md5(random()::text), 1, 8),
                                                         substr(md5(random()::text), 1, 6)),
                    'session', jsonb_build_object('device', substr(md5(random()::text), 1, 16),
+                                                 'state', bench_noise(),
                                                  'scroll', jsonb_build_array(floor(random() * 5000)::int,
                                                                              floor(random() * 900)::int))),
                version = version + 1, updated_at = now()
