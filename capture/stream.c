@@ -22,6 +22,7 @@
 #include "relcache.h"
 #include "relversion.h"
 #include "replproto.h"
+#include "rewrite.h"
 #include "tm_time.h"
 #include "tuple_encode.h"
 #include "txbuf.h"
@@ -68,6 +69,11 @@ typedef struct stream {
     int64_t last_status;     /* last standby status update sent */
     int64_t last_log;
     int64_t last_commit_time;
+
+    /* table rewrites: fresh snapshots owed, one taken and waiting */
+    tm_oidlist tables, owed, clear_after_sync;
+    tm_deferred_snapshot deferred;
+    bool ddl_seen;
 
     /* counters for the status line */
     uint64_t n_tx, n_changes, n_skipped;
@@ -131,6 +137,72 @@ static int sync_journal(stream *s, tm_error *err)
     if (tm_writer_sync(s->w, err) != 0)
         return -1;
     s->dirty = false;
+    if (s->clear_after_sync.n) {
+        /* The owed snapshots are durable now: forget them. */
+        tm_oidlist keep = {0};
+        for (int i = 0; i < s->owed.n; i++) {
+            bool done = false;
+            for (int k = 0; k < s->clear_after_sync.n; k++)
+                done |= s->owed.oids[i] == s->clear_after_sync.oids[k];
+            if (!done)
+                tm_oidlist_add(&keep, s->owed.oids[i]);
+        }
+        tm_oidlist_free(&s->owed);
+        s->owed = keep;
+        tm_oidlist_free(&s->clear_after_sync);
+        if (tm_owed_save(s->o->journal, &s->owed, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void mark_dirty(stream *s)
+{
+    if (!s->dirty)
+        s->dirty_since = now_us();
+    s->dirty = true;
+}
+
+/* A table's rows changed without row changes: it is owed a fresh snapshot.
+ * Saved before anything that revealed it can become durable. */
+static int owe_snapshot(stream *s, uint32_t oid, tm_error *err)
+{
+    for (int i = 0; i < s->owed.n; i++)
+        if (s->owed.oids[i] == oid)
+            return 0;
+    if (tm_oidlist_add(&s->owed, oid) != 0) {
+        tm_error_set(err, "out of memory");
+        return -1;
+    }
+    return tm_owed_save(s->o->journal, &s->owed, err);
+}
+
+/* Takes the owed snapshots when none is waiting. */
+static int take_owed(stream *s, tm_error *err)
+{
+    if (s->owed.n == 0 || s->deferred.ready)
+        return 0;
+    char spool[4096];
+    snprintf(spool, sizeof spool, "%s/snapshot.tmp", s->o->journal);
+    return tm_deferred_take(&s->deferred, s->o->source, s->sql, s->w, &s->owed, spool,
+                            s->o->tx_memory_budget, err);
+}
+
+/* Journals the waiting snapshot once the stream has reached its LSN. */
+static int write_deferred_upto(stream *s, uint64_t lsn, tm_error *err)
+{
+    if (!s->deferred.ready || lsn < s->deferred.lsn)
+        return 0;
+    int rc = tm_deferred_write(&s->deferred, s->w, err);
+    if (rc < 0)
+        return -1;
+    if (rc == 1) {
+        for (int i = 0; i < s->deferred.n; i++)
+            tm_oidlist_add(&s->clear_after_sync, s->deferred.rels[i].rel.oid);
+        mark_dirty(s);
+    }
+    /* Written, or voided by a schema change since: the owed set decides. */
+    tm_deferred_clear(&s->deferred);
     return 0;
 }
 
@@ -197,9 +269,16 @@ static int on_relation(stream *s, const tm_pgo_relation *m, tm_error *err)
     p->cr.rel.has_version = p->cr.rel.has_lsn = 1;
     p->cr.rel.version = r->version;
     p->cr.rel.lsn = s->final_lsn;
-    if (last && last->filenode != p->cr.rel.filenode && s->o->verbose)
-        fprintf(stderr, "tidemark capture: %s.%s was rewritten (new file node)\n", m->nspname,
-                m->relname);
+    if (last && last->filenode != p->cr.rel.filenode) {
+        if (s->o->verbose)
+            fprintf(stderr, "tidemark capture: %s.%s has a new file node (rewrite or truncate)\n",
+                    m->nspname, m->relname);
+        if (owe_snapshot(s, m->oid, err) != 0) {
+            tm_catrel_free(&p->cr);
+            free(p);
+            return -1;
+        }
+    }
     p->next = s->pending;
     s->pending = p;
     return 0;
@@ -277,6 +356,8 @@ static int on_message(stream *s, const tm_pgo_msg *m, tm_error *err)
     lm.prefix = (char *)m->message.prefix;
     lm.content.data = (uint8_t *)m->message.content;
     lm.content.len = m->message.content_len;
+    if (!strcmp(m->message.prefix, "tidemark.ddl"))
+        s->ddl_seen = true;
     if (m->message.transactional && s->in_tx)
         return tm_txbuf_add(s->tx, &rec, err);
     /* Non-transactional: journaled on its own, durable with the next sync.
@@ -284,10 +365,27 @@ static int on_message(stream *s, const tm_pgo_msg *m, tm_error *err)
      * such messages are context, at most once-or-twice, never row data. */
     if (tm_writer_put_standalone(s->w, &rec, err) != 0)
         return -1;
-    if (!s->dirty)
-        s->dirty_since = now_us();
-    s->dirty = true;
+    mark_dirty(s);
     return 0;
+}
+
+/* After a transaction: a DDL message in it may mean a rewrite; snapshots
+ * owed are taken now, right after the DDL committed. */
+static int after_commit(stream *s, tm_error *err)
+{
+    if (s->ddl_seen) {
+        s->ddl_seen = false;
+        tm_oidlist found = {0};
+        if (tm_rewrites_detect(s->sql, s->w, &s->tables, &found, err) != 0)
+            return -1;
+        for (int i = 0; i < found.n; i++)
+            if (owe_snapshot(s, found.oids[i], err) != 0) {
+                tm_oidlist_free(&found);
+                return -1;
+            }
+        tm_oidlist_free(&found);
+    }
+    return take_owed(s, err);
 }
 
 static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
@@ -297,6 +395,8 @@ static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
         tm_error_set(err, "pgoutput sent a Commit outside a transaction");
         return -1;
     }
+    if (write_deferred_upto(s, commit_lsn, err) != 0)
+        return -1;
     if (commit_lsn <= tm_writer_last_commit_lsn(s->w) || tm_txbuf_count(s->tx) == 0) {
         /* Already journaled before a restart (or nothing of ours in it). */
         if (tm_txbuf_count(s->tx))
@@ -311,7 +411,7 @@ static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
                     return -1;
         }
         reset_tx(s);
-        return 0;
+        return after_commit(s, err);
     }
     /* Oldest version first: the list is newest first. */
     pending_rel *rev = NULL;
@@ -365,13 +465,11 @@ static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
     s->n_tx++;
     s->n_changes += hdr.n_records;
     s->last_commit_time = hdr.commit_time;
-    if (!s->dirty)
-        s->dirty_since = now_us();
-    s->dirty = true;
+    mark_dirty(s);
     reset_tx(s);
     if (s->o->endpos && commit_lsn >= s->o->endpos)
         s->done = true;
-    return 0;
+    return after_commit(s, err);
 }
 
 static int on_pgoutput(stream *s, const char *data, size_t len, tm_error *err)
@@ -464,6 +562,10 @@ static int connect_source(stream *s, tm_error *err)
                      (unsigned long long)s->meta->system_identifier);
         return -1;
     }
+    tm_oidlist_free(&s->tables);
+    if (tm_publication_ensure(s->sql, s->meta->publication, &s->tables, err) != 0 ||
+        take_owed(s, err) != 0)
+        return -1;
     return start_replication(s, err);
 }
 
@@ -505,9 +607,11 @@ static int pump(stream *s, tm_error *err)
              * ours pending, its position can be confirmed. */
             if (!s->in_tx && rm.keepalive.wal_end > s->keepalive_lsn)
                 s->keepalive_lsn = rm.keepalive.wal_end;
+            if (!s->in_tx)
+                rc = write_deferred_upto(s, rm.keepalive.wal_end, err);
             if (s->o->endpos && !s->in_tx && rm.keepalive.wal_end >= s->o->endpos)
                 s->done = true;
-            if (rm.keepalive.reply_requested) {
+            if (rc == 0 && rm.keepalive.reply_requested) {
                 if (!s->in_tx)
                     rc = sync_journal(s, err);
                 if (rc == 0 && send_status(s, false, err) != 0)
@@ -591,6 +695,8 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
     tm_pgo_decoder_init(&s.dec);
     s.tx = tm_txbuf_new(spool, o->tx_memory_budget);
     int rc = tm_relcache_create(&s.rels, err);
+    if (rc == 0)
+        rc = tm_owed_load(o->journal, &s.owed, err);
     s.last_log = now_us();
     int backoff = 1;
     if (rc == 0 && connect_source(&s, err) != 0)
@@ -634,6 +740,10 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
     disconnect_source(&s);
     reset_tx(&s);
     free(s.counts);
+    tm_deferred_clear(&s.deferred);
+    tm_oidlist_free(&s.tables);
+    tm_oidlist_free(&s.owed);
+    tm_oidlist_free(&s.clear_after_sync);
     tm_txbuf_free(s.tx);
     tm_tuple_enc_free(&s.enc_old);
     tm_tuple_enc_free(&s.enc_new);

@@ -40,8 +40,8 @@ typedef struct tm_meta {
     char database[128];
     char slot[128];
     char publication[128];
-    uint64_t start_lsn; /* the base snapshot's consistent point */
-    int64_t created_at; /* microseconds since the Unix epoch */
+    uint64_t start_lsn;  /* the base snapshot's consistent point */
+    int64_t created_at;  /* microseconds since the Unix epoch */
 } tm_meta;
 
 /* Writes DIR/journal.meta atomically: temp file, fsync, rename, fsync dir. */
@@ -62,10 +62,10 @@ void tm_journal_unlock(int lock_fd);
 /* ---- writer ------------------------------------------------------------ */
 
 typedef struct tm_writer_options {
-    uint64_t segment_size;      /* roll over after this many bytes; 0 = default 64 MiB */
+    uint64_t segment_size;     /* roll over after this many bytes; 0 = default 64 MiB */
     int64_t segment_max_age_us; /* roll over after this age; 0 = no limit */
-    uint32_t frame_target;      /* raw bytes per frame before it is cut; 0 = 1 MiB */
-    bool quiet;                 /* no recovery notices on stderr */
+    uint32_t frame_target;     /* raw bytes per frame before it is cut; 0 = 1 MiB */
+    bool quiet;                /* no recovery notices on stderr */
 } tm_writer_options;
 
 typedef struct tm_writer tm_writer;
@@ -123,15 +123,23 @@ typedef struct tm_position {
     uint64_t offset;  /* byte offset of the current frame in it */
 } tm_position;
 
+/* The reader sees the segments present at open; it stops before a torn or
+ * unfinished tail of the last segment, as recovery would cut it. */
 int tm_reader_open(const char *dir, tm_reader **out, tm_error *err);
 void tm_reader_close(tm_reader *r);
 
-/* Position before the first transaction whose commit LSN is >= lsn (frames
- * wholly below it are skipped by their headers or the segment index). */
+/* Position before the first transaction whose commit LSN is >= lsn: exactly
+ * after the last transaction with a lower commit LSN, so standalone records
+ * between the two (a Gap, say) are delivered too. Frames wholly below lsn are
+ * skipped by their headers or the segment index, except that the Relation
+ * records of the target's segment that precede the position are delivered
+ * first (schema catch-up; see tm_reader_next on repeats). */
 int tm_reader_seek_lsn(tm_reader *r, uint64_t lsn, tm_error *err);
 /* Position at the first frame whose commit-time range reaches t (frames
- * wholly before t are skipped). Commit times are not strictly monotonic in
- * LSN order, so callers still compare each transaction's time. */
+ * wholly before t are skipped): after the last transaction of the last frame
+ * before it that holds any, with the same schema catch-up. Commit times are
+ * not strictly monotonic in LSN order, so callers still compare each
+ * transaction's time. */
 int tm_reader_seek_time(tm_reader *r, int64_t t, tm_error *err);
 /* Stop after frames whose min commit time is > t (0 = no limit). */
 void tm_reader_set_time_limit(tm_reader *r, int64_t t);

@@ -17,12 +17,16 @@
 #define META_MAX (64 * 1024)
 
 static int put_escaped(char *out, size_t cap, size_t *len, const char *key, const char *v,
-                       tm_error *err)
+                       size_t vmax, tm_error *err)
 {
     int n = snprintf(out + *len, cap - *len, "%s=", key);
     if (n < 0 || (size_t)n >= cap - *len)
         goto full;
     *len += (size_t)n;
+    if (strnlen(v, vmax) == vmax) {
+        tm_error_set(err, "journal metadata field %s is not terminated", key);
+        return -1;
+    }
     for (; *v; v++) {
         const char *e = *v == '\\' ? "\\\\" : *v == '\n' ? "\\n" : *v == '\r' ? "\\r" : NULL;
         size_t need = e ? 2 : 1;
@@ -57,9 +61,10 @@ int tm_meta_write(const char *dir, const tm_meta *m, tm_error *err)
         return -1;
     }
     len = (size_t)n;
-    if (put_escaped(buf, sizeof buf, &len, "database", m->database, err) != 0 ||
-        put_escaped(buf, sizeof buf, &len, "slot", m->slot, err) != 0 ||
-        put_escaped(buf, sizeof buf, &len, "publication", m->publication, err) != 0)
+    if (put_escaped(buf, sizeof buf, &len, "database", m->database, sizeof m->database, err) != 0 ||
+        put_escaped(buf, sizeof buf, &len, "slot", m->slot, sizeof m->slot, err) != 0 ||
+        put_escaped(buf, sizeof buf, &len, "publication", m->publication, sizeof m->publication,
+                    err) != 0)
         return -1;
     if (tm_write_file_atomic(dir, META_NAME, buf, len, err) != 0) {
         tm_error_prefix(err, "cannot write the journal metadata");

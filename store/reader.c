@@ -51,12 +51,14 @@ struct tm_reader {
     uint64_t tx_left; /* records of the current transaction still to come */
 
     /* after a seek: records before (cut_frame, cut_rec) of the loaded
-     * segment are skipped except Relations; then skip_left transaction
-     * records are dropped (the tail of a transaction before the target) */
+     * segment are skipped except Relations */
     bool rel_only;
     size_t cut_frame;
     uint32_t cut_rec;
-    uint64_t skip_left;
+    /* drop the leading continuation records of the next frame entered (the
+     * tail of a transaction before the seek target) */
+    bool drop_cont;
+    uint32_t drop_left; /* continuation records of the current frame to drop */
 
     int64_t time_limit;
     bool limit_hit; /* finish the current transaction, then end */
@@ -303,7 +305,7 @@ static bool before_cut(const tm_reader *r, size_t fi, uint32_t idx)
 static void cross_cut(tm_reader *r)
 {
     r->rel_only = false;
-    r->tx_left = r->skip_left;
+    r->tx_left = 0;
 }
 
 int tm_reader_next(tm_reader *r, const Tidemark__Record **out, tm_error *err)
@@ -331,10 +333,17 @@ int tm_reader_next(tm_reader *r, const Tidemark__Record **out, tm_error *err)
             if (r->fi >= r->visible) {
                 if (r->seg_damaged)
                     return fail(r, err, r->bad_offset, "%s", r->bad_why);
-                if (r->si + 1 >= r->nsegs)
-                    return 0;
                 if (r->rel_only)
                     cross_cut(r);
+                /* Transactions never span segments, and the reader stops at
+                 * the end of the last complete one. */
+                if (r->tx_left > 0)
+                    return fail(r, err, r->seg_size,
+                                "the segment ends inside a transaction (%" PRIu64
+                                " of its records missing)",
+                                r->tx_left);
+                if (r->si + 1 >= r->nsegs)
+                    return 0;
                 if (load_segment(r, r->si + 1, err) != 0)
                     return -1;
                 continue;
@@ -360,6 +369,12 @@ int tm_reader_next(tm_reader *r, const Tidemark__Record **out, tm_error *err)
             }
             if (enter_frame(r, r->fi, err) != 0)
                 return -1;
+            if (!r->rel_only && r->drop_cont) {
+                r->drop_left = h->cont_records;
+                /* P was the last frame before the target holding that
+                 * transaction, so this frame holds its end. */
+                r->drop_cont = false;
+            }
         }
         Tidemark__Record *rec;
         uint32_t idx = r->rec_idx;
@@ -381,6 +396,10 @@ int tm_reader_next(tm_reader *r, const Tidemark__Record **out, tm_error *err)
             }
             cross_cut(r);
         }
+        if (r->drop_left > 0) {
+            r->drop_left--;
+            continue;
+        }
         bool member = r->tx_left > 0;
         if (member) {
             if (rec->body_case == TIDEMARK__RECORD__BODY_BEGIN)
@@ -389,10 +408,6 @@ int tm_reader_next(tm_reader *r, const Tidemark__Record **out, tm_error *err)
             r->tx_left--;
         } else if (rec->body_case == TIDEMARK__RECORD__BODY_BEGIN) {
             r->tx_left = rec->begin->n_records;
-        }
-        if (member && r->skip_left > 0) {
-            r->skip_left--;
-            continue;
         }
         *out = rec;
         return 1;
@@ -421,14 +436,14 @@ static bool tx_before(const target *t, uint64_t lsn)
 }
 
 /* Finds in the current frame the record index just after the last
- * transaction before the target (*cut), and how many of that transaction's
- * records follow in later frames (*pending). */
-static int find_cut(tm_reader *r, const target *t, uint32_t *cut, uint64_t *pending, tm_error *err)
+ * transaction before the target. When that transaction goes on into later
+ * frames, the cut is the end of the frame: the reader then drops the
+ * continuation records that follow. */
+static int find_cut(tm_reader *r, const target *t, uint32_t *cut, tm_error *err)
 {
     uint64_t left = r->cur.h.cont_records;
     bool before = left > 0 && tx_before(t, r->cur.h.first_lsn);
     *cut = 0;
-    *pending = 0;
     for (;;) {
         Tidemark__Record *rec;
         uint32_t idx = r->rec_idx;
@@ -447,10 +462,8 @@ static int find_cut(tm_reader *r, const target *t, uint32_t *cut, uint64_t *pend
                 *cut = idx + 1;
         }
     }
-    if (before && left > 0) {
+    if (before && (left > 0 || !(r->cur.h.flags & TM_FRAME_TX_END)))
         *cut = r->cur.h.n_records;
-        *pending = left;
-    }
     return 0;
 }
 
@@ -458,7 +471,9 @@ static int seek(tm_reader *r, const target *t, tm_error *err)
 {
     r->failed = r->ended = r->limit_hit = r->rel_only = false;
     r->in_frame = false;
-    r->tx_left = r->skip_left = 0;
+    r->tx_left = 0;
+    r->drop_cont = false;
+    r->drop_left = 0;
     if (r->nsegs == 0)
         return 0;
     /* P: the last frame holding a transaction before the target. */
@@ -499,8 +514,7 @@ static int seek(tm_reader *r, const target *t, tm_error *err)
     if (enter_frame(r, p_fi, err) != 0)
         return -1;
     uint32_t cut;
-    uint64_t pending;
-    if (find_cut(r, t, &cut, &pending, err) != 0)
+    if (find_cut(r, t, &cut, err) != 0)
         return -1;
     /* Read the segment again from its start, delivering only the schemas
      * up to the cut. */
@@ -509,7 +523,7 @@ static int seek(tm_reader *r, const target *t, tm_error *err)
     r->rel_only = true;
     r->cut_frame = p_fi;
     r->cut_rec = cut;
-    r->skip_left = pending;
+    r->drop_cont = cut == r->cur.h.n_records;
     return 0;
 }
 

@@ -196,7 +196,7 @@ static int recover_last(tm_writer *w, const uint64_t *segs, size_t nsegs, tm_err
             tm_error_errno(err, "cannot cut the torn tail of segment %s", name);
             goto fail;
         }
-        if (!w->opt.quiet) {
+        if (!w->opt.quiet && sc.hdr_ok) {
             char reason[400];
             if (sc.damaged)
                 snprintf(reason, sizeof reason, "torn write at offset %" PRIu64 ": %s",
@@ -211,6 +211,11 @@ static int recover_last(tm_writer *w, const uint64_t *segs, size_t nsegs, tm_err
     }
     if (!sc.hdr_ok) {
         /* Torn while being created: write its header again. */
+        if (!w->opt.quiet)
+            fprintf(stderr,
+                    "tidemark: journal %s: segment %s: its header was torn (%" PRIu64
+                    " bytes: %s); the segment is started again\n",
+                    w->dir, name, sc.file_size, sc.why);
         sc.hdr.segno = last;
         sc.hdr.created = tm_time_now();
         unsigned char hb[TM_SEG_HDR_SIZE];

@@ -119,7 +119,8 @@ int tm_segment_list(const char *dir, uint64_t **segs, size_t *n, tm_error *err)
         v[len++] = s;
     }
     closedir(d);
-    qsort(v, len, sizeof *v, cmp_u64);
+    if (len > 1)
+        qsort(v, len, sizeof *v, cmp_u64);
     *segs = v;
     *n = len;
     return 0;

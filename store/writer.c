@@ -134,6 +134,11 @@ static int add_record(tm_writer *w, const Tidemark__Record *rec, bool member, tm
         tm_error_set(err, "a record of %zu bytes is larger than a frame can hold", sz);
         return -1;
     }
+    /* Keep a frame within what LZ4 takes: a huge record goes into a frame of
+     * its own (at_safe_point still describes the state before it). */
+    if (w->raw.len > 0 && w->raw.len + TM_VARINT_MAX + sz > TM_FRAME_MAX_RAW &&
+        flush_frame(w, err) != 0)
+        return -1;
     if (tm_buf_reserve(&w->raw, TM_VARINT_MAX + sz, err) != 0)
         goto fail;
     w->raw.len += tm_varint_put(w->raw.p + w->raw.len, sz);
@@ -390,18 +395,20 @@ int tm_writer_begin_tx(tm_writer *w, const Tidemark__TxBegin *hdr, tm_error *err
     }
     if (maybe_roll(w, err) != 0)
         return -1;
-    w->in_tx = true;
-    w->tx_left = hdr->n_records;
     w->tx_lsn = hdr->commit_lsn;
     w->tx_end = hdr->end_lsn;
     w->tx_time = hdr->commit_time;
+    /* What the frame headers summarise is what gets stored, presence
+     * flags or not. */
+    Tidemark__TxBegin b = *hdr;
+    b.has_commit_lsn = b.has_end_lsn = b.has_commit_time = b.has_n_records = 1;
     Tidemark__Record rec = TIDEMARK__RECORD__INIT;
     rec.body_case = TIDEMARK__RECORD__BODY_BEGIN;
-    rec.begin = (Tidemark__TxBegin *)hdr; /* only read */
+    rec.begin = &b;
     if (add_record(w, &rec, true, err) != 0)
         return -1;
-    if (w->tx_left == 0)
-        w->f_cont_open = false;
+    w->in_tx = true; /* only now: a frame cut before the TxBegin ends safely */
+    w->tx_left = hdr->n_records;
     return maybe_cut(w, err);
 }
 
@@ -421,10 +428,9 @@ int tm_writer_put(tm_writer *w, const Tidemark__Record *rec, tm_error *err)
         tm_error_set(err, "a transaction record must be a Change, LogicalMessage, Relation or Gap");
         return -1;
     }
-    w->tx_left--;
     if (add_record(w, rec, true, err) != 0)
         return -1;
-    if (w->tx_left == 0)
+    if (--w->tx_left == 0)
         w->f_cont_open = false;
     return maybe_cut(w, err);
 }

@@ -1,5 +1,8 @@
 #include "support_store.h"
 
+#include "frame.h"
+#include "segment.h"
+
 #include <check.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -562,11 +565,11 @@ static bool is_repeat(const tmt_stream *s, size_t i, const Tidemark__Record *rec
     return false;
 }
 
-size_t tmt_check_read(tm_reader *rd, const tmt_stream *s, size_t from, size_t to)
+static size_t check_range(tm_reader *rd, const tmt_stream *s, size_t from, size_t to, bool to_end)
 {
     size_t i = from, repeats = 0;
     char why[256] = "";
-    for (;;) {
+    while (to_end || i < to) {
         const Tidemark__Record *rec;
         tm_error err;
         int rc = tm_reader_next(rd, &rec, &err);
@@ -590,6 +593,16 @@ size_t tmt_check_read(tm_reader *rd, const tmt_stream *s, size_t from, size_t to
     }
     ck_assert_msg(i == to, "reader ended at record %zu, expected %zu (from %zu)", i, to, from);
     return repeats;
+}
+
+size_t tmt_check_read(tm_reader *rd, const tmt_stream *s, size_t from, size_t to)
+{
+    return check_range(rd, s, from, to, true);
+}
+
+void tmt_check_prefix(tm_reader *rd, const tmt_stream *s, size_t from, size_t to)
+{
+    check_range(rd, s, from, to, false);
 }
 
 void tmt_collect(tm_reader *rd, tmt_got *g)
@@ -618,6 +631,41 @@ void tmt_got_free(tmt_got *g)
         free(g->v[i].packed);
     free(g->v);
     memset(g, 0, sizeof *g);
+}
+
+/* The Relation records at the start of segment segno. */
+size_t tmt_preamble_oids(const char *dir, uint64_t segno, uint32_t *oids, size_t max)
+{
+    char *p = tmt_seg_path(dir, segno);
+    int fd = open(p, O_RDONLY);
+    free(p);
+    ck_assert(fd >= 0);
+    tm_seg_scan sc;
+    tm_error err;
+    ck_assert(tm_segment_scan(fd, segno, true, &sc, &err) == 0);
+    ck_assert(!sc.damaged && sc.frames.n > 0);
+    tm_buf io = {0}, raw = {0};
+    char why[256];
+    tm_frame_hdr h;
+    ck_assert(tm_frame_read(fd, sc.frames.v[0].offset, &sc.frames.v[0].h, &h, &io, &raw, why,
+                            sizeof why, &err) == 0);
+    size_t pos = 0, len, n = 0;
+    const unsigned char *rp;
+    while (tm_frame_next_record(raw.p, raw.len, &pos, &rp, &len, why, sizeof why) == 1) {
+        Tidemark__Record *rec = tidemark__record__unpack(NULL, len, rp);
+        ck_assert(rec != NULL);
+        bool rel = rec->body_case == TIDEMARK__RECORD__BODY_RELATION;
+        if (rel && n < max)
+            oids[n++] = rec->relation->oid;
+        tidemark__record__free_unpacked(rec, NULL);
+        if (!rel)
+            break;
+    }
+    tm_buf_free(&io);
+    tm_buf_free(&raw);
+    tm_seg_scan_free(&sc);
+    close(fd);
+    return n;
 }
 
 /* ---- processes ---------------------------------------------------------------- */

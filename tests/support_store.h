@@ -80,6 +80,8 @@ bool tmt_record_equal(const Tidemark__Record *a, const Tidemark__Record *b, char
  * (segment preambles, schema catch-up after a seek). Returns the number of
  * repeated Relations seen. */
 size_t tmt_check_read(tm_reader *rd, const tmt_stream *s, size_t from, size_t to);
+/* Same, but stops once s->v[to - 1] was delivered, leaving the rest. */
+void tmt_check_prefix(tm_reader *rd, const tmt_stream *s, size_t from, size_t to);
 
 /* Records delivered by a reader, packed again, for comparing suffixes. */
 typedef struct tmt_got {
@@ -88,6 +90,10 @@ typedef struct tmt_got {
 } tmt_got;
 void tmt_collect(tm_reader *rd, tmt_got *g);
 void tmt_got_free(tmt_got *g);
+
+/* The oids of the Relation records that open segment segno (its preamble,
+ * and any standalone Relations right after it), in order. */
+size_t tmt_preamble_oids(const char *dir, uint64_t segno, uint32_t *oids, size_t max);
 
 /* ---- processes ------------------------------------------------------------ */
 
