@@ -25,7 +25,8 @@
 #                        the data is. 192 gives "LZ4 of the raw stream about
 #                        0.38x", the issue's reference; NOISE=0 gives ~0.22x
 #   ROUNDS=1             drain this many slot pairs (same backlog); medians
-#   ORDER="recv tidemark"  drain order within a round
+#   ORDER=alternate      drain order within a round: "recv tidemark",
+#                        "tidemark recv", or alternate (odd rounds recv first)
 #   TIDEMARK=            tidemark binary; default: build RelWithDebInfo in build-bench/
 #   PROFILE=             any of "perf callgrind strace": for each, one extra,
 #                        unmeasured tidemark drain under that tool (its own slot
@@ -42,7 +43,7 @@ CHANGES=${CHANGES:-1000000}
 SEED_USERS=${SEED_USERS:-$((CHANGES / 50))}
 ROUNDS=${ROUNDS:-1}
 NOISE=${NOISE:-192}
-ORDER=${ORDER:-recv tidemark}
+ORDER=${ORDER:-alternate}
 PROFILE=${PROFILE:-}
 DROP_CACHES=${DROP_CACHES:-0}
 KEEP=${KEEP:-0}
@@ -216,7 +217,12 @@ drain() {
 }
 
 for r in $(seq 1 "$ROUNDS"); do
-    for tool in $ORDER; do drain "$r" "$tool"; done
+    order=$ORDER
+    if [ "$order" = alternate ]; then
+        order="recv tidemark"
+        [ $((r % 2)) -eq 1 ] || order="tidemark recv"
+    fi
+    for tool in $order; do drain "$r" "$tool"; done
 done
 
 # ---- the raw stream and its LZ4 reference -------------------------------------
@@ -263,7 +269,8 @@ for p in $PROFILE; do
         callgrind_annotate "$tmp/callgrind.out" 2>/dev/null | head -40 >"$res/profile.$p"
         ;;
     strace)
-        strace -f -c -o "$res/profile.$p" "${pcmd[@]}" >"$tmp/profile.$p.log" 2>&1
+        # -w: wall time in each syscall (how long capture blocks in fsync)
+        strace -f -c -w -o "$res/profile.$p" "${pcmd[@]}" >"$tmp/profile.$p.log" 2>&1
         ;;
     esac
 done
