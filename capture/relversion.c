@@ -66,8 +66,7 @@ int tm_relversion_build(PGconn *sql, const tm_rel *r, tm_catrel *out, tm_error *
     }
     out->rel.n_columns = r->ncols;
     out->rel.columns = out->colptrs;
-    /* cur's strings and columns are not referenced by out. */
-    cur.rel.namespace_ = cur.rel.name = NULL;
+    /* out has its own copies of everything; cur goes entirely. */
     tm_catrel_free(&cur);
     return 0;
 }

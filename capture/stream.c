@@ -626,6 +626,19 @@ static int pump(stream *s, tm_error *err)
     }
 }
 
+/* Is there input on the socket right now? */
+static bool input_ready(stream *s)
+{
+    int fd = PQsocket(s->conn);
+    if (fd < 0)
+        return false;
+    fd_set rfds;
+    FD_ZERO(&rfds);
+    FD_SET(fd, &rfds);
+    struct timeval tv = {0, 0};
+    return select(fd + 1, &rfds, NULL, NULL, &tv) > 0;
+}
+
 /* Waits for data or the next deadline. */
 static void wait_input(stream *s, int64_t timeout_us)
 {
@@ -652,8 +665,14 @@ static int run_session(stream *s, tm_error *err)
         if (rc < 0)
             return rc;
         int64_t now = now_us();
-        /* Group commit: sync when idle, or when the window is over. */
-        bool idle = rc == 1 && !s->in_tx;
+        /* Group commit: sync when idle (nothing more waiting on the socket),
+         * or when the window is over. */
+        bool more = rc == 1 && !s->done && input_ready(s);
+        if (more && !PQconsumeInput(s->conn)) {
+            tm_error_set(err, "%s", PQerrorMessage(s->conn));
+            return -1;
+        }
+        bool idle = rc == 1 && !more && !s->in_tx;
         if (s->dirty && (idle || s->done || now - s->dirty_since >= fsync_us)) {
             if (sync_journal(s, err) != 0)
                 return -2;
@@ -679,7 +698,7 @@ static int run_session(stream *s, tm_error *err)
         int64_t wait = 100000;
         if (s->dirty && fsync_us - (now - s->dirty_since) < wait)
             wait = fsync_us - (now - s->dirty_since);
-        if (!s->in_tx || rc == 1)
+        if (!more)
             wait_input(s, wait);
     }
 }

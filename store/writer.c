@@ -412,7 +412,8 @@ int tm_writer_begin_tx(tm_writer *w, const Tidemark__TxBegin *hdr, tm_error *err
     return maybe_cut(w, err);
 }
 
-int tm_writer_put(tm_writer *w, const Tidemark__Record *rec, tm_error *err)
+/* May one more record of the open transaction be put? */
+static int tx_room(tm_writer *w, tm_error *err)
 {
     if (w->failed)
         return failed_error(w, err);
@@ -424,44 +425,45 @@ int tm_writer_put(tm_writer *w, const Tidemark__Record *rec, tm_error *err)
         tm_error_set(err, "the transaction has more records than its TxBegin declared");
         return -1;
     }
+    return 0;
+}
+
+/* After a record of the open transaction was added. */
+static int tx_record_added(tm_writer *w, tm_error *err)
+{
+    if (--w->tx_left == 0)
+        w->f_cont_open = false;
+    return maybe_cut(w, err);
+}
+
+int tm_writer_put(tm_writer *w, const Tidemark__Record *rec, tm_error *err)
+{
+    if (tx_room(w, err) != 0)
+        return -1;
     if (rec->body_case == TIDEMARK__RECORD__BODY_BEGIN || !body_present(rec)) {
         tm_error_set(err, "a transaction record must be a Change, LogicalMessage, Relation or Gap");
         return -1;
     }
     if (add_record(w, rec, true, err) != 0)
         return -1;
-    if (--w->tx_left == 0)
-        w->f_cont_open = false;
-    return maybe_cut(w, err);
+    return tx_record_added(w, err);
 }
 
 int tm_writer_put_packed(tm_writer *w, const uint8_t *rec, size_t len, tm_error *err)
 {
-    if (w->failed)
-        return failed_error(w, err);
-    if (!w->in_tx) {
-        tm_error_set(err, "a transaction record was put outside a transaction");
+    if (tx_room(w, err) != 0)
         return -1;
-    }
-    if (w->tx_left == 0) {
-        tm_error_set(err, "the transaction has more records than its TxBegin declared");
-        return -1;
-    }
     /* A packed Record is its one oneof field: the first byte is the tag
      * (field number << 3 | wire type 2). Relations and TxBegins are kept
      * out: they need the writer's own book-keeping (tm_writer_put). */
     unsigned field = len ? rec[0] >> 3 : 0;
-    if (len == 0 || (rec[0] & 7) != 2 ||
-        (field != 2 && field != 4 && field != 5)) {
+    if (len == 0 || (rec[0] & 7) != 2 || (field != 2 && field != 4 && field != 5)) {
         tm_error_set(err, "a packed transaction record must be a Change, LogicalMessage or Gap");
         return -1;
     }
-    w->tx_left--;
     if (add_packed(w, rec, len, err) != 0)
         return -1;
-    if (w->tx_left == 0)
-        w->f_cont_open = false;
-    return maybe_cut(w, err);
+    return tx_record_added(w, err);
 }
 
 const Tidemark__Relation *tm_writer_relation(const tm_writer *w, uint32_t oid)
