@@ -32,6 +32,11 @@ typedef struct tm_capture_opts {
 int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
                             const tm_identity *id, tm_writer *w, tm_meta *meta, tm_error *err);
 
+/* A first run that failed before its metadata was written: removes the
+ * files it made (segments, indexes, spools, the lock) and the directory
+ * when it made that too, so the next attempt starts clean. */
+void tm_capture_discard_fresh(const char *dir, bool created_dir);
+
 /* Streams from the slot into the journal until signalled, endpos, or a
  * fatal error. Reconnects by itself when the connection is lost. Returns 0
  * on a clean stop. */

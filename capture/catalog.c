@@ -43,8 +43,12 @@ int tm_catalog_table_oid(PGconn *conn, const tm_qualname *name, uint32_t *oid, t
 static const char *columns_sql =
     "SELECT a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod), a.atttypmod,"
     "       a.attnotnull,"
-    "       COALESCE((SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_index i"
-    "                 WHERE i.indrelid = a.attrelid AND i.indisprimary), 0),"
+    /* 1-based position in the primary key (int2vector subscripts start at
+     * 0, so array_position would be off by one). */
+    "       COALESCE((SELECT k.n FROM pg_index i,"
+    "                        unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)"
+    "                 WHERE i.indrelid = a.attrelid AND i.indisprimary"
+    "                   AND k.attnum = a.attnum), 0),"
     "       CASE c.relreplident"
     "         WHEN 'f' THEN true"
     "         WHEN 'n' THEN false"

@@ -191,8 +191,17 @@ int cmd_capture(int argc, char **argv)
     int lock_fd = -1;
     tm_writer *w = NULL;
     PGconn *sql = NULL, *repl = NULL;
+    bool created_dir = false, initialised = !fresh;
     tm_writer_options wo = {.segment_size = o.segment_size};
-    if (mkdir(o.journal, 0700) != 0 && errno != EEXIST) {
+    /* The source first: a refusal for an unreachable server or a bad
+     * conninfo leaves nothing behind. */
+    tm_identity id;
+    if (!(sql = tm_source_connect(o.source, false, &err)) ||
+        !(repl = tm_source_connect(o.source, true, &err)) || tm_source_identify(repl, &id, &err) != 0)
+        goto fail;
+    if (mkdir(o.journal, 0700) == 0)
+        created_dir = true;
+    else if (errno != EEXIST) {
         tm_error_errno(&err, "cannot create journal directory %s", o.journal);
         goto fail;
     }
@@ -211,16 +220,13 @@ int cmd_capture(int argc, char **argv)
         }
     }
 
-    tm_identity id;
-    if (!(sql = tm_source_connect(o.source, false, &err)) ||
-        !(repl = tm_source_connect(o.source, true, &err)) || tm_source_identify(repl, &id, &err) != 0)
-        goto fail;
 
     if (fresh) {
         if (!o.slot[0])
             default_slot(id.database, o.slot, sizeof o.slot);
         if (tm_capture_init_journal(&o, sql, repl, &id, w, &meta, &err) != 0)
             goto fail;
+        initialised = true;
     } else {
         if (meta.system_identifier != id.system_identifier || strcmp(meta.database, id.database)) {
             tm_error_set(&err, "journal %s belongs to database \"%s\" of system %llu, but the "
@@ -286,6 +292,8 @@ cleanup:
         PQfinish(sql);
     if (repl)
         PQfinish(repl);
+    if (!initialised && lock_fd >= 0)
+        tm_capture_discard_fresh(o.journal, created_dir);
     if (lock_fd >= 0)
         tm_journal_unlock(lock_fd);
 out:

@@ -1,6 +1,8 @@
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "catalog.h"
@@ -115,4 +117,33 @@ out:
     tm_txbuf_free(buf);
     tm_oidlist_free(&oids);
     return rc;
+}
+
+static bool ours(const char *name)
+{
+    static const char *const exact[] = {"capture.lock", "spool.tmp", "snapshot.tmp",
+                                        "rewrites.pending"};
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (!strcmp(name, exact[i]))
+            return true;
+    size_t n = strlen(name);
+    return n == 20 && strspn(name, "0123456789abcdef") == 16 &&
+           (!strcmp(name + 16, ".seg") || !strcmp(name + 16, ".idx"));
+}
+
+void tm_capture_discard_fresh(const char *dir, bool created_dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (ours(e->d_name)) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    if (d)
+        closedir(d);
+    if (created_dir)
+        rmdir(dir);
 }

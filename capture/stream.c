@@ -578,6 +578,13 @@ static void disconnect_source(stream *s)
     s->conn = s->sql = NULL;
 }
 
+/* A failure while the server went away (a catalog query cut short, say)
+ * is a lost connection to come back from, not a fatal error. */
+static bool connection_lost(stream *s)
+{
+    return PQstatus(s->conn) == CONNECTION_BAD || (s->sql && PQstatus(s->sql) == CONNECTION_BAD);
+}
+
 /* Handles everything available on the connection. Returns 1 when more may
  * come, 0 when the server ended the stream, -1 on a connection error, -2 on
  * a fatal error (err). */
@@ -620,7 +627,7 @@ static int pump(stream *s, tm_error *err)
         }
         PQfreemem(buf);
         if (rc != 0)
-            return -2;
+            return connection_lost(s) ? -1 : -2;
         if (s->done)
             return 1;
     }

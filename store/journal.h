@@ -153,6 +153,14 @@ void tm_reader_set_time_limit(tm_reader *r, int64_t t);
 int tm_reader_next(tm_reader *r, const Tidemark__Record **rec, tm_error *err);
 tm_position tm_reader_position(const tm_reader *r);
 
+/* Same as tm_reader_next, except that a Change record is not unpacked (the
+ * replay hot path decodes Changes itself, or skips them by relation oid
+ * without decoding their tuples): then *rec is NULL and *change,
+ * *change_len hold the packed Change message, valid until the next call.
+ * Every other record is delivered unpacked in *rec. */
+int tm_reader_next_lazy(tm_reader *r, const Tidemark__Record **rec, const uint8_t **change,
+                        size_t *change_len, tm_error *err);
+
 /* What reading has cost so far (for tests, benchmarks and status output). */
 typedef struct tm_reader_stats {
     uint64_t frames_decoded; /* frames read, checked and decompressed */

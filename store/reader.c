@@ -269,9 +269,28 @@ static int enter_frame(tm_reader *r, size_t fi, tm_error *err)
     return 0;
 }
 
-/* Unpacks the next record of the current frame into the arena: 1, or 0
- * when the frame is done, or -1. */
-static int frame_record(tm_reader *r, Tidemark__Record **rec, tm_error *err)
+/* A packed Record whose only field is its Change body (field 2, length
+ * delimited, filling the record: what the writer produces): *body is the
+ * packed Change. Anything else is left to protobuf-c. */
+static bool change_body(const unsigned char *p, size_t len, const unsigned char **body,
+                        size_t *blen)
+{
+    uint64_t n;
+    size_t k;
+    if (len < 2 || p[0] != ((2u << 3) | 2u) || (k = tm_varint_get(p + 1, len - 1, &n)) == 0 ||
+        n != len - 1 - k)
+        return false;
+    *body = p + 1 + k;
+    *blen = (size_t)n;
+    return true;
+}
+
+/* Next record of the current frame: 1, or 0 when the frame is done, or -1.
+ * *body_case says what it is. It is unpacked into the arena (*rec), except
+ * a Change when lazy is set: then *rec is NULL and *raw, *raw_len hold the
+ * packed Change. */
+static int frame_record(tm_reader *r, bool lazy, Tidemark__Record **rec, int *body_case,
+                        const unsigned char **raw, size_t *raw_len, tm_error *err)
 {
     if (r->rec_idx == r->cur.h.n_records) {
         if (r->pos != r->raw.len)
@@ -288,10 +307,17 @@ static int frame_record(tm_reader *r, Tidemark__Record **rec, tm_error *err)
     if (rc == 0)
         return fail(r, err, r->cur.offset, "frame holds %u records, its header says %u", r->rec_idx,
                     r->cur.h.n_records);
+    if (lazy && change_body(p, len, raw, raw_len)) {
+        *rec = NULL;
+        *body_case = TIDEMARK__RECORD__BODY_CHANGE;
+        r->rec_idx++;
+        return 1;
+    }
     tm_arena_reset(&r->arena);
     *rec = tidemark__record__unpack(&r->arena.alloc, len, p);
     if (!*rec)
         return fail(r, err, r->cur.offset, "record %u of the frame does not decode", r->rec_idx);
+    *body_case = (*rec)->body_case;
     r->rec_idx++;
     return 1;
 }
@@ -308,7 +334,8 @@ static void cross_cut(tm_reader *r)
     r->tx_left = 0;
 }
 
-int tm_reader_next(tm_reader *r, const Tidemark__Record **out, tm_error *err)
+static int next_record(tm_reader *r, bool lazy, const Tidemark__Record **out,
+                       const unsigned char **raw, size_t *raw_len, tm_error *err)
 {
     for (;;) {
         if (r->failed) {
@@ -377,8 +404,9 @@ int tm_reader_next(tm_reader *r, const Tidemark__Record **out, tm_error *err)
             }
         }
         Tidemark__Record *rec;
+        int body;
         uint32_t idx = r->rec_idx;
-        int rc = frame_record(r, &rec, err);
+        int rc = frame_record(r, lazy, &rec, &body, raw, raw_len, err);
         if (rc < 0)
             return -1;
         if (rc == 0) {
@@ -388,7 +416,7 @@ int tm_reader_next(tm_reader *r, const Tidemark__Record **out, tm_error *err)
         }
         if (r->rel_only) {
             if (before_cut(r, r->fi, idx)) {
-                if (rec->body_case == TIDEMARK__RECORD__BODY_RELATION) {
+                if (body == TIDEMARK__RECORD__BODY_RELATION) {
                     *out = rec;
                     return 1;
                 }
@@ -402,16 +430,27 @@ int tm_reader_next(tm_reader *r, const Tidemark__Record **out, tm_error *err)
         }
         bool member = r->tx_left > 0;
         if (member) {
-            if (rec->body_case == TIDEMARK__RECORD__BODY_BEGIN)
+            if (body == TIDEMARK__RECORD__BODY_BEGIN)
                 return fail(r, err, r->cur.offset,
                             "a transaction begins inside the records of another one");
             r->tx_left--;
-        } else if (rec->body_case == TIDEMARK__RECORD__BODY_BEGIN) {
+        } else if (body == TIDEMARK__RECORD__BODY_BEGIN) {
             r->tx_left = rec->begin->n_records;
         }
         *out = rec;
         return 1;
     }
+}
+
+int tm_reader_next(tm_reader *r, const Tidemark__Record **out, tm_error *err)
+{
+    return next_record(r, false, out, NULL, NULL, err);
+}
+
+int tm_reader_next_lazy(tm_reader *r, const Tidemark__Record **rec, const uint8_t **change,
+                        size_t *change_len, tm_error *err)
+{
+    return next_record(r, true, rec, change, change_len, err);
 }
 
 /* ---- seeking ----------------------------------------------------------- */
@@ -446,8 +485,9 @@ static int find_cut(tm_reader *r, const target *t, uint32_t *cut, tm_error *err)
     *cut = 0;
     for (;;) {
         Tidemark__Record *rec;
+        int body;
         uint32_t idx = r->rec_idx;
-        int rc = frame_record(r, &rec, err);
+        int rc = frame_record(r, false, &rec, &body, NULL, NULL, err);
         if (rc < 0)
             return -1;
         if (rc == 0)
@@ -455,7 +495,7 @@ static int find_cut(tm_reader *r, const target *t, uint32_t *cut, tm_error *err)
         if (left > 0) {
             if (--left == 0 && before)
                 *cut = idx + 1;
-        } else if (rec->body_case == TIDEMARK__RECORD__BODY_BEGIN) {
+        } else if (body == TIDEMARK__RECORD__BODY_BEGIN) {
             left = rec->begin->n_records;
             before = tx_before(t, rec->begin->commit_lsn);
             if (before && left == 0)

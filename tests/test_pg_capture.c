@@ -16,6 +16,7 @@
 #include "journal.h"
 #include "lsn.h"
 #include "pg_harness.h"
+#include "support_store.h"
 #include "tm_check.h"
 #include "tm_run.h"
 
@@ -74,6 +75,15 @@ static char *mkjournal(void)
     char *dir = malloc(strlen(tmpl) + 16);
     sprintf(dir, "%s/journal", tmpl);
     return dir;
+}
+
+/* Removes a journal made by mkjournal (its parent temp dir) and frees the name. */
+static void rmjournal(char *j)
+{
+    char *slash = strrchr(j, '/');
+    *slash = '\0';
+    tmt_rmtree(j);
+    free(j);
 }
 
 /* A database of its own per test, with the preference-like tables. */
@@ -252,7 +262,7 @@ START_TEST(first_run_and_resume)
     tm_run_result_free(&r);
     PQfinish(c);
     free(ci);
-    free(j);
+    rmjournal(j);
 }
 END_TEST
 
@@ -333,7 +343,7 @@ START_TEST(sigkill_twenty_times)
     tm_run_result_free(&r);
     PQfinish(c);
     free(ci);
-    free(j);
+    rmjournal(j);
 }
 END_TEST
 
@@ -387,16 +397,31 @@ START_TEST(refusals)
     ck_assert_ptr_nonnull(strstr(r.err, "no longer exists"));
     tm_run_result_free(&r);
 
-    /* First run without tables. */
+    /* First runs that are refused leave nothing behind: no journal
+     * directory, no slot. */
     char *j2 = mkjournal();
     tm_tidemark(&r, NULL, "capture", "--journal", j2, "--source", ci, NULL);
     tm_assert_exit(&r, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "--table"));
     tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "capture", "--journal", j2, "--source", ci, "--table", "nosuch", "--slot",
+                "never", NULL);
+    tm_assert_exit(&r, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "table public.nosuch does not exist"));
+    tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "capture", "--journal", j2, "--source",
+                "host=127.0.0.1 port=1 connect_timeout=2", "--table", "users", NULL);
+    tm_assert_exit(&r, 2);
+    tm_run_result_free(&r);
+    ck_assert_msg(access(j2, F_OK) != 0, "a refused first run left %s behind", j2);
+    char *slots = tm_pg_query_value(c, "SELECT count(*) FROM pg_replication_slots WHERE "
+                                       "slot_name = 'never'");
+    ck_assert_str_eq(slots, "0");
+    free(slots);
     PQfinish(c);
     free(ci);
-    free(j);
-    free(j2);
+    rmjournal(j);
+    rmjournal(j2);
 }
 END_TEST
 
@@ -448,7 +473,7 @@ START_TEST(server_restart_mid_stream)
     PQfinish(c);
     tm_pg_stop(&pg);
     free(ci);
-    free(j);
+    rmjournal(j);
 }
 END_TEST
 

@@ -1,0 +1,68 @@
+#include "outfile.h"
+
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+
+int tm_outfile_open(tm_outfile *f, const char *path, tm_error *err)
+{
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    if (!(f->path = strdup(path)) || asprintf(&f->tmp, "%s.tmp-%d", path, (int)getpid()) < 0) {
+        free(f->path);
+        f->path = f->tmp = NULL;
+        tm_error_set(err, "out of memory");
+        return -1;
+    }
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, TM_FILE_MODE);
+    if (f->fd < 0) {
+        tm_error_errno(err, "cannot create %s", f->tmp);
+        free(f->path);
+        free(f->tmp);
+        f->path = f->tmp = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int tm_outfile_commit(tm_outfile *f, tm_error *err)
+{
+    int rc = tm_fsync_fd(f->fd, f->tmp, err);
+    if (close(f->fd) != 0 && rc == 0) {
+        tm_error_errno(err, "cannot write %s", f->tmp);
+        rc = -1;
+    }
+    f->fd = -1;
+    if (rc == 0 && rename(f->tmp, f->path) != 0) {
+        tm_error_errno(err, "cannot rename %s to %s", f->tmp, f->path);
+        rc = -1;
+    }
+    if (rc == 0) {
+        char *copy = strdup(f->path);
+        rc = copy ? tm_fsync_dir(dirname(copy), err) : -1;
+        free(copy);
+    } else {
+        unlink(f->tmp);
+    }
+    free(f->path);
+    free(f->tmp);
+    f->path = f->tmp = NULL;
+    return rc;
+}
+
+void tm_outfile_abort(tm_outfile *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    if (f->tmp)
+        unlink(f->tmp);
+    free(f->path);
+    free(f->tmp);
+    f->path = f->tmp = NULL;
+    f->fd = -1;
+}

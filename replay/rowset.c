@@ -1,0 +1,283 @@
+#include "rowset.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct tm_rowset_item {
+    const tm_row *row;
+    uint64_t p[2]; /* order-preserving summaries of the first two key values (sort_prefix) */
+};
+
+const tm_version *tm_table_version_at(const tm_table *t, uint64_t limit_lsn)
+{
+    for (uint32_t n = t->nver; n-- > 0;) {
+        const tm_version *v = t->ver[n];
+        if (v && (!v->has_lsn || v->lsn < limit_lsn))
+            return v;
+    }
+    return NULL;
+}
+
+static inline tm_value value_of(const tm_rowset *rs, const tm_row *r, uint32_t c)
+{
+    int32_t i = rs->map[r->ver][c];
+    return i >= 0 && (uint32_t)i < r->ncols ? tm_row_get(r, (uint32_t)i) : rs->v->cols[c].missing;
+}
+
+/* ORDER BY's ascending order: NULLs last. */
+static inline int cmp_value(tm_tclass cls, const tm_value *a, const tm_value *b)
+{
+    bool an = a->kind != TM_KIND_TEXT, bn = b->kind != TM_KIND_TEXT;
+    if (an || bn)
+        return an - bn;
+    return tm_typecmp(cls, a->ptr, a->len, b->ptr, b->len);
+}
+
+/* A number whose order agrees with the first key's order wherever two
+ * numbers differ (equal numbers: compare the values): exact for canonical
+ * integers of up to 18 digits, the first 8 bytes for bytewise classes.
+ * Sets *exotic for a value that is not in PostgreSQL's output form, and
+ * then no prefixes are used. NULLs sort last. */
+static uint64_t sort_prefix(tm_tclass cls, const tm_value *v, bool *exotic)
+{
+    if (v->kind != TM_KIND_TEXT)
+        return UINT64_MAX;
+    const unsigned char *p = (const unsigned char *)v->ptr, *e = p + v->len;
+    if (cls == TM_TC_INT) {
+        bool neg = p < e && *p == '-';
+        p += neg;
+        if (p == e || (*p == '0' && e - p > 1)) {
+            *exotic = true;
+            return 0;
+        }
+        if (e - p > 18) {
+            for (const unsigned char *q = p; q < e; q++)
+                if (*q < '0' || *q > '9')
+                    *exotic = true;
+            return neg ? 0 : UINT64_MAX - 1; /* beyond the exact range */
+        }
+        uint64_t x = 0;
+        for (; p < e; p++) {
+            if (*p < '0' || *p > '9') {
+                *exotic = true;
+                return 0;
+            }
+            x = x * 10 + (uint64_t)(*p - '0');
+        }
+        return neg ? (UINT64_C(1) << 63) - x : (UINT64_C(1) << 63) + x;
+    }
+    if (cls == TM_TC_TEXT || cls == TM_TC_JSON || cls == TM_TC_JSONB) {
+        uint64_t x = 0;
+        for (int i = 0; i < 8; i++)
+            x = x << 8 | (p + i < e ? p[i] : 0);
+        return x;
+    }
+    return 0;
+}
+
+/* Whether prefix p of a key of class cls determines the value: canonical
+ * integers in the exact range; bytewise values shorter than 8 bytes (no
+ * text holds a NUL byte, so a zero last byte means the value ended). */
+static inline bool prefix_exact(tm_tclass cls, uint64_t p)
+{
+    if (cls == TM_TC_INT)
+        return p != 0 && p < UINT64_MAX - 1;
+    return cls != TM_TC_INT && (p & 0xff) == 0 && p != UINT64_MAX;
+}
+
+static int cmp_items(const void *pa, const void *pb, void *arg)
+{
+    const tm_rowset *rs = arg;
+    const tm_rowset_item *a = pa, *b = pb;
+    uint32_t k = 0;
+    /* Prefixes decide as far as they are exact, without touching rows. */
+    for (; k < 2 && k < rs->nkeys; k++) {
+        if (a->p[k] != b->p[k])
+            return a->p[k] < b->p[k] ? -1 : 1;
+        if (!rs->pfx[k] || !prefix_exact(rs->v->cols[rs->keys[k]].cls, a->p[k]))
+            break;
+    }
+    int c = 0;
+    for (; c == 0 && k < rs->nkeys; k++) {
+        uint32_t col = rs->keys[k];
+        tm_value x = value_of(rs, a->row, col), y = value_of(rs, b->row, col);
+        c = cmp_value(rs->v->cols[col].cls, &x, &y);
+    }
+    return c;
+}
+
+/* Sorting the items in place: quicksort (median of three, the smaller
+ * side first so the stack stays logarithmic), insertion sort for short
+ * runs, heapsort when the partitions go bad; no extra memory, and the
+ * comparison inlined (qsort's merge sort copies 24-byte items through a
+ * generic path and needs a second array). */
+static inline void swap_items(tm_rowset_item *a, tm_rowset_item *b)
+{
+    tm_rowset_item t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void sift_down(tm_rowset_item *v, size_t i, size_t n, const tm_rowset *rs)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && cmp_items(&v[c], &v[c + 1], (void *)rs) < 0)
+            c++;
+        if (cmp_items(&v[i], &v[c], (void *)rs) >= 0)
+            return;
+        swap_items(&v[i], &v[c]);
+        i = c;
+    }
+}
+
+static void heap_sort(tm_rowset_item *v, size_t n, const tm_rowset *rs)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(v, i, n, rs);
+    for (size_t end = n; end-- > 1;) {
+        swap_items(&v[0], &v[end]);
+        sift_down(v, 0, end, rs);
+    }
+}
+
+static void sort_items(tm_rowset_item *v, size_t n, const tm_rowset *rs, int depth)
+{
+    while (n > 16) {
+        if (depth-- == 0) {
+            heap_sort(v, n, rs);
+            return;
+        }
+        size_t m = n / 2;
+        if (cmp_items(&v[m], &v[0], (void *)rs) < 0)
+            swap_items(&v[m], &v[0]);
+        if (cmp_items(&v[n - 1], &v[m], (void *)rs) < 0) {
+            swap_items(&v[n - 1], &v[m]);
+            if (cmp_items(&v[m], &v[0], (void *)rs) < 0)
+                swap_items(&v[m], &v[0]);
+        }
+        tm_rowset_item pivot = v[m];
+        size_t i = 0, j = n - 1;
+        for (;;) {
+            while (cmp_items(&v[i], &pivot, (void *)rs) < 0)
+                i++;
+            while (cmp_items(&pivot, &v[j], (void *)rs) < 0)
+                j--;
+            if (i >= j)
+                break;
+            swap_items(&v[i], &v[j]);
+            i++;
+            j--;
+        }
+        /* [0, j] <= pivot <= [j + 1, n) */
+        size_t left = j + 1;
+        if (left < n - left) {
+            sort_items(v, left, rs, depth);
+            v += left;
+            n -= left;
+        } else {
+            sort_items(v + left, n - left, rs, depth);
+            n = left;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        tm_rowset_item x = v[i];
+        size_t j = i;
+        for (; j > 0 && cmp_items(&x, &v[j - 1], (void *)rs) < 0; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+void tm_rowset_free(tm_rowset *rs)
+{
+    if (rs->map && rs->t)
+        for (uint32_t n = 0; n < rs->t->nver; n++)
+            free(rs->map[n]);
+    free(rs->map);
+    free(rs->keys);
+    free(rs->items);
+    free(rs->vals);
+    memset(rs, 0, sizeof *rs);
+}
+
+static const tm_value *row_values(tm_rowset *rs, const tm_row *r)
+{
+    for (uint32_t c = 0; c < rs->v->ncols; c++)
+        rs->vals[c] = value_of(rs, r, c);
+    return rs->vals;
+}
+
+const tm_value *tm_rowset_row(tm_rowset *rs, size_t i)
+{
+    /* Rows are read in key order, scattered in memory: ask early. */
+    if (i + 8 < rs->n)
+        __builtin_prefetch(rs->items[i + 8].row);
+    return row_values(rs, rs->items[i].row);
+}
+
+int tm_rowset_build(tm_rowset *rs, const tm_table *t, const tm_version *v,
+                    const tm_where_bound *where, tm_error *err)
+{
+    memset(rs, 0, sizeof *rs);
+    rs->t = t;
+    rs->v = v;
+    rs->map = calloc(t->nver, sizeof *rs->map);
+    rs->keys = malloc((v->ncols + 1) * sizeof *rs->keys);
+    rs->vals = malloc((v->ncols + 1) * sizeof *rs->vals);
+    rs->items = malloc((t->nrows + 1) * sizeof *rs->items);
+    if (!rs->map || !rs->keys || !rs->vals || !rs->items)
+        goto oom;
+    for (uint32_t n = 0; n < t->nver; n++) {
+        if (!t->ver[n])
+            continue;
+        if (!(rs->map[n] = malloc((v->ncols + 1) * sizeof *rs->map[n])))
+            goto oom;
+        tm_version_map(t->ver[n], v, rs->map[n]);
+    }
+    rs->nkeys = tm_version_key(v, rs->keys, &rs->unique);
+    bool exotic[2] = {false, false};
+    for (size_t i = 0; t->rows.slots && i <= t->rows.mask; i++) {
+        const tm_row *r = t->rows.slots[i].row;
+        if (i + 8 <= t->rows.mask && t->rows.slots[i + 8].row)
+            __builtin_prefetch(t->rows.slots[i + 8].row);
+        if (!r)
+            continue;
+        if (r->ver >= t->nver || !rs->map[r->ver]) {
+            tm_error_set(err, "internal error: a row of %s.%s has an unknown schema version",
+                         v->nspname, v->relname);
+            tm_rowset_free(rs);
+            return -1;
+        }
+        if (where && !tm_where_match(where, row_values(rs, r)))
+            continue;
+        uint64_t p[2] = {0, 0};
+        for (uint32_t k = 0; k < 2 && k < rs->nkeys; k++) {
+            tm_value kv = value_of(rs, r, rs->keys[k]);
+            p[k] = sort_prefix(rs->v->cols[rs->keys[k]].cls, &kv, &exotic[k]);
+        }
+        for (uint32_t k = 0; k < r->count && rs->n < t->nrows; k++)
+            rs->items[rs->n++] = (tm_rowset_item){r, {p[0], p[1]}};
+    }
+    /* A value not in output form: that key's prefixes (and the next's,
+     * which are compared only after it) are not used. */
+    rs->pfx[0] = !exotic[0] && rs->nkeys > 0;
+    rs->pfx[1] = rs->pfx[0] && !exotic[1] && rs->nkeys > 1;
+    for (size_t i = 0; i < rs->n; i++) {
+        if (!rs->pfx[0])
+            rs->items[i].p[0] = 0;
+        if (!rs->pfx[1])
+            rs->items[i].p[1] = 0;
+    }
+    int depth = 2;
+    for (size_t n = rs->n; n > 1; n >>= 1)
+        depth += 2;
+    sort_items(rs->items, rs->n, rs, depth);
+    return 0;
+oom:
+    tm_rowset_free(rs);
+    tm_error_set(err, "out of memory sorting the rows of %s.%s", v->nspname, v->relname);
+    return -1;
+}

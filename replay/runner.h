@@ -1,0 +1,56 @@
+/* Driving the state engine through a journal up to a target point.
+ *
+ * State at time T (PostgreSQL's recovery_target_time with
+ * recovery_target_inclusive = on): the base snapshot, then the journal's
+ * transactions in commit-LSN order up to, not including, the first one
+ * whose commit time is later than T. State at LSN L: every transaction
+ * with commit LSN <= L. */
+#ifndef TM_RUNNER_H
+#define TM_RUNNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "state.h"
+#include "tm_error.h"
+
+typedef struct tm_target {
+    bool by_lsn;
+    uint64_t lsn; /* by_lsn */
+    int64_t time; /* else: microseconds since the Unix epoch */
+} tm_target;
+
+typedef struct tm_run_info {
+    uint64_t transactions; /* applied, the base snapshot included */
+    uint64_t base_lsn;     /* the first base snapshot */
+    int64_t base_time;
+    uint64_t last_lsn; /* the last transaction applied */
+    int64_t last_time;
+    bool reached_end;  /* no transaction past the target: the journal ended first */
+    uint64_t stop_lsn; /* commit LSN of the first transaction not applied (0 at the end) */
+    int64_t stop_time;
+    uint64_t gap_lsn; /* the last gap read (0: none) */
+    char gap_reason[256];
+    double seconds;     /* time spent reading and applying */
+    double cpu_seconds; /* of it, on the CPU (the machine may be busy with others) */
+} tm_run_info;
+
+/* Progress lines on progress (NULL: none) about once a second; tty: the
+ * line is rewritten in place. */
+typedef struct tm_progress {
+    FILE *out;
+    bool tty;
+} tm_progress;
+
+/* Reads journal dir and applies it to s up to target t. A target before
+ * the base snapshot is an error that names the range the journal covers.
+ * Returns 0, or -1 with err (a missing or damaged journal). */
+int tm_run_to(const char *dir, tm_state *s, const tm_target *t, const tm_progress *progress,
+              tm_run_info *info, tm_error *err);
+
+/* The commit time and LSN of the journal's last transaction (reads the
+ * whole journal; used for messages). Returns 0 or -1 with err. */
+int tm_journal_last_commit(const char *dir, uint64_t *lsn, int64_t *time, tm_error *err);
+
+#endif

@@ -1,0 +1,666 @@
+#include "state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct tm_state {
+    tm_select_fn select;
+    void *arg;
+    tm_table **tables; /* in order of first appearance */
+    size_t ntables, cap;
+    tm_table **by_oid; /* the same, sorted by oid */
+    tm_table *last;    /* the table of the previous change */
+
+    tm_change_decoder dec;
+    tm_colbuf oldv, newv;
+    tm_value *kv_old, *kv_new; /* key values of a change, cur's key order */
+    size_t kv_cap;
+    uint64_t applied, skipped;
+    bool in_snapshot;
+};
+
+/* ---- tables and versions ------------------------------------------------- */
+
+tm_state *tm_state_new(tm_select_fn select, void *arg, tm_error *err)
+{
+    tm_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        tm_error_set(err, "out of memory");
+        return NULL;
+    }
+    s->select = select;
+    s->arg = arg;
+    tm_change_decoder_init(&s->dec);
+    return s;
+}
+
+static void free_rows(tm_table *t)
+{
+    if (t->rows.slots)
+        for (size_t i = 0; i <= t->rows.mask; i++)
+            free(t->rows.slots[i].row);
+    tm_rowmap_clear(&t->rows);
+    t->nrows = 0;
+    t->bytes = 0;
+}
+
+static void table_free(tm_table *t)
+{
+    free_rows(t);
+    for (uint32_t i = 0; i < t->nver; i++) {
+        tm_version_free(t->ver[i]);
+        free(t->to_cur ? t->to_cur[i] : NULL);
+    }
+    free(t->ver);
+    free(t->to_cur);
+    free(t->keycols);
+    free(t);
+}
+
+void tm_state_free(tm_state *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->ntables; i++)
+        table_free(s->tables[i]);
+    free(s->tables);
+    free(s->by_oid);
+    tm_change_decoder_free(&s->dec);
+    tm_colbuf_free(&s->oldv);
+    tm_colbuf_free(&s->newv);
+    free(s->kv_old);
+    free(s->kv_new);
+    free(s);
+}
+
+size_t tm_state_ntables(const tm_state *s)
+{
+    return s->ntables;
+}
+
+tm_table *tm_state_table(const tm_state *s, size_t i)
+{
+    return s->tables[i];
+}
+
+uint64_t tm_state_applied(const tm_state *s)
+{
+    return s->applied;
+}
+
+uint64_t tm_state_skipped(const tm_state *s)
+{
+    return s->skipped;
+}
+
+static size_t oid_pos(const tm_state *s, uint32_t oid)
+{
+    size_t lo = 0, hi = s->ntables;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s->by_oid[mid]->oid < oid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static inline tm_table *find_table(tm_state *s, uint32_t oid)
+{
+    if (s->last && s->last->oid == oid)
+        return s->last;
+    size_t i = oid_pos(s, oid);
+    if (i < s->ntables && s->by_oid[i]->oid == oid)
+        return s->last = s->by_oid[i];
+    return NULL;
+}
+
+static tm_table *add_table(tm_state *s, uint32_t oid, tm_error *err)
+{
+    if (s->ntables == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        tm_table **a = realloc(s->tables, cap * sizeof *a);
+        if (a)
+            s->tables = a;
+        tm_table **b = a ? realloc(s->by_oid, cap * sizeof *b) : NULL;
+        if (!b) {
+            tm_error_set(err, "out of memory");
+            return NULL;
+        }
+        s->by_oid = b;
+        s->cap = cap;
+    }
+    tm_table *t = calloc(1, sizeof *t);
+    if (!t) {
+        tm_error_set(err, "out of memory");
+        return NULL;
+    }
+    t->oid = oid;
+    size_t i = oid_pos(s, oid);
+    memmove(s->by_oid + i + 1, s->by_oid + i, (s->ntables - i) * sizeof *s->by_oid);
+    s->by_oid[i] = t;
+    s->tables[s->ntables++] = t;
+    return t;
+}
+
+/* The key values of a row, in cur's key order, into kv. */
+static void row_key(const tm_table *t, const tm_row *r, tm_value *kv)
+{
+    const int32_t *map = t->to_cur[r->ver];
+    for (uint32_t k = 0; k < t->nkeys; k++) {
+        uint32_t c = t->keycols[k];
+        kv[k] = map[c] >= 0 ? tm_row_get(r, (uint32_t)map[c]) : t->cur->cols[c].missing;
+    }
+}
+
+static inline uint32_t key_hash(const tm_value *kv, uint32_t n)
+{
+    uint64_t h = 0x243F6A8885A308D3ull;
+    for (uint32_t k = 0; k < n; k++) {
+        if (kv[k].kind == TM_KIND_TEXT)
+            h = tm_hash_part(h, kv[k].ptr, kv[k].len);
+        else
+            h = (h ^ 0x5A5A5A5A5A5A5A5Aull) * 0x9E3779B97F4A7C15ull; /* NULL */
+    }
+    return tm_hash_final(h);
+}
+
+/* Rebuilds the hash table after the key changed. */
+static int rekey(tm_table *t, tm_error *err)
+{
+    tm_rowmap old = t->rows;
+    memset(&t->rows, 0, sizeof t->rows);
+    tm_value *kv = malloc((t->nkeys + 1) * sizeof *kv);
+    if (!kv || tm_rowmap_reserve(&t->rows, old.n) != 0) {
+        free(kv);
+        t->rows = old;
+        tm_error_set(err, "out of memory re-indexing a table whose key changed");
+        return -1;
+    }
+    for (size_t i = 0; old.slots && i <= old.mask; i++) {
+        tm_row *r = old.slots[i].row;
+        if (!r)
+            continue;
+        row_key(t, r, kv);
+        uint32_t h = key_hash(kv, t->nkeys);
+        size_t j = tm_rowmap_slot(&t->rows, h);
+        while (t->rows.slots[j].row)
+            j = tm_rowmap_step(&t->rows, j);
+        tm_rowmap_put_at(&t->rows, j, h, r);
+    }
+    free(kv);
+    tm_rowmap_free(&old);
+    return 0;
+}
+
+/* cur became v: the key and every version's column map follow it. */
+static int set_cur(tm_state *s, tm_table *t, tm_version *v, tm_error *err)
+{
+    bool key_changed = !t->cur || !tm_version_same_key(t->cur, v);
+    uint32_t *keys = malloc((v->ncols + 1) * sizeof *keys);
+    if (!keys)
+        goto oom;
+    bool unique;
+    uint32_t n = tm_version_key(v, keys, &unique);
+    for (uint32_t i = 0; i < t->nver; i++) {
+        if (!t->ver[i])
+            continue;
+        int32_t *m = realloc(t->to_cur[i], (v->ncols + 1) * sizeof *m);
+        if (!m) {
+            free(keys);
+            goto oom;
+        }
+        tm_version_map(t->ver[i], v, m);
+        t->to_cur[i] = m;
+    }
+    free(t->keycols);
+    t->keycols = keys;
+    t->nkeys = n;
+    t->unique = unique;
+    t->cur = v;
+    if (n > s->kv_cap) {
+        tm_value *a = realloc(s->kv_old, n * sizeof *a);
+        if (a)
+            s->kv_old = a;
+        tm_value *b = a ? realloc(s->kv_new, n * sizeof *b) : NULL;
+        if (!b)
+            goto oom;
+        s->kv_new = b;
+        s->kv_cap = n;
+    }
+    return key_changed && t->rows.n ? rekey(t, err) : 0;
+oom:
+    tm_error_set(err, "out of memory keeping the schema of a table");
+    return -1;
+}
+
+int tm_state_relation(tm_state *s, const Tidemark__Relation *rel, tm_error *err)
+{
+    if (!rel->has_version || rel->version == 0 || rel->version > UINT16_MAX) {
+        tm_error_set(err,
+                     "the journal holds a schema of relation %u with version %u, which "
+                     "replay cannot use; the journal is damaged or from a newer tidemark",
+                     rel->oid, rel->version);
+        return -1;
+    }
+    tm_table *t = find_table(s, rel->oid);
+    if (!t && !(t = add_table(s, rel->oid, err)))
+        return -1;
+    if (rel->version < t->nver && t->ver[rel->version])
+        return 0; /* a repeat (segment preamble) */
+    if (rel->version >= t->nver) {
+        uint32_t n = rel->version + 1;
+        tm_version **v = realloc(t->ver, n * sizeof *v);
+        if (v)
+            t->ver = v;
+        int32_t **m = v ? realloc(t->to_cur, n * sizeof *m) : NULL;
+        if (!m) {
+            tm_error_set(err, "out of memory keeping the schema of a table");
+            return -1;
+        }
+        t->to_cur = m;
+        for (uint32_t i = t->nver; i < n; i++) {
+            t->ver[i] = NULL;
+            t->to_cur[i] = NULL;
+        }
+        t->nver = n;
+    }
+    tm_version *v = tm_version_new(rel, err);
+    if (!v)
+        return -1;
+    t->ver[rel->version] = v;
+    if (!t->selected && s->select(s->arg, v))
+        t->selected = true;
+    if (!t->cur || v->version > t->cur->version)
+        return set_cur(s, t, v, err);
+    /* An older version arriving late: only its map is needed. */
+    int32_t *m = malloc((t->cur->ncols + 1) * sizeof *m);
+    if (!m) {
+        tm_error_set(err, "out of memory keeping the schema of a table");
+        return -1;
+    }
+    tm_version_map(v, t->cur, m);
+    t->to_cur[rel->version] = m;
+    return 0;
+}
+
+void tm_state_gap(tm_state *s)
+{
+    for (size_t i = 0; i < s->ntables; i++)
+        s->tables[i]->gap = true;
+}
+
+void tm_state_in_snapshot(tm_state *s, bool on)
+{
+    s->in_snapshot = on;
+}
+
+/* ---- rows ------------------------------------------------------------------ */
+
+/* The key values of a tuple of version v, in cur's key order. Returns false
+ * when a key value is not known ('u'). */
+static inline bool tuple_key(const tm_table *t, uint32_t v, const tm_value *vals, uint32_t n,
+                             tm_value *kv)
+{
+    const int32_t *map = t->to_cur[v];
+    for (uint32_t k = 0; k < t->nkeys; k++) {
+        uint32_t c = t->keycols[k];
+        int32_t i = map[c];
+        kv[k] = i >= 0 && (uint32_t)i < n ? vals[i] : t->cur->cols[c].missing;
+        if (kv[k].kind != TM_KIND_TEXT && kv[k].kind != TM_KIND_NULL)
+            return false;
+    }
+    return true;
+}
+
+static inline bool value_eq(const tm_value *a, const tm_value *b)
+{
+    return a->kind == b->kind && a->len == b->len && (!a->len || !memcmp(a->ptr, b->ptr, a->len));
+}
+
+static inline bool key_eq(const tm_value *a, const tm_value *b, uint32_t n)
+{
+    for (uint32_t k = 0; k < n; k++)
+        if (!value_eq(&a[k], &b[k]))
+            return false;
+    return true;
+}
+
+static inline bool row_has_key(const tm_table *t, const tm_row *r, const tm_value *kv)
+{
+    const int32_t *map = t->to_cur[r->ver];
+    for (uint32_t k = 0; k < t->nkeys; k++) {
+        uint32_t c = t->keycols[k];
+        tm_value v = map[c] >= 0 ? tm_row_get(r, (uint32_t)map[c]) : t->cur->cols[c].missing;
+        if (!value_eq(&v, &kv[k]))
+            return false;
+    }
+    return true;
+}
+
+/* The slot holding the row with key kv, or the empty slot where it would
+ * go (*found false). The table must have room (tm_rowmap_reserve). */
+static inline size_t lookup(const tm_table *t, const tm_value *kv, uint32_t h, bool *found)
+{
+    const tm_rowmap *m = &t->rows;
+    for (size_t i = tm_rowmap_slot(m, h);; i = tm_rowmap_step(m, i)) {
+        const tm_rowslot *sl = &m->slots[i];
+        if (!sl->row) {
+            *found = false;
+            return i;
+        }
+        if (sl->hash == h && row_has_key(t, sl->row, kv)) {
+            *found = true;
+            return i;
+        }
+    }
+}
+
+/* Writes a row of version v holding vals[0..n) ('n' or 't' kinds only),
+ * into reuse when it fits well, else into a new allocation. NULL when out
+ * of memory (reuse is then untouched). */
+static tm_row *row_build(tm_table *t, uint32_t v, const tm_value *vals, uint32_t n, tm_row *reuse)
+{
+    size_t data = 0;
+    for (uint32_t i = 0; i < n; i++)
+        data += vals[i].len;
+    size_t size = sizeof(tm_row) + (size_t)n * sizeof(uint32_t) + data;
+    if (size >= TM_ROW_NULL)
+        return NULL;
+    tm_row *r = reuse;
+    if (!r || r->cap < size || size < r->cap / 2) {
+        r = malloc(size);
+        if (!r)
+            return NULL;
+        r->cap = (uint32_t)size;
+        t->bytes += size;
+    }
+    r->ver = (uint16_t)v;
+    r->ncols = (uint16_t)n;
+    r->count = 1;
+    char *d = (char *)(r->end + n);
+    uint32_t off = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (vals[i].kind == TM_KIND_TEXT) {
+            if (vals[i].len)
+                memcpy(d + off, vals[i].ptr, vals[i].len);
+            off += vals[i].len;
+            r->end[i] = off;
+        } else {
+            r->end[i] = off | TM_ROW_NULL;
+        }
+    }
+    return r;
+}
+
+static void row_free(tm_table *t, tm_row *r)
+{
+    t->bytes -= r->cap;
+    free(r);
+}
+
+/* Replaces unchanged TOAST values ('u') of a tuple of version v by the
+ * values of row r (NULL: not found, they read as NULL). Returns whether a
+ * value now points into r. */
+static bool resolve_unchanged(tm_table *t, uint32_t v, tm_value *vals, uint32_t n, const tm_row *r)
+{
+    bool refs = false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (vals[i].kind != TM_KIND_UNCHANGED)
+            continue;
+        if (!r) {
+            vals[i] = (tm_value){NULL, 0, TM_KIND_NULL};
+            t->st.unresolved++;
+            continue;
+        }
+        int idx = r->ver == v ? (int)i : tm_version_find(t->ver[r->ver], t->ver[v]->cols[i].name);
+        if (idx >= 0 && (uint32_t)idx < r->ncols) {
+            vals[i] = tm_row_get(r, (uint32_t)idx);
+            refs = true;
+        } else {
+            vals[i] = t->ver[v]->cols[i].missing;
+        }
+    }
+    return refs;
+}
+
+static int oom(tm_error *err)
+{
+    tm_error_set(err, "out of memory holding the replayed rows");
+    return -1;
+}
+
+/* Adds a new row (vals, key kv) to the table. */
+static int insert_row(tm_table *t, uint32_t v, const tm_value *vals, uint32_t n, const tm_value *kv,
+                      tm_row *built, tm_error *err)
+{
+    if (tm_rowmap_reserve(&t->rows, t->rows.n + 1) != 0) {
+        if (built)
+            row_free(t, built);
+        return oom(err);
+    }
+    uint32_t h = key_hash(kv, t->nkeys);
+    bool found;
+    size_t i = lookup(t, kv, h, &found);
+    if (found) {
+        tm_row *r = t->rows.slots[i].row;
+        if (!t->unique) { /* one more of an identical row */
+            r->count++;
+            t->nrows++;
+            if (built)
+                row_free(t, built);
+            return 0;
+        }
+        t->st.duplicate_keys++;
+        tm_row *nr = built ? built : row_build(t, v, vals, n, r);
+        if (!nr)
+            return oom(err);
+        if (nr != r)
+            row_free(t, r);
+        t->rows.slots[i].row = nr;
+        return 0;
+    }
+    tm_row *nr = built ? built : row_build(t, v, vals, n, NULL);
+    if (!nr)
+        return oom(err);
+    tm_rowmap_put_at(&t->rows, i, h, nr);
+    t->nrows++;
+    return 0;
+}
+
+/* Removes one instance of the row at slot i. */
+static void remove_at(tm_table *t, size_t i)
+{
+    tm_row *r = t->rows.slots[i].row;
+    t->nrows--;
+    if (r->count > 1) {
+        r->count--;
+        return;
+    }
+    tm_rowmap_delete_at(&t->rows, i);
+    row_free(t, r);
+}
+
+static int do_insert(tm_state *s, tm_table *t, uint32_t v, tm_value *nv, uint32_t nn, tm_error *err)
+{
+    t->st.inserts++;
+    /* pgoutput sends no 'u' in inserts; should one come, it reads as the
+     * previous value of the same key when there is one. */
+    bool has_u = false;
+    for (uint32_t i = 0; i < nn && !has_u; i++)
+        has_u = nv[i].kind == TM_KIND_UNCHANGED;
+    if (has_u)
+        resolve_unchanged(t, v, nv, nn, NULL);
+    if (!tuple_key(t, v, nv, nn, s->kv_new)) {
+        t->st.missing_rows++;
+        return 0;
+    }
+    return insert_row(t, v, nv, nn, s->kv_new, NULL, err);
+}
+
+static int do_update(tm_state *s, tm_table *t, uint32_t v, const tm_change *c, bool old_key_ok,
+                     uint32_t old_hash, tm_value *nv, uint32_t nn, tm_error *err)
+{
+    t->st.updates++;
+    bool new_key_ok = tuple_key(t, v, nv, nn, s->kv_new);
+    /* Where the row is: the old tuple's key, unless it lacks our key (a
+     * key-only image of another index: then the key did not change). */
+    if (old_key_ok && c->old_kind == 'K' && t->unique)
+        for (uint32_t k = 0; k < t->nkeys && old_key_ok; k++)
+            old_key_ok = s->kv_old[k].kind == TM_KIND_TEXT;
+    const tm_value *kv = old_key_ok ? s->kv_old : new_key_ok ? s->kv_new : NULL;
+    if (!kv) {
+        t->st.missing_rows++;
+        return 0;
+    }
+    if (tm_rowmap_reserve(&t->rows, t->rows.n + 1) != 0)
+        return oom(err);
+    uint32_t h = old_key_ok ? old_hash : key_hash(kv, t->nkeys);
+    bool found;
+    size_t i = lookup(t, kv, h, &found);
+    if (!found) {
+        t->st.missing_rows++;
+        resolve_unchanged(t, v, nv, nn, NULL);
+        if (!tuple_key(t, v, nv, nn, s->kv_new))
+            return 0;
+        return insert_row(t, v, nv, nn, s->kv_new, NULL, err);
+    }
+    tm_row *r = t->rows.slots[i].row;
+    bool refs = resolve_unchanged(t, v, nv, nn, r);
+    if (!new_key_ok && !tuple_key(t, v, nv, nn, s->kv_new)) {
+        t->st.missing_rows++;
+        return 0;
+    }
+    if (kv == s->kv_new || key_eq(kv, s->kv_new, t->nkeys)) {
+        /* Same key: the row is rewritten where it is. */
+        uint32_t count = r->count;
+        tm_row *nr = row_build(t, v, nv, nn, refs || count > 1 ? NULL : r);
+        if (!nr)
+            return oom(err);
+        if (count > 1) { /* one of several identical rows changes: it is still equal */
+            nr->count = count;
+        }
+        if (nr != r)
+            row_free(t, r);
+        t->rows.slots[i].row = nr;
+        return 0;
+    }
+    /* The key changed: build the new row before the old one goes (its
+     * values may point into the old one). */
+    tm_row *nr = row_build(t, v, nv, nn, NULL);
+    if (!nr)
+        return oom(err);
+    remove_at(t, i);
+    return insert_row(t, v, nv, nn, s->kv_new, nr, err);
+}
+
+static int do_delete(tm_state *s, tm_table *t, bool old_key_ok, uint32_t h)
+{
+    t->st.deletes++;
+    if (!old_key_ok || !t->rows.slots) {
+        t->st.missing_rows++;
+        return 0;
+    }
+    bool found;
+    size_t i = lookup(t, s->kv_old, h, &found);
+    if (!found) {
+        t->st.missing_rows++;
+        return 0;
+    }
+    remove_at(t, i);
+    return 0;
+}
+
+static int apply(tm_state *s, const tm_change *c, tm_error *err)
+{
+    tm_table *t = find_table(s, c->relation_oid);
+    if (!t) {
+        tm_error_set(err,
+                     "the journal holds a change of relation %u before any schema of it; "
+                     "the journal is damaged (run tidemark verify)",
+                     c->relation_oid);
+        return -1;
+    }
+    if (!t->selected) {
+        s->skipped++;
+        return 0;
+    }
+    s->applied++;
+    if (c->op == TIDEMARK__CHANGE__OP__TRUNCATE) {
+        t->st.truncates++;
+        free_rows(t);
+        if (s->in_snapshot)
+            t->gap = false;
+        return 0;
+    }
+    uint32_t v = c->relation_version;
+    if (v >= t->nver || !t->ver[v]) {
+        tm_error_set(err,
+                     "the journal holds a change of %s.%s with schema version %u, which it "
+                     "never recorded; the journal is damaged (run tidemark verify)",
+                     t->cur->nspname, t->cur->relname, v);
+        return -1;
+    }
+    uint32_t ncols = t->ver[v]->ncols;
+    Tidemark__Tuple tt;
+    uint32_t no = 0, nn = 0;
+    int has_old = tm_change_tuple(&s->dec, c, 0, &tt, err);
+    if (has_old < 0 || (has_old && tm_tuple_decode(&tt, NULL, 0, &s->oldv, &no, err) != 0))
+        return -1;
+    /* The old row's key, and a prefetch of its hash slot, which (for a
+     * large table) arrives from memory while the new tuple is decoded. */
+    bool old_key_ok = false;
+    uint32_t old_hash = 0;
+    if (has_old && (old_key_ok = tuple_key(t, v, s->oldv.v, no, s->kv_old))) {
+        old_hash = key_hash(s->kv_old, t->nkeys);
+        if (t->rows.slots)
+            __builtin_prefetch(&t->rows.slots[tm_rowmap_slot(&t->rows, old_hash)]);
+    }
+    int has_new = tm_change_tuple(&s->dec, c, 1, &tt, err);
+    if (has_new < 0 ||
+        (has_new && tm_tuple_decode(&tt, has_old ? s->oldv.v : NULL, no, &s->newv, &nn, err) != 0))
+        return -1;
+    if ((has_old && no != ncols) || (has_new && nn != ncols)) {
+        tm_error_set(err,
+                     "the journal holds a row of %s.%s with %u columns where its schema "
+                     "version %u has %u; the journal is damaged (run tidemark verify)",
+                     t->ver[v]->nspname, t->ver[v]->relname, has_old && no != ncols ? no : nn, v,
+                     ncols);
+        return -1;
+    }
+    switch (c->op) {
+    case TIDEMARK__CHANGE__OP__INSERT:
+        if (!has_new)
+            break;
+        return do_insert(s, t, v, s->newv.v, nn, err);
+    case TIDEMARK__CHANGE__OP__UPDATE:
+        if (!has_new)
+            break;
+        return do_update(s, t, v, c, old_key_ok, old_hash, s->newv.v, nn, err);
+    case TIDEMARK__CHANGE__OP__DELETE:
+        return do_delete(s, t, old_key_ok, old_hash);
+    default:
+        break;
+    }
+    tm_error_set(err,
+                 "the journal holds a change of %s.%s of an unknown kind (%u) or without its "
+                 "row; the journal is damaged or from a newer tidemark",
+                 t->ver[v]->nspname, t->ver[v]->relname, c->op);
+    return -1;
+}
+
+int tm_state_change_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err)
+{
+    tm_change c;
+    if (tm_change_peek(&s->dec, p, len, &c, err) != 0)
+        return -1;
+    return apply(s, &c, err);
+}
+
+int tm_state_change(tm_state *s, const Tidemark__Change *m, tm_error *err)
+{
+    tm_change c;
+    tm_change_from_unpacked(m, &c);
+    return apply(s, &c, err);
+}
