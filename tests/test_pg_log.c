@@ -105,8 +105,11 @@ START_TEST(log_of_a_real_workload)
     /* scripts/context.sql, as users install it. */
     char *path = tmt_path(TM_SOURCE_DIR, "scripts/context.sql");
     size_t len;
-    unsigned char *sql = tmt_slurp(path, &len);
-    PGresult *res = PQexec(c, (const char *)sql);
+    unsigned char *raw = tmt_slurp(path, &len);
+    char *sql = calloc(1, len + 1); /* tmt_slurp does not terminate it */
+    memcpy(sql, raw, len);
+    free(raw);
+    PGresult *res = PQexec(c, sql);
     ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "context.sql: %s",
                   PQresultErrorMessage(res));
     PQclear(res);
