@@ -6,7 +6,8 @@
  * by readers as a side effect of reading (never by capture), and trusted
  * only as far as it goes: it lists the frames it covers by offset and
  * payload CRC, and a frame it does not cover, or whose CRC differs, is read.
- * A damaged file (CRC32C over the whole) counts as absent. So a summary can
+ * A damaged file (CRC32C over the whole) counts as absent, which also
+ * covers two readers saving the same summary at once. So a summary can
  * cover any subset of a segment's frames, and grows as reading goes on
  * (the open segment's new frames are added by the next read).
  *
@@ -34,7 +35,8 @@
  *   0 magic "TMKS", 4 u16 version, 6 u16 0, 8 u64 segment number,
  *   16 u32 frames, 20 u32 relations, 24 u32 hashes, 28 u32 0,
  *   32 frames: u64 offset, u32 payload CRC, u32 index of its first hash,
- *   relations: u32 oid, u32 version (each (oid, version) with changes here),
+ *   relations: u64 oid << 32 | version (each (oid, version) with changes in
+ *   a covered frame), ascending,
  *   hashes: u32 each, sorted within each frame,
  *   u32 CRC32C of everything before it. */
 #ifndef TM_KEYSUM_H
