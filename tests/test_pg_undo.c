@@ -57,6 +57,7 @@ static void same(const char *what, char *want, char *got)
 {
     ck_assert_msg(!strcmp(want, got), "%s differs\n--- want:\n%.1500s\n--- got:\n%.1500s", what,
                   want, got);
+    free(want);
     free(got);
 }
 
@@ -335,6 +336,15 @@ static void check_errors(refs *f)
     tm_assert_exit(&r, 1);
     ck_assert_msg(strstr(r.err, "REPLICA IDENTITY DEFAULT") && strstr(r.err, "nofull"), "%s",
                   r.err);
+    tm_run_result_free(&r);
+    /* --where keeps the changes whose old or new row matches */
+    undo(&r, "--xid", f->x_update, "--where", "user_id <= 2 AND key = 'ui'", "--dry-run", NULL);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "2 rows set back"), "%s", r.out);
+    tm_run_result_free(&r);
+    undo(&r, "--xid", f->x_update, "--where", "nosuch = 1", NULL);
+    tm_assert_exit(&r, 2);
+    ck_assert_msg(strstr(r.err, "nosuch"), "%s", r.err);
     tm_run_result_free(&r);
     undo(&r, "--xid", "abc", NULL);
     tm_assert_exit(&r, 2);
