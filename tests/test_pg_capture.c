@@ -16,6 +16,7 @@
 #include "journal.h"
 #include "lsn.h"
 #include "pg_harness.h"
+#include "support_store.h"
 #include "tm_check.h"
 #include "tm_run.h"
 
@@ -74,6 +75,15 @@ static char *mkjournal(void)
     char *dir = malloc(strlen(tmpl) + 16);
     sprintf(dir, "%s/journal", tmpl);
     return dir;
+}
+
+/* Removes a journal made by mkjournal (its parent temp dir) and frees the name. */
+static void rmjournal(char *j)
+{
+    char *slash = strrchr(j, '/');
+    *slash = '\0';
+    tmt_rmtree(j);
+    free(j);
 }
 
 /* A database of its own per test, with the preference-like tables. */
@@ -252,7 +262,7 @@ START_TEST(first_run_and_resume)
     tm_run_result_free(&r);
     PQfinish(c);
     free(ci);
-    free(j);
+    rmjournal(j);
 }
 END_TEST
 
@@ -333,7 +343,7 @@ START_TEST(sigkill_twenty_times)
     tm_run_result_free(&r);
     PQfinish(c);
     free(ci);
-    free(j);
+    rmjournal(j);
 }
 END_TEST
 
@@ -410,8 +420,8 @@ START_TEST(refusals)
     free(slots);
     PQfinish(c);
     free(ci);
-    free(j);
-    free(j2);
+    rmjournal(j);
+    rmjournal(j2);
 }
 END_TEST
 
@@ -463,7 +473,7 @@ START_TEST(server_restart_mid_stream)
     PQfinish(c);
     tm_pg_stop(&pg);
     free(ci);
-    free(j);
+    rmjournal(j);
 }
 END_TEST
 

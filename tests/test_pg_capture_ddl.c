@@ -11,6 +11,7 @@
 
 #include "journal.h"
 #include "pg_harness.h"
+#include "support_store.h"
 #include "tm_check.h"
 #include "tm_run.h"
 #include "tuple.h"
@@ -22,6 +23,15 @@ static char *mkjournal(void)
     char *dir = malloc(strlen(tmpl) + 16);
     sprintf(dir, "%s/journal", tmpl);
     return dir;
+}
+
+/* Removes a journal made by mkjournal (its parent temp dir) and frees the name. */
+static void rmjournal(char *j)
+{
+    char *slash = strrchr(j, '/');
+    *slash = '\0';
+    tmt_rmtree(j);
+    free(j);
 }
 
 static void capture_to_now(PGconn *c, const char *j, const char *ci, const char *extra)
@@ -153,7 +163,7 @@ START_TEST(schema_versions)
     ck_assert_uint_eq(sn.version, 3);
     PQfinish(c);
     free(ci);
-    free(j);
+    rmjournal(j);
 }
 END_TEST
 
@@ -179,7 +189,7 @@ START_TEST(rewrite_takes_fresh_snapshot)
     ck_assert_int_eq(access(j, F_OK), 0);
     PQfinish(c);
     free(ci);
-    free(j);
+    rmjournal(j);
 }
 END_TEST
 
@@ -212,7 +222,7 @@ START_TEST(rewrite_with_event_trigger)
     ck_assert_str_eq(sn.columns, "id:integer,v:bigint,");
     PQfinish(c);
     free(ci);
-    free(j);
+    rmjournal(j);
 }
 END_TEST
 
@@ -255,7 +265,7 @@ START_TEST(canonical_values_and_spool)
     tm_run_result_free(&r);
     PQfinish(c);
     free(ci);
-    free(j);
+    rmjournal(j);
 }
 END_TEST
 
