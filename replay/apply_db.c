@@ -526,51 +526,77 @@ static int apply_table(apply *a, const tm_apply_table *at, FILE *report)
     return 0;
 }
 
-int tm_apply(const tm_apply_opts *o, const tm_meta *meta, tm_apply_table *tables, size_t n,
-             FILE *report, tm_error *err)
+struct tm_applier {
+    apply a;
+    tm_apply_opts o;
+};
+
+void tm_apply_close(tm_applier *p)
 {
-    apply a = {.o = o, .err = err};
-    if (tm_out_init_mem(&a.sql, err) != 0)
-        return -1;
-    if (tm_out_init_mem(&a.data, err) != 0) {
-        tm_out_free(&a.sql);
+    if (!p)
+        return;
+    if (p->a.c)
+        PQfinish(p->a.c);
+    tm_out_free(&p->a.sql);
+    tm_out_free(&p->a.data);
+    free(p);
+}
+
+int tm_apply_open(const tm_apply_opts *o, const tm_meta *meta, tm_applier **out, tm_error *err)
+{
+    tm_applier *p = calloc(1, sizeof *p);
+    if (!p) {
+        tm_error_set(err, "out of memory");
         return -1;
     }
-    int rc = -1;
-    a.c = PQconnectdb(o->conninfo);
-    if (PQstatus(a.c) != CONNECTION_OK) {
-        tm_error_set(err, "cannot connect to the --apply target: %s", PQerrorMessage(a.c));
+    p->o = *o;
+    p->a.o = &p->o;
+    p->a.err = err;
+    if (tm_out_init_mem(&p->a.sql, err) != 0 || tm_out_init_mem(&p->a.data, err) != 0) {
+        tm_apply_close(p);
+        return -1;
+    }
+    p->a.c = PQconnectdb(o->conninfo);
+    if (PQstatus(p->a.c) != CONNECTION_OK) {
+        tm_error_set(err, "cannot connect to the --apply target: %s", PQerrorMessage(p->a.c));
         size_t l = strlen(err->msg);
-        while (l && err->msg[l - 1] == '\n')
+        while (l && (err->msg[l - 1] == '\n' || err->msg[l - 1] == '\t'))
             err->msg[--l] = '\0';
-        goto out;
+        tm_apply_close(p);
+        return -1;
     }
-    if (check_target(&a, meta) != 0 ||
-        exec_sql(&a,
+    if (check_target(&p->a, meta) != 0 ||
+        exec_sql(&p->a,
                  "SET client_encoding = 'UTF8'; SET standard_conforming_strings = on; "
                  "SET DateStyle = 'ISO'; SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'",
-                 NULL) != 0 ||
-        exec_sql(&a, "BEGIN", NULL) != 0)
-        goto out;
+                 NULL) != 0) {
+        tm_apply_close(p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+int tm_apply_run(tm_applier *p, tm_apply_table *tables, size_t n, FILE *report, tm_error *err)
+{
+    apply *a = &p->a;
+    a->err = err;
+    if (exec_sql(a, "BEGIN", NULL) != 0)
+        return -1;
     for (size_t i = 0; i < n; i++) {
-        if (apply_table(&a, &tables[i], report) != 0) {
+        if (apply_table(a, &tables[i], report) != 0) {
             char q[300];
             snprintf(q, sizeof q, "%s.%s", tables[i].rs->v->nspname, tables[i].rs->v->relname);
             tm_error_prefix(err, "applying %s (nothing was written)", q);
-            PQclear(PQexec(a.c, "ROLLBACK"));
-            goto out;
+            PQclear(PQexec(a->c, "ROLLBACK"));
+            return -1;
         }
     }
-    if (exec_sql(&a, o->dry_run ? "ROLLBACK" : "COMMIT", NULL) != 0) {
+    if (exec_sql(a, p->o.dry_run ? "ROLLBACK" : "COMMIT", NULL) != 0) {
         tm_error_prefix(err, "committing");
-        goto out;
+        return -1;
     }
-    if (o->dry_run)
+    if (p->o.dry_run)
         fprintf(report, "dry run: nothing was written\n");
-    rc = 0;
-out:
-    PQfinish(a.c);
-    tm_out_free(&a.sql);
-    tm_out_free(&a.data);
-    return rc;
+    return 0;
 }

@@ -35,9 +35,16 @@ typedef struct tm_apply_table {
     const tm_where_bound *where; /* the subset of the target to replace; NULL: all */
 } tm_apply_table;
 
-/* Applies the tables; prints one line per table to report. 0, or -1 with
- * err (nothing is written then). */
-int tm_apply(const tm_apply_opts *o, const tm_meta *meta, tm_apply_table *tables, size_t n,
-             FILE *report, tm_error *err);
+typedef struct tm_applier tm_applier;
+
+/* Connects to the target and checks it (refusing the capture source
+ * unless allowed), before the long work of replaying. -1 with err. */
+int tm_apply_open(const tm_apply_opts *o, const tm_meta *meta, tm_applier **out, tm_error *err);
+
+/* Applies the tables in one transaction; prints one line per table to
+ * report. 0, or -1 with err (nothing is written then). */
+int tm_apply_run(tm_applier *a, tm_apply_table *tables, size_t n, FILE *report, tm_error *err);
+
+void tm_apply_close(tm_applier *a);
 
 #endif

@@ -334,7 +334,7 @@ static int write_output(const opts *o, outtab *ts, size_t n, tm_error *err)
     return 0;
 }
 
-static int apply_output(const opts *o, const tm_meta *meta, outtab *ts, size_t n, tm_error *err)
+static int apply_output(tm_applier *ap, outtab *ts, size_t n, tm_error *err)
 {
     tm_apply_table *at = calloc(n + 1, sizeof *at);
     if (!at) {
@@ -350,14 +350,8 @@ static int apply_output(const opts *o, const tm_meta *meta, outtab *ts, size_t n
             built++;
         }
     }
-    if (rc == 0) {
-        tm_apply_opts ao = {.conninfo = o->apply,
-                            .create_tables = o->create_tables,
-                            .merge = o->mode && !strcmp(o->mode, "merge"),
-                            .dry_run = o->dry_run,
-                            .allow_source = o->allow_source};
-        rc = tm_apply(&ao, meta, at, n, stdout, err);
-    }
+    if (rc == 0)
+        rc = tm_apply_run(ap, at, n, stdout, err);
     for (size_t i = 0; i < built; i++)
         tm_rowset_free(&ts[i].rs);
     free(at);
@@ -470,6 +464,7 @@ int cmd_replay(int argc, char **argv)
     tm_state *s = NULL;
     outtab *ts = NULL;
     int nts = 0;
+    tm_applier *applier = NULL;
     char when[64];
     if (o.at) {
         if (tm_time_parse(o.at, o.tz, &tg.time, &err) != 0) {
@@ -500,6 +495,17 @@ int cmd_replay(int argc, char **argv)
             fprintf(stderr, "tidemark replay: %s\n", err.msg);
         goto out;
     }
+    if (o.apply) {
+        tm_apply_opts ao = {.conninfo = o.apply,
+                            .create_tables = o.create_tables,
+                            .merge = o.mode && !strcmp(o.mode, "merge"),
+                            .dry_run = o.dry_run,
+                            .allow_source = o.allow_source};
+        if (tm_apply_open(&ao, &meta, &applier, &err) != 0) {
+            fprintf(stderr, "tidemark replay: %s\n", err.msg);
+            goto out;
+        }
+    }
     if (!(s = tm_state_new(select_table, &o, &err))) {
         fprintf(stderr, "tidemark replay: %s\n", err.msg);
         goto out;
@@ -527,7 +533,7 @@ int cmd_replay(int argc, char **argv)
             goto out;
         }
     }
-    int wrc = o.apply ? apply_output(&o, &meta, ts, (size_t)nts, &err)
+    int wrc = o.apply ? apply_output(applier, ts, (size_t)nts, &err)
                       : write_output(&o, ts, (size_t)nts, &err);
     if (wrc != 0) {
         fprintf(stderr, "tidemark replay: %s\n", err.msg);
@@ -550,6 +556,7 @@ out:
     for (int i = 0; ts && i < nts; i++)
         tm_where_bound_free(ts[i].where);
     free(ts);
+    tm_apply_close(applier);
     tm_state_free(s);
     tm_where_free(where);
     free(o.tables);

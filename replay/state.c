@@ -1,5 +1,6 @@
 #include "state.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -373,8 +374,10 @@ static tm_row *row_build(tm_table *t, uint32_t v, const tm_value *vals, uint32_t
         r = malloc(size);
         if (!r)
             return NULL;
-        r->cap = (uint32_t)size;
-        t->bytes += size;
+        /* malloc rounds up: the slack lets a row grow a little in place. */
+        size_t usable = malloc_usable_size(r);
+        r->cap = (uint32_t)(usable < TM_ROW_NULL ? usable : size);
+        t->bytes += r->cap;
     }
     r->ver = (uint16_t)v;
     r->ncols = (uint16_t)n;

@@ -17,6 +17,7 @@
 #include "rowmap.h"
 #include "runner.h"
 #include "support_store.h"
+#include "tm_time.h"
 #include "tm_check.h"
 #include "tuple_encode.h"
 
@@ -757,6 +758,57 @@ START_TEST(rekey_on_schema_change)
 }
 END_TEST
 
+/* Commit times out of LSN order (concurrent commits): the state at T ends
+ * before the first transaction committed after T, as recovery stops, even
+ * when a later one committed before T. */
+START_TEST(time_target_stops_at_first_later_commit)
+{
+    char *dir = tmt_tempdir();
+    jw j = {.lsn = 1000, .time = 1700000000000000};
+    tm_error err;
+    tm_writer_options wo = {.quiet = true};
+    ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
+    write_meta(dir);
+    put_rel(j.w, PREFS, 1, j.lsn + 100);
+    begin(&j, 1, true);
+    put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);
+    end(&j);
+    int64_t base = j.time;
+    /* Commit times +10, +30, +20, +40 (ms) in LSN order. */
+    int64_t at[4] = {10000, 30000, 20000, 40000};
+    for (int i = 0; i < 4; i++) {
+        j.time = base + at[i] - 1000; /* begin() adds 1000 */
+        begin(&j, 1, false);
+        char c[8];
+        snprintf(c, sizeof c, "tx%d", i + 1);
+        insert_prefs(&j, i + 1, c);
+        end(&j);
+    }
+    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
+    tm_tuple_enc_free(&j.eo);
+    tm_tuple_enc_free(&j.en);
+    struct {
+        int64_t t;
+        const char *want;
+    } cases[] = {
+        {base + 10000, "a,b,c\n1,k,tx1\n"},
+        {base + 20000, "a,b,c\n1,k,tx1\n"}, /* tx3 (at +20) comes after tx2 (+30) */
+        {base + 29999, "a,b,c\n1,k,tx1\n"},
+        {base + 30000, "a,b,c\n1,k,tx1\n2,k,tx2\n3,k,tx3\n"},
+        {base + 9999, "a,b,c\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char t[TM_TIME_BUFLEN], *out;
+        tm_time_format(cases[i].t, t);
+        int rc = tmt_run(&out, "replay", "--journal", dir, "--at", t, NULL);
+        ck_assert_msg(rc == 0 && !strcmp(out, cases[i].want), "at %s: exit %d\n%s", t, rc, out);
+        free(out);
+    }
+    tmt_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("replay_state");
@@ -767,6 +819,7 @@ int main(void)
     tcase_add_test(tc, random_journals_match_model);
     tcase_add_test(tc, gaps_and_damage);
     tcase_add_test(tc, rekey_on_schema_change);
+    tcase_add_test(tc, time_target_stops_at_first_later_commit);
     suite_add_tcase(s, tc);
     return tm_check_run(s);
 }
