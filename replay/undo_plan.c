@@ -523,7 +523,8 @@ int tm_undo_plan_build(tm_undo_plan *p, const char *journal, const tm_undo_selec
         case TIDEMARK__RECORD__BODY_RELATION:
             rc = tm_state_relation(p->state, rec->relation, err);
             break;
-        default:
+        default: /* logical messages and gaps carry no rows to undo */
+            rc = 0;
             break;
         }
         if (rc != 0) {

@@ -162,7 +162,10 @@ static void workload(PGconn *c, refs *f)
 {
     /* UPDATE-all, then a legitimate new row */
     f->prefs = dump(c, "SELECT * FROM prefs ORDER BY 1, 2");
-    f->x_update = tx(c, "UPDATE prefs SET value = value - 'notifications'");
+    /* With the application's context message in the same transaction, as
+     * scripts/context.sql does it: messages are not rows to undo. */
+    f->x_update = tx(c, "SELECT pg_logical_emit_message(true, 'tidemark', '{\"user\": \"bot\"}');"
+                        "UPDATE prefs SET value = value - 'notifications'");
     tm_pg_exec(c, "INSERT INTO prefs VALUES (999, 'ui', '{\"theme\": \"light\"}')");
     /* mass DELETE with cascade, then a legitimate new parent */
     f->parent = dump(c, "SELECT * FROM parent ORDER BY 1");
