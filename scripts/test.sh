@@ -29,6 +29,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 check_summaries() {
     awk '/^[0-9]+\/[0-9]+ Test: / { name = $3; seen[name] = 0 }
          /^[0-9]+%: Checks: / { print "  " name ": " $0; seen[name] = 1 }
+         /^demo: OK$/ { print "  " name ": " $0; seen[name] = 1 }
          END { for (n in seen) if (!seen[n]) print "  " n ": no Check summary (crashed or not run)" }' \
         "$1/Testing/Temporary/LastTest.log" | sort
 }
