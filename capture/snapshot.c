@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copy_text.h"
 #include "source.h"
 #include "tm_time.h"
 
@@ -27,93 +28,39 @@ void tm_copyrow_free(tm_copyrow *row)
     free(row->kinds);
     free(row->data);
     free(row->lengths);
+    free(row->vals);
     memset(row, 0, sizeof *row);
 }
 
-static int hexval(char c)
+int tm_copy_decode(char *line, size_t len, size_t n, tm_copyrow *row, Tidemark__Tuple *out)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-int tm_copy_decode(const char *line, size_t len, tm_copyrow *row, Tidemark__Tuple *out)
-{
-    /* Decoded data is never longer than the line. */
-    if (grow((void **)&row->data, &row->data_cap, len + 1, 1) != 0)
+    if (grow((void **)&row->vals, &row->vals_cap, n + 1, sizeof(tm_value)) != 0 ||
+        grow((void **)&row->kinds, &row->kinds_cap, n + 1, 1) != 0 ||
+        grow((void **)&row->lengths, &row->lengths_cap, n + 1, sizeof(uint32_t)) != 0 ||
+        grow((void **)&row->data, &row->data_cap, len + 1, 1) != 0)
         return -1;
-    size_t nf = 0, dlen = 0, tvals = 0, i = 0;
-    for (;;) {
-        if (grow((void **)&row->kinds, &row->kinds_cap, nf + 1, 1) != 0 ||
-            grow((void **)&row->lengths, &row->lengths_cap, nf + 1, sizeof(uint32_t)) != 0)
-            return -1;
-        if (i + 2 <= len && line[i] == '\\' && line[i + 1] == 'N' &&
-            (i + 2 == len || line[i + 2] == '\t')) {
-            row->kinds[nf++] = 'n';
-            i += 2;
-        } else {
-            size_t start = dlen;
-            while (i < len && line[i] != '\t') {
-                char c = line[i++];
-                if (c == '\\') {
-                    if (i >= len)
-                        return -1;
-                    c = line[i++];
-                    switch (c) {
-                    case 'b': c = '\b'; break;
-                    case 'f': c = '\f'; break;
-                    case 'n': c = '\n'; break;
-                    case 'r': c = '\r'; break;
-                    case 't': c = '\t'; break;
-                    case 'v': c = '\v'; break;
-                    case 'x': {
-                        int v = 0, d, k = 0;
-                        while (k < 2 && i < len && (d = hexval(line[i])) >= 0) {
-                            v = v * 16 + d;
-                            i++;
-                            k++;
-                        }
-                        if (k == 0)
-                            return -1;
-                        c = (char)v;
-                        break;
-                    }
-                    default:
-                        if (c >= '0' && c <= '7') {
-                            int v = c - '0', k = 1;
-                            while (k < 3 && i < len && line[i] >= '0' && line[i] <= '7') {
-                                v = v * 8 + (line[i++] - '0');
-                                k++;
-                            }
-                            c = (char)v;
-                        }
-                        break;
-                    }
-                }
-                row->data[dlen++] = (uint8_t)c;
-            }
-            row->kinds[nf++] = 't';
-            row->lengths[tvals++] = (uint32_t)(dlen - start);
+    if (tm_copy_text_split(line, len, row->vals, n) != 0)
+        return -1;
+    /* The journal keeps a row's text values back to back. */
+    size_t dlen = 0, tvals = 0;
+    for (size_t i = 0; i < n; i++) {
+        const tm_value *v = &row->vals[i];
+        row->kinds[i] = v->kind == TM_KIND_NULL ? TM_KIND_NULL : TM_KIND_TEXT;
+        if (v->kind != TM_KIND_NULL) {
+            memcpy(row->data + dlen, v->ptr, v->len);
+            dlen += v->len;
+            row->lengths[tvals++] = v->len;
         }
-        if (i == len)
-            break;
-        if (line[i] != '\t')
-            return -1;
-        i++;
     }
     tidemark__tuple__init(out);
     out->has_kinds = out->has_data = 1;
     out->kinds.data = row->kinds;
-    out->kinds.len = nf;
+    out->kinds.len = n;
     out->n_lengths = tvals;
     out->lengths = row->lengths;
     out->data.data = row->data;
     out->data.len = dlen;
-    return (int)nf;
+    return 0;
 }
 
 /* "schema"."name" ("c1", "c2", ...) for COPY; caller frees. */
@@ -177,11 +124,11 @@ static int copy_table(PGconn *sql, const Tidemark__Relation *rel, tm_txbuf *out,
         size_t len = (size_t)n;
         if (len && line[len - 1] == '\n')
             len--;
-        int nf = tm_copy_decode(line, len, &row, &tup);
+        int bad = tm_copy_decode(line, len, rel->n_columns, &row, &tup);
         PQfreemem(line);
-        if (nf != (int)rel->n_columns) {
-            tm_error_set(err, "COPY of %s returned a row with %d fields, expected %zu", target, nf,
-                         rel->n_columns);
+        if (bad) {
+            tm_error_set(err, "COPY of %s returned a row that is not %zu fields of COPY text",
+                         target, rel->n_columns);
             rc = -1;
             break;
         }

@@ -10,6 +10,7 @@
 
 #include "catalog.h"
 #include "journal.h"
+#include "tuple.h"
 #include "txbuf.h"
 
 typedef struct tm_snapshot_stats {
@@ -26,15 +27,16 @@ int tm_snapshot_take(PGconn *sql, const char *snapshot_name, tm_catrel *const *r
                      uint64_t lsn, tm_txbuf *out, Tidemark__TxBegin *hdr, tm_snapshot_stats *stats,
                      tm_error *err);
 
-/* Decodes one line of COPY text format (without its newline) into a
- * Tuple: kinds 'n'/'t', lengths and data point into the given reusable
- * buffers. Returns the number of fields, or -1 on a malformed line. */
+/* Decodes one line of COPY text format (without its newline; decoded in
+ * place) of n fields into a Tuple: kinds 'n'/'t', lengths and data in the
+ * given reusable buffers. Returns 0, or -1 on a malformed line. */
 typedef struct tm_copyrow {
     uint8_t *kinds, *data;
     uint32_t *lengths;
-    size_t kinds_cap, data_cap, lengths_cap;
+    tm_value *vals;
+    size_t kinds_cap, data_cap, lengths_cap, vals_cap;
 } tm_copyrow;
-int tm_copy_decode(const char *line, size_t len, tm_copyrow *row, Tidemark__Tuple *out);
+int tm_copy_decode(char *line, size_t len, size_t n, tm_copyrow *row, Tidemark__Tuple *out);
 void tm_copyrow_free(tm_copyrow *row);
 
 #endif

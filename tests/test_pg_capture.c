@@ -380,7 +380,7 @@ START_TEST(refusals)
 
     /* Second capture on the same journal. */
     pid_t pid = spawn_capture(j, ci);
-    usleep(1500000);
+    wait_slot_active(c, "tidemark_cap_refuse"); /* it holds the lock by then */
     tm_tidemark(&r, NULL, "capture", "--journal", j, "--source", ci, NULL);
     tm_assert_exit(&r, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "in use by another capture"));

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "value.h"
+#include "tuple.h"
 
 /* Splits one data line (without its newline) into n values, decoding the
  * escapes in place; the values point into line. Returns 0, or -1 when the
