@@ -733,3 +733,19 @@ char *tmt_stderr_end(tmt_capture *c)
     unlink(c->path);
     return p;
 }
+
+char *tmt_journal_path(void)
+{
+    char *dir = tmt_tempdir();
+    char *j = tmt_path(dir, "journal");
+    free(dir);
+    return j;
+}
+
+void tmt_journal_remove(char *journal)
+{
+    char *slash = strrchr(journal, '/');
+    *slash = '\0';
+    tmt_rmtree(journal);
+    free(journal);
+}

@@ -22,6 +22,10 @@ uint64_t tmt_below(tmt_rng *r, uint64_t n); /* uniform in [0, n) */
 /* ---- files ---------------------------------------------------------------- */
 
 char *tmt_tempdir(void); /* malloc'd; the test fails if it cannot be made */
+/* "<new temp dir>/journal" (not created: capture creates it); malloc'd. */
+char *tmt_journal_path(void);
+/* Removes the temp dir of a tmt_journal_path and frees the name. */
+void tmt_journal_remove(char *journal);
 void tmt_rmtree(const char *path);
 /* Whole file into malloc'd memory / replace a file's content. */
 unsigned char *tmt_slurp(const char *path, size_t *len);

@@ -68,24 +68,6 @@ static void scan_journal(const char *dir, jscan *out)
     tm_reader_close(r);
 }
 
-static char *mkjournal(void)
-{
-    char tmpl[] = "/tmp/tidemark-capture-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    char *dir = malloc(strlen(tmpl) + 16);
-    sprintf(dir, "%s/journal", tmpl);
-    return dir;
-}
-
-/* Removes a journal made by mkjournal (its parent temp dir) and frees the name. */
-static void rmjournal(char *j)
-{
-    char *slash = strrchr(j, '/');
-    *slash = '\0';
-    tmt_rmtree(j);
-    free(j);
-}
-
 /* A database of its own per test, with the preference-like tables. */
 static char *setup_db_on(tm_pg *pg, const char *name, PGconn **conn)
 {
@@ -229,7 +211,7 @@ START_TEST(first_run_and_resume)
 {
     PGconn *c;
     char *ci = setup_db("cap_basic", &c);
-    char *j = mkjournal();
+    char *j = tmt_journal_path();
     for (int i = 0; i < 30; i++)
         workload_tx(c, i); /* before the slot exists: only in the base snapshot */
     tm_pg_exec(c, "TRUNCATE expected");
@@ -262,7 +244,7 @@ START_TEST(first_run_and_resume)
     tm_run_result_free(&r);
     PQfinish(c);
     free(ci);
-    rmjournal(j);
+    tmt_journal_remove(j);
 }
 END_TEST
 
@@ -315,7 +297,7 @@ START_TEST(sigkill_twenty_times)
 {
     PGconn *c;
     char *ci = setup_db("cap_kill", &c);
-    char *j = mkjournal();
+    char *j = tmt_journal_path();
     char *lsn = current_lsn(c);
     run_capture_to(j, ci, lsn, 0);
     free(lsn);
@@ -343,7 +325,7 @@ START_TEST(sigkill_twenty_times)
     tm_run_result_free(&r);
     PQfinish(c);
     free(ci);
-    rmjournal(j);
+    tmt_journal_remove(j);
 }
 END_TEST
 
@@ -351,7 +333,7 @@ START_TEST(refusals)
 {
     PGconn *c;
     char *ci = setup_db("cap_refuse", &c);
-    char *j = mkjournal();
+    char *j = tmt_journal_path();
     char *lsn = current_lsn(c);
     run_capture_to(j, ci, lsn, 0);
     free(lsn);
@@ -399,7 +381,7 @@ START_TEST(refusals)
 
     /* First runs that are refused leave nothing behind: no journal
      * directory, no slot. */
-    char *j2 = mkjournal();
+    char *j2 = tmt_journal_path();
     tm_tidemark(&r, NULL, "capture", "--journal", j2, "--source", ci, NULL);
     tm_assert_exit(&r, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "--table"));
@@ -420,8 +402,8 @@ START_TEST(refusals)
     free(slots);
     PQfinish(c);
     free(ci);
-    rmjournal(j);
-    rmjournal(j2);
+    tmt_journal_remove(j);
+    tmt_journal_remove(j2);
 }
 END_TEST
 
@@ -433,7 +415,7 @@ START_TEST(server_restart_mid_stream)
     ck_assert_msg(tm_pg_start(&pg, NULL, err, sizeof err) == 0, "%s", err);
     PGconn *c;
     char *ci = setup_db_on(&pg, "cap_restart", &c);
-    char *j = mkjournal();
+    char *j = tmt_journal_path();
     char *lsn = current_lsn(c);
     run_capture_to(j, ci, lsn, 0);
     free(lsn);
@@ -473,7 +455,7 @@ START_TEST(server_restart_mid_stream)
     PQfinish(c);
     tm_pg_stop(&pg);
     free(ci);
-    rmjournal(j);
+    tmt_journal_remove(j);
 }
 END_TEST
 

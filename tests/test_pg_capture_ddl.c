@@ -16,24 +16,6 @@
 #include "tm_run.h"
 #include "tuple.h"
 
-static char *mkjournal(void)
-{
-    char tmpl[] = "/tmp/tidemark-ddl-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    char *dir = malloc(strlen(tmpl) + 16);
-    sprintf(dir, "%s/journal", tmpl);
-    return dir;
-}
-
-/* Removes a journal made by mkjournal (its parent temp dir) and frees the name. */
-static void rmjournal(char *j)
-{
-    char *slash = strrchr(j, '/');
-    *slash = '\0';
-    tmt_rmtree(j);
-    free(j);
-}
-
 static void capture_to_now(PGconn *c, const char *j, const char *ci, const char *extra)
 {
     char *lsn = tm_pg_query_value(c, "SELECT pg_current_wal_lsn()");
@@ -134,7 +116,7 @@ START_TEST(schema_versions)
 {
     PGconn *c;
     char *ci = setup("ddl_versions", &c);
-    char *j = mkjournal();
+    char *j = tmt_journal_path();
     capture_to_now(c, j, ci, NULL);
     seen sn;
     scan(j, &sn);
@@ -163,7 +145,7 @@ START_TEST(schema_versions)
     ck_assert_uint_eq(sn.version, 3);
     PQfinish(c);
     free(ci);
-    rmjournal(j);
+    tmt_journal_remove(j);
 }
 END_TEST
 
@@ -171,7 +153,7 @@ START_TEST(rewrite_takes_fresh_snapshot)
 {
     PGconn *c;
     char *ci = setup("ddl_rewrite", &c);
-    char *j = mkjournal();
+    char *j = tmt_journal_path();
     capture_to_now(c, j, ci, NULL);
     /* A rewrite: rows change, no row changes go through the slot. */
     tm_pg_exec(c, "ALTER TABLE t ALTER COLUMN v TYPE text USING (v * 100)::text");
@@ -189,7 +171,7 @@ START_TEST(rewrite_takes_fresh_snapshot)
     ck_assert_int_eq(access(j, F_OK), 0);
     PQfinish(c);
     free(ci);
-    rmjournal(j);
+    tmt_journal_remove(j);
 }
 END_TEST
 
@@ -207,7 +189,7 @@ START_TEST(rewrite_with_event_trigger)
     ck_assert_uint_gt(n, 0);
     tm_pg_exec(c, "%s", sql);
     free(sql);
-    char *j = mkjournal();
+    char *j = tmt_journal_path();
     capture_to_now(c, j, ci, NULL);
     /* No row change after the DDL at all: the trigger's message is enough. */
     tm_pg_exec(c, "ALTER TABLE t ALTER COLUMN v TYPE bigint USING v + 1");
@@ -222,7 +204,7 @@ START_TEST(rewrite_with_event_trigger)
     ck_assert_str_eq(sn.columns, "id:integer,v:bigint,");
     PQfinish(c);
     free(ci);
-    rmjournal(j);
+    tmt_journal_remove(j);
 }
 END_TEST
 
@@ -239,7 +221,7 @@ START_TEST(canonical_values_and_spool)
     c = tm_pg_connect(tm_pg_shared(), "ddl_values");
     tm_pg_exec(c, "ALTER TABLE t ADD COLUMN ts timestamptz, ADD COLUMN f float8, ADD COLUMN b "
                   "bytea, ADD COLUMN i interval, ADD COLUMN big text");
-    char *j = mkjournal();
+    char *j = tmt_journal_path();
     capture_to_now(c, j, ci, NULL);
     tm_pg_exec(c, "INSERT INTO t VALUES (7, 1, '2026-01-02 03:04:05+00', 0.1, '\\x00ff', "
                   "'1 day 2 hours')");
@@ -265,7 +247,7 @@ START_TEST(canonical_values_and_spool)
     tm_run_result_free(&r);
     PQfinish(c);
     free(ci);
-    rmjournal(j);
+    tmt_journal_remove(j);
 }
 END_TEST
 
