@@ -40,6 +40,8 @@ static char *table_list_sql(PGconn *sql, const tm_oidlist *l, tm_error *err)
 {
     size_t cap = 256, len = 0;
     char *out = malloc(cap);
+    if (!out)
+        goto oom;
     out[0] = '\0';
     for (int i = 0; i < l->n; i++) {
         char oid[16];
@@ -55,13 +57,22 @@ static char *table_list_sql(PGconn *sql, const tm_oidlist *l, tm_error *err)
         const char *name = PQgetvalue(r, 0, 0);
         size_t need = len + strlen(name) + 3;
         if (need > cap) {
+            char *grown = realloc(out, need * 2);
+            if (!grown) {
+                PQclear(r);
+                free(out);
+                goto oom;
+            }
+            out = grown;
             cap = need * 2;
-            out = realloc(out, cap);
         }
-        len += (size_t)sprintf(out + len, "%s%s", i ? ", " : "", name);
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? ", " : "", name);
         PQclear(r);
     }
     return out;
+oom:
+    tm_error_set(err, "out of memory");
+    return NULL;
 }
 
 int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_error *err)
