@@ -106,7 +106,7 @@ static void capture_to_now(PGconn *c, bool first)
         tm_tidemark(&r, &ro, "capture", "--journal", journal, "--source", ci, "--table", "prefs",
                     "--table", "parent", "--table", "child", "--table", "items", "--table", "flags",
                     "--table", "conf", "--table", "kr", "--table", "\"we\"\"ird \\ tab\"",
-                    "--table", "nofull", "--endpos", lsn, NULL);
+                    "--table", "nofull", "--table", "fkp", "--endpos", lsn, NULL);
     else
         tm_tidemark(&r, &ro, "capture", "--journal", journal, "--source", ci, "--endpos", lsn,
                     NULL);
@@ -131,6 +131,9 @@ static void setup(PGconn *c)
            "CREATE TABLE \"we\"\"ird \\ tab\" (id int PRIMARY KEY, \"col \"\"q\"\" \n\" text, j "
            "  jsonb);"
            "CREATE TABLE nofull (id int PRIMARY KEY, v text);"
+           "CREATE TABLE fkp (id int PRIMARY KEY, v text);"
+           "ALTER TABLE fkp REPLICA IDENTITY FULL;"
+           "CREATE TABLE fkc (id int PRIMARY KEY, p int NOT NULL REFERENCES fkp);"
            "DO $$DECLARE t text; BEGIN FOREACH t IN ARRAY ARRAY['prefs','parent','child','items',"
            "  'flags','conf','kr','we\"ird \\ tab'] LOOP EXECUTE format('ALTER TABLE %%I REPLICA "
            "  IDENTITY FULL', t); END LOOP; END$$;"
@@ -155,6 +158,7 @@ static void setup(PGconn *c)
 typedef struct refs {
     char *prefs, *parent, *child, *items, *flags, *conf, *kr, *nasty;
     char *x_update, *x_delete, *x_truncate, *x_conf, *x_kr, *x_nasty, *x_nofull, *x_later;
+    char *x_fk;
     char ins_from[64], ins_to[64];
 } refs;
 
@@ -207,6 +211,9 @@ static void workload(PGconn *c, refs *f)
     f->x_nasty = tx(c, sql);
     /* no old rows */
     f->x_nofull = tx(c, "UPDATE nofull SET v = 'changed'");
+    /* an insert that a later row (in a table not captured) refers to */
+    f->x_fk = tx(c, "INSERT INTO fkp VALUES (1, 'a'), (2, 'b')");
+    tm_pg_exec(c, "INSERT INTO fkc VALUES (10, 1)");
 }
 
 static void check_update_all(PGconn *c, refs *f)
@@ -332,6 +339,27 @@ static void check_quoting(PGconn *c, refs *f)
     free(v);
 }
 
+static void check_foreign_key(PGconn *c, refs *f)
+{
+    tm_run_result r;
+    /* abort: the foreign key failure is a conflict, nothing changes */
+    undo(&r, "--xid", f->x_fk, "--apply", ci, NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "foreign key") && strstr(r.err, "(\"id\") = ('1')"), "%s", r.err);
+    tm_run_result_free(&r);
+    char *n = tm_pg_query_value(c, "SELECT count(*) FROM fkp");
+    ck_assert_str_eq(n, "2");
+    free(n);
+    /* skip: row 2 goes, row 1 stays because fkc still refers to it */
+    undo(&r, "--xid", f->x_fk, "--apply", ci, "--on-conflict", "skip", NULL);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.err, "foreign key"), "%s", r.err);
+    tm_run_result_free(&r);
+    n = tm_pg_query_value(c, "SELECT string_agg(id::text, ',' ORDER BY id) FROM fkp");
+    ck_assert_str_eq(n, "1");
+    free(n);
+}
+
 static void check_errors(refs *f)
 {
     tm_run_result r;
@@ -398,10 +426,11 @@ START_TEST(undo_migrations)
     check_truncate(c, &f);
     check_conflicts(c, &f);
     check_quoting(c, &f);
+    check_foreign_key(c, &f);
     check_errors(&f);
 
     char **s[] = {&f.x_update, &f.x_delete, &f.x_truncate, &f.x_conf,
-                  &f.x_kr,     &f.x_nasty,  &f.x_nofull,   &f.x_later};
+                  &f.x_kr,     &f.x_nasty,  &f.x_nofull,   &f.x_later, &f.x_fk};
     for (size_t i = 0; i < sizeof s / sizeof *s; i++)
         free(*s[i]);
     PQfinish(c);
