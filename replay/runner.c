@@ -127,11 +127,11 @@ static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, FIL
 int tm_run_to(const char *dir, tm_state *s, const tm_target *t, const tm_progress *progress,
               tm_run_info *info, tm_error *err)
 {
-    tm_run_opts o = {.progress = progress};
+    tm_runner_opts o = {.progress = progress};
     return tm_run_to_opts(dir, s, t, &o, info, err);
 }
 
-int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_run_opts *o,
+int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_runner_opts *o,
                    tm_run_info *info, tm_error *err)
 {
     memset(info, 0, sizeof *info);

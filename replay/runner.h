@@ -52,7 +52,7 @@ typedef struct tm_progress {
 int tm_run_to(const char *dir, tm_state *s, const tm_target *t, const tm_progress *progress,
               tm_run_info *info, tm_error *err);
 
-typedef struct tm_run_opts {
+typedef struct tm_runner_opts {
     const tm_progress *progress; /* NULL: none */
     /* Start from the newest usable checkpoint (checkpoint.h): for an LSN
      * target one at or before it, for a time target one whose transactions
@@ -64,10 +64,10 @@ typedef struct tm_run_opts {
      * stops the run with that error. */
     int (*after_tx)(void *arg, tm_state *s, const tm_run_info *info, tm_error *err);
     void *arg;
-} tm_run_opts;
+} tm_runner_opts;
 
 /* tm_run_to with options. */
-int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_run_opts *o,
+int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_runner_opts *o,
                    tm_run_info *info, tm_error *err);
 
 /* The commit time and LSN of the journal's last transaction (reads the
