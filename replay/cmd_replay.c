@@ -80,22 +80,14 @@ static int fail_usage(const char *fmt, const char *arg)
 static int parse_args(int argc, char **argv, opts *o)
 {
     static const struct option longopts[] = {
-        {"journal", required_argument, NULL, 'j'},
-        {"at", required_argument, NULL, 'a'},
-        {"lsn", required_argument, NULL, 'l'},
-        {"tz", required_argument, NULL, 'z'},
-        {"table", required_argument, NULL, 't'},
-        {"where", required_argument, NULL, 'w'},
-        {"format", required_argument, NULL, 'f'},
-        {"output", required_argument, NULL, 'o'},
-        {"create-tables", no_argument, NULL, 'C'},
-        {"apply", required_argument, NULL, 'A'},
-        {"mode", required_argument, NULL, 'm'},
-        {"dry-run", no_argument, NULL, 'n'},
-        {"allow-source", no_argument, NULL, 'S'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"no-checkpoint", no_argument, NULL, 'K'},
-        {"help", no_argument, NULL, 'h'},
+        {"journal", required_argument, NULL, 'j'}, {"at", required_argument, NULL, 'a'},
+        {"lsn", required_argument, NULL, 'l'},     {"tz", required_argument, NULL, 'z'},
+        {"table", required_argument, NULL, 't'},   {"where", required_argument, NULL, 'w'},
+        {"format", required_argument, NULL, 'f'},  {"output", required_argument, NULL, 'o'},
+        {"create-tables", no_argument, NULL, 'C'}, {"apply", required_argument, NULL, 'A'},
+        {"mode", required_argument, NULL, 'm'},    {"dry-run", no_argument, NULL, 'n'},
+        {"allow-source", no_argument, NULL, 'S'},  {"verbose", no_argument, NULL, 'v'},
+        {"no-checkpoint", no_argument, NULL, 'K'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
