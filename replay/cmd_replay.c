@@ -55,6 +55,8 @@ static void usage(FILE *f)
             "                         inserts missing rows and updates differing ones only\n"
             "  --dry-run              with --apply: report what would change, change nothing\n"
             "  --allow-source         with --apply: allow writing into the capture source\n"
+            "      --no-checkpoint    replay from the base snapshot, ignoring the\n"
+            "                         checkpoints of 'tidemark checkpoint'\n"
             "  -v, --verbose          progress and a summary on stderr\n"
             "  -h, --help             this help\n");
 }
@@ -64,7 +66,7 @@ typedef struct opts {
     tm_format format;
     tm_qualname *tables;
     int ntables;
-    bool create_tables, dry_run, allow_source, verbose;
+    bool create_tables, dry_run, allow_source, verbose, no_checkpoint;
 } opts;
 
 static int fail_usage(const char *fmt, const char *arg)
@@ -85,7 +87,8 @@ static int parse_args(int argc, char **argv, opts *o)
         {"create-tables", no_argument, NULL, 'C'}, {"apply", required_argument, NULL, 'A'},
         {"mode", required_argument, NULL, 'm'},    {"dry-run", no_argument, NULL, 'n'},
         {"allow-source", no_argument, NULL, 'S'},  {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"no-checkpoint", no_argument, NULL, 'K'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     tm_error err;
@@ -128,6 +131,9 @@ static int parse_args(int argc, char **argv, opts *o)
             break;
         case 'v':
             o->verbose = true;
+            break;
+        case 'K':
+            o->no_checkpoint = true;
             break;
         case 'h':
             usage(stdout);
@@ -512,7 +518,9 @@ int cmd_replay(int argc, char **argv)
     }
     tm_progress prog = {stderr, isatty(STDERR_FILENO) != 0};
     tm_run_info info;
-    if (tm_run_to(o.journal, s, &tg, prog.tty || o.verbose ? &prog : NULL, &info, &err) != 0) {
+    tm_runner_opts ro = {.progress = prog.tty || o.verbose ? &prog : NULL,
+                         .use_checkpoints = !o.no_checkpoint};
+    if (tm_run_to_opts(o.journal, s, &tg, &ro, &info, &err) != 0) {
         fprintf(stderr, "tidemark replay: %s\n", err.msg);
         goto out;
     }
@@ -547,6 +555,14 @@ int cmd_replay(int argc, char **argv)
                 "last commit applied %s\n",
                 when, info.transactions, tm_state_applied(s), tm_state_skipped(s), info.seconds,
                 info.cpu_seconds, tm_time_format(info.last_time, a));
+        if (info.ckpt_lsn) {
+            char l[TM_LSN_BUFLEN];
+            fprintf(stderr,
+                    "tidemark replay: started from the checkpoint at LSN %s (%" PRIu64
+                    " of the changes above are its rows, %" PRIu64 " came from the journal)\n",
+                    tm_lsn_format(info.ckpt_lsn, l), info.ckpt_rows,
+                    tm_state_applied(s) - info.ckpt_rows);
+        }
         for (int i = 0; i < nts; i++)
             fprintf(stderr, "tidemark replay: %s.%s: %" PRIu64 " rows, %" PRIu64 " bytes held\n",
                     ts[i].v->nspname, ts[i].v->relname, ts[i].t->nrows, ts[i].t->bytes);

@@ -1,9 +1,11 @@
 #include "runner.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "checkpoint.h"
 #include "journal.h"
 #include "lsn.h"
 #include "tm_time.h"
@@ -85,19 +87,70 @@ static void progress_line(const tm_progress *p, const tm_state *s, const tm_run_
     fflush(p->out);
 }
 
+/* Loads the newest checkpoint usable for t into s (info->ckpt_lsn: which,
+ * 0 when none). Damaged ones are skipped with a warning. */
+static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, FILE *warn,
+                           tm_run_info *info, tm_error *err)
+{
+    tm_ckpt *c;
+    size_t n;
+    if (tm_ckpt_list(dir, &c, &n, err) != 0) {
+        fprintf(warn, "tidemark replay: WARNING: %s; replaying from the base snapshot\n", err->msg);
+        return 0;
+    }
+    for (size_t i = n; i-- > 0;) {
+        bool usable = t->by_lsn ? c[i].lsn <= t->lsn : c[i].max_time <= t->time;
+        if (!usable)
+            continue;
+        tm_error e2;
+        if (!c[i].ok) {
+            fprintf(warn, "tidemark replay: WARNING: checkpoint %s is not used: %s\n", c[i].path,
+                    c[i].why);
+            continue;
+        }
+        if (tm_ckpt_load(&c[i], s, &e2) != 0) {
+            fprintf(warn, "tidemark replay: WARNING: %s; it is not used\n", e2.msg);
+            tm_state_reset(s);
+            continue;
+        }
+        info->ckpt_lsn = c[i].lsn;
+        info->ckpt_rows = tm_state_applied(s);
+        info->base_lsn = info->last_lsn = c[i].lsn;
+        info->base_time = info->last_time = c[i].last_time;
+        info->max_time = c[i].max_time;
+        break;
+    }
+    free(c);
+    return 0;
+}
+
 int tm_run_to(const char *dir, tm_state *s, const tm_target *t, const tm_progress *progress,
               tm_run_info *info, tm_error *err)
 {
+    tm_runner_opts o = {.progress = progress};
+    return tm_run_to_opts(dir, s, t, &o, info, err);
+}
+
+int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_runner_opts *o,
+                   tm_run_info *info, tm_error *err)
+{
     memset(info, 0, sizeof *info);
+    const tm_progress *progress = o->progress;
+    if (o->use_checkpoints &&
+        load_checkpoint(dir, s, t, o->warn ? o->warn : stderr, info, err) != 0)
+        return -1;
     tm_reader *r;
     if (tm_reader_open(dir, &r, err) != 0)
         return -1;
+    /* After the checkpoint: its transactions are in the state already. */
+    if (info->ckpt_lsn && tm_reader_seek_lsn(r, info->ckpt_lsn + 1, err) != 0)
+        goto fail;
     double start = mono(), next_report = start + 1, cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     const Tidemark__Record *rec;
     const uint8_t *raw;
     size_t len;
     uint64_t tx_left = 0, since_check = 0;
-    bool seen_base = false, pending_gap = false;
+    bool seen_base = info->ckpt_lsn != 0, pending_gap = false;
     uint64_t gap_lsn = 0;
     char gap_reason[sizeof info->gap_reason];
     int rc;
@@ -166,6 +219,10 @@ int tm_run_to(const char *dir, tm_state *s, const tm_target *t, const tm_progres
             info->transactions++;
             info->last_lsn = b->commit_lsn;
             info->last_time = b->commit_time;
+            if (b->commit_time > info->max_time)
+                info->max_time = b->commit_time;
+            if (tx_left == 0 && o->after_tx && o->after_tx(o->arg, s, info, err) != 0)
+                goto fail;
             continue; /* its records follow */
         } else if (body == TIDEMARK__RECORD__BODY_RELATION) {
             if (tm_state_relation(s, rec->relation, err) != 0)
@@ -177,8 +234,11 @@ int tm_run_to(const char *dir, tm_state *s, const tm_target *t, const tm_progres
             snprintf(gap_reason, sizeof gap_reason, "%s",
                      rec->gap->reason ? rec->gap->reason : "unknown reason");
         }
-        if (tx_left > 0 && --tx_left == 0)
+        if (tx_left > 0 && --tx_left == 0) {
             tm_state_in_snapshot(s, false);
+            if (o->after_tx && o->after_tx(o->arg, s, info, err) != 0)
+                goto fail;
+        }
     }
     if (rc < 0)
         goto fail;

@@ -32,6 +32,9 @@ typedef struct tm_run_info {
     int64_t stop_time;
     uint64_t gap_lsn; /* the last gap read (0: none) */
     char gap_reason[256];
+    int64_t max_time;   /* the latest commit time of all transactions applied */
+    uint64_t ckpt_lsn;  /* the checkpoint replay started from (0: the base snapshot) */
+    uint64_t ckpt_rows; /* changes of it loaded (counted in tm_state_applied) */
     double seconds;     /* time spent reading and applying */
     double cpu_seconds; /* of it, on the CPU (the machine may be busy with others) */
 } tm_run_info;
@@ -48,6 +51,24 @@ typedef struct tm_progress {
  * Returns 0, or -1 with err (a missing or damaged journal). */
 int tm_run_to(const char *dir, tm_state *s, const tm_target *t, const tm_progress *progress,
               tm_run_info *info, tm_error *err);
+
+typedef struct tm_runner_opts {
+    const tm_progress *progress; /* NULL: none */
+    /* Start from the newest usable checkpoint (checkpoint.h): for an LSN
+     * target one at or before it, for a time target one whose transactions
+     * all committed at or before it. A damaged one is skipped with a
+     * warning on warn (NULL: stderr). */
+    bool use_checkpoints;
+    FILE *warn;
+    /* Called after each transaction applied (NULL: not); -1 (with err)
+     * stops the run with that error. */
+    int (*after_tx)(void *arg, tm_state *s, const tm_run_info *info, tm_error *err);
+    void *arg;
+} tm_runner_opts;
+
+/* tm_run_to with options. */
+int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_runner_opts *o,
+                   tm_run_info *info, tm_error *err);
 
 /* The commit time and LSN of the journal's last transaction (reads the
  * whole journal; used for messages). Returns 0 or -1 with err. */

@@ -74,6 +74,16 @@ void tm_state_free(tm_state *s)
     free(s);
 }
 
+void tm_state_reset(tm_state *s)
+{
+    for (size_t i = 0; i < s->ntables; i++)
+        table_free(s->tables[i]);
+    s->ntables = 0;
+    s->last = NULL;
+    s->applied = s->skipped = 0;
+    s->in_snapshot = false;
+}
+
 size_t tm_state_ntables(const tm_state *s)
 {
     return s->ntables;

@@ -88,6 +88,8 @@ typedef bool (*tm_select_fn)(void *arg, const tm_version *v);
 
 tm_state *tm_state_new(tm_select_fn select, void *arg, tm_error *err);
 void tm_state_free(tm_state *s);
+/* Forgets every table, row and counter (as new; the selection is kept). */
+void tm_state_reset(tm_state *s);
 
 /* A Relation record (a version already held is a no-op). */
 int tm_state_relation(tm_state *s, const Tidemark__Relation *rel, tm_error *err);

@@ -12,11 +12,16 @@
 # batches spread over the workload. T is the middle of the workload.
 #
 # Measured for public.prefs at T, to CSV:
-#   tidemark: tidemark replay --at T (wall time, changes read/applied per
-#             second from its --verbose summary, peak RSS by /usr/bin/time)
+#   checkpoint: tidemark checkpoint (default: one every 250,000 changes),
+#             timed on its own: a one-off background cost, like a backup
+#   tidemark: tidemark replay --at T --no-checkpoint (from the base
+#             snapshot: wall time, changes read/applied per second from its
+#             --verbose summary, peak RSS by /usr/bin/time)
+#   tidemark+ckpt: tidemark replay --at T, starting from the newest
+#             checkpoint usable for T
 #   native:   copy of the base backup + recovery to T (recovery_target_time,
 #             inclusive) + COPY (SELECT * FROM prefs ORDER BY key) TO a file
-# and the two CSV files must be identical. Needs ~4x BIG_GB of free disk.
+# and the CSV files must be identical. Needs ~4x BIG_GB of free disk.
 # Everything lives in a temp dir removed at the end (TM_BENCH_KEEP=1 keeps it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -126,18 +131,41 @@ kill "$capture_pid"; wait "$capture_pid" || true; capture_pid=
 until [ "$(psql_ -d bench -Atc "SELECT coalesce(last_archived_wal >= '$seg', false) FROM pg_stat_archiver")" = t ]; do sleep 1; done
 journal_size=$(du -sh "$root/journal" | cut -f1)
 
-say "== tidemark replay --at '$T' --table prefs"
+say "== tidemark checkpoint (one-off, in the background in real use)"
 sync
-/usr/bin/time -v "$TM" replay --journal "$root/journal" --at "$T" --table prefs \
-    --output "$root/tidemark.csv" --verbose 2>"$root/replay.log"
-tm_wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$root/replay.log" |
-          awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }')
-tm_rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$root/replay.log")
-summary=$(grep 'state as of' "$root/replay.log")
-applied=$(sed -n 's/.* \([0-9]*\) changes applied.*/\1/p' <<<"$summary")
-skipped=$(sed -n 's/.* \([0-9]*\) skipped.*/\1/p' <<<"$summary")
-apply_s=$(sed -n 's/.* in \([0-9.]*\)s (.*/\1/p' <<<"$summary")
-apply_cpu=$(sed -n 's/.*s (\([0-9.]*\)s CPU).*/\1/p' <<<"$summary")
+t0=$(now)
+"$TM" checkpoint --journal "$root/journal" 2>"$root/checkpoint.log"
+ckpt_s=$(minus "$(now)" "$t0")
+ckpt_n=$(ls "$root/journal/checkpoints" | wc -l)
+ckpt_size=$(du -sh "$root/journal/checkpoints" | cut -f1)
+
+# replay_run LABEL [OPTIONS]: tidemark replay of prefs at T into $root/LABEL.csv;
+# sets the r_* figures from /usr/bin/time and the --verbose summary.
+replay_run() {
+    local label=$1
+    shift
+    say "== tidemark replay --at '$T' --table prefs $*"
+    sync
+    /usr/bin/time -v "$TM" replay --journal "$root/journal" --at "$T" --table prefs \
+        --output "$root/$label.csv" --verbose "$@" 2>"$root/$label.log"
+    r_wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$root/$label.log" |
+              awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }')
+    r_rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$root/$label.log")
+    local summary
+    summary=$(grep 'state as of' "$root/$label.log")
+    r_applied=$(sed -n 's/.* \([0-9]*\) changes applied.*/\1/p' <<<"$summary")
+    r_skipped=$(sed -n 's/.* \([0-9]*\) skipped.*/\1/p' <<<"$summary")
+    r_apply_s=$(sed -n 's/.* in \([0-9.]*\)s (.*/\1/p' <<<"$summary")
+    r_apply_cpu=$(sed -n 's/.*s (\([0-9.]*\)s CPU).*/\1/p' <<<"$summary")
+    r_ckpt_rows=$(sed -n 's/.*checkpoint at LSN .* (\([0-9]*\) of the changes.*/\1/p' "$root/$label.log")
+    r_ckpt_rows=${r_ckpt_rows:-0}
+}
+replay_run tidemark --no-checkpoint
+tm_wall=$r_wall tm_rss_kb=$r_rss_kb applied=$r_applied skipped=$r_skipped
+apply_s=$r_apply_s apply_cpu=$r_apply_cpu
+replay_run tidemark-ckpt
+ck_wall=$r_wall ck_rss_kb=$r_rss_kb ck_applied=$((r_applied - r_ckpt_rows))
+ck_rows=$r_ckpt_rows ck_read=$((r_applied + r_skipped)) ck_apply_s=$r_apply_s
 csv_bytes=$(stat -c %s "$root/tidemark.csv")
 
 say "== PostgreSQL PITR to the same T: restore the base backup, recover, COPY out"
@@ -169,20 +197,26 @@ as_pg "$bindir/pg_ctl" stop -D "$restored" -m fast >/dev/null; restored=
 
 same=identical
 cmp -s "$root/tidemark.csv" "$root/pitr.csv" || same=DIFFERENT
+cmp -s "$root/tidemark-ckpt.csv" "$root/pitr.csv" || same=DIFFERENT
 
 read_total=$((applied + skipped))
 awk -v ch="$CHANGES" -v big="$big_size" -v js="$journal_size" -v T="$T" \
     -v applied="$applied" -v readc="$read_total" -v as="$apply_s" -v acpu="$apply_cpu" \
-    -v tw="$tm_wall" -v rss="$tm_rss_kb" -v csv="$csv_bytes" -v pitr="$pitr_s" -v same="$same" '
+    -v tw="$tm_wall" -v rss="$tm_rss_kb" -v csv="$csv_bytes" -v pitr="$pitr_s" -v same="$same" \
+    -v ckw="$ck_wall" -v ckrss="$ck_rss_kb" -v ckapp="$ck_applied" -v ckrows="$ck_rows" \
+    -v ckread="$ck_read" -v ckas="$ck_apply_s" -v cks="$ckpt_s" -v ckn="$ckpt_n" -v cksz="$ckpt_size" '
 BEGIN {
     printf "\ntidemark replay vs PostgreSQL PITR (public.prefs at %s)\n", T
     printf "  workload: ~%d changes on prefs; uncaptured table big: %s; journal: %s\n", ch, big, js
-    printf "  %-34s %12s %12s %10s\n", "", "tidemark", "PITR", "ratio"
-    printf "  %-34s %11.2fs %11.2fs %9.1fx\n", "time to the CSV of prefs at T", tw, pitr, pitr / tw
-    printf "  changes applied (journal up to T)  %12d\n", applied
-    printf "  apply rate, wall (read+apply)      %10.2fM/s\n", readc / as / 1e6
-    printf "  apply rate, CPU time               %10.2fM/s\n", readc / acpu / 1e6
-    printf "  peak RSS / output CSV              %9.1f MB / %.1f MB = %.2fx\n", rss / 1024, csv / 1048576, rss * 1024 / csv
-    printf "  CSV outputs: %s\n", same
+    printf "  tidemark checkpoint (one-off): %.2fs, %d checkpoints, %s\n", cks, ckn, cksz
+    printf "  %-34s %12s %12s %12s\n", "", "no ckpt", "with ckpt", "PITR"
+    printf "  %-34s %11.2fs %11.2fs %11.2fs\n", "time to the CSV of prefs at T", tw, ckw, pitr
+    printf "  %-34s %11.1fx %11.1fx %12s\n", "PITR time / tidemark time", pitr / tw, pitr / ckw, "1.0x"
+    printf "  %-34s %12d %12d\n", "journal changes applied", applied, ckapp
+    printf "  %-34s %12s %12d\n", "rows loaded from the checkpoint", "-", ckrows
+    printf "  %-34s %10.2fM/s %10.2fM/s\n", "apply rate, wall (read+apply)", readc / as / 1e6, ckread / ckas / 1e6
+    printf "  %-34s %10.2fM/s\n", "apply rate, CPU time", readc / acpu / 1e6
+    printf "  %-34s %9.1f MB %9.1f MB   (output CSV %.1f MB: %.2fx / %.2fx)\n", "peak RSS", rss / 1024, ckrss / 1024, csv / 1048576, rss * 1024 / csv, ckrss * 1024 / csv
+    printf "  CSV outputs (both tidemark runs vs PITR): %s\n", same
 }'
 [ "$same" = identical ]

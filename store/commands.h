@@ -11,5 +11,6 @@ int cmd_replay(int argc, char **argv);
 int cmd_undo(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_checkpoint(int argc, char **argv);
 
 #endif

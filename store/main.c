@@ -16,6 +16,7 @@ static const struct {
     {"undo", cmd_undo, "generate or apply inverse SQL for transactions or a time window"},
     {"log", cmd_log, "forensic history: who changed what, when, old -> new"},
     {"verify", cmd_verify, "check every frame of a journal"},
+    {"checkpoint", cmd_checkpoint, "materialise replay state so late points replay fast"},
 };
 
 static void usage(FILE *f)
@@ -24,7 +25,7 @@ static void usage(FILE *f)
                "Usage: tidemark COMMAND [OPTIONS]\n\nCommands:\n",
             TIDEMARK_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nRun 'tidemark COMMAND --help' for a command's options.\n"
                "  --help      show this help\n  --version   show the version\n");
 }

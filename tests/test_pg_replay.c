@@ -563,6 +563,21 @@ START_TEST(replay_matches_pitr)
     ck_assert_int_ge(apply_at, 0);
     ck_assert_int_eq(npoints, 11);
     fprintf(stderr, "pg_replay: %d points in time checked against PITR\n", npoints);
+    /* The same points again, now starting from checkpoints (a small
+     * interval, so that most points have one before them). */
+    tm_tidemark(&r, NULL, "checkpoint", "--journal", journal, "--every", "5", NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    int from_ckpt = 0;
+    for (int i = 0; i < npoints; i++) {
+        check_point(&points[i]);
+        replay(&r, points[i].t, "--table", "prefs", "--verbose", NULL);
+        tm_assert_exit(&r, 0);
+        from_ckpt += strstr(r.err, "started from the checkpoint") != NULL;
+        tm_run_result_free(&r);
+    }
+    ck_assert_int_ge(from_ckpt, npoints / 2);
+    fprintf(stderr, "pg_replay: %d of them replayed from checkpoints, same bytes\n", from_ckpt);
     const point *p = &points[apply_at];
     replay(&r, p->t, "--table", "prefs", "--where", where, NULL);
     tm_assert_exit(&r, 0);

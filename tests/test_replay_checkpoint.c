@@ -1,0 +1,510 @@
+/* Checkpoints: replay that starts from a checkpoint must give the same
+ * bytes as replay from the base snapshot, at many LSNs and times, on random
+ * journals with schema versions changing before and after checkpoints,
+ * TRUNCATE, key changes, unchanged TOAST values resolved from checkpointed
+ * rows, a keyless table with repeated rows, another table's changes, and
+ * commit times out of LSN order (a checkpoint holding a transaction that
+ * committed after T must not be used). Also: a damaged checkpoint is
+ * skipped with a warning, and no checkpoint hides a gap. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint.h"
+#include "emit.h"
+#include "journal.h"
+#include "rowset.h"
+#include "runner.h"
+#include "support_store.h"
+#include "tm_check.h"
+#include "tuple_encode.h"
+
+#define PREFS 100u /* a int PRIMARY KEY, c text (dropped in v3), d int (added in v2, DEFAULT 7) */
+#define BAG 200u   /* x text, y int: no key, rows repeat */
+#define OTHER 300u /* never selected */
+#define NA 40
+
+static void put_rel(tm_writer *w, uint32_t oid, uint32_t version, uint64_t lsn)
+{
+    Tidemark__Relation rel = TIDEMARK__RELATION__INIT;
+    Tidemark__Column cols[3], *cp[3];
+    const char *names[3];
+    uint32_t types[3], pk[3], n = 0;
+    bool missing[3] = {false};
+    if (oid == PREFS) {
+        names[n] = "a", types[n] = 23, pk[n++] = 1;
+        if (version < 3)
+            names[n] = "c", types[n] = 25, pk[n++] = 0;
+        if (version >= 2)
+            names[n] = "d", types[n] = 23, missing[n] = true, pk[n++] = 0;
+    } else {
+        names[n] = "x", types[n] = 25, pk[n++] = 0;
+        names[n] = "y", types[n] = 23, pk[n++] = 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        tidemark__column__init(&cols[i]);
+        cols[i].name = (char *)names[i];
+        cols[i].has_type_oid = cols[i].has_pk_position = cols[i].has_replica_key = 1;
+        cols[i].type_oid = types[i];
+        cols[i].type_name = types[i] == 23 ? "integer" : "text";
+        cols[i].pk_position = pk[i];
+        cols[i].replica_key = oid != PREFS || pk[i];
+        if (missing[i]) {
+            cols[i].has_has_missing = cols[i].has_missing = cols[i].has_missing_value = 1;
+            cols[i].missing_value.data = (uint8_t *)"7";
+            cols[i].missing_value.len = 1;
+        }
+        cp[i] = &cols[i];
+    }
+    rel.has_oid = rel.has_version = rel.has_lsn = rel.has_replica_identity = 1;
+    rel.oid = oid;
+    rel.version = version;
+    rel.lsn = lsn;
+    rel.namespace_ = "public";
+    rel.name = oid == PREFS ? "prefs" : oid == BAG ? "bag" : "other";
+    rel.replica_identity = 'f';
+    rel.n_columns = n;
+    rel.columns = cp;
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
+    rec.relation = &rel;
+    tm_error err;
+    ck_assert_msg(tm_writer_put_standalone(w, &rec, &err) == 0, "%s", err.msg);
+}
+
+typedef struct jw {
+    tm_writer *w;
+    tm_tuple_enc eo, en;
+    uint64_t lsn;
+    int64_t time;
+} jw;
+
+static void put_change(jw *j, int op, uint32_t oid, uint32_t version, const tm_value *ov,
+                       uint32_t no, const tm_value *nv, uint32_t nn)
+{
+    Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
+    Tidemark__Tuple ot, nt;
+    ch.has_op = ch.has_relation_oid = ch.has_relation_version = 1;
+    ch.op = op;
+    ch.relation_oid = oid;
+    ch.relation_version = version;
+    tm_error err;
+    if (ov) {
+        ch.has_old_kind = 1;
+        ch.old_kind = 'O';
+        ck_assert_int_eq(tm_tuple_encode(&j->eo, ov, no, NULL, 0, &ot, &err), 0);
+        ch.old_tuple = &ot;
+    }
+    if (nv) {
+        ck_assert_int_eq(tm_tuple_encode(&j->en, nv, nn, ov, ov ? no : 0, &nt, &err), 0);
+        ch.new_tuple = &nt;
+    }
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
+    rec.change = &ch;
+    ck_assert_msg(tm_writer_put(j->w, &rec, &err) == 0, "%s", err.msg);
+}
+
+static void begin(jw *j, uint64_t n, bool snapshot, int64_t time)
+{
+    Tidemark__TxBegin b = TIDEMARK__TX_BEGIN__INIT;
+    b.has_commit_lsn = b.has_end_lsn = b.has_commit_time = b.has_n_records = 1;
+    b.has_snapshot = snapshot;
+    b.snapshot = snapshot;
+    j->lsn += 100;
+    b.commit_lsn = j->lsn;
+    b.end_lsn = j->lsn + 10;
+    b.commit_time = j->time = time;
+    b.n_records = n;
+    tm_error err;
+    ck_assert_msg(tm_writer_begin_tx(j->w, &b, &err) == 0, "%s", err.msg);
+}
+
+static void end(jw *j)
+{
+    tm_error err;
+    ck_assert_msg(tm_writer_end_tx(j->w, &err) == 0, "%s", err.msg);
+}
+
+static void write_meta(const char *dir)
+{
+    tm_meta meta = {.format_version = TM_JOURNAL_FORMAT_VERSION, .system_identifier = 42};
+    snprintf(meta.database, sizeof meta.database, "db");
+    tm_error err;
+    ck_assert_int_eq(tm_meta_write(dir, &meta, &err), 0);
+}
+
+/* The generator's view of a prefs row. */
+typedef struct prow {
+    bool live, c_null, d_null;
+    char c[40], d[16];
+} prow;
+
+static uint32_t prefs_vals(int a, const prow *p, int ver, char *ab, tm_value *v)
+{
+    uint32_t n = 0;
+    snprintf(ab, 16, "%d", a);
+    v[n++] = (tm_value){ab, (uint32_t)strlen(ab), 't'};
+    if (ver < 3)
+        v[n++] =
+            p->c_null ? (tm_value){NULL, 0, 'n'} : (tm_value){p->c, (uint32_t)strlen(p->c), 't'};
+    if (ver >= 2)
+        v[n++] =
+            p->d_null ? (tm_value){NULL, 0, 'n'} : (tm_value){p->d, (uint32_t)strlen(p->d), 't'};
+    return n;
+}
+
+typedef struct txinfo {
+    uint64_t lsn;
+    int64_t time;
+} txinfo;
+
+#define NTX 300
+
+/* A random journal in dir; tx[] gets each transaction's commit LSN and
+ * time (tx[0] the base snapshot). Commit times jitter by up to +-2.5 ms
+ * around 1 ms steps, so they are often out of LSN order. */
+static void random_journal(const char *dir, uint64_t seed, txinfo *tx)
+{
+    tmt_rng r = {seed};
+    jw j = {.lsn = 1000};
+    int64_t t0 = 1700000000000000;
+    tm_error err;
+    tm_writer_options wo = {.quiet = true, .frame_target = 2048};
+    ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
+    write_meta(dir);
+    prow p[NA] = {{0}};
+    int bag[3] = {2, 0, 0}, version = 1;
+    put_rel(j.w, PREFS, 1, j.lsn + 100);
+    put_rel(j.w, BAG, 1, j.lsn + 100);
+    put_rel(j.w, OTHER, 1, j.lsn + 100);
+    int nsnap = 0;
+    for (int a = 0; a < NA; a += 2) {
+        p[a] = (prow){.live = true};
+        snprintf(p[a].c, sizeof p[a].c, "base %d, \"toast\"", a);
+        nsnap++;
+    }
+    begin(&j, (uint64_t)nsnap + 2 + 2, true, t0);
+    put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, NULL, 0, NULL, 0);
+    put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, BAG, 1, NULL, 0, NULL, 0);
+    for (int a = 0; a < NA; a++) {
+        if (!p[a].live)
+            continue;
+        char ab[16];
+        tm_value v[3];
+        uint32_t n = prefs_vals(a, &p[a], 1, ab, v);
+        put_change(&j, TIDEMARK__CHANGE__OP__INSERT, PREFS, 1, NULL, 0, v, n);
+    }
+    for (int k = 0; k < 2; k++) {
+        tm_value v[2] = {{"v0", 2, 't'}, {"0", 1, 't'}};
+        put_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, NULL, 0, v, 2);
+    }
+    end(&j);
+    tx[0] = (txinfo){j.lsn, j.time};
+    for (int n = 1; n < NTX; n++) {
+        if (n == 90 || n == 210) { /* schema changes between checkpoints */
+            version++;
+            put_rel(j.w, PREFS, (uint32_t)version, j.lsn + 100);
+        }
+        int nch = 1 + (int)tmt_below(&r, 4);
+        int64_t t = t0 + n * 1000 + (int64_t)tmt_below(&r, 5001) - 2500;
+        begin(&j, (uint64_t)nch + 2, false, t);
+        for (int c = 0; c < nch; c++) {
+            int a = (int)tmt_below(&r, NA), what = (int)tmt_below(&r, 20);
+            int dst = (int)tmt_below(&r, NA);
+            prow *q = &p[a];
+            char ob[16], nb[16];
+            tm_value ov[3], nv[3];
+            uint32_t no = prefs_vals(a, q, version, ob, ov), nn;
+            if (what == 0 && n % 50 == 49) {
+                put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, (uint32_t)version, NULL, 0,
+                           NULL, 0);
+                for (int i = 0; i < NA; i++)
+                    p[i].live = false;
+            } else if (!q->live) {
+                *q = (prow){.live = true, .c_null = what % 4 == 0, .d_null = what % 3 == 0};
+                snprintf(q->c, sizeof q->c, "i%d.%d,\"x\"", n, c);
+                snprintf(q->d, sizeof q->d, "%d", n);
+                if (version < 2)
+                    snprintf(q->d, sizeof q->d, "7"), q->d_null = false;
+                nn = prefs_vals(a, q, version, nb, nv);
+                put_change(&j, TIDEMARK__CHANGE__OP__INSERT, PREFS, (uint32_t)version, NULL, 0, nv,
+                           nn);
+            } else if (what < 4) {
+                q->live = false;
+                put_change(&j, TIDEMARK__CHANGE__OP__DELETE, PREFS, (uint32_t)version, ov, no, NULL,
+                           0);
+            } else if (what < 6 && !p[dst].live) { /* the key changes */
+                p[dst] = *q;
+                q->live = false;
+                nn = prefs_vals(dst, &p[dst], version, nb, nv);
+                put_change(&j, TIDEMARK__CHANGE__OP__UPDATE, PREFS, (uint32_t)version, ov, no, nv,
+                           nn);
+            } else { /* d changes; c is left alone, sent as unchanged TOAST without an old image */
+                bool old = what < 12;
+                if (version >= 2) {
+                    q->d_null = what % 5 == 0;
+                    snprintf(q->d, sizeof q->d, "%d", n * 10 + c);
+                } else {
+                    q->c_null = false;
+                    snprintf(q->c, sizeof q->c, "u%d.%d", n, c);
+                }
+                nn = prefs_vals(a, q, version, nb, nv);
+                if (!old && version == 2 && !q->c_null)
+                    nv[1] = (tm_value){NULL, 0, 'u'};
+                put_change(&j, TIDEMARK__CHANGE__OP__UPDATE, PREFS, (uint32_t)version,
+                           old ? ov : NULL, no, nv, nn);
+            }
+        }
+        int b = (int)tmt_below(&r, 3);
+        char x[8], y[8];
+        snprintf(x, sizeof x, "v%d", b);
+        snprintf(y, sizeof y, "%d", b);
+        tm_value v[2] = {{x, (uint32_t)strlen(x), 't'}, {y, (uint32_t)strlen(y), 't'}};
+        if (bag[b] > 0 && tmt_below(&r, 2)) {
+            bag[b]--;
+            put_change(&j, TIDEMARK__CHANGE__OP__DELETE, BAG, 1, v, 2, NULL, 0);
+        } else {
+            bag[b]++;
+            put_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, NULL, 0, v, 2);
+        }
+        tm_value ot[2] = {{"o", 1, 't'}, {"1", 1, 't'}};
+        put_change(&j, TIDEMARK__CHANGE__OP__INSERT, OTHER, 1, NULL, 0, ot, 2);
+        end(&j);
+        tx[n] = (txinfo){j.lsn, j.time};
+    }
+    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
+    tm_tuple_enc_free(&j.eo);
+    tm_tuple_enc_free(&j.en);
+}
+
+static bool not_other(void *arg, const tm_version *v)
+{
+    (void)arg;
+    return strcmp(v->relname, "other") != 0;
+}
+
+/* Both tables' CSV at t (one malloc'd string), and
+ * which checkpoint was used. */
+static char *replay_csv(const char *dir, const tm_target *t, bool ckpt, FILE *warn,
+                        uint64_t *ckpt_lsn)
+{
+    tm_error err;
+    tm_state *s = tm_state_new(not_other, NULL, &err);
+    ck_assert_ptr_nonnull(s);
+    tm_runner_opts o = {.use_checkpoints = ckpt, .warn = warn};
+    tm_run_info info;
+    ck_assert_msg(tm_run_to_opts(dir, s, t, &o, &info, &err) == 0, "%s", err.msg);
+    *ckpt_lsn = info.ckpt_lsn;
+    uint64_t limit = t->by_lsn ? t->lsn + 1 : info.reached_end ? UINT64_MAX : info.stop_lsn;
+    tm_out out;
+    ck_assert_int_eq(tm_out_init_mem(&out, &err), 0);
+    for (size_t i = 0; i < tm_state_ntables(s); i++) {
+        tm_table *tab = tm_state_table(s, i);
+        if (!tab->selected)
+            continue;
+        ck_assert_uint_eq(tab->st.missing_rows + tab->st.duplicate_keys + tab->st.unresolved, 0);
+        tm_rowset rs;
+        ck_assert_int_eq(tm_rowset_build(&rs, tab, tm_table_version_at(tab, limit), NULL, &err), 0);
+        ck_assert_int_eq(tm_emit_table(&out, TM_FMT_CSV, &rs, false, &err), 0);
+        tm_rowset_free(&rs);
+        tm_out_write(&out, "\x01\n", 2); /* between tables */
+    }
+    size_t len;
+    const char *d = tm_out_data(&out, &len);
+    char *copy = malloc(len + 1);
+    memcpy(copy, d, len);
+    copy[len] = '\0';
+    tm_out_free(&out);
+    tm_state_free(s);
+    return copy;
+}
+
+static void assert_same(const char *dir, const tm_target *t, uint64_t *used)
+{
+    uint64_t none;
+    char *want = replay_csv(dir, t, false, NULL, &none);
+    char *got = replay_csv(dir, t, true, NULL, used);
+    ck_assert_uint_eq(none, 0);
+    ck_assert_msg(!strcmp(want, got), "%s %lld (checkpoint %llx):\n--- want:\n%s\n--- got:\n%s",
+                  t->by_lsn ? "LSN" : "time", t->by_lsn ? (long long)t->lsn : (long long)t->time,
+                  (unsigned long long)*used, want, got);
+    free(want);
+    free(got);
+}
+
+START_TEST(checkpoints_match_full_replay)
+{
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        char *dir = tmt_tempdir(), *out;
+        txinfo tx[NTX];
+        random_journal(dir, seed, tx);
+        int rc = tmt_run(&out, "checkpoint", "--journal", dir, "--every", "37", NULL);
+        ck_assert_msg(rc == 0, "%s", out);
+        free(out);
+        tm_ckpt *ck;
+        size_t nck;
+        tm_error err;
+        ck_assert_int_eq(tm_ckpt_list(dir, &ck, &nck, &err), 0);
+        ck_assert_uint_ge(nck, 10);
+        ck_assert(ck[nck - 1].ok && ck[nck - 1].lsn == tx[NTX - 1].lsn);
+        int used = 0, passed_over = 0;
+        for (int n = 0; n < NTX; n += 3) {
+            tm_target t = {.by_lsn = true, .lsn = tx[n].lsn + (uint64_t)(n % 2)};
+            uint64_t u;
+            assert_same(dir, &t, &u);
+            used += u != 0;
+            ck_assert(u <= t.lsn);
+            for (int d = n ? -1 : 0; d <= 0; d++) {
+                tm_target tt = {.time = tx[n].time + d};
+                assert_same(dir, &tt, &u);
+                for (size_t k = 0; k < nck; k++) {
+                    if (ck[k].lsn == u)
+                        ck_assert(ck[k].max_time <= tt.time);
+                    /* Its last commit is before T, but an earlier one of
+                     * its transactions committed after T: the case that
+                     * comparing the checkpoint's own time would get wrong. */
+                    passed_over += ck[k].last_time <= tt.time && ck[k].max_time > tt.time;
+                }
+            }
+        }
+        ck_assert_int_gt(used, 50);
+        ck_assert_int_gt(passed_over, 0);
+        /* Running it again keeps what is there and adds nothing. */
+        rc = tmt_run(&out, "checkpoint", "--journal", dir, "--every", "37", NULL);
+        ck_assert_msg(rc == 0 && strstr(out, "0 checkpoints written"), "%s", out);
+        free(out);
+        free(ck);
+        tmt_rmtree(dir);
+        free(dir);
+    }
+}
+END_TEST
+
+START_TEST(damaged_checkpoint_falls_back)
+{
+    char *dir = tmt_tempdir(), *out;
+    txinfo tx[NTX];
+    random_journal(dir, 9, tx);
+    int rc = tmt_run(&out, "checkpoint", "--journal", dir, "--every", "100", NULL);
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    tm_ckpt *ck;
+    size_t nck;
+    tm_error err;
+    ck_assert_int_eq(tm_ckpt_list(dir, &ck, &nck, &err), 0);
+    ck_assert_uint_ge(nck, 3);
+    tm_target t = {.by_lsn = true, .lsn = tx[NTX - 1].lsn};
+    uint64_t none, u;
+    char *want = replay_csv(dir, &t, false, NULL, &none);
+    /* A flipped byte in a frame of the newest: the one before is used. */
+    size_t len;
+    unsigned char *data = tmt_slurp(ck[nck - 1].path, &len);
+    data[len / 2] ^= 0x20;
+    tmt_spit(ck[nck - 1].path, data, len);
+    FILE *warn = tmpfile();
+    char *got = replay_csv(dir, &t, true, warn, &u);
+    ck_assert_str_eq(got, want);
+    ck_assert_uint_eq(u, ck[nck - 2].lsn);
+    char wbuf[1024] = "";
+    rewind(warn);
+    size_t wl = fread(wbuf, 1, sizeof wbuf - 1, warn);
+    wbuf[wl] = '\0';
+    fclose(warn);
+    ck_assert_msg(strstr(wbuf, "WARNING") && strstr(wbuf, "damaged"), "%s", wbuf);
+    free(got);
+    /* A bad header, and a cut one: skipped too, down to the journal. */
+    data[len / 2] ^= 0x20;
+    data[9] ^= 1;
+    for (size_t k = 0; k + 1 < nck; k++)
+        tmt_spit(ck[k].path, data, k % 2 ? 20 : len);
+    tmt_spit(ck[nck - 1].path, data, len / 3);
+    got = replay_csv(dir, &t, true, NULL, &u);
+    ck_assert_str_eq(got, want);
+    ck_assert_uint_eq(u, 0);
+    free(got);
+    /* Through the command: the warning, and the same rows. */
+    char l[32];
+    snprintf(l, sizeof l, "%X/%X", (unsigned)(t.lsn >> 32), (unsigned)t.lsn);
+    rc = tmt_run(&out, "replay", "--journal", dir, "--lsn", l, "--table", "prefs", NULL);
+    *strchr(want, '\x01') = '\0'; /* the prefs part */
+    ck_assert_msg(rc == 0 && strstr(out, "WARNING: checkpoint") && strstr(out, want), "%s", out);
+    free(out);
+    free(data);
+    free(want);
+    free(ck);
+    tmt_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* A Gap with no snapshot after it: no checkpoint after the gap, and replay
+ * past it still refuses. */
+START_TEST(no_checkpoint_hides_a_gap)
+{
+    char *dir = tmt_tempdir(), *out;
+    jw j = {.lsn = 1000};
+    tm_error err;
+    tm_writer_options wo = {.quiet = true};
+    ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
+    write_meta(dir);
+    put_rel(j.w, PREFS, 1, j.lsn + 100);
+    int64_t t0 = 1700000000000000;
+    for (int n = 0; n < 6; n++) {
+        if (n == 3) {
+            Tidemark__Gap gap = TIDEMARK__GAP__INIT;
+            gap.reason = "slot lost";
+            Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+            rec.body_case = TIDEMARK__RECORD__BODY_GAP;
+            rec.gap = &gap;
+            ck_assert_int_eq(tm_writer_put_standalone(j.w, &rec, &err), 0);
+        }
+        begin(&j, n ? 1 : 2, n == 0, t0 + n * 1000);
+        if (n == 0)
+            put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, NULL, 0, NULL, 0);
+        char ab[16];
+        prow p = {.live = true, .c = "x"};
+        tm_value v[3];
+        uint32_t nv = prefs_vals(n, &p, 1, ab, v);
+        put_change(&j, TIDEMARK__CHANGE__OP__INSERT, PREFS, 1, NULL, 0, v, nv);
+        end(&j);
+    }
+    uint64_t last = j.lsn;
+    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
+    tm_tuple_enc_free(&j.eo);
+    tm_tuple_enc_free(&j.en);
+    int rc = tmt_run(&out, "checkpoint", "--journal", dir, "--every", "1", NULL);
+    ck_assert_msg(rc == 0 && strstr(out, "gap"), "%s", out);
+    free(out);
+    tm_ckpt *ck;
+    size_t nck;
+    ck_assert_int_eq(tm_ckpt_list(dir, &ck, &nck, &err), 0);
+    ck_assert_uint_eq(nck, 2); /* after transactions 1 and 2 */
+    ck_assert_uint_eq(ck[1].lsn, 1300);
+    free(ck);
+    char l[32];
+    snprintf(l, sizeof l, "0/%X", (unsigned)last);
+    rc = tmt_run(&out, "replay", "--journal", dir, "--lsn", l, NULL);
+    ck_assert_msg(rc == 2 && strstr(out, "slot lost"), "%s", out);
+    free(out);
+    snprintf(l, sizeof l, "0/%X", 1300u);
+    rc = tmt_run(&out, "replay", "--journal", dir, "--lsn", l, NULL);
+    ck_assert_msg(rc == 0 && !strcmp(out, "a,c\n0,x\n1,x\n2,x\n"), "%s", out);
+    free(out);
+    tmt_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("replay_checkpoint");
+    TCase *tc = tcase_create("checkpoint");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, checkpoints_match_full_replay);
+    tcase_add_test(tc, damaged_checkpoint_falls_back);
+    tcase_add_test(tc, no_checkpoint_hides_a_gap);
+    suite_add_tcase(s, tc);
+    return tm_check_run(s);
+}
