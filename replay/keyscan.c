@@ -238,3 +238,41 @@ int tm_keyscan_record(tm_keyscan *k, const Tidemark__Record *rec, tm_error *err)
         return 0;
     }
 }
+
+int tm_keyscan_build_all(const char *dir, tm_keyscan_stats *st, tm_error *err)
+{
+    tm_relreg *schema = tm_relreg_new(err);
+    tm_reader *r = NULL;
+    tm_keyscan *k = NULL;
+    int rc = -1, more;
+    if (!schema || tm_reader_open(dir, &r, err) != 0 ||
+        !(k = tm_keyscan_new(dir, r, schema, NULL, NULL, err)))
+        goto out;
+    const Tidemark__Record *rec;
+    uint64_t left = 0; /* records of the open transaction still to come */
+    while ((more = tm_reader_next(r, &rec, err)) == 1) {
+        if (rec->body_case == TIDEMARK__RECORD__BODY_RELATION && left == 0) {
+            bool added;
+            if (!tm_relreg_add(schema, rec->relation, &added, err))
+                goto out;
+        }
+        if (tm_keyscan_record(k, rec, err) != 0)
+            goto out;
+        if (rec->body_case == TIDEMARK__RECORD__BODY_BEGIN)
+            left = rec->begin->n_records;
+        else if (left)
+            left--;
+    }
+    if (more < 0)
+        goto out;
+    tm_keyscan_finish(k, true);
+    if (st)
+        *st = tm_keyscan_get_stats(k);
+    rc = 0;
+out:
+    tm_keyscan_free(k);
+    if (r)
+        tm_reader_close(r);
+    tm_relreg_free(schema);
+    return rc;
+}

@@ -54,4 +54,9 @@ typedef struct tm_keyscan_stats {
 } tm_keyscan_stats;
 tm_keyscan_stats tm_keyscan_get_stats(const tm_keyscan *k);
 
+/* Reads the whole journal once so that every segment's summary is built
+ * (or completed), as `tidemark checkpoint` does in the background: later
+ * by-key log queries then read only the frames that hold their keys. */
+int tm_keyscan_build_all(const char *dir, tm_keyscan_stats *st, tm_error *err);
+
 #endif

@@ -7,6 +7,7 @@
  * committed after T must not be used). Also: a damaged checkpoint is
  * skipped with a warning, and no checkpoint hides a gap. */
 #include <check.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,6 +440,34 @@ START_TEST(damaged_checkpoint_falls_back)
 }
 END_TEST
 
+/* The checkpoint job also builds the log's key summaries: a first by-key
+ * log query afterwards reads only the frames of its key. */
+START_TEST(checkpoint_builds_key_summaries)
+{
+    char *dir = tmt_tempdir(), *out;
+    txinfo tx[NTX];
+    random_journal(dir, 11, tx);
+    char *keys = tmt_path(dir, "0000000000000001.keys");
+    ck_assert_int_ne(access(keys, F_OK), 0);
+    int rc = tmt_run(&out, "checkpoint", "--journal", dir, NULL);
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    ck_assert_msg(access(keys, F_OK) == 0, "no key summary after checkpoint");
+    rc = tmt_run(&out, "log", "--journal", dir, "--table", "prefs", "--where", "a = 3", "--stats",
+                 NULL);
+    ck_assert_msg(rc == 0 && strstr(out, "frames:"), "%s", out);
+    unsigned total = 0, read = 0;
+    const char *p = strstr(out, "frames: ");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(sscanf(p, "frames: %u in the journal, %u read", &total, &read), 2);
+    ck_assert_msg(read < total, "read %u of %u frames: the summaries were not used", read, total);
+    free(out);
+    free(keys);
+    tmt_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* A Gap with no snapshot after it: no checkpoint after the gap, and replay
  * past it still refuses. */
 START_TEST(no_checkpoint_hides_a_gap)
@@ -504,6 +533,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, checkpoints_match_full_replay);
     tcase_add_test(tc, damaged_checkpoint_falls_back);
+    tcase_add_test(tc, checkpoint_builds_key_summaries);
     tcase_add_test(tc, no_checkpoint_hides_a_gap);
     suite_add_tcase(s, tc);
     return tm_check_run(s);
