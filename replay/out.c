@@ -113,6 +113,33 @@ void tm_out_write_slow(tm_out *o, const void *p, size_t n)
     o->total += n;
 }
 
+char *tm_out_reserve_slow(tm_out *o, size_t n)
+{
+    if (o->err)
+        return NULL;
+    if (!is_mem(o)) {
+        drain(o, o->buf, o->len);
+        o->len = 0;
+        return !o->err && n <= o->cap ? o->buf : NULL;
+    }
+    size_t cap = o->cap ? o->cap : 4096;
+    while (cap - o->len < n) {
+        if (cap > SIZE_MAX / 2) {
+            o->err = ENOMEM;
+            return NULL;
+        }
+        cap *= 2;
+    }
+    char *nb = realloc(o->buf, cap);
+    if (!nb) {
+        o->err = ENOMEM;
+        return NULL;
+    }
+    o->buf = nb;
+    o->cap = cap;
+    return o->buf + o->len;
+}
+
 void tm_out_puts(tm_out *o, const char *s)
 {
     tm_out_write(o, s, strlen(s));

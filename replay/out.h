@@ -58,6 +58,23 @@ static inline void tm_out_putc(tm_out *o, char c)
 
 void tm_out_puts(tm_out *o, const char *s);
 
+/* Room for n bytes written straight into the buffer (then tm_out_commit
+ * with how many were used), for formatting a whole row in one pass. NULL
+ * after an error, or when n exceeds a file sink's buffer: then use
+ * tm_out_write. */
+char *tm_out_reserve_slow(tm_out *o, size_t n);
+
+static inline char *tm_out_reserve(tm_out *o, size_t n)
+{
+    return n <= o->cap - o->len && !o->err ? o->buf + o->len : tm_out_reserve_slow(o, n);
+}
+
+static inline void tm_out_commit(tm_out *o, size_t n)
+{
+    o->len += n;
+    o->total += n;
+}
+
 /* Writes the buffer out (memory sinks: nothing to do). Returns 0, or -1 with
  * err describing the first write error of this sink. */
 int tm_out_flush(tm_out *o, tm_error *err);

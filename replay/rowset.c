@@ -82,7 +82,9 @@ static inline bool prefix_exact(tm_tclass cls, uint64_t p)
 {
     if (cls == TM_TC_INT)
         return p != 0 && p < UINT64_MAX - 1;
-    return cls != TM_TC_INT && (p & 0xff) == 0 && p != UINT64_MAX;
+    /* Other classes have no prefix (0 for every value): never exact. */
+    return (cls == TM_TC_TEXT || cls == TM_TC_JSON || cls == TM_TC_JSONB) && (p & 0xff) == 0 &&
+           p != UINT64_MAX;
 }
 
 static int cmp_items(const void *pa, const void *pb, void *arg)
@@ -191,6 +193,74 @@ static void sort_items(tm_rowset_item *v, size_t n, const tm_rowset *rs, int dep
     }
 }
 
+static void sort_run(tm_rowset_item *v, size_t n, const tm_rowset *rs)
+{
+    int depth = 2;
+    for (size_t m = n; m > 1; m >>= 1)
+        depth += 2;
+    sort_items(v, n, rs, depth);
+}
+
+/* Byte d (0..15) of an item's prefix pair, d = 0 the least significant
+ * byte of p[1], d = 15 the most significant of p[0]. */
+static inline unsigned digit(const tm_rowset_item *it, unsigned d)
+{
+    return (unsigned)(d < 8 ? it->p[1] >> (8 * d) : it->p[0] >> (8 * (d - 8))) & 0xff;
+}
+
+/* Sorts by the prefixes with an LSD radix sort (bytes every item shares
+ * are skipped: integer keys use two or three), then sorts each run the
+ * prefixes do not decide with cmp_items: a run of equal p[0] when p[0] is
+ * not exact (cmp_items then compares the values from the first key on),
+ * else of equal (p[0], p[1]). The result is the order of cmp_items. false
+ * when out of memory (nothing changed). */
+static bool radix_sort(tm_rowset *rs)
+{
+    size_t n = rs->n;
+    tm_rowset_item *tmp = malloc((n + 1) * sizeof *tmp);
+    size_t(*count)[256] = calloc(16, sizeof *count);
+    if (!tmp || !count) {
+        free(tmp);
+        free(count);
+        return false;
+    }
+    tm_rowset_item *src = rs->items, *dst = tmp;
+    for (size_t i = 0; i < n; i++)
+        for (unsigned d = 0; d < 16; d++)
+            count[d][digit(&src[i], d)]++;
+    for (unsigned d = 0; d < 16; d++) {
+        if (count[d][digit(&src[0], d)] == n)
+            continue; /* one value: this byte orders nothing */
+        size_t pos = 0;
+        for (unsigned b = 0; b < 256; b++) {
+            size_t c = count[d][b];
+            count[d][b] = pos;
+            pos += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[d][digit(&src[i], d)]++] = src[i];
+        tm_rowset_item *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != rs->items)
+        memcpy(rs->items, src, n * sizeof *src);
+    free(tmp);
+    free(count);
+    tm_tclass cls0 = rs->nkeys ? rs->v->cols[rs->keys[0]].cls : TM_TC_TEXT;
+    tm_rowset_item *v = rs->items;
+    for (size_t i = 0; i < n;) {
+        bool by_p0 = !rs->pfx[0] || !prefix_exact(cls0, v[i].p[0]);
+        size_t j = i + 1;
+        while (j < n && v[j].p[0] == v[i].p[0] && (by_p0 || v[j].p[1] == v[i].p[1]))
+            j++;
+        if (j - i > 1)
+            sort_run(v + i, j - i, rs);
+        i = j;
+    }
+    return true;
+}
+
 void tm_rowset_free(tm_rowset *rs)
 {
     if (rs->map && rs->t)
@@ -271,10 +341,8 @@ int tm_rowset_build(tm_rowset *rs, const tm_table *t, const tm_version *v,
         if (!rs->pfx[1])
             rs->items[i].p[1] = 0;
     }
-    int depth = 2;
-    for (size_t n = rs->n; n > 1; n >>= 1)
-        depth += 2;
-    sort_items(rs->items, rs->n, rs, depth);
+    if (rs->n > 1 && !radix_sort(rs))
+        sort_run(rs->items, rs->n, rs);
     return 0;
 oom:
     tm_rowset_free(rs);
