@@ -19,8 +19,8 @@
 
 #define DEFAULT_FRAME_TARGET (1u << 20)
 
-int tm_rel_table_put(tm_rel_table *t, uint32_t oid, const unsigned char *rec, size_t len,
-                     tm_error *err)
+/* Index of the first entry whose oid is >= oid (the table is sorted). */
+static size_t rel_table_lower_bound(const tm_rel_table *t, uint32_t oid)
 {
     size_t lo = 0, hi = t->n;
     while (lo < hi) {
@@ -30,6 +30,13 @@ int tm_rel_table_put(tm_rel_table *t, uint32_t oid, const unsigned char *rec, si
         else
             hi = mid;
     }
+    return lo;
+}
+
+int tm_rel_table_put(tm_rel_table *t, uint32_t oid, const unsigned char *rec, size_t len,
+                     tm_error *err)
+{
+    size_t lo = rel_table_lower_bound(t, oid);
     unsigned char *copy = malloc(len ? len : 1);
     if (!copy) {
         tm_error_set(err, "out of memory keeping a relation schema");
@@ -469,14 +476,7 @@ int tm_writer_put_packed(tm_writer *w, const uint8_t *rec, size_t len, tm_error 
 const Tidemark__Relation *tm_writer_relation(const tm_writer *w, uint32_t oid)
 {
     const tm_rel_table *t = &w->rels;
-    size_t lo = 0, hi = t->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (t->v[mid].oid < oid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = rel_table_lower_bound(t, oid);
     if (lo == t->n || t->v[lo].oid != oid)
         return NULL;
     tm_rel_entry *e = &t->v[lo];
