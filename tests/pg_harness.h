@@ -92,6 +92,10 @@ PGresult *tm_pg_query(PGconn *conn, const char *fmt, ...) __attribute__((format(
  * the test when the query fails or returns no row. */
 char *tm_pg_query_value(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* What COPY (query built from fmt) TO STDOUT WITH (FORMAT csv, HEADER)
+ * writes, as a malloc'd string; fails the test when the query fails. */
+char *tm_pg_copy_csv(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* CREATE DATABASE name (quoted as an identifier); fails the test on error. */
 void tm_pg_createdb(const tm_pg *pg, const char *name);
 

@@ -142,3 +142,30 @@ void tm_pg_createdb(const tm_pg *pg, const char *name)
     PQfinish(c);
     ck_assert_msg(ok, "CREATE DATABASE %s failed: %s", name, msg);
 }
+
+char *tm_pg_copy_csv(PGconn *conn, const char *fmt, ...)
+{
+    char q[1024], sql[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof q, fmt, ap);
+    va_end(ap);
+    snprintf(sql, sizeof sql, "COPY (%s) TO STDOUT WITH (FORMAT csv, HEADER)", q);
+    PGresult *r = PQexec(conn, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COPY_OUT, "%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    size_t len = 0, cap = 4096;
+    char *out = malloc(cap), *line;
+    int n;
+    while ((n = PQgetCopyData(conn, &line, 0)) > 0) {
+        while (len + (size_t)n + 1 > cap)
+            out = realloc(out, cap *= 2);
+        memcpy(out + len, line, (size_t)n);
+        len += (size_t)n;
+        PQfreemem(line);
+    }
+    out[len] = '\0';
+    while ((r = PQgetResult(conn)))
+        PQclear(r);
+    return out;
+}

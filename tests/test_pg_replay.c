@@ -73,36 +73,12 @@ static void append_file(const char *path, const char *text)
     chown_pg(path);
 }
 
-/* The bytes COPY (query) TO STDOUT WITH (FORMAT csv, HEADER) writes. */
-static char *dump(PGconn *c, const char *query)
-{
-    char sql[1024];
-    snprintf(sql, sizeof sql, "COPY (%s) TO STDOUT WITH (FORMAT csv, HEADER)", query);
-    PGresult *r = PQexec(c, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_COPY_OUT, "%s: %s", sql, PQresultErrorMessage(r));
-    PQclear(r);
-    size_t len = 0, cap = 4096;
-    char *out = malloc(cap), *line;
-    int n;
-    while ((n = PQgetCopyData(c, &line, 0)) > 0) {
-        while (len + (size_t)n + 1 > cap)
-            out = realloc(out, cap *= 2);
-        memcpy(out + len, line, (size_t)n);
-        len += (size_t)n;
-        PQfreemem(line);
-    }
-    out[len] = '\0';
-    while ((r = PQgetResult(c)))
-        PQclear(r);
-    return out;
-}
-
 static char *dump_table(PGconn *c, int i, const char *where)
 {
     char q[512];
     snprintf(q, sizeof q, "SELECT * FROM %s%s%s ORDER BY %s", tables[i], where ? " WHERE " : "",
              where ? where : "", order_by[i]);
-    return dump(c, q);
+    return tm_pg_copy_csv(c, "%s", q);
 }
 
 static void assert_same(const char *what, const char *want, const char *got, size_t got_len)

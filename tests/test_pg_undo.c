@@ -25,34 +25,6 @@
 static char journal[512];
 static char *ci; /* conninfo of the source */
 
-/* COPY (query) TO STDOUT (csv), as a string. */
-static char *dump(PGconn *c, const char *fmt, ...)
-{
-    char q[1024], sql[1200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof q, fmt, ap);
-    va_end(ap);
-    snprintf(sql, sizeof sql, "COPY (%s) TO STDOUT WITH (FORMAT csv, HEADER)", q);
-    PGresult *r = PQexec(c, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_COPY_OUT, "%s: %s", sql, PQresultErrorMessage(r));
-    PQclear(r);
-    size_t len = 0, cap = 4096;
-    char *out = malloc(cap), *line;
-    int n;
-    while ((n = PQgetCopyData(c, &line, 0)) > 0) {
-        while (len + (size_t)n + 1 > cap)
-            out = realloc(out, cap *= 2);
-        memcpy(out + len, line, (size_t)n);
-        len += (size_t)n;
-        PQfreemem(line);
-    }
-    out[len] = '\0';
-    while ((r = PQgetResult(c)))
-        PQclear(r);
-    return out;
-}
-
 static void same(const char *what, char *want, char *got)
 {
     ck_assert_msg(!strcmp(want, got), "%s differs\n--- want:\n%.1500s\n--- got:\n%.1500s", what,
@@ -165,19 +137,19 @@ typedef struct refs {
 static void workload(PGconn *c, refs *f)
 {
     /* UPDATE-all, then a legitimate new row */
-    f->prefs = dump(c, "SELECT * FROM prefs ORDER BY 1, 2");
+    f->prefs = tm_pg_copy_csv(c, "SELECT * FROM prefs ORDER BY 1, 2");
     /* With the application's context message in the same transaction, as
      * scripts/context.sql does it: messages are not rows to undo. */
     f->x_update = tx(c, "SELECT pg_logical_emit_message(true, 'tidemark', '{\"user\": \"bot\"}');"
                         "UPDATE prefs SET value = value - 'notifications'");
     tm_pg_exec(c, "INSERT INTO prefs VALUES (999, 'ui', '{\"theme\": \"light\"}')");
     /* mass DELETE with cascade, then a legitimate new parent */
-    f->parent = dump(c, "SELECT * FROM parent ORDER BY 1");
-    f->child = dump(c, "SELECT * FROM child ORDER BY 1");
+    f->parent = tm_pg_copy_csv(c, "SELECT * FROM parent ORDER BY 1");
+    f->child = tm_pg_copy_csv(c, "SELECT * FROM child ORDER BY 1");
     f->x_delete = tx(c, "DELETE FROM parent WHERE id <= 6");
     tm_pg_exec(c, "INSERT INTO parent VALUES (100, 'later')");
     /* INSERT batch (by time window), then a legitimate update of an old row */
-    f->items = dump(c, "SELECT * FROM items WHERE id <> 1 ORDER BY 1");
+    f->items = tm_pg_copy_csv(c, "SELECT * FROM items WHERE id <> 1 ORDER BY 1");
     char *t = tm_pg_query_value(c, "SELECT clock_timestamp()::text");
     snprintf(f->ins_from, sizeof f->ins_from, "%s", t);
     free(t);
@@ -190,19 +162,19 @@ static void workload(PGconn *c, refs *f)
     tm_pg_exec(c, "UPDATE items SET v = 'legit' WHERE id = 1");
     /* TRUNCATE after an update in the journal, then a legitimate new flag */
     tm_pg_exec(c, "UPDATE flags SET enabled = NOT enabled WHERE name = 'flag1'");
-    f->flags = dump(c, "SELECT * FROM flags ORDER BY 1");
+    f->flags = tm_pg_copy_csv(c, "SELECT * FROM flags ORDER BY 1");
     f->x_truncate = tx(c, "TRUNCATE flags");
     tm_pg_exec(c, "INSERT INTO flags VALUES ('new', true, '{}')");
     /* a migration whose row 3 is changed again later */
-    f->conf = dump(c, "SELECT * FROM conf ORDER BY 1");
+    f->conf = tm_pg_copy_csv(c, "SELECT * FROM conf ORDER BY 1");
     f->x_conf = tx(c, "UPDATE conf SET v = v || '-m'");
     f->x_later = tx(c, "UPDATE conf SET v = 'human' WHERE id = 3");
     /* a DELETE whose key 2 is inserted again */
-    f->kr = dump(c, "SELECT * FROM kr ORDER BY 1");
+    f->kr = tm_pg_copy_csv(c, "SELECT * FROM kr ORDER BY 1");
     f->x_kr = tx(c, "DELETE FROM kr WHERE id IN (1, 2)");
     tm_pg_exec(c, "INSERT INTO kr VALUES (2, 'reused')");
     /* quoting: update, delete and insert in one transaction */
-    f->nasty = dump(c, "SELECT * FROM %s ORDER BY 1", nasty_table);
+    f->nasty = tm_pg_copy_csv(c, "SELECT * FROM %s ORDER BY 1", nasty_table);
     char sql[1024];
     snprintf(sql, sizeof sql,
              "UPDATE %s SET \"col \"\"q\"\" \n\" = 'x' WHERE id IN (1, 4); DELETE FROM %s WHERE "
@@ -224,7 +196,7 @@ static void check_update_all(PGconn *c, refs *f)
     ck_assert_msg(strstr(r.out, "60 rows set back"), "%s", r.out);
     tm_run_result_free(&r);
     same("prefs after undo", f->prefs,
-         dump(c, "SELECT * FROM prefs WHERE user_id <> 999 ORDER BY 1, 2"));
+         tm_pg_copy_csv(c, "SELECT * FROM prefs WHERE user_id <> 999 ORDER BY 1, 2"));
     char *v = tm_pg_query_value(c, "SELECT value->>'theme' FROM prefs WHERE user_id = 999");
     ck_assert_str_eq(v, "light");
     free(v);
@@ -241,8 +213,8 @@ static void check_delete_cascade(PGconn *c, refs *f)
     tm_run_result_free(&r);
     psql_file(path);
     same("parent after undo", f->parent,
-         dump(c, "SELECT * FROM parent WHERE id <> 100 ORDER BY 1"));
-    same("child after undo", f->child, dump(c, "SELECT * FROM child ORDER BY 1"));
+         tm_pg_copy_csv(c, "SELECT * FROM parent WHERE id <> 100 ORDER BY 1"));
+    same("child after undo", f->child, tm_pg_copy_csv(c, "SELECT * FROM child ORDER BY 1"));
     char *v = tm_pg_query_value(c, "SELECT name FROM parent WHERE id = 100");
     ck_assert_str_eq(v, "later");
     free(v);
@@ -262,7 +234,7 @@ static void check_insert_batch(PGconn *c, refs *f)
     undo(&r, "--from", f->ins_from, "--to", f->ins_to, "--apply", ci, NULL);
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
-    same("items after undo", f->items, dump(c, "SELECT * FROM items WHERE id <> 1 ORDER BY 1"));
+    same("items after undo", f->items, tm_pg_copy_csv(c, "SELECT * FROM items WHERE id <> 1 ORDER BY 1"));
     char *v = tm_pg_query_value(c, "SELECT v FROM items WHERE id = 1");
     ck_assert_str_eq(v, "legit");
     free(v);
@@ -276,7 +248,7 @@ static void check_truncate(PGconn *c, refs *f)
     ck_assert_msg(strstr(r.out, "25 rows inserted back"), "%s", r.out);
     tm_run_result_free(&r);
     same("flags after undo", f->flags,
-         dump(c, "SELECT * FROM flags WHERE name <> 'new' ORDER BY 1"));
+         tm_pg_copy_csv(c, "SELECT * FROM flags WHERE name <> 'new' ORDER BY 1"));
     char *v = tm_pg_query_value(c, "SELECT count(*) FROM flags WHERE name = 'new'");
     ck_assert_str_eq(v, "1");
     free(v);
@@ -284,7 +256,7 @@ static void check_truncate(PGconn *c, refs *f)
 
 static void check_conflicts(PGconn *c, refs *f)
 {
-    char *before = dump(c, "SELECT * FROM conf ORDER BY 1");
+    char *before = tm_pg_copy_csv(c, "SELECT * FROM conf ORDER BY 1");
     tm_run_result r;
     /* abort: nothing changes, row 3 and the later xid are named */
     undo(&r, "--xid", f->x_conf, "--apply", ci, NULL);
@@ -294,13 +266,13 @@ static void check_conflicts(PGconn *c, refs *f)
                   "%s", r.err);
     ck_assert_msg(strstr(r.out, "rolled back"), "%s", r.out);
     tm_run_result_free(&r);
-    same("conf after abort", strdup(before), dump(c, "SELECT * FROM conf ORDER BY 1"));
+    same("conf after abort", strdup(before), tm_pg_copy_csv(c, "SELECT * FROM conf ORDER BY 1"));
     /* dry run against the target: the same conflict, nothing written */
     undo(&r, "--xid", f->x_conf, "--apply", ci, "--dry-run", NULL);
     tm_assert_exit(&r, 1);
     ck_assert_msg(strstr(r.out, "conflicts found against the target: 1"), "%s", r.out);
     tm_run_result_free(&r);
-    same("conf after dry run", before, dump(c, "SELECT * FROM conf ORDER BY 1"));
+    same("conf after dry run", before, tm_pg_copy_csv(c, "SELECT * FROM conf ORDER BY 1"));
     /* skip: the rest restored, row 3 untouched and listed */
     undo(&r, "--xid", f->x_conf, "--apply", ci, "--on-conflict", "skip", NULL);
     tm_assert_exit(&r, 0);
@@ -308,7 +280,7 @@ static void check_conflicts(PGconn *c, refs *f)
     ck_assert_msg(strstr(r.out, "9 rows set back") && strstr(r.out, "1 conflicts"), "%s", r.out);
     tm_run_result_free(&r);
     same("conf after skip", f->conf,
-         dump(c, "SELECT id, CASE id WHEN 3 THEN 'v3' ELSE v END AS v FROM conf ORDER BY 1"));
+         tm_pg_copy_csv(c, "SELECT id, CASE id WHEN 3 THEN 'v3' ELSE v END AS v FROM conf ORDER BY 1"));
     char *v = tm_pg_query_value(c, "SELECT v FROM conf WHERE id = 3");
     ck_assert_str_eq(v, "human");
     free(v);
@@ -322,7 +294,7 @@ static void check_conflicts(PGconn *c, refs *f)
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
     same("kr after skip", f->kr,
-         dump(c, "SELECT id, CASE id WHEN 2 THEN 'k2' ELSE v END AS v FROM kr ORDER BY 1"));
+         tm_pg_copy_csv(c, "SELECT id, CASE id WHEN 2 THEN 'k2' ELSE v END AS v FROM kr ORDER BY 1"));
 }
 
 static void check_quoting(PGconn *c, refs *f)
@@ -334,7 +306,7 @@ static void check_quoting(PGconn *c, refs *f)
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
     psql_file(path);
-    same("quoted table after undo", f->nasty, dump(c, "SELECT * FROM %s ORDER BY 1", nasty_table));
+    same("quoted table after undo", f->nasty, tm_pg_copy_csv(c, "SELECT * FROM %s ORDER BY 1", nasty_table));
     char *v = tm_pg_query_value(c, "SELECT count(*) FROM pg_class WHERE relname = 'x'");
     free(v);
 }
