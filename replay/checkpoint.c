@@ -224,6 +224,21 @@ static int cw_put(ck_writer *w, const Tidemark__Record *rec, tm_error *err)
     return w->raw.len >= CK_FRAME_TARGET ? cw_flush(w, err) : 0;
 }
 
+static int put_message(ck_writer *w, const char *prefix, unsigned char *data, size_t len,
+                       tm_error *err)
+{
+    Tidemark__LogicalMessage m = TIDEMARK__LOGICAL_MESSAGE__INIT;
+    m.has_transactional = 1;
+    m.prefix = (char *)prefix;
+    m.has_content = 1;
+    m.content.data = data;
+    m.content.len = len;
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_MESSAGE;
+    rec.message = &m;
+    return cw_put(w, &rec, err);
+}
+
 static int put_stats(ck_writer *w, const tm_table *t, tm_error *err)
 {
     unsigned char b[4 + 8 * CK_NSTATS];
@@ -233,16 +248,13 @@ static int put_stats(ck_writer *w, const tm_table *t, tm_error *err)
     tm_put32(b, t->oid);
     for (int i = 0; i < CK_NSTATS; i++)
         tm_put64(b + 4 + 8 * i, st[i]);
-    Tidemark__LogicalMessage m = TIDEMARK__LOGICAL_MESSAGE__INIT;
-    m.has_transactional = 1;
-    m.prefix = (char *)TM_CKPT_STATS_PREFIX;
-    m.has_content = 1;
-    m.content.data = b;
-    m.content.len = sizeof b;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_MESSAGE;
-    rec.message = &m;
-    return cw_put(w, &rec, err);
+    unsigned char rows[12];
+    tm_put32(rows, t->oid);
+    tm_put64(rows + 4, t->rows.n);
+    return put_message(w, TM_CKPT_STATS_PREFIX, b, sizeof b, err) != 0 ||
+                   put_message(w, TM_CKPT_ROWS_PREFIX, rows, sizeof rows, err) != 0
+               ? -1
+               : 0;
 }
 
 /* TRUNCATE, then one INSERT per row (per repeat of a row). */
@@ -421,6 +433,12 @@ static bool packed_change(const unsigned char *p, size_t len, const unsigned cha
 
 static int keep_stats(ck_load *l, const Tidemark__LogicalMessage *m, tm_error *err)
 {
+    if (m->prefix && !strcmp(m->prefix, TM_CKPT_ROWS_PREFIX)) {
+        if (m->content.len != 12)
+            return damaged(l, err, "a table's row count has the wrong size");
+        return tm_state_reserve_rows(l->s, tm_get32(m->content.data), tm_get64(m->content.data + 4),
+                                     err);
+    }
     if (!m->prefix || strcmp(m->prefix, TM_CKPT_STATS_PREFIX) != 0)
         return 0;
     if (m->content.len != sizeof *l->stats)
@@ -448,7 +466,7 @@ static int load_record(ck_load *l, const unsigned char *p, size_t len, tm_error 
         if (l->tx_left == 0)
             return damaged(l, err, "it holds more rows than its snapshot header says");
         l->tx_left--;
-        if (tm_state_change_packed(l->s, ch, chlen, err) != 0) {
+        if (tm_state_queue_packed(l->s, ch, chlen, err) != 0) {
             tm_error_prefix(err, "checkpoint %s: ", l->c->path);
             return -1;
         }
@@ -550,6 +568,10 @@ int tm_ckpt_load(const tm_ckpt *c, tm_state *s, tm_error *err)
         damaged(&l, err, "it holds fewer records than its header says");
     else
         rc = 0;
+    if (rc == 0 && tm_state_flush(s, err) != 0) {
+        tm_error_prefix(err, "checkpoint %s: ", c->path);
+        rc = -1;
+    }
     if (rc == 0)
         restore_stats(&l);
 out:

@@ -13,7 +13,9 @@
  *   then journal frames (frame.h: header, CRC32C, LZ4 payload of
  *     length-prefixed Records), in this order: every schema version of
  *     every table (Relation), each table's anomaly counters (a
- *     LogicalMessage with prefix TM_CKPT_STATS_PREFIX), then one snapshot
+ *     LogicalMessage with prefix TM_CKPT_STATS_PREFIX) and row count (one
+ *     with TM_CKPT_ROWS_PREFIX: u32 oid, u64 rows, so that a loader sizes
+ *     the table once; older checkpoints lack it), then one snapshot
  *     TxBegin (commit_lsn = LSN, commit_time = the max commit time) and,
  *     per table, a TRUNCATE and an INSERT for each row in the layout of
  *     the schema version that wrote it.
@@ -35,6 +37,7 @@
 
 #define TM_CKPT_DIR "checkpoints"
 #define TM_CKPT_STATS_PREFIX "tidemark.checkpoint.stats"
+#define TM_CKPT_ROWS_PREFIX "tidemark.checkpoint.rows"
 
 typedef struct tm_ckpt {
     uint64_t lsn;

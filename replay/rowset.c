@@ -208,17 +208,17 @@ static inline unsigned digit(const tm_rowset_item *it, unsigned d)
     return (unsigned)(d < 8 ? it->p[1] >> (8 * d) : it->p[0] >> (8 * (d - 8))) & 0xff;
 }
 
-/* Sorts by the prefixes with an LSD radix sort (bytes every item shares
- * are skipped: integer keys use two or three), then sorts each run the
- * prefixes do not decide with cmp_items: a run of equal p[0] when p[0] is
- * not exact (cmp_items then compares the values from the first key on),
- * else of equal (p[0], p[1]). The result is the order of cmp_items. false
- * when out of memory (nothing changed). */
+/* Sorts by the first key's prefix p[0] with an LSD radix sort (bytes
+ * every item shares are skipped: integer keys use two or three), then each
+ * run of equal p[0] with cmp_items, which looks at p[1] and the values
+ * (runs are short for a composite key led by an id, and p[1] settles most
+ * of their comparisons). The result is the order of cmp_items. false when
+ * out of memory (nothing changed). */
 static bool radix_sort(tm_rowset *rs)
 {
     size_t n = rs->n;
     tm_rowset_item *tmp = malloc((n + 1) * sizeof *tmp);
-    size_t(*count)[256] = calloc(16, sizeof *count);
+    size_t(*count)[256] = calloc(16, sizeof *count); /* rows 8..15: the bytes of p[0] */
     if (!tmp || !count) {
         free(tmp);
         free(count);
@@ -226,9 +226,9 @@ static bool radix_sort(tm_rowset *rs)
     }
     tm_rowset_item *src = rs->items, *dst = tmp;
     for (size_t i = 0; i < n; i++)
-        for (unsigned d = 0; d < 16; d++)
+        for (unsigned d = 8; d < 16; d++)
             count[d][digit(&src[i], d)]++;
-    for (unsigned d = 0; d < 16; d++) {
+    for (unsigned d = 8; d < 16; d++) {
         if (count[d][digit(&src[0], d)] == n)
             continue; /* one value: this byte orders nothing */
         size_t pos = 0;
@@ -247,12 +247,10 @@ static bool radix_sort(tm_rowset *rs)
         memcpy(rs->items, src, n * sizeof *src);
     free(tmp);
     free(count);
-    tm_tclass cls0 = rs->nkeys ? rs->v->cols[rs->keys[0]].cls : TM_TC_TEXT;
     tm_rowset_item *v = rs->items;
     for (size_t i = 0; i < n;) {
-        bool by_p0 = !rs->pfx[0] || !prefix_exact(cls0, v[i].p[0]);
         size_t j = i + 1;
-        while (j < n && v[j].p[0] == v[i].p[0] && (by_p0 || v[j].p[1] == v[i].p[1]))
+        while (j < n && v[j].p[0] == v[i].p[0])
             j++;
         if (j - i > 1)
             sort_run(v + i, j - i, rs);
@@ -282,9 +280,13 @@ static const tm_value *row_values(tm_rowset *rs, const tm_row *r)
 
 const tm_value *tm_rowset_row(tm_rowset *rs, size_t i)
 {
-    /* Rows are read in key order, scattered in memory: ask early. */
-    if (i + 8 < rs->n)
-        __builtin_prefetch(rs->items[i + 8].row);
+    /* Rows are read in key order, scattered in memory: ask early, for two
+     * cache lines (a row of a few short columns spans about two). */
+    if (i + 16 < rs->n) {
+        const char *p = (const char *)rs->items[i + 16].row;
+        __builtin_prefetch(p);
+        __builtin_prefetch(p + 64);
+    }
     return row_values(rs, rs->items[i].row);
 }
 

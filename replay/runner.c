@@ -150,7 +150,7 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
     const uint8_t *raw;
     size_t len;
     uint64_t tx_left = 0, since_check = 0;
-    bool seen_base = info->ckpt_lsn != 0, pending_gap = false;
+    bool seen_base = info->ckpt_lsn != 0, pending_gap = false, in_snapshot = false;
     uint64_t gap_lsn = 0;
     char gap_reason[sizeof info->gap_reason];
     int rc;
@@ -163,7 +163,7 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
                 goto fail;
             }
             if ((rec ? tm_state_change(s, rec->change, err)
-                     : tm_state_change_packed(s, raw, len, err)) != 0)
+                     : tm_state_queue_packed(s, raw, len, err)) != 0)
                 goto fail;
             if (progress && ++since_check == 65536) {
                 since_check = 0;
@@ -203,6 +203,11 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
                 info->stop_time = b->commit_time;
                 break;
             }
+            /* Queued changes meet the state before the snapshot flag or a
+             * gap changes it, and before after_tx looks at it. */
+            if ((pending_gap || (b->snapshot && b->n_records > 0) || o->after_tx) &&
+                tm_state_flush(s, err) != 0)
+                goto fail;
             if (pending_gap) {
                 pending_gap = false;
                 info->gap_lsn = gap_lsn;
@@ -215,7 +220,8 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
                 info->base_time = b->commit_time;
             }
             tx_left = b->n_records;
-            tm_state_in_snapshot(s, b->snapshot && tx_left > 0);
+            in_snapshot = b->snapshot && tx_left > 0;
+            tm_state_in_snapshot(s, in_snapshot);
             info->transactions++;
             info->last_lsn = b->commit_lsn;
             info->last_time = b->commit_time;
@@ -235,12 +241,15 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
                      rec->gap->reason ? rec->gap->reason : "unknown reason");
         }
         if (tx_left > 0 && --tx_left == 0) {
+            if ((in_snapshot || o->after_tx) && tm_state_flush(s, err) != 0)
+                goto fail;
+            in_snapshot = false;
             tm_state_in_snapshot(s, false);
             if (o->after_tx && o->after_tx(o->arg, s, info, err) != 0)
                 goto fail;
         }
     }
-    if (rc < 0)
+    if (rc < 0 || tm_state_flush(s, err) != 0)
         goto fail;
     if (!seen_base) {
         tm_error_set(err,

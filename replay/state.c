@@ -4,6 +4,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A change decoded for applying: its table, tuples and key. Values point
+ * into buf (a copy of the packed change) or into the caller's record. */
+typedef struct tm_decoded {
+    tm_change c;
+    tm_table *t; /* NULL: nothing to apply (a table not replayed) */
+    uint8_t *buf;
+    size_t buf_cap;
+    tm_colbuf oldv, newv;
+    uint32_t no, nn;
+    bool has_old, has_new, old_key_ok;
+    uint32_t old_hash;         /* of kv_old when old_key_ok */
+    uint32_t look_hash;        /* of the key the change will look up (prefetching) */
+    bool look;                 /* look_hash is set */
+    tm_value *kv_old, *kv_new; /* key values, cur's key order */
+    size_t kv_cap;
+} tm_decoded;
+
+/* Changes held back by tm_state_queue_packed: while the newest is decoded
+ * its hash slot is fetched from memory, while the next one is decoded its
+ * row is, and the oldest is applied once both are in the cache (a table
+ * larger than the cache costs two memory round trips per change otherwise). */
+#define TM_QUEUE 3
+
 struct tm_state {
     tm_select_fn select;
     void *arg;
@@ -13,9 +36,11 @@ struct tm_state {
     tm_table *last;    /* the table of the previous change */
 
     tm_change_decoder dec;
-    tm_colbuf oldv, newv;
-    tm_value *kv_old, *kv_new; /* key values of a change, cur's key order */
-    size_t kv_cap;
+    /* Changes decoded but not yet applied (tm_state_queue_packed): a ring
+     * of TM_QUEUE entries, the oldest at qhead. */
+    tm_decoded q[TM_QUEUE];
+    unsigned qhead, qn;
+    tm_decoded now; /* for changes applied at once */
     uint64_t applied, skipped;
     bool in_snapshot;
 };
@@ -67,10 +92,14 @@ void tm_state_free(tm_state *s)
     free(s->tables);
     free(s->by_oid);
     tm_change_decoder_free(&s->dec);
-    tm_colbuf_free(&s->oldv);
-    tm_colbuf_free(&s->newv);
-    free(s->kv_old);
-    free(s->kv_new);
+    for (unsigned i = 0; i <= TM_QUEUE; i++) {
+        tm_decoded *d = i < TM_QUEUE ? &s->q[i] : &s->now;
+        free(d->buf);
+        tm_colbuf_free(&d->oldv);
+        tm_colbuf_free(&d->newv);
+        free(d->kv_old);
+        free(d->kv_new);
+    }
     free(s);
 }
 
@@ -79,6 +108,7 @@ void tm_state_reset(tm_state *s)
     for (size_t i = 0; i < s->ntables; i++)
         table_free(s->tables[i]);
     s->ntables = 0;
+    s->qn = 0;
     s->last = NULL;
     s->applied = s->skipped = 0;
     s->in_snapshot = false;
@@ -206,7 +236,7 @@ static int rekey(tm_table *t, tm_error *err)
 }
 
 /* cur became v: the key and every version's column map follow it. */
-static int set_cur(tm_state *s, tm_table *t, tm_version *v, tm_error *err)
+static int set_cur(tm_table *t, tm_version *v, tm_error *err)
 {
     bool key_changed = !t->cur || !tm_version_same_key(t->cur, v);
     uint32_t *keys = malloc((v->ncols + 1) * sizeof *keys);
@@ -230,16 +260,6 @@ static int set_cur(tm_state *s, tm_table *t, tm_version *v, tm_error *err)
     t->nkeys = n;
     t->unique = unique;
     t->cur = v;
-    if (n > s->kv_cap) {
-        tm_value *a = realloc(s->kv_old, n * sizeof *a);
-        if (a)
-            s->kv_old = a;
-        tm_value *b = a ? realloc(s->kv_new, n * sizeof *b) : NULL;
-        if (!b)
-            goto oom;
-        s->kv_new = b;
-        s->kv_cap = n;
-    }
     return key_changed && t->rows.n ? rekey(t, err) : 0;
 oom:
     tm_error_set(err, "out of memory keeping the schema of a table");
@@ -248,6 +268,8 @@ oom:
 
 int tm_state_relation(tm_state *s, const Tidemark__Relation *rel, tm_error *err)
 {
+    if (tm_state_flush(s, err) != 0)
+        return -1;
     if (!rel->has_version || rel->version == 0 || rel->version > UINT16_MAX) {
         tm_error_set(err,
                      "the journal holds a schema of relation %u with version %u, which "
@@ -284,7 +306,7 @@ int tm_state_relation(tm_state *s, const Tidemark__Relation *rel, tm_error *err)
     if (!t->selected && s->select(s->arg, v))
         t->selected = true;
     if (!t->cur || v->version > t->cur->version)
-        return set_cur(s, t, v, err);
+        return set_cur(t, v, err);
     /* An older version arriving late: only its map is needed. */
     int32_t *m = malloc((t->cur->ncols + 1) * sizeof *m);
     if (!m) {
@@ -293,6 +315,16 @@ int tm_state_relation(tm_state *s, const Tidemark__Relation *rel, tm_error *err)
     }
     tm_version_map(v, t->cur, m);
     t->to_cur[rel->version] = m;
+    return 0;
+}
+
+int tm_state_reserve_rows(tm_state *s, uint32_t oid, uint64_t n, tm_error *err)
+{
+    tm_table *t = find_table(s, oid);
+    if (t && t->selected && n <= SIZE_MAX / 2 && tm_rowmap_reserve(&t->rows, (size_t)n) != 0) {
+        tm_error_set(err, "out of memory holding the replayed rows");
+        return -1;
+    }
     return 0;
 }
 
@@ -495,7 +527,8 @@ static void remove_at(tm_table *t, size_t i)
     row_free(t, r);
 }
 
-static int do_insert(tm_state *s, tm_table *t, uint32_t v, tm_value *nv, uint32_t nn, tm_error *err)
+static int do_insert(tm_decoded *d, tm_table *t, uint32_t v, tm_value *nv, uint32_t nn,
+                     tm_error *err)
 {
     t->st.inserts++;
     /* pgoutput sends no 'u' in inserts; should one come, it reads as the
@@ -505,24 +538,24 @@ static int do_insert(tm_state *s, tm_table *t, uint32_t v, tm_value *nv, uint32_
         has_u = nv[i].kind == TM_KIND_UNCHANGED;
     if (has_u)
         resolve_unchanged(t, v, nv, nn, NULL);
-    if (!tuple_key(t, v, nv, nn, s->kv_new)) {
+    if (!tuple_key(t, v, nv, nn, d->kv_new)) {
         t->st.missing_rows++;
         return 0;
     }
-    return insert_row(t, v, nv, nn, s->kv_new, NULL, err);
+    return insert_row(t, v, nv, nn, d->kv_new, NULL, err);
 }
 
-static int do_update(tm_state *s, tm_table *t, uint32_t v, const tm_change *c, bool old_key_ok,
+static int do_update(tm_decoded *d, tm_table *t, uint32_t v, const tm_change *c, bool old_key_ok,
                      uint32_t old_hash, tm_value *nv, uint32_t nn, tm_error *err)
 {
     t->st.updates++;
-    bool new_key_ok = tuple_key(t, v, nv, nn, s->kv_new);
+    bool new_key_ok = tuple_key(t, v, nv, nn, d->kv_new);
     /* Where the row is: the old tuple's key, unless it lacks our key (a
      * key-only image of another index: then the key did not change). */
     if (old_key_ok && c->old_kind == 'K' && t->unique)
         for (uint32_t k = 0; k < t->nkeys && old_key_ok; k++)
-            old_key_ok = s->kv_old[k].kind == TM_KIND_TEXT;
-    const tm_value *kv = old_key_ok ? s->kv_old : new_key_ok ? s->kv_new : NULL;
+            old_key_ok = d->kv_old[k].kind == TM_KIND_TEXT;
+    const tm_value *kv = old_key_ok ? d->kv_old : new_key_ok ? d->kv_new : NULL;
     if (!kv) {
         t->st.missing_rows++;
         return 0;
@@ -535,17 +568,17 @@ static int do_update(tm_state *s, tm_table *t, uint32_t v, const tm_change *c, b
     if (!found) {
         t->st.missing_rows++;
         resolve_unchanged(t, v, nv, nn, NULL);
-        if (!tuple_key(t, v, nv, nn, s->kv_new))
+        if (!tuple_key(t, v, nv, nn, d->kv_new))
             return 0;
-        return insert_row(t, v, nv, nn, s->kv_new, NULL, err);
+        return insert_row(t, v, nv, nn, d->kv_new, NULL, err);
     }
     tm_row *r = t->rows.slots[i].row;
     bool refs = resolve_unchanged(t, v, nv, nn, r);
-    if (!new_key_ok && !tuple_key(t, v, nv, nn, s->kv_new)) {
+    if (!new_key_ok && !tuple_key(t, v, nv, nn, d->kv_new)) {
         t->st.missing_rows++;
         return 0;
     }
-    if (kv == s->kv_new || key_eq(kv, s->kv_new, t->nkeys)) {
+    if (kv == d->kv_new || key_eq(kv, d->kv_new, t->nkeys)) {
         /* Same key: the row is rewritten where it is. */
         uint32_t count = r->count;
         tm_row *nr = row_build(t, v, nv, nn, refs || count > 1 ? NULL : r);
@@ -565,10 +598,10 @@ static int do_update(tm_state *s, tm_table *t, uint32_t v, const tm_change *c, b
     if (!nr)
         return oom(err);
     remove_at(t, i);
-    return insert_row(t, v, nv, nn, s->kv_new, nr, err);
+    return insert_row(t, v, nv, nn, d->kv_new, nr, err);
 }
 
-static int do_delete(tm_state *s, tm_table *t, bool old_key_ok, uint32_t h)
+static int do_delete(tm_decoded *d, tm_table *t, bool old_key_ok, uint32_t h)
 {
     t->st.deletes++;
     if (!old_key_ok || !t->rows.slots) {
@@ -576,7 +609,7 @@ static int do_delete(tm_state *s, tm_table *t, bool old_key_ok, uint32_t h)
         return 0;
     }
     bool found;
-    size_t i = lookup(t, s->kv_old, h, &found);
+    size_t i = lookup(t, d->kv_old, h, &found);
     if (!found) {
         t->st.missing_rows++;
         return 0;
@@ -585,9 +618,30 @@ static int do_delete(tm_state *s, tm_table *t, bool old_key_ok, uint32_t h)
     return 0;
 }
 
-static int apply(tm_state *s, const tm_change *c, tm_error *err)
+static int grow_keys(tm_decoded *d, uint32_t n, tm_error *err)
 {
-    tm_table *t = find_table(s, c->relation_oid);
+    if (n <= d->kv_cap)
+        return 0;
+    tm_value *a = realloc(d->kv_old, n * sizeof *a);
+    if (a)
+        d->kv_old = a;
+    tm_value *b = a ? realloc(d->kv_new, n * sizeof *b) : NULL;
+    if (!b)
+        return oom(err);
+    d->kv_new = b;
+    d->kv_cap = n;
+    return 0;
+}
+
+/* The first half of applying a change: finds its table, decodes its tuples
+ * and the key it looks up. Nothing here reads or changes rows, so it may
+ * run ahead of the changes before it (only a Relation record changes what
+ * it depends on, and the state applies everything queued before one). */
+static int decode(tm_state *s, tm_decoded *d, tm_error *err)
+{
+    tm_change *c = &d->c;
+    d->look = false;
+    tm_table *t = d->t = find_table(s, c->relation_oid);
     if (!t) {
         tm_error_set(err,
                      "the journal holds a change of relation %u before any schema of it; "
@@ -597,16 +651,12 @@ static int apply(tm_state *s, const tm_change *c, tm_error *err)
     }
     if (!t->selected) {
         s->skipped++;
+        d->t = NULL;
         return 0;
     }
     s->applied++;
-    if (c->op == TIDEMARK__CHANGE__OP__TRUNCATE) {
-        t->st.truncates++;
-        free_rows(t);
-        if (s->in_snapshot)
-            t->gap = false;
+    if (c->op == TIDEMARK__CHANGE__OP__TRUNCATE)
         return 0;
-    }
     uint32_t v = c->relation_version;
     if (v >= t->nver || !t->ver[v]) {
         tm_error_set(err,
@@ -615,44 +665,70 @@ static int apply(tm_state *s, const tm_change *c, tm_error *err)
                      t->cur->nspname, t->cur->relname, v);
         return -1;
     }
+    if (grow_keys(d, t->nkeys, err) != 0)
+        return -1;
     uint32_t ncols = t->ver[v]->ncols;
     Tidemark__Tuple tt;
-    uint32_t no = 0, nn = 0;
+    d->no = d->nn = 0;
     int has_old = tm_change_tuple(&s->dec, c, 0, &tt, err);
-    if (has_old < 0 || (has_old && tm_tuple_decode(&tt, NULL, 0, &s->oldv, &no, err) != 0))
+    if (has_old < 0 || (has_old && tm_tuple_decode(&tt, NULL, 0, &d->oldv, &d->no, err) != 0))
         return -1;
-    /* The old row's key, and a prefetch of its hash slot, which (for a
-     * large table) arrives from memory while the new tuple is decoded. */
-    bool old_key_ok = false;
-    uint32_t old_hash = 0;
-    if (has_old && (old_key_ok = tuple_key(t, v, s->oldv.v, no, s->kv_old))) {
-        old_hash = key_hash(s->kv_old, t->nkeys);
-        if (t->rows.slots)
-            __builtin_prefetch(&t->rows.slots[tm_rowmap_slot(&t->rows, old_hash)]);
+    d->old_key_ok = false;
+    d->old_hash = 0;
+    if (has_old && (d->old_key_ok = tuple_key(t, v, d->oldv.v, d->no, d->kv_old))) {
+        d->old_hash = key_hash(d->kv_old, t->nkeys);
+        d->look_hash = d->old_hash;
+        d->look = true;
     }
     int has_new = tm_change_tuple(&s->dec, c, 1, &tt, err);
-    if (has_new < 0 ||
-        (has_new && tm_tuple_decode(&tt, has_old ? s->oldv.v : NULL, no, &s->newv, &nn, err) != 0))
+    if (has_new < 0 || (has_new && tm_tuple_decode(&tt, has_old ? d->oldv.v : NULL, d->no, &d->newv,
+                                                   &d->nn, err) != 0))
         return -1;
-    if ((has_old && no != ncols) || (has_new && nn != ncols)) {
+    if ((has_old && d->no != ncols) || (has_new && d->nn != ncols)) {
         tm_error_set(err,
                      "the journal holds a row of %s.%s with %u columns where its schema "
                      "version %u has %u; the journal is damaged (run tidemark verify)",
-                     t->ver[v]->nspname, t->ver[v]->relname, has_old && no != ncols ? no : nn, v,
-                     ncols);
+                     t->ver[v]->nspname, t->ver[v]->relname,
+                     has_old && d->no != ncols ? d->no : d->nn, v, ncols);
         return -1;
     }
+    d->has_old = has_old > 0;
+    d->has_new = has_new > 0;
+    if (!d->look && has_new && c->op == TIDEMARK__CHANGE__OP__INSERT &&
+        tuple_key(t, v, d->newv.v, d->nn, d->kv_new)) {
+        d->look_hash = key_hash(d->kv_new, t->nkeys);
+        d->look = true;
+    }
+    return 0;
+}
+
+/* The second half: the change meets the rows. */
+static int apply_decoded(tm_state *s, tm_decoded *d, tm_error *err)
+{
+    tm_table *t = d->t;
+    if (!t)
+        return 0;
+    const tm_change *c = &d->c;
+    if (c->op == TIDEMARK__CHANGE__OP__TRUNCATE) {
+        t->st.truncates++;
+        if (t->rows.n) /* an empty table keeps the room reserved for it */
+            free_rows(t);
+        if (s->in_snapshot)
+            t->gap = false;
+        return 0;
+    }
+    uint32_t v = c->relation_version;
     switch (c->op) {
     case TIDEMARK__CHANGE__OP__INSERT:
-        if (!has_new)
+        if (!d->has_new)
             break;
-        return do_insert(s, t, v, s->newv.v, nn, err);
+        return do_insert(d, t, v, d->newv.v, d->nn, err);
     case TIDEMARK__CHANGE__OP__UPDATE:
-        if (!has_new)
+        if (!d->has_new)
             break;
-        return do_update(s, t, v, c, old_key_ok, old_hash, s->newv.v, nn, err);
+        return do_update(d, t, v, c, d->old_key_ok, d->old_hash, d->newv.v, d->nn, err);
     case TIDEMARK__CHANGE__OP__DELETE:
-        return do_delete(s, t, old_key_ok, old_hash);
+        return do_delete(d, t, d->old_key_ok, d->old_hash);
     default:
         break;
     }
@@ -663,17 +739,94 @@ static int apply(tm_state *s, const tm_change *c, tm_error *err)
     return -1;
 }
 
+static inline void prefetch_slot(const tm_decoded *d)
+{
+    if (d->look && d->t && d->t->rows.slots)
+        __builtin_prefetch(&d->t->rows.slots[tm_rowmap_slot(&d->t->rows, d->look_hash)]);
+}
+
+/* Its slot is in the cache by now: ask for the row it points to. */
+static inline void prefetch_row(const tm_decoded *d)
+{
+    if (d->look && d->t && d->t->rows.slots) {
+        const tm_rowslot *sl = &d->t->rows.slots[tm_rowmap_slot(&d->t->rows, d->look_hash)];
+        if (sl->row && sl->hash == d->look_hash)
+            __builtin_prefetch(sl->row);
+    }
+}
+
+int tm_state_flush(tm_state *s, tm_error *err)
+{
+    while (s->qn > 0) {
+        tm_decoded *d = &s->q[s->qhead];
+        s->qhead = (s->qhead + 1) % TM_QUEUE;
+        s->qn--;
+        if (s->qn > 0)
+            prefetch_row(&s->q[s->qhead]);
+        if (apply_decoded(s, d, err) != 0) {
+            s->qn = 0;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int tm_state_queue_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err)
+{
+    if (s->qn == TM_QUEUE) {
+        /* The oldest goes: its row was asked for one change ago. */
+        tm_decoded *old = &s->q[s->qhead];
+        s->qhead = (s->qhead + 1) % TM_QUEUE;
+        s->qn--;
+        if (apply_decoded(s, old, err) != 0) {
+            s->qn = 0;
+            return -1;
+        }
+    }
+    tm_decoded *d = &s->q[(s->qhead + s->qn) % TM_QUEUE];
+    if (len > d->buf_cap) {
+        size_t cap = len < 256 ? 256 : len * 2;
+        uint8_t *b = realloc(d->buf, cap);
+        if (!b)
+            return oom(err);
+        d->buf = b;
+        d->buf_cap = cap;
+    }
+    memcpy(d->buf, p, len);
+    if (tm_change_peek(&s->dec, d->buf, len, &d->c, err) != 0 || d->c.unpacked) {
+        /* Damaged, or (rare) a change that needed protobuf-c, whose memory
+         * the next change reuses: what is queued goes first, then it. */
+        if (tm_state_flush(s, err) != 0)
+            return -1;
+        if (d->c.unpacked)
+            return tm_state_change_packed(s, p, len, err);
+        return tm_change_peek(&s->dec, p, len, &d->c, err);
+    }
+    if (decode(s, d, err) != 0) {
+        tm_error e2;
+        return tm_state_flush(s, &e2) != 0 ? (*err = e2, -1) : -1;
+    }
+    s->qn++;
+    prefetch_slot(d);
+    if (s->qn >= 2)
+        prefetch_row(&s->q[(s->qhead + s->qn - 2) % TM_QUEUE]);
+    return 0;
+}
+
 int tm_state_change_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err)
 {
-    tm_change c;
-    if (tm_change_peek(&s->dec, p, len, &c, err) != 0)
+    if (tm_state_flush(s, err) != 0 || tm_change_peek(&s->dec, p, len, &s->now.c, err) != 0 ||
+        decode(s, &s->now, err) != 0)
         return -1;
-    return apply(s, &c, err);
+    return apply_decoded(s, &s->now, err);
 }
 
 int tm_state_change(tm_state *s, const Tidemark__Change *m, tm_error *err)
 {
-    tm_change c;
-    tm_change_from_unpacked(m, &c);
-    return apply(s, &c, err);
+    if (tm_state_flush(s, err) != 0)
+        return -1;
+    tm_change_from_unpacked(m, &s->now.c);
+    if (decode(s, &s->now, err) != 0)
+        return -1;
+    return apply_decoded(s, &s->now, err);
 }

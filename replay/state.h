@@ -96,11 +96,24 @@ int tm_state_relation(tm_state *s, const Tidemark__Relation *rel, tm_error *err)
 /* A Change, packed (from tm_reader_next_lazy) or unpacked. */
 int tm_state_change_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err);
 int tm_state_change(tm_state *s, const Tidemark__Change *c, tm_error *err);
+/* The same as tm_state_change_packed, except that the change may be held
+ * back (a copy of it: p need not outlive the call) and applied during a
+ * later call, so that the rows it needs are fetched from memory meanwhile.
+ * An error may be that of a change queued earlier. Call tm_state_flush
+ * before tm_state_gap, tm_state_in_snapshot or reading the tables; the
+ * other functions here flush by themselves. */
+int tm_state_queue_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err);
+/* Applies every queued change. */
+int tm_state_flush(tm_state *s, tm_error *err);
 /* A Gap record: every table's rows are unreliable until its next snapshot. */
 void tm_state_gap(tm_state *s);
 /* Entering (true) or leaving a snapshot transaction: its TRUNCATE of a
  * table ends that table's gap. */
 void tm_state_in_snapshot(tm_state *s, bool on);
+
+/* Makes room for n distinct rows in table oid (a loader that knows how
+ * many are coming sizes the table once). A table not known is ignored. */
+int tm_state_reserve_rows(tm_state *s, uint32_t oid, uint64_t n, tm_error *err);
 
 /* Changes applied and skipped (other tables) so far. */
 uint64_t tm_state_applied(const tm_state *s);
