@@ -61,12 +61,12 @@ typedef struct stream {
     size_t ncounts, counts_cap;
 
     /* positions */
-    uint64_t received_lsn;   /* highest WAL position seen from the server */
-    uint64_t keepalive_lsn;  /* confirmable keepalive position (nothing pending) */
-    uint64_t confirmed_lsn;  /* last flush position sent */
-    bool dirty;              /* journal has ended transactions not yet fsynced */
+    uint64_t received_lsn;  /* highest WAL position seen from the server */
+    uint64_t keepalive_lsn; /* confirmable keepalive position (nothing pending) */
+    uint64_t confirmed_lsn; /* last flush position sent */
+    bool dirty;             /* journal has ended transactions not yet fsynced */
     int64_t dirty_since;
-    int64_t last_status;     /* last standby status update sent */
+    int64_t last_status; /* last standby status update sent */
     int64_t last_log;
     int64_t last_commit_time;
 
@@ -452,8 +452,8 @@ static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
             fprintf(stderr,
                     "tidemark capture: WARNING: mass change: transaction %u (commit %s) updated "
                     "or deleted %u rows of %s.%s\n",
-                    s->xid, tm_lsn_format(commit_lsn, c), s->counts[i].rows,
-                    r ? r->nspname : "?", r ? r->relname : "?");
+                    s->xid, tm_lsn_format(commit_lsn, c), s->counts[i].rows, r ? r->nspname : "?",
+                    r ? r->relname : "?");
         }
     }
     if (s->o->warn_rows && most > s->o->warn_rows) {
@@ -633,8 +633,8 @@ static int pump(stream *s, tm_error *err)
     }
 }
 
-/* Is there input on the socket right now? */
-static bool input_ready(stream *s)
+/* Is there input on the socket now, or within wait_us microseconds? */
+static bool input_ready(stream *s, int64_t wait_us)
 {
     int fd = PQsocket(s->conn);
     if (fd < 0)
@@ -642,9 +642,15 @@ static bool input_ready(stream *s)
     fd_set rfds;
     FD_ZERO(&rfds);
     FD_SET(fd, &rfds);
-    struct timeval tv = {0, 0};
+    struct timeval tv = {0, (suseconds_t)wait_us};
     return select(fd + 1, &rfds, NULL, NULL, &tv) > 0;
 }
+
+/* Idle means that nothing came for a moment, not merely an empty socket: a
+ * walsender slower than capture (draining a backlog) leaves the socket
+ * empty between its bursts, and syncing at each would fsync thousands of
+ * times a second and cut the journal into tiny frames. */
+#define IDLE_GRACE_US 2000
 
 /* Waits for data or the next deadline. */
 static void wait_input(stream *s, int64_t timeout_us)
@@ -674,7 +680,9 @@ static int run_session(stream *s, tm_error *err)
         int64_t now = now_us();
         /* Group commit: sync when idle (nothing more waiting on the socket),
          * or when the window is over. */
-        bool more = rc == 1 && !s->done && input_ready(s);
+        bool more = rc == 1 && !s->done && input_ready(s, 0);
+        if (!more && rc == 1 && !s->done && s->dirty && !s->in_tx)
+            more = input_ready(s, IDLE_GRACE_US);
         if (more && !PQconsumeInput(s->conn)) {
             tm_error_set(err, "%s", PQerrorMessage(s->conn));
             return -1;
