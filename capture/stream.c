@@ -65,6 +65,7 @@ typedef struct stream {
     uint64_t keepalive_lsn; /* confirmable keepalive position (nothing pending) */
     uint64_t confirmed_lsn; /* last flush position sent */
     bool dirty;             /* journal has ended transactions not yet fsynced */
+    size_t pumped;          /* bytes of messages handled since the last read */
     int64_t dirty_since;
     int64_t last_status; /* last standby status update sent */
     int64_t last_log;
@@ -601,6 +602,7 @@ static int pump(stream *s, tm_error *err)
             tm_error_set(err, "%s", PQerrorMessage(s->conn));
             return -1;
         }
+        s->pumped += (size_t)n;
         tm_repl_msg rm;
         int rc = tm_repl_parse(buf, (size_t)n, &rm, err);
         if (rc == 0 && rm.type == TM_REPL_XLOGDATA) {
@@ -652,6 +654,15 @@ static bool input_ready(stream *s, int64_t wait_us)
  * times a second and cut the journal into tiny frames. */
 #define IDLE_GRACE_US 2000
 
+/* A walsender streaming a backlog sends a few kilobytes at a time: reading
+ * each morsel as it lands costs a wakeup, a select and a recv, which add up
+ * to more CPU than the work on the data. When the last read brought less
+ * than READ_TRICKLE bytes (capture is ahead of the walsender), capture lets
+ * the next ones gather for a moment, far less than the socket buffers hold;
+ * a read of more than that means it is behind, and it does not wait. */
+#define READ_TRICKLE 4096
+#define READ_GATHER_NS 100000
+
 /* Waits for data or the next deadline. */
 static void wait_input(stream *s, int64_t timeout_us)
 {
@@ -683,6 +694,11 @@ static int run_session(stream *s, tm_error *err)
         bool more = rc == 1 && !s->done && input_ready(s, 0);
         if (!more && rc == 1 && !s->done && s->dirty && !s->in_tx)
             more = input_ready(s, IDLE_GRACE_US);
+        if (more && s->pumped < READ_TRICKLE) {
+            struct timespec gather = {0, READ_GATHER_NS};
+            nanosleep(&gather, NULL);
+        }
+        s->pumped = 0;
         if (more && !PQconsumeInput(s->conn)) {
             tm_error_set(err, "%s", PQerrorMessage(s->conn));
             return -1;

@@ -58,6 +58,7 @@ die() { log "error: $*"; exit 1; }
 # ---- tools ------------------------------------------------------------------
 need_pkgs=()
 [ -x /usr/bin/time ] || need_pkgs+=(time)
+command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v lz4 >/dev/null || need_pkgs+=(lz4)
 for p in $PROFILE; do
     case $p in

@@ -30,6 +30,12 @@ BIG_GB=${2:-2}
 USERS=50000
 
 say() { printf '%s\n' "$*" >&2; }
+if [ ! -x /usr/bin/time ]; then # peak RSS and wall times
+    say "installing time"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends time >/dev/null
+fi
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 now() { date +%s.%N; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
