@@ -745,14 +745,20 @@ static inline void prefetch_slot(const tm_decoded *d)
         __builtin_prefetch(&d->t->rows.slots[tm_rowmap_slot(&d->t->rows, d->look_hash)]);
 }
 
-/* Its slot is in the cache by now: ask for the row it points to. */
+/* Its slot is in the cache by now: ask for the row it points to, which
+ * need not be in its home slot (linear probing): the next few slots share
+ * the cache line or the one after it. */
 static inline void prefetch_row(const tm_decoded *d)
 {
-    if (d->look && d->t && d->t->rows.slots) {
-        const tm_rowslot *sl = &d->t->rows.slots[tm_rowmap_slot(&d->t->rows, d->look_hash)];
-        if (sl->row && sl->hash == d->look_hash)
-            __builtin_prefetch(sl->row);
-    }
+    if (!d->look || !d->t || !d->t->rows.slots)
+        return;
+    const tm_rowmap *m = &d->t->rows;
+    size_t i = tm_rowmap_slot(m, d->look_hash);
+    for (int probe = 0; probe < 4 && m->slots[i].row; probe++, i = tm_rowmap_step(m, i))
+        if (m->slots[i].hash == d->look_hash) {
+            __builtin_prefetch(m->slots[i].row);
+            return;
+        }
 }
 
 int tm_state_flush(tm_state *s, tm_error *err)
