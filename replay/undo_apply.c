@@ -132,7 +132,8 @@ long tm_undo_apply(const tm_undo_apply_opts *o, const tm_undo_entry **es, size_t
         set_pg_error(err, "setting client_encoding", PQerrorMessage(r.c));
         goto out;
     }
-    if (exec_ok(&r, "SET standard_conforming_strings = on") != 0 || exec_ok(&r, "BEGIN") != 0)
+    if (exec_ok(&r, "SET standard_conforming_strings = on") != 0 || exec_ok(&r, "BEGIN") != 0 ||
+        exec_ok(&r, TM_UNDO_SESSION_SQL) != 0)
         goto out;
     long nconf = 0;
     size_t pending = 0;

@@ -130,6 +130,25 @@ static int where_row(tm_out *o, const tm_table *t, const tm_undo_img *img)
     return 0;
 }
 
+/* " AND the row is referenced by nothing a cascade would touch" (see
+ * TM_UNDO_SESSION_SQL), last, so that it is checked for the one row only. */
+static int unreferenced(tm_out *o, const tm_table *t)
+{
+    tm_out name;
+    tm_error err;
+    if (tm_out_init_mem(&name, &err) != 0)
+        return -1;
+    tm_undo_table_name(&name, t);
+    size_t len;
+    const char *n = tm_out_data(&name, &len);
+    tm_value v = {n, (uint32_t)len, TM_KIND_TEXT};
+    tm_out_puts(o, " AND pg_temp.tidemark_unreferenced(");
+    int rc = name.err ? -1 : tm_sql_value(o, &v);
+    tm_out_puts(o, "::regclass, ctid)");
+    tm_out_free(&name);
+    return rc;
+}
+
 static bool value_eq(const tm_value *x, const tm_value *y)
 {
     return x->kind == y->kind && x->len == y->len && (!x->len || !memcmp(x->ptr, y->ptr, x->len));
@@ -144,6 +163,8 @@ int tm_undo_stmt(tm_out *o, const tm_undo_entry *e, tm_error *err)
         tm_out_puts(o, "DELETE FROM ");
         tm_undo_table_name(o, t);
         rc = where_row(o, t, &e->after);
+        if (rc == 0)
+            rc = unreferenced(o, t);
         break;
     case TM_UNDO_UPDATE: {
         const tm_undo_img *b = &e->before, *a = &e->after;
@@ -300,7 +321,7 @@ int tm_undo_write_script(tm_out *o, const tm_undo_plan *p, const tm_undo_entry *
              n, skip ? "skip" : "abort");
     tm_out_puts(o, buf);
     tm_out_puts(o, "SET standard_conforming_strings = on;\nSET client_encoding = 'UTF8';\n"
-                   "BEGIN;\n");
+                   "BEGIN;\n" TM_UNDO_SESSION_SQL ";\n");
     tm_out body, msg, who;
     if (tm_out_init_mem(&body, err) != 0)
         return -1;

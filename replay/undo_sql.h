@@ -20,6 +20,41 @@
 #include "out.h"
 #include "undo_plan.h"
 
+/* Run first in the session that undoes (inside its transaction): a
+ * function the DELETE statements call for the row they remove. Deleting a
+ * row that the undone changes inserted must not take with it rows that
+ * later, legitimate changes made to refer to it (ON DELETE CASCADE, SET
+ * NULL, SET DEFAULT would change them without a word): it raises a
+ * foreign_key_violation naming them, which undo treats as a conflict like
+ * any other foreign key failure (retried after the other statements, since
+ * a child the undo itself removes may still be there). */
+#define TM_UNDO_SESSION_SQL                                                                        \
+    "CREATE FUNCTION pg_temp.tidemark_unreferenced(tbl regclass, row_ctid tid)\n"                  \
+    "RETURNS boolean LANGUAGE plpgsql COST 10000 AS $tidemark_fn$\n"                               \
+    "DECLARE fk record; cond text; hit boolean;\n"                                                 \
+    "BEGIN\n"                                                                                      \
+    "  FOR fk IN SELECT c.conrelid::regclass AS child, c.conname, c.conkey, c.confkey,\n"          \
+    "                   c.confdeltype FROM pg_catalog.pg_constraint c\n"                           \
+    "            WHERE c.contype = 'f' AND c.confrelid = tbl AND c.confdeltype IN ('c', 'n', "     \
+    "'d')\n"                                                                                       \
+    "  LOOP\n"                                                                                     \
+    "    SELECT string_agg(format('r.%I = p.%I', ca.attname, pa.attname), ' AND ') INTO cond\n"    \
+    "      FROM unnest(fk.conkey, fk.confkey) AS k(ck, pk)\n"                                      \
+    "      JOIN pg_catalog.pg_attribute ca ON ca.attrelid = fk.child AND ca.attnum = k.ck\n"       \
+    "      JOIN pg_catalog.pg_attribute pa ON pa.attrelid = tbl AND pa.attnum = k.pk;\n"           \
+    "    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s r, %s p WHERE p.ctid = $1 AND %s)',\n"    \
+    "                   fk.child, tbl, cond) INTO hit USING row_ctid;\n"                           \
+    "    IF hit THEN\n"                                                                            \
+    "      RAISE foreign_key_violation USING MESSAGE = format(\n"                                  \
+    "        'rows of %s that the undone changes did not make still refer to it (foreign key "     \
+    "%s); deleting it would %s',\n"                                                                \
+    "        fk.child, fk.conname, CASE fk.confdeltype WHEN 'c' THEN 'delete them' WHEN 'n' "      \
+    "THEN 'set their reference to NULL' ELSE 'set their reference to its default' END);\n"         \
+    "    END IF;\n"                                                                                \
+    "  END LOOP;\n"                                                                                \
+    "  RETURN true;\n"                                                                             \
+    "END $tidemark_fn$"
+
 typedef enum tm_undo_kind {
     TM_UNDO_NONE,   /* nothing to do (inserted and deleted again, or unchanged) */
     TM_UNDO_DELETE, /* undo of an insert */

@@ -78,7 +78,8 @@ static void capture_to_now(PGconn *c, bool first)
         tm_tidemark(&r, &ro, "capture", "--journal", journal, "--source", ci, "--table", "prefs",
                     "--table", "parent", "--table", "child", "--table", "items", "--table", "flags",
                     "--table", "conf", "--table", "kr", "--table", "\"we\"\"ird \\ tab\"",
-                    "--table", "nofull", "--table", "fkp", "--endpos", lsn, NULL);
+                    "--table", "nofull", "--table", "fkp", "--table", "cpar", "--table", "cchild",
+                    "--endpos", lsn, NULL);
     else
         tm_tidemark(&r, &ro, "capture", "--journal", journal, "--source", ci, "--endpos", lsn,
                     NULL);
@@ -106,6 +107,10 @@ static void setup(PGconn *c)
            "CREATE TABLE fkp (id int PRIMARY KEY, v text);"
            "ALTER TABLE fkp REPLICA IDENTITY FULL;"
            "CREATE TABLE fkc (id int PRIMARY KEY, p int NOT NULL REFERENCES fkp);"
+           "CREATE TABLE cpar (id int PRIMARY KEY, v text);"
+           "CREATE TABLE cchild (id int PRIMARY KEY, p int REFERENCES cpar ON DELETE CASCADE);"
+           "CREATE TABLE cnull (id int PRIMARY KEY, p int REFERENCES cpar ON DELETE SET NULL);"
+           "ALTER TABLE cpar REPLICA IDENTITY FULL; ALTER TABLE cchild REPLICA IDENTITY FULL;"
            "DO $$DECLARE t text; BEGIN FOREACH t IN ARRAY ARRAY['prefs','parent','child','items',"
            "  'flags','conf','kr','we\"ird \\ tab'] LOOP EXECUTE format('ALTER TABLE %%I REPLICA "
            "  IDENTITY FULL', t); END LOOP; END$$;"
@@ -130,7 +135,7 @@ static void setup(PGconn *c)
 typedef struct refs {
     char *prefs, *parent, *child, *items, *flags, *conf, *kr, *nasty;
     char *x_update, *x_delete, *x_truncate, *x_conf, *x_kr, *x_nasty, *x_nofull, *x_later;
-    char *x_fk;
+    char *x_fk, *x_cascade;
     char ins_from[64], ins_to[64];
 } refs;
 
@@ -186,6 +191,11 @@ static void workload(PGconn *c, refs *f)
     /* an insert that a later row (in a table not captured) refers to */
     f->x_fk = tx(c, "INSERT INTO fkp VALUES (1, 'a'), (2, 'b')");
     tm_pg_exec(c, "INSERT INTO fkc VALUES (10, 1)");
+    /* inserted parents (one with a child of the same transaction) that
+     * later rows refer to through ON DELETE CASCADE / SET NULL */
+    f->x_cascade = tx(c, "INSERT INTO cpar VALUES (1, 'a'), (2, 'b'), (3, 'c');"
+                         "INSERT INTO cchild VALUES (5, 2)");
+    tm_pg_exec(c, "INSERT INTO cchild VALUES (6, 1); INSERT INTO cnull VALUES (7, 3)");
 }
 
 static void check_update_all(PGconn *c, refs *f)
@@ -234,7 +244,8 @@ static void check_insert_batch(PGconn *c, refs *f)
     undo(&r, "--from", f->ins_from, "--to", f->ins_to, "--apply", ci, NULL);
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
-    same("items after undo", f->items, tm_pg_copy_csv(c, "SELECT * FROM items WHERE id <> 1 ORDER BY 1"));
+    same("items after undo", f->items,
+         tm_pg_copy_csv(c, "SELECT * FROM items WHERE id <> 1 ORDER BY 1"));
     char *v = tm_pg_query_value(c, "SELECT v FROM items WHERE id = 1");
     ck_assert_str_eq(v, "legit");
     free(v);
@@ -280,7 +291,8 @@ static void check_conflicts(PGconn *c, refs *f)
     ck_assert_msg(strstr(r.out, "9 rows set back") && strstr(r.out, "1 conflicts"), "%s", r.out);
     tm_run_result_free(&r);
     same("conf after skip", f->conf,
-         tm_pg_copy_csv(c, "SELECT id, CASE id WHEN 3 THEN 'v3' ELSE v END AS v FROM conf ORDER BY 1"));
+         tm_pg_copy_csv(
+             c, "SELECT id, CASE id WHEN 3 THEN 'v3' ELSE v END AS v FROM conf ORDER BY 1"));
     char *v = tm_pg_query_value(c, "SELECT v FROM conf WHERE id = 3");
     ck_assert_str_eq(v, "human");
     free(v);
@@ -294,7 +306,8 @@ static void check_conflicts(PGconn *c, refs *f)
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
     same("kr after skip", f->kr,
-         tm_pg_copy_csv(c, "SELECT id, CASE id WHEN 2 THEN 'k2' ELSE v END AS v FROM kr ORDER BY 1"));
+         tm_pg_copy_csv(c,
+                        "SELECT id, CASE id WHEN 2 THEN 'k2' ELSE v END AS v FROM kr ORDER BY 1"));
 }
 
 static void check_quoting(PGconn *c, refs *f)
@@ -306,7 +319,8 @@ static void check_quoting(PGconn *c, refs *f)
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
     psql_file(path);
-    same("quoted table after undo", f->nasty, tm_pg_copy_csv(c, "SELECT * FROM %s ORDER BY 1", nasty_table));
+    same("quoted table after undo", f->nasty,
+         tm_pg_copy_csv(c, "SELECT * FROM %s ORDER BY 1", nasty_table));
     char *v = tm_pg_query_value(c, "SELECT count(*) FROM pg_class WHERE relname = 'x'");
     free(v);
 }
@@ -330,6 +344,50 @@ static void check_foreign_key(PGconn *c, refs *f)
     n = tm_pg_query_value(c, "SELECT string_agg(id::text, ',' ORDER BY id) FROM fkp");
     ck_assert_str_eq(n, "1");
     free(n);
+}
+
+/* Undoing an insert must not delete (or null) rows that later changes made
+ * to refer to the inserted row: a cascade would do it without a word. */
+static void check_cascade(PGconn *c, refs *f)
+{
+    const char *state =
+        "SELECT (SELECT string_agg(id::text, ',' ORDER BY id) FROM cpar) || ' / ' ||"
+        " (SELECT string_agg(id || ':' || p, ',' ORDER BY id) FROM cchild) || ' / ' ||"
+        " (SELECT string_agg(id || ':' || coalesce(p::text, 'null'), ',') FROM cnull)";
+    tm_run_result r;
+    undo(&r, "--xid", f->x_cascade, "--apply", ci, NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "still refer to it") && strstr(r.err, "(\"id\") = ('1')") &&
+                      strstr(r.err, "delete them") && strstr(r.err, "(\"id\") = ('3')") &&
+                      strstr(r.err, "set their reference to NULL") &&
+                      !strstr(r.err, "(\"id\") = ('2')"),
+                  "%s", r.err);
+    tm_run_result_free(&r);
+    char *v = tm_pg_query_value(c, "%s", state);
+    ck_assert_str_eq(v, "1,2,3 / 5:2,6:1 / 7:3");
+    free(v);
+    /* the script: psql stops at the first such row, nothing is changed */
+    char path[600];
+    snprintf(path, sizeof path, "%s.cascade.sql", journal);
+    undo(&r, "--xid", f->x_cascade, "--output", path, NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    char psql[TM_PG_PATHLEN + 16];
+    snprintf(psql, sizeof psql, "%s/psql", tm_pg_shared()->bindir);
+    const char *argv[] = {psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", ci, "-f", path, NULL};
+    tm_runv(argv, NULL, &r);
+    ck_assert_msg(r.status != 0 && strstr(r.err, "still refer to it"), "%s", r.err);
+    tm_run_result_free(&r);
+    v = tm_pg_query_value(c, "%s", state);
+    ck_assert_str_eq(v, "1,2,3 / 5:2,6:1 / 7:3");
+    free(v);
+    /* skip: parent 2 and its child of the same transaction go, 1 and 3 stay */
+    undo(&r, "--xid", f->x_cascade, "--apply", ci, "--on-conflict", "skip", NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    v = tm_pg_query_value(c, "%s", state);
+    ck_assert_str_eq(v, "1,3 / 6:1 / 7:3");
+    free(v);
 }
 
 static void check_errors(refs *f)
@@ -399,10 +457,11 @@ START_TEST(undo_migrations)
     check_conflicts(c, &f);
     check_quoting(c, &f);
     check_foreign_key(c, &f);
+    check_cascade(c, &f);
     check_errors(&f);
 
-    char **s[] = {&f.x_update, &f.x_delete, &f.x_truncate, &f.x_conf,
-                  &f.x_kr,     &f.x_nasty,  &f.x_nofull,   &f.x_later, &f.x_fk};
+    char **s[] = {&f.x_update, &f.x_delete, &f.x_truncate, &f.x_conf, &f.x_kr,
+                  &f.x_nasty,  &f.x_nofull, &f.x_later,    &f.x_fk,   &f.x_cascade};
     for (size_t i = 0; i < sizeof s / sizeof *s; i++)
         free(*s[i]);
     PQfinish(c);
