@@ -1,8 +1,9 @@
 #include "state.h"
 
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rowalloc.h"
 
 /* A change decoded for applying: its table, tuples and key. Values point
  * into buf (a copy of the packed change) or into the caller's record. */
@@ -41,6 +42,7 @@ struct tm_state {
     tm_decoded q[TM_QUEUE];
     unsigned qhead, qn;
     tm_decoded now; /* for changes applied at once */
+    tm_rowalloc alloc;
     uint64_t applied, skipped;
     bool in_snapshot;
 };
@@ -60,19 +62,27 @@ tm_state *tm_state_new(tm_select_fn select, void *arg, tm_error *err)
     return s;
 }
 
-static void free_rows(tm_table *t)
+/* Forgets the table's rows. give_back: return their memory to the
+ * allocator (a TRUNCATE); else the allocator is about to be released, and
+ * only rows it did not provide need freeing (reading every row's size from
+ * memory is what makes freeing a large table slow). */
+static void free_rows(tm_table *t, bool give_back)
 {
-    if (t->rows.slots)
-        for (size_t i = 0; i <= t->rows.mask; i++)
-            free(t->rows.slots[i].row);
+    if (t->rows.slots && (give_back || t->big_rows))
+        for (size_t i = 0; i <= t->rows.mask; i++) {
+            tm_row *r = t->rows.slots[i].row;
+            if (r && (give_back || r->cap > TM_ROWALLOC_MAX))
+                tm_rowalloc_put(t->alloc, r, r->cap);
+        }
     tm_rowmap_clear(&t->rows);
     t->nrows = 0;
     t->bytes = 0;
+    t->big_rows = 0;
 }
 
 static void table_free(tm_table *t)
 {
-    free_rows(t);
+    free_rows(t, false);
     for (uint32_t i = 0; i < t->nver; i++) {
         tm_version_free(t->ver[i]);
         free(t->to_cur ? t->to_cur[i] : NULL);
@@ -89,6 +99,7 @@ void tm_state_free(tm_state *s)
         return;
     for (size_t i = 0; i < s->ntables; i++)
         table_free(s->tables[i]);
+    tm_rowalloc_release(&s->alloc);
     free(s->tables);
     free(s->by_oid);
     tm_change_decoder_free(&s->dec);
@@ -107,6 +118,7 @@ void tm_state_reset(tm_state *s)
 {
     for (size_t i = 0; i < s->ntables; i++)
         table_free(s->tables[i]);
+    tm_rowalloc_release(&s->alloc);
     s->ntables = 0;
     s->qn = 0;
     s->last = NULL;
@@ -178,6 +190,7 @@ static tm_table *add_table(tm_state *s, uint32_t oid, tm_error *err)
         return NULL;
     }
     t->oid = oid;
+    t->alloc = &s->alloc;
     size_t i = oid_pos(s, oid);
     memmove(s->by_oid + i + 1, s->by_oid + i, (s->ntables - i) * sizeof *s->by_oid);
     s->by_oid[i] = t;
@@ -413,13 +426,14 @@ static tm_row *row_build(tm_table *t, uint32_t v, const tm_value *vals, uint32_t
         return NULL;
     tm_row *r = reuse;
     if (!r || r->cap < size || size < r->cap / 2) {
-        r = malloc(size);
+        uint32_t cap;
+        /* Sizes round up: the slack lets a row grow a little in place. */
+        r = tm_rowalloc_get(t->alloc, size, &cap);
         if (!r)
             return NULL;
-        /* malloc rounds up: the slack lets a row grow a little in place. */
-        size_t usable = malloc_usable_size(r);
-        r->cap = (uint32_t)(usable < TM_ROW_NULL ? usable : size);
-        t->bytes += r->cap;
+        r->cap = cap;
+        t->bytes += cap;
+        t->big_rows += cap > TM_ROWALLOC_MAX;
     }
     r->ver = (uint16_t)v;
     r->ncols = (uint16_t)n;
@@ -442,7 +456,8 @@ static tm_row *row_build(tm_table *t, uint32_t v, const tm_value *vals, uint32_t
 static void row_free(tm_table *t, tm_row *r)
 {
     t->bytes -= r->cap;
-    free(r);
+    t->big_rows -= r->cap > TM_ROWALLOC_MAX;
+    tm_rowalloc_put(t->alloc, r, r->cap);
 }
 
 /* Replaces unchanged TOAST values ('u') of a tuple of version v by the
@@ -712,7 +727,7 @@ static int apply_decoded(tm_state *s, tm_decoded *d, tm_error *err)
     if (c->op == TIDEMARK__CHANGE__OP__TRUNCATE) {
         t->st.truncates++;
         if (t->rows.n) /* an empty table keeps the room reserved for it */
-            free_rows(t);
+            free_rows(t, true);
         if (s->in_snapshot)
             t->gap = false;
         return 0;

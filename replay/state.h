@@ -75,8 +75,10 @@ typedef struct tm_table {
     int32_t **to_cur; /* to_cur[n] for version n */
 
     tm_rowmap rows;
-    uint64_t nrows; /* counting repeats */
-    uint64_t bytes; /* bytes allocated for rows */
+    struct tm_rowalloc *alloc; /* the state's: where the rows live */
+    uint64_t big_rows;         /* rows larger than the allocator's classes (malloc'd) */
+    uint64_t nrows;            /* counting repeats */
+    uint64_t bytes;            /* bytes allocated for rows */
     tm_table_stats st;
 } tm_table;
 

@@ -158,6 +158,7 @@ replay_run() {
     say "== tidemark replay --at '$T' --table prefs $* ($RUNS runs, the median is reported)"
     local i walls=()
     for i in $(seq 1 "$RUNS"); do
+        rm -f "$root/$label.csv" # each run writes a new file, as the first does
         sync
         /usr/bin/time -v "$TM" replay --journal "$root/journal" --at "$T" --table prefs \
             --output "$root/$label.csv" --verbose "$@" 2>"$root/$label.$i.log"
