@@ -138,6 +138,10 @@ until [ "$(psql_ -d bench -Atc "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg
 kill "$capture_pid"; wait "$capture_pid" || true; capture_pid=
 until [ "$(psql_ -d bench -Atc "SELECT coalesce(last_archived_wal >= '$seg', false) FROM pg_stat_archiver")" = t ]; do sleep 1; done
 journal_size=$(du -sh "$root/journal" | cut -f1)
+# A quiet server for the measurements (both sides): no autovacuum worker
+# going through the 2 GB table while tidemark or the restored copy runs.
+psql_ -d bench -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
+psql_ -d bench -c "CHECKPOINT"
 
 say "== tidemark checkpoint (one-off, in the background in real use)"
 sync
