@@ -466,7 +466,7 @@ static int load_record(ck_load *l, const unsigned char *p, size_t len, tm_error 
         if (l->tx_left == 0)
             return damaged(l, err, "it holds more rows than its snapshot header says");
         l->tx_left--;
-        if (tm_state_queue_packed(l->s, ch, chlen, err) != 0) {
+        if (tm_state_load_row_packed(l->s, ch, chlen, err) != 0) {
             tm_error_prefix(err, "checkpoint %s: ", l->c->path);
             return -1;
         }

@@ -834,6 +834,58 @@ int tm_state_queue_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *e
     return 0;
 }
 
+/* A row of a checkpoint: an INSERT whose tuple holds only values and NULLs,
+ * laid out as a row already (the values back to back), so the row is made
+ * with one copy and no value array. Anything else takes the general path. */
+int tm_state_load_row_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err)
+{
+    tm_decoded *d = &s->now;
+    if (tm_state_flush(s, err) != 0 || tm_change_peek(&s->dec, p, len, &d->c, err) != 0)
+        return -1;
+    tm_table *t = d->c.unpacked ? NULL : find_table(s, d->c.relation_oid);
+    uint32_t v = d->c.relation_version;
+    Tidemark__Tuple tt;
+    if (!t || !t->selected || d->c.op != TIDEMARK__CHANGE__OP__INSERT || v >= t->nver ||
+        !t->ver[v] || tm_change_tuple(&s->dec, &d->c, 1, &tt, err) != 1 ||
+        tt.kinds.len != t->ver[v]->ncols || grow_keys(d, t->nkeys, err) != 0)
+        return tm_state_change_packed(s, p, len, err);
+    uint32_t n = (uint32_t)tt.kinds.len;
+    size_t size = sizeof(tm_row) + (size_t)n * sizeof(uint32_t) + tt.data.len;
+    uint32_t cap;
+    tm_row *r = size < TM_ROW_NULL ? tm_rowalloc_get(t->alloc, size, &cap) : NULL;
+    if (!r)
+        return oom(err);
+    uint32_t off = 0;
+    size_t li = 0;
+    bool ok = true;
+    for (uint32_t i = 0; i < n && ok; i++) {
+        if (tt.kinds.data[i] == TM_KIND_TEXT && li < tt.n_lengths &&
+            tt.lengths[li] <= tt.data.len - off) {
+            off += tt.lengths[li++];
+            r->end[i] = off;
+        } else {
+            ok = tt.kinds.data[i] == TM_KIND_NULL;
+            r->end[i] = off | TM_ROW_NULL;
+        }
+    }
+    if (!ok || li != tt.n_lengths || off != tt.data.len) {
+        tm_rowalloc_put(t->alloc, r, cap);
+        return tm_state_change_packed(s, p, len, err); /* it reports what is wrong */
+    }
+    r->ver = (uint16_t)v;
+    r->ncols = (uint16_t)n;
+    r->count = 1;
+    r->cap = cap;
+    if (off)
+        memcpy((char *)(r->end + n), tt.data.data, off);
+    t->bytes += cap;
+    t->big_rows += cap > TM_ROWALLOC_MAX;
+    s->applied++;
+    t->st.inserts++;
+    row_key(t, r, d->kv_new);
+    return insert_row(t, v, NULL, n, d->kv_new, r, err);
+}
+
 int tm_state_change_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err)
 {
     if (tm_state_flush(s, err) != 0 || tm_change_peek(&s->dec, p, len, &s->now.c, err) != 0 ||

@@ -105,6 +105,9 @@ int tm_state_change(tm_state *s, const Tidemark__Change *c, tm_error *err);
  * before tm_state_gap, tm_state_in_snapshot or reading the tables; the
  * other functions here flush by themselves. */
 int tm_state_queue_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err);
+/* The same as tm_state_change_packed for the rows of a checkpoint (INSERTs
+ * of values and NULLs), faster; anything else is applied the general way. */
+int tm_state_load_row_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err);
 /* Applies every queued change. */
 int tm_state_flush(tm_state *s, tm_error *err);
 /* A Gap record: every table's rows are unreliable until its next snapshot. */

@@ -109,7 +109,8 @@ static void workload_tx(PGconn *c, int i)
     int changes = 0;
     switch (i % 7) {
     case 0:
-        tm_pg_exec(c, "INSERT INTO prefs VALUES (%d, 'k%d', '{\"a\": %d}', NULL)", i % 50 + 1, i, i);
+        tm_pg_exec(c, "INSERT INTO prefs VALUES (%d, 'k%d', '{\"a\": %d}', NULL)", i % 50 + 1, i,
+                   i);
         changes = 1;
         break;
     case 1:
@@ -141,8 +142,10 @@ static void workload_tx(PGconn *c, int i)
     case 6:
         /* A key change and a second table in one transaction. */
         changes = affected(c, "UPDATE users SET id = %d WHERE id = %d", 50000 + i, i % 50 + 1);
-        changes += affected(c, "INSERT INTO prefs VALUES (%d, 'moved', '[]', NULL) "
-                               "ON CONFLICT DO NOTHING", 50000 + i, 0);
+        changes += affected(c,
+                            "INSERT INTO prefs VALUES (%d, 'moved', '[]', NULL) "
+                            "ON CONFLICT DO NOTHING",
+                            50000 + i, 0);
         break;
     }
     /* A transaction that changed no captured row has nothing to journal. */
@@ -177,8 +180,8 @@ static void check_exactly_once(PGconn *c, const char *journal)
     size_t workload = 0;
     for (size_t k = 1; k < js.n; k++)
         workload += !js.tx[k].snapshot;
-    ck_assert_msg((size_t)n == workload, "journal holds %zu transactions, the workload committed %d",
-                  workload, n);
+    ck_assert_msg((size_t)n == workload,
+                  "journal holds %zu transactions, the workload committed %d", workload, n);
     for (int i = 0; i < n; i++) {
         uint32_t xid = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10);
         int changes = atoi(PQgetvalue(r, i, 1));
@@ -249,18 +252,25 @@ START_TEST(first_run_and_resume)
 END_TEST
 
 /* Waits (up to 30 s) until capture streams from the slot. */
-static void wait_slot_active(PGconn *c, const char *slot)
+/* Waits until the slot is in use (active) or, after a capture exited, until
+ * its walsender has noticed and let go of it (not active). */
+static void wait_slot_state(PGconn *c, const char *slot, bool active)
 {
     for (int waited = 0; waited < 300; waited++) {
-        char *a = tm_pg_query_value(c, "SELECT active FROM pg_replication_slots WHERE slot_name = '%s'",
-                                    slot);
-        bool ok = a && a[0] == 't';
+        char *a = tm_pg_query_value(
+            c, "SELECT active FROM pg_replication_slots WHERE slot_name = '%s'", slot);
+        bool ok = a && (a[0] == 't') == active;
         free(a);
         if (ok)
             return;
         usleep(100000);
     }
-    ck_abort_msg("capture never became active on slot %s", slot);
+    ck_abort_msg("slot %s never became %s", slot, active ? "active" : "inactive");
+}
+
+static void wait_slot_active(PGconn *c, const char *slot)
+{
+    wait_slot_state(c, slot, true);
 }
 
 /* What a background capture printed (static buffer, for failure messages). */
@@ -372,7 +382,9 @@ START_TEST(refusals)
     waitpid(pid, &status, 0);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGTERM exits 0");
 
-    /* Missing slot: a gap, refused. */
+    /* Missing slot: a gap, refused. (The server's walsender may outlive the
+     * capture that exited by a moment.) */
+    wait_slot_state(c, "tidemark_cap_refuse", false);
     tm_pg_exec(c, "SELECT pg_drop_replication_slot('tidemark_cap_refuse')");
     tm_tidemark(&r, NULL, "capture", "--journal", j, "--source", ci, NULL);
     tm_assert_exit(&r, 2);
@@ -426,8 +438,7 @@ START_TEST(server_restart_mid_stream)
         for (int k = 0; k < 10; k++)
             workload_tx(c, i++);
         PQfinish(c);
-        ck_assert_msg(tm_pg_restart(&pg, round % 2 ? "fast" : "immediate", err,
-                                    sizeof err) == 0,
+        ck_assert_msg(tm_pg_restart(&pg, round % 2 ? "fast" : "immediate", err, sizeof err) == 0,
                       "%s", err);
         c = tm_pg_connect(&pg, "cap_restart");
     }
