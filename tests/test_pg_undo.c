@@ -79,7 +79,7 @@ static void capture_to_now(PGconn *c, bool first)
                     "--table", "parent", "--table", "child", "--table", "items", "--table", "flags",
                     "--table", "conf", "--table", "kr", "--table", "\"we\"\"ird \\ tab\"",
                     "--table", "nofull", "--table", "fkp", "--table", "cpar", "--table", "cchild",
-                    "--endpos", lsn, NULL);
+                    "--table", "bag", "--table", "sk", "--endpos", lsn, NULL);
     else
         tm_tidemark(&r, &ro, "capture", "--journal", journal, "--source", ci, "--endpos", lsn,
                     NULL);
@@ -111,6 +111,10 @@ static void setup(PGconn *c)
            "CREATE TABLE cchild (id int PRIMARY KEY, p int REFERENCES cpar ON DELETE CASCADE);"
            "CREATE TABLE cnull (id int PRIMARY KEY, p int REFERENCES cpar ON DELETE SET NULL);"
            "ALTER TABLE cpar REPLICA IDENTITY FULL; ALTER TABLE cchild REPLICA IDENTITY FULL;"
+           "CREATE TABLE bag (v text, n int); ALTER TABLE bag REPLICA IDENTITY FULL;"
+           "INSERT INTO bag VALUES ('a', 1), ('a', 1), ('a', 1), ('b', 2);"
+           "CREATE TABLE sk (id int PRIMARY KEY, v text); ALTER TABLE sk REPLICA IDENTITY FULL;"
+           "INSERT INTO sk SELECT g, 's' || g FROM generate_series(1, 3) g;"
            "DO $$DECLARE t text; BEGIN FOREACH t IN ARRAY ARRAY['prefs','parent','child','items',"
            "  'flags','conf','kr','we\"ird \\ tab'] LOOP EXECUTE format('ALTER TABLE %%I REPLICA "
            "  IDENTITY FULL', t); END LOOP; END$$;"
@@ -135,7 +139,7 @@ static void setup(PGconn *c)
 typedef struct refs {
     char *prefs, *parent, *child, *items, *flags, *conf, *kr, *nasty;
     char *x_update, *x_delete, *x_truncate, *x_conf, *x_kr, *x_nasty, *x_nofull, *x_later;
-    char *x_fk, *x_cascade;
+    char *x_fk, *x_cascade, *x_bag, *x_sk;
     char ins_from[64], ins_to[64];
 } refs;
 
@@ -196,6 +200,15 @@ static void workload(PGconn *c, refs *f)
     f->x_cascade = tx(c, "INSERT INTO cpar VALUES (1, 'a'), (2, 'b'), (3, 'c');"
                          "INSERT INTO cchild VALUES (5, 2)");
     tm_pg_exec(c, "INSERT INTO cchild VALUES (6, 1); INSERT INTO cnull VALUES (7, 3)");
+    /* a table without a key: one of three identical rows updated, one row
+     * deleted, two identical rows inserted; later one more identical row */
+    f->x_bag = tx(c, "UPDATE bag SET n = 9 WHERE ctid = (SELECT ctid FROM bag WHERE v = 'a' "
+                     "LIMIT 1); DELETE FROM bag WHERE v = 'b'; INSERT INTO bag VALUES ('c', 3), "
+                     "('c', 3)");
+    tm_pg_exec(c, "INSERT INTO bag VALUES ('a', 1)");
+    /* a migration whose row 2 is changed again later, undone by a script */
+    f->x_sk = tx(c, "UPDATE sk SET v = v || '-m'");
+    tm_pg_exec(c, "UPDATE sk SET v = 'human' WHERE id = 2");
 }
 
 static void check_update_all(PGconn *c, refs *f)
@@ -390,6 +403,39 @@ static void check_cascade(PGconn *c, refs *f)
     free(v);
 }
 
+/* Scripts (--output, run by psql): a keyless table, and --on-conflict skip,
+ * where a conflicting row is a warning and the rest is reverted. */
+static void check_scripts(PGconn *c, refs *f)
+{
+    char path[600];
+    tm_run_result r;
+    snprintf(path, sizeof path, "%s.bag.sql", journal);
+    undo(&r, "--xid", f->x_bag, "--output", path, NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    psql_file(path);
+    char *v = tm_pg_query_value(c, "SELECT string_agg(v || n, ',' ORDER BY v, n) FROM bag");
+    ck_assert_str_eq(v, "a1,a1,a1,a1,b2");
+    free(v);
+
+    snprintf(path, sizeof path, "%s.sk.sql", journal);
+    undo(&r, "--xid", f->x_sk, "--output", path, "--on-conflict", "skip", NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    char psql[TM_PG_PATHLEN + 16];
+    snprintf(psql, sizeof psql, "%s/psql", tm_pg_shared()->bindir);
+    const char *argv[] = {psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", ci, "-f", path, NULL};
+    tm_runv(argv, NULL, &r);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.err, "WARNING") && strstr(r.err, "skipped") &&
+                      strstr(r.err, "(\"id\") = ('2')") && !strstr(r.err, "('1')"),
+                  "%s", r.err);
+    tm_run_result_free(&r);
+    v = tm_pg_query_value(c, "SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM sk");
+    ck_assert_str_eq(v, "1=s1,2=human,3=s3");
+    free(v);
+}
+
 static void check_errors(refs *f)
 {
     tm_run_result r;
@@ -458,10 +504,11 @@ START_TEST(undo_migrations)
     check_quoting(c, &f);
     check_foreign_key(c, &f);
     check_cascade(c, &f);
+    check_scripts(c, &f);
     check_errors(&f);
 
-    char **s[] = {&f.x_update, &f.x_delete, &f.x_truncate, &f.x_conf, &f.x_kr,
-                  &f.x_nasty,  &f.x_nofull, &f.x_later,    &f.x_fk,   &f.x_cascade};
+    char **s[] = {&f.x_update, &f.x_delete, &f.x_truncate, &f.x_conf,    &f.x_kr,  &f.x_nasty,
+                  &f.x_nofull, &f.x_later,  &f.x_fk,       &f.x_cascade, &f.x_bag, &f.x_sk};
     for (size_t i = 0; i < sizeof s / sizeof *s; i++)
         free(*s[i]);
     PQfinish(c);
