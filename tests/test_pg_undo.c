@@ -58,13 +58,19 @@ static void undo(tm_run_result *r, ...)
     tm_tidemarkv(r, &o, args);
 }
 
-static void psql_file(const char *path)
+/* Runs a script with psql -v ON_ERROR_STOP=1 against the source. */
+static void psql_run(const char *path, tm_run_result *r)
 {
     char psql[TM_PG_PATHLEN + 16];
     snprintf(psql, sizeof psql, "%s/psql", tm_pg_shared()->bindir);
     const char *argv[] = {psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", ci, "-f", path, NULL};
+    tm_runv(argv, NULL, r);
+}
+
+static void psql_file(const char *path)
+{
     tm_run_result pr;
-    tm_runv(argv, NULL, &pr);
+    psql_run(path, &pr);
     tm_assert_exit(&pr, 0);
     tm_run_result_free(&pr);
 }
@@ -385,10 +391,7 @@ static void check_cascade(PGconn *c, refs *f)
     undo(&r, "--xid", f->x_cascade, "--output", path, NULL);
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
-    char psql[TM_PG_PATHLEN + 16];
-    snprintf(psql, sizeof psql, "%s/psql", tm_pg_shared()->bindir);
-    const char *argv[] = {psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", ci, "-f", path, NULL};
-    tm_runv(argv, NULL, &r);
+    psql_run(path, &r);
     ck_assert_msg(r.status != 0 && strstr(r.err, "still refer to it"), "%s", r.err);
     tm_run_result_free(&r);
     v = tm_pg_query_value(c, "%s", state);
@@ -422,10 +425,7 @@ static void check_scripts(PGconn *c, refs *f)
     undo(&r, "--xid", f->x_sk, "--output", path, "--on-conflict", "skip", NULL);
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
-    char psql[TM_PG_PATHLEN + 16];
-    snprintf(psql, sizeof psql, "%s/psql", tm_pg_shared()->bindir);
-    const char *argv[] = {psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", ci, "-f", path, NULL};
-    tm_runv(argv, NULL, &r);
+    psql_run(path, &r);
     tm_assert_exit(&r, 0);
     ck_assert_msg(strstr(r.err, "WARNING") && strstr(r.err, "skipped") &&
                       strstr(r.err, "(\"id\") = ('2')") && !strstr(r.err, "('1')"),
