@@ -814,14 +814,17 @@ int tm_state_queue_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *e
         d->buf_cap = cap;
     }
     memcpy(d->buf, p, len);
-    if (tm_change_peek(&s->dec, d->buf, len, &d->c, err) != 0 || d->c.unpacked) {
-        /* Damaged, or (rare) a change that needed protobuf-c, whose memory
-         * the next change reuses: what is queued goes first, then it. */
-        if (tm_state_flush(s, err) != 0)
+    bool bad = tm_change_peek(&s->dec, d->buf, len, &d->c, err) != 0;
+    if (bad || d->c.unpacked) {
+        /* Damaged (err says how), or (rare) a change that needed protobuf-c,
+         * whose memory the next change reuses: what is queued goes first
+         * (and its error, if any, is the one reported). */
+        tm_error e2;
+        if (tm_state_flush(s, &e2) != 0) {
+            *err = e2;
             return -1;
-        if (d->c.unpacked)
-            return tm_state_change_packed(s, p, len, err);
-        return tm_change_peek(&s->dec, p, len, &d->c, err);
+        }
+        return bad ? -1 : tm_state_change_packed(s, p, len, err);
     }
     if (decode(s, d, err) != 0) {
         tm_error e2;
