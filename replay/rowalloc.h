@@ -1,6 +1,6 @@
 /* Memory for replay's rows: sizes rounded up to classes of 16 bytes up to
- * TM_ROWALLOC_MAX, carved from 1 MiB slabs; a freed row goes on its class's
- * list for the next row of that size. Larger rows come from malloc.
+ * TM_ROWALLOC_MAX, carved from 2 MiB slabs (huge pages where offered); a freed row goes on its
+ * class's list for the next row of that size. Larger rows come from malloc.
  *
  * Replay allocates and frees a row for most changes and holds hundreds of
  * thousands at once: this is cheaper than malloc for both, and releasing
