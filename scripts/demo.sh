@@ -39,6 +39,9 @@ trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
+# For a command run in the background (cmd &): the subshell becomes the
+# command, so $! is its pid and a signal sent there reaches it.
+show_exec() { printf '\033[2m$ %s\033[0m\n' "$*"; exec "$@"; }
 
 step "A throwaway PostgreSQL 15 (wal_level=logical) in $work/pg"
 scripts/pg-throwaway.sh start "$work/pg" >/dev/null
@@ -69,7 +72,7 @@ q -f scripts/context.sql >/dev/null
 echo "users, email_preferences, ui_preferences (jsonb), ai_config; tidemark_context() installed"
 
 step "tidemark capture, as a sidecar"
-show "$TM" capture --journal "$work/journal" --source "$src" --table users \
+show_exec "$TM" capture --journal "$work/journal" --source "$src" --table users \
     --table email_preferences --table ui_preferences --table ai_config \
     --set-replica-identity-full --status-interval 5 >"$work/capture.log" 2>&1 &
 capture_pid=$!
