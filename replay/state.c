@@ -413,6 +413,21 @@ static inline size_t lookup(const tm_table *t, const tm_value *kv, uint32_t h, b
     }
 }
 
+/* Room for a row of size bytes (its cap set, the table's accounting
+ * updated), or NULL when out of memory or too large. Sizes round up: the
+ * slack lets a row grow a little in place. */
+static tm_row *row_alloc(tm_table *t, size_t size)
+{
+    uint32_t cap;
+    tm_row *r = size < TM_ROW_NULL ? tm_rowalloc_get(t->alloc, size, &cap) : NULL;
+    if (!r)
+        return NULL;
+    r->cap = cap;
+    t->bytes += cap;
+    t->big_rows += cap > TM_ROWALLOC_MAX;
+    return r;
+}
+
 /* Writes a row of version v holding vals[0..n) ('n' or 't' kinds only),
  * into reuse when it fits well, else into a new allocation. NULL when out
  * of memory (reuse is then untouched). */
@@ -422,19 +437,9 @@ static tm_row *row_build(tm_table *t, uint32_t v, const tm_value *vals, uint32_t
     for (uint32_t i = 0; i < n; i++)
         data += vals[i].len;
     size_t size = sizeof(tm_row) + (size_t)n * sizeof(uint32_t) + data;
-    if (size >= TM_ROW_NULL)
+    tm_row *r = reuse; /* a reused row's cap, like row_alloc's, is below TM_ROW_NULL */
+    if ((!r || r->cap < size || size < r->cap / 2) && !(r = row_alloc(t, size)))
         return NULL;
-    tm_row *r = reuse;
-    if (!r || r->cap < size || size < r->cap / 2) {
-        uint32_t cap;
-        /* Sizes round up: the slack lets a row grow a little in place. */
-        r = tm_rowalloc_get(t->alloc, size, &cap);
-        if (!r)
-            return NULL;
-        r->cap = cap;
-        t->bytes += cap;
-        t->big_rows += cap > TM_ROWALLOC_MAX;
-    }
     r->ver = (uint16_t)v;
     r->ncols = (uint16_t)n;
     r->count = 1;
@@ -776,34 +781,34 @@ static inline void prefetch_row(const tm_decoded *d)
         }
 }
 
+/* Applies the oldest queued change (its row was asked for one change
+ * ago); on an error the queue is dropped. */
+static int apply_oldest(tm_state *s, tm_error *err)
+{
+    tm_decoded *d = &s->q[s->qhead];
+    s->qhead = (s->qhead + 1) % TM_QUEUE;
+    s->qn--;
+    if (apply_decoded(s, d, err) == 0)
+        return 0;
+    s->qn = 0;
+    return -1;
+}
+
 int tm_state_flush(tm_state *s, tm_error *err)
 {
     while (s->qn > 0) {
-        tm_decoded *d = &s->q[s->qhead];
-        s->qhead = (s->qhead + 1) % TM_QUEUE;
-        s->qn--;
-        if (s->qn > 0)
-            prefetch_row(&s->q[s->qhead]);
-        if (apply_decoded(s, d, err) != 0) {
-            s->qn = 0;
+        if (s->qn > 1)
+            prefetch_row(&s->q[(s->qhead + 1) % TM_QUEUE]);
+        if (apply_oldest(s, err) != 0)
             return -1;
-        }
     }
     return 0;
 }
 
 int tm_state_queue_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err)
 {
-    if (s->qn == TM_QUEUE) {
-        /* The oldest goes: its row was asked for one change ago. */
-        tm_decoded *old = &s->q[s->qhead];
-        s->qhead = (s->qhead + 1) % TM_QUEUE;
-        s->qn--;
-        if (apply_decoded(s, old, err) != 0) {
-            s->qn = 0;
-            return -1;
-        }
-    }
+    if (s->qn == TM_QUEUE && apply_oldest(s, err) != 0)
+        return -1;
     tm_decoded *d = &s->q[(s->qhead + s->qn) % TM_QUEUE];
     if (len > d->buf_cap) {
         size_t cap = len < 256 ? 256 : len * 2;
@@ -853,9 +858,7 @@ int tm_state_load_row_packed(tm_state *s, const uint8_t *p, size_t len, tm_error
         tt.kinds.len != t->ver[v]->ncols || grow_keys(d, t->nkeys, err) != 0)
         return tm_state_change_packed(s, p, len, err);
     uint32_t n = (uint32_t)tt.kinds.len;
-    size_t size = sizeof(tm_row) + (size_t)n * sizeof(uint32_t) + tt.data.len;
-    uint32_t cap;
-    tm_row *r = size < TM_ROW_NULL ? tm_rowalloc_get(t->alloc, size, &cap) : NULL;
+    tm_row *r = row_alloc(t, sizeof(tm_row) + (size_t)n * sizeof(uint32_t) + tt.data.len);
     if (!r)
         return oom(err);
     uint32_t off = 0;
@@ -872,17 +875,14 @@ int tm_state_load_row_packed(tm_state *s, const uint8_t *p, size_t len, tm_error
         }
     }
     if (!ok || li != tt.n_lengths || off != tt.data.len) {
-        tm_rowalloc_put(t->alloc, r, cap);
+        row_free(t, r);
         return tm_state_change_packed(s, p, len, err); /* it reports what is wrong */
     }
     r->ver = (uint16_t)v;
     r->ncols = (uint16_t)n;
     r->count = 1;
-    r->cap = cap;
     if (off)
         memcpy((char *)(r->end + n), tt.data.data, off);
-    t->bytes += cap;
-    t->big_rows += cap > TM_ROWALLOC_MAX;
     s->applied++;
     t->st.inserts++;
     row_key(t, r, d->kv_new);
