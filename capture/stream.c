@@ -644,7 +644,8 @@ static bool input_ready(stream *s, int64_t wait_us)
     fd_set rfds;
     FD_ZERO(&rfds);
     FD_SET(fd, &rfds);
-    struct timeval tv = {0, (suseconds_t)wait_us};
+    struct timeval tv = {.tv_sec = (time_t)(wait_us / 1000000),
+                         .tv_usec = (suseconds_t)(wait_us % 1000000)};
     return select(fd + 1, &rfds, NULL, NULL, &tv) > 0;
 }
 
@@ -666,15 +667,7 @@ static bool input_ready(stream *s, int64_t wait_us)
 /* Waits for data or the next deadline. */
 static void wait_input(stream *s, int64_t timeout_us)
 {
-    int fd = PQsocket(s->conn);
-    if (fd < 0 || timeout_us <= 0)
-        return;
-    fd_set rfds;
-    FD_ZERO(&rfds);
-    FD_SET(fd, &rfds);
-    struct timeval tv = {.tv_sec = (time_t)(timeout_us / 1000000),
-                         .tv_usec = (suseconds_t)(timeout_us % 1000000)};
-    if (select(fd + 1, &rfds, NULL, NULL, &tv) > 0)
+    if (timeout_us > 0 && input_ready(s, timeout_us))
         PQconsumeInput(s->conn);
 }
 
