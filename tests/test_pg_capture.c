@@ -251,9 +251,8 @@ START_TEST(first_run_and_resume)
 }
 END_TEST
 
-/* Waits (up to 30 s) until capture streams from the slot. */
-/* Waits until the slot is in use (active) or, after a capture exited, until
- * its walsender has noticed and let go of it (not active). */
+/* Waits (up to 30 s) until the slot is in use (active), or, after a capture
+ * exited, until its walsender has noticed and let go of it (not active). */
 static void wait_slot_state(PGconn *c, const char *slot, bool active)
 {
     for (int waited = 0; waited < 300; waited++) {
@@ -371,6 +370,7 @@ START_TEST(refusals)
     free(other);
 
     /* Second capture on the same journal. */
+    wait_slot_state(c, "tidemark_cap_refuse", false); /* the last run's walsender is gone */
     pid_t pid = spawn_capture(j, ci);
     wait_slot_active(c, "tidemark_cap_refuse"); /* it holds the lock by then */
     tm_tidemark(&r, NULL, "capture", "--journal", j, "--source", ci, NULL);
@@ -382,8 +382,7 @@ START_TEST(refusals)
     waitpid(pid, &status, 0);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGTERM exits 0");
 
-    /* Missing slot: a gap, refused. (The server's walsender may outlive the
-     * capture that exited by a moment.) */
+    /* Missing slot: a gap, refused. */
     wait_slot_state(c, "tidemark_cap_refuse", false);
     tm_pg_exec(c, "SELECT pg_drop_replication_slot('tidemark_cap_refuse')");
     tm_tidemark(&r, NULL, "capture", "--journal", j, "--source", ci, NULL);
@@ -431,6 +430,10 @@ START_TEST(server_restart_mid_stream)
     char *lsn = current_lsn(c);
     run_capture_to(j, ci, lsn, 0);
     free(lsn);
+    /* Active must mean this capture's walsender, not the last run's one
+     * that has not noticed its client left: a capture that cannot make its
+     * first connection (the server restarting) refuses to start. */
+    wait_slot_state(c, "tidemark_cap_restart", false);
     pid_t pid = spawn_capture(j, ci);
     wait_slot_active(c, "tidemark_cap_restart");
     int i = 0;
