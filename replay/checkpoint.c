@@ -431,7 +431,8 @@ static bool packed_change(const unsigned char *p, size_t len, const unsigned cha
     return true;
 }
 
-static int keep_stats(ck_load *l, const Tidemark__LogicalMessage *m, tm_error *err)
+/* A LogicalMessage before the rows: a table's row count or its counters. */
+static int on_message(ck_load *l, const Tidemark__LogicalMessage *m, tm_error *err)
 {
     if (m->prefix && !strcmp(m->prefix, TM_CKPT_ROWS_PREFIX)) {
         if (m->content.len != 12)
@@ -479,7 +480,7 @@ static int load_record(ck_load *l, const unsigned char *p, size_t len, tm_error 
     if (rec->body_case == TIDEMARK__RECORD__BODY_RELATION && !l->in_tx) {
         rc = tm_state_relation(l->s, rec->relation, err);
     } else if (rec->body_case == TIDEMARK__RECORD__BODY_MESSAGE && !l->in_tx) {
-        rc = keep_stats(l, rec->message, err);
+        rc = on_message(l, rec->message, err);
     } else if (rec->body_case == TIDEMARK__RECORD__BODY_BEGIN && !l->in_tx) {
         const Tidemark__TxBegin *b = rec->begin;
         if (!b->snapshot || b->commit_lsn != l->h.lsn || b->commit_time != l->h.max_time)

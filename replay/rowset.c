@@ -218,7 +218,7 @@ static bool radix_sort(tm_rowset *rs)
 {
     size_t n = rs->n;
     tm_rowset_item *tmp = malloc((n + 1) * sizeof *tmp);
-    size_t(*count)[256] = calloc(16, sizeof *count); /* rows 8..15: the bytes of p[0] */
+    size_t(*count)[256] = calloc(8, sizeof *count); /* count[d - 8]: d is a byte of p[0] */
     if (!tmp || !count) {
         free(tmp);
         free(count);
@@ -227,18 +227,18 @@ static bool radix_sort(tm_rowset *rs)
     tm_rowset_item *src = rs->items, *dst = tmp;
     for (size_t i = 0; i < n; i++)
         for (unsigned d = 8; d < 16; d++)
-            count[d][digit(&src[i], d)]++;
+            count[d - 8][digit(&src[i], d)]++;
     for (unsigned d = 8; d < 16; d++) {
-        if (count[d][digit(&src[0], d)] == n)
+        if (count[d - 8][digit(&src[0], d)] == n)
             continue; /* one value: this byte orders nothing */
         size_t pos = 0;
         for (unsigned b = 0; b < 256; b++) {
-            size_t c = count[d][b];
-            count[d][b] = pos;
+            size_t c = count[d - 8][b];
+            count[d - 8][b] = pos;
             pos += c;
         }
         for (size_t i = 0; i < n; i++)
-            dst[count[d][digit(&src[i], d)]++] = src[i];
+            dst[count[d - 8][digit(&src[i], d)]++] = src[i];
         tm_rowset_item *t = src;
         src = dst;
         dst = t;

@@ -141,9 +141,8 @@ static int unreferenced(tm_out *o, const tm_table *t)
     tm_undo_table_name(&name, t);
     size_t len;
     const char *n = tm_out_data(&name, &len);
-    tm_value v = {n, (uint32_t)len, TM_KIND_TEXT};
     tm_out_puts(o, " AND pg_temp.tidemark_unreferenced(");
-    int rc = name.err ? -1 : tm_sql_value(o, &v);
+    int rc = name.err ? -1 : tm_sql_literal(o, n, len);
     tm_out_puts(o, "::regclass, ctid)");
     tm_out_free(&name);
     return rc;

@@ -156,6 +156,11 @@ ckpt_size=$(du -sh "$root/journal/checkpoints" | cut -f1)
 # second); sets the r_* figures from /usr/bin/time and the --verbose summary
 # of the run with the median wall time.
 RUNS=${RUNS:-3}
+# Seconds of wall time in a /usr/bin/time -v log.
+wall_of() {
+    sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$1" |
+        awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }'
+}
 replay_run() {
     local label=$1
     shift
@@ -166,14 +171,12 @@ replay_run() {
         sync
         /usr/bin/time -v "$TM" replay --journal "$root/journal" --at "$T" --table prefs \
             --output "$root/$label.csv" --verbose "$@" 2>"$root/$label.$i.log"
-        walls+=("$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$root/$label.$i.log" |
-                   awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }') $i")
+        walls+=("$(wall_of "$root/$label.$i.log") $i")
     done
     local med
     med=$(printf '%s\n' "${walls[@]}" | sort -n | awk -v n="$RUNS" 'NR == int((n + 1) / 2) { print $2 }')
     cp "$root/$label.$med.log" "$root/$label.log"
-    r_wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$root/$label.log" |
-              awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }')
+    r_wall=$(wall_of "$root/$label.log")
     r_rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$root/$label.log")
     local summary
     summary=$(grep 'state as of' "$root/$label.log")
