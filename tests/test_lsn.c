@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "lsn.h"
+#include "tm_check.h"
 
 START_TEST(lsn_round_trip)
 {
@@ -36,9 +37,5 @@ int main(void)
     tcase_add_test(tc, lsn_round_trip);
     tcase_add_test(tc, lsn_rejects);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

@@ -18,6 +18,7 @@
 #include "out_jsonl.h"
 #include "sql_quote.h"
 #include "support_data.h"
+#include "tm_check.h"
 
 #define NCOL 8
 
@@ -407,9 +408,5 @@ int main(void)
     tcase_add_test(tc, csv_round_trip);
     tcase_add_test(tc, sinks);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

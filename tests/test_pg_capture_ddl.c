@@ -21,8 +21,8 @@ static void capture_to_now(PGconn *c, const char *j, const char *ci, const char 
     char *lsn = tm_pg_query_value(c, "SELECT pg_current_wal_lsn()");
     tm_run_result r;
     tm_run_opts o = {.timeout_ms = 120000};
-    const char *args[] = {"capture", "--journal", j, "--source", ci, "--table", "t", "--endpos",
-                          lsn, extra, extra ? "1" : NULL, NULL};
+    const char *args[] = {"capture",  "--journal", j,     "--source",         ci,  "--table", "t",
+                          "--endpos", lsn,         extra, extra ? "1" : NULL, NULL};
     tm_tidemarkv(&r, &o, args);
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
@@ -32,11 +32,11 @@ static void capture_to_now(PGconn *c, const char *j, const char *ci, const char 
 /* The latest Relation of table t's oid, and snapshot transactions seen. */
 typedef struct seen {
     uint32_t version;
-    char columns[512];     /* "name:type_name[=missing]," of the latest version */
-    int snapshots;         /* snapshot transactions (the base one included) */
+    char columns[512];             /* "name:type_name[=missing]," of the latest version */
+    int snapshots;                 /* snapshot transactions (the base one included) */
     char last_snapshot_rows[2048]; /* rows of the last snapshot, "v1|v2;" */
-    char values[4096];     /* every text value of every change, "v;" */
-    uint64_t biggest_tx;   /* most records in one non-snapshot transaction */
+    char values[4096];             /* every text value of every change, "v;" */
+    uint64_t biggest_tx;           /* most records in one non-snapshot transaction */
 } seen;
 
 static void append(char *buf, size_t cap, const char *p, size_t n)

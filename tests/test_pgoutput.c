@@ -8,6 +8,7 @@
 #include "pgo_build.h"
 #include "pgoutput.h"
 #include "tm_time.h"
+#include "tm_check.h"
 
 #define LSN1 UINT64_C(0x16B374D848)
 #define LSN2 UINT64_C(0x16B374D900)
@@ -874,9 +875,5 @@ int main(void)
     tcase_add_test(tc, fuzz_mutations);
     tcase_add_test(tc, buffers_reused);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

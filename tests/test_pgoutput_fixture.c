@@ -13,6 +13,7 @@
 #include "relcache.h"
 #include "tuple.h"
 #include "tuple_encode.h"
+#include "tm_check.h"
 
 #define V1_FIXTURE TM_SOURCE_DIR "/tests/data/pgoutput_v1.hex"
 #define V2_FIXTURE TM_SOURCE_DIR "/tests/data/pgoutput_stream_v2.hex"
@@ -499,9 +500,5 @@ int main(void)
     tcase_add_test(tc, v2_streaming_workload);
     tcase_add_test(tc, tuple_round_trip_v2);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

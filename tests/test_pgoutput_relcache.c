@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "relcache.h"
+#include "tm_check.h"
 
 static tm_relcache *rc;
 static tm_error err;
@@ -192,9 +193,5 @@ int main(void)
     tcase_add_test(tc, many_relations);
     tcase_add_test(tc, zero_columns);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

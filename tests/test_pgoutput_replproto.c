@@ -8,6 +8,7 @@
 #include "netbytes.h"
 #include "pgo_build.h"
 #include "replproto.h"
+#include "tm_check.h"
 
 /* 2024-01-02 03:04:05.000006 UTC */
 #define PGT INT64_C(757479845000006)
@@ -124,9 +125,5 @@ int main(void)
     tcase_add_test(tc, status_update);
     tcase_add_test(tc, epoch_conversions);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

@@ -100,8 +100,7 @@ static void check_order(const char *first_type, uint32_t first_oid,
     char *dir = journal_of(first_type, first_oid, scrambled, n);
     char *out;
     int rc = tmt_run(&out, "replay", "--journal", dir, "--lsn", "0/64", "--table", "t", NULL);
-    ck_assert_msg(rc == 0 && strstr(out, want), "%s key: got\n%s\nwant\n%s", first_type, out,
-                  want);
+    ck_assert_msg(rc == 0 && strstr(out, want), "%s key: got\n%s\nwant\n%s", first_type, out, want);
     free(out);
     tmt_rmtree(dir);
     free(dir);
@@ -111,9 +110,9 @@ START_TEST(composite_keys_sort_by_first_column_first)
 {
     /* numeric: 10 > 9.5 > -1 numerically, although the second key of the
      * smaller rows is larger. */
-    const char *const num[][2] = {{"10", "1"}, {"9.5", "7"}, {"-1", "9"}, {"9.5", "2"}, {"10", "0"}};
-    check_order("numeric", 1700, num, 5,
-                "k1,k2,v\n-1,9,x\n9.5,2,x\n9.5,7,x\n10,0,x\n10,1,x\n");
+    const char *const num[][2] = {
+        {"10", "1"}, {"9.5", "7"}, {"-1", "9"}, {"9.5", "2"}, {"10", "0"}};
+    check_order("numeric", 1700, num, 5, "k1,k2,v\n-1,9,x\n9.5,2,x\n9.5,7,x\n10,0,x\n10,1,x\n");
     const char *const date[][2] = {
         {"2026-03-01", "1"}, {"2025-12-31", "5"}, {"2026-03-01", "0"}, {"1999-01-01", "9"}};
     check_order("date", 1082, date, 4,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rowalloc.h"
+#include "tm_check.h"
 
 #define N 20000
 
@@ -75,9 +76,5 @@ int main(void)
     tcase_add_test(tc, blocks_do_not_overlap);
     tcase_add_test(tc, freed_blocks_are_reused_by_class);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

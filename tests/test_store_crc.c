@@ -7,6 +7,7 @@
 
 #include "crc32c.h"
 #include "support_store.h"
+#include "tm_check.h"
 
 typedef uint32_t (*crc_fn)(uint32_t, const void *, size_t);
 
@@ -76,9 +77,5 @@ int main(void)
     tcase_add_test(tc, incremental);
     tcase_add_test(tc, paths_agree);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

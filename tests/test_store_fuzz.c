@@ -20,6 +20,7 @@
 #include "le.h"
 #include "segment.h"
 #include "support_store.h"
+#include "tm_check.h"
 
 #define NFILES 5 /* seg1 idx1 seg2 idx2 seg3 */
 #define ITERATIONS 3000
@@ -396,9 +397,5 @@ int main(void)
     tcase_add_test(tc, fuzz_small_decoders);
     tcase_add_test(tc, header_bit_flips);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

@@ -10,6 +10,7 @@
 
 #include "journal.h"
 #include "support_store.h"
+#include "tm_check.h"
 
 START_TEST(meta_round_trip)
 {
@@ -155,9 +156,5 @@ int main(void)
     tcase_add_test(tc, meta_missing_and_bad);
     tcase_add_test(tc, lock_refused_while_held);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

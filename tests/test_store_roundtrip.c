@@ -14,6 +14,7 @@
 #include "segment.h"
 #include "support_store.h"
 #include "tm_time.h"
+#include "tm_check.h"
 
 static const int64_t T0 = INT64_C(1767225600000000); /* 2026-01-01 */
 
@@ -277,9 +278,5 @@ int main(void)
     tcase_add_test(tc, durable_only_after_sync);
     tcase_add_test(tc, file_modes);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

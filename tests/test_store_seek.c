@@ -7,6 +7,7 @@
 
 #include "journal.h"
 #include "support_store.h"
+#include "tm_check.h"
 
 static const int64_t T0 = INT64_C(1767225600000000);
 
@@ -331,9 +332,5 @@ int main(void)
     tcase_add_test(tc, time_limit);
     tcase_add_test(tc, time_limit_multi_tx_frames);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

@@ -15,6 +15,7 @@
 #include "seg_index.h"
 #include "segment.h"
 #include "support_store.h"
+#include "tm_check.h"
 
 static const int64_t T0 = INT64_C(1767225600000000);
 
@@ -248,9 +249,5 @@ int main(void)
     tcase_add_test(tc, transaction_larger_than_a_segment);
     tcase_add_test(tc, reopen_after_sealing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

@@ -11,6 +11,7 @@
 #include "journal.h"
 #include "lsn.h"
 #include "support_store.h"
+#include "tm_check.h"
 
 static const int64_t T0 = INT64_C(1767225600000000);
 
@@ -177,9 +178,5 @@ int main(void)
     tcase_add_test(tc, sound_journal);
     tcase_add_test(tc, damaged_journal);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

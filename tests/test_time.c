@@ -8,6 +8,7 @@
 
 #include "tm_civil.h"
 #include "tm_time.h"
+#include "tm_check.h"
 
 /* Unix microseconds of a UTC calendar time, computed independently of the
  * parser through the civil-day helper (itself checked below). */
@@ -306,9 +307,5 @@ int main(void)
     tcase_add_test(tc, zone_rejects);
     tcase_add_test(tc, round_trips);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

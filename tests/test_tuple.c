@@ -8,6 +8,7 @@
 
 #include "tuple.h"
 #include "tuple_encode.h"
+#include "tm_check.h"
 
 static tm_error err;
 
@@ -324,9 +325,5 @@ int main(void)
     tcase_add_test(tc, random_round_trips);
     tcase_add_test(tc, buffers_reused);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

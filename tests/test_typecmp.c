@@ -11,6 +11,7 @@
 
 #include "tm_time.h"
 #include "typecmp.h"
+#include "tm_check.h"
 
 #define MAXCASES 512
 
@@ -375,9 +376,5 @@ int main(void)
     tcase_add_test(tc, total_order);
     tcase_add_test(tc, shortcuts_agree);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }

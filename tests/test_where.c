@@ -9,6 +9,7 @@
 #include "jsonscan.h"
 #include "support_data.h"
 #include "where.h"
+#include "tm_check.h"
 
 enum {
     C_ID,
@@ -692,9 +693,5 @@ int main(void)
     tcase_add_test(tc, json_scanner);
     tcase_add_test(tc, fuzz);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tm_check_run(s);
 }
