@@ -20,6 +20,7 @@
 #include "support_store.h"
 #include "tm_check.h"
 #include "tuple_encode.h"
+#include "support_journal.h"
 
 #define PREFS 100u /* a int PRIMARY KEY, c text (dropped in v3), d int (added in v2, DEFAULT 7) */
 #define BAG 200u   /* x text, y int: no key, rows repeat */
@@ -28,112 +29,23 @@
 
 static void put_rel(tm_writer *w, uint32_t oid, uint32_t version, uint64_t lsn)
 {
-    Tidemark__Relation rel = TIDEMARK__RELATION__INIT;
-    Tidemark__Column cols[3], *cp[3];
-    const char *names[3];
-    uint32_t types[3], pk[3], n = 0;
-    bool missing[3] = {false};
+    tmt_col c[3];
+    uint32_t n = 0;
     if (oid == PREFS) {
-        names[n] = "a", types[n] = 23, pk[n++] = 1;
+        c[n++] = (tmt_col){"a", 23, 1, false};
         if (version < 3)
-            names[n] = "c", types[n] = 25, pk[n++] = 0;
+            c[n++] = (tmt_col){"c", 25, 0, false};
         if (version >= 2)
-            names[n] = "d", types[n] = 23, missing[n] = true, pk[n++] = 0;
+            c[n++] = (tmt_col){"d", 23, 0, true};
     } else {
-        names[n] = "x", types[n] = 25, pk[n++] = 0;
-        names[n] = "y", types[n] = 23, pk[n++] = 0;
+        c[n++] = (tmt_col){"x", 25, 0, false};
+        c[n++] = (tmt_col){"y", 23, 0, false};
     }
-    for (uint32_t i = 0; i < n; i++) {
-        tidemark__column__init(&cols[i]);
-        cols[i].name = (char *)names[i];
-        cols[i].has_type_oid = cols[i].has_pk_position = cols[i].has_replica_key = 1;
-        cols[i].type_oid = types[i];
-        cols[i].type_name = types[i] == 23 ? "integer" : "text";
-        cols[i].pk_position = pk[i];
-        cols[i].replica_key = oid != PREFS || pk[i];
-        if (missing[i]) {
-            cols[i].has_has_missing = cols[i].has_missing = cols[i].has_missing_value = 1;
-            cols[i].missing_value.data = (uint8_t *)"7";
-            cols[i].missing_value.len = 1;
-        }
-        cp[i] = &cols[i];
-    }
-    rel.has_oid = rel.has_version = rel.has_lsn = rel.has_replica_identity = 1;
-    rel.oid = oid;
-    rel.version = version;
-    rel.lsn = lsn;
-    rel.namespace_ = "public";
-    rel.name = oid == PREFS ? "prefs" : oid == BAG ? "bag" : "other";
-    rel.replica_identity = 'f';
-    rel.n_columns = n;
-    rel.columns = cp;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
-    rec.relation = &rel;
-    tm_error err;
-    ck_assert_msg(tm_writer_put_standalone(w, &rec, &err) == 0, "%s", err.msg);
-}
-
-typedef struct jw {
-    tm_writer *w;
-    tm_tuple_enc eo, en;
-    uint64_t lsn;
-    int64_t time;
-} jw;
-
-static void put_change(jw *j, int op, uint32_t oid, uint32_t version, const tm_value *ov,
-                       uint32_t no, const tm_value *nv, uint32_t nn)
-{
-    Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
-    Tidemark__Tuple ot, nt;
-    ch.has_op = ch.has_relation_oid = ch.has_relation_version = 1;
-    ch.op = op;
-    ch.relation_oid = oid;
-    ch.relation_version = version;
-    tm_error err;
-    if (ov) {
-        ch.has_old_kind = 1;
-        ch.old_kind = 'O';
-        ck_assert_int_eq(tm_tuple_encode(&j->eo, ov, no, NULL, 0, &ot, &err), 0);
-        ch.old_tuple = &ot;
-    }
-    if (nv) {
-        ck_assert_int_eq(tm_tuple_encode(&j->en, nv, nn, ov, ov ? no : 0, &nt, &err), 0);
-        ch.new_tuple = &nt;
-    }
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
-    rec.change = &ch;
-    ck_assert_msg(tm_writer_put(j->w, &rec, &err) == 0, "%s", err.msg);
-}
-
-static void begin(jw *j, uint64_t n, bool snapshot, int64_t time)
-{
-    Tidemark__TxBegin b = TIDEMARK__TX_BEGIN__INIT;
-    b.has_commit_lsn = b.has_end_lsn = b.has_commit_time = b.has_n_records = 1;
-    b.has_snapshot = snapshot;
-    b.snapshot = snapshot;
-    j->lsn += 100;
-    b.commit_lsn = j->lsn;
-    b.end_lsn = j->lsn + 10;
-    b.commit_time = j->time = time;
-    b.n_records = n;
-    tm_error err;
-    ck_assert_msg(tm_writer_begin_tx(j->w, &b, &err) == 0, "%s", err.msg);
-}
-
-static void end(jw *j)
-{
-    tm_error err;
-    ck_assert_msg(tm_writer_end_tx(j->w, &err) == 0, "%s", err.msg);
-}
-
-static void write_meta(const char *dir)
-{
-    tm_meta meta = {.format_version = TM_JOURNAL_FORMAT_VERSION, .system_identifier = 42};
-    snprintf(meta.database, sizeof meta.database, "db");
-    tm_error err;
-    ck_assert_int_eq(tm_meta_write(dir, &meta, &err), 0);
+    tmt_jw_relation(w, oid, version, lsn,
+                    oid == PREFS ? "prefs"
+                    : oid == BAG ? "bag"
+                                 : "other",
+                    'f', c, n);
 }
 
 /* The generator's view of a prefs row. */
@@ -169,12 +81,12 @@ typedef struct txinfo {
 static void random_journal(const char *dir, uint64_t seed, txinfo *tx)
 {
     tmt_rng r = {seed};
-    jw j = {.lsn = 1000};
+    tmt_jw j = {.lsn = 1000};
     int64_t t0 = 1700000000000000;
     tm_error err;
     tm_writer_options wo = {.quiet = true, .frame_target = 2048};
     ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
-    write_meta(dir);
+    tmt_jw_meta(dir);
     prow p[NA] = {{0}};
     int bag[3] = {2, 0, 0}, version = 1;
     put_rel(j.w, PREFS, 1, j.lsn + 100);
@@ -186,22 +98,22 @@ static void random_journal(const char *dir, uint64_t seed, txinfo *tx)
         snprintf(p[a].c, sizeof p[a].c, "base %d, \"toast\"", a);
         nsnap++;
     }
-    begin(&j, (uint64_t)nsnap + 2 + 2, true, t0);
-    put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, NULL, 0, NULL, 0);
-    put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, BAG, 1, NULL, 0, NULL, 0);
+    tmt_jw_begin(&j, (uint64_t)nsnap + 2 + 2, true, t0);
+    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);
+    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, BAG, 1, 0, NULL, 0, NULL, 0);
     for (int a = 0; a < NA; a++) {
         if (!p[a].live)
             continue;
         char ab[16];
         tm_value v[3];
         uint32_t n = prefs_vals(a, &p[a], 1, ab, v);
-        put_change(&j, TIDEMARK__CHANGE__OP__INSERT, PREFS, 1, NULL, 0, v, n);
+        tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, PREFS, 1, 0, NULL, 0, v, n);
     }
     for (int k = 0; k < 2; k++) {
         tm_value v[2] = {{"v0", 2, 't'}, {"0", 1, 't'}};
-        put_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, NULL, 0, v, 2);
+        tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, v, 2);
     }
-    end(&j);
+    tmt_jw_end(&j);
     tx[0] = (txinfo){j.lsn, j.time};
     for (int n = 1; n < NTX; n++) {
         if (n == 90 || n == 210) { /* schema changes between checkpoints */
@@ -210,7 +122,7 @@ static void random_journal(const char *dir, uint64_t seed, txinfo *tx)
         }
         int nch = 1 + (int)tmt_below(&r, 4);
         int64_t t = t0 + n * 1000 + (int64_t)tmt_below(&r, 5001) - 2500;
-        begin(&j, (uint64_t)nch + 2, false, t);
+        tmt_jw_begin(&j, (uint64_t)nch + 2, false, t);
         for (int c = 0; c < nch; c++) {
             int a = (int)tmt_below(&r, NA), what = (int)tmt_below(&r, 20);
             int dst = (int)tmt_below(&r, NA);
@@ -219,8 +131,8 @@ static void random_journal(const char *dir, uint64_t seed, txinfo *tx)
             tm_value ov[3], nv[3];
             uint32_t no = prefs_vals(a, q, version, ob, ov), nn;
             if (what == 0 && n % 50 == 49) {
-                put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, (uint32_t)version, NULL, 0,
-                           NULL, 0);
+                tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, (uint32_t)version, 0, NULL,
+                              0, NULL, 0);
                 for (int i = 0; i < NA; i++)
                     p[i].live = false;
             } else if (!q->live) {
@@ -230,18 +142,18 @@ static void random_journal(const char *dir, uint64_t seed, txinfo *tx)
                 if (version < 2)
                     snprintf(q->d, sizeof q->d, "7"), q->d_null = false;
                 nn = prefs_vals(a, q, version, nb, nv);
-                put_change(&j, TIDEMARK__CHANGE__OP__INSERT, PREFS, (uint32_t)version, NULL, 0, nv,
-                           nn);
+                tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, PREFS, (uint32_t)version, 0, NULL,
+                              0, nv, nn);
             } else if (what < 4) {
                 q->live = false;
-                put_change(&j, TIDEMARK__CHANGE__OP__DELETE, PREFS, (uint32_t)version, ov, no, NULL,
-                           0);
+                tmt_jw_change(&j, TIDEMARK__CHANGE__OP__DELETE, PREFS, (uint32_t)version, 'O', ov,
+                              no, NULL, 0);
             } else if (what < 6 && !p[dst].live) { /* the key changes */
                 p[dst] = *q;
                 q->live = false;
                 nn = prefs_vals(dst, &p[dst], version, nb, nv);
-                put_change(&j, TIDEMARK__CHANGE__OP__UPDATE, PREFS, (uint32_t)version, ov, no, nv,
-                           nn);
+                tmt_jw_change(&j, TIDEMARK__CHANGE__OP__UPDATE, PREFS, (uint32_t)version, 'O', ov,
+                              no, nv, nn);
             } else { /* d changes; c is left alone, sent as unchanged TOAST without an old image */
                 bool old = what < 12;
                 if (version >= 2) {
@@ -254,8 +166,8 @@ static void random_journal(const char *dir, uint64_t seed, txinfo *tx)
                 nn = prefs_vals(a, q, version, nb, nv);
                 if (!old && version == 2 && !q->c_null)
                     nv[1] = (tm_value){NULL, 0, 'u'};
-                put_change(&j, TIDEMARK__CHANGE__OP__UPDATE, PREFS, (uint32_t)version,
-                           old ? ov : NULL, no, nv, nn);
+                tmt_jw_change(&j, TIDEMARK__CHANGE__OP__UPDATE, PREFS, (uint32_t)version,
+                              old ? 'O' : 0, ov, no, nv, nn);
             }
         }
         int b = (int)tmt_below(&r, 3);
@@ -265,14 +177,14 @@ static void random_journal(const char *dir, uint64_t seed, txinfo *tx)
         tm_value v[2] = {{x, (uint32_t)strlen(x), 't'}, {y, (uint32_t)strlen(y), 't'}};
         if (bag[b] > 0 && tmt_below(&r, 2)) {
             bag[b]--;
-            put_change(&j, TIDEMARK__CHANGE__OP__DELETE, BAG, 1, v, 2, NULL, 0);
+            tmt_jw_change(&j, TIDEMARK__CHANGE__OP__DELETE, BAG, 1, 'O', v, 2, NULL, 0);
         } else {
             bag[b]++;
-            put_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, NULL, 0, v, 2);
+            tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, v, 2);
         }
         tm_value ot[2] = {{"o", 1, 't'}, {"1", 1, 't'}};
-        put_change(&j, TIDEMARK__CHANGE__OP__INSERT, OTHER, 1, NULL, 0, ot, 2);
-        end(&j);
+        tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, OTHER, 1, 0, NULL, 0, ot, 2);
+        tmt_jw_end(&j);
         tx[n] = (txinfo){j.lsn, j.time};
     }
     ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
@@ -473,11 +385,11 @@ END_TEST
 START_TEST(no_checkpoint_hides_a_gap)
 {
     char *dir = tmt_tempdir(), *out;
-    jw j = {.lsn = 1000};
+    tmt_jw j = {.lsn = 1000};
     tm_error err;
     tm_writer_options wo = {.quiet = true};
     ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
-    write_meta(dir);
+    tmt_jw_meta(dir);
     put_rel(j.w, PREFS, 1, j.lsn + 100);
     int64_t t0 = 1700000000000000;
     for (int n = 0; n < 6; n++) {
@@ -489,15 +401,15 @@ START_TEST(no_checkpoint_hides_a_gap)
             rec.gap = &gap;
             ck_assert_int_eq(tm_writer_put_standalone(j.w, &rec, &err), 0);
         }
-        begin(&j, n ? 1 : 2, n == 0, t0 + n * 1000);
+        tmt_jw_begin(&j, n ? 1 : 2, n == 0, t0 + n * 1000);
         if (n == 0)
-            put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, NULL, 0, NULL, 0);
+            tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);
         char ab[16];
         prow p = {.live = true, .c = "x"};
         tm_value v[3];
         uint32_t nv = prefs_vals(n, &p, 1, ab, v);
-        put_change(&j, TIDEMARK__CHANGE__OP__INSERT, PREFS, 1, NULL, 0, v, nv);
-        end(&j);
+        tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, PREFS, 1, 0, NULL, 0, v, nv);
+        tmt_jw_end(&j);
     }
     uint64_t last = j.lsn;
     ck_assert_int_eq(tm_writer_close(j.w, &err), 0);

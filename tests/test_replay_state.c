@@ -20,6 +20,7 @@
 #include "tm_time.h"
 #include "tm_check.h"
 #include "tuple_encode.h"
+#include "support_journal.h"
 
 /* ---- the decoder ----------------------------------------------------------- */
 
@@ -225,52 +226,24 @@ static const char *bname[NB] = {"k", "a", "Z"};
 
 static void put_rel(tm_writer *w, uint32_t oid, uint32_t version, uint64_t lsn)
 {
-    Tidemark__Relation rel = TIDEMARK__RELATION__INIT;
-    Tidemark__Column cols[4], *cp[4];
-    const char *names[4];
-    uint32_t types[4], pk[4], n = 0;
-    bool missing[4] = {false};
+    tmt_col c[4];
+    uint32_t n = 0;
     if (oid == PREFS) {
-        names[n] = "a", types[n] = 23, pk[n++] = 1;
-        names[n] = "b", types[n] = 25, pk[n++] = 2;
+        c[n++] = (tmt_col){"a", 23, 1, false};
+        c[n++] = (tmt_col){"b", 25, 2, false};
         if (version < 3)
-            names[n] = "c", types[n] = 25, pk[n++] = 0;
+            c[n++] = (tmt_col){"c", 25, 0, false};
         if (version >= 2)
-            names[n] = "d", types[n] = 23, missing[n] = true, pk[n++] = 0;
+            c[n++] = (tmt_col){"d", 23, 0, true};
     } else {
-        names[n] = "x", types[n] = 25, pk[n++] = 0;
-        names[n] = "y", types[n] = 23, pk[n++] = 0;
+        c[n++] = (tmt_col){"x", 25, 0, false};
+        c[n++] = (tmt_col){"y", 23, 0, false};
     }
-    for (uint32_t i = 0; i < n; i++) {
-        tidemark__column__init(&cols[i]);
-        cols[i].name = (char *)names[i];
-        cols[i].has_type_oid = cols[i].has_pk_position = cols[i].has_replica_key = 1;
-        cols[i].type_oid = types[i];
-        cols[i].type_name = types[i] == 23 ? "integer" : "text";
-        cols[i].pk_position = pk[i];
-        cols[i].replica_key = oid != PREFS || pk[i];
-        if (missing[i]) {
-            cols[i].has_has_missing = cols[i].has_missing = 1;
-            cols[i].has_missing_value = 1;
-            cols[i].missing_value.data = (uint8_t *)"7";
-            cols[i].missing_value.len = 1;
-        }
-        cp[i] = &cols[i];
-    }
-    rel.has_oid = rel.has_version = rel.has_lsn = rel.has_replica_identity = 1;
-    rel.oid = oid;
-    rel.version = version;
-    rel.lsn = lsn;
-    rel.namespace_ = "public";
-    rel.name = oid == PREFS ? "prefs" : oid == BAG ? "bag" : "other";
-    rel.replica_identity = oid == BAG ? 'f' : 'd';
-    rel.n_columns = n;
-    rel.columns = cp;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
-    rec.relation = &rel;
-    tm_error err;
-    ck_assert_msg(tm_writer_put_standalone(w, &rec, &err) == 0, "%s", err.msg);
+    tmt_jw_relation(w, oid, version, lsn,
+                    oid == PREFS ? "prefs"
+                    : oid == BAG ? "bag"
+                                 : "other",
+                    oid == BAG ? 'f' : 'd', c, n);
 }
 
 /* The values of model row i in version ver's layout. */
@@ -293,60 +266,10 @@ static uint32_t prefs_vals(const mrow *m, int ver, char bufs[4][32], tm_value *v
     return n;
 }
 
-typedef struct jw {
-    tm_writer *w;
-    tm_tuple_enc eo, en;
-    uint64_t lsn;
-    int64_t time;
-} jw;
-
-static void put_change(jw *j, int op, uint32_t oid, uint32_t version, char old_kind,
-                       const tm_value *ov, uint32_t no, const tm_value *nv, uint32_t nn)
+/* A transaction committed 1 ms after the previous one. */
+static void begin(tmt_jw *j, uint64_t n, bool snapshot)
 {
-    Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
-    Tidemark__Tuple ot, nt;
-    ch.has_op = ch.has_relation_oid = ch.has_relation_version = 1;
-    ch.op = op;
-    ch.relation_oid = oid;
-    ch.relation_version = version;
-    tm_error err;
-    if (old_kind) {
-        ch.has_old_kind = 1;
-        ch.old_kind = (uint32_t)old_kind;
-        ck_assert_int_eq(tm_tuple_encode(&j->eo, ov, no, NULL, 0, &ot, &err), 0);
-        ch.old_tuple = &ot;
-    }
-    if (nv) {
-        ck_assert_int_eq(
-            tm_tuple_encode(&j->en, nv, nn, old_kind ? ov : NULL, old_kind ? no : 0, &nt, &err), 0);
-        ch.new_tuple = &nt;
-    }
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
-    rec.change = &ch;
-    ck_assert_msg(tm_writer_put(j->w, &rec, &err) == 0, "%s", err.msg);
-}
-
-static void begin(jw *j, uint64_t n, bool snapshot)
-{
-    Tidemark__TxBegin b = TIDEMARK__TX_BEGIN__INIT;
-    b.has_commit_lsn = b.has_end_lsn = b.has_commit_time = b.has_n_records = 1;
-    b.has_snapshot = snapshot;
-    b.snapshot = snapshot;
-    j->lsn += 100;
-    j->time += 1000;
-    b.commit_lsn = j->lsn;
-    b.end_lsn = j->lsn + 10;
-    b.commit_time = j->time;
-    b.n_records = n;
-    tm_error err;
-    ck_assert_msg(tm_writer_begin_tx(j->w, &b, &err) == 0, "%s", err.msg);
-}
-
-static void end(jw *j)
-{
-    tm_error err;
-    ck_assert_msg(tm_writer_end_tx(j->w, &err) == 0, "%s", err.msg);
+    tmt_jw_begin(j, n, snapshot, j->time + 1000);
 }
 
 /* The CSV the model holds (rows by a, then b bytewise; bag by x, y). */
@@ -442,7 +365,7 @@ START_TEST(random_journals_match_model)
     for (uint64_t seed = 1; seed <= 6; seed++) {
         tmt_rng r = {seed};
         char *dir = tmt_tempdir();
-        jw j = {.lsn = 1000, .time = 1700000000000000};
+        tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
         tm_error err;
         tm_writer_options wo = {.quiet = true, .frame_target = 4096};
         ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
@@ -461,21 +384,21 @@ START_TEST(random_journals_match_model)
         for (int i = 0; i < NA * NB; i++)
             nsnap += m.p[i].live;
         begin(&j, (uint64_t)nsnap + 2 + 2, true);
-        put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);
-        put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, BAG, 1, 0, NULL, 0, NULL, 0);
+        tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);
+        tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, BAG, 1, 0, NULL, 0, NULL, 0);
         for (int i = 0; i < NA * NB; i++) {
             if (!m.p[i].live)
                 continue;
             char bufs[4][32];
             tm_value v[4];
             uint32_t n = prefs_vals(&m.p[i], 1, bufs, v);
-            put_change(&j, TIDEMARK__CHANGE__OP__INSERT, PREFS, 1, 0, NULL, 0, v, n);
+            tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, PREFS, 1, 0, NULL, 0, v, n);
         }
         for (int k = 0; k < 2; k++) {
             tm_value v[2] = {{"v1", 2, 't'}, {"1", 1, 't'}};
-            put_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, v, 2);
+            tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, v, 2);
         }
-        end(&j);
+        tmt_jw_end(&j);
 
         /* Expected states at chosen LSNs. */
         enum { NCHECK = 8 };
@@ -501,8 +424,8 @@ START_TEST(random_journals_match_model)
                 if (what >= 4 && what < 7 && m.p[dst].live)
                     what = 8; /* no free key to move to: an update instead */
                 if (what == 0 && tx % 40 == 39) {
-                    put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, (uint32_t)m.version, 0,
-                               NULL, 0, NULL, 0);
+                    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, (uint32_t)m.version, 0,
+                                  NULL, 0, NULL, 0);
                     for (int q = 0; q < NA * NB; q++)
                         m.p[q].live = false;
                 } else if (!p->live) {
@@ -513,16 +436,16 @@ START_TEST(random_journals_match_model)
                         snprintf(p->d, sizeof p->d, "%d", tx);
                     }
                     uint32_t nn = prefs_vals(p, m.version, nb, nv);
-                    put_change(&j, TIDEMARK__CHANGE__OP__INSERT, PREFS, (uint32_t)m.version, 0,
-                               NULL, 0, nv, nn);
+                    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, PREFS, (uint32_t)m.version, 0,
+                                  NULL, 0, nv, nn);
                 } else if (what < 4) {
                     char kind = what % 2 ? 'O' : 'K';
                     if (kind == 'K')
                         for (uint32_t q = 2; q < no; q++)
                             ov[q] = (tm_value){NULL, 0, 'n'};
                     p->live = false;
-                    put_change(&j, TIDEMARK__CHANGE__OP__DELETE, PREFS, (uint32_t)m.version, kind,
-                               ov, no, NULL, 0);
+                    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__DELETE, PREFS, (uint32_t)m.version,
+                                  kind, ov, no, NULL, 0);
                 } else if (what < 7) {
                     /* Key change to a free key. */
                     mrow moved = *p;
@@ -535,8 +458,8 @@ START_TEST(random_journals_match_model)
                     if (kind == 'K')
                         for (uint32_t q = 2; q < no; q++)
                             ov[q] = (tm_value){NULL, 0, 'n'};
-                    put_change(&j, TIDEMARK__CHANGE__OP__UPDATE, PREFS, (uint32_t)m.version, kind,
-                               ov, no, nv, nn);
+                    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__UPDATE, PREFS, (uint32_t)m.version,
+                                  kind, ov, no, nv, nn);
                 } else {
                     /* Update of c (or d); without an old image, c may be 'u'. */
                     bool no_old = what >= 14, touch_c = what % 2 == 0 && m.version < 3;
@@ -553,8 +476,8 @@ START_TEST(random_journals_match_model)
                     uint32_t nn = prefs_vals(p, m.version, nb, nv);
                     if (no_old && !touch_c && m.version < 3 && !p->c_null)
                         nv[2] = (tm_value){NULL, 0, 'u'};
-                    put_change(&j, TIDEMARK__CHANGE__OP__UPDATE, PREFS, (uint32_t)m.version,
-                               no_old ? 0 : 'O', ov, no, nv, nn);
+                    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__UPDATE, PREFS, (uint32_t)m.version,
+                                  no_old ? 0 : 'O', ov, no, nv, nn);
                 }
             }
             /* The bag: add or remove one of identical rows. */
@@ -565,15 +488,15 @@ START_TEST(random_journals_match_model)
             tm_value v[2] = {{x, (uint32_t)strlen(x), 't'}, {y, (uint32_t)strlen(y), 't'}};
             if (m.bag[b] > 0 && tmt_below(&r, 2)) {
                 m.bag[b]--;
-                put_change(&j, TIDEMARK__CHANGE__OP__DELETE, BAG, 1, 'O', v, 2, NULL, 0);
+                tmt_jw_change(&j, TIDEMARK__CHANGE__OP__DELETE, BAG, 1, 'O', v, 2, NULL, 0);
             } else {
                 m.bag[b]++;
-                put_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, v, 2);
+                tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, v, 2);
             }
             /* A change of a table replay skips. */
             tm_value ot[2] = {{"o", 1, 't'}, {"1", 1, 't'}};
-            put_change(&j, TIDEMARK__CHANGE__OP__INSERT, OTHER, 1, 0, NULL, 0, ot, 2);
-            end(&j);
+            tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, OTHER, 1, 0, NULL, 0, ot, 2);
+            tmt_jw_end(&j);
             if (tx % 20 == 19 && nchecks < NCHECK) {
                 at[nchecks] = j.lsn;
                 for (int k = 0; k < 2; k++)
@@ -597,20 +520,12 @@ END_TEST
 
 /* ---- gaps and damage, through the command ---------------------------------- */
 
-static void insert_prefs(jw *j, int a, const char *c)
+static void insert_prefs(tmt_jw *j, int a, const char *c)
 {
     char ab[16];
     snprintf(ab, sizeof ab, "%d", a);
     tm_value v[3] = {{ab, (uint32_t)strlen(ab), 't'}, {"k", 1, 't'}, {c, (uint32_t)strlen(c), 't'}};
-    put_change(j, TIDEMARK__CHANGE__OP__INSERT, PREFS, 1, 0, NULL, 0, v, 3);
-}
-
-static void write_meta(const char *dir)
-{
-    tm_meta meta = {.format_version = TM_JOURNAL_FORMAT_VERSION, .system_identifier = 42};
-    snprintf(meta.database, sizeof meta.database, "db");
-    tm_error err;
-    ck_assert_int_eq(tm_meta_write(dir, &meta, &err), 0);
+    tmt_jw_change(j, TIDEMARK__CHANGE__OP__INSERT, PREFS, 1, 0, NULL, 0, v, 3);
 }
 
 static int replay_lsn(const char *dir, uint64_t lsn, char **out)
@@ -623,19 +538,19 @@ static int replay_lsn(const char *dir, uint64_t lsn, char **out)
 START_TEST(gaps_and_damage)
 {
     char *dir = tmt_tempdir();
-    jw j = {.lsn = 1000, .time = 1700000000000000};
+    tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
     tm_error err;
     tm_writer_options wo = {.quiet = true, .frame_target = 64}; /* a frame per transaction */
     ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
-    write_meta(dir);
+    tmt_jw_meta(dir);
     put_rel(j.w, PREFS, 1, j.lsn + 100);
     begin(&j, 2, true);
-    put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);
+    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);
     insert_prefs(&j, 1, "base");
-    end(&j);
+    tmt_jw_end(&j);
     begin(&j, 1, false);
     insert_prefs(&j, 2, "before the gap");
-    end(&j);
+    tmt_jw_end(&j);
     uint64_t before_gap = j.lsn;
     Tidemark__Gap gap = TIDEMARK__GAP__INIT;
     gap.has_lsn = 1;
@@ -647,16 +562,16 @@ START_TEST(gaps_and_damage)
     ck_assert_int_eq(tm_writer_put_standalone(j.w, &rec, &err), 0);
     begin(&j, 1, false);
     insert_prefs(&j, 3, "after the gap");
-    end(&j);
+    tmt_jw_end(&j);
     uint64_t after_gap = j.lsn;
     begin(&j, 3, true); /* a fresh snapshot */
-    put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);
+    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);
     insert_prefs(&j, 1, "snap");
     insert_prefs(&j, 5, "snap");
-    end(&j);
+    tmt_jw_end(&j);
     begin(&j, 1, false);
     insert_prefs(&j, 6, "later");
-    end(&j);
+    tmt_jw_end(&j);
     uint64_t later = j.lsn;
     ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
     tm_tuple_enc_free(&j.eo);
@@ -698,19 +613,19 @@ END_TEST
 START_TEST(rekey_on_schema_change)
 {
     char *dir = tmt_tempdir();
-    jw j = {.lsn = 1000, .time = 1700000000000000};
+    tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
     tm_error err;
     tm_writer_options wo = {.quiet = true};
     ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
-    write_meta(dir);
+    tmt_jw_meta(dir);
     put_rel(j.w, BAG, 1, j.lsn + 100);
     begin(&j, 4, true);
-    put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, BAG, 1, 0, NULL, 0, NULL, 0);
+    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, BAG, 1, 0, NULL, 0, NULL, 0);
     tm_value r1[2] = {{"p", 1, 't'}, {"1", 1, 't'}}, r2[2] = {{"q", 1, 't'}, {"2", 1, 't'}};
-    put_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, r1, 2);
-    put_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, r1, 2);
-    put_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, r2, 2);
-    end(&j);
+    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, r1, 2);
+    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, r1, 2);
+    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 1, 0, NULL, 0, r2, 2);
+    tmt_jw_end(&j);
     /* Version 2: (x, y, z DEFAULT 'm'). */
     Tidemark__Relation rel = TIDEMARK__RELATION__INIT;
     Tidemark__Column cols[3], *cp[3] = {&cols[0], &cols[1], &cols[2]};
@@ -742,9 +657,9 @@ START_TEST(rekey_on_schema_change)
     begin(&j, 2, false);
     tm_value d1[3] = {{"p", 1, 't'}, {"1", 1, 't'}, {"m", 1, 't'}};
     tm_value n1[3] = {{"r", 1, 't'}, {"3", 1, 't'}, {NULL, 0, 'n'}};
-    put_change(&j, TIDEMARK__CHANGE__OP__DELETE, BAG, 2, 'O', d1, 3, NULL, 0);
-    put_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 2, 0, NULL, 0, n1, 3);
-    end(&j);
+    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__DELETE, BAG, 2, 'O', d1, 3, NULL, 0);
+    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 2, 0, NULL, 0, n1, 3);
+    tmt_jw_end(&j);
     ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
     tm_tuple_enc_free(&j.eo);
     tm_tuple_enc_free(&j.en);
@@ -764,15 +679,15 @@ END_TEST
 START_TEST(time_target_stops_at_first_later_commit)
 {
     char *dir = tmt_tempdir();
-    jw j = {.lsn = 1000, .time = 1700000000000000};
+    tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
     tm_error err;
     tm_writer_options wo = {.quiet = true};
     ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
-    write_meta(dir);
+    tmt_jw_meta(dir);
     put_rel(j.w, PREFS, 1, j.lsn + 100);
     begin(&j, 1, true);
-    put_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);
-    end(&j);
+    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);
+    tmt_jw_end(&j);
     int64_t base = j.time;
     /* Commit times +10, +30, +20, +40 (ms) in LSN order. */
     int64_t at[4] = {10000, 30000, 20000, 40000};
@@ -782,7 +697,7 @@ START_TEST(time_target_stops_at_first_later_commit)
         char c[8];
         snprintf(c, sizeof c, "tx%d", i + 1);
         insert_prefs(&j, i + 1, c);
-        end(&j);
+        tmt_jw_end(&j);
     }
     ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
     tm_tuple_enc_free(&j.eo);
