@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -13,6 +14,20 @@ int tm_outfile_open(tm_outfile *f, const char *path, tm_error *err)
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* A device or a pipe (/dev/null, /dev/stdout, a FIFO) is written
+         * to, never replaced by a file. */
+        if (S_ISDIR(st.st_mode)) {
+            tm_error_set(err, "%s is a directory; give a file name", path);
+            return -1;
+        }
+        if ((f->fd = open(path, O_WRONLY | O_CLOEXEC)) < 0) {
+            tm_error_errno(err, "cannot open %s", path);
+            return -1;
+        }
+        return 0;
+    }
     if (!(f->path = strdup(path)) || asprintf(&f->tmp, "%s.tmp-%d", path, (int)getpid()) < 0) {
         free(f->path);
         f->path = f->tmp = NULL;
@@ -32,6 +47,11 @@ int tm_outfile_open(tm_outfile *f, const char *path, tm_error *err)
 
 int tm_outfile_commit(tm_outfile *f, tm_error *err)
 {
+    if (!f->tmp) { /* not a file: nothing to make durable or to rename */
+        int rc = close(f->fd) == 0 ? 0 : (tm_error_errno(err, "cannot write the output"), -1);
+        f->fd = -1;
+        return rc;
+    }
     int rc = tm_fsync_fd(f->fd, f->tmp, err);
     if (close(f->fd) != 0 && rc == 0) {
         tm_error_errno(err, "cannot write %s", f->tmp);

@@ -1,6 +1,7 @@
 /* Output files that appear whole or not at all: written to a temporary
  * name beside the target (mode 0600), fsynced, renamed over the target,
- * and the directory fsynced. */
+ * and the directory fsynced. A target that exists and is not a regular
+ * file (a device such as /dev/null, a FIFO) is written to directly. */
 #ifndef TM_OUTFILE_H
 #define TM_OUTFILE_H
 
