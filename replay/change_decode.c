@@ -9,29 +9,6 @@
 #define WT_LEN 2
 #define WT_I32 5
 
-/* Reads a varint at *p (< e): 0 on success, -1 when truncated or longer
- * than 10 bytes. */
-static inline int varint(const uint8_t **p, const uint8_t *e, uint64_t *v)
-{
-    const uint8_t *q = *p;
-    if (q < e && *q < 0x80) { /* the common one-byte case */
-        *v = *q;
-        *p = q + 1;
-        return 0;
-    }
-    uint64_t r = 0;
-    for (int shift = 0; shift < 70 && q < e; shift += 7) {
-        uint8_t b = *q++;
-        r |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = r;
-            *p = q;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* Skips a field of wire type wt: 0, or -1 when it cannot be skipped (a
  * group, or truncated). */
 static int skip(const uint8_t **p, const uint8_t *e, unsigned wt)
@@ -39,7 +16,7 @@ static int skip(const uint8_t **p, const uint8_t *e, unsigned wt)
     uint64_t n;
     switch (wt) {
     case WT_VARINT:
-        return varint(p, e, &n);
+        return tm_varint(p, e, &n);
     case WT_I64:
         n = 8;
         break;
@@ -47,7 +24,7 @@ static int skip(const uint8_t **p, const uint8_t *e, unsigned wt)
         n = 4;
         break;
     case WT_LEN:
-        if (varint(p, e, &n) != 0)
+        if (tm_varint(p, e, &n) != 0)
             return -1;
         break;
     default:
@@ -99,15 +76,65 @@ static int slow_change(tm_change_decoder *d, const uint8_t *p, size_t len, tm_ch
     return 0;
 }
 
+/* A length-delimited field at *q (its tag read): *f and *n, *q past it. */
+static inline bool len_field(const uint8_t **q, const uint8_t *e, const uint8_t **f, size_t *n)
+{
+    uint64_t v;
+    if (tm_varint(q, e, &v) != 0 || v > (uint64_t)(e - *q))
+        return false;
+    *f = *q;
+    *n = (size_t)v;
+    *q += v;
+    return true;
+}
+
+/* A varint field of at most 32 bits at *q (its tag read). */
+static inline bool u32_field(const uint8_t **q, const uint8_t *e, uint32_t *out)
+{
+    uint64_t v;
+    if (tm_varint(q, e, &v) != 0 || v > UINT32_MAX)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* A Change as tidemark writes it: its fields in number order, each at most
+ * once (one-byte tags). false for anything else, which the general loop
+ * then reads from the start. */
+static inline bool canonical_change(const uint8_t *p, size_t len, tm_change *c)
+{
+    const uint8_t *q = p, *e = p + len;
+    if (q < e && *q == (1 << 3 | WT_VARINT) && !u32_field((q++, &q), e, &c->op))
+        return false;
+    if (q < e && *q == (2 << 3 | WT_VARINT) && !u32_field((q++, &q), e, &c->relation_oid))
+        return false;
+    if (q < e && *q == (3 << 3 | WT_VARINT) && !u32_field((q++, &q), e, &c->relation_version))
+        return false;
+    if (q < e && *q == (4 << 3 | WT_VARINT) && !u32_field((q++, &q), e, &c->old_kind))
+        return false;
+    if (q < e && *q == (5 << 3 | WT_LEN) &&
+        !(c->has_old = len_field((q++, &q), e, &c->old_p, &c->old_len)))
+        return false;
+    if (q < e && *q == (6 << 3 | WT_LEN) &&
+        !(c->has_new = len_field((q++, &q), e, &c->new_p, &c->new_len)))
+        return false;
+    if (q < e && *q == (7 << 3 | WT_VARINT) && !u32_field((q++, &q), e, &c->truncate_flags))
+        return false;
+    return q == e;
+}
+
 int tm_change_peek(tm_change_decoder *d, const uint8_t *p, size_t len, tm_change *c, tm_error *err)
 {
-    tm_arena_reset(&d->arena);
+    tm_arena_reset(&d->arena); /* what the previous change's fallbacks unpacked */
+    memset(c, 0, sizeof *c);
+    if (canonical_change(p, len, c))
+        return 0;
     memset(c, 0, sizeof *c);
     const uint8_t *q = p, *e = p + len;
     unsigned seen = 0;
     while (q < e) {
         uint64_t tag, v;
-        if (varint(&q, e, &tag) != 0)
+        if (tm_varint(&q, e, &tag) != 0)
             return slow_change(d, p, len, c, err);
         unsigned field = (unsigned)(tag >> 3), wt = (unsigned)(tag & 7);
         if (field == 0 || tag > UINT32_MAX)
@@ -118,7 +145,7 @@ int tm_change_peek(tm_change_decoder *d, const uint8_t *p, size_t len, tm_change
             seen |= 1u << field;
         }
         if (field == 5 || field == 6) {
-            if (wt != WT_LEN || varint(&q, e, &v) != 0 || v > (uint64_t)(e - q))
+            if (wt != WT_LEN || tm_varint(&q, e, &v) != 0 || v > (uint64_t)(e - q))
                 return slow_change(d, p, len, c, err);
             if (field == 5) {
                 c->has_old = true;
@@ -131,7 +158,7 @@ int tm_change_peek(tm_change_decoder *d, const uint8_t *p, size_t len, tm_change
             }
             q += v;
         } else if (field >= 1 && field <= 7) {
-            if (wt != WT_VARINT || varint(&q, e, &v) != 0 || v > UINT32_MAX)
+            if (wt != WT_VARINT || tm_varint(&q, e, &v) != 0 || v > UINT32_MAX)
                 return slow_change(d, p, len, c, err);
             switch (field) {
             case 1:
@@ -190,12 +217,108 @@ static int read_lengths(tm_change_decoder *d, int which, const uint8_t *q, const
     size_t k = 0;
     while (q < e) {
         uint64_t v;
-        if (varint(&q, e, &v) != 0 || v > UINT32_MAX)
+        if (tm_varint(&q, e, &v) != 0 || v > UINT32_MAX)
             return -1;
         out[k++] = (uint32_t)v;
     }
     *n = k;
     return 0;
+}
+
+/* A Tuple as tidemark writes it: kinds, lengths, data, each at most once
+ * and in that order. false for anything else. */
+static inline bool canonical_tuple(const uint8_t *p, size_t len, const uint8_t **kinds, size_t *nk,
+                                   const uint8_t **lens, size_t *nl, const uint8_t **data,
+                                   size_t *nd)
+{
+    const uint8_t *q = p, *e = p + len;
+    *kinds = *lens = *data = NULL;
+    *nk = *nl = *nd = 0;
+    if (q < e && *q == (1 << 3 | WT_LEN) && !len_field((q++, &q), e, kinds, nk))
+        return false;
+    if (q < e && *q == (2 << 3 | WT_LEN) && !len_field((q++, &q), e, lens, nl))
+        return false;
+    if (q < e && *q == (3 << 3 | WT_LEN) && !len_field((q++, &q), e, data, nd))
+        return false;
+    return q == e;
+}
+
+bool tm_change_canonical_tuple(const tm_change *c, int which, tm_tuple_view *t)
+{
+    if (c->unpacked || !(which ? c->has_new : c->has_old))
+        return false;
+    return canonical_tuple(which ? c->new_p : c->old_p, which ? c->new_len : c->old_len, &t->kinds,
+                           &t->nkinds, &t->lens, &t->nlens, &t->data, &t->ndata);
+}
+
+/* tm_tuple_decode of a canonical Tuple, the lengths read as they are used.
+ * false when anything is not as it should be (tm_tuple_decode then says
+ * what). */
+static inline bool canonical_values(const uint8_t *kinds, size_t nk, const uint8_t *lens, size_t nl,
+                                    const uint8_t *data, size_t nd, const tm_value *old,
+                                    uint32_t n_old, tm_colbuf *out, uint32_t *ncols)
+{
+    tm_error ignored;
+    if (nk > UINT32_MAX || tm_colbuf_reserve(out, nk, &ignored) != 0)
+        return false;
+    const uint8_t *lq = lens, *le = lens + nl;
+    const char *d = data ? (const char *)data : "";
+    size_t off = 0;
+    tm_value *v = out->v;
+    for (size_t i = 0; i < nk; i++) {
+        switch (kinds[i]) {
+        case TM_KIND_TEXT: {
+            uint64_t l;
+            if (lq >= le)
+                return false;
+            if (*lq < 0x80) {
+                l = *lq++;
+            } else if (tm_varint(&lq, le, &l) != 0) {
+                return false;
+            }
+            if (l > nd - off)
+                return false;
+            v[i] = (tm_value){d + off, (uint32_t)l, TM_KIND_TEXT};
+            off += (size_t)l;
+            break;
+        }
+        case TM_KIND_SAME:
+            if (!old || i >= n_old || old[i].kind == TM_KIND_SAME)
+                return false;
+            v[i] = old[i];
+            break;
+        case TM_KIND_NULL:
+        case TM_KIND_UNCHANGED:
+            v[i] = (tm_value){NULL, 0, (char)kinds[i]};
+            break;
+        default:
+            return false;
+        }
+    }
+    if (lq != le || off != nd)
+        return false;
+    *ncols = (uint32_t)nk;
+    return true;
+}
+
+int tm_change_values(tm_change_decoder *d, const tm_change *c, int which, const tm_value *old,
+                     uint32_t n_old, tm_colbuf *out, uint32_t *ncols, tm_error *err)
+{
+    if (!c->unpacked) {
+        if (!(which ? c->has_new : c->has_old))
+            return 0;
+        const uint8_t *kinds, *lens, *data;
+        size_t nk, nl, nd;
+        if (canonical_tuple(which ? c->new_p : c->old_p, which ? c->new_len : c->old_len, &kinds,
+                            &nk, &lens, &nl, &data, &nd) &&
+            canonical_values(kinds, nk, lens, nl, data, nd, old, n_old, out, ncols))
+            return 1;
+    }
+    Tidemark__Tuple t;
+    int rc = tm_change_tuple(d, c, which, &t, err);
+    if (rc <= 0)
+        return rc;
+    return tm_tuple_decode(&t, old, n_old, out, ncols, err) == 0 ? 1 : -1;
 }
 
 int tm_change_tuple(tm_change_decoder *d, const tm_change *c, int which, Tidemark__Tuple *out,
@@ -222,13 +345,13 @@ int tm_change_tuple(tm_change_decoder *d, const tm_change *c, int which, Tidemar
     unsigned seen = 0;
     while (q < e) {
         uint64_t tag, v;
-        if (varint(&q, e, &tag) != 0)
+        if (tm_varint(&q, e, &tag) != 0)
             return slow_tuple(d, p, len, out, err);
         unsigned field = (unsigned)(tag >> 3), wt = (unsigned)(tag & 7);
         if (field == 0 || tag > UINT32_MAX)
             return slow_tuple(d, p, len, out, err);
         if (field >= 1 && field <= 3) {
-            if (wt != WT_LEN || (seen & (1u << field)) || varint(&q, e, &v) != 0 ||
+            if (wt != WT_LEN || (seen & (1u << field)) || tm_varint(&q, e, &v) != 0 ||
                 v > (uint64_t)(e - q))
                 return slow_tuple(d, p, len, out, err);
             seen |= 1u << field;

@@ -21,6 +21,7 @@
 #include "arena.h"
 #include "journal.pb-c.h"
 #include "tm_error.h"
+#include "tuple.h"
 
 typedef struct tm_change {
     uint32_t op; /* TIDEMARK__CHANGE__OP__*, 0 when absent */
@@ -56,5 +57,46 @@ void tm_change_from_unpacked(const Tidemark__Change *m, tm_change *c);
  * it does not decode. */
 int tm_change_tuple(tm_change_decoder *d, const tm_change *c, int which, Tidemark__Tuple *out,
                     tm_error *err);
+
+/* A tuple's fields as they lie in the record: kinds, the packed varint
+ * lengths of its text values, the value bytes back to back. */
+typedef struct tm_tuple_view {
+    const uint8_t *kinds, *lens, *data;
+    size_t nkinds, nlens, ndata;
+} tm_tuple_view;
+
+/* The old (which = 0) or new tuple of c, when c has it and it is encoded
+ * as tidemark writes it (else false: tm_change_tuple reads any encoding). */
+bool tm_change_canonical_tuple(const tm_change *c, int which, tm_tuple_view *t);
+
+/* Reads a varint at *p (< e): 0 on success, -1 when truncated or longer
+ * than 10 bytes. */
+static inline int tm_varint(const uint8_t **p, const uint8_t *e, uint64_t *v)
+{
+    const uint8_t *q = *p;
+    if (q < e && *q < 0x80) { /* the common one-byte case */
+        *v = *q;
+        *p = q + 1;
+        return 0;
+    }
+    uint64_t r = 0;
+    for (int shift = 0; shift < 70 && q < e; shift += 7) {
+        uint8_t b = *q++;
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = r;
+            *p = q;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* tm_change_tuple then tm_tuple_decode (old, n_old: the old tuple's values
+ * for 's' columns), in one pass for the encoding tidemark writes: the
+ * values of the tuple in out->v[0 .. *ncols). Returns 1, 0 when c has no
+ * such tuple, -1 with err. */
+int tm_change_values(tm_change_decoder *d, const tm_change *c, int which, const tm_value *old,
+                     uint32_t n_old, tm_colbuf *out, uint32_t *ncols, tm_error *err);
 
 #endif

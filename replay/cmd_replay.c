@@ -80,14 +80,22 @@ static int fail_usage(const char *fmt, const char *arg)
 static int parse_args(int argc, char **argv, opts *o)
 {
     static const struct option longopts[] = {
-        {"journal", required_argument, NULL, 'j'}, {"at", required_argument, NULL, 'a'},
-        {"lsn", required_argument, NULL, 'l'},     {"tz", required_argument, NULL, 'z'},
-        {"table", required_argument, NULL, 't'},   {"where", required_argument, NULL, 'w'},
-        {"format", required_argument, NULL, 'f'},  {"output", required_argument, NULL, 'o'},
-        {"create-tables", no_argument, NULL, 'C'}, {"apply", required_argument, NULL, 'A'},
-        {"mode", required_argument, NULL, 'm'},    {"dry-run", no_argument, NULL, 'n'},
-        {"allow-source", no_argument, NULL, 'S'},  {"verbose", no_argument, NULL, 'v'},
-        {"no-checkpoint", no_argument, NULL, 'K'}, {"help", no_argument, NULL, 'h'},
+        {"journal", required_argument, NULL, 'j'},
+        {"at", required_argument, NULL, 'a'},
+        {"lsn", required_argument, NULL, 'l'},
+        {"tz", required_argument, NULL, 'z'},
+        {"table", required_argument, NULL, 't'},
+        {"where", required_argument, NULL, 'w'},
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"create-tables", no_argument, NULL, 'C'},
+        {"apply", required_argument, NULL, 'A'},
+        {"mode", required_argument, NULL, 'm'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"allow-source", no_argument, NULL, 'S'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"no-checkpoint", no_argument, NULL, 'K'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -541,8 +549,10 @@ int cmd_replay(int argc, char **argv)
             goto out;
         }
     }
+    double out_start = tm_run_clock(false), out_cpu = tm_run_clock(true);
     int wrc = o.apply ? apply_output(applier, ts, (size_t)nts, &err)
                       : write_output(&o, ts, (size_t)nts, &err);
+    double out_s = tm_run_clock(false) - out_start, out_cpu_s = tm_run_clock(true) - out_cpu;
     if (wrc != 0) {
         fprintf(stderr, "tidemark replay: %s\n", err.msg);
         goto out;
@@ -551,7 +561,7 @@ int cmd_replay(int argc, char **argv)
         char a[TM_TIME_BUFLEN];
         fprintf(stderr,
                 "tidemark replay: state as of %s: %" PRIu64 " transactions, %" PRIu64
-                " changes applied, %" PRIu64 " skipped (other tables) in %.2fs (%.2fs CPU); "
+                " changes applied, %" PRIu64 " skipped (other tables) in %.3fs (%.3fs CPU); "
                 "last commit applied %s\n",
                 when, info.transactions, tm_state_applied(s), tm_state_skipped(s), info.seconds,
                 info.cpu_seconds, tm_time_format(info.last_time, a));
@@ -559,10 +569,15 @@ int cmd_replay(int argc, char **argv)
             char l[TM_LSN_BUFLEN];
             fprintf(stderr,
                     "tidemark replay: started from the checkpoint at LSN %s (%" PRIu64
-                    " of the changes above are its rows, %" PRIu64 " came from the journal)\n",
+                    " of the changes above are its rows, %" PRIu64
+                    " came from the journal), loaded in %.3fs\n",
                     tm_lsn_format(info.ckpt_lsn, l), info.ckpt_rows,
-                    tm_state_applied(s) - info.ckpt_rows);
+                    tm_state_applied(s) - info.ckpt_rows, info.ckpt_seconds);
         }
+        fprintf(stderr, "tidemark replay: %s in %.3fs (%.3fs CPU)\n",
+                o.apply ? (o.dry_run ? "dry run" : "rows written to the database")
+                        : "output written",
+                out_s, out_cpu_s);
         for (int i = 0; i < nts; i++)
             fprintf(stderr, "tidemark replay: %s.%s: %" PRIu64 " rows, %" PRIu64 " bytes held\n",
                     ts[i].v->nspname, ts[i].v->relname, ts[i].t->nrows, ts[i].t->bytes);

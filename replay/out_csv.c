@@ -42,37 +42,97 @@ void tm_csv_header(tm_out *o, const tm_coldesc *cols, size_t n)
     tm_out_putc(o, '\n');
 }
 
-/* Field p[0, len) formatted at d, which has room for 2 * len + 2 bytes;
- * returns the end. Same rules as tm_csv_field. */
-static inline char *field_into(char *d, const char *p, size_t len, bool single_column)
+/* Room a row's fields may write past their end (whole 16-byte blocks are
+ * stored, then the end moved back): the row reserves it on top. */
+#define BLOCK_SLACK 16
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* Bit i set where block byte i is one of the special bytes (or, quotes_only,
+ * is '"'). */
+static inline unsigned block_mask(__m128i v, bool quotes_only)
 {
-    if (len == 0) {
-        d[0] = d[1] = '"';
-        return d + 2;
-    }
+    __m128i m = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    if (!quotes_only)
+        m = _mm_or_si128(_mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(','))),
+                         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')),
+                                      _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* The length of the prefix of p[0, len) without a special byte. */
+static inline size_t plain_prefix(const char *p, size_t len)
+{
     size_t i = 0;
+#ifdef __SSE2__
+    for (; i + 16 <= len; i += 16) {
+        unsigned m = block_mask(_mm_loadu_si128((const __m128i *)(p + i)), false);
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+#endif
     while (i < len && !special[(unsigned char)p[i]])
         i++;
-    if (i == len && !(single_column && len == 2 && p[0] == '\\' && p[1] == '.')) {
-        memcpy(d, p, len);
-        return d + len;
+    return i;
+}
+
+/* p[0, len) at d with every '"' doubled; returns the end. d has room for
+ * 2 * len + BLOCK_SLACK bytes. */
+static inline char *double_quotes(char *d, const char *p, size_t len)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    /* A block is stored whole; the end then moves to just after its first
+     * quote (written once more) or to the block's end. */
+    while (i + 16 <= len) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        _mm_storeu_si128((__m128i *)d, v);
+        unsigned m = block_mask(v, true);
+        if (!m) {
+            d += 16;
+            i += 16;
+            continue;
+        }
+        size_t k = (size_t)__builtin_ctz(m) + 1;
+        d += k;
+        *d++ = '"';
+        i += k;
     }
-    *d++ = '"';
-    memcpy(d, p, i);
-    d += i;
+#endif
     for (; i < len; i++) {
         char c = p[i];
         *d++ = c;
         if (c == '"')
             *d++ = '"';
     }
+    return d;
+}
+
+/* Field p[0, len) formatted at d, which has room for 2 * len + 2 +
+ * BLOCK_SLACK bytes; returns the end. Same rules as tm_csv_field. */
+static inline char *field_into(char *d, const char *p, size_t len, bool single_column)
+{
+    if (len == 0) {
+        d[0] = d[1] = '"';
+        return d + 2;
+    }
+    size_t i = plain_prefix(p, len);
+    if (i == len && !(single_column && len == 2 && p[0] == '\\' && p[1] == '.')) {
+        memcpy(d, p, len);
+        return d + len;
+    }
+    *d++ = '"';
+    memcpy(d, p, i);
+    d = double_quotes(d + i, p + i, len - i);
     *d++ = '"';
     return d;
 }
 
 int tm_csv_row(tm_out *o, const tm_value *vals, size_t n, tm_error *err)
 {
-    size_t need = n + 1; /* separators and the newline */
+    size_t need = n + 1 + BLOCK_SLACK; /* separators, the newline, block stores */
     for (size_t i = 0; i < n; i++) {
         if (vals[i].kind != 't' && vals[i].kind != 'n') {
             tm_error_set(err,

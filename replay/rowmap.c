@@ -3,7 +3,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-int tm_rowmap_reserve(tm_rowmap *m, size_t n)
+#include "bigmem.h"
+
+int tm_rowmap_grow(tm_rowmap *m, size_t n)
 {
     size_t cap = m->slots ? m->mask + 1 : 0;
     if (n <= cap - cap / 4)
@@ -11,7 +13,7 @@ int tm_rowmap_reserve(tm_rowmap *m, size_t n)
     size_t ncap = cap ? cap : 16;
     while (n > ncap - ncap / 4)
         ncap *= 2;
-    tm_rowslot *s = calloc(ncap, sizeof *s);
+    tm_rowslot *s = tm_bigmem_zalloc(ncap * sizeof *s);
     if (!s)
         return -1;
     size_t mask = ncap - 1;
@@ -23,7 +25,7 @@ int tm_rowmap_reserve(tm_rowmap *m, size_t n)
             j = (j + 1) & mask;
         s[j] = m->slots[i];
     }
-    free(m->slots);
+    tm_bigmem_free(m->slots, cap * sizeof *s);
     m->slots = s;
     m->mask = mask;
     return 0;
@@ -31,7 +33,8 @@ int tm_rowmap_reserve(tm_rowmap *m, size_t n)
 
 void tm_rowmap_free(tm_rowmap *m)
 {
-    free(m->slots);
+    if (m->slots)
+        tm_bigmem_free(m->slots, (m->mask + 1) * sizeof *m->slots);
     memset(m, 0, sizeof *m);
 }
 

@@ -31,7 +31,12 @@ typedef struct tm_rowmap {
 } tm_rowmap;
 
 /* Makes room for n rows at most 3/4 full. 0, or -1 when out of memory. */
-int tm_rowmap_reserve(tm_rowmap *m, size_t n);
+int tm_rowmap_grow(tm_rowmap *m, size_t n);
+static inline int tm_rowmap_reserve(tm_rowmap *m, size_t n)
+{
+    size_t cap = m->slots ? m->mask + 1 : 0;
+    return n <= cap - cap / 4 ? 0 : tm_rowmap_grow(m, n);
+}
 void tm_rowmap_free(tm_rowmap *m);
 /* Forgets every row (the rows themselves are the caller's). */
 void tm_rowmap_clear(tm_rowmap *m);

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigmem.h"
+
 struct tm_rowset_item {
     const tm_row *row;
     uint64_t p[2]; /* order-preserving summaries of the first two key values (sort_prefix) */
@@ -216,11 +218,11 @@ static inline unsigned digit(const tm_rowset_item *it, unsigned d)
  * out of memory (nothing changed). */
 static bool radix_sort(tm_rowset *rs)
 {
-    size_t n = rs->n;
-    tm_rowset_item *tmp = malloc((n + 1) * sizeof *tmp);
+    size_t n = rs->n, tmp_bytes = (n + 1) * sizeof(tm_rowset_item);
+    tm_rowset_item *tmp = tm_bigmem_zalloc(tmp_bytes);
     size_t(*count)[256] = calloc(8, sizeof *count); /* count[d - 8]: d is a byte of p[0] */
     if (!tmp || !count) {
-        free(tmp);
+        tm_bigmem_free(tmp, tmp_bytes);
         free(count);
         return false;
     }
@@ -245,7 +247,7 @@ static bool radix_sort(tm_rowset *rs)
     }
     if (src != rs->items)
         memcpy(rs->items, src, n * sizeof *src);
-    free(tmp);
+    tm_bigmem_free(tmp, tmp_bytes);
     free(count);
     tm_rowset_item *v = rs->items;
     for (size_t i = 0; i < n;) {
@@ -266,7 +268,7 @@ void tm_rowset_free(tm_rowset *rs)
             free(rs->map[n]);
     free(rs->map);
     free(rs->keys);
-    free(rs->items);
+    tm_bigmem_free(rs->items, rs->items_bytes);
     free(rs->vals);
     memset(rs, 0, sizeof *rs);
 }
@@ -280,12 +282,14 @@ static const tm_value *row_values(tm_rowset *rs, const tm_row *r)
 
 const tm_value *tm_rowset_row(tm_rowset *rs, size_t i)
 {
-    /* Rows are read in key order, scattered in memory: ask early, for two
-     * cache lines (a row of a few short columns spans about two). */
+    /* Rows are read in key order, scattered in memory: ask early, for
+     * three cache lines (a row of a few short columns starts anywhere in
+     * one and spans two or three). */
     if (i + 16 < rs->n) {
         const char *p = (const char *)rs->items[i + 16].row;
         __builtin_prefetch(p);
         __builtin_prefetch(p + 64);
+        __builtin_prefetch(p + 128);
     }
     return row_values(rs, rs->items[i].row);
 }
@@ -299,7 +303,8 @@ int tm_rowset_build(tm_rowset *rs, const tm_table *t, const tm_version *v,
     rs->map = calloc(t->nver, sizeof *rs->map);
     rs->keys = malloc((v->ncols + 1) * sizeof *rs->keys);
     rs->vals = malloc((v->ncols + 1) * sizeof *rs->vals);
-    rs->items = malloc((t->nrows + 1) * sizeof *rs->items);
+    rs->items_bytes = (t->nrows + 1) * sizeof *rs->items;
+    rs->items = tm_bigmem_zalloc(rs->items_bytes);
     if (!rs->map || !rs->keys || !rs->vals || !rs->items)
         goto oom;
     for (uint32_t n = 0; n < t->nver; n++) {
@@ -313,8 +318,8 @@ int tm_rowset_build(tm_rowset *rs, const tm_table *t, const tm_version *v,
     bool exotic[2] = {false, false};
     for (size_t i = 0; t->rows.slots && i <= t->rows.mask; i++) {
         const tm_row *r = t->rows.slots[i].row;
-        if (i + 8 <= t->rows.mask && t->rows.slots[i + 8].row)
-            __builtin_prefetch(t->rows.slots[i + 8].row);
+        if (i + 16 <= t->rows.mask && t->rows.slots[i + 16].row)
+            __builtin_prefetch(t->rows.slots[i + 16].row);
         if (!r)
             continue;
         if (r->ver >= t->nver || !rs->map[r->ver]) {

@@ -22,7 +22,8 @@ typedef struct tm_rowset {
     bool pfx[2]; /* the items' prefixes of the first two keys are in use */
     tm_rowset_item *items;
     size_t n;
-    tm_value *vals; /* the current row's values (v->ncols) */
+    size_t items_bytes; /* allocated for items */
+    tm_value *vals;     /* the current row's values (v->ncols) */
 } tm_rowset;
 
 /* The version of t in effect at the target: the newest whose recorded LSN

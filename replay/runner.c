@@ -22,6 +22,11 @@ static double mono(void)
     return clock_s(CLOCK_MONOTONIC);
 }
 
+double tm_run_clock(bool cpu)
+{
+    return clock_s(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC);
+}
+
 int tm_journal_last_commit(const char *dir, uint64_t *lsn, int64_t *time, tm_error *err)
 {
     tm_reader *r;
@@ -136,9 +141,11 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
 {
     memset(info, 0, sizeof *info);
     const tm_progress *progress = o->progress;
+    double ckpt_start = mono();
     if (o->use_checkpoints &&
         load_checkpoint(dir, s, t, o->warn ? o->warn : stderr, info, err) != 0)
         return -1;
+    info->ckpt_seconds = mono() - ckpt_start;
     tm_reader *r;
     if (tm_reader_open(dir, &r, err) != 0)
         return -1;
@@ -162,8 +169,10 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
                                   "damaged (run tidemark verify)");
                 goto fail;
             }
-            if ((rec ? tm_state_change(s, rec->change, err)
-                     : tm_state_queue_packed(s, raw, len, err)) != 0)
+            /* A base snapshot's rows are loaded like a checkpoint's. */
+            if ((rec           ? tm_state_change(s, rec->change, err)
+                 : in_snapshot ? tm_state_load_row_packed(s, raw, len, err)
+                               : tm_state_queue_packed(s, raw, len, err)) != 0)
                 goto fail;
             if (progress && ++since_check == 65536) {
                 since_check = 0;

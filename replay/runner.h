@@ -32,12 +32,16 @@ typedef struct tm_run_info {
     int64_t stop_time;
     uint64_t gap_lsn; /* the last gap read (0: none) */
     char gap_reason[256];
-    int64_t max_time;   /* the latest commit time of all transactions applied */
-    uint64_t ckpt_lsn;  /* the checkpoint replay started from (0: the base snapshot) */
-    uint64_t ckpt_rows; /* changes of it loaded (counted in tm_state_applied) */
-    double seconds;     /* time spent reading and applying */
-    double cpu_seconds; /* of it, on the CPU (the machine may be busy with others) */
+    int64_t max_time;    /* the latest commit time of all transactions applied */
+    uint64_t ckpt_lsn;   /* the checkpoint replay started from (0: the base snapshot) */
+    uint64_t ckpt_rows;  /* changes of it loaded (counted in tm_state_applied) */
+    double ckpt_seconds; /* time spent loading the checkpoint */
+    double seconds;      /* time spent reading and applying the journal */
+    double cpu_seconds;  /* of it, on the CPU (the machine may be busy with others) */
 } tm_run_info;
+
+/* Seconds on the monotonic clock, or of the process's CPU time (cpu). */
+double tm_run_clock(bool cpu);
 
 /* Progress lines on progress (NULL: none) about once a second; tty: the
  * line is rewritten in place. */

@@ -28,6 +28,18 @@ typedef struct tm_decoded {
  * larger than the cache costs two memory round trips per change otherwise). */
 #define TM_QUEUE 3
 
+/* Rows of a checkpoint or base snapshot built but not yet in their table:
+ * while the next ones are built, the hash slots they go to are fetched
+ * from memory (the rows themselves were just written, so they are in the
+ * cache). */
+#define TM_LOADQ 8
+
+typedef struct tm_loaded {
+    tm_table *t;
+    tm_row *r;
+    uint32_t hash; /* of r's key */
+} tm_loaded;
+
 struct tm_state {
     tm_select_fn select;
     void *arg;
@@ -41,13 +53,18 @@ struct tm_state {
      * of TM_QUEUE entries, the oldest at qhead. */
     tm_decoded q[TM_QUEUE];
     unsigned qhead, qn;
-    tm_decoded now; /* for changes applied at once */
+    tm_decoded now;         /* for changes applied at once */
+    tm_loaded lq[TM_LOADQ]; /* a ring, the oldest at lqhead */
+    unsigned lqhead, lqn;
     tm_rowalloc alloc;
     uint64_t applied, skipped;
     bool in_snapshot;
 };
 
 /* ---- tables and versions ------------------------------------------------- */
+
+/* Frees the loaded rows still waiting to go into their tables. */
+static void drop_loaded(tm_state *s);
 
 tm_state *tm_state_new(tm_select_fn select, void *arg, tm_error *err)
 {
@@ -97,6 +114,7 @@ void tm_state_free(tm_state *s)
 {
     if (!s)
         return;
+    drop_loaded(s);
     for (size_t i = 0; i < s->ntables; i++)
         table_free(s->tables[i]);
     tm_rowalloc_release(&s->alloc);
@@ -116,6 +134,7 @@ void tm_state_free(tm_state *s)
 
 void tm_state_reset(tm_state *s)
 {
+    drop_loaded(s);
     for (size_t i = 0; i < s->ntables; i++)
         table_free(s->tables[i]);
     tm_rowalloc_release(&s->alloc);
@@ -465,6 +484,14 @@ static void row_free(tm_table *t, tm_row *r)
     tm_rowalloc_put(t->alloc, r, r->cap);
 }
 
+static void drop_loaded(tm_state *s)
+{
+    for (; s->lqn > 0; s->lqn--, s->lqhead = (s->lqhead + 1) % TM_LOADQ) {
+        s->lq[s->lqhead].t->loading--;
+        row_free(s->lq[s->lqhead].t, s->lq[s->lqhead].r);
+    }
+}
+
 /* Replaces unchanged TOAST values ('u') of a tuple of version v by the
  * values of row r (NULL: not found, they read as NULL). Returns whether a
  * value now points into r. */
@@ -496,16 +523,16 @@ static int oom(tm_error *err)
     return -1;
 }
 
-/* Adds a new row (vals, key kv) to the table. */
-static int insert_row(tm_table *t, uint32_t v, const tm_value *vals, uint32_t n, const tm_value *kv,
-                      tm_row *built, tm_error *err)
+/* Adds a new row (vals, key kv of hash h) to the table: built, or built
+ * from vals when NULL. */
+static int insert_row_hashed(tm_table *t, uint32_t v, const tm_value *vals, uint32_t n,
+                             const tm_value *kv, uint32_t h, tm_row *built, tm_error *err)
 {
     if (tm_rowmap_reserve(&t->rows, t->rows.n + 1) != 0) {
         if (built)
             row_free(t, built);
         return oom(err);
     }
-    uint32_t h = key_hash(kv, t->nkeys);
     bool found;
     size_t i = lookup(t, kv, h, &found);
     if (found) {
@@ -532,6 +559,12 @@ static int insert_row(tm_table *t, uint32_t v, const tm_value *vals, uint32_t n,
     tm_rowmap_put_at(&t->rows, i, h, nr);
     t->nrows++;
     return 0;
+}
+
+static int insert_row(tm_table *t, uint32_t v, const tm_value *vals, uint32_t n, const tm_value *kv,
+                      tm_row *built, tm_error *err)
+{
+    return insert_row_hashed(t, v, vals, n, kv, key_hash(kv, t->nkeys), built, err);
 }
 
 /* Removes one instance of the row at slot i. */
@@ -688,10 +721,9 @@ static int decode(tm_state *s, tm_decoded *d, tm_error *err)
     if (grow_keys(d, t->nkeys, err) != 0)
         return -1;
     uint32_t ncols = t->ver[v]->ncols;
-    Tidemark__Tuple tt;
     d->no = d->nn = 0;
-    int has_old = tm_change_tuple(&s->dec, c, 0, &tt, err);
-    if (has_old < 0 || (has_old && tm_tuple_decode(&tt, NULL, 0, &d->oldv, &d->no, err) != 0))
+    int has_old = tm_change_values(&s->dec, c, 0, NULL, 0, &d->oldv, &d->no, err);
+    if (has_old < 0)
         return -1;
     d->old_key_ok = false;
     d->old_hash = 0;
@@ -700,9 +732,9 @@ static int decode(tm_state *s, tm_decoded *d, tm_error *err)
         d->look_hash = d->old_hash;
         d->look = true;
     }
-    int has_new = tm_change_tuple(&s->dec, c, 1, &tt, err);
-    if (has_new < 0 || (has_new && tm_tuple_decode(&tt, has_old ? d->oldv.v : NULL, d->no, &d->newv,
-                                                   &d->nn, err) != 0))
+    int has_new =
+        tm_change_values(&s->dec, c, 1, has_old ? d->oldv.v : NULL, d->no, &d->newv, &d->nn, err);
+    if (has_new < 0)
         return -1;
     if ((has_old && d->no != ncols) || (has_new && d->nn != ncols)) {
         tm_error_set(err,
@@ -776,7 +808,12 @@ static inline void prefetch_row(const tm_decoded *d)
     size_t i = tm_rowmap_slot(m, d->look_hash);
     for (int probe = 0; probe < 4 && m->slots[i].row; probe++, i = tm_rowmap_step(m, i))
         if (m->slots[i].hash == d->look_hash) {
-            __builtin_prefetch(m->slots[i].row);
+            /* The row is read for its key, then usually rewritten: all of
+             * it (a row of a few short columns spans two or three lines). */
+            const char *r = m->slots[i].row;
+            __builtin_prefetch(r, 1);
+            __builtin_prefetch(r + 64, 1);
+            __builtin_prefetch(r + 128, 1);
             return;
         }
 }
@@ -794,7 +831,31 @@ static int apply_oldest(tm_state *s, tm_error *err)
     return -1;
 }
 
-int tm_state_flush(tm_state *s, tm_error *err)
+/* Puts the oldest loaded row into its table; on an error the rows still
+ * waiting are dropped. */
+static int insert_loaded(tm_state *s, tm_error *err)
+{
+    tm_loaded *e = &s->lq[s->lqhead];
+    s->lqhead = (s->lqhead + 1) % TM_LOADQ;
+    s->lqn--;
+    e->t->loading--;
+    row_key(e->t, e->r, s->now.kv_new); /* room: the row was built with it */
+    if (insert_row_hashed(e->t, e->r->ver, NULL, e->r->ncols, s->now.kv_new, e->hash, e->r, err) ==
+        0)
+        return 0;
+    drop_loaded(s);
+    return -1;
+}
+
+static int flush_loaded(tm_state *s, tm_error *err)
+{
+    while (s->lqn > 0)
+        if (insert_loaded(s, err) != 0)
+            return -1;
+    return 0;
+}
+
+static int flush_queue(tm_state *s, tm_error *err)
 {
     while (s->qn > 0) {
         if (s->qn > 1)
@@ -805,9 +866,15 @@ int tm_state_flush(tm_state *s, tm_error *err)
     return 0;
 }
 
+/* Only one of the two holds anything: each flushes the other first. */
+int tm_state_flush(tm_state *s, tm_error *err)
+{
+    return flush_loaded(s, err) != 0 || flush_queue(s, err) != 0 ? -1 : 0;
+}
+
 int tm_state_queue_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err)
 {
-    if (s->qn == TM_QUEUE && apply_oldest(s, err) != 0)
+    if (flush_loaded(s, err) != 0 || (s->qn == TM_QUEUE && apply_oldest(s, err) != 0))
         return -1;
     tm_decoded *d = &s->q[(s->qhead + s->qn) % TM_QUEUE];
     if (len > d->buf_cap) {
@@ -848,33 +915,33 @@ int tm_state_queue_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *e
 int tm_state_load_row_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err)
 {
     tm_decoded *d = &s->now;
-    if (tm_state_flush(s, err) != 0 || tm_change_peek(&s->dec, p, len, &d->c, err) != 0)
+    if (flush_queue(s, err) != 0 || tm_change_peek(&s->dec, p, len, &d->c, err) != 0)
         return -1;
     tm_table *t = d->c.unpacked ? NULL : find_table(s, d->c.relation_oid);
     uint32_t v = d->c.relation_version;
-    Tidemark__Tuple tt;
+    tm_tuple_view tv;
     if (!t || !t->selected || d->c.op != TIDEMARK__CHANGE__OP__INSERT || v >= t->nver ||
-        !t->ver[v] || tm_change_tuple(&s->dec, &d->c, 1, &tt, err) != 1 ||
-        tt.kinds.len != t->ver[v]->ncols || grow_keys(d, t->nkeys, err) != 0)
+        !t->ver[v] || !tm_change_canonical_tuple(&d->c, 1, &tv) || tv.nkinds != t->ver[v]->ncols ||
+        tv.ndata >= TM_ROW_NULL || grow_keys(d, t->nkeys, err) != 0)
         return tm_state_change_packed(s, p, len, err);
-    uint32_t n = (uint32_t)tt.kinds.len;
-    tm_row *r = row_alloc(t, sizeof(tm_row) + (size_t)n * sizeof(uint32_t) + tt.data.len);
+    uint32_t n = (uint32_t)tv.nkinds;
+    tm_row *r = row_alloc(t, sizeof(tm_row) + (size_t)n * sizeof(uint32_t) + tv.ndata);
     if (!r)
         return oom(err);
     uint32_t off = 0;
-    size_t li = 0;
+    const uint8_t *lq = tv.lens, *le = tv.lens + tv.nlens;
     bool ok = true;
     for (uint32_t i = 0; i < n && ok; i++) {
-        if (tt.kinds.data[i] == TM_KIND_TEXT && li < tt.n_lengths &&
-            tt.lengths[li] <= tt.data.len - off) {
-            off += tt.lengths[li++];
+        uint64_t l;
+        if (tv.kinds[i] == TM_KIND_TEXT && tm_varint(&lq, le, &l) == 0 && l <= tv.ndata - off) {
+            off += (uint32_t)l;
             r->end[i] = off;
         } else {
-            ok = tt.kinds.data[i] == TM_KIND_NULL;
+            ok = tv.kinds[i] == TM_KIND_NULL;
             r->end[i] = off | TM_ROW_NULL;
         }
     }
-    if (!ok || li != tt.n_lengths || off != tt.data.len) {
+    if (!ok || lq != le || off != tv.ndata) {
         row_free(t, r);
         return tm_state_change_packed(s, p, len, err); /* it reports what is wrong */
     }
@@ -882,11 +949,25 @@ int tm_state_load_row_packed(tm_state *s, const uint8_t *p, size_t len, tm_error
     r->ncols = (uint16_t)n;
     r->count = 1;
     if (off)
-        memcpy((char *)(r->end + n), tt.data.data, off);
+        memcpy((char *)(r->end + n), tv.data, off);
     s->applied++;
     t->st.inserts++;
+    /* Room for it and the rows waiting for this table, so that the slot
+     * asked for now is still where the row goes. */
+    if (tm_rowmap_reserve(&t->rows, t->rows.n + t->loading + 1) != 0) {
+        row_free(t, r);
+        return oom(err);
+    }
     row_key(t, r, d->kv_new);
-    return insert_row(t, v, NULL, n, d->kv_new, r, err);
+    uint32_t h = key_hash(d->kv_new, t->nkeys);
+    __builtin_prefetch(&t->rows.slots[tm_rowmap_slot(&t->rows, h)]);
+    if (s->lqn == TM_LOADQ && insert_loaded(s, err) != 0) {
+        row_free(t, r);
+        return -1;
+    }
+    s->lq[(s->lqhead + s->lqn++) % TM_LOADQ] = (tm_loaded){t, r, h};
+    t->loading++;
+    return 0;
 }
 
 int tm_state_change_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err)

@@ -79,6 +79,7 @@ typedef struct tm_table {
     uint64_t big_rows;         /* rows larger than the allocator's classes (malloc'd) */
     uint64_t nrows;            /* counting repeats */
     uint64_t bytes;            /* bytes allocated for rows */
+    uint32_t loading;          /* its rows loaded but not yet in rows (a few) */
     tm_table_stats st;
 } tm_table;
 
@@ -105,8 +106,10 @@ int tm_state_change(tm_state *s, const Tidemark__Change *c, tm_error *err);
  * before tm_state_gap, tm_state_in_snapshot or reading the tables; the
  * other functions here flush by themselves. */
 int tm_state_queue_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err);
-/* The same as tm_state_change_packed for the rows of a checkpoint (INSERTs
- * of values and NULLs), faster; anything else is applied the general way. */
+/* The same as tm_state_change_packed for the rows of a checkpoint or a
+ * base snapshot (INSERTs of values and NULLs), faster; anything else is
+ * applied the general way. Like tm_state_queue_packed, a row may go into
+ * its table during a later call (tm_state_flush: all of them now). */
 int tm_state_load_row_packed(tm_state *s, const uint8_t *p, size_t len, tm_error *err);
 /* Applies every queued change. */
 int tm_state_flush(tm_state *s, tm_error *err);

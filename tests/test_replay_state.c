@@ -94,6 +94,44 @@ static void check_same(tm_change_decoder *d, const uint8_t *buf, size_t len)
     tidemark__change__free_unpacked(ref, NULL);
 }
 
+static void assert_values_eq(const tm_value *a, const tm_value *b, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        ck_assert_int_eq(a[i].kind, b[i].kind);
+        ck_assert_uint_eq(a[i].len, b[i].len);
+        ck_assert(a[i].len == 0 || !memcmp(a[i].ptr, b[i].ptr, a[i].len));
+    }
+}
+
+/* tm_change_values (one pass) must give what tm_change_tuple then
+ * tm_tuple_decode give, values and failures alike. */
+static void check_values(tm_change_decoder *d, const uint8_t *buf, size_t len)
+{
+    static tm_colbuf one[2], two[2];
+    tm_change c;
+    tm_error err;
+    if (tm_change_peek(d, buf, len, &c, &err) != 0)
+        return;
+    uint32_t n1[2] = {0, 0}, n2[2] = {0, 0};
+    int rc1[2], rc2[2];
+    for (int w = 0; w < 2; w++) {
+        const tm_value *old = w && rc1[0] == 1 ? one[0].v : NULL;
+        rc1[w] = tm_change_values(d, &c, w, old, w ? n1[0] : 0, &one[w], &n1[w], &err);
+        Tidemark__Tuple t;
+        rc2[w] = tm_change_tuple(d, &c, w, &t, &err);
+        const tm_value *old2 = w && rc2[0] == 1 ? two[0].v : NULL;
+        if (rc2[w] == 1 && tm_tuple_decode(&t, old2, w ? n2[0] : 0, &two[w], &n2[w], &err) != 0)
+            rc2[w] = -1;
+        ck_assert_int_eq(rc1[w], rc2[w]);
+        if (rc1[w] == 1) {
+            ck_assert_uint_eq(n1[w], n2[w]);
+            assert_values_eq(one[w].v, two[w].v, n1[w]);
+        }
+        if (rc1[w] < 0)
+            break;
+    }
+}
+
 START_TEST(decoder_matches_protobuf)
 {
     tmt_rng r = {7};
@@ -123,6 +161,7 @@ START_TEST(decoder_matches_protobuf)
         ch.truncate_flags = (uint32_t)tmt_below(&r, 4);
         size_t len = tidemark__change__pack(&ch, buf);
         check_same(&d, buf, len);
+        check_values(&d, buf, len);
         /* Non-canonical: a field repeated (last wins, tuples merge), an
          * unknown field, truncation, a flipped byte. */
         size_t l2 = len;
@@ -154,6 +193,7 @@ START_TEST(decoder_matches_protobuf)
             break;
         }
         check_same(&d, buf, l2);
+        check_values(&d, buf, l2);
     }
     tm_change_decoder_free(&d);
 }
