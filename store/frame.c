@@ -187,7 +187,7 @@ size_t tm_varint_put(unsigned char *p, uint64_t v)
     return n;
 }
 
-size_t tm_varint_get(const unsigned char *p, size_t len, uint64_t *v)
+size_t tm_varint_get_any(const unsigned char *p, size_t len, uint64_t *v)
 {
     uint64_t x = 0;
     for (size_t i = 0; i < len && i < TM_VARINT_MAX; i++) {
@@ -203,24 +203,12 @@ size_t tm_varint_get(const unsigned char *p, size_t len, uint64_t *v)
     return 0;
 }
 
-int tm_frame_next_record(const unsigned char *raw, size_t len, size_t *pos,
-                         const unsigned char **rec, size_t *rec_len, char *why, size_t whylen)
+void tm_frame_bad_record(const unsigned char *raw, size_t len, size_t pos, char *why, size_t whylen)
 {
-    if (*pos >= len)
-        return 0;
     uint64_t n;
-    size_t used = tm_varint_get(raw + *pos, len - *pos, &n);
-    if (used == 0) {
-        snprintf(why, whylen, "bad record length at payload byte %zu", *pos);
-        return -1;
-    }
-    if (n > len - *pos - used) {
+    if (tm_varint_get_any(raw + pos, len - pos, &n) == 0)
+        snprintf(why, whylen, "bad record length at payload byte %zu", pos);
+    else
         snprintf(why, whylen, "record length %llu at payload byte %zu runs past the frame",
-                 (unsigned long long)n, *pos);
-        return -1;
-    }
-    *rec = raw + *pos + used;
-    *rec_len = (size_t)n;
-    *pos += used + (size_t)n;
-    return 1;
+                 (unsigned long long)n, pos);
 }

@@ -59,12 +59,44 @@ int tm_frame_read(int fd, uint64_t off, const tm_frame_hdr *expect, tm_frame_hdr
 /* Varints (protobuf base-128) as used for record lengths. */
 #define TM_VARINT_MAX 10
 size_t tm_varint_put(unsigned char *p, uint64_t v);
-/* Returns the bytes consumed, or 0 when p[0..len) holds no valid varint. */
-size_t tm_varint_get(const unsigned char *p, size_t len, uint64_t *v);
+size_t tm_varint_get_any(const unsigned char *p, size_t len, uint64_t *v);
+/* Returns the bytes consumed, or 0 when p[0..len) holds no valid varint.
+ * (Record lengths take one or two bytes: those are read here.) */
+static inline size_t tm_varint_get(const unsigned char *p, size_t len, uint64_t *v)
+{
+    if (len >= 1 && p[0] < 0x80) {
+        *v = p[0];
+        return 1;
+    }
+    if (len >= 2 && p[1] < 0x80) {
+        *v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        return 2;
+    }
+    return tm_varint_get_any(p, len, v);
+}
+
+/* Says in why what is wrong with the record length at raw[pos]. */
+void tm_frame_bad_record(const unsigned char *raw, size_t len, size_t pos, char *why,
+                         size_t whylen);
 
 /* Next record of a decoded payload: sets *rec and *rec_len and advances *pos.
  * Returns 1, 0 at the end, -1 when the length prefix is bad (why). */
-int tm_frame_next_record(const unsigned char *raw, size_t len, size_t *pos,
-                         const unsigned char **rec, size_t *rec_len, char *why, size_t whylen);
+static inline int tm_frame_next_record(const unsigned char *raw, size_t len, size_t *pos,
+                                       const unsigned char **rec, size_t *rec_len, char *why,
+                                       size_t whylen)
+{
+    if (*pos >= len)
+        return 0;
+    uint64_t n;
+    size_t used = tm_varint_get(raw + *pos, len - *pos, &n);
+    if (used == 0 || n > len - *pos - used) {
+        tm_frame_bad_record(raw, len, *pos, why, whylen);
+        return -1;
+    }
+    *rec = raw + *pos + used;
+    *rec_len = (size_t)n;
+    *pos += used + (size_t)n;
+    return 1;
+}
 
 #endif

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "begin_decode.h"
 #include "journal.h"
 #include "seg_index.h"
 #include "segment.h"
@@ -72,6 +73,9 @@ struct tm_reader {
 
     tm_reader_stats stats;
     tm_arena arena;
+    /* a TxBegin read without protobuf-c (tm_begin_decode) */
+    Tidemark__Record begin_rec;
+    Tidemark__TxBegin begin;
     bool failed;
     tm_error fail_err;
 };
@@ -347,6 +351,12 @@ static int frame_record(tm_reader *r, bool lazy, Tidemark__Record **rec, int *bo
     if (lazy && change_body(p, len, raw, raw_len)) {
         *rec = NULL;
         *body_case = TIDEMARK__RECORD__BODY_CHANGE;
+        r->rec_idx++;
+        return 1;
+    }
+    if (tm_begin_decode(p, len, &r->begin_rec, &r->begin)) {
+        *rec = &r->begin_rec;
+        *body_case = TIDEMARK__RECORD__BODY_BEGIN;
         r->rec_idx++;
         return 1;
     }

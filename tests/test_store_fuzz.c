@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "begin_decode.h"
 #include "crc32c.h"
 #include "frame.h"
 #include "journal.h"
@@ -359,6 +360,90 @@ START_TEST(fuzz_small_decoders)
 }
 END_TEST
 
+/* tm_begin_decode reads a TxBegin record as protobuf-c does, or declines:
+ * random transactions (every field optional, origin strings, values at
+ * the edges of their types), then damaged and non-canonical copies. */
+START_TEST(begin_decoder_matches_protobuf)
+{
+    tmt_rng r = {91};
+    unsigned char buf[256];
+    int fast = 0;
+    for (int it = 0; it < 100000; it++) {
+        Tidemark__TxBegin b = TIDEMARK__TX_BEGIN__INIT;
+        Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+        static const uint64_t edge[] = {0,         1, 127, 128, UINT32_MAX, (uint64_t)INT64_MAX + 1,
+                                        UINT64_MAX};
+        uint64_t pick[9];
+        for (int i = 0; i < 9; i++)
+            pick[i] = tmt_below(&r, 2) ? tmt_rand(&r) >> tmt_below(&r, 64) : edge[tmt_below(&r, 7)];
+        b.has_xid = tmt_below(&r, 2), b.xid = (uint32_t)pick[0];
+        b.has_commit_lsn = tmt_below(&r, 4) != 0, b.commit_lsn = pick[1];
+        b.has_end_lsn = tmt_below(&r, 2), b.end_lsn = pick[2];
+        b.has_commit_time = tmt_below(&r, 4) != 0, b.commit_time = (int64_t)pick[3];
+        b.origin = tmt_below(&r, 10) == 0 ? "origin" : NULL;
+        b.has_origin_lsn = tmt_below(&r, 5) == 0, b.origin_lsn = pick[5];
+        b.has_n_records = tmt_below(&r, 4) != 0, b.n_records = pick[6];
+        b.has_snapshot = tmt_below(&r, 3) == 0, b.snapshot = tmt_below(&r, 2);
+        b.has_large_change_rows = tmt_below(&r, 5) == 0, b.large_change_rows = (uint32_t)pick[8];
+        rec.body_case = TIDEMARK__RECORD__BODY_BEGIN;
+        rec.begin = &b;
+        size_t len = tidemark__record__pack(&rec, buf);
+        switch (it % 4) { /* 0: as written */
+        case 1:           /* a flipped byte */
+            buf[tmt_below(&r, len)] ^= (unsigned char)(1 + tmt_below(&r, 255));
+            break;
+        case 2: /* cut short */
+            len = tmt_below(&r, len);
+            break;
+        case 3: /* the commit LSN once more (protobuf-c: the last wins) */
+            if (len + 12 < sizeof buf && buf[1] < 0x70) {
+                buf[len++] = 2 << 3;
+                len += tm_varint_put(buf + len, tmt_rand(&r));
+                buf[1] = (unsigned char)(len - 2);
+            }
+            break;
+        default:
+            break;
+        }
+        Tidemark__Record got;
+        Tidemark__TxBegin gb;
+        bool ok = tm_begin_decode(buf, len, &got, &gb);
+        Tidemark__Record *ref = tidemark__record__unpack(NULL, len, buf);
+        if (it % 4 == 0)
+            ck_assert_msg(ok == !b.origin,
+                          "a TxBegin as written is read here (origin: protobuf-c)");
+        if (ok) {
+            fast++;
+            ck_assert_ptr_nonnull(ref);
+            ck_assert_int_eq(ref->body_case, TIDEMARK__RECORD__BODY_BEGIN);
+            ck_assert_int_eq(got.body_case, TIDEMARK__RECORD__BODY_BEGIN);
+            ck_assert_ptr_eq(got.begin, &gb);
+            const Tidemark__TxBegin *w = ref->begin;
+            ck_assert_ptr_null(w->origin);
+            ck_assert_int_eq(gb.has_xid, w->has_xid);
+            ck_assert_uint_eq(gb.xid, w->xid);
+            ck_assert_int_eq(gb.has_commit_lsn, w->has_commit_lsn);
+            ck_assert_uint_eq(gb.commit_lsn, w->commit_lsn);
+            ck_assert_int_eq(gb.has_end_lsn, w->has_end_lsn);
+            ck_assert_uint_eq(gb.end_lsn, w->end_lsn);
+            ck_assert_int_eq(gb.has_commit_time, w->has_commit_time);
+            ck_assert_int_eq(gb.commit_time, w->commit_time);
+            ck_assert_int_eq(gb.has_origin_lsn, w->has_origin_lsn);
+            ck_assert_uint_eq(gb.origin_lsn, w->origin_lsn);
+            ck_assert_int_eq(gb.has_n_records, w->has_n_records);
+            ck_assert_uint_eq(gb.n_records, w->n_records);
+            ck_assert_int_eq(gb.has_snapshot, w->has_snapshot);
+            ck_assert_int_eq(gb.snapshot, w->snapshot);
+            ck_assert_int_eq(gb.has_large_change_rows, w->has_large_change_rows);
+            ck_assert_uint_eq(gb.large_change_rows, w->large_change_rows);
+        }
+        if (ref)
+            tidemark__record__free_unpacked(ref, NULL);
+    }
+    ck_assert_int_gt(fast, 30000);
+}
+END_TEST
+
 /* Every single-bit flip of a frame header is caught by its CRC. */
 START_TEST(header_bit_flips)
 {
@@ -395,6 +480,7 @@ int main(void)
     tcase_set_timeout(tc, 200);
     tcase_add_test(tc, fuzz_segments);
     tcase_add_test(tc, fuzz_small_decoders);
+    tcase_add_test(tc, begin_decoder_matches_protobuf);
     tcase_add_test(tc, header_bit_flips);
     suite_add_tcase(s, tc);
     return tm_check_run(s);
