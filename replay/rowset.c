@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bigmem.h"
+#include "prefetch.h"
 
 struct tm_rowset_item {
     const tm_row *row;
@@ -287,9 +288,9 @@ const tm_value *tm_rowset_row(tm_rowset *rs, size_t i)
      * one and spans two or three). */
     if (i + 16 < rs->n) {
         const char *p = (const char *)rs->items[i + 16].row;
-        __builtin_prefetch(p);
-        __builtin_prefetch(p + 64);
-        __builtin_prefetch(p + 128);
+        tm_prefetch(p);
+        tm_prefetch(p + 64);
+        tm_prefetch(p + 128);
     }
     return row_values(rs, rs->items[i].row);
 }
@@ -319,7 +320,7 @@ int tm_rowset_build(tm_rowset *rs, const tm_table *t, const tm_version *v,
     for (size_t i = 0; t->rows.slots && i <= t->rows.mask; i++) {
         const tm_row *r = t->rows.slots[i].row;
         if (i + 16 <= t->rows.mask && t->rows.slots[i + 16].row)
-            __builtin_prefetch(t->rows.slots[i + 16].row);
+            tm_prefetch(t->rows.slots[i + 16].row);
         if (!r)
             continue;
         if (r->ver >= t->nver || !rs->map[r->ver]) {

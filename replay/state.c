@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prefetch.h"
 #include "rowalloc.h"
 
 /* A change decoded for applying: its table, tuples and key. Values point
@@ -794,7 +795,7 @@ static int apply_decoded(tm_state *s, tm_decoded *d, tm_error *err)
 static inline void prefetch_slot(const tm_decoded *d)
 {
     if (d->look && d->t && d->t->rows.slots)
-        __builtin_prefetch(&d->t->rows.slots[tm_rowmap_slot(&d->t->rows, d->look_hash)]);
+        tm_prefetch(&d->t->rows.slots[tm_rowmap_slot(&d->t->rows, d->look_hash)]);
 }
 
 /* Its slot is in the cache by now: ask for the row it points to, which
@@ -805,17 +806,18 @@ static inline void prefetch_row(const tm_decoded *d)
     if (!d->look || !d->t || !d->t->rows.slots)
         return;
     const tm_rowmap *m = &d->t->rows;
+    const char *r = NULL;
     size_t i = tm_rowmap_slot(m, d->look_hash);
-    for (int probe = 0; probe < 4 && m->slots[i].row; probe++, i = tm_rowmap_step(m, i))
-        if (m->slots[i].hash == d->look_hash) {
-            /* The row is read for its key, then usually rewritten: all of
-             * it (a row of a few short columns spans two or three lines). */
-            const char *r = m->slots[i].row;
-            __builtin_prefetch(r, 1);
-            __builtin_prefetch(r + 64, 1);
-            __builtin_prefetch(r + 128, 1);
-            return;
-        }
+    for (int probe = 0; probe < 4 && !r && m->slots[i].row; probe++, i = tm_rowmap_step(m, i))
+        if (m->slots[i].hash == d->look_hash)
+            r = m->slots[i].row;
+    if (!r)
+        return;
+    /* The row is read for its key, then usually rewritten: all of it (a
+     * row of a few short columns spans two or three lines). */
+    tm_prefetch(r);
+    tm_prefetch(r + 64);
+    tm_prefetch(r + 128);
 }
 
 /* Applies the oldest queued change (its row was asked for one change
@@ -960,7 +962,7 @@ int tm_state_load_row_packed(tm_state *s, const uint8_t *p, size_t len, tm_error
     }
     row_key(t, r, d->kv_new);
     uint32_t h = key_hash(d->kv_new, t->nkeys);
-    __builtin_prefetch(&t->rows.slots[tm_rowmap_slot(&t->rows, h)]);
+    tm_prefetch(&t->rows.slots[tm_rowmap_slot(&t->rows, h)]);
     if (s->lqn == TM_LOADQ && insert_loaded(s, err) != 0) {
         row_free(t, r);
         return -1;
