@@ -289,6 +289,7 @@ static int write_file(const char *path, const opts *o, outtab *ts, size_t n, tm_
         tm_outfile_abort(&f);
         return -1;
     }
+    tm_out_write_behind(&out);
     int rc = write_stream(&out, o, ts, n, err);
     if (rc == 0 && tm_out_flush(&out, err) != 0) {
         tm_error_prefix(err, "writing %s", path);

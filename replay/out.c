@@ -1,6 +1,7 @@
 #include "out.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,6 +52,29 @@ void tm_out_free(tm_out *o)
     o->len = o->cap = 0;
 }
 
+/* Writeback is asked for in steps of this many bytes. */
+#define WRITE_BEHIND_STEP (4u << 20)
+
+void tm_out_write_behind(tm_out *o)
+{
+    o->write_behind = o->fd >= 0;
+}
+
+static void kick_writeback(tm_out *o)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+    if (o->written - o->kicked < WRITE_BEHIND_STEP)
+        return;
+    /* Advisory: an error here (not a file, not supported) changes nothing
+     * the fsync will not see. */
+    (void)sync_file_range(o->fd, (off_t)o->kicked, (off_t)(o->written - o->kicked),
+                          SYNC_FILE_RANGE_WRITE);
+    o->kicked = o->written;
+#else
+    (void)o;
+#endif
+}
+
 static bool is_mem(const tm_out *o)
 {
     return o->fd < 0 && !o->fp;
@@ -76,7 +100,10 @@ static void drain(tm_out *o, const char *p, size_t n)
         }
         p += w;
         n -= (size_t)w;
+        o->written += (uint64_t)w;
     }
+    if (o->write_behind)
+        kick_writeback(o);
 }
 
 void tm_out_write_slow(tm_out *o, const void *p, size_t n)

@@ -24,11 +24,20 @@ typedef struct tm_out {
     FILE *fp;       /* FILE sink when non-NULL */
     int err;        /* first errno seen; 0 when all is well */
     uint64_t total; /* bytes accepted so far */
+    /* fd sinks that will be fsynced: bytes written to the fd, and up to
+     * where the system was asked to start writing them back */
+    bool write_behind;
+    uint64_t written, kicked;
 } tm_out;
 
 int tm_out_init_fd(tm_out *o, int fd, tm_error *err);
 int tm_out_init_file(tm_out *o, FILE *fp, tm_error *err);
 int tm_out_init_mem(tm_out *o, tm_error *err);
+/* For an fd sink that is a file the caller will fsync: the system is asked
+ * to start writing it back every few megabytes as it is written, so that
+ * the fsync at the end waits for the last few only (as PostgreSQL's
+ * *_flush_after settings do). Linux only; a hint elsewhere ignored. */
+void tm_out_write_behind(tm_out *o);
 /* Frees the buffer (without flushing); the fd or FILE* stays open. */
 void tm_out_free(tm_out *o);
 

@@ -48,6 +48,7 @@ void tm_csv_header(tm_out *o, const tm_coldesc *cols, size_t n)
 
 #ifdef __SSE2__
 #include <emmintrin.h>
+#include <stdint.h>
 
 /* Bit i set where block byte i is one of the special bytes (or, quotes_only,
  * is '"'). */
@@ -60,6 +61,36 @@ static inline unsigned block_mask(__m128i v, bool quotes_only)
                                       _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))));
     return (unsigned)_mm_movemask_epi8(m);
 }
+
+/* Whether the 16 bytes at p may be loaded when fewer belong to the value:
+ * they lie in one page, so the load cannot fault; the bytes past the value
+ * are masked off. AddressSanitizer would report such loads, so under it
+ * short tails go byte by byte. */
+static inline bool block_readable(const char *p)
+{
+#ifdef __SANITIZE_ADDRESS__
+    (void)p;
+    return false;
+#else
+    return ((uintptr_t)p & 4095) <= 4096 - 16;
+#endif
+}
+
+/* The 16 bytes at p, where rem bytes of the value are left (all 16 belong
+ * to it when rem >= 16); false when they cannot be loaded. */
+static inline bool load_block(const char *p, size_t rem, __m128i *v)
+{
+    if (rem < 16 && !block_readable(p))
+        return false;
+    *v = _mm_loadu_si128((const __m128i *)p);
+    return true;
+}
+
+/* The bits of a block's mask that are the value's bytes. */
+static inline unsigned value_bits(size_t rem)
+{
+    return rem >= 16 ? 0xffffu : (1u << rem) - 1;
+}
 #endif
 
 /* The length of the prefix of p[0, len) without a special byte. */
@@ -67,11 +98,14 @@ static inline size_t plain_prefix(const char *p, size_t len)
 {
     size_t i = 0;
 #ifdef __SSE2__
-    for (; i + 16 <= len; i += 16) {
-        unsigned m = block_mask(_mm_loadu_si128((const __m128i *)(p + i)), false);
+    __m128i v;
+    for (; i < len && load_block(p + i, len - i, &v); i += 16) {
+        unsigned m = block_mask(v, false) & value_bits(len - i);
         if (m)
             return i + (size_t)__builtin_ctz(m);
     }
+    if (i >= len)
+        return len;
 #endif
     while (i < len && !special[(unsigned char)p[i]])
         i++;
@@ -85,14 +119,15 @@ static inline char *double_quotes(char *d, const char *p, size_t len)
     size_t i = 0;
 #ifdef __SSE2__
     /* A block is stored whole; the end then moves to just after its first
-     * quote (written once more) or to the block's end. */
-    while (i + 16 <= len) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+     * quote (written once more) or to the end of the block's value bytes. */
+    __m128i v;
+    while (i < len && load_block(p + i, len - i, &v)) {
         _mm_storeu_si128((__m128i *)d, v);
-        unsigned m = block_mask(v, true);
+        unsigned m = block_mask(v, true) & value_bits(len - i);
         if (!m) {
-            d += 16;
-            i += 16;
+            size_t k = len - i < 16 ? len - i : 16;
+            d += k;
+            i += k;
             continue;
         }
         size_t k = (size_t)__builtin_ctz(m) + 1;
@@ -120,6 +155,13 @@ static inline char *field_into(char *d, const char *p, size_t len, bool single_c
     }
     size_t i = plain_prefix(p, len);
     if (i == len && !(single_column && len == 2 && p[0] == '\\' && p[1] == '.')) {
+#ifdef __SSE2__
+        __m128i v;
+        if (len <= 16 && load_block(p, len, &v)) { /* d has the slack */
+            _mm_storeu_si128((__m128i *)d, v);
+            return d + len;
+        }
+#endif
         memcpy(d, p, len);
         return d + len;
     }
