@@ -75,8 +75,19 @@ static inline uint64_t tm_hash_part(uint64_t h, const void *data, size_t len)
         len -= 8;
     }
     if (len) {
-        uint64_t v = 0;
-        memcpy(&v, p, len);
+        /* The last 1-7 bytes by fixed-size loads that cover them all (two
+         * overlapping words, or the first, middle and last byte): copying
+         * them into a zeroed word byte by byte would stall the load that
+         * reads the word back. */
+        uint64_t v;
+        if (len >= 4) {
+            uint32_t a, b;
+            memcpy(&a, p, 4);
+            memcpy(&b, p + len - 4, 4);
+            v = (uint64_t)a | (uint64_t)b << 32;
+        } else {
+            v = (uint64_t)p[0] | (uint64_t)p[len >> 1] << 8 | (uint64_t)p[len - 1] << 16;
+        }
         h = (h ^ v) * 0x94D049BB133111EBull;
         h ^= h >> 29;
     }
