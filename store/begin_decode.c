@@ -18,52 +18,35 @@ static inline int field(const unsigned char **q, const unsigned char *e, unsigne
 bool tm_begin_decode(const unsigned char *p, size_t len, Tidemark__Record *rec,
                      Tidemark__TxBegin *b)
 {
-    uint64_t n, v;
+    uint64_t n;
     size_t k;
     /* Record field 1, length delimited, filling the record. */
     if (len < 2 || p[0] != ((1u << 3) | 2u) || (k = tm_varint_get(p + 1, len - 1, &n)) == 0 ||
         n != len - 1 - k)
         return false;
     const unsigned char *q = p + 1 + k, *e = p + len;
+    /* Varint fields 1-9 in order, each at most once (the tag is 8 times
+     * the field number); 5, origin, is a string: protobuf-c's. */
+    uint64_t val[10] = {0};
+    bool has[10] = {false};
+    for (unsigned f = 1; f <= 9; f++) {
+        int rc = f == 5 ? 0 : field(&q, e, f << 3, &val[f]);
+        if (rc < 0)
+            return false;
+        has[f] = rc == 1;
+    }
+    /* A 32-bit field holding more goes to protobuf-c, which has rules for it. */
+    if (q != e || val[1] > UINT32_MAX || val[9] > UINT32_MAX)
+        return false;
     tidemark__tx_begin__init(b);
-    int rc;
-    /* Varint fields: the tag is 8 * the field number. A 32-bit field with
-     * a larger value goes to protobuf-c, which has rules for it. */
-    if ((rc = field(&q, e, 1 << 3, &v)) < 0 || (rc && v > UINT32_MAX))
-        return false;
-    if (rc)
-        b->has_xid = 1, b->xid = (uint32_t)v;
-    if ((rc = field(&q, e, 2 << 3, &v)) < 0)
-        return false;
-    if (rc)
-        b->has_commit_lsn = 1, b->commit_lsn = v;
-    if ((rc = field(&q, e, 3 << 3, &v)) < 0)
-        return false;
-    if (rc)
-        b->has_end_lsn = 1, b->end_lsn = v;
-    if ((rc = field(&q, e, 4 << 3, &v)) < 0)
-        return false;
-    if (rc)
-        b->has_commit_time = 1, b->commit_time = (int64_t)v;
-    /* 5, origin, is a string: protobuf-c's (q stops there) */
-    if ((rc = field(&q, e, 6 << 3, &v)) < 0)
-        return false;
-    if (rc)
-        b->has_origin_lsn = 1, b->origin_lsn = v;
-    if ((rc = field(&q, e, 7 << 3, &v)) < 0)
-        return false;
-    if (rc)
-        b->has_n_records = 1, b->n_records = v;
-    if ((rc = field(&q, e, 8 << 3, &v)) < 0)
-        return false;
-    if (rc)
-        b->has_snapshot = 1, b->snapshot = v != 0;
-    if ((rc = field(&q, e, 9 << 3, &v)) < 0 || (rc && v > UINT32_MAX))
-        return false;
-    if (rc)
-        b->has_large_change_rows = 1, b->large_change_rows = (uint32_t)v;
-    if (q != e)
-        return false;
+    b->has_xid = has[1], b->xid = (uint32_t)val[1];
+    b->has_commit_lsn = has[2], b->commit_lsn = val[2];
+    b->has_end_lsn = has[3], b->end_lsn = val[3];
+    b->has_commit_time = has[4], b->commit_time = (int64_t)val[4];
+    b->has_origin_lsn = has[6], b->origin_lsn = val[6];
+    b->has_n_records = has[7], b->n_records = val[7];
+    b->has_snapshot = has[8], b->snapshot = val[8] != 0;
+    b->has_large_change_rows = has[9], b->large_change_rows = (uint32_t)val[9];
     tidemark__record__init(rec);
     rec->body_case = TIDEMARK__RECORD__BODY_BEGIN;
     rec->begin = b;
