@@ -1,7 +1,8 @@
 /* Output files that appear whole or not at all: written to a temporary
  * name beside the target (mode 0600), fsynced, renamed over the target,
  * and the directory fsynced. A target that exists and is not a regular
- * file (a device such as /dev/null, a FIFO) is written to directly. */
+ * file (a device such as /dev/null, a FIFO) is written to directly; a
+ * symbolic link stays one (what it points to is replaced). */
 #ifndef TM_OUTFILE_H
 #define TM_OUTFILE_H
 

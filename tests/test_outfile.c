@@ -1,7 +1,7 @@
 /* Output files (replay/outfile.h): a regular file appears whole at commit
  * and not at all on abort; an existing FIFO or device is written to and
  * stays what it is (an --output /dev/null once replaced the device with a
- * regular file); a directory is refused. */
+ * regular file); a symbolic link stays a link; a directory is refused. */
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -92,6 +92,27 @@ START_TEST(fifo_is_written_not_replaced)
 }
 END_TEST
 
+START_TEST(symlink_stays_a_link)
+{
+    char target[128], link[128];
+    snprintf(target, sizeof target, "%s/data.csv", dir);
+    snprintf(link, sizeof link, "%s/out.csv", dir);
+    ck_assert_int_eq(symlink("data.csv", link), 0);
+    tm_outfile f;
+    tm_error err;
+    ck_assert_int_eq(tm_outfile_open(&f, link, &err), 0);
+    ck_assert_int_eq(write(f.fd, "k\n", 2), 2);
+    ck_assert_int_eq(tm_outfile_commit(&f, &err), 0);
+    struct stat st;
+    ck_assert_int_eq(lstat(link, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    ck_assert_int_eq(stat(target, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    ck_assert_int_eq(st.st_size, 2);
+    ck_assert_uint_eq(entries(), 2); /* the link and its target, no temporary */
+}
+END_TEST
+
 START_TEST(directory_is_refused)
 {
     tm_outfile f;
@@ -109,6 +130,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, regular_file_appears_at_commit);
     tcase_add_test(tc, fifo_is_written_not_replaced);
+    tcase_add_test(tc, symlink_stays_a_link);
     tcase_add_test(tc, directory_is_refused);
     suite_add_tcase(s, tc);
     return tm_check_run(s);
