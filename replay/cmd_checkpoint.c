@@ -10,8 +10,9 @@
 #include <string.h>
 
 #include "checkpoint.h"
-#include "keyscan.h"
+#include "cli.h"
 #include "commands.h"
+#include "keyscan.h"
 #include "fsutil.h"
 #include "journal.h"
 #include "lsn.h"
@@ -115,11 +116,9 @@ int cmd_checkpoint(int argc, char **argv)
         case 'n':
             errno = 0;
             c.every = strtoull(optarg, &end, 10);
-            if (errno || *end || !*optarg || optarg[0] == '-' || c.every == 0) {
-                fprintf(stderr, "tidemark checkpoint: --every needs a positive count, not '%s'\n",
-                        optarg);
-                return 2;
-            }
+            if (errno || *end || !*optarg || optarg[0] == '-' || c.every == 0)
+                return tm_usage_error("checkpoint", "--every needs a positive count, not '%s'",
+                                      optarg);
             break;
         case 'v':
             c.verbose = true;
@@ -127,22 +126,14 @@ int cmd_checkpoint(int argc, char **argv)
         case 'h':
             usage(stdout);
             return 0;
-        case ':':
-            fprintf(stderr, "tidemark checkpoint: %s needs a value\n", argv[optind - 1]);
-            return 2;
         default:
-            fprintf(stderr, "tidemark checkpoint: unknown option '%s'\n", argv[optind - 1]);
-            usage(stderr);
-            return 2;
+            return tm_usage_bad_option("checkpoint", opt, argv);
         }
     }
-    if (optind < argc || !c.journal) {
-        fprintf(stderr,
-                optind < argc ? "tidemark checkpoint: unexpected argument '%s'\n"
-                              : "tidemark checkpoint: --journal DIR is required%s\n",
-                optind < argc ? argv[optind] : "");
-        return 2;
-    }
+    if (optind < argc)
+        return tm_usage_error("checkpoint", "unexpected argument '%s'", argv[optind]);
+    if (!c.journal)
+        return tm_usage_error("checkpoint", "--journal DIR is required");
     tm_error err;
     tm_meta meta;
     if (tm_meta_read(c.journal, &meta, &err) != 0) {
@@ -192,8 +183,10 @@ int cmd_checkpoint(int argc, char **argv)
     if (tm_keyscan_build_all(c.journal, &ks, &err) != 0)
         goto fail;
     if (c.verbose)
-        fprintf(stderr, "tidemark checkpoint: key summaries: %" PRIu64 " frames indexed, %" PRIu64
-                        " summaries saved\n", ks.indexed, ks.saved);
+        fprintf(stderr,
+                "tidemark checkpoint: key summaries: %" PRIu64 " frames indexed, %" PRIu64
+                " summaries saved\n",
+                ks.indexed, ks.saved);
     rc = 0;
     goto out;
 fail:

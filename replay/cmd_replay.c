@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "apply_db.h"
+#include "cli.h"
 #include "commands.h"
 #include "emit.h"
 #include "fsutil.h"
@@ -68,14 +69,6 @@ typedef struct opts {
     int ntables;
     bool create_tables, dry_run, allow_source, verbose, no_checkpoint;
 } opts;
-
-static int fail_usage(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "tidemark replay: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "; run 'tidemark replay --help' for the options\n");
-    return 2;
-}
 
 static int parse_args(int argc, char **argv, opts *o)
 {
@@ -154,7 +147,8 @@ static int parse_args(int argc, char **argv, opts *o)
             else if (!strcmp(optarg, "sql"))
                 o->format = TM_FMT_SQL;
             else
-                return fail_usage("--format must be csv, jsonl or sql, not '%s'", optarg);
+                return tm_usage_error("replay", "--format must be csv, jsonl or sql, not '%s'",
+                                      optarg);
             break;
         case 't':
             if (tm_qualname_parse(optarg, &o->tables[o->ntables], &err) != 0) {
@@ -163,28 +157,26 @@ static int parse_args(int argc, char **argv, opts *o)
             }
             o->ntables++;
             break;
-        case ':':
-            return fail_usage("%s needs a value", argv[optind - 1]);
         default:
-            return fail_usage("unknown option '%s'", argv[optind - 1]);
+            return tm_usage_bad_option("replay", c, argv);
         }
     }
     if (optind < argc)
-        return fail_usage("unexpected argument '%s'", argv[optind]);
+        return tm_usage_error("replay", "unexpected argument '%s'", argv[optind]);
     if (!o->journal)
-        return fail_usage("%s", "--journal DIR is required");
+        return tm_usage_error("replay", "--journal DIR is required");
     if (!o->at == !o->lsn)
-        return fail_usage("%s", "give exactly one of --at TIMESTAMP and --lsn LSN");
+        return tm_usage_error("replay", "give exactly one of --at TIMESTAMP and --lsn LSN");
     if (o->tz && !o->at && !o->where)
-        return fail_usage("%s", "--tz applies to --at and --where only");
+        return tm_usage_error("replay", "--tz applies to --at and --where only");
     if (!o->apply && (o->mode || o->dry_run || o->allow_source))
-        return fail_usage("%s", "--mode, --dry-run and --allow-source go with --apply");
+        return tm_usage_error("replay", "--mode, --dry-run and --allow-source go with --apply");
     if (o->apply && o->output)
-        return fail_usage("%s", "--output and --apply do not go together");
+        return tm_usage_error("replay", "--output and --apply do not go together");
     if (o->mode && strcmp(o->mode, "replace") && strcmp(o->mode, "merge"))
-        return fail_usage("--mode must be replace or merge, not '%s'", o->mode);
+        return tm_usage_error("replay", "--mode must be replace or merge, not '%s'", o->mode);
     if (o->create_tables && !o->apply && o->format != TM_FMT_SQL)
-        return fail_usage("%s", "--create-tables goes with --format sql or --apply");
+        return tm_usage_error("replay", "--create-tables goes with --format sql or --apply");
     return 0;
 }
 

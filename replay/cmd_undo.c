@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "journal.h"
 #include "out.h"
@@ -58,14 +59,6 @@ typedef struct opts {
     bool dry_run, skip;
 } opts;
 
-static int fail_usage(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "tidemark undo: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "; run 'tidemark undo --help' for the options\n");
-    return 2;
-}
-
 static int parse_xid(const char *s, uint32_t *out)
 {
     char *end;
@@ -105,8 +98,9 @@ static int parse_args(int argc, char **argv, opts *o)
             break;
         case 'x':
             if (parse_xid(optarg, &o->xids[o->nxids]) != 0)
-                return fail_usage("--xid must be a transaction id (a positive integer), not '%s'",
-                                  optarg);
+                return tm_usage_error(
+                    "undo", "--xid must be a transaction id (a positive integer), not '%s'",
+                    optarg);
             o->nxids++;
             break;
         case 'F':
@@ -135,7 +129,8 @@ static int parse_args(int argc, char **argv, opts *o)
             if (!strcmp(optarg, "skip"))
                 o->skip = true;
             else if (strcmp(optarg, "abort"))
-                return fail_usage("--on-conflict must be abort or skip, not '%s'", optarg);
+                return tm_usage_error("undo", "--on-conflict must be abort or skip, not '%s'",
+                                      optarg);
             break;
         case 't':
             if (tm_qualname_parse(optarg, &o->tables[o->ntables], &err) != 0) {
@@ -147,23 +142,23 @@ static int parse_args(int argc, char **argv, opts *o)
         case 'h':
             usage(stdout);
             return 1;
-        case ':':
-            return fail_usage("%s needs a value", argv[optind - 1]);
         default:
-            return fail_usage("unknown option '%s'", argv[optind - 1]);
+            return tm_usage_bad_option("undo", c, argv);
         }
     }
     if (optind < argc)
-        return fail_usage("unexpected argument '%s'", argv[optind]);
+        return tm_usage_error("undo", "unexpected argument '%s'", argv[optind]);
     if (!o->journal)
-        return fail_usage("%s", "--journal DIR is required");
+        return tm_usage_error("undo", "--journal DIR is required");
     if (o->nxids && (o->from || o->to))
-        return fail_usage("%s", "give either --xid or --from and --to, not both");
+        return tm_usage_error("undo", "give either --xid or --from and --to, not both");
     if (!o->nxids && (!o->from || !o->to))
-        return fail_usage("%s", "give the transactions to undo: --xid N, or --from TS and --to TS");
+        return tm_usage_error("undo",
+                              "give the transactions to undo: --xid N, or --from TS and --to TS");
     if (o->output && (o->apply || o->dry_run))
-        return fail_usage("%s", "--output writes the script; it goes with neither --apply nor "
-                                "--dry-run");
+        return tm_usage_error("undo",
+                              "--output writes the script; it goes with neither --apply nor "
+                              "--dry-run");
     return 0;
 }
 
