@@ -246,9 +246,13 @@ static bool radix_sort(tm_rowset *rs)
         src = dst;
         dst = t;
     }
-    if (src != rs->items)
-        memcpy(rs->items, src, n * sizeof *src);
-    tm_bigmem_free(tmp, tmp_bytes);
+    if (src != rs->items) { /* the sorted items are in tmp: it becomes the array */
+        tm_bigmem_free(rs->items, rs->items_bytes);
+        rs->items = src;
+        rs->items_bytes = tmp_bytes;
+    } else {
+        tm_bigmem_free(tmp, tmp_bytes);
+    }
     free(count);
     tm_rowset_item *v = rs->items;
     for (size_t i = 0; i < n;) {

@@ -122,11 +122,54 @@ START_TEST(composite_keys_sort_by_first_column_first)
 }
 END_TEST
 
+static int cmp_pair(const void *a, const void *b)
+{
+    const long long *x = a, *y = b;
+    return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* Integer first keys whose values differ in one byte, two neighbouring
+ * bytes, three, or the sign (the top byte and the low ones): output sorts
+ * them with byte-wise passes that depend on which bytes differ, and must
+ * give ORDER BY's order in every case. */
+START_TEST(integer_keys_of_every_range_sort)
+{
+    static const long long lo[] = {0, 0, 1000, 0, -900},
+                           span[] = {200, 60000, 40000, 5000000, 1800};
+    for (size_t r = 0; r < sizeof lo / sizeof lo[0]; r++) {
+        enum { N = 3000 };
+        static long long pairs[N][2];
+        static char text[N][2][24];
+        static const char *rows[N][2];
+        uint64_t x = 0x2545F4914F6CDD1Dull + r;
+        for (size_t i = 0; i < N; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            pairs[i][0] = lo[r] + (long long)(x % (uint64_t)span[r]);
+            pairs[i][1] = (long long)i; /* the key stays unique */
+            snprintf(text[i][0], sizeof text[i][0], "%lld", pairs[i][0]);
+            snprintf(text[i][1], sizeof text[i][1], "%lld", pairs[i][1]);
+            rows[i][0] = text[i][0];
+            rows[i][1] = text[i][1];
+        }
+        qsort(pairs, N, sizeof pairs[0], cmp_pair);
+        size_t cap = 64 + (size_t)N * 40, len = 0;
+        char *want = malloc(cap);
+        len += (size_t)snprintf(want + len, cap - len, "k1,k2,v\n");
+        for (size_t i = 0; i < N; i++)
+            len +=
+                (size_t)snprintf(want + len, cap - len, "%lld,%lld,x\n", pairs[i][0], pairs[i][1]);
+        check_order("bigint", 20, rows, N, want);
+        free(want);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("replay_order");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, composite_keys_sort_by_first_column_first);
+    tcase_add_test(tc, integer_keys_of_every_range_sort);
     suite_add_tcase(s, tc);
     return tm_check_run(s);
 }
