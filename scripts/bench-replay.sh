@@ -186,13 +186,18 @@ replay_run() {
     r_apply_cpu=$(sed -n 's/.*s (\([0-9.]*\)s CPU).*/\1/p' <<<"$summary")
     r_ckpt_rows=$(sed -n 's/.*checkpoint at LSN .* (\([0-9]*\) of the changes.*/\1/p' "$root/$label.log")
     r_ckpt_rows=${r_ckpt_rows:-0}
+    # where the time went (--verbose): checkpoint load, journal, output
+    r_load_s=$(sed -n 's/.*, loaded in \([0-9.]*\)s$/\1/p' "$root/$label.log")
+    r_load_s=${r_load_s:-0}
+    r_out_s=$(sed -n 's/.*output written in \([0-9.]*\)s .*/\1/p' "$root/$label.log")
 }
 replay_run tidemark --no-checkpoint
 tm_wall=$r_wall tm_rss_kb=$r_rss_kb applied=$r_applied skipped=$r_skipped
-apply_s=$r_apply_s apply_cpu=$r_apply_cpu
+apply_s=$r_apply_s apply_cpu=$r_apply_cpu out_s=$r_out_s
 replay_run tidemark-ckpt
 ck_wall=$r_wall ck_rss_kb=$r_rss_kb ck_applied=$((r_applied - r_ckpt_rows))
 ck_rows=$r_ckpt_rows ck_read=$((r_applied + r_skipped)) ck_apply_s=$r_apply_s
+ck_load_s=$r_load_s ck_out_s=$r_out_s
 csv_bytes=$(stat -c %s "$root/tidemark.csv")
 
 say "== PostgreSQL PITR to the same T: restore the base backup, recover, COPY out"
@@ -231,7 +236,8 @@ awk -v ch="$CHANGES" -v big="$big_size" -v js="$journal_size" -v T="$T" \
     -v applied="$applied" -v readc="$read_total" -v as="$apply_s" -v acpu="$apply_cpu" \
     -v tw="$tm_wall" -v rss="$tm_rss_kb" -v csv="$csv_bytes" -v pitr="$pitr_s" -v same="$same" \
     -v ckw="$ck_wall" -v ckrss="$ck_rss_kb" -v ckapp="$ck_applied" -v ckrows="$ck_rows" \
-    -v ckread="$ck_read" -v ckas="$ck_apply_s" -v cks="$ckpt_s" -v ckn="$ckpt_n" -v cksz="$ckpt_size" '
+    -v ckread="$ck_read" -v ckas="$ck_apply_s" -v cks="$ckpt_s" -v ckn="$ckpt_n" -v cksz="$ckpt_size" \
+    -v outs="$out_s" -v ckls="$ck_load_s" -v ckouts="$ck_out_s" '
 BEGIN {
     printf "\ntidemark replay vs PostgreSQL PITR (public.prefs at %s)\n", T
     printf "  workload: ~%d changes on prefs; uncaptured table big: %s; journal: %s\n", ch, big, js
@@ -243,6 +249,9 @@ BEGIN {
     printf "  %-34s %12s %12d\n", "rows loaded from the checkpoint", "-", ckrows
     printf "  %-34s %10.2fM/s %10.2fM/s\n", "apply rate, wall (read+apply)", readc / as / 1e6, ckread / ckas / 1e6
     printf "  %-34s %10.2fM/s\n", "apply rate, CPU time", readc / acpu / 1e6
+    printf "  %-34s %12s %11.3fs\n", "  of the time: checkpoint load", "-", ckls
+    printf "  %-34s %11.3fs %11.3fs\n", "                journal", as, ckas
+    printf "  %-34s %11.3fs %11.3fs\n", "                output (sort, CSV)", outs, ckouts
     printf "  %-34s %9.1f MB %9.1f MB   (output CSV %.1f MB: %.2fx / %.2fx)\n", "peak RSS", rss / 1024, ckrss / 1024, csv / 1048576, rss * 1024 / csv, ckrss * 1024 / csv
     printf "  CSV outputs (both tidemark runs vs PITR): %s\n", same
 }'
