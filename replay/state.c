@@ -920,6 +920,10 @@ int tm_state_load_row_packed(tm_state *s, const uint8_t *p, size_t len, tm_error
     if (flush_queue(s, err) != 0 || tm_change_peek(&s->dec, p, len, &d->c, err) != 0)
         return -1;
     tm_table *t = d->c.unpacked ? NULL : find_table(s, d->c.relation_oid);
+    if (t && !t->selected) { /* as decode skips it */
+        s->skipped++;
+        return 0;
+    }
     uint32_t v = d->c.relation_version;
     tm_tuple_view tv;
     if (!t || !t->selected || d->c.op != TIDEMARK__CHANGE__OP__INSERT || v >= t->nver ||
