@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "le.h"
 #include "lsn.h"
+#include "record_decode.h"
 
 #define CK_MAGIC "TMCK"
 #define CK_VERSION 1
@@ -416,21 +417,6 @@ static int damaged(const ck_load *l, tm_error *err, const char *why)
     return -1;
 }
 
-/* A Change record is read straight from its packed bytes (field 2). */
-static bool packed_change(const unsigned char *p, size_t len, const unsigned char **ch,
-                          size_t *chlen)
-{
-    if (len < 2 || p[0] != ((2u << 3) | 2u))
-        return false;
-    uint64_t n;
-    size_t k = tm_varint_get(p + 1, len - 1, &n);
-    if (!k || n != len - 1 - k)
-        return false;
-    *ch = p + 1 + k;
-    *chlen = (size_t)n;
-    return true;
-}
-
 /* A LogicalMessage before the rows: a table's row count or its counters. */
 static int on_message(ck_load *l, const Tidemark__LogicalMessage *m, tm_error *err)
 {
@@ -463,7 +449,7 @@ static int load_record(ck_load *l, const unsigned char *p, size_t len, tm_error 
     const unsigned char *ch;
     size_t chlen;
     l->records++;
-    if (l->in_tx && packed_change(p, len, &ch, &chlen)) {
+    if (l->in_tx && tm_record_body(p, len, TIDEMARK__RECORD__BODY_CHANGE, &ch, &chlen)) {
         if (l->tx_left == 0)
             return damaged(l, err, "it holds more rows than its snapshot header says");
         l->tx_left--;

@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "arena.h"
-#include "begin_decode.h"
 #include "journal.h"
+#include "record_decode.h"
 #include "seg_index.h"
 #include "segment.h"
 
@@ -310,22 +310,6 @@ static int enter_frame(tm_reader *r, size_t fi, tm_error *err)
     return 0;
 }
 
-/* A packed Record whose only field is its Change body (field 2, length
- * delimited, filling the record: what the writer produces): *body is the
- * packed Change. Anything else is left to protobuf-c. */
-static bool change_body(const unsigned char *p, size_t len, const unsigned char **body,
-                        size_t *blen)
-{
-    uint64_t n;
-    size_t k;
-    if (len < 2 || p[0] != ((2u << 3) | 2u) || (k = tm_varint_get(p + 1, len - 1, &n)) == 0 ||
-        n != len - 1 - k)
-        return false;
-    *body = p + 1 + k;
-    *blen = (size_t)n;
-    return true;
-}
-
 /* Next record of the current frame: 1, or 0 when the frame is done, or -1.
  * *body_case says what it is. It is unpacked into the arena (*rec), except
  * a Change when lazy is set: then *rec is NULL and *raw, *raw_len hold the
@@ -348,7 +332,7 @@ static int frame_record(tm_reader *r, bool lazy, Tidemark__Record **rec, int *bo
     if (rc == 0)
         return fail(r, err, r->cur.offset, "frame holds %u records, its header says %u", r->rec_idx,
                     r->cur.h.n_records);
-    if (lazy && change_body(p, len, raw, raw_len)) {
+    if (lazy && tm_record_body(p, len, TIDEMARK__RECORD__BODY_CHANGE, raw, raw_len)) {
         *rec = NULL;
         *body_case = TIDEMARK__RECORD__BODY_CHANGE;
         r->rec_idx++;

@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "begin_decode.h"
 #include "crc32c.h"
 #include "frame.h"
 #include "journal.h"
+#include "record_decode.h"
 #include "le.h"
 #include "segment.h"
 #include "support_store.h"

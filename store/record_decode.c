@@ -1,4 +1,4 @@
-#include "begin_decode.h"
+#include "record_decode.h"
 
 #include "frame.h"
 
@@ -18,13 +18,11 @@ static inline int field(const unsigned char **q, const unsigned char *e, unsigne
 bool tm_begin_decode(const unsigned char *p, size_t len, Tidemark__Record *rec,
                      Tidemark__TxBegin *b)
 {
-    uint64_t n;
-    size_t k;
-    /* Record field 1, length delimited, filling the record. */
-    if (len < 2 || p[0] != ((1u << 3) | 2u) || (k = tm_varint_get(p + 1, len - 1, &n)) == 0 ||
-        n != len - 1 - k)
+    const unsigned char *q;
+    size_t blen;
+    if (!tm_record_body(p, len, TIDEMARK__RECORD__BODY_BEGIN, &q, &blen))
         return false;
-    const unsigned char *q = p + 1 + k, *e = p + len;
+    const unsigned char *e = q + blen;
     /* Varint fields 1-9 in order, each at most once (the tag is 8 times
      * the field number); 5, origin, is a string: protobuf-c's. */
     uint64_t val[10] = {0};
