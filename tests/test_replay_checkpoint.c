@@ -251,20 +251,30 @@ static void assert_same(const char *dir, const tm_target *t, uint64_t *used)
     free(got);
 }
 
+/* A random journal (seed) in a new directory with a checkpoint every
+ * `every` changes: the directory, its transactions in tx, its checkpoints
+ * in *ck (malloc'd, ascending), at least min_ck of them. */
+static char *checkpointed_journal(uint64_t seed, const char *every, txinfo *tx, tm_ckpt **ck,
+                                  size_t *nck, size_t min_ck)
+{
+    char *dir = tmt_tempdir(), *out;
+    random_journal(dir, seed, tx);
+    int rc = tmt_run(&out, "checkpoint", "--journal", dir, "--every", every, NULL);
+    ck_assert_msg(rc == 0, "%s", out);
+    free(out);
+    tm_error err;
+    ck_assert_int_eq(tm_ckpt_list(dir, ck, nck, &err), 0);
+    ck_assert_uint_ge(*nck, min_ck);
+    return dir;
+}
+
 START_TEST(checkpoints_match_full_replay)
 {
     for (uint64_t seed = 1; seed <= 3; seed++) {
-        char *dir = tmt_tempdir(), *out;
         txinfo tx[NTX];
-        random_journal(dir, seed, tx);
-        int rc = tmt_run(&out, "checkpoint", "--journal", dir, "--every", "37", NULL);
-        ck_assert_msg(rc == 0, "%s", out);
-        free(out);
         tm_ckpt *ck;
         size_t nck;
-        tm_error err;
-        ck_assert_int_eq(tm_ckpt_list(dir, &ck, &nck, &err), 0);
-        ck_assert_uint_ge(nck, 10);
+        char *out, *dir = checkpointed_journal(seed, "37", tx, &ck, &nck, 10);
         ck_assert(ck[nck - 1].ok && ck[nck - 1].lsn == tx[NTX - 1].lsn);
         int used = 0, passed_over = 0;
         for (int n = 0; n < NTX; n += 3) {
@@ -289,7 +299,7 @@ START_TEST(checkpoints_match_full_replay)
         ck_assert_int_gt(used, 50);
         ck_assert_int_gt(passed_over, 0);
         /* Running it again keeps what is there and adds nothing. */
-        rc = tmt_run(&out, "checkpoint", "--journal", dir, "--every", "37", NULL);
+        int rc = tmt_run(&out, "checkpoint", "--journal", dir, "--every", "37", NULL);
         ck_assert_msg(rc == 0 && strstr(out, "0 checkpoints written"), "%s", out);
         free(out);
         free(ck);
@@ -301,17 +311,10 @@ END_TEST
 
 START_TEST(damaged_checkpoint_falls_back)
 {
-    char *dir = tmt_tempdir(), *out;
     txinfo tx[NTX];
-    random_journal(dir, 9, tx);
-    int rc = tmt_run(&out, "checkpoint", "--journal", dir, "--every", "100", NULL);
-    ck_assert_msg(rc == 0, "%s", out);
-    free(out);
     tm_ckpt *ck;
     size_t nck;
-    tm_error err;
-    ck_assert_int_eq(tm_ckpt_list(dir, &ck, &nck, &err), 0);
-    ck_assert_uint_ge(nck, 3);
+    char *out, *dir = checkpointed_journal(9, "100", tx, &ck, &nck, 3);
     tm_target t = {.by_lsn = true, .lsn = tx[NTX - 1].lsn};
     uint64_t none, u;
     char *want = replay_csv(dir, &t, false, NULL, &none);
@@ -344,7 +347,7 @@ START_TEST(damaged_checkpoint_falls_back)
     /* Through the command: the warning, and the same rows. */
     char l[32];
     snprintf(l, sizeof l, "%X/%X", (unsigned)(t.lsn >> 32), (unsigned)t.lsn);
-    rc = tmt_run(&out, "replay", "--journal", dir, "--lsn", l, "--table", "prefs", NULL);
+    int rc = tmt_run(&out, "replay", "--journal", dir, "--lsn", l, "--table", "prefs", NULL);
     *strchr(want, '\x01') = '\0'; /* the prefs part */
     ck_assert_msg(rc == 0 && strstr(out, "WARNING: checkpoint") && strstr(out, want), "%s", out);
     free(out);
@@ -425,17 +428,10 @@ static unsigned strip_row_counts(const char *path)
  * is then sized as rows come) and give the same rows. */
 START_TEST(checkpoint_without_row_counts_loads)
 {
-    char *dir = tmt_tempdir(), *out;
     txinfo tx[NTX];
-    random_journal(dir, 5, tx);
-    int rc = tmt_run(&out, "checkpoint", "--journal", dir, "--every", "100", NULL);
-    ck_assert_msg(rc == 0, "%s", out);
-    free(out);
     tm_ckpt *ck;
     size_t nck;
-    tm_error err;
-    ck_assert_int_eq(tm_ckpt_list(dir, &ck, &nck, &err), 0);
-    ck_assert_uint_ge(nck, 2);
+    char *dir = checkpointed_journal(5, "100", tx, &ck, &nck, 2);
     for (size_t k = 0; k < nck; k++)
         ck_assert_uint_ge(strip_row_counts(ck[k].path), 1);
     tm_target t = {.by_lsn = true, .lsn = tx[NTX - 1].lsn};
