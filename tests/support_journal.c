@@ -17,7 +17,9 @@ void tmt_jw_relation(tm_writer *w, uint32_t oid, uint32_t version, uint64_t lsn,
         c[i].name = (char *)cols[i].name;
         c[i].has_type_oid = c[i].has_pk_position = c[i].has_replica_key = 1;
         c[i].type_oid = cols[i].type_oid;
-        c[i].type_name = cols[i].type_oid == 23 ? "integer" : "text";
+        c[i].type_name = cols[i].type_name        ? (char *)cols[i].type_name
+                         : cols[i].type_oid == 23 ? "integer"
+                                                  : "text";
         c[i].pk_position = cols[i].pk;
         c[i].replica_key = !has_pk || cols[i].pk;
         if (cols[i].missing) {

@@ -19,12 +19,14 @@ typedef struct tmt_jw {
 } tmt_jw;
 
 /* A column of a test relation: integer (23) or text (25), its position in
- * the primary key (0: none), and whether it has a missing value ("7"). */
+ * the primary key (0: none), and whether it has a missing value ("7");
+ * type_name, when set, names another type (type_oid then its oid). */
 typedef struct tmt_col {
     const char *name;
     uint32_t type_oid;
     uint32_t pk;
     bool missing;
+    const char *type_name;
 } tmt_col;
 
 /* A standalone Relation record: public.<name>, version, first seen at lsn.

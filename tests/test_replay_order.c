@@ -8,41 +8,9 @@
 #include <string.h>
 
 #include "journal.h"
+#include "support_journal.h"
 #include "support_store.h"
 #include "tm_check.h"
-
-static void put_rel(tm_writer *w, const char *first_type, uint32_t first_oid)
-{
-    Tidemark__Column cols[3], *cp[3];
-    const char *names[] = {"k1", "k2", "v"};
-    const char *types[] = {first_type, "integer", "text"};
-    uint32_t oids[] = {first_oid, 23, 25}, pk[] = {1, 2, 0};
-    for (int i = 0; i < 3; i++) {
-        tidemark__column__init(&cols[i]);
-        cols[i].name = (char *)names[i];
-        cols[i].type_name = (char *)types[i];
-        cols[i].has_type_oid = cols[i].has_pk_position = cols[i].has_replica_key = 1;
-        cols[i].type_oid = oids[i];
-        cols[i].pk_position = pk[i];
-        cols[i].replica_key = 1;
-        cp[i] = &cols[i];
-    }
-    Tidemark__Relation rel = TIDEMARK__RELATION__INIT;
-    rel.has_oid = rel.has_version = rel.has_lsn = rel.has_replica_identity = 1;
-    rel.oid = 500;
-    rel.version = 1;
-    rel.lsn = 100;
-    rel.namespace_ = "public";
-    rel.name = "t";
-    rel.replica_identity = 'f';
-    rel.n_columns = 3;
-    rel.columns = cp;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
-    rec.relation = &rel;
-    tm_error err;
-    ck_assert_msg(tm_writer_put_standalone(w, &rec, &err) == 0, "%s", err.msg);
-}
 
 /* A journal of one snapshot transaction holding rows (k1, k2, v) in the
  * given (scrambled) order. */
@@ -50,47 +18,26 @@ static char *journal_of(const char *first_type, uint32_t first_oid, const char *
                         size_t n)
 {
     char *dir = tmt_tempdir();
-    tm_meta meta = {.format_version = TM_JOURNAL_FORMAT_VERSION, .system_identifier = 42};
-    snprintf(meta.database, sizeof meta.database, "db");
+    tmt_jw_meta(dir);
+    tmt_jw j = {.time = 1700000000000000};
     tm_error err;
-    ck_assert_int_eq(tm_meta_write(dir, &meta, &err), 0);
-    tm_writer *w;
-    ck_assert_msg(tm_writer_open(dir, NULL, &w, &err) == 0, "%s", err.msg);
-    put_rel(w, first_type, first_oid);
-    Tidemark__TxBegin b = TIDEMARK__TX_BEGIN__INIT;
-    b.has_commit_lsn = b.has_end_lsn = b.has_commit_time = b.has_n_records = b.has_snapshot = 1;
-    b.snapshot = 1;
-    b.commit_lsn = b.end_lsn = 100;
-    b.commit_time = 1700000000000000;
-    b.n_records = n + 1;
-    ck_assert_int_eq(tm_writer_begin_tx(w, &b, &err), 0);
-    Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
-    ch.has_op = ch.has_relation_oid = ch.has_relation_version = 1;
-    ch.relation_oid = 500;
-    ch.relation_version = 1;
-    ch.op = TIDEMARK__CHANGE__OP__TRUNCATE;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
-    rec.change = &ch;
-    ck_assert_int_eq(tm_writer_put(w, &rec, &err), 0);
-    ch.op = TIDEMARK__CHANGE__OP__INSERT;
+    ck_assert_msg(tm_writer_open(dir, NULL, &j.w, &err) == 0, "%s", err.msg);
+    const tmt_col cols[] = {{"k1", first_oid, 1, false, first_type},
+                            {"k2", 23, 2, false, NULL},
+                            {"v", 25, 0, false, NULL}};
+    tmt_jw_relation(j.w, 500, 1, 100, "t", 'f', cols, 3);
+    tmt_jw_begin(&j, n + 1, true, j.time); /* commits at LSN 100 */
+    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, 500, 1, 0, NULL, 0, NULL, 0);
     for (size_t i = 0; i < n; i++) {
-        char data[128];
-        uint32_t lens[3] = {(uint32_t)strlen(rows[i][0]), (uint32_t)strlen(rows[i][1]), 1};
-        snprintf(data, sizeof data, "%s%sx", rows[i][0], rows[i][1]);
-        Tidemark__Tuple t = TIDEMARK__TUPLE__INIT;
-        t.has_kinds = t.has_data = 1;
-        t.kinds.data = (uint8_t *)"ttt";
-        t.kinds.len = 3;
-        t.n_lengths = 3;
-        t.lengths = lens;
-        t.data.data = (uint8_t *)data;
-        t.data.len = strlen(data);
-        ch.new_tuple = &t;
-        ck_assert_int_eq(tm_writer_put(w, &rec, &err), 0);
+        tm_value v[3] = {{rows[i][0], (uint32_t)strlen(rows[i][0]), TM_KIND_TEXT},
+                         {rows[i][1], (uint32_t)strlen(rows[i][1]), TM_KIND_TEXT},
+                         {"x", 1, TM_KIND_TEXT}};
+        tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, 500, 1, 0, NULL, 0, v, 3);
     }
-    ck_assert_int_eq(tm_writer_end_tx(w, &err), 0);
-    ck_assert_int_eq(tm_writer_close(w, &err), 0);
+    tmt_jw_end(&j);
+    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
+    tm_tuple_enc_free(&j.eo);
+    tm_tuple_enc_free(&j.en);
     return dir;
 }
 
