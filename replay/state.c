@@ -581,9 +581,13 @@ static void remove_at(tm_table *t, size_t i)
     row_free(t, r);
 }
 
-static int do_insert(tm_decoded *d, tm_table *t, uint32_t v, tm_value *nv, uint32_t nn,
-                     tm_error *err)
+/* The three kinds of change, each reading its table, tuples and key from
+ * what decode made of it. */
+static int do_insert(tm_decoded *d, tm_error *err)
 {
+    tm_table *t = d->t;
+    uint32_t v = d->c.relation_version, nn = d->nn;
+    tm_value *nv = d->newv.v;
     t->st.inserts++;
     /* pgoutput sends no 'u' in inserts; should one come, it reads as the
      * previous value of the same key when there is one. */
@@ -592,6 +596,10 @@ static int do_insert(tm_decoded *d, tm_table *t, uint32_t v, tm_value *nv, uint3
         has_u = nv[i].kind == TM_KIND_UNCHANGED;
     if (has_u)
         resolve_unchanged(t, v, nv, nn, NULL);
+    /* decode found the key and its hash already, unless a key value was
+     * 'u' (then it reads as NULL now) */
+    if (d->look && !d->has_old)
+        return insert_row_hashed(t, v, nv, nn, d->kv_new, d->look_hash, NULL, err);
     if (!tuple_key(t, v, nv, nn, d->kv_new)) {
         t->st.missing_rows++;
         return 0;
@@ -599,14 +607,17 @@ static int do_insert(tm_decoded *d, tm_table *t, uint32_t v, tm_value *nv, uint3
     return insert_row(t, v, nv, nn, d->kv_new, NULL, err);
 }
 
-static int do_update(tm_decoded *d, tm_table *t, uint32_t v, const tm_change *c, bool old_key_ok,
-                     uint32_t old_hash, tm_value *nv, uint32_t nn, tm_error *err)
+static int do_update(tm_decoded *d, tm_error *err)
 {
+    tm_table *t = d->t;
+    uint32_t v = d->c.relation_version, nn = d->nn;
+    tm_value *nv = d->newv.v;
+    bool old_key_ok = d->old_key_ok;
     t->st.updates++;
     bool new_key_ok = tuple_key(t, v, nv, nn, d->kv_new);
     /* Where the row is: the old tuple's key, unless it lacks our key (a
      * key-only image of another index: then the key did not change). */
-    if (old_key_ok && c->old_kind == 'K' && t->unique)
+    if (old_key_ok && d->c.old_kind == 'K' && t->unique)
         for (uint32_t k = 0; k < t->nkeys && old_key_ok; k++)
             old_key_ok = d->kv_old[k].kind == TM_KIND_TEXT;
     const tm_value *kv = old_key_ok ? d->kv_old : new_key_ok ? d->kv_new : NULL;
@@ -616,7 +627,7 @@ static int do_update(tm_decoded *d, tm_table *t, uint32_t v, const tm_change *c,
     }
     if (tm_rowmap_reserve(&t->rows, t->rows.n + 1) != 0)
         return oom(err);
-    uint32_t h = old_key_ok ? old_hash : key_hash(kv, t->nkeys);
+    uint32_t h = old_key_ok ? d->old_hash : key_hash(kv, t->nkeys);
     bool found;
     size_t i = lookup(t, kv, h, &found);
     if (!found) {
@@ -655,15 +666,16 @@ static int do_update(tm_decoded *d, tm_table *t, uint32_t v, const tm_change *c,
     return insert_row(t, v, nv, nn, d->kv_new, nr, err);
 }
 
-static int do_delete(tm_decoded *d, tm_table *t, bool old_key_ok, uint32_t h)
+static int do_delete(tm_decoded *d)
 {
+    tm_table *t = d->t;
     t->st.deletes++;
-    if (!old_key_ok || !t->rows.slots) {
+    if (!d->old_key_ok || !t->rows.slots) {
         t->st.missing_rows++;
         return 0;
     }
     bool found;
-    size_t i = lookup(t, d->kv_old, h, &found);
+    size_t i = lookup(t, d->kv_old, d->old_hash, &found);
     if (!found) {
         t->st.missing_rows++;
         return 0;
@@ -775,13 +787,13 @@ static int apply_decoded(tm_state *s, tm_decoded *d, tm_error *err)
     case TIDEMARK__CHANGE__OP__INSERT:
         if (!d->has_new)
             break;
-        return do_insert(d, t, v, d->newv.v, d->nn, err);
+        return do_insert(d, err);
     case TIDEMARK__CHANGE__OP__UPDATE:
         if (!d->has_new)
             break;
-        return do_update(d, t, v, c, d->old_key_ok, d->old_hash, d->newv.v, d->nn, err);
+        return do_update(d, err);
     case TIDEMARK__CHANGE__OP__DELETE:
-        return do_delete(d, t, d->old_key_ok, d->old_hash);
+        return do_delete(d);
     default:
         break;
     }
