@@ -227,56 +227,40 @@ static int read_lengths(tm_change_decoder *d, int which, const uint8_t *q, const
 
 /* A Tuple as tidemark writes it: kinds, lengths, data, each at most once
  * and in that order. false for anything else. */
-static inline bool canonical_tuple(const uint8_t *p, size_t len, const uint8_t **kinds, size_t *nk,
-                                   const uint8_t **lens, size_t *nl, const uint8_t **data,
-                                   size_t *nd)
-{
-    const uint8_t *q = p, *e = p + len;
-    *kinds = *lens = *data = NULL;
-    *nk = *nl = *nd = 0;
-    if (q < e && *q == (1 << 3 | WT_LEN) && !len_field((q++, &q), e, kinds, nk))
-        return false;
-    if (q < e && *q == (2 << 3 | WT_LEN) && !len_field((q++, &q), e, lens, nl))
-        return false;
-    if (q < e && *q == (3 << 3 | WT_LEN) && !len_field((q++, &q), e, data, nd))
-        return false;
-    return q == e;
-}
-
 bool tm_change_canonical_tuple(const tm_change *c, int which, tm_tuple_view *t)
 {
     if (c->unpacked || !(which ? c->has_new : c->has_old))
         return false;
-    return canonical_tuple(which ? c->new_p : c->old_p, which ? c->new_len : c->old_len, &t->kinds,
-                           &t->nkinds, &t->lens, &t->nlens, &t->data, &t->ndata);
+    const uint8_t *q = which ? c->new_p : c->old_p, *e = q + (which ? c->new_len : c->old_len);
+    *t = (tm_tuple_view){0};
+    if (q < e && *q == (1 << 3 | WT_LEN) && !len_field((q++, &q), e, &t->kinds, &t->nkinds))
+        return false;
+    if (q < e && *q == (2 << 3 | WT_LEN) && !len_field((q++, &q), e, &t->lens, &t->nlens))
+        return false;
+    if (q < e && *q == (3 << 3 | WT_LEN) && !len_field((q++, &q), e, &t->data, &t->ndata))
+        return false;
+    return q == e;
 }
 
 /* tm_tuple_decode of a canonical Tuple, the lengths read as they are used.
  * false when anything is not as it should be (tm_tuple_decode then says
  * what). */
-static inline bool canonical_values(const uint8_t *kinds, size_t nk, const uint8_t *lens, size_t nl,
-                                    const uint8_t *data, size_t nd, const tm_value *old,
-                                    uint32_t n_old, tm_colbuf *out, uint32_t *ncols)
+static inline bool canonical_values(const tm_tuple_view *t, const tm_value *old, uint32_t n_old,
+                                    tm_colbuf *out, uint32_t *ncols)
 {
     tm_error ignored;
+    size_t nk = t->nkinds, nd = t->ndata;
     if (nk > UINT32_MAX || tm_colbuf_reserve(out, nk, &ignored) != 0)
         return false;
-    const uint8_t *lq = lens, *le = lens + nl;
-    const char *d = data ? (const char *)data : "";
+    const uint8_t *kinds = t->kinds, *lq = t->lens, *le = t->lens + t->nlens;
+    const char *d = t->data ? (const char *)t->data : "";
     size_t off = 0;
     tm_value *v = out->v;
     for (size_t i = 0; i < nk; i++) {
         switch (kinds[i]) {
         case TM_KIND_TEXT: {
             uint64_t l;
-            if (lq >= le)
-                return false;
-            if (*lq < 0x80) {
-                l = *lq++;
-            } else if (tm_varint(&lq, le, &l) != 0) {
-                return false;
-            }
-            if (l > nd - off)
+            if (tm_varint(&lq, le, &l) != 0 || l > nd - off)
                 return false;
             v[i] = (tm_value){d + off, (uint32_t)l, TM_KIND_TEXT};
             off += (size_t)l;
@@ -304,16 +288,9 @@ static inline bool canonical_values(const uint8_t *kinds, size_t nk, const uint8
 int tm_change_values(tm_change_decoder *d, const tm_change *c, int which, const tm_value *old,
                      uint32_t n_old, tm_colbuf *out, uint32_t *ncols, tm_error *err)
 {
-    if (!c->unpacked) {
-        if (!(which ? c->has_new : c->has_old))
-            return 0;
-        const uint8_t *kinds, *lens, *data;
-        size_t nk, nl, nd;
-        if (canonical_tuple(which ? c->new_p : c->old_p, which ? c->new_len : c->old_len, &kinds,
-                            &nk, &lens, &nl, &data, &nd) &&
-            canonical_values(kinds, nk, lens, nl, data, nd, old, n_old, out, ncols))
-            return 1;
-    }
+    tm_tuple_view v;
+    if (tm_change_canonical_tuple(c, which, &v) && canonical_values(&v, old, n_old, out, ncols))
+        return 1;
     Tidemark__Tuple t;
     int rc = tm_change_tuple(d, c, which, &t, err);
     if (rc <= 0)
