@@ -10,21 +10,17 @@
 #include "lsn.h"
 #include "tm_time.h"
 
-static double clock_s(clockid_t id)
+double tm_run_clock(bool cpu)
 {
     struct timespec ts;
-    clock_gettime(id, &ts);
+    clock_gettime(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Seconds on the monotonic clock. */
 static double mono(void)
 {
-    return clock_s(CLOCK_MONOTONIC);
-}
-
-double tm_run_clock(bool cpu)
-{
-    return clock_s(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC);
+    return tm_run_clock(false);
 }
 
 int tm_journal_last_commit(const char *dir, uint64_t *lsn, int64_t *time, tm_error *err)
@@ -152,7 +148,7 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
     /* After the checkpoint: its transactions are in the state already. */
     if (info->ckpt_lsn && tm_reader_seek_lsn(r, info->ckpt_lsn + 1, err) != 0)
         goto fail;
-    double start = mono(), next_report = start + 1, cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    double start = mono(), next_report = start + 1, cpu0 = tm_run_clock(true);
     const Tidemark__Record *rec;
     const uint8_t *raw;
     size_t len;
@@ -269,7 +265,7 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
     }
     info->reached_end = info->stop_lsn == 0;
     info->seconds = mono() - start;
-    info->cpu_seconds = clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    info->cpu_seconds = tm_run_clock(true) - cpu0;
     if (progress)
         progress_line(progress, s, info, t, start, true);
     tm_reader_close(r);
