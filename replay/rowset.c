@@ -204,11 +204,10 @@ static void sort_run(tm_rowset_item *v, size_t n, const tm_rowset *rs)
     sort_items(v, n, rs, depth);
 }
 
-/* Byte d (0..15) of an item's prefix pair, d = 0 the least significant
- * byte of p[1], d = 15 the most significant of p[0]. */
-static inline unsigned digit(const tm_rowset_item *it, unsigned d)
+/* Byte b of an item's first-key prefix p[0], b = 0 the least significant. */
+static inline unsigned p0_byte(const tm_rowset_item *it, unsigned b)
 {
-    return (unsigned)(d < 8 ? it->p[1] >> (8 * d) : it->p[0] >> (8 * (d - 8))) & 0xff;
+    return (unsigned)(it->p[0] >> (8 * b)) & 0xff;
 }
 
 /* Sorts by the first key's prefix p[0] with an LSD radix sort (bytes
@@ -221,7 +220,7 @@ static bool radix_sort(tm_rowset *rs)
 {
     size_t n = rs->n, tmp_bytes = (n + 1) * sizeof(tm_rowset_item);
     tm_rowset_item *tmp = tm_bigmem_zalloc(tmp_bytes);
-    size_t(*count)[256] = calloc(8, sizeof *count); /* count[d - 8]: d is a byte of p[0] */
+    size_t(*count)[256] = calloc(8, sizeof *count); /* count[b]: byte b of p[0] */
     if (!tmp || !count) {
         tm_bigmem_free(tmp, tmp_bytes);
         free(count);
@@ -229,19 +228,19 @@ static bool radix_sort(tm_rowset *rs)
     }
     tm_rowset_item *src = rs->items, *dst = tmp;
     for (size_t i = 0; i < n; i++)
-        for (unsigned d = 8; d < 16; d++)
-            count[d - 8][digit(&src[i], d)]++;
-    for (unsigned d = 8; d < 16; d++) {
-        if (count[d - 8][digit(&src[0], d)] == n)
+        for (unsigned b = 0; b < 8; b++)
+            count[b][p0_byte(&src[i], b)]++;
+    for (unsigned b = 0; b < 8; b++) {
+        if (count[b][p0_byte(&src[0], b)] == n)
             continue; /* one value: this byte orders nothing */
         size_t pos = 0;
-        for (unsigned b = 0; b < 256; b++) {
-            size_t c = count[d - 8][b];
-            count[d - 8][b] = pos;
+        for (unsigned x = 0; x < 256; x++) {
+            size_t c = count[b][x];
+            count[b][x] = pos;
             pos += c;
         }
         for (size_t i = 0; i < n; i++)
-            dst[count[d - 8][digit(&src[i], d)]++] = src[i];
+            dst[count[b][p0_byte(&src[i], b)]++] = src[i];
         tm_rowset_item *t = src;
         src = dst;
         dst = t;
