@@ -1,9 +1,9 @@
-/* Large arrays that replay fills at random (hash slots, sort items): from
- * their own mappings marked for transparent huge pages where the system
- * offers them (madvise mode), so that filling 16 MB costs a few faults
- * instead of thousands and reaching it at random misses the TLB less.
- * Smaller ones, and all of them under AddressSanitizer (which then checks
- * them), come from calloc. */
+/* Large memory that replay fills and reaches at random (row slabs, hash
+ * slots, sort items): its own mappings, aligned and marked for transparent
+ * huge pages where the system offers them (madvise mode), so that filling
+ * 16 MB costs a few faults instead of thousands and reaching it at random
+ * misses the TLB less. Smaller blocks, and all of them under
+ * AddressSanitizer (which then checks them), come from calloc. */
 #ifndef TM_BIGMEM_H
 #define TM_BIGMEM_H
 

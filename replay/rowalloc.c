@@ -2,7 +2,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+
+#include "bigmem.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/asan_interface.h>
@@ -15,9 +16,9 @@
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-/* A slab is one transparent huge page where the system offers them
- * (madvise mode): rows are reached at random, and a table of 100 MB in 4 KB
- * pages misses the TLB on nearly every row. */
+/* A slab is one huge page where the system offers them (bigmem.h): rows
+ * are reached at random, and a table of 100 MB in 4 KB pages misses the TLB
+ * on nearly every row. */
 #define SLAB_SIZE (2u << 20)
 
 /* A slab starts with the link to the previous one, then the blocks. */
@@ -42,10 +43,9 @@ void *tm_rowalloc_get(tm_rowalloc *a, size_t size, uint32_t *cap)
         return p;
     }
     if (a->left < *cap) {
-        slab *s = aligned_alloc(SLAB_SIZE, SLAB_SIZE);
+        slab *s = tm_bigmem_zalloc(SLAB_SIZE);
         if (!s)
             return NULL;
-        (void)madvise(s, SLAB_SIZE, MADV_HUGEPAGE); /* a hint: ignored where not offered */
         s->prev = a->slabs;
         a->slabs = s;
         a->cur = (char *)s->align;
@@ -74,7 +74,7 @@ void tm_rowalloc_release(tm_rowalloc *a)
     for (slab *s = a->slabs, *prev; s; s = prev) {
         prev = s->prev;
         UNPOISON(s, SLAB_SIZE);
-        free(s);
+        tm_bigmem_free(s, SLAB_SIZE);
     }
     memset(a, 0, sizeof *a);
 }
