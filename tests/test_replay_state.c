@@ -104,10 +104,11 @@ static void assert_values_eq(const tm_value *a, const tm_value *b, uint32_t n)
 }
 
 /* tm_change_values (one pass) must give what tm_change_tuple then
- * tm_tuple_decode give, values and failures alike. */
-static void check_values(tm_change_decoder *d, const uint8_t *buf, size_t len)
+ * tm_tuple_decode give, values and failures alike. one and two: the
+ * caller's value arrays (old and new tuple) for each way. */
+static void check_values(tm_change_decoder *d, const uint8_t *buf, size_t len, tm_colbuf one[2],
+                         tm_colbuf two[2])
 {
-    static tm_colbuf one[2], two[2];
     tm_change c;
     tm_error err;
     if (tm_change_peek(d, buf, len, &c, &err) != 0)
@@ -139,6 +140,7 @@ START_TEST(decoder_matches_protobuf)
     tm_change_decoder_init(&d);
     static uint8_t k[2][8], data[2][2000], buf[8000];
     static uint32_t lens[2][8];
+    tm_colbuf one[2] = {{0}}, two[2] = {{0}}; /* check_values: old and new tuple, each way */
     for (int it = 0; it < 20000; it++) {
         Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
         Tidemark__Tuple ot, nt;
@@ -161,7 +163,7 @@ START_TEST(decoder_matches_protobuf)
         ch.truncate_flags = (uint32_t)tmt_below(&r, 4);
         size_t len = tidemark__change__pack(&ch, buf);
         check_same(&d, buf, len);
-        check_values(&d, buf, len);
+        check_values(&d, buf, len, one, two);
         /* Non-canonical: a field repeated (last wins, tuples merge), an
          * unknown field, truncation, a flipped byte. */
         size_t l2 = len;
@@ -193,7 +195,11 @@ START_TEST(decoder_matches_protobuf)
             break;
         }
         check_same(&d, buf, l2);
-        check_values(&d, buf, l2);
+        check_values(&d, buf, l2, one, two);
+    }
+    for (int w = 0; w < 2; w++) {
+        tm_colbuf_free(&one[w]);
+        tm_colbuf_free(&two[w]);
     }
     tm_change_decoder_free(&d);
 }
