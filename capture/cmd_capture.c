@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "capture.h"
-#include "commands.h"
-#include "lsn.h"
-#include "setup.h"
+#include "capture/loop/capture.h"
+#include "store/cli/commands.h"
+#include "store/common/lsn.h"
+#include "capture/source/setup.h"
 
 volatile int tm_capture_stop_requested;
 

@@ -8,12 +8,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "commands.h"
-#include "journal.h"
-#include "lsn.h"
-#include "setup.h"
-#include "source.h"
-#include "tm_time.h"
+#include "store/cli/commands.h"
+#include "store/journal/journal.h"
+#include "store/common/lsn.h"
+#include "capture/source/setup.h"
+#include "capture/source/source.h"
+#include "store/common/tm_time.h"
 
 typedef struct table_rows {
     uint32_t oid;

@@ -9,14 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
-#include "cli.h"
-#include "commands.h"
-#include "keyscan.h"
-#include "fsutil.h"
-#include "journal.h"
-#include "lsn.h"
-#include "runner.h"
+#include "replay/engine/checkpoint.h"
+#include "store/cli/cli.h"
+#include "store/cli/commands.h"
+#include "replay/keys/keyscan.h"
+#include "store/common/fsutil.h"
+#include "store/journal/journal.h"
+#include "store/common/lsn.h"
+#include "replay/engine/runner.h"
 
 #define DEFAULT_EVERY 250000
 

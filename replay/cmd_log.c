@@ -2,9 +2,9 @@
  * the interface and log_run.c for the work. */
 #include <stdio.h>
 
-#include "commands.h"
-#include "log_opts.h"
-#include "log_run.h"
+#include "store/cli/commands.h"
+#include "replay/log/log_opts.h"
+#include "replay/log/log_run.h"
 
 int cmd_log(int argc, char **argv)
 {

@@ -9,18 +9,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "apply_db.h"
-#include "cli.h"
-#include "commands.h"
-#include "emit.h"
-#include "fsutil.h"
-#include "journal.h"
-#include "lsn.h"
-#include "outfile.h"
-#include "qualname.h"
-#include "runner.h"
-#include "tm_time.h"
-#include "where.h"
+#include "replay/out/apply_db.h"
+#include "store/cli/cli.h"
+#include "store/cli/commands.h"
+#include "replay/out/emit.h"
+#include "store/common/fsutil.h"
+#include "store/journal/journal.h"
+#include "store/common/lsn.h"
+#include "replay/out/outfile.h"
+#include "store/common/qualname.h"
+#include "replay/engine/runner.h"
+#include "store/common/tm_time.h"
+#include "replay/query/where.h"
 
 static void usage(FILE *f)
 {

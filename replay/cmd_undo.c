@@ -9,16 +9,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "commands.h"
-#include "journal.h"
-#include "out.h"
-#include "outfile.h"
-#include "qualname.h"
-#include "tm_time.h"
-#include "undo_apply.h"
-#include "undo_plan.h"
-#include "undo_sql.h"
+#include "store/cli/cli.h"
+#include "store/cli/commands.h"
+#include "store/journal/journal.h"
+#include "replay/out/out.h"
+#include "replay/out/outfile.h"
+#include "store/common/qualname.h"
+#include "store/common/tm_time.h"
+#include "replay/undo/undo_apply.h"
+#include "replay/undo/undo_plan.h"
+#include "replay/undo/undo_sql.h"
 
 static void usage(FILE *f)
 {

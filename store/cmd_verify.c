@@ -2,8 +2,8 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "commands.h"
-#include "journal.h"
+#include "store/cli/commands.h"
+#include "store/journal/journal.h"
 
 static void usage(FILE *f)
 {

@@ -1,0 +1,796 @@
+/*
+ * The capture loop: START_REPLICATION on the slot, decode pgoutput, buffer
+ * each transaction until its Commit, append it to the journal, group-commit
+ * fsyncs, and confirm to the server only what is durable.
+ *
+ * Exactly once: the server resends from its confirmed_flush_lsn after any
+ * restart; transactions whose commit LSN the journal already holds are
+ * skipped. The flush position sent is the end LSN of the last durable
+ * commit, or a keepalive's position when nothing at all is pending.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture/loop/capture.h"
+#include "store/common/lsn.h"
+#include "capture/decode/pgoutput.h"
+#include "capture/decode/relcache.h"
+#include "capture/decode/relversion.h"
+#include "capture/source/replproto.h"
+#include "capture/snapshot/rewrite.h"
+#include "store/common/tm_time.h"
+#include "capture/decode/tuple_encode.h"
+#include "capture/decode/txbuf.h"
+
+/* Relation versions to journal before the transaction being received. */
+typedef struct pending_rel {
+    tm_catrel cr;
+    struct pending_rel *next;
+} pending_rel;
+
+/* Update/delete counts per relation in the current transaction, for the
+ * mass-change warning. */
+typedef struct relcount {
+    uint32_t oid, rows;
+} relcount;
+
+typedef struct stream {
+    const tm_capture_opts *o;
+    const tm_meta *meta;
+    tm_writer *w;
+    PGconn *conn, *sql;
+    tm_pgo_decoder dec;
+    tm_relcache *rels;
+    tm_txbuf *tx;
+    tm_tuple_enc enc_old, enc_new;
+
+    /* the transaction being received */
+    bool in_tx;
+    uint32_t xid;
+    uint64_t final_lsn;
+    int64_t commit_time;
+    char origin[128];
+    uint64_t origin_lsn;
+    pending_rel *pending;
+    relcount *counts;
+    size_t ncounts, counts_cap;
+
+    /* positions */
+    uint64_t received_lsn;  /* highest WAL position seen from the server */
+    uint64_t keepalive_lsn; /* confirmable keepalive position (nothing pending) */
+    uint64_t confirmed_lsn; /* last flush position sent */
+    bool dirty;             /* journal has ended transactions not yet fsynced */
+    size_t pumped;          /* bytes of messages handled since the last read */
+    int64_t dirty_since;
+    int64_t last_status; /* last standby status update sent */
+    int64_t last_log;
+    int64_t last_commit_time;
+
+    /* table rewrites: fresh snapshots owed, one taken and waiting */
+    tm_oidlist tables, owed, clear_after_sync;
+    tm_deferred_snapshot deferred;
+    bool ddl_seen;
+
+    /* counters for the status line */
+    uint64_t n_tx, n_changes, n_skipped;
+    bool done;
+} stream;
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void clear_pending(stream *s)
+{
+    while (s->pending) {
+        pending_rel *n = s->pending->next;
+        tm_catrel_free(&s->pending->cr);
+        free(s->pending);
+        s->pending = n;
+    }
+}
+
+static void reset_tx(stream *s)
+{
+    s->in_tx = false;
+    tm_txbuf_reset(s->tx);
+    clear_pending(s);
+    s->ncounts = 0;
+    s->origin[0] = '\0';
+    s->origin_lsn = 0;
+}
+
+static uint64_t flush_position(const stream *s)
+{
+    uint64_t d = tm_writer_durable_end_lsn(s->w);
+    if (!s->in_tx && !s->dirty && s->keepalive_lsn > d)
+        return s->keepalive_lsn;
+    return d;
+}
+
+static int send_status(stream *s, bool reply_requested, tm_error *err)
+{
+    char buf[TM_REPL_STATUS_LEN];
+    uint64_t flush = flush_position(s);
+    size_t n = tm_repl_build_status(buf, s->received_lsn > flush ? s->received_lsn : flush, flush,
+                                    flush, tm_time_now(), reply_requested);
+    if (PQputCopyData(s->conn, buf, (int)n) <= 0 || PQflush(s->conn) < 0) {
+        tm_error_set(err, "sending a status update to the server: %s", PQerrorMessage(s->conn));
+        return -1;
+    }
+    s->confirmed_lsn = flush;
+    s->last_status = now_us();
+    return 0;
+}
+
+static int sync_journal(stream *s, tm_error *err)
+{
+    if (!s->dirty)
+        return 0;
+    if (tm_writer_sync(s->w, err) != 0)
+        return -1;
+    s->dirty = false;
+    if (s->clear_after_sync.n) {
+        /* The owed snapshots are durable now: forget them. */
+        tm_oidlist keep = {0};
+        for (int i = 0; i < s->owed.n; i++) {
+            bool done = false;
+            for (int k = 0; k < s->clear_after_sync.n; k++)
+                done |= s->owed.oids[i] == s->clear_after_sync.oids[k];
+            if (!done)
+                tm_oidlist_add(&keep, s->owed.oids[i]);
+        }
+        tm_oidlist_free(&s->owed);
+        s->owed = keep;
+        tm_oidlist_free(&s->clear_after_sync);
+        if (tm_owed_save(s->o->journal, &s->owed, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void mark_dirty(stream *s)
+{
+    if (!s->dirty)
+        s->dirty_since = now_us();
+    s->dirty = true;
+}
+
+/* A table's rows changed without row changes: it is owed a fresh snapshot.
+ * Saved before anything that revealed it can become durable. */
+static int owe_snapshot(stream *s, uint32_t oid, tm_error *err)
+{
+    for (int i = 0; i < s->owed.n; i++)
+        if (s->owed.oids[i] == oid)
+            return 0;
+    if (tm_oidlist_add(&s->owed, oid) != 0) {
+        tm_error_set(err, "out of memory");
+        return -1;
+    }
+    return tm_owed_save(s->o->journal, &s->owed, err);
+}
+
+/* Takes the owed snapshots when none is waiting. */
+static int take_owed(stream *s, tm_error *err)
+{
+    if (s->owed.n == 0 || s->deferred.ready)
+        return 0;
+    char spool[4096];
+    snprintf(spool, sizeof spool, "%s/snapshot.tmp", s->o->journal);
+    return tm_deferred_take(&s->deferred, s->o->source, s->sql, s->w, &s->owed, spool,
+                            s->o->tx_memory_budget, err);
+}
+
+/* Journals the waiting snapshot once the stream has reached its LSN. */
+static int write_deferred_upto(stream *s, uint64_t lsn, tm_error *err)
+{
+    if (!s->deferred.ready || lsn < s->deferred.lsn)
+        return 0;
+    int rc = tm_deferred_write(&s->deferred, s->w, err);
+    if (rc < 0)
+        return -1;
+    if (rc == 1) {
+        for (int i = 0; i < s->deferred.n; i++)
+            tm_oidlist_add(&s->clear_after_sync, s->deferred.rels[i].rel.oid);
+        mark_dirty(s);
+    }
+    /* Written, or voided by a schema change since: the owed set decides. */
+    tm_deferred_clear(&s->deferred);
+    return 0;
+}
+
+static void log_status(stream *s)
+{
+    char c[TM_LSN_BUFLEN];
+    uint64_t lag = s->received_lsn > s->confirmed_lsn ? s->received_lsn - s->confirmed_lsn : 0;
+    double lag_s = 0;
+    if (lag && s->last_commit_time)
+        lag_s = (double)(tm_time_now() - s->last_commit_time) / 1e6;
+    fprintf(stderr,
+            "tidemark capture: tx=%llu changes=%llu skipped=%llu bytes=%llu confirmed=%s "
+            "lag=%lluB/%.1fs\n",
+            (unsigned long long)s->n_tx, (unsigned long long)s->n_changes,
+            (unsigned long long)s->n_skipped, (unsigned long long)tm_writer_bytes_written(s->w),
+            tm_lsn_format(s->confirmed_lsn, c), (unsigned long long)lag, lag_s < 0 ? 0 : lag_s);
+    s->last_log = now_us();
+}
+
+static void count_row(stream *s, uint32_t oid)
+{
+    for (size_t i = 0; i < s->ncounts; i++)
+        if (s->counts[i].oid == oid) {
+            s->counts[i].rows++;
+            return;
+        }
+    if (s->ncounts == s->counts_cap) {
+        size_t cap = s->counts_cap ? s->counts_cap * 2 : 8;
+        relcount *g = realloc(s->counts, cap * sizeof *g);
+        if (!g)
+            return;
+        s->counts = g;
+        s->counts_cap = cap;
+    }
+    s->counts[s->ncounts++] = (relcount){oid, 1};
+}
+
+static int on_relation(stream *s, const tm_pgo_relation *m, tm_error *err)
+{
+    tm_rel *r;
+    bool changed;
+    if (tm_relcache_put(s->rels, m, &r, &changed, err) != 0)
+        return -1;
+    if (!changed && r->version != 0)
+        return 0;
+    pending_rel *p = calloc(1, sizeof *p);
+    if (!p || tm_relversion_build(s->sql, r, &p->cr, err) != 0) {
+        free(p);
+        return -1;
+    }
+    const Tidemark__Relation *last = tm_writer_relation(s->w, m->oid);
+    if (last && tm_relation_equal(last, &p->cr.rel)) {
+        r->version = last->version;
+        tm_catrel_free(&p->cr);
+        free(p);
+        return 0;
+    }
+    r->version = (last ? last->version : 0) + 1;
+    /* A versions written for a transaction that then turns out to be a
+     * resend is harmless: the next comparison finds it equal. */
+    for (pending_rel *q = s->pending; q; q = q->next)
+        if (q->cr.rel.oid == m->oid && q->cr.rel.version >= r->version)
+            r->version = q->cr.rel.version + 1;
+    p->cr.rel.has_version = p->cr.rel.has_lsn = 1;
+    p->cr.rel.version = r->version;
+    p->cr.rel.lsn = s->final_lsn;
+    if (last && last->filenode != p->cr.rel.filenode) {
+        if (s->o->verbose)
+            fprintf(stderr, "tidemark capture: %s.%s has a new file node (rewrite or truncate)\n",
+                    m->nspname, m->relname);
+        if (owe_snapshot(s, m->oid, err) != 0) {
+            tm_catrel_free(&p->cr);
+            free(p);
+            return -1;
+        }
+    }
+    p->next = s->pending;
+    s->pending = p;
+    return 0;
+}
+
+static int on_change(stream *s, const tm_pgo_msg *m, tm_error *err)
+{
+    Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    Tidemark__Tuple oldt, newt;
+    rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
+    rec.change = &ch;
+    const tm_pgo_change *c = &m->change;
+    tm_rel *r = tm_relcache_get(s->rels, c->relid);
+    if (!r) {
+        tm_error_set(err, "pgoutput sent a %s for relation %u before describing it",
+                     tm_pgo_type_name(m->type), c->relid);
+        return -1;
+    }
+    ch.has_op = ch.has_relation_oid = ch.has_relation_version = 1;
+    ch.relation_oid = c->relid;
+    ch.relation_version = r->version;
+    ch.op = m->type == TM_PGO_INSERT   ? TIDEMARK__CHANGE__OP__INSERT
+            : m->type == TM_PGO_UPDATE ? TIDEMARK__CHANGE__OP__UPDATE
+                                       : TIDEMARK__CHANGE__OP__DELETE;
+    if (c->old_kind) {
+        ch.has_old_kind = 1;
+        ch.old_kind = (uint32_t)(unsigned char)c->old_kind;
+        if (tm_tuple_encode(&s->enc_old, c->old.cols, c->old.ncols, NULL, 0, &oldt, err) != 0)
+            return -1;
+        ch.old_tuple = &oldt;
+    }
+    if (m->type != TM_PGO_DELETE) {
+        if (tm_tuple_encode(&s->enc_new, c->new_.cols, c->new_.ncols,
+                            c->old_kind ? c->old.cols : NULL, c->old_kind ? c->old.ncols : 0, &newt,
+                            err) != 0)
+            return -1;
+        ch.new_tuple = &newt;
+    } else {
+        count_row(s, c->relid);
+    }
+    if (m->type == TM_PGO_UPDATE)
+        count_row(s, c->relid);
+    return tm_txbuf_add(s->tx, &rec, err);
+}
+
+static int on_truncate(stream *s, const tm_pgo_msg *m, tm_error *err)
+{
+    Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
+    rec.change = &ch;
+    ch.has_op = ch.has_relation_oid = ch.has_relation_version = ch.has_truncate_flags = 1;
+    ch.op = TIDEMARK__CHANGE__OP__TRUNCATE;
+    ch.truncate_flags = m->truncate.flags;
+    for (uint32_t i = 0; i < m->truncate.nrelids; i++) {
+        tm_rel *r = tm_relcache_get(s->rels, m->truncate.relids[i]);
+        ch.relation_oid = m->truncate.relids[i];
+        ch.relation_version = r ? r->version : 0;
+        if (tm_txbuf_add(s->tx, &rec, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int on_message(stream *s, const tm_pgo_msg *m, tm_error *err)
+{
+    Tidemark__LogicalMessage lm = TIDEMARK__LOGICAL_MESSAGE__INIT;
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_MESSAGE;
+    rec.message = &lm;
+    lm.has_transactional = lm.has_lsn = lm.has_content = 1;
+    lm.transactional = m->message.transactional;
+    lm.lsn = m->message.lsn;
+    lm.prefix = (char *)m->message.prefix;
+    lm.content.data = (uint8_t *)m->message.content;
+    lm.content.len = m->message.content_len;
+    if (!strcmp(m->message.prefix, "tidemark.ddl"))
+        s->ddl_seen = true;
+    if (m->message.transactional && s->in_tx)
+        return tm_txbuf_add(s->tx, &rec, err);
+    /* Non-transactional: journaled on its own, durable with the next sync.
+     * Its LSN is not a commit, so a resend after restart is not detectable;
+     * such messages are context, at most once-or-twice, never row data. */
+    if (tm_writer_put_standalone(s->w, &rec, err) != 0)
+        return -1;
+    mark_dirty(s);
+    return 0;
+}
+
+/* After a transaction: a DDL message in it may mean a rewrite; snapshots
+ * owed are taken now, right after the DDL committed. */
+static int after_commit(stream *s, tm_error *err)
+{
+    if (s->ddl_seen) {
+        s->ddl_seen = false;
+        tm_oidlist found = {0};
+        if (tm_rewrites_detect(s->sql, s->w, &s->tables, &found, err) != 0)
+            return -1;
+        for (int i = 0; i < found.n; i++)
+            if (owe_snapshot(s, found.oids[i], err) != 0) {
+                tm_oidlist_free(&found);
+                return -1;
+            }
+        tm_oidlist_free(&found);
+    }
+    return take_owed(s, err);
+}
+
+static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
+{
+    uint64_t commit_lsn = m->commit.commit_lsn;
+    if (!s->in_tx) {
+        tm_error_set(err, "pgoutput sent a Commit outside a transaction");
+        return -1;
+    }
+    if (write_deferred_upto(s, commit_lsn, err) != 0)
+        return -1;
+    if (commit_lsn <= tm_writer_last_commit_lsn(s->w) || tm_txbuf_count(s->tx) == 0) {
+        /* Already journaled before a restart (or nothing of ours in it). */
+        if (tm_txbuf_count(s->tx))
+            s->n_skipped++;
+        for (pending_rel *p = s->pending; p; p = p->next) {
+            Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+            rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
+            rec.relation = &p->cr.rel;
+            if (!tm_writer_relation(s->w, p->cr.rel.oid) ||
+                !tm_relation_equal(tm_writer_relation(s->w, p->cr.rel.oid), &p->cr.rel))
+                if (tm_writer_put_standalone(s->w, &rec, err) != 0)
+                    return -1;
+        }
+        reset_tx(s);
+        return after_commit(s, err);
+    }
+    /* Oldest version first: the list is newest first. */
+    pending_rel *rev = NULL;
+    while (s->pending) {
+        pending_rel *n = s->pending->next;
+        s->pending->next = rev;
+        rev = s->pending;
+        s->pending = n;
+    }
+    s->pending = rev;
+    for (pending_rel *p = s->pending; p; p = p->next) {
+        Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+        rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
+        rec.relation = &p->cr.rel;
+        if (tm_writer_put_standalone(s->w, &rec, err) != 0)
+            return -1;
+    }
+    Tidemark__TxBegin hdr = TIDEMARK__TX_BEGIN__INIT;
+    hdr.has_xid = hdr.has_commit_lsn = hdr.has_end_lsn = hdr.has_commit_time = 1;
+    hdr.has_n_records = 1;
+    hdr.xid = s->xid;
+    hdr.commit_lsn = commit_lsn;
+    hdr.end_lsn = m->commit.end_lsn;
+    hdr.commit_time = m->commit.commit_time;
+    hdr.n_records = tm_txbuf_count(s->tx);
+    if (s->origin[0]) {
+        hdr.origin = s->origin;
+        hdr.has_origin_lsn = 1;
+        hdr.origin_lsn = s->origin_lsn;
+    }
+    uint32_t most = 0;
+    for (size_t i = 0; i < s->ncounts; i++) {
+        if (s->counts[i].rows > most)
+            most = s->counts[i].rows;
+        if (s->o->warn_rows && s->counts[i].rows > s->o->warn_rows) {
+            tm_rel *r = tm_relcache_get(s->rels, s->counts[i].oid);
+            char c[TM_LSN_BUFLEN];
+            fprintf(stderr,
+                    "tidemark capture: WARNING: mass change: transaction %u (commit %s) updated "
+                    "or deleted %u rows of %s.%s\n",
+                    s->xid, tm_lsn_format(commit_lsn, c), s->counts[i].rows, r ? r->nspname : "?",
+                    r ? r->relname : "?");
+        }
+    }
+    if (s->o->warn_rows && most > s->o->warn_rows) {
+        hdr.has_large_change_rows = 1;
+        hdr.large_change_rows = most;
+    }
+    if (tm_txbuf_write_tx(s->tx, s->w, &hdr, err) != 0)
+        return -1;
+    s->n_tx++;
+    s->n_changes += hdr.n_records;
+    s->last_commit_time = hdr.commit_time;
+    mark_dirty(s);
+    reset_tx(s);
+    if (s->o->endpos && commit_lsn >= s->o->endpos)
+        s->done = true;
+    return after_commit(s, err);
+}
+
+static int on_pgoutput(stream *s, const char *data, size_t len, tm_error *err)
+{
+    tm_pgo_msg m;
+    if (tm_pgo_decode(&s->dec, data, len, &m, err) != 0) {
+        char c[TM_LSN_BUFLEN];
+        tm_error_prefix(err, "malformed pgoutput message near %s",
+                        tm_lsn_format(s->received_lsn, c));
+        return -1;
+    }
+    switch (m.type) {
+    case TM_PGO_BEGIN:
+        if (s->o->endpos && m.begin.final_lsn > s->o->endpos) {
+            s->done = true;
+            return 0;
+        }
+        reset_tx(s);
+        s->in_tx = true;
+        s->xid = m.begin.xid;
+        s->final_lsn = m.begin.final_lsn;
+        s->commit_time = m.begin.commit_time;
+        return 0;
+    case TM_PGO_COMMIT:
+        return on_commit(s, &m, err);
+    case TM_PGO_ORIGIN:
+        snprintf(s->origin, sizeof s->origin, "%s", m.origin.name);
+        s->origin_lsn = m.origin.lsn;
+        return 0;
+    case TM_PGO_RELATION:
+        return on_relation(s, &m.relation, err);
+    case TM_PGO_TYPE:
+        return 0; /* values are text; type names come from the catalog */
+    case TM_PGO_INSERT:
+    case TM_PGO_UPDATE:
+    case TM_PGO_DELETE:
+        return on_change(s, &m, err);
+    case TM_PGO_TRUNCATE:
+        return on_truncate(s, &m, err);
+    case TM_PGO_MESSAGE:
+        return on_message(s, &m, err);
+    default:
+        tm_error_set(err, "pgoutput sent a %s message, which capture did not ask for",
+                     tm_pgo_type_name(m.type));
+        return -1;
+    }
+}
+
+static int start_replication(stream *s, tm_error *err)
+{
+    uint64_t from = tm_writer_durable_end_lsn(s->w);
+    if (from < s->meta->start_lsn)
+        from = s->meta->start_lsn;
+    char lsn[TM_LSN_BUFLEN], cmd[1024];
+    char *slot = PQescapeIdentifier(s->conn, s->meta->slot, strlen(s->meta->slot));
+    char *pub = PQescapeIdentifier(s->conn, s->meta->publication, strlen(s->meta->publication));
+    char *publit = PQescapeLiteral(s->conn, pub ? pub : "", pub ? strlen(pub) : 0);
+    snprintf(cmd, sizeof cmd,
+             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names %s, "
+             "messages 'true')",
+             slot, tm_lsn_format(from, lsn), publit);
+    PQfreemem(slot);
+    PQfreemem(pub);
+    PQfreemem(publit);
+    PGresult *r = PQexec(s->conn, cmd);
+    if (PQresultStatus(r) != PGRES_COPY_BOTH) {
+        tm_error_set(err, "START_REPLICATION failed: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    tm_pgo_decoder_reset(&s->dec);
+    s->confirmed_lsn = from;
+    if (s->o->verbose)
+        fprintf(stderr, "tidemark capture: streaming slot \"%s\" from %s\n", s->meta->slot, lsn);
+    return 0;
+}
+
+/* Opens both sessions and starts streaming; -1 with err on failure. */
+static int connect_source(stream *s, tm_error *err)
+{
+    tm_identity id;
+    if (!(s->sql = tm_source_connect(s->o->source, false, err)) ||
+        !(s->conn = tm_source_connect(s->o->source, true, err)) ||
+        tm_source_identify(s->conn, &id, err) != 0)
+        return -1;
+    if (id.system_identifier != s->meta->system_identifier) {
+        tm_error_set(err, "the source is now system %llu, not %llu as the journal says",
+                     (unsigned long long)id.system_identifier,
+                     (unsigned long long)s->meta->system_identifier);
+        return -1;
+    }
+    tm_oidlist_free(&s->tables);
+    if (tm_publication_ensure(s->sql, s->meta->publication, &s->tables, err) != 0 ||
+        take_owed(s, err) != 0)
+        return -1;
+    return start_replication(s, err);
+}
+
+static void disconnect_source(stream *s)
+{
+    if (s->conn)
+        PQfinish(s->conn);
+    if (s->sql)
+        PQfinish(s->sql);
+    s->conn = s->sql = NULL;
+}
+
+/* A failure while the server went away (a catalog query cut short, say)
+ * is a lost connection to come back from, not a fatal error. */
+static bool connection_lost(stream *s)
+{
+    return PQstatus(s->conn) == CONNECTION_BAD || (s->sql && PQstatus(s->sql) == CONNECTION_BAD);
+}
+
+/* Handles everything available on the connection. Returns 1 when more may
+ * come, 0 when the server ended the stream, -1 on a connection error, -2 on
+ * a fatal error (err). */
+static int pump(stream *s, tm_error *err)
+{
+    for (;;) {
+        char *buf = NULL;
+        int n = PQgetCopyData(s->conn, &buf, 1);
+        if (n == 0)
+            return 1;
+        if (n == -1)
+            return 0;
+        if (n == -2) {
+            tm_error_set(err, "%s", PQerrorMessage(s->conn));
+            return -1;
+        }
+        s->pumped += (size_t)n;
+        tm_repl_msg rm;
+        int rc = tm_repl_parse(buf, (size_t)n, &rm, err);
+        if (rc == 0 && rm.type == TM_REPL_XLOGDATA) {
+            if (rm.xlog.wal_end > s->received_lsn)
+                s->received_lsn = rm.xlog.wal_end;
+            rc = on_pgoutput(s, rm.xlog.data, rm.xlog.len, err);
+        } else if (rc == 0) {
+            if (rm.keepalive.wal_end > s->received_lsn)
+                s->received_lsn = rm.keepalive.wal_end;
+            /* Everything before a keepalive has been sent; with nothing of
+             * ours pending, its position can be confirmed. */
+            if (!s->in_tx && rm.keepalive.wal_end > s->keepalive_lsn)
+                s->keepalive_lsn = rm.keepalive.wal_end;
+            if (!s->in_tx)
+                rc = write_deferred_upto(s, rm.keepalive.wal_end, err);
+            if (s->o->endpos && !s->in_tx && rm.keepalive.wal_end >= s->o->endpos)
+                s->done = true;
+            if (rc == 0 && rm.keepalive.reply_requested) {
+                if (!s->in_tx)
+                    rc = sync_journal(s, err);
+                if (rc == 0 && send_status(s, false, err) != 0)
+                    rc = -1;
+            }
+        }
+        PQfreemem(buf);
+        if (rc != 0)
+            return connection_lost(s) ? -1 : -2;
+        if (s->done)
+            return 1;
+    }
+}
+
+/* Is there input on the socket now, or within wait_us microseconds? */
+static bool input_ready(stream *s, int64_t wait_us)
+{
+    int fd = PQsocket(s->conn);
+    if (fd < 0)
+        return false;
+    fd_set rfds;
+    FD_ZERO(&rfds);
+    FD_SET(fd, &rfds);
+    struct timeval tv = {.tv_sec = (time_t)(wait_us / 1000000),
+                         .tv_usec = (suseconds_t)(wait_us % 1000000)};
+    return select(fd + 1, &rfds, NULL, NULL, &tv) > 0;
+}
+
+/* Idle means that nothing came for a moment, not merely an empty socket: a
+ * walsender slower than capture (draining a backlog) leaves the socket
+ * empty between its bursts, and syncing at each would fsync thousands of
+ * times a second and cut the journal into tiny frames. */
+#define IDLE_GRACE_US 2000
+
+/* A walsender streaming a backlog sends a few kilobytes at a time: reading
+ * each morsel as it lands costs a wakeup, a select and a recv, which add up
+ * to more CPU than the work on the data. When the last read brought less
+ * than READ_TRICKLE bytes (capture is ahead of the walsender), capture lets
+ * the next ones gather for a moment, far less than the socket buffers hold;
+ * a read of more than that means it is behind, and it does not wait. */
+#define READ_TRICKLE 4096
+#define READ_GATHER_NS 100000
+
+/* Waits for data or the next deadline. */
+static void wait_input(stream *s, int64_t timeout_us)
+{
+    if (timeout_us > 0 && input_ready(s, timeout_us))
+        PQconsumeInput(s->conn);
+}
+
+/* One connected session: returns 0 on a clean stop, -1 when the connection
+ * was lost (reconnect), -2 on a fatal error. */
+static int run_session(stream *s, tm_error *err)
+{
+    const int64_t status_us = (int64_t)s->o->status_interval_s * 1000000;
+    const int64_t fsync_us = (int64_t)s->o->fsync_interval_ms * 1000;
+    for (;;) {
+        int rc = pump(s, err);
+        if (rc < 0)
+            return rc;
+        int64_t now = now_us();
+        /* Group commit: sync when idle (nothing more waiting on the socket),
+         * or when the window is over. */
+        bool more = rc == 1 && !s->done && input_ready(s, 0);
+        if (!more && rc == 1 && !s->done && s->dirty && !s->in_tx)
+            more = input_ready(s, IDLE_GRACE_US);
+        if (more && s->pumped < READ_TRICKLE) {
+            struct timespec gather = {0, READ_GATHER_NS};
+            nanosleep(&gather, NULL);
+        }
+        s->pumped = 0;
+        if (more && !PQconsumeInput(s->conn)) {
+            tm_error_set(err, "%s", PQerrorMessage(s->conn));
+            return -1;
+        }
+        bool idle = rc == 1 && !more && !s->in_tx;
+        if (s->dirty && (idle || s->done || now - s->dirty_since >= fsync_us)) {
+            if (sync_journal(s, err) != 0)
+                return -2;
+            if (send_status(s, false, err) != 0)
+                return -1;
+        }
+        if (s->done || tm_capture_stop_requested) {
+            if (sync_journal(s, err) != 0)
+                return -2;
+            send_status(s, false, err);
+            return 0;
+        }
+        if (rc == 0) {
+            tm_error_set(err, "the server ended the replication stream");
+            return -1;
+        }
+        /* Standby status at least every 10 s keeps wal_sender_timeout away. */
+        if (now - s->last_status >= (status_us < 10000000 ? status_us : 10000000) &&
+            send_status(s, false, err) != 0)
+            return -1;
+        if (now - s->last_log >= status_us)
+            log_status(s);
+        int64_t wait = 100000;
+        if (s->dirty && fsync_us - (now - s->dirty_since) < wait)
+            wait = fsync_us - (now - s->dirty_since);
+        if (!more)
+            wait_input(s, wait);
+    }
+}
+
+int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *w, tm_error *err)
+{
+    stream s = {0};
+    s.o = o;
+    s.meta = meta;
+    s.w = w;
+    char spool[4096];
+    snprintf(spool, sizeof spool, "%s/spool.tmp", o->journal);
+    tm_pgo_decoder_init(&s.dec);
+    s.tx = tm_txbuf_new(spool, o->tx_memory_budget);
+    int rc = tm_relcache_create(&s.rels, err);
+    if (rc == 0)
+        rc = tm_owed_load(o->journal, &s.owed, err);
+    s.last_log = now_us();
+    int backoff = 1;
+    if (rc == 0 && connect_source(&s, err) != 0)
+        rc = -1;
+    while (rc == 0) {
+        rc = run_session(&s, err);
+        if (rc != -1)
+            break;
+        /* Lost the server: keep what is safe, then come back. */
+        fprintf(stderr, "tidemark capture: connection lost (%s); reconnecting\n", err->msg);
+        reset_tx(&s);
+        if (sync_journal(&s, err) != 0) {
+            rc = -2;
+            break;
+        }
+        disconnect_source(&s);
+        for (;;) {
+            for (int i = 0; i < backoff * 10 && !tm_capture_stop_requested; i++)
+                usleep(100000);
+            if (tm_capture_stop_requested) {
+                rc = 0;
+                break;
+            }
+            if (connect_source(&s, err) == 0) {
+                fprintf(stderr, "tidemark capture: reconnected\n");
+                backoff = 1;
+                rc = 0;
+                break;
+            }
+            disconnect_source(&s);
+            fprintf(stderr, "tidemark capture: reconnect failed (%s); retrying in %ds\n", err->msg,
+                    backoff < 30 ? backoff * 2 : 30);
+            if (backoff < 30)
+                backoff *= 2;
+        }
+        if (tm_capture_stop_requested)
+            break;
+    }
+    if (rc == 0)
+        log_status(&s);
+    disconnect_source(&s);
+    reset_tx(&s);
+    free(s.counts);
+    tm_deferred_clear(&s.deferred);
+    tm_oidlist_free(&s.tables);
+    tm_oidlist_free(&s.owed);
+    tm_oidlist_free(&s.clear_after_sync);
+    tm_txbuf_free(s.tx);
+    tm_tuple_enc_free(&s.enc_old);
+    tm_tuple_enc_free(&s.enc_new);
+    tm_relcache_destroy(s.rels);
+    tm_pgo_decoder_free(&s.dec);
+    return rc == 0 ? 0 : -1;
+}

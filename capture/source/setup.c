@@ -1,0 +1,256 @@
+#include "capture/source/setup.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/common/lsn.h"
+#include "capture/source/source.h"
+
+int tm_oidlist_add(tm_oidlist *l, uint32_t oid)
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->oids[i] == oid)
+            return 0;
+    uint32_t *grown = realloc(l->oids, (size_t)(l->n + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    l->oids = grown;
+    l->oids[l->n++] = oid;
+    return 0;
+}
+
+void tm_oidlist_free(tm_oidlist *l)
+{
+    free(l->oids);
+    l->oids = NULL;
+    l->n = 0;
+}
+
+static bool has_oid(const tm_oidlist *l, uint32_t oid)
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->oids[i] == oid)
+            return true;
+    return false;
+}
+
+/* "a, b, c" of the qualified names of oids, quoted for SQL. */
+static char *table_list_sql(PGconn *sql, const tm_oidlist *l, tm_error *err)
+{
+    size_t cap = 256, len = 0;
+    char *out = malloc(cap);
+    if (!out)
+        goto oom;
+    out[0] = '\0';
+    for (int i = 0; i < l->n; i++) {
+        char oid[16];
+        snprintf(oid, sizeof oid, "%u", l->oids[i]);
+        const char *p[] = {oid};
+        PGresult *r = PQexecParams(sql, "SELECT $1::oid::regclass::text", 1, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            tm_error_set(err, "%s", PQresultErrorMessage(r));
+            PQclear(r);
+            free(out);
+            return NULL;
+        }
+        const char *name = PQgetvalue(r, 0, 0);
+        size_t need = len + strlen(name) + 3;
+        if (need > cap) {
+            char *grown = realloc(out, need * 2);
+            if (!grown) {
+                PQclear(r);
+                free(out);
+                goto oom;
+            }
+            out = grown;
+            cap = need * 2;
+        }
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? ", " : "", name);
+        PQclear(r);
+    }
+    return out;
+oom:
+    tm_error_set(err, "out of memory");
+    return NULL;
+}
+
+int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_error *err)
+{
+    const char *p[] = {pub};
+    PGresult *r = PQexecParams(sql,
+                               "SELECT puballtables, pubinsert AND pubupdate AND pubdelete AND "
+                               "pubtruncate FROM pg_publication WHERE pubname = $1",
+                               1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        tm_error_set(err, "reading publication %s: %s", pub, PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        if (want->n == 0) {
+            tm_error_set(err, "publication \"%s\" does not exist and no --table was given; name "
+                              "the tables to capture with --table SCHEMA.NAME", pub);
+            return -1;
+        }
+        char *list = table_list_sql(sql, want, err);
+        if (!list)
+            return -1;
+        char *ident = PQescapeIdentifier(sql, pub, strlen(pub));
+        size_t n = strlen(list) + strlen(ident) + 64;
+        char *stmt = malloc(n);
+        snprintf(stmt, n, "CREATE PUBLICATION %s FOR TABLE %s", ident, list);
+        int rc = tm_source_exec(sql, stmt, err);
+        if (rc != 0)
+            tm_error_prefix(err, "creating publication \"%s\" (a superuser or the tables' owner "
+                                 "can create it: CREATE PUBLICATION %s FOR TABLE %s)",
+                            pub, ident, list);
+        free(stmt);
+        free(list);
+        PQfreemem(ident);
+        return rc;
+    }
+    bool all_tables = PQgetvalue(r, 0, 0)[0] == 't';
+    bool all_ops = PQgetvalue(r, 0, 1)[0] == 't';
+    PQclear(r);
+    if (!all_ops) {
+        tm_error_set(err, "publication \"%s\" does not publish every operation; tidemark needs "
+                          "insert, update, delete and truncate (ALTER PUBLICATION %s SET "
+                          "(publish = 'insert, update, delete, truncate'))", pub, pub);
+        return -1;
+    }
+    if (all_tables) {
+        tm_error_set(err, "publication \"%s\" is FOR ALL TABLES; tidemark captures chosen tables: "
+                          "use a publication of its own (--publication NAME)", pub);
+        return -1;
+    }
+    r = PQexecParams(sql,
+                     "SELECT format('%I.%I', schemaname, tablename)::regclass::oid "
+                     "FROM pg_publication_tables WHERE pubname = $1",
+                     1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        tm_error_set(err, "reading the tables of publication %s: %s", pub, PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    tm_oidlist have = {0};
+    for (int i = 0; i < PQntuples(r); i++)
+        tm_oidlist_add(&have, (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10));
+    PQclear(r);
+    if (want->n == 0) {
+        *want = have;
+        return 0;
+    }
+    bool same = have.n == want->n;
+    for (int i = 0; same && i < want->n; i++)
+        same = has_oid(&have, want->oids[i]);
+    if (!same) {
+        char *hl = table_list_sql(sql, &have, err), *wl = table_list_sql(sql, want, err);
+        tm_error_set(err, "publication \"%s\" publishes (%s) but capture was asked for (%s); "
+                          "use another --publication, or change it with ALTER PUBLICATION",
+                     pub, hl ? hl : "?", wl ? wl : "?");
+        free(hl);
+        free(wl);
+        tm_oidlist_free(&have);
+        return -1;
+    }
+    tm_oidlist_free(&have);
+    return 0;
+}
+
+int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_full, tm_error *err)
+{
+    for (int i = 0; i < tables->n; i++) {
+        char oid[16];
+        snprintf(oid, sizeof oid, "%u", tables->oids[i]);
+        const char *p[] = {oid};
+        PGresult *r = PQexecParams(sql,
+                                   "SELECT relreplident, $1::oid::regclass::text FROM pg_class "
+                                   "WHERE oid = $1",
+                                   1, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+            tm_error_set(err, "reading the replica identity of relation %s: %s", oid,
+                         PQresultErrorMessage(r));
+            PQclear(r);
+            return -1;
+        }
+        char ident = PQgetvalue(r, 0, 0)[0];
+        char name[300];
+        snprintf(name, sizeof name, "%s", PQgetvalue(r, 0, 1));
+        PQclear(r);
+        if (ident == 'f')
+            continue;
+        if (set_full) {
+            char stmt[400];
+            snprintf(stmt, sizeof stmt, "ALTER TABLE %s REPLICA IDENTITY FULL", name);
+            if (tm_source_exec(sql, stmt, err) != 0) {
+                tm_error_prefix(err, "setting REPLICA IDENTITY FULL on %s", name);
+                return -1;
+            }
+            fprintf(stderr, "tidemark capture: set REPLICA IDENTITY FULL on %s\n", name);
+        } else {
+            fprintf(stderr,
+                    "tidemark capture: WARNING: %s has REPLICA IDENTITY %s, not FULL: its deletes "
+                    "and updates will not carry the whole old row, so undo and the old values in "
+                    "log will be missing for them. Fix: ALTER TABLE %s REPLICA IDENTITY FULL "
+                    "(or run capture with --set-replica-identity-full)\n",
+                    name, ident == 'd' ? "DEFAULT" : ident == 'n' ? "NOTHING" : "USING INDEX",
+                    name);
+        }
+    }
+    return 0;
+}
+
+int tm_slot_info_get(PGconn *sql, const char *slot, tm_slot_info *info, tm_error *err)
+{
+    const char *p[] = {slot};
+    PGresult *r = PQexecParams(sql,
+                               "SELECT slot_type = 'logical' AND plugin = 'pgoutput', database, "
+                               "coalesce(wal_status, ''), confirmed_flush_lsn, "
+                               "coalesce(active_pid, 0) FROM pg_replication_slots "
+                               "WHERE slot_name = $1",
+                               1, NULL, p, NULL, NULL, 0);
+    memset(info, 0, sizeof *info);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        tm_error_set(err, "reading slot %s: %s", slot, PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    if (PQntuples(r) == 1) {
+        info->exists = true;
+        info->logical_pgoutput = PQgetvalue(r, 0, 0)[0] == 't';
+        snprintf(info->database, sizeof info->database, "%s", PQgetvalue(r, 0, 1));
+        snprintf(info->wal_status, sizeof info->wal_status, "%s", PQgetvalue(r, 0, 2));
+        if (!PQgetisnull(r, 0, 3))
+            tm_lsn_parse(PQgetvalue(r, 0, 3), &info->confirmed_flush_lsn);
+        info->active_pid = atoi(PQgetvalue(r, 0, 4));
+    }
+    PQclear(r);
+    return 0;
+}
+
+int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *consistent_lsn,
+                   char *snapshot, size_t snaplen, tm_error *err)
+{
+    char *ident = PQescapeIdentifier(repl, slot, strlen(slot));
+    char stmt[512];
+    snprintf(stmt, sizeof stmt,
+             "CREATE_REPLICATION_SLOT %s %sLOGICAL pgoutput (SNAPSHOT 'export')", ident,
+             temporary ? "TEMPORARY " : "");
+    PQfreemem(ident);
+    PGresult *r = PQexec(repl, stmt);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        tm_error_set(err, "creating replication slot \"%s\": %s", slot, PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    int rc = tm_lsn_parse(PQgetvalue(r, 0, 1), consistent_lsn);
+    snprintf(snapshot, snaplen, "%s", PQgetvalue(r, 0, 2));
+    PQclear(r);
+    if (rc != 0) {
+        tm_error_set(err, "the server returned an unreadable consistent point for slot %s", slot);
+        return -1;
+    }
+    return 0;
+}

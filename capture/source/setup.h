@@ -1,0 +1,47 @@
+/* The server-side objects capture relies on: the publication naming the
+ * captured tables, the logical slot, and the tables' replica identity. */
+#ifndef TM_SETUP_H
+#define TM_SETUP_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/common/tm_error.h"
+
+typedef struct tm_oidlist {
+    uint32_t *oids;
+    int n;
+} tm_oidlist;
+
+/* Makes sure publication pub publishes exactly the tables in want (all
+ * operations): creates it when missing, reuses it when it matches, refuses
+ * (with what differs and what to do) when it does not. With want->n == 0
+ * the publication must exist; its tables are returned in want. */
+int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_error *err);
+
+/* Tables without REPLICA IDENTITY FULL: warns (saying what will be missing
+ * and how to fix it), or sets FULL when set_full. */
+int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_full, tm_error *err);
+
+typedef struct tm_slot_info {
+    bool exists;
+    bool logical_pgoutput;
+    char database[128];
+    char wal_status[16];
+    uint64_t confirmed_flush_lsn;
+    int active_pid; /* 0 when not active */
+} tm_slot_info;
+
+int tm_slot_info_get(PGconn *sql, const char *slot, tm_slot_info *info, tm_error *err);
+
+/* CREATE_REPLICATION_SLOT ... LOGICAL pgoutput (SNAPSHOT 'export') on a
+ * replication session. The exported snapshot stays valid until the next
+ * command on repl; a temporary slot goes away with the session. */
+int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *consistent_lsn,
+                   char *snapshot, size_t snaplen, tm_error *err);
+
+void tm_oidlist_free(tm_oidlist *l);
+int tm_oidlist_add(tm_oidlist *l, uint32_t oid);
+
+#endif

@@ -1,0 +1,113 @@
+#include "capture/source/source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The user's own "options" are kept and ours appended, so theirs (e.g. a
+ * search_path) still apply while ours win for the output settings. */
+static char *merged_options(const char *conninfo)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
+    const char *user_opts = NULL;
+    if (opts) {
+        for (PQconninfoOption *o = opts; o->keyword; o++)
+            if (!strcmp(o->keyword, "options") && o->val && *o->val)
+                user_opts = o->val;
+    }
+    size_t len = (user_opts ? strlen(user_opts) + 1 : 0) + sizeof TM_SOURCE_OPTIONS;
+    char *merged = malloc(len);
+    if (merged)
+        snprintf(merged, len, "%s%s%s", user_opts ? user_opts : "", user_opts ? " " : "",
+                 TM_SOURCE_OPTIONS);
+    if (opts)
+        PQconninfoFree(opts);
+    PQfreemem(errmsg);
+    return merged;
+}
+
+PGconn *tm_source_connect(const char *conninfo, bool replication, tm_error *err)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *check = PQconninfoParse(conninfo, &errmsg);
+    if (!check) {
+        /* libpq's message names the bad keyword, never a value. */
+        tm_error_set(err, "invalid connection string: %s", errmsg ? errmsg : "out of memory");
+        PQfreemem(errmsg);
+        return NULL;
+    }
+    PQconninfoFree(check);
+
+    char *options = merged_options(conninfo);
+    if (!options) {
+        tm_error_set(err, "out of memory");
+        return NULL;
+    }
+    const char *keys[] = {"dbname", "options", "fallback_application_name",
+                          replication ? "replication" : NULL, NULL};
+    const char *vals[] = {conninfo, options, "tidemark", replication ? "database" : NULL, NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    free(options);
+    if (!conn) {
+        tm_error_set(err, "out of memory connecting to the source");
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        const char *m = PQerrorMessage(conn);
+        size_t n = strlen(m);
+        while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+            n--;
+        tm_error_set(err, "cannot connect to the source database: %.*s", (int)n, m);
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+int tm_source_identify(PGconn *repl, tm_identity *id, tm_error *err)
+{
+    PGresult *res = PQexec(repl, "IDENTIFY_SYSTEM");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 4) {
+        tm_error_set(err, "IDENTIFY_SYSTEM failed: %s", PQerrorMessage(repl));
+        PQclear(res);
+        return -1;
+    }
+    memset(id, 0, sizeof *id);
+    id->system_identifier = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    id->timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+    unsigned hi = 0, lo = 0;
+    if (sscanf(PQgetvalue(res, 0, 2), "%X/%X", &hi, &lo) == 2)
+        id->xlogpos = ((uint64_t)hi << 32) | lo;
+    if (PQgetisnull(res, 0, 3)) {
+        tm_error_set(err, "the replication connection is not bound to a database");
+        PQclear(res);
+        return -1;
+    }
+    snprintf(id->database, sizeof id->database, "%s", PQgetvalue(res, 0, 3));
+    PQclear(res);
+    return 0;
+}
+
+const char *tm_source_describe(PGconn *conn, char *buf, size_t len)
+{
+    const char *host = PQhost(conn);
+    snprintf(buf, len, "%s:%s/%s", host && *host ? host : "local", PQport(conn), PQdb(conn));
+    return buf;
+}
+
+int tm_source_exec(PGconn *conn, const char *sql, tm_error *err)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        tm_error_set(err, "%s", PQresultErrorMessage(res));
+        size_t n = strlen(err ? err->msg : "");
+        while (err && n && err->msg[n - 1] == '\n')
+            err->msg[--n] = '\0';
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}

@@ -1,0 +1,535 @@
+#include "replay/keys/keysum.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/common/crc32c.h"
+#include "store/common/fsutil.h"
+#include "store/common/le.h"
+
+#define KS_MAGIC "TMKS"
+#define KS_VERSION 1
+#define KS_HDR 32
+#define KS_FRAME 16
+#define KS_MAX_BYTES (1u << 30)
+
+typedef struct ks_frame {
+    uint64_t offset;
+    uint32_t crc;
+    bool fresh;   /* begun since load: hashes owned, maybe unsorted */
+    bool dropped; /* its reading did not finish: not saved */
+    uint32_t *h;
+    size_t n, cap;
+} ks_frame;
+
+struct tm_keysum {
+    uint64_t segno;
+    ks_frame *frames; /* sorted by offset */
+    size_t nframes, frames_cap;
+    uint32_t *loaded; /* the hashes of loaded frames */
+    uint64_t *rels;   /* (oid << 32 | version), sorted */
+    size_t nrels, rels_cap;
+    size_t last; /* frame of the last tm_keysum_add */
+    bool dirty;
+};
+
+static char *keys_name(uint64_t segno, char buf[32])
+{
+    snprintf(buf, 32, "%016llx.keys", (unsigned long long)segno);
+    return buf;
+}
+
+tm_keysum *tm_keysum_new(uint64_t segno, tm_error *err)
+{
+    tm_keysum *ks = calloc(1, sizeof *ks);
+    if (!ks) {
+        tm_error_set(err, "out of memory");
+        return NULL;
+    }
+    ks->segno = segno;
+    return ks;
+}
+
+void tm_keysum_free(tm_keysum *ks)
+{
+    if (!ks)
+        return;
+    for (size_t i = 0; i < ks->nframes; i++)
+        if (ks->frames[i].fresh)
+            free(ks->frames[i].h);
+    free(ks->frames);
+    free(ks->loaded);
+    free(ks->rels);
+    free(ks);
+}
+
+uint64_t tm_keysum_segment(const tm_keysum *ks)
+{
+    return ks->segno;
+}
+
+/* Parses a summary file into ks (empty on entry); false when it is not a
+ * sound summary of ks->segno. */
+static bool parse(tm_keysum *ks, const unsigned char *b, size_t len)
+{
+    if (len < KS_HDR + 4 || memcmp(b, KS_MAGIC, 4) != 0 || tm_get16(b + 4) != KS_VERSION ||
+        tm_get64(b + 8) != ks->segno)
+        return false;
+    if (tm_crc32c(0, b, len - 4) != tm_get32(b + len - 4))
+        return false;
+    uint64_t nf = tm_get32(b + 16), nr = tm_get32(b + 20), nh = tm_get32(b + 24);
+    if (KS_HDR + nf * KS_FRAME + nr * 8 + nh * 4 + 4 != len)
+        return false;
+    ks->frames = calloc(nf ? nf : 1, sizeof *ks->frames);
+    ks->loaded = malloc(nh ? nh * sizeof *ks->loaded : 1);
+    ks->rels = malloc(nr ? nr * sizeof *ks->rels : 1);
+    if (!ks->frames || !ks->loaded || !ks->rels)
+        return false;
+    ks->frames_cap = nf ? nf : 1;
+    ks->rels_cap = nr ? nr : 1;
+    const unsigned char *fp = b + KS_HDR, *rp = fp + nf * KS_FRAME, *hp = rp + nr * 8;
+    for (uint64_t i = 0; i < nh; i++)
+        ks->loaded[i] = tm_get32(hp + 4 * i);
+    for (uint64_t i = 0; i < nf; i++) {
+        ks_frame *f = &ks->frames[i];
+        f->offset = tm_get64(fp + i * KS_FRAME);
+        f->crc = tm_get32(fp + i * KS_FRAME + 8);
+        uint64_t start = tm_get32(fp + i * KS_FRAME + 12);
+        uint64_t end = i + 1 < nf ? tm_get32(fp + (i + 1) * KS_FRAME + 12) : nh;
+        if (start > end || end > nh || (i > 0 && f->offset <= ks->frames[i - 1].offset))
+            return false;
+        f->h = ks->loaded + start;
+        f->n = (size_t)(end - start);
+    }
+    ks->nframes = (size_t)nf;
+    for (uint64_t i = 0; i < nr; i++) {
+        ks->rels[i] = tm_get64(rp + 8 * i);
+        if (i > 0 && ks->rels[i] <= ks->rels[i - 1])
+            return false;
+    }
+    ks->nrels = (size_t)nr;
+    return true;
+}
+
+tm_keysum *tm_keysum_load(const char *dir, uint64_t segno, tm_error *err)
+{
+    tm_keysum *ks = tm_keysum_new(segno, err);
+    if (!ks)
+        return NULL;
+    char name[32], path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", dir, keys_name(segno, name)) >= (int)sizeof path)
+        return ks;
+    unsigned char *b;
+    size_t len;
+    tm_error ignored;
+    if (tm_read_file(path, KS_MAX_BYTES, &b, &len, &ignored) != 0)
+        return ks; /* absent or unreadable: a cache we do without */
+    bool ok = parse(ks, b, len);
+    free(b);
+    if (!ok) {
+        /* Damaged or stale: start empty (it is rebuilt by reading). */
+        free(ks->frames);
+        free(ks->loaded);
+        free(ks->rels);
+        ks->frames = NULL;
+        ks->loaded = NULL;
+        ks->rels = NULL;
+        ks->nframes = ks->nrels = ks->frames_cap = ks->rels_cap = 0;
+    }
+    return ks;
+}
+
+/* Index of the first frame at or after offset. */
+static size_t find_frame(const tm_keysum *ks, uint64_t offset)
+{
+    size_t lo = 0, hi = ks->nframes;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ks->frames[mid].offset < offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+bool tm_keysum_covers(const tm_keysum *ks, uint64_t offset, uint32_t crc, uint32_t *frame)
+{
+    size_t i = find_frame(ks, offset);
+    if (i == ks->nframes || ks->frames[i].offset != offset || ks->frames[i].crc != crc ||
+        ks->frames[i].fresh || ks->frames[i].dropped)
+        return false;
+    *frame = (uint32_t)i;
+    return true;
+}
+
+bool tm_keysum_has(const tm_keysum *ks, uint32_t frame, uint32_t h)
+{
+    const ks_frame *f = &ks->frames[frame];
+    if (f->fresh) { /* unsorted until saved */
+        for (size_t i = 0; i < f->n; i++)
+            if (f->h[i] == h)
+                return true;
+        return false;
+    }
+    size_t lo = 0, hi = f->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->h[mid] < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < f->n && f->h[lo] == h;
+}
+
+static size_t find_rel(const tm_keysum *ks, uint64_t key)
+{
+    size_t lo = 0, hi = ks->nrels;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ks->rels[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+bool tm_keysum_has_relation(const tm_keysum *ks, uint32_t oid, uint32_t version)
+{
+    uint64_t key = (uint64_t)oid << 32 | version;
+    size_t i = find_rel(ks, key);
+    return i < ks->nrels && ks->rels[i] == key;
+}
+
+size_t tm_keysum_nrelations(const tm_keysum *ks)
+{
+    return ks->nrels;
+}
+
+void tm_keysum_relation_at(const tm_keysum *ks, size_t i, uint32_t *oid, uint32_t *version)
+{
+    *oid = (uint32_t)(ks->rels[i] >> 32);
+    *version = (uint32_t)ks->rels[i];
+}
+
+size_t tm_keysum_nframes(const tm_keysum *ks)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ks->nframes; i++)
+        n += !ks->frames[i].fresh && !ks->frames[i].dropped;
+    return n;
+}
+
+int tm_keysum_begin_frame(tm_keysum *ks, uint64_t offset, uint32_t crc, tm_error *err)
+{
+    size_t i = find_frame(ks, offset);
+    if (i < ks->nframes && ks->frames[i].offset == offset) {
+        ks_frame *f = &ks->frames[i];
+        if (f->fresh)
+            free(f->h);
+        *f = (ks_frame){.offset = offset, .crc = crc, .fresh = true};
+    } else {
+        if (ks->nframes == ks->frames_cap) {
+            size_t cap = ks->frames_cap ? 2 * ks->frames_cap : 64;
+            ks_frame *v = realloc(ks->frames, cap * sizeof *v);
+            if (!v) {
+                tm_error_set(err, "out of memory building a key summary");
+                return -1;
+            }
+            ks->frames = v;
+            ks->frames_cap = cap;
+        }
+        memmove(ks->frames + i + 1, ks->frames + i, (ks->nframes - i) * sizeof *ks->frames);
+        ks->frames[i] = (ks_frame){.offset = offset, .crc = crc, .fresh = true};
+        ks->nframes++;
+    }
+    ks->last = i;
+    ks->dirty = true;
+    return 0;
+}
+
+void tm_keysum_drop_frame(tm_keysum *ks, uint64_t offset)
+{
+    size_t i = find_frame(ks, offset);
+    if (i < ks->nframes && ks->frames[i].offset == offset && ks->frames[i].fresh)
+        ks->frames[i].dropped = true;
+}
+
+bool tm_keysum_building(const tm_keysum *ks, uint64_t offset)
+{
+    size_t i = find_frame(ks, offset);
+    return i < ks->nframes && ks->frames[i].offset == offset && ks->frames[i].fresh &&
+           !ks->frames[i].dropped;
+}
+
+int tm_keysum_add(tm_keysum *ks, uint64_t offset, uint32_t h, tm_error *err)
+{
+    size_t i = ks->last;
+    if (i >= ks->nframes || ks->frames[i].offset != offset) {
+        i = find_frame(ks, offset);
+        if (i == ks->nframes || ks->frames[i].offset != offset)
+            return 0;
+        ks->last = i;
+    }
+    ks_frame *f = &ks->frames[i];
+    if (!f->fresh)
+        return 0;
+    /* Transactions repeat the same keys: skip the most common duplicate. */
+    if (f->n && f->h[f->n - 1] == h)
+        return 0;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 64;
+        uint32_t *v = realloc(f->h, cap * sizeof *v);
+        if (!v) {
+            tm_error_set(err, "out of memory building a key summary");
+            return -1;
+        }
+        f->h = v;
+        f->cap = cap;
+    }
+    f->h[f->n++] = h;
+    return 0;
+}
+
+int tm_keysum_add_relation(tm_keysum *ks, uint32_t oid, uint32_t version, tm_error *err)
+{
+    uint64_t key = (uint64_t)oid << 32 | version;
+    size_t i = find_rel(ks, key);
+    if (i < ks->nrels && ks->rels[i] == key)
+        return 0;
+    if (ks->nrels == ks->rels_cap) {
+        size_t cap = ks->rels_cap ? 2 * ks->rels_cap : 16;
+        uint64_t *v = realloc(ks->rels, cap * sizeof *v);
+        if (!v) {
+            tm_error_set(err, "out of memory building a key summary");
+            return -1;
+        }
+        ks->rels = v;
+        ks->rels_cap = cap;
+    }
+    memmove(ks->rels + i + 1, ks->rels + i, (ks->nrels - i) * sizeof *ks->rels);
+    ks->rels[i] = key;
+    ks->nrels++;
+    ks->dirty = true;
+    return 0;
+}
+
+bool tm_keysum_dirty(const tm_keysum *ks)
+{
+    return ks->dirty;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int tm_keysum_save(tm_keysum *ks, const char *dir, tm_error *err)
+{
+    size_t nf = 0, nh = 0;
+    for (size_t i = 0; i < ks->nframes; i++) {
+        ks_frame *f = &ks->frames[i];
+        if (f->dropped)
+            continue;
+        if (f->fresh && f->n > 1) { /* sort and dedup */
+            qsort(f->h, f->n, sizeof *f->h, cmp_u32);
+            size_t k = 1;
+            for (size_t j = 1; j < f->n; j++)
+                if (f->h[j] != f->h[k - 1])
+                    f->h[k++] = f->h[j];
+            f->n = k;
+        }
+        nf++;
+        nh += f->n;
+    }
+    if (nf > UINT32_MAX || nh > UINT32_MAX || ks->nrels > UINT32_MAX) {
+        tm_error_set(err, "key summary of segment %016llx is too large",
+                     (unsigned long long)ks->segno);
+        return -1;
+    }
+    size_t len = KS_HDR + nf * KS_FRAME + ks->nrels * 8 + nh * 4 + 4;
+    unsigned char *b = malloc(len);
+    if (!b) {
+        tm_error_set(err, "out of memory saving a key summary");
+        return -1;
+    }
+    memcpy(b, KS_MAGIC, 4);
+    tm_put16(b + 4, KS_VERSION);
+    tm_put16(b + 6, 0);
+    tm_put64(b + 8, ks->segno);
+    tm_put32(b + 16, (uint32_t)nf);
+    tm_put32(b + 20, (uint32_t)ks->nrels);
+    tm_put32(b + 24, (uint32_t)nh);
+    tm_put32(b + 28, 0);
+    unsigned char *fp = b + KS_HDR, *rp = fp + nf * KS_FRAME, *hp = rp + ks->nrels * 8;
+    size_t hi = 0;
+    for (size_t i = 0; i < ks->nframes; i++) {
+        const ks_frame *f = &ks->frames[i];
+        if (f->dropped)
+            continue;
+        tm_put64(fp, f->offset);
+        tm_put32(fp + 8, f->crc);
+        tm_put32(fp + 12, (uint32_t)hi);
+        fp += KS_FRAME;
+        for (size_t j = 0; j < f->n; j++, hi++)
+            tm_put32(hp + 4 * hi, f->h[j]);
+    }
+    for (size_t i = 0; i < ks->nrels; i++)
+        tm_put64(rp + 8 * i, ks->rels[i]);
+    tm_put32(b + len - 4, tm_crc32c(0, b, len - 4));
+    char name[32];
+    int rc = tm_write_file_atomic(dir, keys_name(ks->segno, name), b, len, err);
+    free(b);
+    if (rc == 0)
+        ks->dirty = false;
+    return rc;
+}
+
+/* ---- hashing ------------------------------------------------------------ */
+
+static uint32_t hash_tagged(char tag, uint32_t v)
+{
+    unsigned char b[5] = {(unsigned char)tag};
+    tm_put32(b + 1, v);
+    return tm_crc32c(0, b, sizeof b);
+}
+
+uint32_t tm_keysum_hash_table(uint32_t oid)
+{
+    return hash_tagged('T', oid);
+}
+
+uint32_t tm_keysum_hash_trunc(uint32_t oid)
+{
+    return hash_tagged('R', oid);
+}
+
+uint32_t tm_keysum_hash_xid(uint32_t xid)
+{
+    return hash_tagged('X', xid);
+}
+
+uint32_t tm_keysum_hash_snapshot(void)
+{
+    return hash_tagged('S', 0);
+}
+
+uint32_t tm_keysum_hash_message(void)
+{
+    return hash_tagged('M', 0);
+}
+
+uint32_t tm_keysum_hash_gap(void)
+{
+    return hash_tagged('G', 0);
+}
+
+uint32_t tm_keysum_hash_column(uint32_t oid, const char *column, const char *canon, size_t len)
+{
+    /* The column name is NUL-terminated in the hashed bytes, so (name,
+     * value) pairs cannot run into each other. */
+    uint32_t h = hash_tagged('C', oid);
+    h = tm_crc32c(h, column, strlen(column) + 1);
+    return tm_crc32c(h, canon, len);
+}
+
+uint32_t tm_keysum_hash_row_begin(uint32_t oid)
+{
+    return hash_tagged('K', oid);
+}
+
+uint32_t tm_keysum_hash_row_add(uint32_t h, const char *canon, size_t len)
+{
+    /* Length first, so that values cannot run into each other. */
+    unsigned char n[4];
+    tm_put32(n, (uint32_t)len);
+    return tm_crc32c(tm_crc32c(h, n, 4), canon, len);
+}
+
+/* ---- canonical forms ----------------------------------------------------- */
+
+bool tm_keysum_indexable(tm_tclass cls)
+{
+    return cls == TM_TC_TEXT || cls == TM_TC_BPCHAR || cls == TM_TC_INT || cls == TM_TC_UUID;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool tm_keysum_canon(tm_tclass cls, const char *p, size_t len, char *buf, const char **out,
+                     size_t *outlen)
+{
+    switch (cls) {
+    case TM_TC_TEXT:
+        *out = p;
+        *outlen = len;
+        return true;
+    case TM_TC_BPCHAR:
+        while (len > 0 && p[len - 1] == ' ')
+            len--;
+        *out = p;
+        *outlen = len;
+        return true;
+    case TM_TC_INT: {
+        size_t i = 0;
+        bool neg = false;
+        if (i < len && (p[i] == '+' || p[i] == '-'))
+            neg = p[i++] == '-';
+        if (i == len)
+            return false;
+        for (size_t k = i; k < len; k++)
+            if (p[k] < '0' || p[k] > '9')
+                return false;
+        while (i + 1 < len && p[i] == '0')
+            i++;
+        if (len - i == 1 && p[i] == '0')
+            neg = false; /* -0 is 0 */
+        size_t n = 0;
+        if (neg)
+            buf[n++] = '-';
+        memcpy(buf + n, p + i, len - i);
+        *out = buf;
+        *outlen = n + len - i;
+        return true;
+    }
+    case TM_TC_UUID: {
+        /* PostgreSQL reads hex digits with optional hyphens (after any
+         * group of four) and optional braces; the canonical form is the 32
+         * digits in lower case. */
+        size_t n = 0, i = 0;
+        if (len >= 2 && p[0] == '{' && p[len - 1] == '}')
+            i = 1, len--;
+        for (; i < len; i++) {
+            int v = hexval(p[i]);
+            if (v >= 0) {
+                if (n == 32)
+                    return false;
+                buf[n++] = "0123456789abcdef"[v];
+            } else if (p[i] != '-') {
+                return false;
+            }
+        }
+        if (n != 32)
+            return false;
+        *out = buf;
+        *outlen = 32;
+        return true;
+    }
+    default:
+        return false;
+    }
+}

@@ -1,0 +1,602 @@
+#include "replay/out/apply_db.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/journal/copy_text.h"
+#include "replay/out/emit.h"
+#include "replay/out/sql_quote.h"
+
+#define ROWS_TABLE "tidemark_rows"
+#define SUBSET_TABLE "tidemark_subset"
+
+typedef struct apply {
+    PGconn *c;
+    const tm_apply_opts *o;
+    tm_out sql;   /* statement being built */
+    tm_out data;  /* COPY data being sent */
+    bool copy_ok; /* the COPY under way has gone well so far */
+    tm_error *err;
+} apply;
+
+static int exec_sql(apply *a, const char *sql, PGresult **res)
+{
+    PGresult *r = PQexec(a->c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        tm_error_set(a->err, "%s", PQresultErrorMessage(r));
+        size_t n = strlen(a->err->msg);
+        while (n && a->err->msg[n - 1] == '\n')
+            a->err->msg[--n] = '\0';
+        PQclear(r);
+        return -1;
+    }
+    if (res)
+        *res = r;
+    else
+        PQclear(r);
+    return 0;
+}
+
+/* Runs the statement built in a->sql. */
+static int run(apply *a, PGresult **res)
+{
+    tm_out_putc(&a->sql, '\0');
+    size_t len;
+    const char *s = tm_out_data(&a->sql, &len);
+    if (a->sql.err) {
+        tm_error_set(a->err, "out of memory building SQL");
+        return -1;
+    }
+    int rc = exec_sql(a, s, res);
+    tm_out_reset(&a->sql);
+    return rc;
+}
+
+/* Runs the statement and returns its single number (count) in *n. */
+static int run_count(apply *a, uint64_t *n)
+{
+    PGresult *r;
+    if (run(a, &r) != 0)
+        return -1;
+    *n = PQntuples(r) == 1 ? strtoull(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    return 0;
+}
+
+/* Runs a DML statement and returns the rows it touched. */
+static int run_dml(apply *a, uint64_t *n)
+{
+    PGresult *r;
+    if (run(a, &r) != 0)
+        return -1;
+    *n = strtoull(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+/* Refuses the capture source unless allowed. */
+static int check_target(apply *a, const tm_meta *meta)
+{
+    PGresult *r;
+    if (exec_sql(a, "SELECT system_identifier::text, current_database() FROM pg_control_system()",
+                 &r) != 0) {
+        if (a->o->allow_source)
+            return 0;
+        tm_error_prefix(a->err, "cannot tell whether the --apply target is the capture source "
+                                "(reading pg_control_system() needs superuser or pg_monitor; if "
+                                "it is not the source, pass --allow-source)");
+        return -1;
+    }
+    bool same = strtoull(PQgetvalue(r, 0, 0), NULL, 10) == meta->system_identifier &&
+                !strcmp(PQgetvalue(r, 0, 1), meta->database);
+    PQclear(r);
+    if (same && !a->o->allow_source) {
+        tm_error_set(a->err,
+                     "the --apply target is the capture source itself (system %" PRIu64
+                     ", database \"%s\"); replay writes there only with --allow-source",
+                     meta->system_identifier, meta->database);
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether the target table exists and has every column of v; lists the
+ * missing ones in err. Returns 1 exists, 0 absent, -1 error. */
+static int target_exists(apply *a, const tm_version *v)
+{
+    const char *p[] = {v->nspname, v->relname};
+    PGresult *r = PQexecParams(a->c,
+                               "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = "
+                               "a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
+                               "n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT "
+                               "a.attisdropped",
+                               2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        tm_error_set(a->err, "reading the target's columns of %s.%s: %s", v->nspname, v->relname,
+                     PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    int n = PQntuples(r);
+    if (n == 0) {
+        PQclear(r);
+        return 0;
+    }
+    char missing[600] = "";
+    size_t off = 0;
+    for (uint32_t i = 0; i < v->ncols; i++) {
+        bool found = false;
+        for (int k = 0; k < n && !found; k++)
+            found = !strcmp(PQgetvalue(r, k, 0), v->cols[i].name);
+        if (!found && off + 1 < sizeof missing)
+            off += (size_t)snprintf(missing + off, sizeof missing - off, "%s\"%s\"",
+                                    off ? ", " : "", v->cols[i].name);
+    }
+    PQclear(r);
+    if (off) {
+        tm_error_set(a->err,
+                     "the target table %s.%s lacks column(s) %s that it had at the replay "
+                     "point; add them or replay into another table",
+                     v->nspname, v->relname, missing);
+        return -1;
+    }
+    return 1;
+}
+
+static void ident(apply *a, const char *s)
+{
+    tm_sql_ident(&a->sql, s, strlen(s));
+}
+
+/* Columns of types without an equality operator compare as text. */
+static bool compare_as_text(uint32_t type_oid)
+{
+    switch (type_oid) {
+    case 114: /* json */
+    case 142: /* xml */
+    case 600:
+    case 601:
+    case 602:
+    case 603:
+    case 604:
+    case 628:
+    case 718: /* geometry */
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void col_ref(apply *a, const char *alias, const tm_col *c)
+{
+    tm_out_puts(&a->sql, alias);
+    tm_out_putc(&a->sql, '.');
+    ident(a, c->name);
+    if (compare_as_text(c->type_oid))
+        tm_out_puts(&a->sql, "::text");
+}
+
+/* x.k1 = y.k1 AND ... (IS NOT DISTINCT FROM when keys may be NULL). */
+static void key_match(apply *a, const tm_rowset *rs, const char *x, const char *y)
+{
+    for (uint32_t k = 0; k < rs->nkeys; k++) {
+        const tm_col *c = &rs->v->cols[rs->keys[k]];
+        if (k)
+            tm_out_puts(&a->sql, " AND ");
+        col_ref(a, x, c);
+        tm_out_puts(&a->sql, rs->unique ? " = " : " IS NOT DISTINCT FROM ");
+        col_ref(a, y, c);
+    }
+    if (rs->nkeys == 0)
+        tm_out_puts(&a->sql, "true");
+}
+
+/* (x.c1, ...) IS DISTINCT FROM (y.c1, ...) */
+static void row_differs(apply *a, const tm_version *v, const char *x, const char *y)
+{
+    for (int side = 0; side < 2; side++) {
+        tm_out_putc(&a->sql, '(');
+        for (uint32_t i = 0; i < v->ncols; i++) {
+            if (i)
+                tm_out_puts(&a->sql, ", ");
+            col_ref(a, side ? y : x, &v->cols[i]);
+        }
+        tm_out_puts(&a->sql, side ? ")" : ") IS DISTINCT FROM ");
+    }
+}
+
+static void columns(apply *a, const tm_version *v, const char *alias)
+{
+    for (uint32_t i = 0; i < v->ncols; i++) {
+        if (i)
+            tm_out_puts(&a->sql, ", ");
+        if (alias) {
+            tm_out_puts(&a->sql, alias);
+            tm_out_putc(&a->sql, '.');
+        }
+        ident(a, v->cols[i].name);
+    }
+}
+
+/* COPY ... FROM STDIN into table name; data lines then go through
+ * a->data, sent by copy_send (whenever it holds enough) and copy_end. */
+static int copy_begin(apply *a, const char *name, const tm_version *v, const uint32_t *only,
+                      uint32_t nonly)
+{
+    tm_out_puts(&a->sql, "COPY ");
+    ident(a, name);
+    tm_out_puts(&a->sql, " (");
+    for (uint32_t i = 0; i < (only ? nonly : v->ncols); i++) {
+        if (i)
+            tm_out_puts(&a->sql, ", ");
+        ident(a, v->cols[only ? only[i] : i].name);
+    }
+    tm_out_puts(&a->sql, ") FROM STDIN");
+    tm_out_putc(&a->sql, '\0');
+    size_t len;
+    const char *stmt = tm_out_data(&a->sql, &len);
+    PGresult *r = PQexec(a->c, stmt);
+    tm_out_reset(&a->sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        tm_error_set(a->err, "COPY into a temporary table failed: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    a->copy_ok = true;
+    return 0;
+}
+
+static void copy_send(apply *a)
+{
+    size_t len;
+    const char *d = tm_out_data(&a->data, &len);
+    if (a->data.err)
+        a->copy_ok = false;
+    for (size_t off = 0; a->copy_ok && off < len; off += 1u << 20) {
+        size_t n = len - off < (1u << 20) ? len - off : 1u << 20;
+        a->copy_ok = PQputCopyData(a->c, d + off, (int)n) == 1;
+    }
+    tm_out_reset(&a->data);
+}
+
+static int copy_end(apply *a)
+{
+    copy_send(a);
+    bool ok = a->copy_ok;
+    if (PQputCopyEnd(a->c, ok ? NULL : "tidemark: sending rows failed") != 1)
+        ok = false;
+    int rc = 0;
+    PGresult *r;
+    while ((r = PQgetResult(a->c)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
+            tm_error_set(a->err, "COPY into a temporary table failed: %s", PQresultErrorMessage(r));
+            rc = -1;
+        }
+        PQclear(r);
+    }
+    if (!ok && rc == 0) {
+        tm_error_set(a->err, "sending rows to the target failed: %s", PQerrorMessage(a->c));
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Fills SUBSET_TABLE with the keys of the target rows matching where. */
+static int load_subset(apply *a, const tm_rowset *rs, const tm_where_bound *where)
+{
+    const tm_version *v = rs->v;
+    tm_out_puts(&a->sql, "CREATE TEMP TABLE " SUBSET_TABLE " AS SELECT ");
+    for (uint32_t k = 0; k < rs->nkeys; k++) {
+        if (k)
+            tm_out_puts(&a->sql, ", ");
+        ident(a, v->cols[rs->keys[k]].name);
+    }
+    tm_out_puts(&a->sql, " FROM ");
+    tm_sql_qualified(&a->sql, v->nspname, v->relname);
+    tm_out_puts(&a->sql, " WITH NO DATA");
+    if (run(a, NULL) != 0)
+        return -1;
+    /* The target's rows, in text form, filtered here with the same
+     * matcher as the replayed rows. */
+    tm_out_puts(&a->sql, "COPY (SELECT ");
+    columns(a, v, NULL);
+    tm_out_puts(&a->sql, " FROM ");
+    tm_sql_qualified(&a->sql, v->nspname, v->relname);
+    tm_out_puts(&a->sql, ") TO STDOUT");
+    tm_out_putc(&a->sql, '\0');
+    size_t len;
+    PGresult *r = PQexec(a->c, tm_out_data(&a->sql, &len));
+    tm_out_reset(&a->sql);
+    if (PQresultStatus(r) != PGRES_COPY_OUT) {
+        tm_error_set(a->err, "reading %s.%s: %s", v->nspname, v->relname, PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    tm_value *vals = malloc((v->ncols + 1) * sizeof *vals);
+    int rc = vals ? 0 : -1;
+    char *line;
+    int n;
+    while ((n = PQgetCopyData(a->c, &line, 0)) > 0) {
+        size_t l = (size_t)n;
+        if (l && line[l - 1] == '\n')
+            l--;
+        if (rc == 0 && tm_copy_text_split(line, l, vals, v->ncols) != 0) {
+            tm_error_set(a->err, "reading %s.%s: a row did not have %u fields", v->nspname,
+                         v->relname, v->ncols);
+            rc = -1;
+        }
+        if (rc == 0 && tm_where_match(where, vals)) {
+            for (uint32_t k = 0; k < rs->nkeys; k++) {
+                const tm_value *x = &vals[rs->keys[k]];
+                if (k)
+                    tm_out_putc(&a->data, '\t');
+                if (x->kind == TM_KIND_TEXT)
+                    tm_copy_text_field(&a->data, x->ptr, x->len);
+                else
+                    tm_out_write(&a->data, "\\N", 2);
+            }
+            tm_out_putc(&a->data, '\n');
+        }
+        PQfreemem(line);
+    }
+    free(vals);
+    while ((r = PQgetResult(a->c)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
+            tm_error_set(a->err, "reading %s.%s: %s", v->nspname, v->relname,
+                         PQresultErrorMessage(r));
+            rc = -1;
+        }
+        PQclear(r);
+    }
+    if (rc != 0) {
+        if (!vals)
+            tm_error_set(a->err, "out of memory");
+        tm_out_reset(&a->data);
+        return -1;
+    }
+    /* The keys gathered while the target's rows came in go out now. */
+    if (copy_begin(a, SUBSET_TABLE, v, rs->keys, rs->nkeys) != 0) {
+        tm_out_reset(&a->data);
+        return -1;
+    }
+    return copy_end(a);
+}
+
+/* "t" restricted to the subset: WHERE EXISTS (subset row with t's key). */
+static void in_subset(apply *a, const tm_rowset *rs, bool subset)
+{
+    if (!subset) {
+        tm_out_puts(&a->sql, "true");
+        return;
+    }
+    tm_out_puts(&a->sql, "EXISTS (SELECT 1 FROM " SUBSET_TABLE " x WHERE ");
+    key_match(a, rs, "t", "x");
+    tm_out_putc(&a->sql, ')');
+}
+
+static void target(apply *a, const tm_version *v)
+{
+    tm_sql_qualified(&a->sql, v->nspname, v->relname);
+}
+
+typedef struct counts {
+    uint64_t ins, upd, del;
+} counts;
+
+/* Computes (dry run) or makes the changes for one table. */
+static int reconcile(apply *a, const tm_rowset *rs, bool subset, bool dry, counts *n)
+{
+    const tm_version *v = rs->v;
+    bool merge = a->o->merge;
+    memset(n, 0, sizeof *n);
+    /* Deletes: subset rows the row set lacks (key-less tables: the whole
+     * subset, then every row is inserted). */
+    if (!merge) {
+        tm_out_puts(&a->sql, dry ? "SELECT count(*) FROM " : "DELETE FROM ");
+        target(a, v);
+        tm_out_puts(&a->sql, " t WHERE ");
+        in_subset(a, rs, subset);
+        if (rs->unique) {
+            tm_out_puts(&a->sql, " AND NOT EXISTS (SELECT 1 FROM " ROWS_TABLE " s WHERE ");
+            key_match(a, rs, "t", "s");
+            tm_out_putc(&a->sql, ')');
+        }
+        if ((dry ? run_count(a, &n->del) : run_dml(a, &n->del)) != 0)
+            return -1;
+    }
+    /* Updates: rows of the same key that differ (all columns set but the key). */
+    if (rs->unique && rs->nkeys < v->ncols) {
+        if (dry) {
+            tm_out_puts(&a->sql, "SELECT count(*) FROM " ROWS_TABLE " s JOIN ");
+            target(a, v);
+            tm_out_puts(&a->sql, " t ON ");
+        } else {
+            tm_out_puts(&a->sql, "UPDATE ");
+            target(a, v);
+            tm_out_puts(&a->sql, " t SET ");
+            uint32_t nset = 0;
+            for (uint32_t i = 0; i < v->ncols; i++) {
+                bool key = false;
+                for (uint32_t k = 0; k < rs->nkeys; k++)
+                    key |= rs->keys[k] == i;
+                if (key)
+                    continue;
+                tm_out_puts(&a->sql, nset++ ? ", " : "");
+                ident(a, v->cols[i].name);
+                tm_out_puts(&a->sql, " = s.");
+                ident(a, v->cols[i].name);
+            }
+            tm_out_puts(&a->sql, " FROM " ROWS_TABLE " s WHERE ");
+        }
+        key_match(a, rs, "t", "s");
+        tm_out_puts(&a->sql, dry ? " WHERE " : " AND ");
+        row_differs(a, v, "t", "s");
+        if ((dry ? run_count(a, &n->upd) : run_dml(a, &n->upd)) != 0)
+            return -1;
+    }
+    /* Inserts: rows whose key (key-less tables: whole row) the target lacks;
+     * after replace's delete of a key-less subset, all of them. */
+    bool all = !rs->unique && !merge;
+    if (dry) {
+        tm_out_puts(&a->sql, "SELECT count(*) FROM " ROWS_TABLE " s");
+    } else {
+        tm_out_puts(&a->sql, "INSERT INTO ");
+        target(a, v);
+        tm_out_puts(&a->sql, " (");
+        columns(a, v, NULL);
+        tm_out_puts(&a->sql, ") OVERRIDING SYSTEM VALUE SELECT ");
+        columns(a, v, "s");
+        tm_out_puts(&a->sql, " FROM " ROWS_TABLE " s");
+    }
+    if (!all) {
+        tm_out_puts(&a->sql, " WHERE NOT EXISTS (SELECT 1 FROM ");
+        target(a, v);
+        tm_out_puts(&a->sql, " t WHERE ");
+        key_match(a, rs, "t", "s");
+        tm_out_putc(&a->sql, ')');
+    }
+    return dry ? run_count(a, &n->ins) : run_dml(a, &n->ins);
+}
+
+static int apply_table(apply *a, const tm_apply_table *at, FILE *report)
+{
+    tm_rowset *rs = at->rs;
+    const tm_version *v = rs->v;
+    int exists = target_exists(a, v);
+    if (exists < 0)
+        return -1;
+    bool created = false;
+    if (!exists) {
+        if (!a->o->create_tables) {
+            tm_error_set(a->err,
+                         "table %s.%s does not exist in the --apply target; pass "
+                         "--create-tables to create it from the recorded schema",
+                         v->nspname, v->relname);
+            return -1;
+        }
+        if (tm_sql_create_table(&a->sql, v, a->err) != 0 || run(a, NULL) != 0)
+            return -1;
+        created = true;
+    }
+    /* The row set, in a temporary table of the target's column types. */
+    tm_out_puts(&a->sql, "CREATE TEMP TABLE " ROWS_TABLE " AS SELECT ");
+    columns(a, v, NULL);
+    tm_out_puts(&a->sql, " FROM ");
+    target(a, v);
+    tm_out_puts(&a->sql, " WITH NO DATA");
+    if (run(a, NULL) != 0)
+        return -1;
+    if (copy_begin(a, ROWS_TABLE, v, NULL, 0) != 0)
+        return -1;
+    for (size_t i = 0; i < rs->n; i++) {
+        if (tm_copy_text_row(&a->data, tm_rowset_row(rs, i), v->ncols, a->err) != 0) {
+            a->copy_ok = false;
+            tm_error err2 = *a->err;
+            copy_end(a);
+            *a->err = err2;
+            return -1;
+        }
+        if (a->data.len >= (1u << 20))
+            copy_send(a);
+    }
+    if (copy_end(a) != 0 || exec_sql(a, "ANALYZE " ROWS_TABLE, NULL) != 0)
+        return -1;
+    bool subset = at->where && !a->o->merge;
+    if (subset && load_subset(a, rs, at->where) != 0)
+        return -1;
+    counts n;
+    if (reconcile(a, rs, subset, a->o->dry_run, &n) != 0)
+        return -1;
+    if (exec_sql(a, subset ? "DROP TABLE " ROWS_TABLE ", " SUBSET_TABLE : "DROP TABLE " ROWS_TABLE,
+                 NULL) != 0)
+        return -1;
+    if (a->o->dry_run)
+        fprintf(report,
+                "%s.%s: would insert %" PRIu64 ", update %" PRIu64 ", delete %" PRIu64 "%s\n",
+                v->nspname, v->relname, n.ins, n.upd, n.del,
+                created ? " (the table would be created)" : "");
+    else
+        fprintf(report, "%s.%s: inserted %" PRIu64 ", updated %" PRIu64 ", deleted %" PRIu64 "%s\n",
+                v->nspname, v->relname, n.ins, n.upd, n.del, created ? " (table created)" : "");
+    return 0;
+}
+
+struct tm_applier {
+    apply a;
+    tm_apply_opts o;
+};
+
+void tm_apply_close(tm_applier *p)
+{
+    if (!p)
+        return;
+    if (p->a.c)
+        PQfinish(p->a.c);
+    tm_out_free(&p->a.sql);
+    tm_out_free(&p->a.data);
+    free(p);
+}
+
+int tm_apply_open(const tm_apply_opts *o, const tm_meta *meta, tm_applier **out, tm_error *err)
+{
+    tm_applier *p = calloc(1, sizeof *p);
+    if (!p) {
+        tm_error_set(err, "out of memory");
+        return -1;
+    }
+    p->o = *o;
+    p->a.o = &p->o;
+    p->a.err = err;
+    if (tm_out_init_mem(&p->a.sql, err) != 0 || tm_out_init_mem(&p->a.data, err) != 0) {
+        tm_apply_close(p);
+        return -1;
+    }
+    p->a.c = PQconnectdb(o->conninfo);
+    if (PQstatus(p->a.c) != CONNECTION_OK) {
+        tm_error_set(err, "cannot connect to the --apply target: %s", PQerrorMessage(p->a.c));
+        size_t l = strlen(err->msg);
+        while (l && (err->msg[l - 1] == '\n' || err->msg[l - 1] == '\t'))
+            err->msg[--l] = '\0';
+        tm_apply_close(p);
+        return -1;
+    }
+    if (check_target(&p->a, meta) != 0 ||
+        exec_sql(&p->a,
+                 "SET client_encoding = 'UTF8'; SET standard_conforming_strings = on; "
+                 "SET DateStyle = 'ISO'; SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'",
+                 NULL) != 0) {
+        tm_apply_close(p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+int tm_apply_run(tm_applier *p, tm_apply_table *tables, size_t n, FILE *report, tm_error *err)
+{
+    apply *a = &p->a;
+    a->err = err;
+    if (exec_sql(a, "BEGIN", NULL) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (apply_table(a, &tables[i], report) != 0) {
+            char q[300];
+            snprintf(q, sizeof q, "%s.%s", tables[i].rs->v->nspname, tables[i].rs->v->relname);
+            tm_error_prefix(err, "applying %s (nothing was written)", q);
+            PQclear(PQexec(a->c, "ROLLBACK"));
+            return -1;
+        }
+    }
+    if (exec_sql(a, p->o.dry_run ? "ROLLBACK" : "COMMIT", NULL) != 0) {
+        tm_error_prefix(err, "committing");
+        return -1;
+    }
+    if (p->o.dry_run)
+        fprintf(report, "dry run: nothing was written\n");
+    return 0;
+}

@@ -1,0 +1,49 @@
+/* Small crash-safe file helpers shared by the journal code. Every function
+ * that fails sets err naming the path and returns -1. */
+#ifndef TM_FSUTIL_H
+#define TM_FSUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store/common/tm_error.h"
+
+#define TM_FILE_MODE 0600
+#define TM_DIR_MODE 0700
+
+/* Writes all of buf at off (retrying short writes and EINTR). */
+int tm_pwrite_full(int fd, const void *buf, size_t len, uint64_t off, const char *what,
+                   tm_error *err);
+/* Same for two buffers back to back (a frame header and its payload). */
+int tm_pwrite2_full(int fd, const void *a, size_t alen, const void *b, size_t blen, uint64_t off,
+                    const char *what, tm_error *err);
+/* Reads up to len bytes at off; returns the count (less than len only at end
+ * of file) or -1. */
+ssize_t tm_pread_full(int fd, void *buf, size_t len, uint64_t off, const char *what, tm_error *err);
+
+int tm_fsync_fd(int fd, const char *what, tm_error *err);
+/* fsyncs a directory so that created, renamed or removed entries persist. */
+int tm_fsync_dir(const char *dir, tm_error *err);
+/* mkdir -p, creating missing components with mode 0700. */
+int tm_mkdir_p(const char *dir, tm_error *err);
+
+/* Replaces DIR/NAME atomically: writes DIR/NAME.tmp (0600), fsyncs it,
+ * renames it over NAME and fsyncs DIR. */
+int tm_write_file_atomic(const char *dir, const char *name, const void *data, size_t len,
+                         tm_error *err);
+
+/* Reads a whole file (at most max bytes; larger is an error) into a malloc'd
+ * buffer. Returns 0, or -1 with errno kept (ENOENT for a missing file). */
+int tm_read_file(const char *path, size_t max, unsigned char **data, size_t *len, tm_error *err);
+
+/* Growable byte buffer: the append paths reuse one instead of allocating. */
+typedef struct tm_buf {
+    unsigned char *p;
+    size_t len, cap;
+} tm_buf;
+
+int tm_buf_reserve(tm_buf *b, size_t extra, tm_error *err);
+void tm_buf_free(tm_buf *b);
+
+#endif

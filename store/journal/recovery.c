@@ -1,0 +1,282 @@
+/* Opening a journal for appending: find the segment to append to, cut a
+ * torn or unfinished tail back to the last frame that ends at a safe point,
+ * and restore what the writer must remember (LSNs of the last transaction,
+ * the latest schema of every relation). Damage anywhere but the tail of the
+ * last segment is an error: it is never skipped or cut. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/journal/seg_index.h"
+#include "store/common/tm_time.h"
+#include "store/journal/writer_internal.h"
+
+static int open_segment(const tm_writer *w, uint64_t segno, int flags, int *fd, tm_error *err)
+{
+    char name[TM_SEG_NAME_LEN], path[PATH_MAX];
+    if (tm_seg_path(w->dir, tm_seg_name(segno, name), path, sizeof path, err) != 0)
+        return -1;
+    *fd = open(path, flags | O_CLOEXEC);
+    if (*fd < 0) {
+        tm_error_errno(err, "cannot open segment %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int damaged_error(const tm_writer *w, uint64_t segno, uint64_t off, const char *why,
+                         tm_error *err)
+{
+    char name[TM_SEG_NAME_LEN];
+    tm_error_set(err,
+                 "journal %s: segment %s is damaged at offset %" PRIu64
+                 ": %s; it is not at the tail, so nothing is cut: run 'tidemark verify --journal "
+                 "%s' and restore the segment from a backup",
+                 w->dir, tm_seg_name(segno, name), off, why, w->dir);
+    return -1;
+}
+
+/* Frame directory of a segment that is complete (not the one appended to):
+ * from its index when valid, else by scanning its headers. */
+static int complete_dir(const tm_writer *w, uint64_t segno, int fd, tm_frame_dir *out,
+                        tm_error *err)
+{
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size < 0) {
+        tm_error_errno(err, "cannot size a segment");
+        return -1;
+    }
+    char why[256];
+    int rc = tm_index_read(w->dir, segno, (uint64_t)size, out, why, sizeof why, err);
+    if (rc == TM_IDX_OK)
+        return 0;
+    if (rc < 0)
+        return -1;
+    tm_seg_scan sc;
+    if (tm_segment_scan(fd, segno, false, &sc, err) != 0) {
+        tm_seg_scan_free(&sc);
+        return -1;
+    }
+    if (sc.damaged) {
+        damaged_error(w, segno, sc.bad_offset, sc.why, err);
+        tm_seg_scan_free(&sc);
+        return -1;
+    }
+    tm_frame_dir_free(out);
+    *out = sc.frames;
+    return 0;
+}
+
+/* Keeps every Relation record of the frames flagged as holding some. */
+static int load_relations(tm_writer *w, uint64_t segno, int fd, const tm_frame_dir *d, size_t n,
+                          tm_error *err)
+{
+    tm_buf io = {0}, raw = {0};
+    int rc = 0;
+    char why[256];
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const tm_frame_entry *e = &d->v[i];
+        if (!(e->h.flags & TM_FRAME_HAS_RELATION))
+            continue;
+        tm_frame_hdr h;
+        int r = tm_frame_read(fd, e->offset, &e->h, &h, &io, &raw, why, sizeof why, err);
+        if (r != 0) {
+            rc = r < 0 ? -1 : damaged_error(w, segno, e->offset, why, err);
+            break;
+        }
+        size_t pos = 0, len;
+        const unsigned char *p;
+        while ((r = tm_frame_next_record(raw.p, raw.len, &pos, &p, &len, why, sizeof why)) == 1) {
+            tm_arena_reset(&w->arena);
+            Tidemark__Record *rec = tidemark__record__unpack(&w->arena.alloc, len, p);
+            if (!rec) {
+                snprintf(why, sizeof why, "a record does not decode");
+                r = -1;
+                break;
+            }
+            if (rec->body_case == TIDEMARK__RECORD__BODY_RELATION &&
+                tm_rel_table_put(&w->rels, rec->relation->oid, p, len, err) != 0) {
+                rc = -1;
+                break;
+            }
+        }
+        if (r < 0 && rc == 0)
+            rc = damaged_error(w, segno, e->offset, why, err);
+    }
+    tm_buf_free(&io);
+    tm_buf_free(&raw);
+    return rc;
+}
+
+/* LSNs of the last transaction in the first n frames of d, if any. */
+static bool last_tx(const tm_frame_dir *d, size_t n, tm_writer *w)
+{
+    for (size_t i = n; i-- > 0;) {
+        if (d->v[i].h.flags & TM_FRAME_HAS_TX) {
+            w->last_commit = d->v[i].h.last_lsn;
+            w->last_end = d->v[i].h.end_lsn;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Relations (when want_rels) and last-transaction LSNs from the complete
+ * segments before index k of segs, newest first, as far back as needed. */
+static int from_earlier(tm_writer *w, const uint64_t *segs, size_t k, bool want_rels, bool want_lsn,
+                        tm_error *err)
+{
+    for (size_t i = k; i-- > 0 && (want_rels || want_lsn);) {
+        int fd;
+        tm_frame_dir d = {0};
+        if (open_segment(w, segs[i], O_RDONLY, &fd, err) != 0)
+            return -1;
+        int rc = complete_dir(w, segs[i], fd, &d, err);
+        if (rc == 0 && want_rels) {
+            /* Its preamble and later Relations hold every schema in effect. */
+            rc = load_relations(w, segs[i], fd, &d, d.n, err);
+            want_rels = false;
+        }
+        if (rc == 0 && want_lsn && last_tx(&d, d.n, w))
+            want_lsn = false;
+        close(fd);
+        tm_frame_dir_free(&d);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int recover_last(tm_writer *w, const uint64_t *segs, size_t nsegs, tm_error *err)
+{
+    uint64_t last = segs[nsegs - 1];
+    char name[TM_SEG_NAME_LEN], idx[PATH_MAX];
+    tm_seg_name(last, name);
+    int fd;
+    if (open_segment(w, last, O_RDWR, &fd, err) != 0)
+        return -1;
+    tm_seg_scan sc;
+    if (tm_segment_scan(fd, last, true, &sc, err) != 0)
+        goto fail;
+    char iname[TM_SEG_NAME_LEN];
+    if (tm_seg_path(w->dir, tm_idx_name(last, iname), idx, sizeof idx, err) != 0)
+        goto fail;
+    bool sealed = access(idx, F_OK) == 0;
+    if (sc.damaged && (!sc.tail || sealed)) {
+        damaged_error(w, last, sc.bad_offset, sc.why, err);
+        goto fail;
+    }
+    if (sealed) {
+        /* Sealed before a crash that came before the next segment existed. */
+        if (sc.n_safe != sc.frames.n) {
+            damaged_error(w, last, tm_frame_end(&sc.frames.v[sc.n_safe]),
+                          "the sealed segment ends inside a transaction", err);
+            goto fail;
+        }
+        if (load_relations(w, last, fd, &sc.frames, sc.frames.n, err) != 0 ||
+            (!last_tx(&sc.frames, sc.frames.n, w) &&
+             from_earlier(w, segs, nsegs - 1, false, true, err) != 0))
+            goto fail;
+        close(fd);
+        tm_seg_scan_free(&sc);
+        if (tm_writer_create_segment(w, last + 1, err) != 0)
+            return -1;
+        return tm_writer_write_preamble(w, err);
+    }
+
+    /* Cut what follows the last frame that ends at a safe point. */
+    uint64_t cut = sc.hdr_ok ? sc.safe_end : 0;
+    if (sc.file_size > cut) {
+        if (ftruncate(fd, (off_t)cut) != 0) {
+            tm_error_errno(err, "cannot cut the torn tail of segment %s", name);
+            goto fail;
+        }
+        if (!w->opt.quiet && sc.hdr_ok) {
+            char reason[400];
+            if (sc.damaged)
+                snprintf(reason, sizeof reason, "torn write at offset %" PRIu64 ": %s",
+                         sc.bad_offset, sc.why);
+            else
+                snprintf(reason, sizeof reason, "an unfinished transaction");
+            fprintf(stderr,
+                    "tidemark: journal %s: segment %s: cut %" PRIu64 " bytes at offset %" PRIu64
+                    " (%s); everything before it is intact\n",
+                    w->dir, name, sc.file_size - cut, cut, reason);
+        }
+    }
+    if (!sc.hdr_ok) {
+        /* Torn while being created: write its header again. */
+        if (!w->opt.quiet)
+            fprintf(stderr,
+                    "tidemark: journal %s: segment %s: its header was torn (%" PRIu64
+                    " bytes: %s); the segment is started again\n",
+                    w->dir, name, sc.file_size, sc.why);
+        sc.hdr.segno = last;
+        sc.hdr.created = tm_time_now();
+        unsigned char hb[TM_SEG_HDR_SIZE];
+        tm_seg_hdr_encode(&sc.hdr, hb);
+        if (tm_pwrite_full(fd, hb, sizeof hb, 0, name, err) != 0)
+            goto fail;
+        cut = TM_SEG_HDR_SIZE;
+    }
+    if (tm_fsync_fd(fd, name, err) != 0 || tm_fsync_dir(w->dir, err) != 0)
+        goto fail;
+
+    w->fd = fd;
+    w->segno = last;
+    w->seg_size = cut;
+    w->seg_created = sc.hdr.created;
+    sc.frames.n = sc.n_safe;
+    w->frames = sc.frames; /* ownership moves to the writer */
+    sc.frames = (tm_frame_dir){0};
+    w->seg_data = w->frames.n > 0;
+    bool have_rels = w->frames.n > 0;
+    if (have_rels && load_relations(w, last, fd, &w->frames, w->frames.n, err) != 0)
+        return -1;
+    bool have_lsn = last_tx(&w->frames, w->frames.n, w);
+    if (from_earlier(w, segs, nsegs - 1, !have_rels, !have_lsn, err) != 0)
+        return -1;
+    /* An empty segment (fresh, or cut back to its header) gets its preamble. */
+    return have_rels ? 0 : tm_writer_write_preamble(w, err);
+fail:
+    close(fd);
+    tm_seg_scan_free(&sc);
+    return -1;
+}
+
+int tm_writer_recover(tm_writer *w, tm_error *err)
+{
+    uint64_t *segs;
+    size_t n;
+    if (tm_segment_list(w->dir, &segs, &n, err) != 0)
+        return -1;
+    int rc;
+    if (n == 0) {
+        rc = tm_writer_create_segment(w, 1, err);
+    } else {
+        rc = 0;
+        for (size_t i = 1; i < n && rc == 0; i++) {
+            if (segs[i] != segs[i - 1] + 1) {
+                char a[TM_SEG_NAME_LEN];
+                tm_error_set(err,
+                             "journal %s: segment %s is missing (segments must be contiguous); "
+                             "run 'tidemark verify --journal %s'",
+                             w->dir, tm_seg_name(segs[i - 1] + 1, a), w->dir);
+                rc = -1;
+            }
+        }
+        if (rc == 0)
+            rc = recover_last(w, segs, n, err);
+    }
+    free(segs);
+    if (rc == 0) {
+        w->durable_commit = w->last_commit;
+        w->durable_end = w->last_end;
+    }
+    return rc;
+}

@@ -1,0 +1,102 @@
+#include "tests/harness/support_journal.h"
+
+#include <check.h>
+#include <stdio.h>
+
+void tmt_jw_relation(tm_writer *w, uint32_t oid, uint32_t version, uint64_t lsn, const char *name,
+                     char replica_identity, const tmt_col *cols, uint32_t n)
+{
+    Tidemark__Relation rel = TIDEMARK__RELATION__INIT;
+    Tidemark__Column c[16], *cp[16];
+    ck_assert_uint_le(n, 16);
+    bool has_pk = false;
+    for (uint32_t i = 0; i < n; i++)
+        has_pk = has_pk || cols[i].pk;
+    for (uint32_t i = 0; i < n; i++) {
+        tidemark__column__init(&c[i]);
+        c[i].name = (char *)cols[i].name;
+        c[i].has_type_oid = c[i].has_pk_position = c[i].has_replica_key = 1;
+        c[i].type_oid = cols[i].type_oid;
+        c[i].type_name = cols[i].type_name        ? (char *)cols[i].type_name
+                         : cols[i].type_oid == 23 ? "integer"
+                                                  : "text";
+        c[i].pk_position = cols[i].pk;
+        c[i].replica_key = !has_pk || cols[i].pk;
+        if (cols[i].missing) {
+            c[i].has_has_missing = c[i].has_missing = c[i].has_missing_value = 1;
+            c[i].missing_value.data = (uint8_t *)"7";
+            c[i].missing_value.len = 1;
+        }
+        cp[i] = &c[i];
+    }
+    rel.has_oid = rel.has_version = rel.has_lsn = rel.has_replica_identity = 1;
+    rel.oid = oid;
+    rel.version = version;
+    rel.lsn = lsn;
+    rel.namespace_ = "public";
+    rel.name = (char *)name;
+    rel.replica_identity = (uint32_t)replica_identity;
+    rel.n_columns = n;
+    rel.columns = cp;
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
+    rec.relation = &rel;
+    tm_error err;
+    ck_assert_msg(tm_writer_put_standalone(w, &rec, &err) == 0, "%s", err.msg);
+}
+
+void tmt_jw_begin(tmt_jw *j, uint64_t n, bool snapshot, int64_t time)
+{
+    Tidemark__TxBegin b = TIDEMARK__TX_BEGIN__INIT;
+    b.has_commit_lsn = b.has_end_lsn = b.has_commit_time = b.has_n_records = 1;
+    b.has_snapshot = snapshot;
+    b.snapshot = snapshot;
+    j->lsn += 100;
+    b.commit_lsn = j->lsn;
+    b.end_lsn = j->lsn + 10;
+    b.commit_time = j->time = time;
+    b.n_records = n;
+    tm_error err;
+    ck_assert_msg(tm_writer_begin_tx(j->w, &b, &err) == 0, "%s", err.msg);
+}
+
+void tmt_jw_end(tmt_jw *j)
+{
+    tm_error err;
+    ck_assert_msg(tm_writer_end_tx(j->w, &err) == 0, "%s", err.msg);
+}
+
+void tmt_jw_change(tmt_jw *j, int op, uint32_t oid, uint32_t version, char old_kind,
+                   const tm_value *ov, uint32_t no, const tm_value *nv, uint32_t nn)
+{
+    Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
+    Tidemark__Tuple ot, nt;
+    ch.has_op = ch.has_relation_oid = ch.has_relation_version = 1;
+    ch.op = op;
+    ch.relation_oid = oid;
+    ch.relation_version = version;
+    tm_error err;
+    if (old_kind) {
+        ch.has_old_kind = 1;
+        ch.old_kind = (uint32_t)old_kind;
+        ck_assert_int_eq(tm_tuple_encode(&j->eo, ov, no, NULL, 0, &ot, &err), 0);
+        ch.old_tuple = &ot;
+    }
+    if (nv) {
+        ck_assert_int_eq(
+            tm_tuple_encode(&j->en, nv, nn, old_kind ? ov : NULL, old_kind ? no : 0, &nt, &err), 0);
+        ch.new_tuple = &nt;
+    }
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
+    rec.change = &ch;
+    ck_assert_msg(tm_writer_put(j->w, &rec, &err) == 0, "%s", err.msg);
+}
+
+void tmt_jw_meta(const char *dir)
+{
+    tm_meta meta = {.format_version = TM_JOURNAL_FORMAT_VERSION, .system_identifier = 42};
+    snprintf(meta.database, sizeof meta.database, "db");
+    tm_error err;
+    ck_assert_int_eq(tm_meta_write(dir, &meta, &err), 0);
+}

@@ -1,0 +1,46 @@
+/* Writing small synthetic journals for replay and checkpoint tests: schema
+ * versions from a column list, transactions, changes encoded as capture
+ * encodes them, and journal metadata. Every step asserts its own success. */
+#ifndef TM_SUPPORT_JOURNAL_H
+#define TM_SUPPORT_JOURNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/journal/journal.h"
+#include "store/journal/tuple.h"
+#include "capture/decode/tuple_encode.h"
+
+typedef struct tmt_jw {
+    tm_writer *w;
+    tm_tuple_enc eo, en;
+    uint64_t lsn; /* commit LSN of the last transaction begun (+100 each) */
+    int64_t time; /* its commit time */
+} tmt_jw;
+
+/* A column of a test relation: integer (23) or text (25), its position in
+ * the primary key (0: none), and whether it has a missing value ("7");
+ * type_name, when set, names another type (type_oid then its oid). */
+typedef struct tmt_col {
+    const char *name;
+    uint32_t type_oid;
+    uint32_t pk;
+    bool missing;
+    const char *type_name;
+} tmt_col;
+
+/* A standalone Relation record: public.<name>, version, first seen at lsn.
+ * Columns are flagged as replica key when in the primary key, or all of
+ * them when the relation has none. */
+void tmt_jw_relation(tm_writer *w, uint32_t oid, uint32_t version, uint64_t lsn, const char *name,
+                     char replica_identity, const tmt_col *cols, uint32_t n);
+/* Begins a transaction of n records committed at time (LSNs advance). */
+void tmt_jw_begin(tmt_jw *j, uint64_t n, bool snapshot, int64_t time);
+void tmt_jw_end(tmt_jw *j);
+/* A Change; old_kind 0: no old tuple (ov ignored). */
+void tmt_jw_change(tmt_jw *j, int op, uint32_t oid, uint32_t version, char old_kind,
+                   const tm_value *ov, uint32_t no, const tm_value *nv, uint32_t nn);
+/* journal.meta of a test source (system identifier 42, database "db"). */
+void tmt_jw_meta(const char *dir);
+
+#endif

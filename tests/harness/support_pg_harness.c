@@ -1,0 +1,408 @@
+/* Throwaway PostgreSQL 15 clusters: initdb, configure, start, stop, restart.
+ * See pg_harness.h; cleanup guarantees live in support_pg_guard.c. */
+#include "tests/harness/pg_guard.h"
+#include "tests/harness/pg_harness.h"
+#include "tests/harness/tm_run.h"
+#include "tests/harness/tm_sys.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define PG_MAJOR "15"
+#define START_ATTEMPTS 5
+
+/* Environment that would steer initdb/pg_ctl/postgres somewhere else. */
+static const char *const pg_env[] = {"PGDATA",    "PGPORT",        "PGHOST",
+                                     "PGOPTIONS", "PGUSER",        "PGDATABASE",
+                                     "PGSERVICE", "PGSERVICEFILE", NULL};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Can the `postgres` user (other users, when we are root) reach dir? */
+static int traversable_by_others(const char *dir)
+{
+    char path[PATH_MAX];
+    if (!realpath(dir, path))
+        return 0;
+    for (;;) {
+        struct stat st;
+        if (stat(path, &st) < 0 || !(st.st_mode & S_IXOTH))
+            return 0;
+        char *slash = strrchr(path, '/');
+        if (!slash || slash == path)
+            break;
+        *slash = '\0';
+    }
+    return 1;
+}
+
+const char *tm_pg_tmp_base(void)
+{
+    static char base[TM_PG_PATHLEN];
+    if (base[0])
+        return base;
+    const char *t = getenv("TMPDIR");
+    struct sockaddr_un un;
+    /* base/tidemark-pg-XXXXXX/.s.PGSQL.65535 must fit a unix socket path. */
+    size_t room = sizeof un.sun_path - sizeof "/" TM_PG_DIR_PREFIX "XXXXXX/.s.PGSQL.65535";
+    if (t && t[0] == '/' && strlen(t) < room && (geteuid() != 0 || traversable_by_others(t)))
+        snprintf(base, sizeof base, "%s", t);
+    else
+        snprintf(base, sizeof base, "/tmp");
+    size_t n = strlen(base);
+    while (n > 1 && base[n - 1] == '/')
+        base[--n] = '\0';
+    return base;
+}
+
+static int is_pg15(const char *bindir)
+{
+    char postgres[PATH_MAX];
+    snprintf(postgres, sizeof postgres, "%s/postgres", bindir);
+    if (access(postgres, X_OK) < 0)
+        return 0;
+    const char *argv[] = {postgres, "--version", NULL};
+    tm_run_result r;
+    int ok = tm_runv(argv, NULL, &r) == 0 && strstr(r.out, "(PostgreSQL) " PG_MAJOR ".");
+    tm_run_result_free(&r);
+    return ok;
+}
+
+/* TM_PG_BINDIR, the Debian location, then pg_config --bindir. */
+static int find_bindir(char *out, size_t len, char *err, size_t errlen)
+{
+    const char *env = getenv("TM_PG_BINDIR");
+    if (env && *env) {
+        if (!is_pg15(env)) {
+            set_err(err, errlen, "TM_PG_BINDIR=%s holds no PostgreSQL " PG_MAJOR " server", env);
+            return -1;
+        }
+        snprintf(out, len, "%s", env);
+        return 0;
+    }
+    const char *debian = "/usr/lib/postgresql/" PG_MAJOR "/bin";
+    if (is_pg15(debian)) {
+        snprintf(out, len, "%s", debian);
+        return 0;
+    }
+    const char *argv[] = {"pg_config", "--bindir", NULL};
+    tm_run_result r;
+    if (tm_runv(argv, NULL, &r) == 0) {
+        r.out[strcspn(r.out, "\n")] = '\0';
+        if (is_pg15(r.out)) {
+            snprintf(out, len, "%s", r.out);
+            tm_run_result_free(&r);
+            return 0;
+        }
+    }
+    tm_run_result_free(&r);
+    set_err(err, errlen,
+            "no PostgreSQL " PG_MAJOR " server found (looked in %s and pg_config --bindir); "
+            "run scripts/install-deps.sh or set TM_PG_BINDIR",
+            debian);
+    return -1;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+/* Runs a PostgreSQL program as the cluster's OS user; output goes to err on failure. */
+static int run_pg(const tm_pg *pg, const char *const *argv, int timeout_ms, char *err,
+                  size_t errlen)
+{
+    tm_run_opts o = {.env = pg_env, .timeout_ms = timeout_ms, .cwd = pg->dir};
+    if (pg->run_as[0])
+        o.as_user = pg->run_as;
+    tm_run_result r;
+    int rc = tm_runv(argv, &o, &r);
+    if (rc != 0 && err)
+        set_err(err, errlen, "%s failed (status %d%s): %s%s", argv[0], rc,
+                r.timed_out ? ", timed out" : "", r.err, r.out);
+    tm_run_result_free(&r);
+    return rc == 0 ? 0 : -1;
+}
+
+/* A string literal for postgresql.conf. */
+static void conf_quote(char *out, size_t len, const char *s)
+{
+    size_t n = 0;
+    out[n++] = '\'';
+    for (; *s && n + 3 < len; s++) {
+        if (*s == '\'' || *s == '\\')
+            out[n++] = *s;
+        out[n++] = *s;
+    }
+    out[n++] = '\'';
+    out[n] = '\0';
+}
+
+/* Writes (or appends) text to path, owned by `user` when that is set. */
+static int write_file(const char *path, const char *text, int append, const char *user)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            close(fd);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    if (user && user[0]) {
+        struct passwd *pw = getpwnam(user);
+        if (!pw || fchown(fd, pw->pw_uid, pw->pw_gid) < 0) {
+            close(fd);
+            return -1;
+        }
+    }
+    return close(fd);
+}
+
+/* data/tidemark.conf: everything the harness sets, then extra_conf (later
+ * lines win). postgresql.conf includes it. */
+static int write_conf(const tm_pg *pg, const char *extra_conf)
+{
+    char sock[2 * TM_PG_PATHLEN + 3], path[PATH_MAX];
+    conf_quote(sock, sizeof sock, pg->socket_dir);
+    size_t len = 2048 + (extra_conf ? strlen(extra_conf) : 0);
+    char *text = malloc(len);
+    if (!text)
+        return -1;
+    snprintf(text, len,
+             "# Written by the tidemark test harness.\n"
+             "listen_addresses = '127.0.0.1'\n"
+             "port = %d\n"
+             "unix_socket_directories = %s\n"
+             "wal_level = logical\n"
+             "max_wal_senders = 20\n"
+             "max_replication_slots = 20\n"
+             "max_connections = 60\n"
+             "shared_buffers = 32MB\n"
+             "fsync = off # throwaway test cluster only\n"
+             "full_page_writes = off\n"
+             "logging_collector = off\n"
+             "%s\n",
+             pg->port, sock, extra_conf ? extra_conf : "");
+    snprintf(path, sizeof path, "%s/tidemark.conf", pg->datadir);
+    int rc = write_file(path, text, 0, pg->run_as);
+    free(text);
+    return rc;
+}
+
+static int pg_ctl(const tm_pg *pg, const char *action, const char *mode, char *err, size_t errlen)
+{
+    char prog[PATH_MAX];
+    snprintf(prog, sizeof prog, "%s/pg_ctl", pg->bindir);
+    const char *argv[] = {prog, action, "-D", pg->datadir,        "-l", pg->logfile,
+                          "-w", "-t",   "60", mode ? "-m" : NULL, mode, NULL};
+    return run_pg(pg, argv, 90000, err, errlen);
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* Did the last start fail only because someone else took the port? */
+static int port_was_taken(const tm_pg *pg, long log_offset)
+{
+    char *log = malloc(65536);
+    if (!log)
+        return 0;
+    int fd = open(pg->logfile, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? pread(fd, log, 65535, log_offset) : -1;
+    if (fd >= 0)
+        close(fd);
+    log[n > 0 ? n : 0] = '\0';
+    int taken = strstr(log, "could not bind") || strstr(log, "Address already in use");
+    free(log);
+    return taken;
+}
+
+static void fill_conninfo(tm_pg *pg)
+{
+    char *ci = tm_pg_conninfo(pg, NULL);
+    snprintf(pg->conninfo, sizeof pg->conninfo, "%s", ci ? ci : "");
+    free(ci);
+}
+
+static int start_server(tm_pg *pg, const char *extra_conf, char *err, size_t errlen)
+{
+    for (int attempt = 1;; attempt++) {
+        pg->port = free_port();
+        if (pg->port <= 0) {
+            set_err(err, errlen, "cannot find a free TCP port on 127.0.0.1: %s", strerror(errno));
+            return -1;
+        }
+        if (write_conf(pg, extra_conf) < 0) {
+            set_err(err, errlen, "cannot write %s/tidemark.conf: %s", pg->datadir, strerror(errno));
+            return -1;
+        }
+        long log_offset = file_size(pg->logfile);
+        if (pg_ctl(pg, "start", NULL, err, errlen) == 0)
+            break;
+        if (attempt == START_ATTEMPTS || !port_was_taken(pg, log_offset)) {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, " (server log: %s)", pg->logfile);
+            return -1;
+        }
+    }
+    pg->postmaster_pid = tm_pg_read_postmaster_pid(pg->datadir);
+    fill_conninfo(pg);
+    if (PQping(pg->conninfo) != PQPING_OK) {
+        set_err(err, errlen, "the server started but does not accept connections at %s",
+                pg->conninfo);
+        return -1;
+    }
+    return 0;
+}
+
+static int init_cluster(tm_pg *pg, char *err, size_t errlen)
+{
+    char prog[PATH_MAX], path[PATH_MAX];
+    snprintf(prog, sizeof prog, "%s/initdb", pg->bindir);
+    const char *argv[] = {prog,          "-D", pg->datadir, "-U",        "postgres", "--auth=trust",
+                          "--no-locale", "-E", "UTF8",      "--no-sync", NULL};
+    if (run_pg(pg, argv, 120000, err, errlen) < 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/postgresql.conf", pg->datadir);
+    if (write_file(path, "\ninclude 'tidemark.conf'\n", 1, pg->run_as) < 0) {
+        set_err(err, errlen, "cannot append to %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The temp dir, owned by the server's OS user, with our owner file. */
+static int make_dir(tm_pg *pg, char *err, size_t errlen)
+{
+    const char *base = tm_pg_tmp_base();
+    int n = snprintf(pg->dir, sizeof pg->dir, "%s/" TM_PG_DIR_PREFIX "XXXXXX", base);
+    if (n < 0 || (size_t)n >= sizeof pg->dir - sizeof "/postgres.log" || !mkdtemp(pg->dir)) {
+        set_err(err, errlen, "cannot create a temp dir under %s: %s", base,
+                n < 0 || (size_t)n >= sizeof pg->dir ? "path too long" : strerror(errno));
+        pg->dir[0] = '\0';
+        return -1;
+    }
+    /* Fits: the dir was checked against the longest suffix above. */
+    if (snprintf(pg->socket_dir, sizeof pg->socket_dir, "%s", pg->dir) < 0 ||
+        snprintf(pg->datadir, sizeof pg->datadir, "%s/data", pg->dir) < 0 ||
+        snprintf(pg->logfile, sizeof pg->logfile, "%s/postgres.log", pg->dir) < 0)
+        return -1;
+    char owner[PATH_MAX], text[64];
+    snprintf(owner, sizeof owner, "%s/%s", pg->dir, TM_PG_OWNER_FILE);
+    snprintf(text, sizeof text, "%ld %llu\n", (long)pg->owner, tm_pid_starttime(pg->owner));
+    if (write_file(owner, text, 0, NULL) < 0) { /* stays ours: the server never needs it */
+        set_err(err, errlen, "cannot write %s: %s", owner, strerror(errno));
+        return -1;
+    }
+    if (pg->run_as[0]) {
+        struct passwd *pw = getpwnam(pg->run_as);
+        if (!pw || chown(pg->dir, pw->pw_uid, pw->pw_gid) < 0) {
+            set_err(err, errlen, "cannot hand %s to the %s user: %s", pg->dir, pg->run_as,
+                    pw ? strerror(errno) : "no such user");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int tm_pg_start(tm_pg *pg, const char *extra_conf, char *err, size_t errlen)
+{
+    memset(pg, 0, sizeof *pg);
+    pg->guard_fd = -1;
+    pg->owner = getpid();
+    tm_pg_sweep_stale();
+    if (find_bindir(pg->bindir, sizeof pg->bindir, err, errlen) < 0)
+        return -1;
+    if (geteuid() == 0) {
+        /* PostgreSQL refuses to run as root. */
+        if (!getpwnam("postgres")) {
+            set_err(err, errlen,
+                    "running as root needs a 'postgres' OS user to run the server "
+                    "(install postgresql-" PG_MAJOR ")");
+            return -1;
+        }
+        snprintf(pg->run_as, sizeof pg->run_as, "postgres");
+    }
+    if (make_dir(pg, err, errlen) < 0 || tm_pg_guard_start(pg, err, errlen) < 0 ||
+        init_cluster(pg, err, errlen) < 0 || start_server(pg, extra_conf, err, errlen) < 0) {
+        if (pg->dir[0])
+            tm_pg_destroy_dir(pg->dir, pg->datadir);
+        tm_pg_guard_release(pg);
+        pg->owner = 0;
+        return -1;
+    }
+    pg->running = 1;
+    return 0;
+}
+
+void tm_pg_stop(tm_pg *pg)
+{
+    if (!pg->dir[0] || pg->owner != getpid())
+        return;
+    if (pg->running && pg_ctl(pg, "stop", "fast", NULL, 0) < 0)
+        pg_ctl(pg, "stop", "immediate", NULL, 0);
+    tm_pg_destroy_dir(pg->dir, pg->datadir); /* also kills a server that did not stop */
+    tm_pg_guard_release(pg);
+    pg->running = 0;
+    pg->owner = 0;
+}
+
+int tm_pg_restart(tm_pg *pg, const char *mode, char *err, size_t errlen)
+{
+    if (!pg->running || pg->owner != getpid()) {
+        set_err(err, errlen, "tm_pg_restart: the cluster is not running in this process");
+        return -1;
+    }
+    if (pg_ctl(pg, "stop", mode, err, errlen) < 0)
+        return -1;
+    long log_offset = file_size(pg->logfile);
+    if (pg_ctl(pg, "start", NULL, err, errlen) < 0) {
+        if (port_was_taken(pg, log_offset))
+            set_err(err, errlen, "port %d was taken while the server was down", pg->port);
+        pg->running = 0;
+        return -1;
+    }
+    pg->postmaster_pid = tm_pg_read_postmaster_pid(pg->datadir);
+    return 0;
+}

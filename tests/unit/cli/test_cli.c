@@ -1,0 +1,53 @@
+/* Usage errors of the commands that share store/cli.h: exit status 2, one
+ * line naming the command and the problem, pointing at --help, nothing on
+ * stdout. */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tests/harness/tm_check.h"
+#include "tests/harness/tm_run.h"
+
+static void expect_usage(const char *cmd, const char *what, const char *const *args)
+{
+    const char *argv[16] = {cmd};
+    size_t n = 1;
+    for (; args[n - 1]; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    tm_run_result r;
+    tm_tidemarkv(&r, NULL, argv);
+    char want[256];
+    snprintf(want, sizeof want, "tidemark %s: %s; run 'tidemark %s --help' for the options\n", cmd,
+             what, cmd);
+    ck_assert_msg(r.status == 2, "%s: exit %d, stderr: %s", cmd, r.status, r.err);
+    ck_assert_str_eq(r.err, want);
+    ck_assert_uint_eq(r.out_len, 0);
+    tm_run_result_free(&r);
+}
+
+START_TEST(usage_errors)
+{
+    expect_usage("replay", "unknown option '--bogus'", (const char *[]){"--bogus", NULL});
+    expect_usage("replay", "--journal needs a value", (const char *[]){"--journal", NULL});
+    expect_usage("replay", "give exactly one of --at TIMESTAMP and --lsn LSN",
+                 (const char *[]){"--journal", "j", NULL});
+    expect_usage("undo", "--xid must be a transaction id (a positive integer), not '0'",
+                 (const char *[]){"--journal", "j", "--xid", "0", NULL});
+    expect_usage("undo", "unexpected argument 'extra'",
+                 (const char *[]){"--journal", "j", "extra", NULL});
+    expect_usage("checkpoint", "--journal DIR is required", (const char *[]){NULL});
+    expect_usage("checkpoint", "--every needs a positive count, not '-1'",
+                 (const char *[]){"--journal", "j", "--every", "-1", NULL});
+    expect_usage("checkpoint", "unknown option '-x'", (const char *[]){"-x", NULL});
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, usage_errors);
+    suite_add_tcase(s, tc);
+    return tm_check_run(s);
+}
