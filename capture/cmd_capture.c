@@ -111,13 +111,27 @@ int cmd_capture(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'j': o.journal = optarg; break;
-        case 's': o.source = optarg; break;
-        case 't': o.tables[o.n_tables++] = optarg; break;
-        case 'S': snprintf(o.slot, sizeof o.slot, "%s", optarg); break;
-        case 'P': snprintf(o.publication, sizeof o.publication, "%s", optarg); break;
-        case 'F': o.set_replica_identity_full = true; break;
-        case 'v': o.verbose = true; break;
+        case 'j':
+            o.journal = optarg;
+            break;
+        case 's':
+            o.source = optarg;
+            break;
+        case 't':
+            o.tables[o.n_tables++] = optarg;
+            break;
+        case 'S':
+            snprintf(o.slot, sizeof o.slot, "%s", optarg);
+            break;
+        case 'P':
+            snprintf(o.publication, sizeof o.publication, "%s", optarg);
+            break;
+        case 'F':
+            o.set_replica_identity_full = true;
+            break;
+        case 'v':
+            o.verbose = true;
+            break;
         case 'i':
             if (parse_uint("--fsync-interval-ms", optarg, 60000, &v) != 0)
                 goto out;
@@ -135,7 +149,8 @@ int cmd_capture(int argc, char **argv)
             break;
         case 'E':
             if (tm_lsn_parse(optarg, &o.endpos) != 0) {
-                fprintf(stderr, "tidemark capture: --endpos needs an LSN such as 0/16B3748, not '%s'\n",
+                fprintf(stderr,
+                        "tidemark capture: --endpos needs an LSN such as 0/16B3748, not '%s'\n",
                         optarg);
                 goto out;
             }
@@ -180,13 +195,17 @@ int cmd_capture(int argc, char **argv)
         fresh = true;
     }
     if (fresh && o.n_tables == 0) {
-        fprintf(stderr, "tidemark capture: %s holds no journal yet: name the tables to capture "
-                        "with --table SCHEMA.NAME\n", o.journal);
+        fprintf(stderr,
+                "tidemark capture: %s holds no journal yet: name the tables to capture "
+                "with --table SCHEMA.NAME\n",
+                o.journal);
         goto out;
     }
     if (!fresh && o.n_tables > 0)
-        fprintf(stderr, "tidemark capture: note: the journal exists; --table is ignored (the "
-                        "publication \"%s\" decides what is captured)\n", meta.publication);
+        fprintf(stderr,
+                "tidemark capture: note: the journal exists; --table is ignored (the "
+                "publication \"%s\" decides what is captured)\n",
+                meta.publication);
 
     int lock_fd = -1;
     tm_writer *w = NULL;
@@ -197,7 +216,8 @@ int cmd_capture(int argc, char **argv)
      * conninfo leaves nothing behind. */
     tm_identity id;
     if (!(sql = tm_source_connect(o.source, false, &err)) ||
-        !(repl = tm_source_connect(o.source, true, &err)) || tm_source_identify(repl, &id, &err) != 0)
+        !(repl = tm_source_connect(o.source, true, &err)) ||
+        tm_source_identify(repl, &id, &err) != 0)
         goto fail;
     if (mkdir(o.journal, 0700) == 0)
         created_dir = true;
@@ -213,13 +233,13 @@ int cmd_capture(int argc, char **argv)
         if (tm_writer_open(o.journal, &wo, &w, &err) != 0)
             goto fail;
         if (tm_writer_last_commit_lsn(w) != 0) {
-            tm_error_set(&err, "%s holds journal segments but no journal.meta: an earlier first "
-                               "run did not finish; remove the directory and start again",
+            tm_error_set(&err,
+                         "%s holds journal segments but no journal.meta: an earlier first "
+                         "run did not finish; remove the directory and start again",
                          o.journal);
             goto fail;
         }
     }
-
 
     if (fresh) {
         if (!o.slot[0])
@@ -229,8 +249,9 @@ int cmd_capture(int argc, char **argv)
         initialised = true;
     } else {
         if (meta.system_identifier != id.system_identifier || strcmp(meta.database, id.database)) {
-            tm_error_set(&err, "journal %s belongs to database \"%s\" of system %llu, but the "
-                               "source is database \"%s\" of system %llu; use another --journal",
+            tm_error_set(&err,
+                         "journal %s belongs to database \"%s\" of system %llu, but the "
+                         "source is database \"%s\" of system %llu; use another --journal",
                          o.journal, meta.database, (unsigned long long)meta.system_identifier,
                          id.database, (unsigned long long)id.system_identifier);
             goto fail;
@@ -246,12 +267,14 @@ int cmd_capture(int argc, char **argv)
         if (tm_slot_info_get(sql, o.slot, &si, &err) != 0)
             goto fail;
         if (!si.exists || !si.logical_pgoutput || !strcmp(si.wal_status, "lost")) {
-            tm_error_set(&err, "replication slot \"%s\" %s: changes since the journal's end may "
-                               "be gone (a gap). Start a new journal in an empty directory (it "
-                               "takes a fresh base snapshot); keep %s for the history it holds",
-                         o.slot, !si.exists ? "no longer exists" : !si.logical_pgoutput
-                                               ? "is not a pgoutput logical slot"
-                                               : "has lost required WAL (wal_status = lost)",
+            tm_error_set(&err,
+                         "replication slot \"%s\" %s: changes since the journal's end may "
+                         "be gone (a gap). Start a new journal in an empty directory (it "
+                         "takes a fresh base snapshot); keep %s for the history it holds",
+                         o.slot,
+                         !si.exists             ? "no longer exists"
+                         : !si.logical_pgoutput ? "is not a pgoutput logical slot"
+                                                : "has lost required WAL (wal_status = lost)",
                          o.journal);
             goto fail;
         }

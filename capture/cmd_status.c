@@ -78,8 +78,7 @@ static int summarise(const char *dir, summary *s, tm_error *err)
             break;
         }
         case TIDEMARK__RECORD__BODY_CHANGE:
-            if (in_first_snapshot && remaining &&
-                rec->change->op == TIDEMARK__CHANGE__OP__INSERT) {
+            if (in_first_snapshot && remaining && rec->change->op == TIDEMARK__CHANGE__OP__INSERT) {
                 table_rows *t = table_for(s, rec->change->relation_oid);
                 if (t)
                     t->rows++;
@@ -153,13 +152,18 @@ int cmd_status(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'j': journal = optarg; break;
-        case 's': source = optarg; break;
+        case 'j':
+            journal = optarg;
+            break;
+        case 's':
+            source = optarg;
+            break;
         case 'h':
-            printf("Usage: tidemark status --journal DIR [--source CONNINFO]\n\n"
-                   "Shows the journal's source, its first and last commit, segments and bytes,\n"
-                   "and the captured tables with their rows in the base snapshot. With --source,\n"
-                   "also the slot's state, its confirmed position and the lag behind the server.\n");
+            printf(
+                "Usage: tidemark status --journal DIR [--source CONNINFO]\n\n"
+                "Shows the journal's source, its first and last commit, segments and bytes,\n"
+                "and the captured tables with their rows in the base snapshot. With --source,\n"
+                "also the slot's state, its confirmed position and the lag behind the server.\n");
             return 0;
         default:
             fprintf(stderr, "Try 'tidemark status --help'.\n");
@@ -190,8 +194,8 @@ int cmd_status(int argc, char **argv)
            tm_lsn_format(s.first_lsn, a));
     printf("last commit:   %s at %s\n", tm_time_format(s.last_time, t2),
            tm_lsn_format(s.last_lsn, b));
-    printf("transactions:  %llu (%llu records) since the base snapshot\n",
-           (unsigned long long)s.tx, (unsigned long long)s.changes);
+    printf("transactions:  %llu (%llu records) since the base snapshot\n", (unsigned long long)s.tx,
+           (unsigned long long)s.changes);
     printf("segments:      %llu, %llu bytes\n", (unsigned long long)s.segments,
            (unsigned long long)s.bytes);
     printf("tables:\n");

@@ -18,10 +18,11 @@ static char *format_type(PGconn *sql, uint32_t oid, int32_t typmod)
     snprintf(o, sizeof o, "%u", oid);
     snprintf(t, sizeof t, "%d", typmod);
     const char *p[] = {o, t};
-    PGresult *r = PQexecParams(sql, "SELECT format_type($1::oid, $2::int4)", 2, NULL, p, NULL, NULL, 0);
-    char *out = strdup(PQresultStatus(r) == PGRES_TUPLES_OK && !PQgetisnull(r, 0, 0)
-                           ? PQgetvalue(r, 0, 0)
-                           : "text");
+    PGresult *r =
+        PQexecParams(sql, "SELECT format_type($1::oid, $2::int4)", 2, NULL, p, NULL, NULL, 0);
+    char *out =
+        strdup(PQresultStatus(r) == PGRES_TUPLES_OK && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0)
+                                                                             : "text");
     PQclear(r);
     return out;
 }
@@ -41,7 +42,8 @@ int tm_relversion_build(PGconn *sql, const tm_rel *r, tm_catrel *out, tm_error *
     for (uint32_t i = 0; i < r->ncols; i++) {
         Tidemark__Column *c = &out->cols[i];
         const Tidemark__Column *cc = find_column(&cur.rel, r->cols[i].name);
-        bool same_type = cc && cc->type_oid == r->cols[i].type_oid && cc->typmod == r->cols[i].typmod;
+        bool same_type =
+            cc && cc->type_oid == r->cols[i].type_oid && cc->typmod == r->cols[i].typmod;
         tidemark__column__init(c);
         c->name = strdup(r->cols[i].name);
         c->has_type_oid = c->has_typmod = c->has_replica_key = 1;

@@ -18,12 +18,12 @@ typedef struct tm_capture_opts {
     char slot[128];
     char publication[128];
     bool set_replica_identity_full;
-    int fsync_interval_ms;      /* group commit window */
-    uint64_t segment_size;      /* bytes */
-    int status_interval_s;      /* status line and standby status update period */
-    uint64_t endpos;            /* stop once durable up to here; 0 = run until signalled */
-    uint64_t tx_memory_budget;  /* bytes of a transaction held in memory before spooling */
-    uint32_t warn_rows;         /* mass-change warning threshold */
+    int fsync_interval_ms;     /* group commit window */
+    uint64_t segment_size;     /* bytes */
+    int status_interval_s;     /* status line and standby status update period */
+    uint64_t endpos;           /* stop once durable up to here; 0 = run until signalled */
+    uint64_t tx_memory_budget; /* bytes of a transaction held in memory before spooling */
+    uint32_t warn_rows;        /* mass-change warning threshold */
     bool verbose;
 } tm_capture_opts;
 

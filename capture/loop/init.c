@@ -57,9 +57,10 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
     if (tm_slot_info_get(sql, o->slot, &si, err) != 0)
         goto out;
     if (si.exists) {
-        tm_error_set(err, "replication slot \"%s\" already exists, so its start cannot be matched "
-                          "with a base snapshot; choose another --slot, or drop it "
-                          "(SELECT pg_drop_replication_slot('%s')) if nothing else uses it",
+        tm_error_set(err,
+                     "replication slot \"%s\" already exists, so its start cannot be matched "
+                     "with a base snapshot; choose another --slot, or drop it "
+                     "(SELECT pg_drop_replication_slot('%s')) if nothing else uses it",
                      o->slot, o->slot);
         goto out;
     }
@@ -82,7 +83,8 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
     char spool[4096];
     snprintf(spool, sizeof spool, "%s/snapshot.tmp", o->journal);
     buf = tm_txbuf_new(spool, o->tx_memory_budget);
-    if (!buf || tm_snapshot_take(sql, snapname, rels, nrels, consistent, buf, &hdr, &st, err) != 0 ||
+    if (!buf ||
+        tm_snapshot_take(sql, snapname, rels, nrels, consistent, buf, &hdr, &st, err) != 0 ||
         tm_txbuf_write_tx(buf, w, &hdr, err) != 0 || tm_writer_sync(w, err) != 0)
         goto out;
 
@@ -107,7 +109,8 @@ out:
     if (rc != 0 && slot_created) {
         /* Leave nothing half-made on the server: the journal never started. */
         const char *p[] = {o->slot};
-        PQclear(PQexecParams(sql, "SELECT pg_drop_replication_slot($1)", 1, NULL, p, NULL, NULL, 0));
+        PQclear(
+            PQexecParams(sql, "SELECT pg_drop_replication_slot($1)", 1, NULL, p, NULL, NULL, 0));
     }
     for (int i = 0; i < nrels; i++) {
         tm_catrel_free(rels[i]);

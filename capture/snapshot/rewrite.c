@@ -63,8 +63,7 @@ void tm_deferred_clear(tm_deferred_snapshot *d)
 }
 
 int tm_deferred_take(tm_deferred_snapshot *d, const char *conninfo, PGconn *sql, tm_writer *w,
-                     const tm_oidlist *owed, const char *spool_path, uint64_t budget,
-                     tm_error *err)
+                     const tm_oidlist *owed, const char *spool_path, uint64_t budget, tm_error *err)
 {
     tm_deferred_clear(d);
     d->rels = calloc((size_t)owed->n, sizeof *d->rels);

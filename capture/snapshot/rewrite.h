@@ -25,8 +25,8 @@ typedef struct tm_deferred_snapshot {
     uint64_t lsn;
     Tidemark__TxBegin hdr;
     tm_txbuf *buf;
-    tm_catrel *rels; /* schema each table was copied with (version set) */
-    bool *rel_new;   /* that schema is a new version to journal first */
+    tm_catrel *rels;        /* schema each table was copied with (version set) */
+    bool *rel_new;          /* that schema is a new version to journal first */
     uint32_t *prev_version; /* journal's version when taken: a change since voids it */
     int n;
 } tm_deferred_snapshot;

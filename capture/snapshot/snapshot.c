@@ -178,7 +178,7 @@ int tm_snapshot_take(PGconn *sql, const char *snapshot_name, tm_catrel *const *r
     }
     PGresult *now = PQexec(sql, "SELECT (extract(epoch FROM now()) * 1000000)::int8");
     int64_t t = PQresultStatus(now) == PGRES_TUPLES_OK ? strtoll(PQgetvalue(now, 0, 0), NULL, 10)
-                                                        : tm_time_now();
+                                                       : tm_time_now();
     PQclear(now);
     for (int i = 0; i < n; i++)
         if (copy_table(sql, &rels[i]->rel, out, stats, err) != 0)

@@ -12,10 +12,11 @@ static char *dupstr(const char *s)
 int tm_catalog_table_oid(PGconn *conn, const tm_qualname *name, uint32_t *oid, tm_error *err)
 {
     const char *params[] = {name->schema, name->name};
-    PGresult *res = PQexecParams(conn,
-                                 "SELECT c.oid, c.relkind FROM pg_class c JOIN pg_namespace n "
-                                 "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-                                 2, NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(conn,
+                     "SELECT c.oid, c.relkind FROM pg_class c JOIN pg_namespace n "
+                     "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+                     2, NULL, params, NULL, NULL, 0);
     char qn[2 * TM_NAME_MAX + 8];
     tm_qualname_format(name->schema, name->name, qn, sizeof qn);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -30,7 +31,8 @@ int tm_catalog_table_oid(PGconn *conn, const tm_qualname *name, uint32_t *oid, t
     }
     const char *kind = PQgetvalue(res, 0, 1);
     if (strcmp(kind, "r") != 0 && strcmp(kind, "p") != 0) {
-        tm_error_set(err, "%s is not a table (relkind '%s'); only tables can be captured", qn, kind);
+        tm_error_set(err, "%s is not a table (relkind '%s'); only tables can be captured", qn,
+                     kind);
         PQclear(res);
         return -1;
     }
@@ -79,7 +81,7 @@ int tm_catalog_relation(PGconn *conn, uint32_t oid, tm_catrel *out, tm_error *er
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         tm_error_set(err, "reading the catalog entry of relation %u: %s", oid,
                      PQresultStatus(res) == PGRES_TUPLES_OK ? "it no longer exists"
-                                                             : PQresultErrorMessage(res));
+                                                            : PQresultErrorMessage(res));
         PQclear(res);
         return -1;
     }

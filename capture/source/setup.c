@@ -47,7 +47,8 @@ static char *table_list_sql(PGconn *sql, const tm_oidlist *l, tm_error *err)
         char oid[16];
         snprintf(oid, sizeof oid, "%u", l->oids[i]);
         const char *p[] = {oid};
-        PGresult *r = PQexecParams(sql, "SELECT $1::oid::regclass::text", 1, NULL, p, NULL, NULL, 0);
+        PGresult *r =
+            PQexecParams(sql, "SELECT $1::oid::regclass::text", 1, NULL, p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             tm_error_set(err, "%s", PQresultErrorMessage(r));
             PQclear(r);
@@ -90,8 +91,10 @@ int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_err
     if (PQntuples(r) == 0) {
         PQclear(r);
         if (want->n == 0) {
-            tm_error_set(err, "publication \"%s\" does not exist and no --table was given; name "
-                              "the tables to capture with --table SCHEMA.NAME", pub);
+            tm_error_set(err,
+                         "publication \"%s\" does not exist and no --table was given; name "
+                         "the tables to capture with --table SCHEMA.NAME",
+                         pub);
             return -1;
         }
         char *list = table_list_sql(sql, want, err);
@@ -103,8 +106,9 @@ int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_err
         snprintf(stmt, n, "CREATE PUBLICATION %s FOR TABLE %s", ident, list);
         int rc = tm_source_exec(sql, stmt, err);
         if (rc != 0)
-            tm_error_prefix(err, "creating publication \"%s\" (a superuser or the tables' owner "
-                                 "can create it: CREATE PUBLICATION %s FOR TABLE %s)",
+            tm_error_prefix(err,
+                            "creating publication \"%s\" (a superuser or the tables' owner "
+                            "can create it: CREATE PUBLICATION %s FOR TABLE %s)",
                             pub, ident, list);
         free(stmt);
         free(list);
@@ -115,14 +119,18 @@ int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_err
     bool all_ops = PQgetvalue(r, 0, 1)[0] == 't';
     PQclear(r);
     if (!all_ops) {
-        tm_error_set(err, "publication \"%s\" does not publish every operation; tidemark needs "
-                          "insert, update, delete and truncate (ALTER PUBLICATION %s SET "
-                          "(publish = 'insert, update, delete, truncate'))", pub, pub);
+        tm_error_set(err,
+                     "publication \"%s\" does not publish every operation; tidemark needs "
+                     "insert, update, delete and truncate (ALTER PUBLICATION %s SET "
+                     "(publish = 'insert, update, delete, truncate'))",
+                     pub, pub);
         return -1;
     }
     if (all_tables) {
-        tm_error_set(err, "publication \"%s\" is FOR ALL TABLES; tidemark captures chosen tables: "
-                          "use a publication of its own (--publication NAME)", pub);
+        tm_error_set(err,
+                     "publication \"%s\" is FOR ALL TABLES; tidemark captures chosen tables: "
+                     "use a publication of its own (--publication NAME)",
+                     pub);
         return -1;
     }
     r = PQexecParams(sql,
@@ -147,8 +155,9 @@ int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_err
         same = has_oid(&have, want->oids[i]);
     if (!same) {
         char *hl = table_list_sql(sql, &have, err), *wl = table_list_sql(sql, want, err);
-        tm_error_set(err, "publication \"%s\" publishes (%s) but capture was asked for (%s); "
-                          "use another --publication, or change it with ALTER PUBLICATION",
+        tm_error_set(err,
+                     "publication \"%s\" publishes (%s) but capture was asked for (%s); "
+                     "use another --publication, or change it with ALTER PUBLICATION",
                      pub, hl ? hl : "?", wl ? wl : "?");
         free(hl);
         free(wl);
@@ -195,7 +204,10 @@ int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_fu
                     "and updates will not carry the whole old row, so undo and the old values in "
                     "log will be missing for them. Fix: ALTER TABLE %s REPLICA IDENTITY FULL "
                     "(or run capture with --set-replica-identity-full)\n",
-                    name, ident == 'd' ? "DEFAULT" : ident == 'n' ? "NOTHING" : "USING INDEX",
+                    name,
+                    ident == 'd'   ? "DEFAULT"
+                    : ident == 'n' ? "NOTHING"
+                                   : "USING INDEX",
                     name);
         }
     }
@@ -235,9 +247,8 @@ int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *con
 {
     char *ident = PQescapeIdentifier(repl, slot, strlen(slot));
     char stmt[512];
-    snprintf(stmt, sizeof stmt,
-             "CREATE_REPLICATION_SLOT %s %sLOGICAL pgoutput (SNAPSHOT 'export')", ident,
-             temporary ? "TEMPORARY " : "");
+    snprintf(stmt, sizeof stmt, "CREATE_REPLICATION_SLOT %s %sLOGICAL pgoutput (SNAPSHOT 'export')",
+             ident, temporary ? "TEMPORARY " : "");
     PQfreemem(ident);
     PGresult *r = PQexec(repl, stmt);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {

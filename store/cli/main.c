@@ -21,8 +21,9 @@ static const struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "tidemark %s: point-in-time history of chosen PostgreSQL tables\n\n"
-               "Usage: tidemark COMMAND [OPTIONS]\n\nCommands:\n",
+    fprintf(f,
+            "tidemark %s: point-in-time history of chosen PostgreSQL tables\n\n"
+            "Usage: tidemark COMMAND [OPTIONS]\n\nCommands:\n",
             TIDEMARK_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
@@ -47,6 +48,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "tidemark: unknown command '%s'; run 'tidemark --help' for the list\n", argv[1]);
+    fprintf(stderr, "tidemark: unknown command '%s'; run 'tidemark --help' for the list\n",
+            argv[1]);
     return 2;
 }

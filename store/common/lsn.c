@@ -9,7 +9,9 @@ static int parse_hex32(const char *s, const char **end, uint32_t *out)
     int n = 0;
     uint64_t v = 0;
     for (; isxdigit((unsigned char)*s); s++, n++) {
-        v = v * 16 + (uint64_t)(isdigit((unsigned char)*s) ? *s - '0' : (tolower((unsigned char)*s) - 'a' + 10));
+        v = v * 16 + (uint64_t)(isdigit((unsigned char)*s)
+                                    ? *s - '0'
+                                    : (tolower((unsigned char)*s) - 'a' + 10));
         if (n >= 8)
             return -1;
     }

@@ -40,8 +40,8 @@ typedef struct tm_meta {
     char database[128];
     char slot[128];
     char publication[128];
-    uint64_t start_lsn;  /* the base snapshot's consistent point */
-    int64_t created_at;  /* microseconds since the Unix epoch */
+    uint64_t start_lsn; /* the base snapshot's consistent point */
+    int64_t created_at; /* microseconds since the Unix epoch */
 } tm_meta;
 
 /* Writes DIR/journal.meta atomically: temp file, fsync, rename, fsync dir. */
@@ -62,10 +62,10 @@ void tm_journal_unlock(int lock_fd);
 /* ---- writer ------------------------------------------------------------ */
 
 typedef struct tm_writer_options {
-    uint64_t segment_size;     /* roll over after this many bytes; 0 = default 64 MiB */
+    uint64_t segment_size;      /* roll over after this many bytes; 0 = default 64 MiB */
     int64_t segment_max_age_us; /* roll over after this age; 0 = no limit */
-    uint32_t frame_target;     /* raw bytes per frame before it is cut; 0 = 1 MiB */
-    bool quiet;                /* no recovery notices on stderr */
+    uint32_t frame_target;      /* raw bytes per frame before it is cut; 0 = 1 MiB */
+    bool quiet;                 /* no recovery notices on stderr */
 } tm_writer_options;
 
 typedef struct tm_writer tm_writer;
