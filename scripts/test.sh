@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, CI): installs the dependencies, then configures,
 # builds and runs the whole ctest suite twice: a normal build (build/) and an
-# ASan+UBSan build (build-asan/). Tests labelled "pg" start their own
+# ASan+UBSan build (build-asan/), after the static checks of
+# scripts/check-code.sh (clang-format, cppcheck, layers). Tests labelled "pg" start their own
 # throwaway PostgreSQL 15 clusters (as the postgres OS user when root).
 #
 # Usage: scripts/test.sh [--quick] [CTEST_ARGS...]
@@ -36,6 +37,8 @@ check_summaries() {
 
 status=0
 t_all=$SECONDS
+echo "== checks (format, cppcheck, layers)"
+scripts/check-code.sh || status=1
 for b in "${builds[@]}"; do
     dir=${b%%:*}
     flag=${b#*:}

@@ -242,7 +242,7 @@ static void cleanup(run *u)
 
 int log_run(const log_opts *o, int out_fd, log_run_stats *stats, tm_error *err)
 {
-    log_run_stats local;
+    log_run_stats local = {0};
     run u;
     memset(&u, 0, sizeof u);
     u.o = o;

@@ -92,7 +92,7 @@ tm_tclass tm_type_class(uint32_t type_oid, const char *type_name)
         return TM_TC_TEXT;
     /* Normalise "pg_catalog.Timestamp(3) With Time Zone" to
      * "timestamp with time zone": lower case, typmods dropped, single spaces. */
-    char norm[64];
+    char norm[64] = "";
     size_t n = 0;
     int depth = 0;
     if (!strncmp(type_name, "pg_catalog.", 11))

@@ -295,7 +295,7 @@ static int verify_segment(vstate *v, uint64_t segno, bool last, tm_error *err)
 int tm_verify_opts(const char *dir, void *outp, bool quiet, tm_verify_totals *totals, tm_error *err)
 {
     FILE *out = outp;
-    tm_verify_totals local;
+    tm_verify_totals local = {0};
     tm_verify_totals *t = totals ? totals : &local;
     memset(t, 0, sizeof *t);
     struct stat st;

@@ -100,7 +100,8 @@ void tm_test_load_rows(const char *name, size_t ncols, tm_test_rows *r)
             if (tab)
                 *tab = '\0';
             tm_test_copy_field(f, &r->vals[r->nrows * ncols + c]);
-            f = tab + 1;
+            if (tab)
+                f = tab + 1;
         }
         line = nl + 1;
     }

@@ -158,8 +158,11 @@ char *tm_pg_copy_csv(PGconn *conn, const char *fmt, ...)
     char *out = malloc(cap), *line;
     int n;
     while ((n = PQgetCopyData(conn, &line, 0)) > 0) {
-        while (len + (size_t)n + 1 > cap)
-            out = realloc(out, cap *= 2);
+        while (len + (size_t)n + 1 > cap) {
+            char *grown = realloc(out, cap *= 2);
+            ck_assert_msg(grown != NULL, "out of memory reading %s", sql);
+            out = grown;
+        }
         memcpy(out + len, line, (size_t)n);
         len += (size_t)n;
         PQfreemem(line);

@@ -700,8 +700,11 @@ int tmt_run(char **out, const char *arg, ...)
     ssize_t r;
     while ((r = read(pfd[0], buf + len, cap - len - 1)) > 0) {
         len += (size_t)r;
-        if (cap - len < 2)
-            buf = realloc(buf, cap *= 2);
+        if (cap - len < 2) {
+            char *grown = realloc(buf, cap *= 2);
+            ck_assert_msg(grown != NULL, "out of memory");
+            buf = grown;
+        }
     }
     buf[len] = '\0';
     close(pfd[0]);

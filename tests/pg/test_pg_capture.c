@@ -4,6 +4,7 @@
  * itself; the journal must hold each exactly once, in commit order, and
  * nothing of rolled-back transactions. */
 #include <check.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -90,10 +91,13 @@ static char *setup_db(const char *name, PGconn **conn)
 }
 
 /* Runs a data-changing statement; returns the rows it affected. */
-static int affected(PGconn *c, const char *fmt, int a, int b)
+__attribute__((format(printf, 2, 3))) static int affected(PGconn *c, const char *fmt, ...)
 {
     char sql[512];
-    snprintf(sql, sizeof sql, fmt, a, b);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
     PGresult *r = PQexec(c, sql);
     ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql, PQresultErrorMessage(r));
     int n = atoi(PQcmdTuples(r));
@@ -114,7 +118,7 @@ static void workload_tx(PGconn *c, int i)
         changes = 1;
         break;
     case 1:
-        changes = affected(c, "UPDATE users SET email = email || 'x' WHERE id = %d", i % 50 + 1, 0);
+        changes = affected(c, "UPDATE users SET email = email || 'x' WHERE id = %d", i % 50 + 1);
         break;
     case 2:
         tm_pg_exec(c, "INSERT INTO prefs VALUES (%d, 'big%d', '{}', repeat('x', 100000))",
@@ -137,7 +141,7 @@ static void workload_tx(PGconn *c, int i)
         tm_pg_exec(c, "SAVEPOINT s");
         tm_pg_exec(c, "INSERT INTO users VALUES (%d, 'rolledback')", 100000 + i);
         tm_pg_exec(c, "ROLLBACK TO SAVEPOINT s");
-        changes = affected(c, "UPDATE users SET email = email WHERE id = %d", i % 50 + 1, 0);
+        changes = affected(c, "UPDATE users SET email = email WHERE id = %d", i % 50 + 1);
         break;
     case 6:
         /* A key change and a second table in one transaction. */
@@ -145,7 +149,7 @@ static void workload_tx(PGconn *c, int i)
         changes += affected(c,
                             "INSERT INTO prefs VALUES (%d, 'moved', '[]', NULL) "
                             "ON CONFLICT DO NOTHING",
-                            50000 + i, 0);
+                            50000 + i);
         break;
     }
     /* A transaction that changed no captured row has nothing to journal. */

@@ -409,7 +409,9 @@ static unsigned strip_row_counts(const char *path)
         h.raw_len = (uint32_t)raw.len;
         h.n_records = kept;
         h.payload_crc = tm_crc32c(0, comp.p, comp.len);
-        out = realloc(out, op + TM_FRAME_HDR_SIZE + comp.len);
+        uint8_t *grown = realloc(out, op + TM_FRAME_HDR_SIZE + comp.len);
+        ck_assert_ptr_nonnull(grown);
+        out = grown;
         tm_frame_hdr_encode(&h, out + op);
         memcpy(out + op + TM_FRAME_HDR_SIZE, comp.p, comp.len);
         op += TM_FRAME_HDR_SIZE + comp.len;

@@ -114,7 +114,7 @@ static void check_values(tm_change_decoder *d, const uint8_t *buf, size_t len, t
     if (tm_change_peek(d, buf, len, &c, &err) != 0)
         return;
     uint32_t n1[2] = {0, 0}, n2[2] = {0, 0};
-    int rc1[2], rc2[2];
+    int rc1[2] = {0, 0}, rc2[2] = {0, 0};
     for (int w = 0; w < 2; w++) {
         const tm_value *old = w && rc1[0] == 1 ? one[0].v : NULL;
         rc1[w] = tm_change_values(d, &c, w, old, w ? n1[0] : 0, &one[w], &n1[w], &err);
