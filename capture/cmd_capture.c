@@ -184,7 +184,7 @@ int cmd_capture(int argc, char **argv)
         goto out;
     }
 
-    tm_error err = {{0}};
+    tm_error err = {0};
     tm_meta meta;
     bool fresh = false;
     if (tm_meta_read(o.journal, &meta, &err) != 0) {

@@ -343,7 +343,7 @@ int tlj_log(tlj *j, char **out, log_run_stats *st, char *errbuf, size_t errlen, 
     va_end(ap);
     argv[argc] = NULL;
     log_opts o;
-    tm_error err = {{0}};
+    tm_error err = {0};
     *out = NULL;
     int rc = log_opts_parse(argc, (char **)argv, &o, &err);
     if (rc == 0) {
