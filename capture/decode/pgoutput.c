@@ -258,7 +258,7 @@ static int decode_relation(rd *r, tm_pgo_decoder *d, tm_pgo_msg *m)
     if (n > d->relcols_cap) {
         tm_pgo_relcol *c = realloc(d->relcols, n * sizeof *c);
         if (!c) {
-            tm_error_set(r->err, "out of memory for a relation of %u columns", n);
+            tm_error_setc(r->err, TM_ERR_NOMEM, "out of memory for a relation of %u columns", n);
             return -1;
         }
         d->relcols = c;
@@ -346,7 +346,7 @@ static int decode_truncate(rd *r, tm_pgo_decoder *d, tm_pgo_msg *m)
     if (n > d->relids_cap) {
         uint32_t *ids = realloc(d->relids, n * sizeof *ids);
         if (!ids) {
-            tm_error_set(r->err, "out of memory for a truncate of %u relations", n);
+            tm_error_setc(r->err, TM_ERR_NOMEM, "out of memory for a truncate of %u relations", n);
             return -1;
         }
         d->relids = ids;

@@ -13,7 +13,8 @@ static int grow(void **buf, size_t *cap, size_t need, size_t elem, tm_error *err
         n *= 2;
     void *p = realloc(*buf, n * elem);
     if (!p) {
-        tm_error_set(err, "out of memory encoding a row (%zu bytes needed)", need * elem);
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory encoding a row (%zu bytes needed)",
+                      need * elem);
         return -1;
     }
     *buf = p;

@@ -20,7 +20,7 @@ static int resolve_tables(const tm_capture_opts *o, PGconn *sql, tm_oidlist *oid
             tm_catalog_table_oid(sql, &qn, &oid, err) != 0)
             return -1;
         if (tm_oidlist_add(oids, oid) != 0) {
-            tm_error_set(err, "out of memory");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
             return -1;
         }
     }

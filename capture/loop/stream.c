@@ -172,7 +172,7 @@ static int owe_snapshot(stream *s, uint32_t oid, tm_error *err)
         if (s->owed.oids[i] == oid)
             return 0;
     if (tm_oidlist_add(&s->owed, oid) != 0) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return -1;
     }
     return tm_owed_save(s->o->journal, &s->owed, err);

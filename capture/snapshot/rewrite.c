@@ -74,7 +74,7 @@ int tm_deferred_take(tm_deferred_snapshot *d, const char *conninfo, PGconn *sql,
     PGconn *repl = NULL;
     int rc = -1;
     if (!d->rels || !d->rel_new || !d->prev_version || !ptrs || !d->buf) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         goto out;
     }
     /* The slot first: its exported snapshot is what the schemas and rows

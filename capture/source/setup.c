@@ -72,7 +72,7 @@ static char *table_list_sql(PGconn *sql, const tm_oidlist *l, tm_error *err)
     }
     return out;
 oom:
-    tm_error_set(err, "out of memory");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
     return NULL;
 }
 

@@ -41,7 +41,7 @@ PGconn *tm_source_connect(const char *conninfo, bool replication, tm_error *err)
 
     char *options = merged_options(conninfo);
     if (!options) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return NULL;
     }
     const char *keys[] = {"dbname", "options", "fallback_application_name",
@@ -50,7 +50,7 @@ PGconn *tm_source_connect(const char *conninfo, bool replication, tm_error *err)
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     free(options);
     if (!conn) {
-        tm_error_set(err, "out of memory connecting to the source");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory connecting to the source");
         return NULL;
     }
     if (PQstatus(conn) != CONNECTION_OK) {

@@ -71,7 +71,7 @@ tm_state *tm_state_new(tm_select_fn select, void *arg, tm_error *err)
 {
     tm_state *s = calloc(1, sizeof *s);
     if (!s) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return NULL;
     }
     s->select = select;
@@ -198,7 +198,7 @@ static tm_table *add_table(tm_state *s, uint32_t oid, tm_error *err)
             s->tables = a;
         tm_table **b = a ? realloc(s->by_oid, cap * sizeof *b) : NULL;
         if (!b) {
-            tm_error_set(err, "out of memory");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
             return NULL;
         }
         s->by_oid = b;
@@ -206,7 +206,7 @@ static tm_table *add_table(tm_state *s, uint32_t oid, tm_error *err)
     }
     tm_table *t = calloc(1, sizeof *t);
     if (!t) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return NULL;
     }
     t->oid = oid;
@@ -249,7 +249,7 @@ static int rekey(tm_table *t, tm_error *err)
     if (!kv || tm_rowmap_reserve(&t->rows, old.n) != 0) {
         free(kv);
         t->rows = old;
-        tm_error_set(err, "out of memory re-indexing a table whose key changed");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory re-indexing a table whose key changed");
         return -1;
     }
     for (size_t i = 0; old.slots && i <= old.mask; i++) {
@@ -295,7 +295,7 @@ static int set_cur(tm_table *t, tm_version *v, tm_error *err)
     t->cur = v;
     return key_changed && t->rows.n ? rekey(t, err) : 0;
 oom:
-    tm_error_set(err, "out of memory keeping the schema of a table");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory keeping the schema of a table");
     return -1;
 }
 
@@ -322,7 +322,7 @@ int tm_state_relation(tm_state *s, const Tidemark__Relation *rel, tm_error *err)
             t->ver = v;
         int32_t **m = v ? realloc(t->to_cur, n * sizeof *m) : NULL;
         if (!m) {
-            tm_error_set(err, "out of memory keeping the schema of a table");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory keeping the schema of a table");
             return -1;
         }
         t->to_cur = m;
@@ -343,7 +343,7 @@ int tm_state_relation(tm_state *s, const Tidemark__Relation *rel, tm_error *err)
     /* An older version arriving late: only its map is needed. */
     int32_t *m = malloc((t->cur->ncols + 1) * sizeof *m);
     if (!m) {
-        tm_error_set(err, "out of memory keeping the schema of a table");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory keeping the schema of a table");
         return -1;
     }
     tm_version_map(v, t->cur, m);
@@ -355,7 +355,7 @@ int tm_state_reserve_rows(tm_state *s, uint32_t oid, uint64_t n, tm_error *err)
 {
     tm_table *t = find_table(s, oid);
     if (t && t->selected && n <= SIZE_MAX / 2 && tm_rowmap_reserve(&t->rows, (size_t)n) != 0) {
-        tm_error_set(err, "out of memory holding the replayed rows");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory holding the replayed rows");
         return -1;
     }
     return 0;
@@ -520,7 +520,7 @@ static bool resolve_unchanged(tm_table *t, uint32_t v, tm_value *vals, uint32_t 
 
 static int oom(tm_error *err)
 {
-    tm_error_set(err, "out of memory holding the replayed rows");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory holding the replayed rows");
     return -1;
 }
 

@@ -18,7 +18,7 @@ log_filter *log_filter_new(const log_opts *o, const tm_relreg *s, tm_error *err)
 {
     log_filter *f = calloc(1, sizeof *f);
     if (!f) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return NULL;
     }
     f->o = o;
@@ -106,7 +106,7 @@ static log_rel *make_rel(log_filter *f, const tm_relver *rv, tm_error *err)
     return lr;
 oom:
     free_rel(lr);
-    tm_error_set(err, "out of memory");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
     return NULL;
 }
 
@@ -116,7 +116,7 @@ const log_rel *log_filter_rel(log_filter *f, const tm_relver *rv, tm_error *err)
         size_t n = rv->index + 16;
         log_rel **v = realloc(f->rels, n * sizeof *v);
         if (!v) {
-            tm_error_set(err, "out of memory");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
             return NULL;
         }
         memset(v + f->nrels, 0, (n - f->nrels) * sizeof *v);

@@ -47,7 +47,7 @@ static int run(apply *a, PGresult **res)
     size_t len;
     const char *s = tm_out_data(&a->sql, &len);
     if (a->sql.err) {
-        tm_error_set(a->err, "out of memory building SQL");
+        tm_error_setc(a->err, TM_ERR_NOMEM, "out of memory building SQL");
         return -1;
     }
     int rc = exec_sql(a, s, res);
@@ -355,7 +355,7 @@ static int load_subset(apply *a, const tm_rowset *rs, const tm_where_bound *wher
     }
     if (rc != 0) {
         if (!vals)
-            tm_error_set(a->err, "out of memory");
+            tm_error_setc(a->err, TM_ERR_NOMEM, "out of memory");
         tm_out_reset(&a->data);
         return -1;
     }
@@ -546,7 +546,7 @@ int tm_apply_open(const tm_apply_opts *o, const tm_meta *meta, tm_applier **out,
 {
     tm_applier *p = calloc(1, sizeof *p);
     if (!p) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return -1;
     }
     p->o = *o;

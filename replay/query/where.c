@@ -318,7 +318,7 @@ static void *grow(void *arr, size_t n, size_t size)
 static bool oom(parser *ps)
 {
     if (!ps->failed)
-        tm_error_set(ps->err, "out of memory while parsing --where");
+        tm_error_setc(ps->err, TM_ERR_NOMEM, "out of memory while parsing --where");
     ps->failed = true;
     return false;
 }
@@ -500,7 +500,7 @@ tm_where *tm_where_parse(const char *expr, tm_error *err)
     if (w)
         w->pool = malloc(2 * len + 2);
     if (!w || !w->pool) {
-        tm_error_set(err, "out of memory while parsing --where");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory while parsing --where");
         tm_where_free(w);
         return NULL;
     }
@@ -712,7 +712,7 @@ tm_where_bound *tm_where_bind(const tm_where *w, const tm_coldesc *cols, size_t 
     if (!b || !(b->conds = calloc(w->n, sizeof *b->conds)) ||
         !(b->pool = malloc(w->pool_used ? w->pool_used : 1)) ||
         !(b->times = malloc(ntimes * TM_TIME_BUFLEN + 1))) {
-        tm_error_set(err, "out of memory while preparing --where");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory while preparing --where");
         tm_where_bound_free(b);
         return NULL;
     }
@@ -781,7 +781,7 @@ tm_where_bound *tm_where_bind(const tm_where *w, const tm_coldesc *cols, size_t 
 #undef REBASE
     return b;
 oom:
-    tm_error_set(err, "out of memory while preparing --where");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory while preparing --where");
 fail:
     tm_where_bound_free(b);
     return NULL;

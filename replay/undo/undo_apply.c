@@ -65,7 +65,7 @@ static int one(run *r, const tm_undo_entry *e, bool report_fk)
         return -1;
     tm_out_putc(&r->sql, '\0');
     if (r->sql.err) {
-        tm_error_set(r->err, "out of memory building SQL");
+        tm_error_setc(r->err, TM_ERR_NOMEM, "out of memory building SQL");
         return -1;
     }
     size_t len;

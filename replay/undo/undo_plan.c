@@ -27,7 +27,7 @@ typedef struct scan {
 
 static int oom(tm_error *err)
 {
-    tm_error_set(err, "out of memory building the undo plan");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory building the undo plan");
     return -1;
 }
 

@@ -299,7 +299,7 @@ static int zone_offset(const char *tz, int64_t local, int *offset, tm_error *err
     const char *old = getenv("TZ");
     char *saved = old ? strdup(old) : NULL;
     if (old && !saved) {
-        tm_error_set(err, "out of memory while resolving time zone \"%.100s\"", tz);
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory while resolving time zone \"%.100s\"", tz);
         return -1;
     }
     char spec[256];
