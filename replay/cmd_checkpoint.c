@@ -137,7 +137,7 @@ int cmd_checkpoint(int argc, char **argv)
     tm_error err;
     tm_meta meta;
     if (tm_meta_read(c.journal, &meta, &err) != 0) {
-        if (errno == ENOENT)
+        if (tm_error_is(&err, TM_ERR_NOT_FOUND))
             fprintf(stderr, "tidemark checkpoint: %s is not a tidemark journal (no journal.meta)\n",
                     c.journal);
         else

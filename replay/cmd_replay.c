@@ -494,7 +494,7 @@ int cmd_replay(int argc, char **argv)
     }
     tm_meta meta;
     if (tm_meta_read(o.journal, &meta, &err) != 0) {
-        if (errno == ENOENT)
+        if (tm_error_is(&err, TM_ERR_NOT_FOUND))
             fprintf(stderr,
                     "tidemark replay: %s is not a tidemark journal (it has no journal.meta)\n",
                     o.journal);

@@ -51,7 +51,6 @@ tm_errcode tm_errcode_from_errno(int e)
     case 0:
         return TM_ERR_NONE;
     case ENOENT:
-    case ENOTDIR:
         return TM_ERR_NOT_FOUND;
     case ENOSPC:
     case EDQUOT:

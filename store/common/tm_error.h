@@ -78,8 +78,9 @@ void tm_error_in(tm_error *err, const char *file);
 /* Back to no error (TM_ERR_NONE, empty message, no context). */
 void tm_error_clear(tm_error *err);
 
-/* ENOENT, ENOTDIR: NOT_FOUND; ENOSPC, EDQUOT: NO_SPACE; ENOMEM: NOMEM;
- * 0: NONE; anything else: IO (a system call on a file failed). */
+/* ENOENT: NOT_FOUND; ENOSPC, EDQUOT: NO_SPACE; ENOMEM: NOMEM; 0: NONE;
+ * anything else (ENOTDIR and EACCES too): IO, a system call on a file
+ * failed. */
 tm_errcode tm_errcode_from_errno(int e);
 /* Whether err holds an error of that code (false for a NULL err). */
 bool tm_error_is(const tm_error *err, tm_errcode code);

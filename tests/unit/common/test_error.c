@@ -14,9 +14,9 @@ START_TEST(codes_from_errno)
         int e;
         tm_errcode code;
     } cases[] = {
-        {ENOENT, TM_ERR_NOT_FOUND}, {ENOTDIR, TM_ERR_NOT_FOUND}, {ENOSPC, TM_ERR_NO_SPACE},
-        {EDQUOT, TM_ERR_NO_SPACE},  {ENOMEM, TM_ERR_NOMEM},      {EIO, TM_ERR_IO},
-        {EACCES, TM_ERR_IO},        {EROFS, TM_ERR_IO},          {0, TM_ERR_NONE},
+        {ENOENT, TM_ERR_NOT_FOUND}, {ENOTDIR, TM_ERR_IO},   {ENOSPC, TM_ERR_NO_SPACE},
+        {EDQUOT, TM_ERR_NO_SPACE},  {ENOMEM, TM_ERR_NOMEM}, {EIO, TM_ERR_IO},
+        {EACCES, TM_ERR_IO},        {EROFS, TM_ERR_IO},     {0, TM_ERR_NONE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         ck_assert_int_eq(tm_errcode_from_errno(cases[i].e), cases[i].code);

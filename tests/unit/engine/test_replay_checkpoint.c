@@ -88,7 +88,7 @@ static void random_journal(const char *dir, uint64_t seed, txinfo *tx)
     tmt_jw j = {.lsn = 1000};
     int64_t t0 = 1700000000000000;
     tm_error err;
-    tm_writer_options wo = {.quiet = true, .frame_target = 2048};
+    tm_writer_options wo = {.frame_target = 2048};
     ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
     tmt_jw_meta(dir);
     prow p[NA] = {{0}};
@@ -490,7 +490,7 @@ START_TEST(no_checkpoint_hides_a_gap)
     char *dir = tmt_tempdir(), *out;
     tmt_jw j = {.lsn = 1000};
     tm_error err;
-    tm_writer_options wo = {.quiet = true};
+    tm_writer_options wo = {0};
     ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
     tmt_jw_meta(dir);
     put_rel(j.w, PREFS, 1, j.lsn + 100);
