@@ -57,11 +57,11 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
     if (tm_slot_info_get(sql, o->slot, &si, err) != 0)
         goto out;
     if (si.exists) {
-        tm_error_set(err,
-                     "replication slot \"%s\" already exists, so its start cannot be matched "
-                     "with a base snapshot; choose another --slot, or drop it "
-                     "(SELECT pg_drop_replication_slot('%s')) if nothing else uses it",
-                     o->slot, o->slot);
+        tm_error_setc(err, TM_ERR_CONFLICT,
+                      "replication slot \"%s\" already exists, so its start cannot be matched "
+                      "with a base snapshot; choose another --slot, or drop it "
+                      "(SELECT pg_drop_replication_slot('%s')) if nothing else uses it",
+                      o->slot, o->slot);
         goto out;
     }
     uint64_t consistent;

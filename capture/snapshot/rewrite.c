@@ -146,7 +146,7 @@ int tm_rewrites_detect(PGconn *sql, tm_writer *w, const tm_oidlist *tables, tm_o
         PGresult *r = PQexecParams(sql, "SELECT relfilenode FROM pg_class WHERE oid = $1", 1, NULL,
                                    p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            tm_error_set(err, "reading file nodes: %s", PQresultErrorMessage(r));
+            tm_error_setc(err, TM_ERR_DB, "reading file nodes: %s", PQresultErrorMessage(r));
             PQclear(r);
             return -1;
         }

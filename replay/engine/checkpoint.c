@@ -413,7 +413,8 @@ typedef struct ck_load {
 
 static int damaged(const ck_load *l, tm_error *err, const char *why)
 {
-    tm_error_set(err, "checkpoint %s is damaged: %s", l->c->path, why);
+    tm_error_setc(err, TM_ERR_CORRUPT, "checkpoint %s is damaged: %s", l->c->path, why);
+    tm_error_in(err, l->c->path);
     return -1;
 }
 

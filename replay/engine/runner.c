@@ -161,8 +161,9 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
         int body = rec ? (int)rec->body_case : TIDEMARK__RECORD__BODY_CHANGE;
         if (body == TIDEMARK__RECORD__BODY_CHANGE) {
             if (tx_left == 0) {
-                tm_error_set(err, "the journal holds a change outside any transaction; it is "
-                                  "damaged (run tidemark verify)");
+                tm_error_setc(err, TM_ERR_CORRUPT,
+                              "the journal holds a change outside any transaction; it is "
+                              "damaged (run tidemark verify)");
                 goto fail;
             }
             /* A base snapshot's rows are loaded like a checkpoint's. */

@@ -304,10 +304,10 @@ int tm_state_relation(tm_state *s, const Tidemark__Relation *rel, tm_error *err)
     if (tm_state_flush(s, err) != 0)
         return -1;
     if (!rel->has_version || rel->version == 0 || rel->version > UINT16_MAX) {
-        tm_error_set(err,
-                     "the journal holds a schema of relation %u with version %u, which "
-                     "replay cannot use; the journal is damaged or from a newer tidemark",
-                     rel->oid, rel->version);
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "the journal holds a schema of relation %u with version %u, which "
+                      "replay cannot use; the journal is damaged or from a newer tidemark",
+                      rel->oid, rel->version);
         return -1;
     }
     tm_table *t = find_table(s, rel->oid);
@@ -709,10 +709,10 @@ static int decode(tm_state *s, tm_decoded *d, tm_error *err)
     d->look = false;
     tm_table *t = d->t = find_table(s, c->relation_oid);
     if (!t) {
-        tm_error_set(err,
-                     "the journal holds a change of relation %u before any schema of it; "
-                     "the journal is damaged (run tidemark verify)",
-                     c->relation_oid);
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "the journal holds a change of relation %u before any schema of it; "
+                      "the journal is damaged (run tidemark verify)",
+                      c->relation_oid);
         return -1;
     }
     if (!t->selected) {
@@ -725,10 +725,10 @@ static int decode(tm_state *s, tm_decoded *d, tm_error *err)
         return 0;
     uint32_t v = c->relation_version;
     if (v >= t->nver || !t->ver[v]) {
-        tm_error_set(err,
-                     "the journal holds a change of %s.%s with schema version %u, which it "
-                     "never recorded; the journal is damaged (run tidemark verify)",
-                     t->cur->nspname, t->cur->relname, v);
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "the journal holds a change of %s.%s with schema version %u, which it "
+                      "never recorded; the journal is damaged (run tidemark verify)",
+                      t->cur->nspname, t->cur->relname, v);
         return -1;
     }
     if (grow_keys(d, t->nkeys, err) != 0)
@@ -750,11 +750,11 @@ static int decode(tm_state *s, tm_decoded *d, tm_error *err)
     if (has_new < 0)
         return -1;
     if ((has_old && d->no != ncols) || (has_new && d->nn != ncols)) {
-        tm_error_set(err,
-                     "the journal holds a row of %s.%s with %u columns where its schema "
-                     "version %u has %u; the journal is damaged (run tidemark verify)",
-                     t->ver[v]->nspname, t->ver[v]->relname,
-                     has_old && d->no != ncols ? d->no : d->nn, v, ncols);
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "the journal holds a row of %s.%s with %u columns where its schema "
+                      "version %u has %u; the journal is damaged (run tidemark verify)",
+                      t->ver[v]->nspname, t->ver[v]->relname,
+                      has_old && d->no != ncols ? d->no : d->nn, v, ncols);
         return -1;
     }
     d->has_old = has_old > 0;
@@ -797,10 +797,10 @@ static int apply_decoded(tm_state *s, tm_decoded *d, tm_error *err)
     default:
         break;
     }
-    tm_error_set(err,
-                 "the journal holds a change of %s.%s of an unknown kind (%u) or without its "
-                 "row; the journal is damaged or from a newer tidemark",
-                 t->ver[v]->nspname, t->ver[v]->relname, c->op);
+    tm_error_setc(err, TM_ERR_CORRUPT,
+                  "the journal holds a change of %s.%s of an unknown kind (%u) or without its "
+                  "row; the journal is damaged or from a newer tidemark",
+                  t->ver[v]->nspname, t->ver[v]->relname, c->op);
     return -1;
 }
 

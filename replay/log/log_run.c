@@ -84,10 +84,10 @@ static int on_change(run *u, const Tidemark__Change *ch, tm_error *err)
         return 0;
     const tm_relver *rv = tm_relreg_get(u->schema, ch->relation_oid, ch->relation_version);
     if (!rv) {
-        tm_error_set(err,
-                     "the journal has a change of relation %u version %u but not its schema "
-                     "(run 'tidemark verify --journal %s')",
-                     ch->relation_oid, ch->relation_version, u->o->journal);
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "the journal has a change of relation %u version %u but not its schema "
+                      "(run 'tidemark verify --journal %s')",
+                      ch->relation_oid, ch->relation_version, u->o->journal);
         return -1;
     }
     if (tx->snapshot)

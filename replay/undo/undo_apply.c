@@ -16,7 +16,7 @@ typedef struct run {
 
 static void set_pg_error(tm_error *err, const char *what, const char *pgmsg)
 {
-    tm_error_set(err, "%s: %s", what, pgmsg);
+    tm_error_setc(err, TM_ERR_DB, "%s: %s", what, pgmsg);
     size_t n = strlen(err->msg);
     while (n && (err->msg[n - 1] == '\n' || err->msg[n - 1] == ' '))
         err->msg[--n] = '\0';
