@@ -21,6 +21,13 @@ static void on_signal(int sig)
     tm_capture_stop_requested = 1;
 }
 
+/* The library's notices (tm_notice) go to stderr, one line each. */
+static void print_notice(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", line);
+}
+
 /* tm_writer_open, and the notice for what it repaired, if anything. */
 static int open_writer(const char *dir, const tm_writer_options *wo, tm_writer **w, tm_error *err)
 {
@@ -118,6 +125,7 @@ int cmd_capture(int argc, char **argv)
     o.status_interval_s = 10;
     o.tx_memory_budget = 256ull << 20;
     o.warn_rows = 1000;
+    o.notice.fn = print_notice;
     snprintf(o.publication, sizeof o.publication, "tidemark");
     o.tables = calloc((size_t)argc, sizeof *o.tables);
     int c, rc = 2;
@@ -297,7 +305,8 @@ int cmd_capture(int argc, char **argv)
         tm_oidlist tables = {0};
         if (tm_publication_ensure(sql, o.publication, &tables, &err) != 0)
             goto fail;
-        int ri = tm_replica_identity_check(sql, &tables, o.set_replica_identity_full, &err);
+        int ri =
+            tm_replica_identity_check(sql, &tables, o.set_replica_identity_full, &o.notice, &err);
         tm_oidlist_free(&tables);
         if (ri != 0)
             goto fail;

@@ -159,7 +159,7 @@ int cmd_checkpoint(int argc, char **argv)
         return 2;
     }
     tm_target all = {.by_lsn = true, .lsn = UINT64_MAX};
-    tm_runner_opts ro = {.use_checkpoints = true, .after_tx = after_tx, .arg = &c};
+    tm_runner_opts ro = {.use_checkpoints = true, .after_tx = after_tx, .arg = &c, .warn = stderr};
     tm_run_info info;
     int rc = 2;
     if (tm_run_to_opts(c.journal, s, &all, &ro, &info, &err) != 0)

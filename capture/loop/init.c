@@ -50,7 +50,7 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
 
     if (resolve_tables(o, sql, &oids, err) != 0 ||
         tm_publication_ensure(sql, o->publication, &oids, err) != 0 ||
-        tm_replica_identity_check(sql, &oids, o->set_replica_identity_full, err) != 0)
+        tm_replica_identity_check(sql, &oids, o->set_replica_identity_full, &o->notice, err) != 0)
         goto out;
 
     tm_slot_info si;
@@ -99,11 +99,11 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
     if (tm_meta_write(o->journal, meta, err) != 0)
         goto out;
     char lsnbuf[TM_LSN_BUFLEN];
-    fprintf(stderr,
-            "tidemark capture: new journal %s: slot \"%s\" at %s, base snapshot of %d table(s), "
-            "%llu rows\n",
-            o->journal, o->slot, tm_lsn_format(consistent, lsnbuf), nrels,
-            (unsigned long long)st.rows);
+    tm_notice_say(&o->notice,
+                  "tidemark capture: new journal %s: slot \"%s\" at %s, base snapshot of %d "
+                  "table(s), %llu rows",
+                  o->journal, o->slot, tm_lsn_format(consistent, lsnbuf), nrels,
+                  (unsigned long long)st.rows);
     rc = 0;
 out:
     if (rc != 0 && slot_created) {

@@ -186,8 +186,12 @@ static int take_owed(stream *s, tm_error *err)
         return 0;
     char spool[4096];
     snprintf(spool, sizeof spool, "%s/snapshot.tmp", s->o->journal);
-    return tm_deferred_take(&s->deferred, s->o->source, s->sql, s->w, &s->owed, spool,
-                            s->o->tx_memory_budget, err);
+    if (tm_deferred_take(&s->deferred, s->o->source, s->sql, s->w, &s->owed, spool,
+                         s->o->tx_memory_budget, err) != 0)
+        return -1;
+    fprintf(stderr, "tidemark capture: fresh base snapshot of %d rewritten table(s), %llu rows\n",
+            s->deferred.n, (unsigned long long)s->deferred.rows);
+    return 0;
 }
 
 /* Journals the waiting snapshot once the stream has reached its LSN. */

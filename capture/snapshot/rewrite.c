@@ -102,9 +102,8 @@ int tm_deferred_take(tm_deferred_snapshot *d, const char *conninfo, PGconn *sql,
     if (tm_snapshot_take(sql, snapname, ptrs, d->n, d->lsn, d->buf, &d->hdr, &st, err) != 0)
         goto out;
     d->ready = true;
+    d->rows = st.rows;
     rc = 0;
-    fprintf(stderr, "tidemark capture: fresh base snapshot of %d rewritten table(s), %llu rows\n",
-            d->n, (unsigned long long)st.rows);
 out:
     if (repl)
         PQfinish(repl); /* drops the temporary slot */

@@ -169,7 +169,8 @@ int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_err
     return 0;
 }
 
-int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_full, tm_error *err)
+int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_full,
+                              const tm_notice *notice, tm_error *err)
 {
     for (int i = 0; i < tables->n; i++) {
         char oid[16];
@@ -198,18 +199,19 @@ int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_fu
                 tm_error_prefix(err, "setting REPLICA IDENTITY FULL on %s", name);
                 return -1;
             }
-            fprintf(stderr, "tidemark capture: set REPLICA IDENTITY FULL on %s\n", name);
+            tm_notice_say(notice, "tidemark capture: set REPLICA IDENTITY FULL on %s", name);
         } else {
-            fprintf(stderr,
-                    "tidemark capture: WARNING: %s has REPLICA IDENTITY %s, not FULL: its deletes "
-                    "and updates will not carry the whole old row, so undo and the old values in "
-                    "log will be missing for them. Fix: ALTER TABLE %s REPLICA IDENTITY FULL "
-                    "(or run capture with --set-replica-identity-full)\n",
-                    name,
-                    ident == 'd'   ? "DEFAULT"
-                    : ident == 'n' ? "NOTHING"
-                                   : "USING INDEX",
-                    name);
+            tm_notice_say(notice,
+                          "tidemark capture: WARNING: %s has REPLICA IDENTITY %s, not FULL: its "
+                          "deletes and updates will not carry the whole old row, so undo and the "
+                          "old values in log will be missing for them. Fix: ALTER TABLE %s "
+                          "REPLICA IDENTITY FULL (or run capture with "
+                          "--set-replica-identity-full)",
+                          name,
+                          ident == 'd'   ? "DEFAULT"
+                          : ident == 'n' ? "NOTHING"
+                                         : "USING INDEX",
+                          name);
         }
     }
     return 0;

@@ -102,7 +102,7 @@ const tm_relver *tm_relreg_add(tm_relreg *s, const Tidemark__Relation *rel, bool
 {
     *added = false;
     if (!rel->has_oid) {
-        tm_error_set(err, "the journal holds a Relation record without an oid");
+        tm_error_setc(err, TM_ERR_CORRUPT, "the journal holds a Relation record without an oid");
         return NULL;
     }
     const tm_relver *known = tm_relreg_get(s, rel->oid, rel->version);

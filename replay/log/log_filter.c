@@ -200,8 +200,9 @@ int log_filter_check(log_filter *f, tm_error *err)
             char name[2 * TM_NAME_MAX + 8];
             tm_qualname_format(o->tables[t].schema, o->tables[t].name, name, sizeof name);
             list_tables(f->schema, list, sizeof list);
-            tm_error_set(err, "table %s is not in the journal %s; its tables are: %s", name,
-                         o->journal, count ? list : "(none)");
+            tm_error_setc(err, TM_ERR_NOT_FOUND,
+                          "table %s is not in the journal %s; its tables are: %s", name, o->journal,
+                          count ? list : "(none)");
             return -1;
         }
     }
@@ -215,8 +216,9 @@ int log_filter_check(log_filter *f, tm_error *err)
         }
         if (!found && count) {
             list_columns(f, list, sizeof list);
-            tm_error_set(err, "--where: no %s has a column \"%s\"; the columns are: %s",
-                         o->ntables ? "selected table" : "table in the journal", col, list);
+            tm_error_setc(err, TM_ERR_NOT_FOUND,
+                          "--where: no %s has a column \"%s\"; the columns are: %s",
+                          o->ntables ? "selected table" : "table in the journal", col, list);
             return -1;
         }
     }
@@ -228,9 +230,9 @@ int log_filter_check(log_filter *f, tm_error *err)
         }
         if (!found && count) {
             list_columns(f, list, sizeof list);
-            tm_error_set(err, "--column: no %s has a column \"%s\"; the columns are: %s",
-                         o->ntables ? "selected table" : "table in the journal", o->columns[k],
-                         list);
+            tm_error_setc(
+                err, TM_ERR_NOT_FOUND, "--column: no %s has a column \"%s\"; the columns are: %s",
+                o->ntables ? "selected table" : "table in the journal", o->columns[k], list);
             return -1;
         }
     }

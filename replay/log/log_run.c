@@ -218,10 +218,10 @@ static int check_journal(const char *dir, tm_error *err)
     if (tm_meta_read(dir, &meta, err) == 0)
         return 0;
     if (tm_error_is(err, TM_ERR_NOT_FOUND))
-        tm_error_set(err,
-                     "%s is not a tidemark journal (it has no journal.meta); give the directory "
-                     "that 'tidemark capture --journal' writes",
-                     dir);
+        tm_error_setc(err, TM_ERR_NOT_FOUND,
+                      "%s is not a tidemark journal (it has no journal.meta); give the directory "
+                      "that 'tidemark capture --journal' writes",
+                      dir);
     return -1;
 }
 
