@@ -168,11 +168,11 @@ int tm_reader_seek_time(tm_reader *r, int64_t t, tm_error *err);
 void tm_reader_set_time_limit(tm_reader *r, int64_t t);
 
 /* Next record. Returns 1 and sets *rec (valid until the next call), 0 at the
- * end of the journal, -1 on error (a corrupt frame: err names segment and
- * offset). Standalone Relation records at the start of each segment repeat
- * the schemas in effect, so a reader that seeks has every schema it needs;
- * readers treat a Relation they already hold (same oid and version) as a
- * no-op. */
+ * end of the journal, -1 on error (a corrupt frame: TM_ERR_CORRUPT, err
+ * names segment and offset in its message and as its context). Standalone
+ * Relation records at the start of each segment repeat the schemas in
+ * effect, so a reader that seeks has every schema it needs; readers treat a
+ * Relation they already hold (same oid and version) as a no-op. */
 int tm_reader_next(tm_reader *r, const Tidemark__Record **rec, tm_error *err);
 tm_position tm_reader_position(const tm_reader *r);
 
