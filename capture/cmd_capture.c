@@ -21,6 +21,27 @@ static void on_signal(int sig)
     tm_capture_stop_requested = 1;
 }
 
+/* The library's notices (tm_notice) go to stderr, one line each. */
+static void print_notice(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", line);
+}
+
+/* tm_writer_open, and the notice for what it repaired, if anything. */
+static int open_writer(const char *dir, const tm_writer_options *wo, tm_writer **w, tm_error *err)
+{
+    tm_recovery rep = {0};
+    tm_writer_options o = *wo;
+    o.report = &rep;
+    int rc = tm_writer_open(dir, &o, w, err);
+    char note[1536];
+    tm_recovery_describe(dir, &rep, note, sizeof note);
+    if (note[0])
+        fprintf(stderr, "%s\n", note);
+    return rc;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -104,6 +125,7 @@ int cmd_capture(int argc, char **argv)
     o.status_interval_s = 10;
     o.tx_memory_budget = 256ull << 20;
     o.warn_rows = 1000;
+    o.notice.fn = print_notice;
     snprintf(o.publication, sizeof o.publication, "tidemark");
     o.tables = calloc((size_t)argc, sizeof *o.tables);
     int c, rc = 2;
@@ -184,11 +206,11 @@ int cmd_capture(int argc, char **argv)
         goto out;
     }
 
-    tm_error err = {{0}};
+    tm_error err = {0};
     tm_meta meta;
     bool fresh = false;
     if (tm_meta_read(o.journal, &meta, &err) != 0) {
-        if (errno != ENOENT) {
+        if (!tm_error_is(&err, TM_ERR_NOT_FOUND)) {
             fprintf(stderr, "tidemark capture: %s\n", err.msg);
             goto out;
         }
@@ -230,7 +252,7 @@ int cmd_capture(int argc, char **argv)
         goto fail;
     if (fresh) {
         /* A directory with segments but no metadata is a first run that died. */
-        if (tm_writer_open(o.journal, &wo, &w, &err) != 0)
+        if (open_writer(o.journal, &wo, &w, &err) != 0)
             goto fail;
         if (tm_writer_last_commit_lsn(w) != 0) {
             tm_error_set(&err,
@@ -278,12 +300,13 @@ int cmd_capture(int argc, char **argv)
                          o.journal);
             goto fail;
         }
-        if (!w && tm_writer_open(o.journal, &wo, &w, &err) != 0)
+        if (!w && open_writer(o.journal, &wo, &w, &err) != 0)
             goto fail;
         tm_oidlist tables = {0};
         if (tm_publication_ensure(sql, o.publication, &tables, &err) != 0)
             goto fail;
-        int ri = tm_replica_identity_check(sql, &tables, o.set_replica_identity_full, &err);
+        int ri =
+            tm_replica_identity_check(sql, &tables, o.set_replica_identity_full, &o.notice, &err);
         tm_oidlist_free(&tables);
         if (ri != 0)
             goto fail;

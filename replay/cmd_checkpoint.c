@@ -137,7 +137,7 @@ int cmd_checkpoint(int argc, char **argv)
     tm_error err;
     tm_meta meta;
     if (tm_meta_read(c.journal, &meta, &err) != 0) {
-        if (errno == ENOENT)
+        if (tm_error_is(&err, TM_ERR_NOT_FOUND))
             fprintf(stderr, "tidemark checkpoint: %s is not a tidemark journal (no journal.meta)\n",
                     c.journal);
         else
@@ -159,7 +159,7 @@ int cmd_checkpoint(int argc, char **argv)
         return 2;
     }
     tm_target all = {.by_lsn = true, .lsn = UINT64_MAX};
-    tm_runner_opts ro = {.use_checkpoints = true, .after_tx = after_tx, .arg = &c};
+    tm_runner_opts ro = {.use_checkpoints = true, .after_tx = after_tx, .arg = &c, .warn = stderr};
     tm_run_info info;
     int rc = 2;
     if (tm_run_to_opts(c.journal, s, &all, &ro, &info, &err) != 0)

@@ -494,7 +494,7 @@ int cmd_replay(int argc, char **argv)
     }
     tm_meta meta;
     if (tm_meta_read(o.journal, &meta, &err) != 0) {
-        if (errno == ENOENT)
+        if (tm_error_is(&err, TM_ERR_NOT_FOUND))
             fprintf(stderr,
                     "tidemark replay: %s is not a tidemark journal (it has no journal.meta)\n",
                     o.journal);
@@ -520,7 +520,8 @@ int cmd_replay(int argc, char **argv)
     tm_progress prog = {stderr, isatty(STDERR_FILENO) != 0};
     tm_run_info info;
     tm_runner_opts ro = {.progress = prog.tty || o.verbose ? &prog : NULL,
-                         .use_checkpoints = !o.no_checkpoint};
+                         .use_checkpoints = !o.no_checkpoint,
+                         .warn = stderr};
     if (tm_run_to_opts(o.journal, s, &tg, &ro, &info, &err) != 0) {
         fprintf(stderr, "tidemark replay: %s\n", err.msg);
         goto out;

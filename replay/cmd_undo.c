@@ -337,7 +337,7 @@ static int run(const opts *o)
     tabsum *sums = NULL;
     tm_meta meta;
     if (tm_meta_read(o->journal, &meta, &err) != 0) {
-        if (errno == ENOENT)
+        if (tm_error_is(&err, TM_ERR_NOT_FOUND))
             fprintf(stderr,
                     "tidemark undo: %s is not a tidemark journal (it has no journal.meta)\n",
                     o->journal);

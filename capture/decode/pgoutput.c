@@ -65,8 +65,9 @@ static int fail_at(rd *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    tm_error_set(r->err, "malformed pgoutput %s message (%zu bytes) at offset %zu: %s",
-                 tm_pgo_type_name(r->p[0]), r->len, r->off, what);
+    tm_error_setc(r->err, TM_ERR_FORMAT,
+                  "malformed pgoutput %s message (%zu bytes) at offset %zu: %s",
+                  tm_pgo_type_name(r->p[0]), r->len, r->off, what);
     return -1;
 }
 
@@ -258,7 +259,7 @@ static int decode_relation(rd *r, tm_pgo_decoder *d, tm_pgo_msg *m)
     if (n > d->relcols_cap) {
         tm_pgo_relcol *c = realloc(d->relcols, n * sizeof *c);
         if (!c) {
-            tm_error_set(r->err, "out of memory for a relation of %u columns", n);
+            tm_error_setc(r->err, TM_ERR_NOMEM, "out of memory for a relation of %u columns", n);
             return -1;
         }
         d->relcols = c;
@@ -346,7 +347,7 @@ static int decode_truncate(rd *r, tm_pgo_decoder *d, tm_pgo_msg *m)
     if (n > d->relids_cap) {
         uint32_t *ids = realloc(d->relids, n * sizeof *ids);
         if (!ids) {
-            tm_error_set(r->err, "out of memory for a truncate of %u relations", n);
+            tm_error_setc(r->err, TM_ERR_NOMEM, "out of memory for a truncate of %u relations", n);
             return -1;
         }
         d->relids = ids;
@@ -495,21 +496,22 @@ int tm_pgo_decode(tm_pgo_decoder *d, const void *buf, size_t len, tm_pgo_msg *ou
 {
     rd r = {buf, len, 1, err};
     if (len == 0) {
-        tm_error_set(err, "empty pgoutput message: expected at least the message type byte");
+        tm_error_setc(err, TM_ERR_FORMAT,
+                      "empty pgoutput message: expected at least the message type byte");
         return -1;
     }
     uint8_t type = r.p[0];
     if (!known_type(type)) {
         if (type != '\0' && strchr("bPKrp", type))
-            tm_error_set(err,
-                         "pgoutput two-phase message '%c' is not supported: tidemark does not "
-                         "request two_phase (proto_version 3)",
-                         type);
+            tm_error_setc(err, TM_ERR_FORMAT,
+                          "pgoutput two-phase message '%c' is not supported: tidemark does not "
+                          "request two_phase (proto_version 3)",
+                          type);
         else
-            tm_error_set(err,
-                         "unknown pgoutput message type 0x%02x (%zu bytes): not a message that "
-                         "PostgreSQL 15 sends for proto_version 1 or 2",
-                         type, len);
+            tm_error_setc(err, TM_ERR_FORMAT,
+                          "unknown pgoutput message type 0x%02x (%zu bytes): not a message that "
+                          "PostgreSQL 15 sends for proto_version 1 or 2",
+                          type, len);
         return -1;
     }
     out->type = (tm_pgo_type)type;

@@ -25,7 +25,7 @@ int tm_relcache_create(tm_relcache **out, tm_error *err)
 {
     *out = calloc(1, sizeof **out);
     if (!*out) {
-        tm_error_set(err, "out of memory for the relation cache");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory for the relation cache");
         return -1;
     }
     return 0;
@@ -142,7 +142,7 @@ int tm_relcache_put(tm_relcache *rc, const tm_pgo_relation *msg, tm_rel **out, b
     *changed = true;
     return 0;
 oom:
-    tm_error_set(err, "out of memory caching relation %s.%s (oid %u)", msg->nspname, msg->relname,
-                 msg->oid);
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory caching relation %s.%s (oid %u)", msg->nspname,
+                  msg->relname, msg->oid);
     return -1;
 }

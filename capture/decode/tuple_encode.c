@@ -13,7 +13,8 @@ static int grow(void **buf, size_t *cap, size_t need, size_t elem, tm_error *err
         n *= 2;
     void *p = realloc(*buf, n * elem);
     if (!p) {
-        tm_error_set(err, "out of memory encoding a row (%zu bytes needed)", need * elem);
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory encoding a row (%zu bytes needed)",
+                      need * elem);
         return -1;
     }
     *buf = p;
@@ -66,14 +67,15 @@ int tm_tuple_encode(tm_tuple_enc *e, const tm_value *cols, uint32_t ncols, const
             }
             break;
         case TM_KIND_BINARY:
-            tm_error_set(err,
-                         "column %u is a binary value: tidemark journals values in text form and "
-                         "must not request binary mode from pgoutput",
-                         i + 1);
+            tm_error_setc(err, TM_ERR_FORMAT,
+                          "column %u is a binary value: tidemark journals values in text form and "
+                          "must not request binary mode from pgoutput",
+                          i + 1);
             return -1;
         default:
-            tm_error_set(err, "column %u has kind 0x%02x, which is not a pgoutput column kind",
-                         i + 1, (unsigned char)v->kind);
+            tm_error_setc(err, TM_ERR_FORMAT,
+                          "column %u has kind 0x%02x, which is not a pgoutput column kind", i + 1,
+                          (unsigned char)v->kind);
             return -1;
         }
     }

@@ -96,7 +96,7 @@ int tm_txbuf_add(tm_txbuf *b, const Tidemark__Record *rec, tm_error *err)
     if (b->len + sz + 4 > b->budget && b->len > 0 && spill(b, err) != 0)
         return -1;
     if (reserve(&b->mem, &b->cap, b->len + sz + 4) != 0) {
-        tm_error_set(err, "out of memory buffering a transaction");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory buffering a transaction");
         return -1;
     }
     uint32_t n = (uint32_t)sz;

@@ -20,7 +20,7 @@ static int resolve_tables(const tm_capture_opts *o, PGconn *sql, tm_oidlist *oid
             tm_catalog_table_oid(sql, &qn, &oid, err) != 0)
             return -1;
         if (tm_oidlist_add(oids, oid) != 0) {
-            tm_error_set(err, "out of memory");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
             return -1;
         }
     }
@@ -50,18 +50,18 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
 
     if (resolve_tables(o, sql, &oids, err) != 0 ||
         tm_publication_ensure(sql, o->publication, &oids, err) != 0 ||
-        tm_replica_identity_check(sql, &oids, o->set_replica_identity_full, err) != 0)
+        tm_replica_identity_check(sql, &oids, o->set_replica_identity_full, &o->notice, err) != 0)
         goto out;
 
     tm_slot_info si;
     if (tm_slot_info_get(sql, o->slot, &si, err) != 0)
         goto out;
     if (si.exists) {
-        tm_error_set(err,
-                     "replication slot \"%s\" already exists, so its start cannot be matched "
-                     "with a base snapshot; choose another --slot, or drop it "
-                     "(SELECT pg_drop_replication_slot('%s')) if nothing else uses it",
-                     o->slot, o->slot);
+        tm_error_setc(err, TM_ERR_CONFLICT,
+                      "replication slot \"%s\" already exists, so its start cannot be matched "
+                      "with a base snapshot; choose another --slot, or drop it "
+                      "(SELECT pg_drop_replication_slot('%s')) if nothing else uses it",
+                      o->slot, o->slot);
         goto out;
     }
     uint64_t consistent;
@@ -99,11 +99,11 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
     if (tm_meta_write(o->journal, meta, err) != 0)
         goto out;
     char lsnbuf[TM_LSN_BUFLEN];
-    fprintf(stderr,
-            "tidemark capture: new journal %s: slot \"%s\" at %s, base snapshot of %d table(s), "
-            "%llu rows\n",
-            o->journal, o->slot, tm_lsn_format(consistent, lsnbuf), nrels,
-            (unsigned long long)st.rows);
+    tm_notice_say(&o->notice,
+                  "tidemark capture: new journal %s: slot \"%s\" at %s, base snapshot of %d "
+                  "table(s), %llu rows",
+                  o->journal, o->slot, tm_lsn_format(consistent, lsnbuf), nrels,
+                  (unsigned long long)st.rows);
     rc = 0;
 out:
     if (rc != 0 && slot_created) {

@@ -123,7 +123,8 @@ static int send_status(stream *s, bool reply_requested, tm_error *err)
     size_t n = tm_repl_build_status(buf, s->received_lsn > flush ? s->received_lsn : flush, flush,
                                     flush, tm_time_now(), reply_requested);
     if (PQputCopyData(s->conn, buf, (int)n) <= 0 || PQflush(s->conn) < 0) {
-        tm_error_set(err, "sending a status update to the server: %s", PQerrorMessage(s->conn));
+        tm_error_setc(err, TM_ERR_DB, "sending a status update to the server: %s",
+                      PQerrorMessage(s->conn));
         return -1;
     }
     s->confirmed_lsn = flush;
@@ -172,7 +173,7 @@ static int owe_snapshot(stream *s, uint32_t oid, tm_error *err)
         if (s->owed.oids[i] == oid)
             return 0;
     if (tm_oidlist_add(&s->owed, oid) != 0) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return -1;
     }
     return tm_owed_save(s->o->journal, &s->owed, err);
@@ -185,8 +186,12 @@ static int take_owed(stream *s, tm_error *err)
         return 0;
     char spool[4096];
     snprintf(spool, sizeof spool, "%s/snapshot.tmp", s->o->journal);
-    return tm_deferred_take(&s->deferred, s->o->source, s->sql, s->w, &s->owed, spool,
-                            s->o->tx_memory_budget, err);
+    if (tm_deferred_take(&s->deferred, s->o->source, s->sql, s->w, &s->owed, spool,
+                         s->o->tx_memory_budget, err) != 0)
+        return -1;
+    fprintf(stderr, "tidemark capture: fresh base snapshot of %d rewritten table(s), %llu rows\n",
+            s->deferred.n, (unsigned long long)s->deferred.rows);
+    return 0;
 }
 
 /* Journals the waiting snapshot once the stream has reached its LSN. */
@@ -295,8 +300,8 @@ static int on_change(stream *s, const tm_pgo_msg *m, tm_error *err)
     const tm_pgo_change *c = &m->change;
     tm_rel *r = tm_relcache_get(s->rels, c->relid);
     if (!r) {
-        tm_error_set(err, "pgoutput sent a %s for relation %u before describing it",
-                     tm_pgo_type_name(m->type), c->relid);
+        tm_error_setc(err, TM_ERR_FORMAT, "pgoutput sent a %s for relation %u before describing it",
+                      tm_pgo_type_name(m->type), c->relid);
         return -1;
     }
     ch.has_op = ch.has_relation_oid = ch.has_relation_version = 1;
@@ -393,7 +398,7 @@ static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
 {
     uint64_t commit_lsn = m->commit.commit_lsn;
     if (!s->in_tx) {
-        tm_error_set(err, "pgoutput sent a Commit outside a transaction");
+        tm_error_setc(err, TM_ERR_FORMAT, "pgoutput sent a Commit outside a transaction");
         return -1;
     }
     if (write_deferred_upto(s, commit_lsn, err) != 0)
@@ -513,8 +518,9 @@ static int on_pgoutput(stream *s, const char *data, size_t len, tm_error *err)
     case TM_PGO_MESSAGE:
         return on_message(s, &m, err);
     default:
-        tm_error_set(err, "pgoutput sent a %s message, which capture did not ask for",
-                     tm_pgo_type_name(m.type));
+        tm_error_setc(err, TM_ERR_FORMAT,
+                      "pgoutput sent a %s message, which capture did not ask for",
+                      tm_pgo_type_name(m.type));
         return -1;
     }
 }
@@ -537,7 +543,7 @@ static int start_replication(stream *s, tm_error *err)
     PQfreemem(publit);
     PGresult *r = PQexec(s->conn, cmd);
     if (PQresultStatus(r) != PGRES_COPY_BOTH) {
-        tm_error_set(err, "START_REPLICATION failed: %s", PQresultErrorMessage(r));
+        tm_error_setc(err, TM_ERR_DB, "START_REPLICATION failed: %s", PQresultErrorMessage(r));
         PQclear(r);
         return -1;
     }
@@ -599,7 +605,7 @@ static int pump(stream *s, tm_error *err)
         if (n == -1)
             return 0;
         if (n == -2) {
-            tm_error_set(err, "%s", PQerrorMessage(s->conn));
+            tm_error_setc(err, TM_ERR_DB, "%s", PQerrorMessage(s->conn));
             return -1;
         }
         s->pumped += (size_t)n;
@@ -693,7 +699,7 @@ static int run_session(stream *s, tm_error *err)
         }
         s->pumped = 0;
         if (more && !PQconsumeInput(s->conn)) {
-            tm_error_set(err, "%s", PQerrorMessage(s->conn));
+            tm_error_setc(err, TM_ERR_DB, "%s", PQerrorMessage(s->conn));
             return -1;
         }
         bool idle = rc == 1 && !more && !s->in_tx;
@@ -710,7 +716,7 @@ static int run_session(stream *s, tm_error *err)
             return 0;
         }
         if (rc == 0) {
-            tm_error_set(err, "the server ended the replication stream");
+            tm_error_setc(err, TM_ERR_DB, "the server ended the replication stream");
             return -1;
         }
         /* Standby status at least every 10 s keeps wal_sender_timeout away. */

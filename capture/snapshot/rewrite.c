@@ -74,7 +74,7 @@ int tm_deferred_take(tm_deferred_snapshot *d, const char *conninfo, PGconn *sql,
     PGconn *repl = NULL;
     int rc = -1;
     if (!d->rels || !d->rel_new || !d->prev_version || !ptrs || !d->buf) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         goto out;
     }
     /* The slot first: its exported snapshot is what the schemas and rows
@@ -102,9 +102,8 @@ int tm_deferred_take(tm_deferred_snapshot *d, const char *conninfo, PGconn *sql,
     if (tm_snapshot_take(sql, snapname, ptrs, d->n, d->lsn, d->buf, &d->hdr, &st, err) != 0)
         goto out;
     d->ready = true;
+    d->rows = st.rows;
     rc = 0;
-    fprintf(stderr, "tidemark capture: fresh base snapshot of %d rewritten table(s), %llu rows\n",
-            d->n, (unsigned long long)st.rows);
 out:
     if (repl)
         PQfinish(repl); /* drops the temporary slot */
@@ -146,7 +145,7 @@ int tm_rewrites_detect(PGconn *sql, tm_writer *w, const tm_oidlist *tables, tm_o
         PGresult *r = PQexecParams(sql, "SELECT relfilenode FROM pg_class WHERE oid = $1", 1, NULL,
                                    p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            tm_error_set(err, "reading file nodes: %s", PQresultErrorMessage(r));
+            tm_error_setc(err, TM_ERR_DB, "reading file nodes: %s", PQresultErrorMessage(r));
             PQclear(r);
             return -1;
         }

@@ -29,6 +29,7 @@ typedef struct tm_deferred_snapshot {
     bool *rel_new;          /* that schema is a new version to journal first */
     uint32_t *prev_version; /* journal's version when taken: a change since voids it */
     int n;
+    uint64_t rows; /* rows copied */
 } tm_deferred_snapshot;
 
 /* Takes the snapshot of the owed tables now (their schemas from the

@@ -105,7 +105,7 @@ static int copy_table(PGconn *sql, const Tidemark__Relation *rel, tm_txbuf *out,
     PGresult *r = PQexec(sql, stmt);
     free(stmt);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
-        tm_error_set(err, "COPY %s failed: %s", target, PQresultErrorMessage(r));
+        tm_error_setc(err, TM_ERR_DB, "COPY %s failed: %s", target, PQresultErrorMessage(r));
         PQclear(r);
         free(target);
         return -1;
@@ -127,8 +127,9 @@ static int copy_table(PGconn *sql, const Tidemark__Relation *rel, tm_txbuf *out,
         int bad = tm_copy_decode(line, len, rel->n_columns, &row, &tup);
         PQfreemem(line);
         if (bad) {
-            tm_error_set(err, "COPY of %s returned a row that is not %zu fields of COPY text",
-                         target, rel->n_columns);
+            tm_error_setc(err, TM_ERR_FORMAT,
+                          "COPY of %s returned a row that is not %zu fields of COPY text", target,
+                          rel->n_columns);
             rc = -1;
             break;
         }
@@ -141,7 +142,7 @@ static int copy_table(PGconn *sql, const Tidemark__Relation *rel, tm_txbuf *out,
     }
     tm_copyrow_free(&row);
     if (rc == 0 && n == -2) {
-        tm_error_set(err, "COPY of %s failed: %s", target, PQerrorMessage(sql));
+        tm_error_setc(err, TM_ERR_DB, "COPY of %s failed: %s", target, PQerrorMessage(sql));
         rc = -1;
     }
     /* Drain the final result, whatever happened. */
@@ -149,7 +150,7 @@ static int copy_table(PGconn *sql, const Tidemark__Relation *rel, tm_txbuf *out,
         PQfreemem(line);
     while ((r = PQgetResult(sql)) != NULL) {
         if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
-            tm_error_set(err, "COPY of %s failed: %s", target, PQresultErrorMessage(r));
+            tm_error_setc(err, TM_ERR_DB, "COPY of %s failed: %s", target, PQresultErrorMessage(r));
             rc = -1;
         }
         PQclear(r);

@@ -20,12 +20,12 @@ int tm_catalog_table_oid(PGconn *conn, const tm_qualname *name, uint32_t *oid, t
     char qn[2 * TM_NAME_MAX + 8];
     tm_qualname_format(name->schema, name->name, qn, sizeof qn);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        tm_error_set(err, "looking up table %s: %s", qn, PQresultErrorMessage(res));
+        tm_error_setc(err, TM_ERR_DB, "looking up table %s: %s", qn, PQresultErrorMessage(res));
         PQclear(res);
         return -1;
     }
     if (PQntuples(res) == 0) {
-        tm_error_set(err, "table %s does not exist in the source database", qn);
+        tm_error_setc(err, TM_ERR_NOT_FOUND, "table %s does not exist in the source database", qn);
         PQclear(res);
         return -1;
     }
@@ -79,9 +79,9 @@ int tm_catalog_relation(PGconn *conn, uint32_t oid, tm_catrel *out, tm_error *er
                                  "WHERE c.oid = $1",
                                  1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        tm_error_set(err, "reading the catalog entry of relation %u: %s", oid,
-                     PQresultStatus(res) == PGRES_TUPLES_OK ? "it no longer exists"
-                                                            : PQresultErrorMessage(res));
+        tm_error_setc(err, TM_ERR_DB, "reading the catalog entry of relation %u: %s", oid,
+                      PQresultStatus(res) == PGRES_TUPLES_OK ? "it no longer exists"
+                                                             : PQresultErrorMessage(res));
         PQclear(res);
         return -1;
     }
@@ -97,8 +97,8 @@ int tm_catalog_relation(PGconn *conn, uint32_t oid, tm_catrel *out, tm_error *er
 
     res = PQexecParams(conn, columns_sql, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        tm_error_set(err, "reading the columns of %s.%s: %s", out->rel.namespace_, out->rel.name,
-                     PQresultErrorMessage(res));
+        tm_error_setc(err, TM_ERR_DB, "reading the columns of %s.%s: %s", out->rel.namespace_,
+                      out->rel.name, PQresultErrorMessage(res));
         PQclear(res);
         tm_catrel_free(out);
         return -1;

@@ -9,16 +9,17 @@ int tm_repl_parse(const void *buf, size_t len, tm_repl_msg *out, tm_error *err)
 {
     const uint8_t *p = buf;
     if (len == 0) {
-        tm_error_set(err, "empty replication message: expected at least the type byte");
+        tm_error_setc(err, TM_ERR_FORMAT,
+                      "empty replication message: expected at least the type byte");
         return -1;
     }
     switch (p[0]) {
     case TM_REPL_XLOGDATA:
         if (len < XLOGDATA_HDR) {
-            tm_error_set(err,
-                         "truncated XLogData message: %zu bytes, the header alone has %d "
-                         "(type, WAL start, WAL end, send time)",
-                         len, XLOGDATA_HDR);
+            tm_error_setc(err, TM_ERR_FORMAT,
+                          "truncated XLogData message: %zu bytes, the header alone has %d "
+                          "(type, WAL start, WAL end, send time)",
+                          len, XLOGDATA_HDR);
             return -1;
         }
         out->type = TM_REPL_XLOGDATA;
@@ -30,16 +31,16 @@ int tm_repl_parse(const void *buf, size_t len, tm_repl_msg *out, tm_error *err)
         return 0;
     case TM_REPL_KEEPALIVE:
         if (len != KEEPALIVE_LEN) {
-            tm_error_set(err,
-                         "malformed primary keepalive message: %zu bytes, expected %d (type, WAL "
-                         "end, send time, reply flag)",
-                         len, KEEPALIVE_LEN);
+            tm_error_setc(err, TM_ERR_FORMAT,
+                          "malformed primary keepalive message: %zu bytes, expected %d (type, WAL "
+                          "end, send time, reply flag)",
+                          len, KEEPALIVE_LEN);
             return -1;
         }
         if (p[17] > 1) {
-            tm_error_set(err,
-                         "malformed primary keepalive message: reply flag is %u, expected 0 or 1",
-                         p[17]);
+            tm_error_setc(err, TM_ERR_FORMAT,
+                          "malformed primary keepalive message: reply flag is %u, expected 0 or 1",
+                          p[17]);
             return -1;
         }
         out->type = TM_REPL_KEEPALIVE;
@@ -48,10 +49,10 @@ int tm_repl_parse(const void *buf, size_t len, tm_repl_msg *out, tm_error *err)
         out->keepalive.reply_requested = p[17] == 1;
         return 0;
     default:
-        tm_error_set(err,
-                     "unknown replication message type 0x%02x (%zu bytes): expected XLogData 'w' "
-                     "or primary keepalive 'k'",
-                     p[0], len);
+        tm_error_setc(err, TM_ERR_FORMAT,
+                      "unknown replication message type 0x%02x (%zu bytes): expected XLogData 'w' "
+                      "or primary keepalive 'k'",
+                      p[0], len);
         return -1;
     }
 }

@@ -50,7 +50,7 @@ static char *table_list_sql(PGconn *sql, const tm_oidlist *l, tm_error *err)
         PGresult *r =
             PQexecParams(sql, "SELECT $1::oid::regclass::text", 1, NULL, p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            tm_error_set(err, "%s", PQresultErrorMessage(r));
+            tm_error_setc(err, TM_ERR_DB, "%s", PQresultErrorMessage(r));
             PQclear(r);
             free(out);
             return NULL;
@@ -72,7 +72,7 @@ static char *table_list_sql(PGconn *sql, const tm_oidlist *l, tm_error *err)
     }
     return out;
 oom:
-    tm_error_set(err, "out of memory");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
     return NULL;
 }
 
@@ -84,7 +84,7 @@ int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_err
                                "pubtruncate FROM pg_publication WHERE pubname = $1",
                                1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        tm_error_set(err, "reading publication %s: %s", pub, PQresultErrorMessage(r));
+        tm_error_setc(err, TM_ERR_DB, "reading publication %s: %s", pub, PQresultErrorMessage(r));
         PQclear(r);
         return -1;
     }
@@ -138,7 +138,8 @@ int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_err
                      "FROM pg_publication_tables WHERE pubname = $1",
                      1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        tm_error_set(err, "reading the tables of publication %s: %s", pub, PQresultErrorMessage(r));
+        tm_error_setc(err, TM_ERR_DB, "reading the tables of publication %s: %s", pub,
+                      PQresultErrorMessage(r));
         PQclear(r);
         return -1;
     }
@@ -168,7 +169,8 @@ int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_err
     return 0;
 }
 
-int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_full, tm_error *err)
+int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_full,
+                              const tm_notice *notice, tm_error *err)
 {
     for (int i = 0; i < tables->n; i++) {
         char oid[16];
@@ -179,8 +181,8 @@ int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_fu
                                    "WHERE oid = $1",
                                    1, NULL, p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-            tm_error_set(err, "reading the replica identity of relation %s: %s", oid,
-                         PQresultErrorMessage(r));
+            tm_error_setc(err, TM_ERR_DB, "reading the replica identity of relation %s: %s", oid,
+                          PQresultErrorMessage(r));
             PQclear(r);
             return -1;
         }
@@ -197,18 +199,19 @@ int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_fu
                 tm_error_prefix(err, "setting REPLICA IDENTITY FULL on %s", name);
                 return -1;
             }
-            fprintf(stderr, "tidemark capture: set REPLICA IDENTITY FULL on %s\n", name);
+            tm_notice_say(notice, "tidemark capture: set REPLICA IDENTITY FULL on %s", name);
         } else {
-            fprintf(stderr,
-                    "tidemark capture: WARNING: %s has REPLICA IDENTITY %s, not FULL: its deletes "
-                    "and updates will not carry the whole old row, so undo and the old values in "
-                    "log will be missing for them. Fix: ALTER TABLE %s REPLICA IDENTITY FULL "
-                    "(or run capture with --set-replica-identity-full)\n",
-                    name,
-                    ident == 'd'   ? "DEFAULT"
-                    : ident == 'n' ? "NOTHING"
-                                   : "USING INDEX",
-                    name);
+            tm_notice_say(notice,
+                          "tidemark capture: WARNING: %s has REPLICA IDENTITY %s, not FULL: its "
+                          "deletes and updates will not carry the whole old row, so undo and the "
+                          "old values in log will be missing for them. Fix: ALTER TABLE %s "
+                          "REPLICA IDENTITY FULL (or run capture with "
+                          "--set-replica-identity-full)",
+                          name,
+                          ident == 'd'   ? "DEFAULT"
+                          : ident == 'n' ? "NOTHING"
+                                         : "USING INDEX",
+                          name);
         }
     }
     return 0;
@@ -225,7 +228,7 @@ int tm_slot_info_get(PGconn *sql, const char *slot, tm_slot_info *info, tm_error
                                1, NULL, p, NULL, NULL, 0);
     memset(info, 0, sizeof *info);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        tm_error_set(err, "reading slot %s: %s", slot, PQresultErrorMessage(r));
+        tm_error_setc(err, TM_ERR_DB, "reading slot %s: %s", slot, PQresultErrorMessage(r));
         PQclear(r);
         return -1;
     }
@@ -252,7 +255,8 @@ int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *con
     PQfreemem(ident);
     PGresult *r = PQexec(repl, stmt);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        tm_error_set(err, "creating replication slot \"%s\": %s", slot, PQresultErrorMessage(r));
+        tm_error_setc(err, TM_ERR_DB, "creating replication slot \"%s\": %s", slot,
+                      PQresultErrorMessage(r));
         PQclear(r);
         return -1;
     }
@@ -260,7 +264,8 @@ int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *con
     snprintf(snapshot, snaplen, "%s", PQgetvalue(r, 0, 2));
     PQclear(r);
     if (rc != 0) {
-        tm_error_set(err, "the server returned an unreadable consistent point for slot %s", slot);
+        tm_error_setc(err, TM_ERR_FORMAT,
+                      "the server returned an unreadable consistent point for slot %s", slot);
         return -1;
     }
     return 0;

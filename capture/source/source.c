@@ -33,7 +33,8 @@ PGconn *tm_source_connect(const char *conninfo, bool replication, tm_error *err)
     PQconninfoOption *check = PQconninfoParse(conninfo, &errmsg);
     if (!check) {
         /* libpq's message names the bad keyword, never a value. */
-        tm_error_set(err, "invalid connection string: %s", errmsg ? errmsg : "out of memory");
+        tm_error_setc(err, TM_ERR_FORMAT, "invalid connection string: %s",
+                      errmsg ? errmsg : "out of memory");
         PQfreemem(errmsg);
         return NULL;
     }
@@ -41,7 +42,7 @@ PGconn *tm_source_connect(const char *conninfo, bool replication, tm_error *err)
 
     char *options = merged_options(conninfo);
     if (!options) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return NULL;
     }
     const char *keys[] = {"dbname", "options", "fallback_application_name",
@@ -50,7 +51,7 @@ PGconn *tm_source_connect(const char *conninfo, bool replication, tm_error *err)
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     free(options);
     if (!conn) {
-        tm_error_set(err, "out of memory connecting to the source");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory connecting to the source");
         return NULL;
     }
     if (PQstatus(conn) != CONNECTION_OK) {
@@ -58,7 +59,7 @@ PGconn *tm_source_connect(const char *conninfo, bool replication, tm_error *err)
         size_t n = strlen(m);
         while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
             n--;
-        tm_error_set(err, "cannot connect to the source database: %.*s", (int)n, m);
+        tm_error_setc(err, TM_ERR_DB, "cannot connect to the source database: %.*s", (int)n, m);
         PQfinish(conn);
         return NULL;
     }
@@ -69,7 +70,7 @@ int tm_source_identify(PGconn *repl, tm_identity *id, tm_error *err)
 {
     PGresult *res = PQexec(repl, "IDENTIFY_SYSTEM");
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 4) {
-        tm_error_set(err, "IDENTIFY_SYSTEM failed: %s", PQerrorMessage(repl));
+        tm_error_setc(err, TM_ERR_DB, "IDENTIFY_SYSTEM failed: %s", PQerrorMessage(repl));
         PQclear(res);
         return -1;
     }
@@ -80,7 +81,7 @@ int tm_source_identify(PGconn *repl, tm_identity *id, tm_error *err)
     if (sscanf(PQgetvalue(res, 0, 2), "%X/%X", &hi, &lo) == 2)
         id->xlogpos = ((uint64_t)hi << 32) | lo;
     if (PQgetisnull(res, 0, 3)) {
-        tm_error_set(err, "the replication connection is not bound to a database");
+        tm_error_setc(err, TM_ERR_DB, "the replication connection is not bound to a database");
         PQclear(res);
         return -1;
     }
@@ -101,7 +102,7 @@ int tm_source_exec(PGconn *conn, const char *sql, tm_error *err)
     PGresult *res = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        tm_error_set(err, "%s", PQresultErrorMessage(res));
+        tm_error_setc(err, TM_ERR_DB, "%s", PQresultErrorMessage(res));
         size_t n = strlen(err ? err->msg : "");
         while (err && n && err->msg[n - 1] == '\n')
             err->msg[--n] = '\0';

@@ -68,8 +68,9 @@ static int slow_change(tm_change_decoder *d, const uint8_t *p, size_t len, tm_ch
 {
     Tidemark__Change *m = tidemark__change__unpack(&d->arena.alloc, len, p);
     if (!m) {
-        tm_error_set(err, "a change record of the journal does not decode; the journal is "
-                          "damaged (run tidemark verify)");
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "a change record of the journal does not decode; the journal is "
+                      "damaged (run tidemark verify)");
         return -1;
     }
     tm_change_from_unpacked(m, c);
@@ -189,8 +190,9 @@ static int slow_tuple(tm_change_decoder *d, const uint8_t *p, size_t len, Tidema
 {
     Tidemark__Tuple *t = tidemark__tuple__unpack(&d->arena.alloc, len, p);
     if (!t) {
-        tm_error_set(err, "a row image in the journal does not decode; the journal is damaged "
-                          "(run tidemark verify)");
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "a row image in the journal does not decode; the journal is damaged "
+                      "(run tidemark verify)");
         return -1;
     }
     *out = *t;

@@ -147,7 +147,7 @@ int tm_ckpt_list(const char *dir, tm_ckpt **out, size_t *n, tm_error *err)
                 free(*out);
                 *out = NULL;
                 *n = 0;
-                tm_error_set(err, "out of memory listing checkpoints");
+                tm_error_setc(err, TM_ERR_NOMEM, "out of memory listing checkpoints");
                 return -1;
             }
             *out = a;
@@ -338,7 +338,7 @@ static int write_body(ck_writer *w, const tm_state *s, tm_error *err)
     uint32_t *lens = malloc((UINT16_MAX + 1) * sizeof *lens);
     int rc = kinds && lens ? 0 : -1;
     if (rc)
-        tm_error_set(err, "out of memory writing a checkpoint");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory writing a checkpoint");
     for (size_t i = 0; i < nt && rc == 0; i++)
         rc = put_rows(w, tm_state_table(s, i), kinds, lens, err);
     free(kinds);
@@ -413,7 +413,8 @@ typedef struct ck_load {
 
 static int damaged(const ck_load *l, tm_error *err, const char *why)
 {
-    tm_error_set(err, "checkpoint %s is damaged: %s", l->c->path, why);
+    tm_error_setc(err, TM_ERR_CORRUPT, "checkpoint %s is damaged: %s", l->c->path, why);
+    tm_error_in(err, l->c->path);
     return -1;
 }
 
@@ -434,7 +435,7 @@ static int on_message(ck_load *l, const Tidemark__LogicalMessage *m, tm_error *e
         size_t cap = l->stats_cap ? l->stats_cap * 2 : 16;
         void *a = realloc(l->stats, cap * sizeof *l->stats);
         if (!a) {
-            tm_error_set(err, "out of memory loading a checkpoint");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory loading a checkpoint");
             return -1;
         }
         l->stats = a;

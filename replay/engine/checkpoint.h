@@ -63,8 +63,9 @@ int tm_ckpt_write(const char *dir, const tm_state *s, uint64_t lsn, int64_t last
                   int64_t max_time, bool *written, tm_error *err);
 
 /* Loads checkpoint c into s, which must be new (or reset). Returns 0, or
- * -1 with err when it is damaged or unreadable: s is then partly loaded
- * and must be reset before use. */
+ * -1 with err: TM_ERR_CORRUPT (the file as context) when it is damaged,
+ * the code of the I/O error (TM_ERR_NOT_FOUND when it is gone) when it
+ * cannot be read. s is then partly loaded and must be reset before use. */
 int tm_ckpt_load(const tm_ckpt *c, tm_state *s, tm_error *err);
 
 #endif

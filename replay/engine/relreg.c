@@ -39,7 +39,7 @@ tm_relreg *tm_relreg_new(tm_error *err)
 {
     tm_relreg *s = calloc(1, sizeof *s);
     if (!s)
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
     return s;
 }
 
@@ -82,7 +82,7 @@ static int fill_entry(tm_relver *e, const Tidemark__Relation *rel, tm_error *err
     e->key = malloc((v->ncols + 1) * sizeof *e->key);
     if (!keys || !e->display || !e->key) {
         free(keys);
-        tm_error_set(err, "out of memory keeping relation schemas");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory keeping relation schemas");
         return -1;
     }
     tm_qualname_format(e->schema, e->name, e->display, dlen);
@@ -102,7 +102,7 @@ const tm_relver *tm_relreg_add(tm_relreg *s, const Tidemark__Relation *rel, bool
 {
     *added = false;
     if (!rel->has_oid) {
-        tm_error_set(err, "the journal holds a Relation record without an oid");
+        tm_error_setc(err, TM_ERR_CORRUPT, "the journal holds a Relation record without an oid");
         return NULL;
     }
     const tm_relver *known = tm_relreg_get(s, rel->oid, rel->version);
@@ -115,7 +115,7 @@ const tm_relver *tm_relreg_add(tm_relreg *s, const Tidemark__Relation *rel, bool
             s->v = v;
         tm_relver **sorted = v ? realloc(s->sorted, cap * sizeof *sorted) : NULL;
         if (!v || !sorted) {
-            tm_error_set(err, "out of memory keeping relation schemas");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory keeping relation schemas");
             return NULL;
         }
         s->sorted = sorted;
@@ -123,7 +123,7 @@ const tm_relver *tm_relreg_add(tm_relreg *s, const Tidemark__Relation *rel, bool
     }
     tm_relver *e = calloc(1, sizeof *e);
     if (!e) {
-        tm_error_set(err, "out of memory keeping relation schemas");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory keeping relation schemas");
         return NULL;
     }
     if (fill_entry(e, rel, err) != 0) {

@@ -357,6 +357,7 @@ int tm_rowset_build(tm_rowset *rs, const tm_table *t, const tm_version *v,
     return 0;
 oom:
     tm_rowset_free(rs);
-    tm_error_set(err, "out of memory sorting the rows of %s.%s", v->nspname, v->relname);
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory sorting the rows of %s.%s", v->nspname,
+                  v->relname);
     return -1;
 }

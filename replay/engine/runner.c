@@ -1,5 +1,6 @@
 #include "replay/engine/runner.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,19 @@ static void progress_line(const tm_progress *p, const tm_state *s, const tm_run_
     fflush(p->out);
 }
 
+static void say(FILE *warn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One warning line on warn, when the caller gave one. */
+static void say(FILE *warn, const char *fmt, ...)
+{
+    if (!warn)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(warn, fmt, ap);
+    va_end(ap);
+}
+
 /* Loads the newest checkpoint usable for t into s (info->ckpt_lsn: which,
  * 0 when none). Damaged ones are skipped with a warning. */
 static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, FILE *warn,
@@ -96,7 +110,7 @@ static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, FIL
     tm_ckpt *c;
     size_t n;
     if (tm_ckpt_list(dir, &c, &n, err) != 0) {
-        fprintf(warn, "tidemark replay: WARNING: %s; replaying from the base snapshot\n", err->msg);
+        say(warn, "tidemark replay: WARNING: %s; replaying from the base snapshot\n", err->msg);
         return 0;
     }
     for (size_t i = n; i-- > 0;) {
@@ -105,12 +119,12 @@ static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, FIL
             continue;
         tm_error e2;
         if (!c[i].ok) {
-            fprintf(warn, "tidemark replay: WARNING: checkpoint %s is not used: %s\n", c[i].path,
-                    c[i].why);
+            say(warn, "tidemark replay: WARNING: checkpoint %s is not used: %s\n", c[i].path,
+                c[i].why);
             continue;
         }
         if (tm_ckpt_load(&c[i], s, &e2) != 0) {
-            fprintf(warn, "tidemark replay: WARNING: %s; it is not used\n", e2.msg);
+            say(warn, "tidemark replay: WARNING: %s; it is not used\n", e2.msg);
             tm_state_reset(s);
             continue;
         }
@@ -138,8 +152,7 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
     memset(info, 0, sizeof *info);
     const tm_progress *progress = o->progress;
     double ckpt_start = mono();
-    if (o->use_checkpoints &&
-        load_checkpoint(dir, s, t, o->warn ? o->warn : stderr, info, err) != 0)
+    if (o->use_checkpoints && load_checkpoint(dir, s, t, o->warn, info, err) != 0)
         return -1;
     info->ckpt_seconds = mono() - ckpt_start;
     tm_reader *r;
@@ -161,8 +174,9 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
         int body = rec ? (int)rec->body_case : TIDEMARK__RECORD__BODY_CHANGE;
         if (body == TIDEMARK__RECORD__BODY_CHANGE) {
             if (tx_left == 0) {
-                tm_error_set(err, "the journal holds a change outside any transaction; it is "
-                                  "damaged (run tidemark verify)");
+                tm_error_setc(err, TM_ERR_CORRUPT,
+                              "the journal holds a change outside any transaction; it is "
+                              "damaged (run tidemark verify)");
                 goto fail;
             }
             /* A base snapshot's rows are loaded like a checkpoint's. */

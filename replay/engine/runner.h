@@ -61,7 +61,7 @@ typedef struct tm_runner_opts {
     /* Start from the newest usable checkpoint (checkpoint.h): for an LSN
      * target one at or before it, for a time target one whose transactions
      * all committed at or before it. A damaged one is skipped with a
-     * warning on warn (NULL: stderr). */
+     * warning on warn (NULL: none; the runner never prints by itself). */
     bool use_checkpoints;
     FILE *warn;
     /* Called after each transaction applied (NULL: not); -1 (with err)

@@ -50,7 +50,7 @@ tm_version *tm_version_new(const Tidemark__Relation *rel, tm_error *err)
 oom:
     free(buf);
     tm_version_free(v);
-    tm_error_set(err, "out of memory keeping the schema of a table");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory keeping the schema of a table");
     return NULL;
 }
 

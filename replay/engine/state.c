@@ -71,7 +71,7 @@ tm_state *tm_state_new(tm_select_fn select, void *arg, tm_error *err)
 {
     tm_state *s = calloc(1, sizeof *s);
     if (!s) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return NULL;
     }
     s->select = select;
@@ -198,7 +198,7 @@ static tm_table *add_table(tm_state *s, uint32_t oid, tm_error *err)
             s->tables = a;
         tm_table **b = a ? realloc(s->by_oid, cap * sizeof *b) : NULL;
         if (!b) {
-            tm_error_set(err, "out of memory");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
             return NULL;
         }
         s->by_oid = b;
@@ -206,7 +206,7 @@ static tm_table *add_table(tm_state *s, uint32_t oid, tm_error *err)
     }
     tm_table *t = calloc(1, sizeof *t);
     if (!t) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return NULL;
     }
     t->oid = oid;
@@ -249,7 +249,7 @@ static int rekey(tm_table *t, tm_error *err)
     if (!kv || tm_rowmap_reserve(&t->rows, old.n) != 0) {
         free(kv);
         t->rows = old;
-        tm_error_set(err, "out of memory re-indexing a table whose key changed");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory re-indexing a table whose key changed");
         return -1;
     }
     for (size_t i = 0; old.slots && i <= old.mask; i++) {
@@ -295,7 +295,7 @@ static int set_cur(tm_table *t, tm_version *v, tm_error *err)
     t->cur = v;
     return key_changed && t->rows.n ? rekey(t, err) : 0;
 oom:
-    tm_error_set(err, "out of memory keeping the schema of a table");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory keeping the schema of a table");
     return -1;
 }
 
@@ -304,10 +304,10 @@ int tm_state_relation(tm_state *s, const Tidemark__Relation *rel, tm_error *err)
     if (tm_state_flush(s, err) != 0)
         return -1;
     if (!rel->has_version || rel->version == 0 || rel->version > UINT16_MAX) {
-        tm_error_set(err,
-                     "the journal holds a schema of relation %u with version %u, which "
-                     "replay cannot use; the journal is damaged or from a newer tidemark",
-                     rel->oid, rel->version);
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "the journal holds a schema of relation %u with version %u, which "
+                      "replay cannot use; the journal is damaged or from a newer tidemark",
+                      rel->oid, rel->version);
         return -1;
     }
     tm_table *t = find_table(s, rel->oid);
@@ -322,7 +322,7 @@ int tm_state_relation(tm_state *s, const Tidemark__Relation *rel, tm_error *err)
             t->ver = v;
         int32_t **m = v ? realloc(t->to_cur, n * sizeof *m) : NULL;
         if (!m) {
-            tm_error_set(err, "out of memory keeping the schema of a table");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory keeping the schema of a table");
             return -1;
         }
         t->to_cur = m;
@@ -343,7 +343,7 @@ int tm_state_relation(tm_state *s, const Tidemark__Relation *rel, tm_error *err)
     /* An older version arriving late: only its map is needed. */
     int32_t *m = malloc((t->cur->ncols + 1) * sizeof *m);
     if (!m) {
-        tm_error_set(err, "out of memory keeping the schema of a table");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory keeping the schema of a table");
         return -1;
     }
     tm_version_map(v, t->cur, m);
@@ -355,7 +355,7 @@ int tm_state_reserve_rows(tm_state *s, uint32_t oid, uint64_t n, tm_error *err)
 {
     tm_table *t = find_table(s, oid);
     if (t && t->selected && n <= SIZE_MAX / 2 && tm_rowmap_reserve(&t->rows, (size_t)n) != 0) {
-        tm_error_set(err, "out of memory holding the replayed rows");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory holding the replayed rows");
         return -1;
     }
     return 0;
@@ -520,7 +520,7 @@ static bool resolve_unchanged(tm_table *t, uint32_t v, tm_value *vals, uint32_t 
 
 static int oom(tm_error *err)
 {
-    tm_error_set(err, "out of memory holding the replayed rows");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory holding the replayed rows");
     return -1;
 }
 
@@ -709,10 +709,10 @@ static int decode(tm_state *s, tm_decoded *d, tm_error *err)
     d->look = false;
     tm_table *t = d->t = find_table(s, c->relation_oid);
     if (!t) {
-        tm_error_set(err,
-                     "the journal holds a change of relation %u before any schema of it; "
-                     "the journal is damaged (run tidemark verify)",
-                     c->relation_oid);
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "the journal holds a change of relation %u before any schema of it; "
+                      "the journal is damaged (run tidemark verify)",
+                      c->relation_oid);
         return -1;
     }
     if (!t->selected) {
@@ -725,10 +725,10 @@ static int decode(tm_state *s, tm_decoded *d, tm_error *err)
         return 0;
     uint32_t v = c->relation_version;
     if (v >= t->nver || !t->ver[v]) {
-        tm_error_set(err,
-                     "the journal holds a change of %s.%s with schema version %u, which it "
-                     "never recorded; the journal is damaged (run tidemark verify)",
-                     t->cur->nspname, t->cur->relname, v);
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "the journal holds a change of %s.%s with schema version %u, which it "
+                      "never recorded; the journal is damaged (run tidemark verify)",
+                      t->cur->nspname, t->cur->relname, v);
         return -1;
     }
     if (grow_keys(d, t->nkeys, err) != 0)
@@ -750,11 +750,11 @@ static int decode(tm_state *s, tm_decoded *d, tm_error *err)
     if (has_new < 0)
         return -1;
     if ((has_old && d->no != ncols) || (has_new && d->nn != ncols)) {
-        tm_error_set(err,
-                     "the journal holds a row of %s.%s with %u columns where its schema "
-                     "version %u has %u; the journal is damaged (run tidemark verify)",
-                     t->ver[v]->nspname, t->ver[v]->relname,
-                     has_old && d->no != ncols ? d->no : d->nn, v, ncols);
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "the journal holds a row of %s.%s with %u columns where its schema "
+                      "version %u has %u; the journal is damaged (run tidemark verify)",
+                      t->ver[v]->nspname, t->ver[v]->relname,
+                      has_old && d->no != ncols ? d->no : d->nn, v, ncols);
         return -1;
     }
     d->has_old = has_old > 0;
@@ -797,10 +797,10 @@ static int apply_decoded(tm_state *s, tm_decoded *d, tm_error *err)
     default:
         break;
     }
-    tm_error_set(err,
-                 "the journal holds a change of %s.%s of an unknown kind (%u) or without its "
-                 "row; the journal is damaged or from a newer tidemark",
-                 t->ver[v]->nspname, t->ver[v]->relname, c->op);
+    tm_error_setc(err, TM_ERR_CORRUPT,
+                  "the journal holds a change of %s.%s of an unknown kind (%u) or without its "
+                  "row; the journal is damaged or from a newer tidemark",
+                  t->ver[v]->nspname, t->ver[v]->relname, c->op);
     return -1;
 }
 

@@ -80,7 +80,7 @@ tm_keyscan *tm_keyscan_new(const char *dir, tm_reader *r, const tm_relreg *schem
     tm_keyscan *k = calloc(1, sizeof *k);
     if (!k || !(k->dir = strdup(dir))) {
         free(k);
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return NULL;
     }
     k->r = r;
@@ -134,7 +134,7 @@ static bool canon_of(tm_keyscan *k, tm_tclass cls, const tm_value *v, const char
         if (v->len + 1 > k->bigcap) {
             char *b = realloc(k->big, v->len + 1);
             if (!b) {
-                tm_error_set(err, "out of memory indexing keys");
+                tm_error_setc(err, TM_ERR_NOMEM, "out of memory indexing keys");
                 *rc = -1;
                 return false;
             }

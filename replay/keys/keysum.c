@@ -46,7 +46,7 @@ tm_keysum *tm_keysum_new(uint64_t segno, tm_error *err)
 {
     tm_keysum *ks = calloc(1, sizeof *ks);
     if (!ks) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return NULL;
     }
     ks->segno = segno;
@@ -238,7 +238,7 @@ int tm_keysum_begin_frame(tm_keysum *ks, uint64_t offset, uint32_t crc, tm_error
             size_t cap = ks->frames_cap ? 2 * ks->frames_cap : 64;
             ks_frame *v = realloc(ks->frames, cap * sizeof *v);
             if (!v) {
-                tm_error_set(err, "out of memory building a key summary");
+                tm_error_setc(err, TM_ERR_NOMEM, "out of memory building a key summary");
                 return -1;
             }
             ks->frames = v;
@@ -286,7 +286,7 @@ int tm_keysum_add(tm_keysum *ks, uint64_t offset, uint32_t h, tm_error *err)
         size_t cap = f->cap ? 2 * f->cap : 64;
         uint32_t *v = realloc(f->h, cap * sizeof *v);
         if (!v) {
-            tm_error_set(err, "out of memory building a key summary");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory building a key summary");
             return -1;
         }
         f->h = v;
@@ -306,7 +306,7 @@ int tm_keysum_add_relation(tm_keysum *ks, uint32_t oid, uint32_t version, tm_err
         size_t cap = ks->rels_cap ? 2 * ks->rels_cap : 16;
         uint64_t *v = realloc(ks->rels, cap * sizeof *v);
         if (!v) {
-            tm_error_set(err, "out of memory building a key summary");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory building a key summary");
             return -1;
         }
         ks->rels = v;
@@ -356,7 +356,7 @@ int tm_keysum_save(tm_keysum *ks, const char *dir, tm_error *err)
     size_t len = KS_HDR + nf * KS_FRAME + ks->nrels * 8 + nh * 4 + 4;
     unsigned char *b = malloc(len);
     if (!b) {
-        tm_error_set(err, "out of memory saving a key summary");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory saving a key summary");
         return -1;
     }
     memcpy(b, KS_MAGIC, 4);

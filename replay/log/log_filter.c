@@ -18,7 +18,7 @@ log_filter *log_filter_new(const log_opts *o, const tm_relreg *s, tm_error *err)
 {
     log_filter *f = calloc(1, sizeof *f);
     if (!f) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return NULL;
     }
     f->o = o;
@@ -106,7 +106,7 @@ static log_rel *make_rel(log_filter *f, const tm_relver *rv, tm_error *err)
     return lr;
 oom:
     free_rel(lr);
-    tm_error_set(err, "out of memory");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
     return NULL;
 }
 
@@ -116,7 +116,7 @@ const log_rel *log_filter_rel(log_filter *f, const tm_relver *rv, tm_error *err)
         size_t n = rv->index + 16;
         log_rel **v = realloc(f->rels, n * sizeof *v);
         if (!v) {
-            tm_error_set(err, "out of memory");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
             return NULL;
         }
         memset(v + f->nrels, 0, (n - f->nrels) * sizeof *v);
@@ -200,8 +200,9 @@ int log_filter_check(log_filter *f, tm_error *err)
             char name[2 * TM_NAME_MAX + 8];
             tm_qualname_format(o->tables[t].schema, o->tables[t].name, name, sizeof name);
             list_tables(f->schema, list, sizeof list);
-            tm_error_set(err, "table %s is not in the journal %s; its tables are: %s", name,
-                         o->journal, count ? list : "(none)");
+            tm_error_setc(err, TM_ERR_NOT_FOUND,
+                          "table %s is not in the journal %s; its tables are: %s", name, o->journal,
+                          count ? list : "(none)");
             return -1;
         }
     }
@@ -215,8 +216,9 @@ int log_filter_check(log_filter *f, tm_error *err)
         }
         if (!found && count) {
             list_columns(f, list, sizeof list);
-            tm_error_set(err, "--where: no %s has a column \"%s\"; the columns are: %s",
-                         o->ntables ? "selected table" : "table in the journal", col, list);
+            tm_error_setc(err, TM_ERR_NOT_FOUND,
+                          "--where: no %s has a column \"%s\"; the columns are: %s",
+                          o->ntables ? "selected table" : "table in the journal", col, list);
             return -1;
         }
     }
@@ -228,9 +230,9 @@ int log_filter_check(log_filter *f, tm_error *err)
         }
         if (!found && count) {
             list_columns(f, list, sizeof list);
-            tm_error_set(err, "--column: no %s has a column \"%s\"; the columns are: %s",
-                         o->ntables ? "selected table" : "table in the journal", o->columns[k],
-                         list);
+            tm_error_setc(
+                err, TM_ERR_NOT_FOUND, "--column: no %s has a column \"%s\"; the columns are: %s",
+                o->ntables ? "selected table" : "table in the journal", o->columns[k], list);
             return -1;
         }
     }

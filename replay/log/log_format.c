@@ -435,7 +435,7 @@ static int write_text(tm_out *o, const log_rel *lr, const Tidemark__Change *ch,
         diff_out dout = {o, lr, true};
         if (log_diff_update(d, lr, oldv, full_old || ch->old_kind == 'K' ? nold : 0,
                             (char)ch->old_kind, newv, nnew, text_item, &dout) < 0) {
-            tm_error_set(err, "out of memory comparing values");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory comparing values");
             return -1;
         }
         return 0;
@@ -497,7 +497,7 @@ static int write_jsonl(tm_out *o, const log_txhdr *tx, const log_rel *lr,
         diff_out dout = {o, lr, true};
         if (log_diff_update(d, lr, oldv, full_old || ch->old_kind == 'K' ? nold : 0,
                             (char)ch->old_kind, newv, nnew, json_item, &dout) < 0) {
-            tm_error_set(err, "out of memory comparing values");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory comparing values");
             return -1;
         }
         tm_out_putc(o, ']');

@@ -56,7 +56,7 @@ char *log_parse_column(const char *s, tm_error *err)
     size_t n = strlen(s);
     char *out = malloc(n + 1);
     if (!out) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return NULL;
     }
     if (s[0] == '"') {
@@ -96,7 +96,7 @@ static int add_ptr(void **arr, size_t *n, size_t size, const void *item, tm_erro
 {
     void *v = realloc(*arr, (*n + 1) * size);
     if (!v) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return -1;
     }
     *arr = v;

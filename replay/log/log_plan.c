@@ -52,7 +52,7 @@ log_plan *log_plan_new(const log_opts *o, const tm_relreg *s, log_filter *f, tm_
     log_plan *p = calloc(1, sizeof *p);
     if (!p || (o->nxids && !(p->xids = malloc(o->nxids * sizeof *p->xids)))) {
         free(p);
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return NULL;
     }
     p->o = o;

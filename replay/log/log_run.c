@@ -84,10 +84,10 @@ static int on_change(run *u, const Tidemark__Change *ch, tm_error *err)
         return 0;
     const tm_relver *rv = tm_relreg_get(u->schema, ch->relation_oid, ch->relation_version);
     if (!rv) {
-        tm_error_set(err,
-                     "the journal has a change of relation %u version %u but not its schema "
-                     "(run 'tidemark verify --journal %s')",
-                     ch->relation_oid, ch->relation_version, u->o->journal);
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "the journal has a change of relation %u version %u but not its schema "
+                      "(run 'tidemark verify --journal %s')",
+                      ch->relation_oid, ch->relation_version, u->o->journal);
         return -1;
     }
     if (tx->snapshot)
@@ -117,7 +117,7 @@ static int on_change(run *u, const Tidemark__Change *ch, tm_error *err)
         int rc = log_diff_update(&u->differ, lr, oldv, nold, (char)ch->old_kind, newv, nnew,
                                  touched_selected, (void *)lr);
         if (rc < 0) {
-            tm_error_set(err, "out of memory comparing values");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory comparing values");
             return -1;
         }
         if (rc == 0)
@@ -217,11 +217,11 @@ static int check_journal(const char *dir, tm_error *err)
     tm_meta meta;
     if (tm_meta_read(dir, &meta, err) == 0)
         return 0;
-    if (errno == ENOENT)
-        tm_error_set(err,
-                     "%s is not a tidemark journal (it has no journal.meta); give the directory "
-                     "that 'tidemark capture --journal' writes",
-                     dir);
+    if (tm_error_is(err, TM_ERR_NOT_FOUND))
+        tm_error_setc(err, TM_ERR_NOT_FOUND,
+                      "%s is not a tidemark journal (it has no journal.meta); give the directory "
+                      "that 'tidemark capture --journal' writes",
+                      dir);
     return -1;
 }
 

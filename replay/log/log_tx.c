@@ -77,7 +77,7 @@ int log_tx_message(log_tx *tx, const Tidemark__LogicalMessage *m, tm_error *err)
     tx->nmsgs++;
     return 0;
 oom:
-    tm_error_set(err, "out of memory keeping a logical message");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory keeping a logical message");
     return -1;
 }
 
@@ -89,14 +89,14 @@ tm_out *log_tx_change_out(log_tx *tx)
 int log_tx_change_done(log_tx *tx, tm_error *err)
 {
     if (tx->mem.err) {
-        tm_error_set(err, "out of memory formatting changes");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory formatting changes");
         return -1;
     }
     if (tx->nchanges == tx->ends_cap) {
         size_t cap = tx->ends_cap ? 2 * tx->ends_cap : 64;
         uint64_t *v = realloc(tx->ends, cap * sizeof *v);
         if (!v) {
-            tm_error_set(err, "out of memory formatting changes");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory formatting changes");
             return -1;
         }
         tx->ends = v;
@@ -129,7 +129,7 @@ int log_tx_count(log_tx *tx, const tm_relver *rv, int op, tm_error *err)
             size_t cap = tx->counts_cap ? 2 * tx->counts_cap : 8;
             log_count *v = realloc(tx->counts, cap * sizeof *v);
             if (!v) {
-                tm_error_set(err, "out of memory counting rows");
+                tm_error_setc(err, TM_ERR_NOMEM, "out of memory counting rows");
                 return -1;
             }
             tx->counts = v;
@@ -307,7 +307,7 @@ int log_tx_flush(log_tx *tx, tm_out *o, log_format_kind fmt, bool all_messages, 
         from = tx->ends[i];
     }
     if (rc == 0 && suffix.err) {
-        tm_error_set(err, "out of memory formatting changes");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory formatting changes");
         rc = -1;
     }
     tm_out_free(&suffix);
@@ -453,7 +453,7 @@ int log_top_init(log_top *t, size_t max, tm_error *err)
     t->max = max;
     t->v = calloc(max ? max : 1, sizeof *t->v);
     if (!t->v) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return -1;
     }
     return 0;
@@ -515,7 +515,7 @@ int log_top_offer(log_top *t, const log_tx *tx, log_format_kind fmt, bool all_me
     log_tx_summary(tx, &line, fmt, all_messages);
     if (line.err) {
         tm_out_free(&line);
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return -1;
     }
     e.line = line.buf; /* taken over */

@@ -26,7 +26,7 @@ static int exec_sql(apply *a, const char *sql, PGresult **res)
     PGresult *r = PQexec(a->c, sql);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        tm_error_set(a->err, "%s", PQresultErrorMessage(r));
+        tm_error_setc(a->err, TM_ERR_DB, "%s", PQresultErrorMessage(r));
         size_t n = strlen(a->err->msg);
         while (n && a->err->msg[n - 1] == '\n')
             a->err->msg[--n] = '\0';
@@ -47,7 +47,7 @@ static int run(apply *a, PGresult **res)
     size_t len;
     const char *s = tm_out_data(&a->sql, &len);
     if (a->sql.err) {
-        tm_error_set(a->err, "out of memory building SQL");
+        tm_error_setc(a->err, TM_ERR_NOMEM, "out of memory building SQL");
         return -1;
     }
     int rc = exec_sql(a, s, res);
@@ -115,8 +115,8 @@ static int target_exists(apply *a, const tm_version *v)
                                "a.attisdropped",
                                2, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        tm_error_set(a->err, "reading the target's columns of %s.%s: %s", v->nspname, v->relname,
-                     PQresultErrorMessage(r));
+        tm_error_setc(a->err, TM_ERR_DB, "reading the target's columns of %s.%s: %s", v->nspname,
+                      v->relname, PQresultErrorMessage(r));
         PQclear(r);
         return -1;
     }
@@ -241,7 +241,8 @@ static int copy_begin(apply *a, const char *name, const tm_version *v, const uin
     PGresult *r = PQexec(a->c, stmt);
     tm_out_reset(&a->sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
-        tm_error_set(a->err, "COPY into a temporary table failed: %s", PQresultErrorMessage(r));
+        tm_error_setc(a->err, TM_ERR_DB, "COPY into a temporary table failed: %s",
+                      PQresultErrorMessage(r));
         PQclear(r);
         return -1;
     }
@@ -273,13 +274,15 @@ static int copy_end(apply *a)
     PGresult *r;
     while ((r = PQgetResult(a->c)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
-            tm_error_set(a->err, "COPY into a temporary table failed: %s", PQresultErrorMessage(r));
+            tm_error_setc(a->err, TM_ERR_DB, "COPY into a temporary table failed: %s",
+                          PQresultErrorMessage(r));
             rc = -1;
         }
         PQclear(r);
     }
     if (!ok && rc == 0) {
-        tm_error_set(a->err, "sending rows to the target failed: %s", PQerrorMessage(a->c));
+        tm_error_setc(a->err, TM_ERR_DB, "sending rows to the target failed: %s",
+                      PQerrorMessage(a->c));
         rc = -1;
     }
     return rc;
@@ -312,7 +315,8 @@ static int load_subset(apply *a, const tm_rowset *rs, const tm_where_bound *wher
     PGresult *r = PQexec(a->c, tm_out_data(&a->sql, &len));
     tm_out_reset(&a->sql);
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
-        tm_error_set(a->err, "reading %s.%s: %s", v->nspname, v->relname, PQresultErrorMessage(r));
+        tm_error_setc(a->err, TM_ERR_DB, "reading %s.%s: %s", v->nspname, v->relname,
+                      PQresultErrorMessage(r));
         PQclear(r);
         return -1;
     }
@@ -326,8 +330,8 @@ static int load_subset(apply *a, const tm_rowset *rs, const tm_where_bound *wher
         if (l && line[l - 1] == '\n')
             l--;
         if (rc == 0 && tm_copy_text_split(line, l, vals, v->ncols) != 0) {
-            tm_error_set(a->err, "reading %s.%s: a row did not have %u fields", v->nspname,
-                         v->relname, v->ncols);
+            tm_error_setc(a->err, TM_ERR_DB, "reading %s.%s: a row did not have %u fields",
+                          v->nspname, v->relname, v->ncols);
             rc = -1;
         }
         if (rc == 0 && tm_where_match(where, vals)) {
@@ -347,15 +351,15 @@ static int load_subset(apply *a, const tm_rowset *rs, const tm_where_bound *wher
     free(vals);
     while ((r = PQgetResult(a->c)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
-            tm_error_set(a->err, "reading %s.%s: %s", v->nspname, v->relname,
-                         PQresultErrorMessage(r));
+            tm_error_setc(a->err, TM_ERR_DB, "reading %s.%s: %s", v->nspname, v->relname,
+                          PQresultErrorMessage(r));
             rc = -1;
         }
         PQclear(r);
     }
     if (rc != 0) {
         if (!vals)
-            tm_error_set(a->err, "out of memory");
+            tm_error_setc(a->err, TM_ERR_NOMEM, "out of memory");
         tm_out_reset(&a->data);
         return -1;
     }
@@ -473,10 +477,10 @@ static int apply_table(apply *a, const tm_apply_table *at, FILE *report)
     bool created = false;
     if (!exists) {
         if (!a->o->create_tables) {
-            tm_error_set(a->err,
-                         "table %s.%s does not exist in the --apply target; pass "
-                         "--create-tables to create it from the recorded schema",
-                         v->nspname, v->relname);
+            tm_error_setc(a->err, TM_ERR_NOT_FOUND,
+                          "table %s.%s does not exist in the --apply target; pass "
+                          "--create-tables to create it from the recorded schema",
+                          v->nspname, v->relname);
             return -1;
         }
         if (tm_sql_create_table(&a->sql, v, a->err) != 0 || run(a, NULL) != 0)
@@ -546,7 +550,7 @@ int tm_apply_open(const tm_apply_opts *o, const tm_meta *meta, tm_applier **out,
 {
     tm_applier *p = calloc(1, sizeof *p);
     if (!p) {
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return -1;
     }
     p->o = *o;
@@ -558,7 +562,8 @@ int tm_apply_open(const tm_apply_opts *o, const tm_meta *meta, tm_applier **out,
     }
     p->a.c = PQconnectdb(o->conninfo);
     if (PQstatus(p->a.c) != CONNECTION_OK) {
-        tm_error_set(err, "cannot connect to the --apply target: %s", PQerrorMessage(p->a.c));
+        tm_error_setc(err, TM_ERR_DB, "cannot connect to the --apply target: %s",
+                      PQerrorMessage(p->a.c));
         size_t l = strlen(err->msg);
         while (l && (err->msg[l - 1] == '\n' || err->msg[l - 1] == '\t'))
             err->msg[--l] = '\0';

@@ -13,7 +13,8 @@ static int init(tm_out *o, int fd, FILE *fp, size_t cap, tm_error *err)
     o->fp = fp;
     o->buf = malloc(cap);
     if (!o->buf) {
-        tm_error_set(err, "out of memory allocating an output buffer of %zu bytes", cap);
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory allocating an output buffer of %zu bytes",
+                      cap);
         return -1;
     }
     o->cap = cap;

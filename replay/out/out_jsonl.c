@@ -165,7 +165,7 @@ int tm_jsonl_init(tm_jsonl *j, const tm_coldesc *cols, size_t n, tm_error *err)
 oom:
     tm_out_free(&keys);
     tm_jsonl_free(j);
-    tm_error_set(err, "out of memory preparing JSON output");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory preparing JSON output");
     return -1;
 }
 

@@ -58,7 +58,7 @@ int tm_outfile_open(tm_outfile *f, const char *path, tm_error *err)
         free(f->path);
         free(target);
         f->path = f->tmp = NULL;
-        tm_error_set(err, "out of memory");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return -1;
     }
     free(target);

@@ -96,7 +96,7 @@ static void fail_at(parser *ps, size_t off, const char *what)
         return;
     ps->failed = true;
     if (!ps->src[off]) {
-        tm_error_set(ps->err, "%s at the end of --where", what);
+        tm_error_setc(ps->err, TM_ERR_FORMAT, "%s at the end of --where", what);
         return;
     }
     /* Quote a little of what follows, cut at a character boundary. */
@@ -105,8 +105,8 @@ static void fail_at(parser *ps, size_t off, const char *what)
         n++;
     while (ps->src[off + n] && ((unsigned char)ps->src[off + n] & 0xC0) == 0x80)
         n++;
-    tm_error_set(ps->err, "%s at character %zu of --where (near \"%.*s%s\")", what,
-                 char_pos(ps->src, off), (int)n, ps->src + off, ps->src[off + n] ? "..." : "");
+    tm_error_setc(ps->err, TM_ERR_FORMAT, "%s at character %zu of --where (near \"%.*s%s\")", what,
+                  char_pos(ps->src, off), (int)n, ps->src + off, ps->src[off + n] ? "..." : "");
 }
 
 static char *pool_put(parser *ps, const char *s, size_t n)
@@ -318,7 +318,7 @@ static void *grow(void *arr, size_t n, size_t size)
 static bool oom(parser *ps)
 {
     if (!ps->failed)
-        tm_error_set(ps->err, "out of memory while parsing --where");
+        tm_error_setc(ps->err, TM_ERR_NOMEM, "out of memory while parsing --where");
     ps->failed = true;
     return false;
 }
@@ -490,7 +490,8 @@ void tm_where_free(tm_where *w)
 tm_where *tm_where_parse(const char *expr, tm_error *err)
 {
     if (!expr) {
-        tm_error_set(err, "--where is empty: give conditions such as id = 42 AND status <> 'x'");
+        tm_error_setc(err, TM_ERR_FORMAT,
+                      "--where is empty: give conditions such as id = 42 AND status <> 'x'");
         return NULL;
     }
     size_t len = strlen(expr);
@@ -500,7 +501,7 @@ tm_where *tm_where_parse(const char *expr, tm_error *err)
     if (w)
         w->pool = malloc(2 * len + 2);
     if (!w || !w->pool) {
-        tm_error_set(err, "out of memory while parsing --where");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory while parsing --where");
         tm_where_free(w);
         return NULL;
     }
@@ -508,7 +509,8 @@ tm_where *tm_where_parse(const char *expr, tm_error *err)
     if (!lex(&ps))
         goto fail;
     if (ps.tok.type == T_END) {
-        tm_error_set(err, "--where is empty: give conditions such as id = 42 AND status <> 'x'");
+        tm_error_setc(err, TM_ERR_FORMAT,
+                      "--where is empty: give conditions such as id = 42 AND status <> 'x'");
         goto fail;
     }
     for (;;) {
@@ -635,10 +637,10 @@ static void unknown_column(const wcond *c, const tm_coldesc *cols, size_t ncols,
     }
     char shown[150];
     show_name(shown, sizeof shown, c->col);
-    tm_error_set(err,
-                 "column %s at character %zu of --where does not exist%s; the table's columns "
-                 "are: %s",
-                 shown, c->col_pos, hint, ncols ? list : "(none)");
+    tm_error_setc(err, TM_ERR_FORMAT,
+                  "column %s at character %zu of --where does not exist%s; the table's columns "
+                  "are: %s",
+                  shown, c->col_pos, hint, ncols ? list : "(none)");
 }
 
 typedef struct sort_arg {
@@ -662,17 +664,17 @@ static int bind_literal(const wlit *l, bcond *bc, blit *out, char *timebuf, cons
     out->s = l->s;
     out->len = l->len;
     if (l->kind == L_BOOL && bc->cls != TM_TC_BOOL) {
-        tm_error_set(err,
-                     "%.60s at character %zu of --where is a boolean but %s is %s; quote it to "
-                     "compare it as %s ('%.60s')",
-                     l->s, l->pos, colname, tname, tname, l->s);
+        tm_error_setc(err, TM_ERR_FORMAT,
+                      "%.60s at character %zu of --where is a boolean but %s is %s; quote it to "
+                      "compare it as %s ('%.60s')",
+                      l->s, l->pos, colname, tname, tname, l->s);
         return -1;
     }
     if (l->kind == L_NUM && !numeric) {
-        tm_error_set(err,
-                     "%.60s at character %zu of --where is a number but %s is %s; quote it to "
-                     "compare it as %s ('%.60s')",
-                     l->s, l->pos, colname, tname, tname, l->s);
+        tm_error_setc(err, TM_ERR_FORMAT,
+                      "%.60s at character %zu of --where is a number but %s is %s; quote it to "
+                      "compare it as %s ('%.60s')",
+                      l->s, l->pos, colname, tname, tname, l->s);
         return -1;
     }
     if (bc->cls == TM_TC_TIMESTAMPTZ && l->kind == L_STR) {
@@ -686,17 +688,18 @@ static int bind_literal(const wlit *l, bcond *bc, blit *out, char *timebuf, cons
             return 0;
         }
         if (!tm_type_valid(bc->cls, l->s, l->len)) {
-            tm_error_set(err,
-                         "'%.100s' at character %zu of --where is not a valid timestamp for %s: %s",
-                         l->s, l->pos, colname, terr.msg);
+            tm_error_setc(
+                err, TM_ERR_FORMAT,
+                "'%.100s' at character %zu of --where is not a valid timestamp for %s: %s", l->s,
+                l->pos, colname, terr.msg);
             return -1;
         }
         return 0;
     }
     if (!tm_type_valid(bc->cls, l->s, l->len)) {
-        tm_error_set(err,
-                     "'%.100s' at character %zu of --where is not a valid %s value (column %s)",
-                     l->s, l->pos, tname, colname);
+        tm_error_setc(err, TM_ERR_FORMAT,
+                      "'%.100s' at character %zu of --where is not a valid %s value (column %s)",
+                      l->s, l->pos, tname, colname);
         return -1;
     }
     return 0;
@@ -712,7 +715,7 @@ tm_where_bound *tm_where_bind(const tm_where *w, const tm_coldesc *cols, size_t 
     if (!b || !(b->conds = calloc(w->n, sizeof *b->conds)) ||
         !(b->pool = malloc(w->pool_used ? w->pool_used : 1)) ||
         !(b->times = malloc(ntimes * TM_TIME_BUFLEN + 1))) {
-        tm_error_set(err, "out of memory while preparing --where");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory while preparing --where");
         tm_where_bound_free(b);
         return NULL;
     }
@@ -737,10 +740,11 @@ tm_where_bound *tm_where_bind(const tm_where *w, const tm_coldesc *cols, size_t 
         show_name(colname, sizeof colname, cols[k].name);
         if (c->nkeys) {
             if (bc->cls != TM_TC_JSON && bc->cls != TM_TC_JSONB) {
-                tm_error_set(err,
-                             "-> and ->> apply to json and jsonb columns, but %s (character %zu of "
-                             "--where) is %s",
-                             colname, c->col_pos, tm_tclass_name(bc->cls));
+                tm_error_setc(
+                    err, TM_ERR_FORMAT,
+                    "-> and ->> apply to json and jsonb columns, but %s (character %zu of "
+                    "--where) is %s",
+                    colname, c->col_pos, tm_tclass_name(bc->cls));
                 goto fail;
             }
             bc->jsonb = bc->cls == TM_TC_JSONB;
@@ -754,10 +758,10 @@ tm_where_bound *tm_where_bind(const tm_where *w, const tm_coldesc *cols, size_t 
             }
             bc->nkeys = c->nkeys;
         } else if ((bc->cls == TM_TC_JSON || bc->cls == TM_TC_JSONB) && c->nlits) {
-            tm_error_set(err,
-                         "%s (character %zu of --where) is %s, which does not compare as a "
-                         "whole; compare a field with %s->>'key', or use IS [NOT] NULL",
-                         colname, c->col_pos, tm_tclass_name(bc->cls), colname);
+            tm_error_setc(err, TM_ERR_FORMAT,
+                          "%s (character %zu of --where) is %s, which does not compare as a "
+                          "whole; compare a field with %s->>'key', or use IS [NOT] NULL",
+                          colname, c->col_pos, tm_tclass_name(bc->cls), colname);
             goto fail;
         }
         if (c->nlits) {
@@ -781,7 +785,7 @@ tm_where_bound *tm_where_bind(const tm_where *w, const tm_coldesc *cols, size_t 
 #undef REBASE
     return b;
 oom:
-    tm_error_set(err, "out of memory while preparing --where");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory while preparing --where");
 fail:
     tm_where_bound_free(b);
     return NULL;

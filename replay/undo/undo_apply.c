@@ -16,7 +16,7 @@ typedef struct run {
 
 static void set_pg_error(tm_error *err, const char *what, const char *pgmsg)
 {
-    tm_error_set(err, "%s: %s", what, pgmsg);
+    tm_error_setc(err, TM_ERR_DB, "%s: %s", what, pgmsg);
     size_t n = strlen(err->msg);
     while (n && (err->msg[n - 1] == '\n' || err->msg[n - 1] == ' '))
         err->msg[--n] = '\0';
@@ -65,7 +65,7 @@ static int one(run *r, const tm_undo_entry *e, bool report_fk)
         return -1;
     tm_out_putc(&r->sql, '\0');
     if (r->sql.err) {
-        tm_error_set(r->err, "out of memory building SQL");
+        tm_error_setc(r->err, TM_ERR_NOMEM, "out of memory building SQL");
         return -1;
     }
     size_t len;

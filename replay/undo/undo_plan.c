@@ -27,7 +27,7 @@ typedef struct scan {
 
 static int oom(tm_error *err)
 {
-    tm_error_set(err, "out of memory building the undo plan");
+    tm_error_setc(err, TM_ERR_NOMEM, "out of memory building the undo plan");
     return -1;
 }
 
@@ -329,10 +329,10 @@ static int decode(scan *s, const Tidemark__Change *c, const tm_version *ver, boo
         tm_tuple_decode(c->new_tuple, *has_old ? s->oldv.v : NULL, no, &s->newv, &nn, err) != 0)
         return -1;
     if ((*has_old && no != ver->ncols) || (*has_new && nn != ver->ncols)) {
-        tm_error_set(err,
-                     "the journal holds a row of %s.%s whose width does not match its schema; "
-                     "it is damaged (run tidemark verify)",
-                     ver->nspname, ver->relname);
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "the journal holds a row of %s.%s whose width does not match its schema; "
+                      "it is damaged (run tidemark verify)",
+                      ver->nspname, ver->relname);
         return -1;
     }
     if (*has_new && *has_old && c->old_kind == 'O')
@@ -349,8 +349,9 @@ static int fold_change(scan *s, tm_table *t, const Tidemark__Change *c, tm_error
         return fold_truncate(s, t, err);
     const tm_version *ver = c->relation_version < t->nver ? t->ver[c->relation_version] : NULL;
     if (!ver) {
-        tm_error_set(err, "the journal holds a change with an unrecorded schema version; it is "
-                          "damaged (run tidemark verify)");
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "the journal holds a change with an unrecorded schema version; it is "
+                      "damaged (run tidemark verify)");
         return -1;
     }
     bool ho, hn;

@@ -371,7 +371,7 @@ int tm_undo_write_script(tm_out *o, const tm_undo_plan *p, const tm_undo_entry *
         tm_out_puts(&body, "END\n");
         tm_out_putc(&body, '\0');
         if (body.err || msg.err || who.err) {
-            tm_error_set(err, "out of memory writing the undo script");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory writing the undo script");
             rc = -1;
             break;
         }

@@ -189,7 +189,7 @@ int main(int argc, char **argv)
     if (tm_mkdir_p(dir, &err) != 0 || tm_meta_write(dir, &meta, &err) != 0)
         die("meta", &err);
     tm_writer *w;
-    tm_writer_options wo = {.quiet = true};
+    tm_writer_options wo = {0};
     if (tm_writer_open(dir, &wo, &w, &err) != 0)
         die("open", &err);
     put_relation(w);

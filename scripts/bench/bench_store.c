@@ -372,7 +372,7 @@ int main(int argc, char **argv)
 
     tm_writer *w;
     tm_error err;
-    tm_writer_options o = {.quiet = true};
+    tm_writer_options o = {0};
     double w0 = now();
     if (tm_writer_open(dir, &o, &w, &err) != 0)
         die("open", &err);

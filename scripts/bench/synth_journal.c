@@ -189,7 +189,7 @@ int main(int argc, char **argv)
         mid_cells = calloc((size_t)users * NKEYS, sizeof *mid_cells);
     tm_writer *w;
     tm_error err;
-    tm_writer_options opt = {.quiet = true};
+    tm_writer_options opt = {0};
     if (!cells || tm_writer_open(dir, &opt, &w, &err) != 0) {
         fprintf(stderr, "synth_journal: %s\n", cells ? err.msg : "out of memory");
         return 1;

@@ -159,16 +159,16 @@ int tm_read_file(const char *path, size_t max, unsigned char **data, size_t *len
         return -1;
     }
     if ((uint64_t)st.st_size > max) {
-        tm_error_set(err, "%s is too large (%lld bytes, at most %zu expected)", path,
-                     (long long)st.st_size, max);
+        tm_error_setc(err, TM_ERR_FORMAT, "%s is too large (%lld bytes, at most %zu expected)",
+                      path, (long long)st.st_size, max);
+        tm_error_in(err, path);
         close(fd);
-        errno = EFBIG;
         return -1;
     }
     size_t n = (size_t)st.st_size;
     unsigned char *p = malloc(n + 1);
     if (!p) {
-        tm_error_set(err, "out of memory reading %s", path);
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory reading %s", path);
         close(fd);
         return -1;
     }
@@ -189,7 +189,7 @@ int tm_buf_reserve(tm_buf *b, size_t extra, tm_error *err)
     if (b->cap - b->len >= extra)
         return 0;
     if (extra > SIZE_MAX / 2 - b->len) {
-        tm_error_set(err, "buffer size overflow");
+        tm_error_setc(err, TM_ERR_NOMEM, "buffer size overflow");
         return -1;
     }
     size_t cap = b->cap ? b->cap : 4096;
@@ -197,7 +197,7 @@ int tm_buf_reserve(tm_buf *b, size_t extra, tm_error *err)
         cap *= 2;
     unsigned char *p = realloc(b->p, cap);
     if (!p) {
-        tm_error_set(err, "out of memory growing a buffer to %zu bytes", cap);
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory growing a buffer to %zu bytes", cap);
         return -1;
     }
     b->p = p;

@@ -1,5 +1,6 @@
 /* Small crash-safe file helpers shared by the journal code. Every function
- * that fails sets err naming the path and returns -1. */
+ * that fails sets err naming the path and returns -1; the code comes from
+ * errno (tm_error_errno: NOT_FOUND, NO_SPACE, IO, ...). */
 #ifndef TM_FSUTIL_H
 #define TM_FSUTIL_H
 
@@ -33,8 +34,9 @@ int tm_mkdir_p(const char *dir, tm_error *err);
 int tm_write_file_atomic(const char *dir, const char *name, const void *data, size_t len,
                          tm_error *err);
 
-/* Reads a whole file (at most max bytes; larger is an error) into a malloc'd
- * buffer. Returns 0, or -1 with errno kept (ENOENT for a missing file). */
+/* Reads a whole file (at most max bytes) into a malloc'd buffer. Returns 0,
+ * or -1 with err: TM_ERR_NOT_FOUND for a missing file, TM_ERR_FORMAT (with
+ * the file as context) for one larger than max. */
 int tm_read_file(const char *path, size_t max, unsigned char **data, size_t *len, tm_error *err);
 
 /* Growable byte buffer: the append paths reuse one instead of allocating. */

@@ -13,7 +13,7 @@ static int parse_part(const char **p, char *out, const char *whole, tm_error *er
     if (*s == '"') {
         for (s++;; s++) {
             if (*s == '\0') {
-                tm_error_set(err, "unterminated quoted name in '%s'", whole);
+                tm_error_setc(err, TM_ERR_FORMAT, "unterminated quoted name in '%s'", whole);
                 return -1;
             }
             if (*s == '"') {
@@ -30,8 +30,9 @@ static int parse_part(const char **p, char *out, const char *whole, tm_error *er
         for (; *s && *s != '.'; s++) {
             unsigned char c = (unsigned char)*s;
             if (!(isalnum(c) || c == '_' || c == '$' || c >= 0x80)) {
-                tm_error_set(err, "invalid character '%c' in table name '%s' (quote it: \"Name\")",
-                             *s, whole);
+                tm_error_setc(err, TM_ERR_FORMAT,
+                              "invalid character '%c' in table name '%s' (quote it: \"Name\")", *s,
+                              whole);
                 return -1;
             }
             if (n + 1 >= TM_NAME_MAX)
@@ -40,14 +41,15 @@ static int parse_part(const char **p, char *out, const char *whole, tm_error *er
         }
     }
     if (n == 0) {
-        tm_error_set(err, "empty name in '%s' (expected NAME or SCHEMA.NAME)", whole);
+        tm_error_setc(err, TM_ERR_FORMAT, "empty name in '%s' (expected NAME or SCHEMA.NAME)",
+                      whole);
         return -1;
     }
     out[n] = '\0';
     *p = s;
     return 0;
 too_long:
-    tm_error_set(err, "name too long in '%s'", whole);
+    tm_error_setc(err, TM_ERR_FORMAT, "name too long in '%s'", whole);
     return -1;
 }
 
@@ -63,14 +65,15 @@ int tm_qualname_parse(const char *s, tm_qualname *out, tm_error *err)
         return 0;
     }
     if (*p != '.') {
-        tm_error_set(err, "unexpected text after name in '%s'", s);
+        tm_error_setc(err, TM_ERR_FORMAT, "unexpected text after name in '%s'", s);
         return -1;
     }
     p++;
     if (parse_part(&p, out->name, s, err) != 0)
         return -1;
     if (*p != '\0') {
-        tm_error_set(err, "too many dots in table name '%s' (expected SCHEMA.NAME)", s);
+        tm_error_setc(err, TM_ERR_FORMAT, "too many dots in table name '%s' (expected SCHEMA.NAME)",
+                      s);
         return -1;
     }
     memcpy(out->schema, first, sizeof out->schema);

@@ -269,10 +269,10 @@ static int check_zone(const char *tz, tm_error *err)
             close(fd);
     }
     if (!ok) {
-        tm_error_set(err,
-                     "unknown time zone \"%.100s\": give an IANA zone name such as Europe/Paris "
-                     "(from %s) or an offset such as +02:00",
-                     tz, dir);
+        tm_error_setc(err, TM_ERR_FORMAT,
+                      "unknown time zone \"%.100s\": give an IANA zone name such as Europe/Paris "
+                      "(from %s) or an offset such as +02:00",
+                      tz, dir);
         return -1;
     }
     return 0;
@@ -299,7 +299,7 @@ static int zone_offset(const char *tz, int64_t local, int *offset, tm_error *err
     const char *old = getenv("TZ");
     char *saved = old ? strdup(old) : NULL;
     if (old && !saved) {
-        tm_error_set(err, "out of memory while resolving time zone \"%.100s\"", tz);
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory while resolving time zone \"%.100s\"", tz);
         return -1;
     }
     char spec[256];
@@ -325,7 +325,7 @@ static int zone_offset(const char *tz, int64_t local, int *offset, tm_error *err
         }
         rc = 0;
     } else {
-        tm_error_set(err, "cannot resolve local time in time zone \"%.100s\"", tz);
+        tm_error_setc(err, TM_ERR_FORMAT, "cannot resolve local time in time zone \"%.100s\"", tz);
     }
 
     if (saved)
@@ -342,8 +342,8 @@ int tm_time_parse(const char *s, const char *tz, int64_t *t, tm_error *err)
     fields f;
     const char *why = NULL;
     if (!s || parse_fields(s, &f, &why) < 0) {
-        tm_error_set(err, "invalid timestamp \"%.80s\": %s; %s", s ? s : "(null)",
-                     why ? why : "empty", FORMS);
+        tm_error_setc(err, TM_ERR_FORMAT, "invalid timestamp \"%.80s\": %s; %s", s ? s : "(null)",
+                      why ? why : "empty", FORMS);
         return -1;
     }
     int64_t y = f.bc ? 1 - f.year : f.year;
@@ -354,10 +354,10 @@ int tm_time_parse(const char *s, const char *tz, int64_t *t, tm_error *err)
         if (tz[0] == '+' || tz[0] == '-') {
             const char *p = tz;
             if (parse_offset(&p, &offset, &why) < 0 || *p) {
-                tm_error_set(err,
-                             "invalid time zone offset \"%.100s\": expected +HH, +HH:MM or "
-                             "+HHMM, or an IANA zone name such as Europe/Paris",
-                             tz);
+                tm_error_setc(err, TM_ERR_FORMAT,
+                              "invalid time zone offset \"%.100s\": expected +HH, +HH:MM or "
+                              "+HHMM, or an IANA zone name such as Europe/Paris",
+                              tz);
                 return -1;
             }
         } else if (zone_offset(tz, local, &offset, err) < 0) {
@@ -367,9 +367,10 @@ int tm_time_parse(const char *s, const char *tz, int64_t *t, tm_error *err)
     int64_t us;
     if (__builtin_mul_overflow(local - offset, INT64_C(1000000), &us) ||
         __builtin_add_overflow(us, (int64_t)f.usec, &us)) {
-        tm_error_set(
-            err, "invalid timestamp \"%.80s\": it is outside the supported range (" RANGE "); %s",
-            s, FORMS);
+        tm_error_setc(err, TM_ERR_FORMAT,
+                      "invalid timestamp \"%.80s\": it is outside the supported range (" RANGE
+                      "); %s",
+                      s, FORMS);
         return -1;
     }
     *t = us;

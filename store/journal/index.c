@@ -1,6 +1,5 @@
 #include "store/journal/seg_index.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -23,7 +22,7 @@ int tm_index_write(const char *dir, uint64_t segno, uint64_t seg_size, const tm_
     size_t len = IDX_HDR + d->n * IDX_ENTRY + 4;
     unsigned char *buf = malloc(len);
     if (!buf) {
-        tm_error_set(err, "out of memory writing a segment index");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory writing a segment index");
         return -1;
     }
     memcpy(buf, IDX_MAGIC, 4);
@@ -60,11 +59,14 @@ int tm_index_read(const char *dir, uint64_t segno, uint64_t seg_size, tm_frame_d
         return -1;
     unsigned char *buf;
     size_t len;
-    if (tm_read_file(path, IDX_MAX_BYTES, &buf, &len, err) != 0) {
-        if (errno == ENOENT)
+    tm_error rerr;
+    if (tm_read_file(path, IDX_MAX_BYTES, &buf, &len, &rerr) != 0) {
+        if (tm_error_is(&rerr, TM_ERR_NOT_FOUND))
             return TM_IDX_ABSENT;
-        if (errno == EFBIG)
+        if (tm_error_is(&rerr, TM_ERR_FORMAT))
             return bad(why, whylen, "index file is too large");
+        if (err)
+            *err = rerr;
         return -1;
     }
     int rc = TM_IDX_OK;

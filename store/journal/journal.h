@@ -46,14 +46,17 @@ typedef struct tm_meta {
 
 /* Writes DIR/journal.meta atomically: temp file, fsync, rename, fsync dir. */
 int tm_meta_write(const char *dir, const tm_meta *meta, tm_error *err);
-/* Returns 0, or -1 with err (missing file: err says so and errno is ENOENT). */
+/* Returns 0, or -1 with err naming the file: TM_ERR_NOT_FOUND when DIR has
+ * no journal.meta (not a journal, or not created yet), TM_ERR_CORRUPT when
+ * it does not parse, TM_ERR_FORMAT when a newer tidemark wrote it, or the
+ * code of an I/O error. */
 int tm_meta_read(const char *dir, tm_meta *meta, tm_error *err);
 
 /* ---- lock -------------------------------------------------------------- */
 
 /* Takes DIR/capture.lock (flock, exclusive, non-blocking) and writes the
  * caller's pid into it. When another process holds it, fails with err
- * "journal DIR is in use by another capture (pid N)" (errno EWOULDBLOCK).
+ * "journal DIR is in use by another capture (pid N)" (TM_ERR_CONFLICT).
  * The writer does not lock by itself: whoever appends (capture) holds the
  * lock for as long as it may open writers. */
 int tm_journal_lock(const char *dir, int *lock_fd, tm_error *err);
@@ -61,20 +64,40 @@ void tm_journal_unlock(int lock_fd);
 
 /* ---- writer ------------------------------------------------------------ */
 
+/* What tm_writer_open repaired in the last segment. */
+typedef struct tm_recovery {
+    bool repaired;          /* false: nothing was cut, the rest is unset */
+    uint64_t segment;       /* the segment repaired */
+    bool header_torn;       /* its header was torn: it was started again */
+    uint64_t offset;        /* where it was cut: the end of its last safe frame */
+    uint64_t bytes_cut;     /* bytes removed (header_torn: the size it had) */
+    bool torn_write;        /* damage was cut (else only an unfinished transaction) */
+    uint64_t damage_offset; /* where the damage began (torn_write) */
+    char why[256];          /* what the damage was (torn_write, header_torn) */
+} tm_recovery;
+
+/* The notice that says it, one line without a newline ("tidemark: journal
+ * DIR: segment S: cut N bytes at offset O (REASON); everything before it is
+ * intact"), or "" when nothing was repaired. */
+void tm_recovery_describe(const char *dir, const tm_recovery *rep, char *buf, size_t len);
+
 typedef struct tm_writer_options {
     uint64_t segment_size;      /* roll over after this many bytes; 0 = default 64 MiB */
     int64_t segment_max_age_us; /* roll over after this age; 0 = no limit */
     uint32_t frame_target;      /* raw bytes per frame before it is cut; 0 = 1 MiB */
-    bool quiet;                 /* no recovery notices on stderr */
+    /* When set, tm_writer_open fills it with what it repaired, also when
+     * it fails after cutting. */
+    tm_recovery *report;
 } tm_writer_options;
 
 typedef struct tm_writer tm_writer;
 
 /* Opens (creating if needed, mode 0700) the journal directory for appending.
  * Recovers a torn tail of the last segment: the tail is cut back to the end
- * of the last good frame that ends a transaction, and a notice saying how
- * many bytes were cut and where is printed (unless quiet). A bad frame
- * anywhere else is an error naming the segment and offset. */
+ * of the last good frame that ends a transaction (opt->report says what was
+ * cut; nothing is printed). A bad frame anywhere else is an error
+ * (TM_ERR_CORRUPT) naming the segment and offset, in its message and as its
+ * context. */
 int tm_writer_open(const char *dir, const tm_writer_options *opt, tm_writer **out, tm_error *err);
 
 /* Standalone record, outside any transaction (Relation, Gap, or a
@@ -145,11 +168,11 @@ int tm_reader_seek_time(tm_reader *r, int64_t t, tm_error *err);
 void tm_reader_set_time_limit(tm_reader *r, int64_t t);
 
 /* Next record. Returns 1 and sets *rec (valid until the next call), 0 at the
- * end of the journal, -1 on error (a corrupt frame: err names segment and
- * offset). Standalone Relation records at the start of each segment repeat
- * the schemas in effect, so a reader that seeks has every schema it needs;
- * readers treat a Relation they already hold (same oid and version) as a
- * no-op. */
+ * end of the journal, -1 on error (a corrupt frame: TM_ERR_CORRUPT, err
+ * names segment and offset in its message and as its context). Standalone
+ * Relation records at the start of each segment repeat the schemas in
+ * effect, so a reader that seeks has every schema it needs; readers treat a
+ * Relation they already hold (same oid and version) as a no-op. */
 int tm_reader_next(tm_reader *r, const Tidemark__Record **rec, tm_error *err);
 tm_position tm_reader_position(const tm_reader *r);
 

@@ -36,11 +36,13 @@ int tm_journal_lock(const char *dir, int *lock_fd, tm_error *err)
         ssize_t r = pread(fd, buf, sizeof buf - 1, 0);
         long pid = r > 0 ? strtol(buf, NULL, 10) : 0;
         if (pid > 0)
-            tm_error_set(err, "journal %s is in use by another capture (pid %ld)", dir, pid);
+            tm_error_setc(err, TM_ERR_CONFLICT, "journal %s is in use by another capture (pid %ld)",
+                          dir, pid);
         else
-            tm_error_set(err, "journal %s is in use by another capture (pid unknown)", dir);
+            tm_error_setc(err, TM_ERR_CONFLICT,
+                          "journal %s is in use by another capture (pid unknown)", dir);
+        tm_error_in(err, path);
         close(fd);
-        errno = EWOULDBLOCK;
         return -1;
     }
     char buf[32];

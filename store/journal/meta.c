@@ -136,65 +136,71 @@ static int parse_line(char *key, char *val, tm_meta *m, bool *have_version)
     return 0; /* unknown keys: from a newer tidemark, ignored */
 }
 
-int tm_meta_read(const char *dir, tm_meta *m, tm_error *err)
+/* Parses the text of path into m; -1 with err (CORRUPT or FORMAT) when it
+ * is not metadata this tidemark reads. data is modified. */
+static int parse_meta(const char *path, char *data, size_t len, tm_meta *m, tm_error *err)
 {
-    char path[PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, META_NAME) >= sizeof path) {
-        tm_error_set(err, "journal path %s is too long", dir);
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    unsigned char *data;
-    size_t len;
-    if (tm_read_file(path, META_MAX, &data, &len, err) != 0) {
-        if (errno == ENOENT) {
-            tm_error_set(err, "%s has no %s: not a tidemark journal (or not created yet)", dir,
-                         META_NAME);
-            errno = ENOENT;
-        }
-        return -1;
-    }
     memset(m, 0, sizeof *m);
     bool have_version = false;
-    int rc = 0, lineno = 0;
+    int lineno = 0;
     char *save = NULL;
     if (memchr(data, '\0', len)) {
-        tm_error_set(err, "%s is not a text file; it may be damaged", path);
-        rc = -1;
-        goto out;
+        tm_error_setc(err, TM_ERR_CORRUPT, "%s is not a text file; it may be damaged", path);
+        return -1;
     }
-    for (char *line = strtok_r((char *)data, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         lineno++;
         if (line[0] == '#' || line[0] == '\0')
             continue;
         char *eq = strchr(line, '=');
         if (!eq) {
-            tm_error_set(err, "%s line %d is not key=value; the file may be damaged", path, lineno);
-            rc = -1;
-            goto out;
+            tm_error_setc(err, TM_ERR_CORRUPT,
+                          "%s line %d is not key=value; the file may be damaged", path, lineno);
+            return -1;
         }
         *eq = '\0';
         if (parse_line(line, eq + 1, m, &have_version) != 0) {
-            tm_error_set(err, "%s line %d has a bad value for %s; the file may be damaged", path,
-                         lineno, line);
-            rc = -1;
-            goto out;
+            tm_error_setc(err, TM_ERR_CORRUPT,
+                          "%s line %d has a bad value for %s; the file may be damaged", path,
+                          lineno, line);
+            return -1;
         }
     }
     if (!have_version) {
-        tm_error_set(err, "%s has no format_version; the file may be damaged", path);
-        rc = -1;
-    } else if (m->format_version > TM_JOURNAL_FORMAT_VERSION) {
-        tm_error_set(err,
-                     "%s has format version %d, newer than this tidemark reads (%d): upgrade "
-                     "tidemark",
-                     path, m->format_version, TM_JOURNAL_FORMAT_VERSION);
-        rc = -1;
+        tm_error_setc(err, TM_ERR_CORRUPT, "%s has no format_version; the file may be damaged",
+                      path);
+        return -1;
     }
-out:
-    free(data);
+    if (m->format_version > TM_JOURNAL_FORMAT_VERSION) {
+        tm_error_setc(err, TM_ERR_FORMAT,
+                      "%s has format version %d, newer than this tidemark reads (%d): upgrade "
+                      "tidemark",
+                      path, m->format_version, TM_JOURNAL_FORMAT_VERSION);
+        return -1;
+    }
+    return 0;
+}
+
+int tm_meta_read(const char *dir, tm_meta *m, tm_error *err)
+{
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, META_NAME) >= sizeof path) {
+        tm_error_set(err, "journal path %s is too long", dir);
+        return -1;
+    }
+    unsigned char *data;
+    size_t len;
+    if (tm_read_file(path, META_MAX, &data, &len, err) != 0) {
+        if (tm_error_is(err, TM_ERR_NOT_FOUND))
+            tm_error_setc(err, TM_ERR_NOT_FOUND,
+                          "%s has no %s: not a tidemark journal (or not created yet)", dir,
+                          META_NAME);
+        tm_error_in(err, path);
+        return -1;
+    }
+    int rc = parse_meta(path, (char *)data, len, m, err);
     if (rc != 0)
-        errno = EINVAL;
+        tm_error_in(err, path);
+    free(data);
     return rc;
 }

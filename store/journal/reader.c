@@ -83,18 +83,22 @@ struct tm_reader {
 static int fail(tm_reader *r, tm_error *err, uint64_t off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Records a damage error naming segment and offset; sticky until a seek. */
+/* Records a damage error (TM_ERR_CORRUPT) naming segment and offset, in
+ * the message and as its context; sticky until a seek. */
 static int fail(tm_reader *r, tm_error *err, uint64_t off, const char *fmt, ...)
 {
-    char why[512], name[TM_SEG_NAME_LEN];
+    char why[512], name[TM_SEG_NAME_LEN], path[PATH_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    tm_error_set(&r->fail_err,
-                 "journal %s: segment %s is damaged at offset %" PRIu64
-                 ": %s; run 'tidemark verify --journal %s'",
-                 r->dir, tm_seg_name(r->segs[r->si], name), off, why, r->dir);
+    tm_seg_name(r->segs[r->si], name);
+    tm_error_setc(&r->fail_err, TM_ERR_CORRUPT,
+                  "journal %s: segment %s is damaged at offset %" PRIu64
+                  ": %s; run 'tidemark verify --journal %s'",
+                  r->dir, name, off, why, r->dir);
+    snprintf(path, sizeof path, "%s/%s", r->dir, name);
+    tm_error_at(&r->fail_err, path, off);
     r->failed = true;
     if (err)
         *err = r->fail_err;
@@ -209,7 +213,7 @@ int tm_reader_open(const char *dir, tm_reader **out, tm_error *err)
     tm_reader *r = calloc(1, sizeof *r);
     if (!r || !(r->dir = strdup(dir))) {
         free(r);
-        tm_error_set(err, "out of memory opening journal %s", dir);
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory opening journal %s", dir);
         return -1;
     }
     r->fd = -1;

@@ -32,12 +32,15 @@ static int open_segment(const tm_writer *w, uint64_t segno, int flags, int *fd, 
 static int damaged_error(const tm_writer *w, uint64_t segno, uint64_t off, const char *why,
                          tm_error *err)
 {
-    char name[TM_SEG_NAME_LEN];
-    tm_error_set(err,
-                 "journal %s: segment %s is damaged at offset %" PRIu64
-                 ": %s; it is not at the tail, so nothing is cut: run 'tidemark verify --journal "
-                 "%s' and restore the segment from a backup",
-                 w->dir, tm_seg_name(segno, name), off, why, w->dir);
+    char name[TM_SEG_NAME_LEN], path[PATH_MAX];
+    tm_seg_name(segno, name);
+    tm_error_setc(err, TM_ERR_CORRUPT,
+                  "journal %s: segment %s is damaged at offset %" PRIu64
+                  ": %s; it is not at the tail, so nothing is cut: run 'tidemark verify --journal "
+                  "%s' and restore the segment from a backup",
+                  w->dir, name, off, why, w->dir);
+    snprintf(path, sizeof path, "%s/%s", w->dir, name);
+    tm_error_at(err, path, off);
     return -1;
 }
 
@@ -152,6 +155,49 @@ static int from_earlier(tm_writer *w, const uint64_t *segs, size_t k, bool want_
     return 0;
 }
 
+/* Records in rep what recover_last repairs in segment segno: a tail cut
+ * at cut, or a torn header (the segment is started again). */
+static void note_repair(tm_recovery *rep, uint64_t segno, const tm_seg_scan *sc, uint64_t cut)
+{
+    memset(rep, 0, sizeof *rep);
+    if (sc->hdr_ok && sc->file_size <= cut)
+        return;
+    rep->repaired = true;
+    rep->segment = segno;
+    rep->header_torn = !sc->hdr_ok;
+    rep->offset = cut;
+    rep->bytes_cut = sc->file_size - cut;
+    rep->torn_write = sc->damaged;
+    rep->damage_offset = sc->bad_offset;
+    snprintf(rep->why, sizeof rep->why, "%s", sc->why);
+}
+
+void tm_recovery_describe(const char *dir, const tm_recovery *rep, char *buf, size_t len)
+{
+    char name[TM_SEG_NAME_LEN], reason[400];
+    if (!rep->repaired) {
+        snprintf(buf, len, "%s", "");
+        return;
+    }
+    tm_seg_name(rep->segment, name);
+    if (rep->header_torn) {
+        snprintf(buf, len,
+                 "tidemark: journal %s: segment %s: its header was torn (%" PRIu64
+                 " bytes: %s); the segment is started again",
+                 dir, name, rep->bytes_cut, rep->why);
+        return;
+    }
+    if (rep->torn_write)
+        snprintf(reason, sizeof reason, "torn write at offset %" PRIu64 ": %s", rep->damage_offset,
+                 rep->why);
+    else
+        snprintf(reason, sizeof reason, "an unfinished transaction");
+    snprintf(buf, len,
+             "tidemark: journal %s: segment %s: cut %" PRIu64 " bytes at offset %" PRIu64
+             " (%s); everything before it is intact",
+             dir, name, rep->bytes_cut, rep->offset, reason);
+}
+
 static int recover_last(tm_writer *w, const uint64_t *segs, size_t nsegs, tm_error *err)
 {
     uint64_t last = segs[nsegs - 1];
@@ -191,31 +237,13 @@ static int recover_last(tm_writer *w, const uint64_t *segs, size_t nsegs, tm_err
 
     /* Cut what follows the last frame that ends at a safe point. */
     uint64_t cut = sc.hdr_ok ? sc.safe_end : 0;
-    if (sc.file_size > cut) {
-        if (ftruncate(fd, (off_t)cut) != 0) {
-            tm_error_errno(err, "cannot cut the torn tail of segment %s", name);
-            goto fail;
-        }
-        if (!w->opt.quiet && sc.hdr_ok) {
-            char reason[400];
-            if (sc.damaged)
-                snprintf(reason, sizeof reason, "torn write at offset %" PRIu64 ": %s",
-                         sc.bad_offset, sc.why);
-            else
-                snprintf(reason, sizeof reason, "an unfinished transaction");
-            fprintf(stderr,
-                    "tidemark: journal %s: segment %s: cut %" PRIu64 " bytes at offset %" PRIu64
-                    " (%s); everything before it is intact\n",
-                    w->dir, name, sc.file_size - cut, cut, reason);
-        }
+    if (sc.file_size > cut && ftruncate(fd, (off_t)cut) != 0) {
+        tm_error_errno(err, "cannot cut the torn tail of segment %s", name);
+        goto fail;
     }
+    note_repair(&w->recovery, last, &sc, cut);
     if (!sc.hdr_ok) {
         /* Torn while being created: write its header again. */
-        if (!w->opt.quiet)
-            fprintf(stderr,
-                    "tidemark: journal %s: segment %s: its header was torn (%" PRIu64
-                    " bytes: %s); the segment is started again\n",
-                    w->dir, name, sc.file_size, sc.why);
         sc.hdr.segno = last;
         sc.hdr.created = tm_time_now();
         unsigned char hb[TM_SEG_HDR_SIZE];
@@ -263,10 +291,10 @@ int tm_writer_recover(tm_writer *w, tm_error *err)
         for (size_t i = 1; i < n && rc == 0; i++) {
             if (segs[i] != segs[i - 1] + 1) {
                 char a[TM_SEG_NAME_LEN];
-                tm_error_set(err,
-                             "journal %s: segment %s is missing (segments must be contiguous); "
-                             "run 'tidemark verify --journal %s'",
-                             w->dir, tm_seg_name(segs[i - 1] + 1, a), w->dir);
+                tm_error_setc(err, TM_ERR_CORRUPT,
+                              "journal %s: segment %s is missing (segments must be contiguous); "
+                              "run 'tidemark verify --journal %s'",
+                              w->dir, tm_seg_name(segs[i - 1] + 1, a), w->dir);
                 rc = -1;
             }
         }

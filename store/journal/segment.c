@@ -110,7 +110,7 @@ int tm_segment_list(const char *dir, uint64_t **segs, size_t *n, tm_error *err)
             if (!nv) {
                 free(v);
                 closedir(d);
-                tm_error_set(err, "out of memory listing %s", dir);
+                tm_error_setc(err, TM_ERR_NOMEM, "out of memory listing %s", dir);
                 return -1;
             }
             v = nv;
@@ -132,7 +132,7 @@ int tm_frame_dir_push(tm_frame_dir *d, uint64_t offset, const tm_frame_hdr *h, t
         size_t nc = d->cap ? d->cap * 2 : 64;
         tm_frame_entry *nv = realloc(d->v, nc * sizeof *nv);
         if (!nv) {
-            tm_error_set(err, "out of memory growing a frame directory");
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory growing a frame directory");
             return -1;
         }
         d->v = nv;
@@ -161,7 +161,7 @@ int tm_segment_valid_header_after(int fd, uint64_t from, uint64_t size, bool *fo
     enum { CHUNK = 1 << 20 };
     unsigned char *buf = malloc(CHUNK);
     if (!buf) {
-        tm_error_set(err, "out of memory scanning a segment");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory scanning a segment");
         return -1;
     }
     *found = false;

@@ -38,7 +38,8 @@ char *tm_idx_name(uint64_t segno, char buf[TM_SEG_NAME_LEN]);
 int tm_seg_path(const char *dir, const char *name, char *buf, size_t len, tm_error *err);
 
 /* Segment numbers present in dir, ascending (*segs malloc'd, may be NULL
- * when n == 0). -1 with errno kept when dir cannot be read. */
+ * when n == 0). -1 with err (TM_ERR_NOT_FOUND, TM_ERR_IO, ...) when dir
+ * cannot be read. */
 int tm_segment_list(const char *dir, uint64_t **segs, size_t *n, tm_error *err);
 
 /* One frame of a segment's directory. */

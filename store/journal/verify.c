@@ -3,7 +3,6 @@
  * every record decoding, each frame header's summary against its records,
  * TxBegin record counts, commit LSNs never going backwards, contiguous
  * segment numbers, and each index against its segment. */
-#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -315,13 +314,14 @@ int tm_verify_opts(const char *dir, void *outp, bool quiet, tm_verify_totals *to
     tm_error merr;
     bool meta_bad = false;
     if (tm_meta_read(dir, &meta, &merr) != 0) {
-        if (errno != ENOENT) {
+        if (!tm_error_is(&merr, TM_ERR_NOT_FOUND)) {
             meta_bad = true;
             if (out)
                 fprintf(out, "journal.meta  BAD: %s\n", merr.msg);
         } else if (n == 0) {
             free(segs);
-            tm_error_set(err, "%s is not a tidemark journal (no journal.meta, no segments)", dir);
+            tm_error_setc(err, TM_ERR_NOT_FOUND,
+                          "%s is not a tidemark journal (no journal.meta, no segments)", dir);
             return -1;
         }
     }

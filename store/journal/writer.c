@@ -39,7 +39,7 @@ int tm_rel_table_put(tm_rel_table *t, uint32_t oid, const unsigned char *rec, si
     size_t lo = rel_table_lower_bound(t, oid);
     unsigned char *copy = malloc(len ? len : 1);
     if (!copy) {
-        tm_error_set(err, "out of memory keeping a relation schema");
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory keeping a relation schema");
         return -1;
     }
     memcpy(copy, rec, len);
@@ -53,7 +53,7 @@ int tm_rel_table_put(tm_rel_table *t, uint32_t oid, const unsigned char *rec, si
             tm_rel_entry *nv = realloc(t->v, nc * sizeof *nv);
             if (!nv) {
                 free(copy);
-                tm_error_set(err, "out of memory keeping a relation schema");
+                tm_error_setc(err, TM_ERR_NOMEM, "out of memory keeping a relation schema");
                 return -1;
             }
             t->v = nv;
@@ -335,10 +335,12 @@ static int maybe_roll(tm_writer *w, tm_error *err)
 
 int tm_writer_open(const char *dir, const tm_writer_options *opt, tm_writer **out, tm_error *err)
 {
+    if (opt && opt->report)
+        memset(opt->report, 0, sizeof *opt->report);
     tm_writer *w = calloc(1, sizeof *w);
     if (!w || !(w->dir = strdup(dir))) {
         free(w);
-        tm_error_set(err, "out of memory opening journal %s", dir);
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory opening journal %s", dir);
         return -1;
     }
     if (opt)
@@ -351,7 +353,11 @@ int tm_writer_open(const char *dir, const tm_writer_options *opt, tm_writer **ou
         w->opt.frame_target = TM_FRAME_MAX_RAW / 2;
     w->fd = -1;
     tm_arena_init(&w->arena);
-    if (tm_mkdir_p(dir, err) != 0 || tm_writer_recover(w, err) != 0) {
+    int rc = tm_mkdir_p(dir, err) == 0 ? tm_writer_recover(w, err) : -1;
+    if (w->opt.report)
+        *w->opt.report = w->recovery;
+    w->opt.report = NULL; /* the caller's, and only for now */
+    if (rc != 0) {
         w->failed = true;
         tm_writer_close(w, NULL);
         return -1;

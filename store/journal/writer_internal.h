@@ -56,7 +56,8 @@ struct tm_writer {
     uint64_t bytes_written;
 
     tm_rel_table rels;
-    tm_arena arena; /* unpacking during recovery */
+    tm_arena arena;       /* unpacking during recovery */
+    tm_recovery recovery; /* what opening repaired */
 };
 
 /* recovery.c: finds or creates the segment to append to, cuts a torn tail,

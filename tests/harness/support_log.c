@@ -24,8 +24,7 @@ void tlj_open2(tlj *j, uint32_t frame_target, uint64_t segment_size, const char 
 {
     if (dir) {
         /* Reopen: keep the position in time and LSN. */
-        tm_writer_options o = {
-            .frame_target = frame_target, .segment_size = segment_size, .quiet = true};
+        tm_writer_options o = {.frame_target = frame_target, .segment_size = segment_size};
         tm_error err;
         ck_assert_msg(tm_writer_open(j->dir, &o, &j->w, &err) == 0, "%s", err.msg);
         return;
@@ -43,8 +42,7 @@ void tlj_open2(tlj *j, uint32_t frame_target, uint64_t segment_size, const char 
     snprintf(meta.publication, sizeof meta.publication, "tidemark_app");
     tm_error err;
     ck_assert_msg(tm_meta_write(j->dir, &meta, &err) == 0, "%s", err.msg);
-    tm_writer_options o = {
-        .frame_target = frame_target, .segment_size = segment_size, .quiet = true};
+    tm_writer_options o = {.frame_target = frame_target, .segment_size = segment_size};
     ck_assert_msg(tm_writer_open(j->dir, &o, &j->w, &err) == 0, "%s", err.msg);
 }
 
@@ -343,7 +341,7 @@ int tlj_log(tlj *j, char **out, log_run_stats *st, char *errbuf, size_t errlen, 
     va_end(ap);
     argv[argc] = NULL;
     log_opts o;
-    tm_error err = {{0}};
+    tm_error err = {0};
     *out = NULL;
     int rc = log_opts_parse(argc, (char **)argv, &o, &err);
     if (rc == 0) {

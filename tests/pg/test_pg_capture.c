@@ -2,7 +2,8 @@
  * once across SIGKILLs and server restarts, refusals. Each committed
  * workload transaction's xid and change count are recorded by the workload
  * itself; the journal must hold each exactly once, in commit order, and
- * nothing of rolled-back transactions. */
+ * nothing of rolled-back transactions. Also: the notices of the library
+ * layers (a new journal, replica identity, a torn tail cut) reach stderr. */
 #include <check.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -477,6 +478,66 @@ START_TEST(server_restart_mid_stream)
 }
 END_TEST
 
+/* Runs capture of public.users up to the current LSN (extra: one more
+ * option or NULL) and returns its stderr (malloc'd). */
+static char *capture_users(PGconn *c, const char *journal, const char *conninfo, const char *extra)
+{
+    char *lsn = current_lsn(c);
+    tm_run_result r;
+    tm_run_opts o = {.timeout_ms = 120000};
+    tm_tidemark(&r, &o, "capture", "--journal", journal, "--source", conninfo, "--table",
+                "public.users", "--endpos", lsn, extra, NULL);
+    tm_assert_exit(&r, 0);
+    char *err = strdup(r.err);
+    tm_run_result_free(&r);
+    free(lsn);
+    return err;
+}
+
+/* What the library layers say through the command (tm_notice and the
+ * writer's recovery report) still reaches stderr: the new journal, a table
+ * without REPLICA IDENTITY FULL, setting it, and a torn tail cut. */
+START_TEST(notices_reach_stderr)
+{
+    PGconn *c;
+    char *ci = setup_db("cap_notice", &c);
+    char *j = tmt_journal_path();
+    tm_pg_exec(c, "ALTER TABLE users REPLICA IDENTITY DEFAULT");
+    char *err = capture_users(c, j, ci, NULL);
+    ck_assert_msg(strstr(err, "tidemark capture: new journal "), "%s", err);
+    ck_assert_msg(strstr(err, "tidemark capture: WARNING: users has REPLICA IDENTITY DEFAULT, "
+                              "not FULL"),
+                  "%s", err);
+    free(err);
+    /* a torn write at the tail of the last segment */
+    uint64_t last = 0;
+    for (;;) {
+        char *p = tmt_seg_path(j, last + 1);
+        bool there = access(p, F_OK) == 0;
+        free(p);
+        if (!there)
+            break;
+        last++;
+    }
+    ck_assert_uint_ge(last, 1);
+    char *seg = tmt_seg_path(j, last);
+    int fd = open(seg, O_WRONLY | O_APPEND);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "TMFRtorn", 8), 8);
+    close(fd);
+    err = capture_users(c, j, ci, "--set-replica-identity-full");
+    ck_assert_msg(strstr(err, "tidemark: journal ") && strstr(err, "cut 8 bytes at offset") &&
+                      strstr(err, "everything before it is intact"),
+                  "%s", err);
+    ck_assert_msg(strstr(err, "tidemark capture: set REPLICA IDENTITY FULL on users"), "%s", err);
+    free(err);
+    free(seg);
+    PQfinish(c);
+    free(ci);
+    tmt_journal_remove(j);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pg_capture");
@@ -487,6 +548,7 @@ int main(void)
     tcase_add_test(tc, refusals);
     tcase_add_test(tc, sigkill_twenty_times);
     tcase_add_test(tc, server_restart_mid_stream);
+    tcase_add_test(tc, notices_reach_stderr);
     suite_add_tcase(s, tc);
     return tm_check_run(s);
 }

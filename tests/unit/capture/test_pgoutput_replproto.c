@@ -23,7 +23,7 @@ START_TEST(xlogdata)
     bb_u64(&b, (uint64_t)PGT);
     bb_raw(&b, "B\0\1", 3);
     tm_repl_msg m;
-    tm_error err = {{0}};
+    tm_error err = {0};
     uint8_t *p = bb_exact(b.p, b.len);
     ck_assert_int_eq(tm_repl_parse(p, b.len, &m, &err), 0);
     ck_assert_int_eq(m.type, 'w');
@@ -54,7 +54,7 @@ START_TEST(keepalive)
     bb_u64(&b, (uint64_t)PGT);
     bb_u8(&b, 1);
     tm_repl_msg m;
-    tm_error err = {{0}};
+    tm_error err = {0};
     ck_assert_int_eq(tm_repl_parse(b.p, b.len, &m, &err), 0);
     ck_assert_int_eq(m.type, 'k');
     ck_assert_uint_eq(m.keepalive.wal_end, UINT64_C(0xABCDEF0123));

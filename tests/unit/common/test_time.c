@@ -20,7 +20,7 @@ static int64_t utc(int64_t y, int mo, int d, int h, int mi, int s, int us)
 static int64_t parse_ok(const char *s, const char *tz)
 {
     int64_t t = 0;
-    tm_error err = {{0}};
+    tm_error err = {0};
     ck_assert_msg(tm_time_parse(s, tz, &t, &err) == 0, "rejected '%s' (tz %s): %s", s,
                   tz ? tz : "NULL", err.msg);
     return t;
@@ -174,14 +174,14 @@ START_TEST(parse_rejects)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t t = 42;
-        tm_error err = {{0}};
+        tm_error err = {0};
         ck_assert_msg(tm_time_parse(bad[i], NULL, &t, &err) == -1, "accepted '%s'", bad[i]);
         ck_assert_int_eq(t, 42);
         /* The message names the accepted forms. */
         ck_assert_msg(strstr(err.msg, "YYYY-MM-DD") != NULL, "message for '%s': %s", bad[i],
                       err.msg);
     }
-    tm_error err = {{0}};
+    tm_error err = {0};
     int64_t t;
     ck_assert_int_eq(tm_time_parse(NULL, NULL, &t, &err), -1);
     ck_assert_int_eq(tm_time_parse("2026-11-22 14:03:12.1234567", NULL, &t, &err), -1);
@@ -255,7 +255,7 @@ START_TEST(zone_rejects)
                          "+02:00x",       "Europe/Paris;rm",  "zone.tab"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t t = 7;
-        tm_error err = {{0}};
+        tm_error err = {0};
         ck_assert_msg(tm_time_parse("2026-07-15 12:00", bad[i], &t, &err) == -1,
                       "accepted zone '%s'", bad[i]);
         ck_assert_int_eq(t, 7);

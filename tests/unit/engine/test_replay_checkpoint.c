@@ -5,7 +5,8 @@
  * rows, a keyless table with repeated rows, another table's changes, and
  * commit times out of LSN order (a checkpoint holding a transaction that
  * committed after T must not be used). Also: a damaged checkpoint is
- * skipped with a warning, and no checkpoint hides a gap. */
+ * skipped with a warning (loading it fails with TM_ERR_CORRUPT, a missing
+ * one with TM_ERR_NOT_FOUND), and no checkpoint hides a gap. */
 #include <check.h>
 #include <lz4.h>
 #include <unistd.h>
@@ -88,7 +89,7 @@ static void random_journal(const char *dir, uint64_t seed, txinfo *tx)
     tmt_jw j = {.lsn = 1000};
     int64_t t0 = 1700000000000000;
     tm_error err;
-    tm_writer_options wo = {.quiet = true, .frame_target = 2048};
+    tm_writer_options wo = {.frame_target = 2048};
     ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
     tmt_jw_meta(dir);
     prow p[NA] = {{0}};
@@ -309,6 +310,28 @@ START_TEST(checkpoints_match_full_replay)
 }
 END_TEST
 
+/* Loading the damaged checkpoint c fails with TM_ERR_CORRUPT naming its
+ * file; once it is gone, with TM_ERR_NOT_FOUND. c is restored. */
+static void check_load_codes(const tm_ckpt *c)
+{
+    tm_error err;
+    tm_state *s = tm_state_new(not_other, NULL, &err);
+    ck_assert_msg(s, "%s", err.msg);
+    ck_assert_int_eq(tm_ckpt_load(c, s, &err), -1);
+    ck_assert_msg(tm_error_is(&err, TM_ERR_CORRUPT), "%s: %s", tm_errcode_name(err.code), err.msg);
+    ck_assert_str_eq(err.file, c->path);
+    tm_state_reset(s);
+    size_t len;
+    unsigned char *data = tmt_slurp(c->path, &len);
+    ck_assert_int_eq(unlink(c->path), 0);
+    ck_assert_int_eq(tm_ckpt_load(c, s, &err), -1);
+    ck_assert_msg(tm_error_is(&err, TM_ERR_NOT_FOUND), "%s: %s", tm_errcode_name(err.code),
+                  err.msg);
+    tmt_spit(c->path, data, len);
+    free(data);
+    tm_state_free(s);
+}
+
 START_TEST(damaged_checkpoint_falls_back)
 {
     txinfo tx[NTX];
@@ -334,6 +357,7 @@ START_TEST(damaged_checkpoint_falls_back)
     fclose(warn);
     ck_assert_msg(strstr(wbuf, "WARNING") && strstr(wbuf, "damaged"), "%s", wbuf);
     free(got);
+    check_load_codes(&ck[nck - 1]);
     /* A bad header, and a cut one: skipped too, down to the journal. */
     data[len / 2] ^= 0x20;
     data[9] ^= 1;
@@ -490,7 +514,7 @@ START_TEST(no_checkpoint_hides_a_gap)
     char *dir = tmt_tempdir(), *out;
     tmt_jw j = {.lsn = 1000};
     tm_error err;
-    tm_writer_options wo = {.quiet = true};
+    tm_writer_options wo = {0};
     ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
     tmt_jw_meta(dir);
     put_rel(j.w, PREFS, 1, j.lsn + 100);

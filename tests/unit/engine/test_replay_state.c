@@ -413,7 +413,7 @@ START_TEST(random_journals_match_model)
         char *dir = tmt_tempdir();
         tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
         tm_error err;
-        tm_writer_options wo = {.quiet = true, .frame_target = 4096};
+        tm_writer_options wo = {.frame_target = 4096};
         ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
         model m = {.version = 1};
         put_rel(j.w, PREFS, 1, j.lsn + 100);
@@ -586,7 +586,7 @@ START_TEST(gaps_and_damage)
     char *dir = tmt_tempdir();
     tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
     tm_error err;
-    tm_writer_options wo = {.quiet = true, .frame_target = 64}; /* a frame per transaction */
+    tm_writer_options wo = {.frame_target = 64}; /* a frame per transaction */
     ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
     tmt_jw_meta(dir);
     put_rel(j.w, PREFS, 1, j.lsn + 100);
@@ -661,7 +661,7 @@ START_TEST(rekey_on_schema_change)
     char *dir = tmt_tempdir();
     tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
     tm_error err;
-    tm_writer_options wo = {.quiet = true};
+    tm_writer_options wo = {0};
     ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
     tmt_jw_meta(dir);
     put_rel(j.w, BAG, 1, j.lsn + 100);
@@ -727,7 +727,7 @@ START_TEST(time_target_stops_at_first_later_commit)
     char *dir = tmt_tempdir();
     tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
     tm_error err;
-    tm_writer_options wo = {.quiet = true};
+    tm_writer_options wo = {0};
     ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
     tmt_jw_meta(dir);
     put_rel(j.w, PREFS, 1, j.lsn + 100);

@@ -75,7 +75,7 @@ static void build(fixture *f, uint64_t seed)
     f->dir = tmt_tempdir();
     tmt_rng r = {seed};
     tmt_stream_init(&f->s, T0);
-    tm_writer_options o = {.segment_size = 40 * 1024, .frame_target = 2048, .quiet = true};
+    tm_writer_options o = {.segment_size = 40 * 1024, .frame_target = 2048};
     tm_writer *w;
     tm_error err;
     ck_assert_msg(tm_writer_open(f->dir, &o, &w, &err) == 0, "%s", err.msg);

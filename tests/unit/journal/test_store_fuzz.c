@@ -229,7 +229,7 @@ START_TEST(fuzz_segments)
     tmt_rng r = {51};
     tmt_stream s;
     tmt_stream_init(&s, INT64_C(1767225600000000));
-    tm_writer_options o = {.segment_size = 6000, .frame_target = 1024, .quiet = true};
+    tm_writer_options o = {.segment_size = 6000, .frame_target = 1024};
     tm_writer *w;
     tm_error err;
     ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
@@ -285,7 +285,7 @@ START_TEST(fuzz_segments)
             drain(rd, &n, &err);
         tm_reader_close(rd);
         if (it % 4 == 0) { /* recovery writes: only now and then */
-            tm_writer_options q = {.quiet = true, .frame_target = 1024};
+            tm_writer_options q = {.frame_target = 1024};
             if (tm_writer_open(dir, &q, &w, &err) == 0) {
                 tmt_put_tx(w, &s, &r, 2, 30);
                 ck_assert(tm_writer_close(w, &err) == 0);

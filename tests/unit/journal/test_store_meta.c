@@ -1,6 +1,5 @@
 /* Journal metadata (atomic key=value file) and the capture lock. */
 #include <check.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +63,11 @@ START_TEST(meta_missing_and_bad)
     tm_meta m;
     tm_error err;
     ck_assert_int_eq(tm_meta_read(dir, &m, &err), -1);
-    ck_assert_int_eq(errno, ENOENT);
+    ck_assert_msg(tm_error_is(&err, TM_ERR_NOT_FOUND), "%s", tm_errcode_name(err.code));
     ck_assert_msg(strstr(err.msg, "journal.meta"), "%s", err.msg);
+    char *meta_path = tmt_path(dir, "journal.meta");
+    ck_assert_str_eq(err.file, meta_path); /* the context names the file */
+    free(meta_path);
     char *path = tmt_path(dir, "journal.meta");
     const char *bad[] = {
         "format_version=1\nthis line has no equals sign\n",
@@ -78,7 +80,9 @@ START_TEST(meta_missing_and_bad)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         tmt_spit(path, bad[i], strlen(bad[i]));
         ck_assert_msg(tm_meta_read(dir, &m, &err) == -1, "accepted: %s", bad[i]);
-        ck_assert_int_ne(errno, ENOENT);
+        /* damaged (CORRUPT), or from a newer tidemark (FORMAT): never NOT_FOUND */
+        ck_assert_int_eq(err.code,
+                         i + 1 < sizeof bad / sizeof bad[0] ? TM_ERR_CORRUPT : TM_ERR_FORMAT);
     }
     ck_assert_msg(strstr(err.msg, "newer"), "%s", err.msg);
     const char *ok = "# comment\nformat_version=1\nsome_future_key=whatever\nslot=s\n";
@@ -130,6 +134,7 @@ START_TEST(lock_refused_while_held)
     snprintf(want, sizeof want, "journal %s is in use by another capture (pid %ld)", dir,
              (long)pid);
     ck_assert_msg(strstr(err.msg, want), "'%s' lacks '%s'", err.msg, want);
+    ck_assert(tm_error_is(&err, TM_ERR_CONFLICT));
     ck_assert(write(done[1], "x", 1) == 1);
     int st;
     waitpid(pid, &st, 0);

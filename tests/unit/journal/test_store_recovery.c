@@ -3,7 +3,8 @@
  * with a notice, nothing before it is lost, appending goes on and verify
  * passes; garbage after the last frame; an unfinished transaction at the
  * tail; a flipped bit in a middle frame is reported, with its segment and
- * offset, by the reader, the writer and verify, and never cut. */
+ * offset, by the reader, the writer and verify, and never cut (reader and
+ * writer: TM_ERR_CORRUPT with the segment file and offset as context). */
 #include <check.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -75,17 +76,27 @@ static void check_prefix_and_marker(const char *dir, const tmt_stream *s, size_t
     tm_reader_close(rd);
 }
 
-/* Opens the writer with notices on, capturing them. */
-static tm_writer *open_capturing(const char *dir, const tm_writer_options *o, char **notice)
+/* Opens the writer and returns the notice for what it repaired (malloc'd,
+ * "" when nothing), as capture prints it; rep (when set) gets the report. */
+static tm_writer *open_reporting(const char *dir, const tm_writer_options *o, char **notice,
+                                 tm_recovery *rep)
 {
-    tmt_capture cap;
     tm_writer *w;
     tm_error err;
-    tmt_stderr_begin(&cap);
-    int rc = tm_writer_open(dir, o, &w, &err);
-    *notice = tmt_stderr_end(&cap);
+    tm_recovery local = {0};
+    tm_writer_options wo = *o;
+    wo.report = rep ? rep : &local;
+    int rc = tm_writer_open(dir, &wo, &w, &err);
     ck_assert_msg(rc == 0, "writer open: %s", err.msg);
+    char buf[1024];
+    tm_recovery_describe(dir, wo.report, buf, sizeof buf);
+    *notice = strdup(buf);
     return w;
+}
+
+static tm_writer *open_capturing(const char *dir, const tm_writer_options *o, char **notice)
+{
+    return open_reporting(dir, o, notice, NULL);
 }
 
 static uint64_t lsn_of_tx(const tmt_stream *s, long tx)
@@ -146,7 +157,7 @@ START_TEST(torn_tail_every_offset)
     tmt_rng r = {31};
     tmt_stream s;
     tmt_stream_init(&s, T0);
-    tm_writer_options o = {.quiet = true};
+    tm_writer_options o = {0};
     tm_writer *w;
     tm_error err;
     ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
@@ -175,7 +186,7 @@ START_TEST(torn_tail_transaction_spanning_frames)
     tmt_rng r = {32};
     tmt_stream s;
     tmt_stream_init(&s, T0);
-    tm_writer_options o = {.frame_target = 1024, .quiet = true};
+    tm_writer_options o = {.frame_target = 1024};
     tm_writer *w;
     tm_error err;
     ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
@@ -208,7 +219,7 @@ START_TEST(torn_fresh_segment)
     tmt_rng r = {33};
     tmt_stream s;
     tmt_stream_init(&s, T0);
-    tm_writer_options o = {.segment_size = 8192, .quiet = true};
+    tm_writer_options o = {.segment_size = 8192};
     tm_writer *w;
     tm_error err;
     ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
@@ -242,7 +253,7 @@ START_TEST(garbage_after_last_frame)
     tmt_rng r = {34};
     tmt_stream s;
     tmt_stream_init(&s, T0);
-    tm_writer_options o = {.quiet = true};
+    tm_writer_options o = {0};
     tm_writer *w;
     tm_error err;
     ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
@@ -294,7 +305,7 @@ START_TEST(unfinished_transaction_at_tail)
     tmt_rng r = {35};
     tmt_stream s;
     tmt_stream_init(&s, T0);
-    tm_writer_options o = {.frame_target = 512, .quiet = true};
+    tm_writer_options o = {.frame_target = 512};
     tm_writer *w;
     tm_error err;
     ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
@@ -328,10 +339,12 @@ START_TEST(unfinished_transaction_at_tail)
     ck_assert_msg(vrc == 0 && strstr(out, "unfinished transaction"), "%s", out);
     free(out);
     char *notice;
-    o.quiet = false;
-    w = open_capturing(dir, &o, &notice);
+    tm_recovery rep;
+    w = open_reporting(dir, &o, &notice, &rep);
     ck_assert_msg(strstr(notice, "unfinished transaction"), "%s", notice);
     free(notice);
+    ck_assert(rep.repaired && !rep.torn_write && !rep.header_torn); /* behind the notice */
+    ck_assert_uint_gt(rep.bytes_cut, 0);
     ck_assert_uint_eq(tm_writer_last_commit_lsn(w), s.next_lsn);
     append_marker(w, s.next_lsn + 20);
     ck_assert(tm_writer_close(w, &err) == 0);
@@ -342,6 +355,17 @@ START_TEST(unfinished_transaction_at_tail)
     free(dir);
 }
 END_TEST
+
+/* err is damage (TM_ERR_CORRUPT) whose context is the segment file and
+ * the offset of the damaged frame. */
+static void check_corrupt(const tm_error *err, const char *seg_path, uint64_t frame_off)
+{
+    ck_assert_msg(tm_error_is(err, TM_ERR_CORRUPT), "code %s: %s", tm_errcode_name(err->code),
+                  err->msg);
+    ck_assert_str_eq(err->file, seg_path);
+    ck_assert(err->has_offset);
+    ck_assert_uint_eq(err->offset, frame_off);
+}
 
 /* Flips one bit at byte `at` of segment 1 and checks that reader, writer
  * and verify all report segment 1 at frame offset `frame_off`, and that the
@@ -368,6 +392,7 @@ static void check_flip(const char *dir, const tmt_stream *s, uint64_t segno, uin
         n++;
     ck_assert_int_eq(rc, -1);
     ck_assert_msg(strstr(err.msg, seg) && strstr(err.msg, where), "reader: %s", err.msg);
+    check_corrupt(&err, path, frame_off);
     ck_assert_uint_gt(n, 0); /* what comes before the damage was delivered */
     ck_assert_uint_lt(n, s->n);
     ck_assert_int_eq(tm_reader_next(rd, &rec, &err), -1); /* and it stays failed */
@@ -379,6 +404,7 @@ static void check_flip(const char *dir, const tmt_stream *s, uint64_t segno, uin
     if (writer_sees) {
         ck_assert_int_eq(rc, -1);
         ck_assert_msg(strstr(err.msg, seg) && strstr(err.msg, where), "writer: %s", err.msg);
+        check_corrupt(&err, path, frame_off);
     } else {
         ck_assert(rc == 0);
         ck_assert(tm_writer_close(w, &err) == 0);
@@ -407,7 +433,7 @@ START_TEST(flipped_bit_in_middle_frame)
     tmt_rng r = {36};
     tmt_stream s;
     tmt_stream_init(&s, T0);
-    tm_writer_options o = {.segment_size = 16384, .quiet = true};
+    tm_writer_options o = {.segment_size = 16384};
     tm_writer *w;
     tm_error err;
     ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
@@ -457,7 +483,7 @@ START_TEST(segment_ending_inside_transaction)
     tmt_rng r = {37};
     tmt_stream s;
     tmt_stream_init(&s, T0);
-    tm_writer_options o = {.frame_target = 512, .quiet = true};
+    tm_writer_options o = {.frame_target = 512};
     tm_writer *w;
     tm_error err;
     /* a: segment 1 ends with the first frames of an unfinished transaction */
@@ -481,7 +507,7 @@ START_TEST(segment_ending_inside_transaction)
     /* b: a journal of two segments; its segment 2 follows a's segment 1 */
     tmt_stream s2;
     tmt_stream_init(&s2, T0);
-    tm_writer_options o2 = {.segment_size = 2048, .quiet = true};
+    tm_writer_options o2 = {.segment_size = 2048};
     ck_assert(tm_writer_open(b, &o2, &w, &err) == 0);
     for (int i = 0; i < 10; i++)
         tmt_put_tx(w, &s2, &r, 3, 100);

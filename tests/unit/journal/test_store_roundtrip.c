@@ -46,7 +46,7 @@ START_TEST(round_trip_small_frames)
     tmt_rng r = {1};
     tmt_stream s;
     tmt_stream_init(&s, T0);
-    tm_writer_options o = {.frame_target = 4096, .quiet = true};
+    tm_writer_options o = {.frame_target = 4096};
     tm_writer *w;
     tm_error err;
     ck_assert_msg(tm_writer_open(dir, &o, &w, &err) == 0, "%s", err.msg);
@@ -85,7 +85,7 @@ START_TEST(round_trip_big_transactions)
     tmt_stream_init(&s, T0);
     tm_writer *w;
     tm_error err;
-    tm_writer_options o = {.quiet = true};
+    tm_writer_options o = {0};
     ck_assert_msg(tm_writer_open(dir, &o, &w, &err) == 0, "%s", err.msg);
     tmt_put_tx(w, &s, &r, 0, 10);     /* empty transaction */
     tmt_put_tx(w, &s, &r, 1, 0);      /* values all empty or NULL */
@@ -106,7 +106,7 @@ START_TEST(reopen_and_append)
     tmt_rng r = {3};
     tmt_stream s;
     tmt_stream_init(&s, T0);
-    tm_writer_options o = {.frame_target = 8192, .quiet = true};
+    tm_writer_options o = {.frame_target = 8192};
     tm_error err;
     for (int round = 0; round < 4; round++) {
         tm_writer *w;
@@ -133,7 +133,7 @@ START_TEST(api_misuse)
     char *dir = tmt_tempdir();
     tm_writer *w;
     tm_error err;
-    tm_writer_options o = {.quiet = true};
+    tm_writer_options o = {0};
     ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
     Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
     Tidemark__Record rec = TIDEMARK__RECORD__INIT;
@@ -183,7 +183,7 @@ START_TEST(durable_only_after_sync)
     tmt_stream_init(&s, T0);
     tm_writer *w;
     tm_error err;
-    tm_writer_options o = {.frame_target = 512, .quiet = true};
+    tm_writer_options o = {.frame_target = 512};
     ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
     ck_assert_uint_eq(tm_writer_durable_end_lsn(w), 0);
     tmt_put_tx(w, &s, &r, 40, 100); /* frames were cut and written: still not durable */
@@ -232,7 +232,7 @@ START_TEST(file_modes)
     tmt_stream_init(&s, T0);
     tm_writer *w;
     tm_error err;
-    tm_writer_options o = {.segment_size = 4096, .quiet = true};
+    tm_writer_options o = {.segment_size = 4096};
     ck_assert_msg(tm_writer_open(dir, &o, &w, &err) == 0, "%s", err.msg);
     for (int i = 0; i < 30; i++)
         tmt_put_tx(w, &s, &r, 10, 100);

@@ -25,7 +25,7 @@ static void build(fixture *f, uint64_t seed, bool one_unit, bool jitter, int ntx
     tmt_rng r = {seed};
     tmt_stream_init(&f->s, T0);
     f->s.jitter_time = jitter;
-    tm_writer_options o = {.segment_size = 48 * 1024, .frame_target = 4096, .quiet = true};
+    tm_writer_options o = {.segment_size = 48 * 1024, .frame_target = 4096};
     tm_writer *w;
     tm_error err;
     ck_assert_msg(tm_writer_open(f->dir, &o, &w, &err) == 0, "%s", err.msg);

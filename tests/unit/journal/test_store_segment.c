@@ -55,7 +55,7 @@ START_TEST(rollover_by_size_and_sealing)
     tmt_rng r = {21};
     tmt_stream s;
     tmt_stream_init(&s, T0);
-    tm_writer_options o = {.segment_size = 32 * 1024, .frame_target = 8192, .quiet = true};
+    tm_writer_options o = {.segment_size = 32 * 1024, .frame_target = 8192};
     tm_writer *w;
     tm_error err;
     ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
@@ -155,7 +155,7 @@ START_TEST(rollover_by_age)
     tmt_rng r = {22};
     tmt_stream s;
     tmt_stream_init(&s, T0);
-    tm_writer_options o = {.segment_max_age_us = 30000, .quiet = true};
+    tm_writer_options o = {.segment_max_age_us = 30000};
     tm_writer *w;
     tm_error err;
     ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
@@ -181,7 +181,7 @@ START_TEST(transaction_larger_than_a_segment)
     tmt_rng r = {23};
     tmt_stream s;
     tmt_stream_init(&s, T0);
-    tm_writer_options o = {.segment_size = 16 * 1024, .frame_target = 4096, .quiet = true};
+    tm_writer_options o = {.segment_size = 16 * 1024, .frame_target = 4096};
     tm_writer *w;
     tm_error err;
     ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
@@ -206,7 +206,7 @@ START_TEST(reopen_after_sealing)
     tmt_rng r = {24};
     tmt_stream s;
     tmt_stream_init(&s, T0);
-    tm_writer_options o = {.quiet = true};
+    tm_writer_options o = {0};
     tm_writer *w;
     tm_error err;
     ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);

@@ -28,7 +28,7 @@ static char *make_journal(tmt_stream *s, int ntx)
     char *dir = tmt_tempdir();
     tmt_rng r = {41};
     tmt_stream_init(s, T0);
-    tm_writer_options o = {.segment_size = 16384, .quiet = true};
+    tm_writer_options o = {.segment_size = 16384};
     tm_writer *w;
     tm_error err;
     ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);

@@ -81,7 +81,7 @@ static const char *const base_row[NCOLS] = {
 /* Parses, binds and matches expr against r; fails the test on errors. */
 static bool match_tz(const char *expr, const row *r, const char *tz)
 {
-    tm_error err = {{0}};
+    tm_error err = {0};
     tm_where *w = tm_where_parse(expr, &err);
     ck_assert_msg(w != NULL, "parse '%s': %s", expr, err.msg);
     tm_where_bound *b = tm_where_bind(w, cols, NCOLS, tz, &err);
@@ -102,7 +102,7 @@ static bool match(const char *expr, const row *r)
 
 static void parse_fails(const char *expr, const char *want)
 {
-    tm_error err = {{0}};
+    tm_error err = {0};
     tm_where *w = tm_where_parse(expr, &err);
     ck_assert_msg(w == NULL, "parsed '%s'", expr);
     ck_assert_msg(strstr(err.msg, want) != NULL, "'%s': message '%s' lacks '%s'", expr, err.msg,
@@ -111,7 +111,7 @@ static void parse_fails(const char *expr, const char *want)
 
 static void bind_fails(const char *expr, const char *want)
 {
-    tm_error err = {{0}};
+    tm_error err = {0};
     tm_where *w = tm_where_parse(expr, &err);
     ck_assert_msg(w != NULL, "parse '%s': %s", expr, err.msg);
     tm_where_bound *b = tm_where_bind(w, cols, NCOLS, NULL, &err);
@@ -655,7 +655,7 @@ START_TEST(fuzz)
             }
             expr[n] = '\0';
         }
-        tm_error err = {{0}};
+        tm_error err = {0};
         tm_where *w = tm_where_parse(expr, &err);
         if (!w) {
             ck_assert_msg(err.msg[0] != '\0', "no message for '%s'", expr);
