@@ -1,17 +1,25 @@
+/* tm_usage_error: the one shape of a usage error (see cli.h). */
 #include "store/cli/cli.h"
 
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include "store/common/log.h"
 
 int tm_usage_error(const char *cmd, const char *fmt, ...)
 {
+    char *what;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "tidemark %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "; run 'tidemark %s --help' for the options\n", cmd);
+    int n = vasprintf(&what, fmt, ap);
     va_end(ap);
+    if (n < 0)
+        what = NULL;
+    tm_log_set_command(cmd); /* until every command starts with tm_cli_begin */
+    tm_log_error("%s; run 'tidemark %s --help' for the options", what ? what : "usage error", cmd);
+    free(what);
     return 2;
 }
 
