@@ -10,6 +10,7 @@
 #include "store/cli/opts.h"
 
 extern const tm_command tm_cmd_checkpoint;
+extern const tm_command tm_cmd_status;
 extern const tm_command tm_cmd_verify;
 
 int cmd_capture(int argc, char **argv);
