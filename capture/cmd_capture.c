@@ -1,7 +1,6 @@
 /* tidemark capture: the sidecar. Parses options, opens and checks the
  * journal, initialises it on first run, then streams. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +8,11 @@
 #include <sys/stat.h>
 
 #include "capture/loop/capture.h"
-#include "store/cli/commands.h"
-#include "store/common/lsn.h"
 #include "capture/source/setup.h"
+#include "store/cli/cli.h"
+#include "store/cli/commands.h"
+#include "store/common/log.h"
+#include "store/common/lsn.h"
 
 volatile int tm_capture_stop_requested;
 
@@ -21,49 +22,190 @@ static void on_signal(int sig)
     tm_capture_stop_requested = 1;
 }
 
-static void usage(FILE *f)
+enum {
+    OPT_JOURNAL = 1,
+    OPT_SOURCE,
+    OPT_TABLE,
+    OPT_SLOT,
+    OPT_PUBLICATION,
+    OPT_RI_FULL,
+    OPT_FSYNC_INTERVAL,
+    OPT_SEGMENT_SIZE,
+    OPT_STATUS_INTERVAL,
+    OPT_ENDPOS,
+    OPT_TX_MEMORY,
+    OPT_WARN_ROWS,
+    OPT_QUIET,
+    OPT_VERBOSE,
+};
+
+static const tm_option options[] = {
+    {.id = OPT_JOURNAL,
+     .name = "journal",
+     .kind = TM_OPT_TEXT,
+     .value = "DIR",
+     .help = "journal directory (required)",
+     .flags = TM_OPT_REQUIRED},
+    {.id = OPT_SOURCE,
+     .name = "source",
+     .kind = TM_OPT_TEXT,
+     .value = "CONNINFO",
+     .help = "libpq connection string or URI; PG* variables and ~/.pgpass apply (required)",
+     .flags = TM_OPT_REQUIRED},
+    {.id = OPT_TABLE,
+     .name = "table",
+     .kind = TM_OPT_TEXT,
+     .value = "SCHEMA.NAME",
+     .help = "a table to capture (repeatable; required on first run unless the publication "
+             "exists)"},
+    {.id = OPT_SLOT,
+     .name = "slot",
+     .kind = TM_OPT_TEXT,
+     .value = "NAME",
+     .help = "replication slot (default tidemark_<database>)"},
+    {.id = OPT_PUBLICATION,
+     .name = "publication",
+     .kind = TM_OPT_TEXT,
+     .value = "NAME",
+     .help = "publication (default tidemark)"},
+    {.id = OPT_RI_FULL,
+     .name = "set-replica-identity-full",
+     .help = "set REPLICA IDENTITY FULL on captured tables"},
+    {.id = OPT_FSYNC_INTERVAL,
+     .name = "fsync-interval-ms",
+     .kind = TM_OPT_UINT,
+     .value = "N",
+     .help = "group commit window (default 200)",
+     .max = 60000},
+    {.id = OPT_SEGMENT_SIZE,
+     .name = "segment-size",
+     .kind = TM_OPT_UINT,
+     .value = "MB",
+     .help = "segment rollover size (default 64)",
+     .min = 1,
+     .max = 65536,
+     .expect = "needs a size in MB from 1 to 65536"},
+    {.id = OPT_STATUS_INTERVAL,
+     .name = "status-interval",
+     .kind = TM_OPT_UINT,
+     .value = "S",
+     .help = "status line period in seconds (default 10)",
+     .min = 1,
+     .max = 3600},
+    {.id = OPT_ENDPOS,
+     .name = "endpos",
+     .kind = TM_OPT_LSN,
+     .value = "LSN",
+     .help = "stop once everything up to LSN is durable"},
+    {.id = OPT_TX_MEMORY,
+     .name = "tx-memory-mb",
+     .kind = TM_OPT_UINT,
+     .value = "N",
+     .help = "transaction size held in memory before spooling to disk (default 256)",
+     .min = 1,
+     .max = 1 << 20},
+    {.id = OPT_WARN_ROWS,
+     .name = "warn-rows",
+     .kind = TM_OPT_UINT,
+     .value = "N",
+     .help = "warn when a transaction deletes or updates more rows of a table than this "
+             "(default 1000)",
+     .max = UINT32_MAX},
+    {.id = OPT_QUIET,
+     .name = "quiet",
+     .letter = 'q',
+     .help = "only warnings and errors (no status lines)",
+     .flags = TM_OPT_QUIET},
+    {.id = OPT_VERBOSE,
+     .name = "verbose",
+     .letter = 'v',
+     .help = "more logging",
+     .flags = TM_OPT_VERBOSE},
+    {0},
+};
+
+static const tm_exit_code exits[] = {
+    {0, "stopped cleanly (SIGINT, SIGTERM or --endpos)"},
+    TM_EXIT_FAILURE,
+    TM_EXIT_USAGE,
+    {0, NULL},
+};
+
+const tm_command tm_cmd_capture = {
+    .name = "capture",
+    .summary = "consume a pgoutput slot into a journal (the sidecar)",
+    .synopsis = "--journal DIR --source CONNINFO [OPTIONS]",
+    .description = "Consumes a pgoutput logical replication slot into the journal in DIR. The "
+                   "first run (empty or absent DIR) creates the publication and slot and copies "
+                   "a base snapshot of the tables; later runs resume where the journal ends. "
+                   "Stops cleanly on SIGINT/SIGTERM.",
+    .options = options,
+    .exits = exits,
+    .run = cmd_capture,
+};
+
+/* Stores one option's value in o. */
+static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
 {
-    fprintf(f,
-            "Usage: tidemark capture --journal DIR --source CONNINFO [OPTIONS]\n"
-            "\n"
-            "Consumes a pgoutput logical replication slot into the journal in DIR. The first run\n"
-            "(empty or absent DIR) creates the publication and slot and copies a base snapshot\n"
-            "of the tables; later runs resume where the journal ends. Stops cleanly on\n"
-            "SIGINT/SIGTERM.\n"
-            "\n"
-            "Options:\n"
-            "  --journal DIR             journal directory (required)\n"
-            "  --source CONNINFO         libpq connection string or URI; PG* variables and\n"
-            "                            ~/.pgpass apply (required)\n"
-            "  --table SCHEMA.NAME       a table to capture (repeatable; required on first run\n"
-            "                            unless the publication exists)\n"
-            "  --slot NAME               replication slot (default tidemark_<database>)\n"
-            "  --publication NAME        publication (default tidemark)\n"
-            "  --set-replica-identity-full  set REPLICA IDENTITY FULL on captured tables\n"
-            "  --fsync-interval-ms N     group commit window (default 200)\n"
-            "  --segment-size MB         segment rollover size (default 64)\n"
-            "  --status-interval S       status line period in seconds (default 10)\n"
-            "  --endpos LSN              stop once everything up to LSN is durable\n"
-            "  --tx-memory-mb N          transaction size held in memory before spooling\n"
-            "                            to disk (default 256)\n"
-            "  --warn-rows N             warn when a transaction deletes or updates more rows\n"
-            "                            of a table than this (default 1000)\n"
-            "  -v, --verbose             more logging\n"
-            "  -h, --help                this help\n");
+    switch (id) {
+    case OPT_JOURNAL:
+        o->journal = p->arg;
+        break;
+    case OPT_SOURCE:
+        o->source = p->arg;
+        break;
+    case OPT_TABLE:
+        o->tables[o->n_tables++] = p->arg;
+        break;
+    case OPT_SLOT:
+        snprintf(o->slot, sizeof o->slot, "%s", p->arg);
+        break;
+    case OPT_PUBLICATION:
+        snprintf(o->publication, sizeof o->publication, "%s", p->arg);
+        break;
+    case OPT_RI_FULL:
+        o->set_replica_identity_full = true;
+        break;
+    case OPT_FSYNC_INTERVAL:
+        o->fsync_interval_ms = (int)p->num;
+        break;
+    case OPT_SEGMENT_SIZE:
+        o->segment_size = p->num << 20;
+        break;
+    case OPT_STATUS_INTERVAL:
+        o->status_interval_s = (int)p->num;
+        break;
+    case OPT_ENDPOS:
+        o->endpos = p->num;
+        break;
+    case OPT_TX_MEMORY:
+        o->tx_memory_budget = p->num << 20;
+        break;
+    case OPT_WARN_ROWS:
+        o->warn_rows = (uint32_t)p->num;
+        break;
+    default:
+        break;
+    }
 }
 
-static int parse_uint(const char *flag, const char *s, uint64_t max, uint64_t *out)
+/* Reads the command line into o (its defaults first): 0, or -1 to stop
+ * with *status (after --help, or a usage error said). */
+static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *s == '\0' || *end != '\0' || *s == '-' || v > max) {
-        fprintf(stderr, "tidemark capture: %s needs a whole number up to %llu, not '%s'\n", flag,
-                (unsigned long long)max, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    o->fsync_interval_ms = 200;
+    o->segment_size = TM_DEFAULT_SEGMENT_SIZE;
+    o->status_interval_s = 10;
+    o->tx_memory_budget = 256ull << 20;
+    o->warn_rows = 1000;
+    snprintf(o->publication, sizeof o->publication, "tidemark");
+    tm_cli p;
+    tm_cli_begin(&p, &tm_cmd_capture, argc, argv);
+    int id;
+    while ((id = tm_cli_next(&p)) > 0)
+        take_option(o, &p, id);
+    *status = p.status;
+    return id == TM_CLI_EXIT ? -1 : 0;
 }
 
 /* Slot names allow lower case letters, digits and underscores only. */
@@ -81,131 +223,37 @@ static void default_slot(const char *db, char *out, size_t len)
 
 int cmd_capture(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"journal", required_argument, NULL, 'j'},
-        {"source", required_argument, NULL, 's'},
-        {"table", required_argument, NULL, 't'},
-        {"slot", required_argument, NULL, 'S'},
-        {"publication", required_argument, NULL, 'P'},
-        {"set-replica-identity-full", no_argument, NULL, 'F'},
-        {"fsync-interval-ms", required_argument, NULL, 'i'},
-        {"segment-size", required_argument, NULL, 'z'},
-        {"status-interval", required_argument, NULL, 'I'},
-        {"endpos", required_argument, NULL, 'E'},
-        {"tx-memory-mb", required_argument, NULL, 'M'},
-        {"warn-rows", required_argument, NULL, 'W'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     tm_capture_opts o = {0};
-    o.fsync_interval_ms = 200;
-    o.segment_size = TM_DEFAULT_SEGMENT_SIZE;
-    o.status_interval_s = 10;
-    o.tx_memory_budget = 256ull << 20;
-    o.warn_rows = 1000;
-    snprintf(o.publication, sizeof o.publication, "tidemark");
-    o.tables = calloc((size_t)argc, sizeof *o.tables);
-    int c, rc = 2;
-    uint64_t v;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            o.journal = optarg;
-            break;
-        case 's':
-            o.source = optarg;
-            break;
-        case 't':
-            o.tables[o.n_tables++] = optarg;
-            break;
-        case 'S':
-            snprintf(o.slot, sizeof o.slot, "%s", optarg);
-            break;
-        case 'P':
-            snprintf(o.publication, sizeof o.publication, "%s", optarg);
-            break;
-        case 'F':
-            o.set_replica_identity_full = true;
-            break;
-        case 'v':
-            o.verbose = true;
-            break;
-        case 'i':
-            if (parse_uint("--fsync-interval-ms", optarg, 60000, &v) != 0)
-                goto out;
-            o.fsync_interval_ms = (int)v;
-            break;
-        case 'z':
-            if (parse_uint("--segment-size", optarg, 65536, &v) != 0 || v == 0)
-                goto bad_size;
-            o.segment_size = v << 20;
-            break;
-        case 'I':
-            if (parse_uint("--status-interval", optarg, 3600, &v) != 0 || v == 0)
-                goto out;
-            o.status_interval_s = (int)v;
-            break;
-        case 'E':
-            if (tm_lsn_parse(optarg, &o.endpos) != 0) {
-                fprintf(stderr,
-                        "tidemark capture: --endpos needs an LSN such as 0/16B3748, not '%s'\n",
-                        optarg);
-                goto out;
-            }
-            break;
-        case 'M':
-            if (parse_uint("--tx-memory-mb", optarg, 1 << 20, &v) != 0 || v == 0)
-                goto out;
-            o.tx_memory_budget = v << 20;
-            break;
-        case 'W':
-            if (parse_uint("--warn-rows", optarg, UINT32_MAX, &v) != 0)
-                goto out;
-            o.warn_rows = (uint32_t)v;
-            break;
-        case 'h':
-            usage(stdout);
-            rc = 0;
-            goto out;
-        default:
-            fprintf(stderr, "Try 'tidemark capture --help'.\n");
-            goto out;
-        }
+    int rc;
+    if (!(o.tables = calloc((size_t)argc, sizeof *o.tables))) {
+        tm_log_error("out of memory");
+        return 1;
     }
-    if (optind < argc) {
-        fprintf(stderr, "tidemark capture: unexpected argument '%s'\n", argv[optind]);
+    if (parse_args(argc, argv, &o, &rc) != 0)
         goto out;
-    }
-    if (!o.journal || !o.source) {
-        fprintf(stderr, "tidemark capture: --journal and --source are required\n"
-                        "Try 'tidemark capture --help'.\n");
-        goto out;
-    }
+    rc = 1;
 
     tm_error err = {{0}};
     tm_meta meta;
     bool fresh = false;
     if (tm_meta_read(o.journal, &meta, &err) != 0) {
         if (errno != ENOENT) {
-            fprintf(stderr, "tidemark capture: %s\n", err.msg);
+            tm_log_error("%s", err.msg);
             goto out;
         }
         fresh = true;
     }
     if (fresh && o.n_tables == 0) {
-        fprintf(stderr,
-                "tidemark capture: %s holds no journal yet: name the tables to capture "
-                "with --table SCHEMA.NAME\n",
-                o.journal);
+        rc = tm_usage_error("capture",
+                            "%s holds no journal yet: name the tables to capture with --table "
+                            "SCHEMA.NAME",
+                            o.journal);
         goto out;
     }
     if (!fresh && o.n_tables > 0)
-        fprintf(stderr,
-                "tidemark capture: note: the journal exists; --table is ignored (the "
-                "publication \"%s\" decides what is captured)\n",
-                meta.publication);
+        tm_log_info("note: the journal exists; --table is ignored (the publication \"%s\" "
+                    "decides what is captured)",
+                    meta.publication);
 
     int lock_fd = -1;
     tm_writer *w = NULL;
@@ -300,14 +348,14 @@ int cmd_capture(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (tm_capture_stream(&o, &meta, w, &err) != 0)
         goto fail;
-    rc = tm_writer_close(w, &err) == 0 ? 0 : 2;
+    rc = tm_writer_close(w, &err) == 0 ? 0 : 1;
     w = NULL;
     if (rc != 0)
-        fprintf(stderr, "tidemark capture: %s\n", err.msg);
+        tm_log_error("%s", err.msg);
     goto cleanup;
 fail:
-    fprintf(stderr, "tidemark capture: %s\n", err.msg);
-    rc = 2;
+    tm_log_error("%s", err.msg);
+    rc = 1;
 cleanup:
     if (w)
         tm_writer_close(w, NULL);
@@ -322,7 +370,4 @@ cleanup:
 out:
     free(o.tables);
     return rc;
-bad_size:
-    fprintf(stderr, "tidemark capture: --segment-size is in MB, 1 to 65536\n");
-    goto out;
 }

@@ -24,7 +24,6 @@ typedef struct tm_capture_opts {
     uint64_t endpos;           /* stop once durable up to here; 0 = run until signalled */
     uint64_t tx_memory_budget; /* bytes of a transaction held in memory before spooling */
     uint32_t warn_rows;        /* mass-change warning threshold */
-    bool verbose;
 } tm_capture_opts;
 
 /* First run: publication, slot with exported snapshot, base snapshot,

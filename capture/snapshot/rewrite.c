@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "store/common/fsutil.h"
+#include "store/common/log.h"
 #include "capture/decode/relversion.h"
 #include "capture/snapshot/snapshot.h"
 #include "capture/source/source.h"
@@ -103,8 +104,8 @@ int tm_deferred_take(tm_deferred_snapshot *d, const char *conninfo, PGconn *sql,
         goto out;
     d->ready = true;
     rc = 0;
-    fprintf(stderr, "tidemark capture: fresh base snapshot of %d rewritten table(s), %llu rows\n",
-            d->n, (unsigned long long)st.rows);
+    tm_log_info("fresh base snapshot of %d rewritten table(s), %llu rows", d->n,
+                (unsigned long long)st.rows);
 out:
     if (repl)
         PQfinish(repl); /* drops the temporary slot */

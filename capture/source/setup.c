@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/common/log.h"
 #include "store/common/lsn.h"
 #include "capture/source/source.h"
 
@@ -197,18 +198,17 @@ int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_fu
                 tm_error_prefix(err, "setting REPLICA IDENTITY FULL on %s", name);
                 return -1;
             }
-            fprintf(stderr, "tidemark capture: set REPLICA IDENTITY FULL on %s\n", name);
+            tm_log_info("set REPLICA IDENTITY FULL on %s", name);
         } else {
-            fprintf(stderr,
-                    "tidemark capture: WARNING: %s has REPLICA IDENTITY %s, not FULL: its deletes "
-                    "and updates will not carry the whole old row, so undo and the old values in "
-                    "log will be missing for them. Fix: ALTER TABLE %s REPLICA IDENTITY FULL "
-                    "(or run capture with --set-replica-identity-full)\n",
-                    name,
-                    ident == 'd'   ? "DEFAULT"
-                    : ident == 'n' ? "NOTHING"
-                                   : "USING INDEX",
-                    name);
+            tm_log_warning("%s has REPLICA IDENTITY %s, not FULL: its deletes and updates will not "
+                           "carry the whole old row, so undo and the old values in log will be "
+                           "missing for them. Fix: ALTER TABLE %s REPLICA IDENTITY FULL (or run "
+                           "capture with --set-replica-identity-full)",
+                           name,
+                           ident == 'd'   ? "DEFAULT"
+                           : ident == 'n' ? "NOTHING"
+                                          : "USING INDEX",
+                           name);
         }
     }
     return 0;
