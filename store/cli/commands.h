@@ -13,6 +13,7 @@ extern const tm_command tm_cmd_capture;
 extern const tm_command tm_cmd_checkpoint;
 extern const tm_command tm_cmd_replay;
 extern const tm_command tm_cmd_status;
+extern const tm_command tm_cmd_undo;
 extern const tm_command tm_cmd_verify;
 
 int cmd_capture(int argc, char **argv);
