@@ -131,6 +131,8 @@ static const tm_exit_code exits[] = {
     {0, NULL},
 };
 
+static int cmd_capture(int argc, char **argv);
+
 const tm_command tm_cmd_capture = {
     .name = "capture",
     .summary = "consume a pgoutput slot into a journal (the sidecar)",
@@ -221,7 +223,7 @@ static void default_slot(const char *db, char *out, size_t len)
     out[n] = '\0';
 }
 
-int cmd_capture(int argc, char **argv)
+static int cmd_capture(int argc, char **argv)
 {
     tm_capture_opts o = {0};
     int rc;

@@ -36,6 +36,8 @@ static const tm_option options[] = {
 
 static const tm_exit_code exits[] = {TM_EXIT_SUCCESS, TM_EXIT_FAILURE, TM_EXIT_USAGE, {0, NULL}};
 
+static int cmd_status(int argc, char **argv);
+
 const tm_command tm_cmd_status = {
     .name = "status",
     .summary = "show what a journal holds and how far behind its source it is",
@@ -199,7 +201,7 @@ static void print_summary(const char *journal, const tm_meta *m, const summary *
                (unsigned long long)s->tables[i].rows);
 }
 
-int cmd_status(int argc, char **argv)
+static int cmd_status(int argc, char **argv)
 {
     const char *journal = NULL, *source = NULL;
     tm_cli p;

@@ -62,6 +62,8 @@ static const tm_option options[] = {
 
 static const tm_exit_code exits[] = {TM_EXIT_SUCCESS, TM_EXIT_FAILURE, TM_EXIT_USAGE, {0, NULL}};
 
+static int cmd_checkpoint(int argc, char **argv);
+
 const tm_command tm_cmd_checkpoint = {
     .name = "checkpoint",
     .summary = "materialise replay state so late points replay fast",
@@ -178,7 +180,7 @@ static void summary_line(const ck_run *c, const tm_state *s, const tm_run_info *
                 tm_lsn_format(info->last_lsn, l));
 }
 
-int cmd_checkpoint(int argc, char **argv)
+static int cmd_checkpoint(int argc, char **argv)
 {
     ck_run c = {.every = DEFAULT_EVERY};
     int rc;

@@ -114,6 +114,8 @@ static const tm_exit_code exits[] = {
     {0, NULL},
 };
 
+static int cmd_log(int argc, char **argv);
+
 const tm_command tm_cmd_log = {
     .name = "log",
     .summary = "forensic history: who changed what, when, old -> new",
@@ -240,7 +242,7 @@ static void print_stats(const log_run_stats *st)
                 st->transactions_shown);
 }
 
-int cmd_log(int argc, char **argv)
+static int cmd_log(int argc, char **argv)
 {
     log_opts o;
     int rc;

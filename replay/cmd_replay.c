@@ -128,6 +128,8 @@ static const tm_option options[] = {
 
 static const tm_exit_code exits[] = {TM_EXIT_SUCCESS, TM_EXIT_FAILURE, TM_EXIT_USAGE, {0, NULL}};
 
+static int cmd_replay(int argc, char **argv);
+
 const tm_command tm_cmd_replay = {
     .name = "replay",
     .summary = "reconstruct rows as of a time or LSN, to files or a database",
@@ -636,7 +638,7 @@ out:
     return rc;
 }
 
-int cmd_replay(int argc, char **argv)
+static int cmd_replay(int argc, char **argv)
 {
     opts o = {0};
     if (!(o.tables = calloc((size_t)argc + 1, sizeof *o.tables))) {

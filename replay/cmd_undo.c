@@ -110,6 +110,8 @@ static const tm_exit_code exits[] = {
     {0, NULL},
 };
 
+static int cmd_undo(int argc, char **argv);
+
 const tm_command tm_cmd_undo = {
     .name = "undo",
     .summary = "generate or apply inverse SQL for transactions or a time window",
@@ -533,7 +535,7 @@ static int run(const opts *o)
     return rc;
 }
 
-int cmd_undo(int argc, char **argv)
+static int cmd_undo(int argc, char **argv)
 {
     opts o = {0};
     o.tables = calloc((size_t)argc + 1, sizeof *o.tables);

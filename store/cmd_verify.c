@@ -31,6 +31,8 @@ static const tm_exit_code exits[] = {
     {0, NULL},
 };
 
+static int cmd_verify(int argc, char **argv);
+
 const tm_command tm_cmd_verify = {
     .name = "verify",
     .summary = "check every frame of a journal",
@@ -43,7 +45,7 @@ const tm_command tm_cmd_verify = {
     .run = cmd_verify,
 };
 
-int cmd_verify(int argc, char **argv)
+static int cmd_verify(int argc, char **argv)
 {
     const char *dir = NULL;
     bool quiet = false;

@@ -1,7 +1,6 @@
 /* tm_usage_error: the one shape of a usage error (see cli.h). */
 #include "store/cli/cli.h"
 
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,15 +16,7 @@ int tm_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         what = NULL;
-    tm_log_set_command(cmd); /* until every command starts with tm_cli_begin */
     tm_log_error("%s; run 'tidemark %s --help' for the options", what ? what : "usage error", cmd);
     free(what);
     return 2;
-}
-
-int tm_usage_bad_option(const char *cmd, int c, char **argv)
-{
-    /* getopt_long has moved past the option it did not take */
-    return c == ':' ? tm_usage_error(cmd, "%s needs a value", argv[optind - 1])
-                    : tm_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 }

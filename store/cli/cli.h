@@ -8,8 +8,4 @@
 
 int tm_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* For what getopt_long returned when no case of the command took it (for
- * the commands not yet described by opts.h). */
-int tm_usage_bad_option(const char *cmd, int c, char **argv);
-
 #endif

@@ -17,12 +17,4 @@ extern const tm_command tm_cmd_status;
 extern const tm_command tm_cmd_undo;
 extern const tm_command tm_cmd_verify;
 
-int cmd_capture(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_replay(int argc, char **argv);
-int cmd_undo(int argc, char **argv);
-int cmd_log(int argc, char **argv);
-int cmd_verify(int argc, char **argv);
-int cmd_checkpoint(int argc, char **argv);
-
 #endif

@@ -132,10 +132,11 @@ void tm_cli_help_all(const tm_command *const *cmds, size_t n, FILE *f)
             TIDEMARK_VERSION);
     for (size_t i = 0; i < n; i++)
         fprintf(f, "  %-10s  %s\n", cmds[i]->name, cmds[i]->summary);
-    fputs("\nRun 'tidemark COMMAND --help' or 'tidemark help COMMAND' for a command's options.\n"
+    fputs("\nRun 'tidemark COMMAND --help' (or 'tidemark help COMMAND') for its options.\n\n"
+          "Options:\n"
           "  -h, --help      show this help\n"
           "  -V, --version   show the version\n\n"
-          "Exit status: 0 success, 1 failure, 2 usage error; a command's help says what each\n"
-          "means for it.\n",
+          "Exit status: 0 success, 1 failure, 2 usage error; each command's help says what\n"
+          "they mean for it.\n",
           f);
 }
