@@ -65,7 +65,7 @@ typedef struct tm_writer_options {
     uint64_t segment_size;      /* roll over after this many bytes; 0 = default 64 MiB */
     int64_t segment_max_age_us; /* roll over after this age; 0 = no limit */
     uint32_t frame_target;      /* raw bytes per frame before it is cut; 0 = 1 MiB */
-    bool quiet;                 /* no recovery notices on stderr */
+    bool quiet;                 /* no recovery notices (the logger's) */
 } tm_writer_options;
 
 typedef struct tm_writer tm_writer;

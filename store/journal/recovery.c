@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "store/journal/seg_index.h"
+#include "store/common/log.h"
 #include "store/common/tm_time.h"
 #include "store/journal/writer_internal.h"
 
@@ -203,19 +204,17 @@ static int recover_last(tm_writer *w, const uint64_t *segs, size_t nsegs, tm_err
                          sc.bad_offset, sc.why);
             else
                 snprintf(reason, sizeof reason, "an unfinished transaction");
-            fprintf(stderr,
-                    "tidemark: journal %s: segment %s: cut %" PRIu64 " bytes at offset %" PRIu64
-                    " (%s); everything before it is intact\n",
-                    w->dir, name, sc.file_size - cut, cut, reason);
+            tm_log_info("journal %s: segment %s: cut %" PRIu64 " bytes at offset %" PRIu64
+                        " (%s); everything before it is intact",
+                        w->dir, name, sc.file_size - cut, cut, reason);
         }
     }
     if (!sc.hdr_ok) {
         /* Torn while being created: write its header again. */
         if (!w->opt.quiet)
-            fprintf(stderr,
-                    "tidemark: journal %s: segment %s: its header was torn (%" PRIu64
-                    " bytes: %s); the segment is started again\n",
-                    w->dir, name, sc.file_size, sc.why);
+            tm_log_info("journal %s: segment %s: its header was torn (%" PRIu64
+                        " bytes: %s); the segment is started again",
+                        w->dir, name, sc.file_size, sc.why);
         sc.hdr.segno = last;
         sc.hdr.created = tm_time_now();
         unsigned char hb[TM_SEG_HDR_SIZE];
