@@ -223,153 +223,188 @@ static void default_slot(const char *db, char *out, size_t len)
     out[n] = '\0';
 }
 
-static int cmd_capture(int argc, char **argv)
-{
-    tm_capture_opts o = {0};
-    int rc;
-    if (!(o.tables = calloc((size_t)argc, sizeof *o.tables))) {
-        tm_log_error("out of memory");
-        return 1;
-    }
-    if (parse_args(argc, argv, &o, &rc) != 0)
-        goto out;
-    rc = 1;
-
-    tm_error err = {{0}};
+/* One run of capture and what it holds open (release() lets go). */
+typedef struct run {
+    tm_capture_opts o;
     tm_meta meta;
-    bool fresh = false;
-    if (tm_meta_read(o.journal, &meta, &err) != 0) {
+    bool fresh, created_dir, initialised;
+    int lock_fd;
+    tm_writer *w;
+    PGconn *sql, *repl;
+    tm_identity id;
+    tm_error err;
+} run;
+
+/* The journal's metadata, or none yet (a first run, which needs
+ * --table). Returns 0, 1 (a failure, said) or 2 (a usage error, said). */
+static int read_journal(run *r)
+{
+    if (tm_meta_read(r->o.journal, &r->meta, &r->err) != 0) {
         if (errno != ENOENT) {
-            tm_log_error("%s", err.msg);
-            goto out;
+            tm_log_error("%s", r->err.msg);
+            return 1;
         }
-        fresh = true;
+        r->fresh = true;
     }
-    if (fresh && o.n_tables == 0) {
-        rc = tm_usage_error("capture",
-                            "%s holds no journal yet: name the tables to capture with --table "
-                            "SCHEMA.NAME",
-                            o.journal);
-        goto out;
-    }
-    if (!fresh && o.n_tables > 0)
+    if (r->fresh && r->o.n_tables == 0)
+        return tm_usage_error("capture",
+                              "%s holds no journal yet: name the tables to capture with --table "
+                              "SCHEMA.NAME",
+                              r->o.journal);
+    if (!r->fresh && r->o.n_tables > 0)
         tm_log_info("note: the journal exists; --table is ignored (the publication \"%s\" "
                     "decides what is captured)",
-                    meta.publication);
+                    r->meta.publication);
+    r->initialised = !r->fresh;
+    return 0;
+}
 
-    int lock_fd = -1;
-    tm_writer *w = NULL;
-    PGconn *sql = NULL, *repl = NULL;
-    bool created_dir = false, initialised = !fresh;
-    tm_writer_options wo = {.segment_size = o.segment_size};
-    /* The source first: a refusal for an unreachable server or a bad
-     * conninfo leaves nothing behind. */
-    tm_identity id;
-    if (!(sql = tm_source_connect(o.source, false, &err)) ||
-        !(repl = tm_source_connect(o.source, true, &err)) ||
-        tm_source_identify(repl, &id, &err) != 0)
-        goto fail;
-    if (mkdir(o.journal, 0700) == 0)
-        created_dir = true;
-    else if (errno != EEXIST) {
-        tm_error_errno(&err, "cannot create journal directory %s", o.journal);
-        goto fail;
+/* The source first: a refusal for an unreachable server or a bad conninfo
+ * leaves nothing behind. Then the journal directory, made and locked, and
+ * on a first run opened. -1 with r->err. */
+static int open_source_and_journal(run *r)
+{
+    if (!(r->sql = tm_source_connect(r->o.source, false, &r->err)) ||
+        !(r->repl = tm_source_connect(r->o.source, true, &r->err)) ||
+        tm_source_identify(r->repl, &r->id, &r->err) != 0)
+        return -1;
+    if (mkdir(r->o.journal, 0700) == 0) {
+        r->created_dir = true;
+    } else if (errno != EEXIST) {
+        tm_error_errno(&r->err, "cannot create journal directory %s", r->o.journal);
+        return -1;
     }
     /* Lock before anything reads or repairs the journal. */
-    if (tm_journal_lock(o.journal, &lock_fd, &err) != 0)
-        goto fail;
-    if (fresh) {
-        /* A directory with segments but no metadata is a first run that died. */
-        if (tm_writer_open(o.journal, &wo, &w, &err) != 0)
-            goto fail;
-        if (tm_writer_last_commit_lsn(w) != 0) {
-            tm_error_set(&err,
-                         "%s holds journal segments but no journal.meta: an earlier first "
-                         "run did not finish; remove the directory and start again",
-                         o.journal);
-            goto fail;
-        }
+    if (tm_journal_lock(r->o.journal, &r->lock_fd, &r->err) != 0)
+        return -1;
+    if (!r->fresh)
+        return 0;
+    /* A directory with segments but no metadata is a first run that died. */
+    tm_writer_options wo = {.segment_size = r->o.segment_size};
+    if (tm_writer_open(r->o.journal, &wo, &r->w, &r->err) != 0)
+        return -1;
+    if (tm_writer_last_commit_lsn(r->w) != 0) {
+        tm_error_set(&r->err,
+                     "%s holds journal segments but no journal.meta: an earlier first run did "
+                     "not finish; remove the directory and start again",
+                     r->o.journal);
+        return -1;
     }
+    return 0;
+}
 
-    if (fresh) {
-        if (!o.slot[0])
-            default_slot(id.database, o.slot, sizeof o.slot);
-        if (tm_capture_init_journal(&o, sql, repl, &id, w, &meta, &err) != 0)
-            goto fail;
-        initialised = true;
-    } else {
-        if (meta.system_identifier != id.system_identifier || strcmp(meta.database, id.database)) {
-            tm_error_set(&err,
-                         "journal %s belongs to database \"%s\" of system %llu, but the "
-                         "source is database \"%s\" of system %llu; use another --journal",
-                         o.journal, meta.database, (unsigned long long)meta.system_identifier,
-                         id.database, (unsigned long long)id.system_identifier);
-            goto fail;
-        }
-        if (o.slot[0] && strcmp(o.slot, meta.slot)) {
-            tm_error_set(&err, "journal %s reads slot \"%s\", not \"%s\"", o.journal, meta.slot,
-                         o.slot);
-            goto fail;
-        }
-        snprintf(o.slot, sizeof o.slot, "%s", meta.slot);
-        snprintf(o.publication, sizeof o.publication, "%s", meta.publication);
-        tm_slot_info si;
-        if (tm_slot_info_get(sql, o.slot, &si, &err) != 0)
-            goto fail;
-        if (!si.exists || !si.logical_pgoutput || !strcmp(si.wal_status, "lost")) {
-            tm_error_set(&err,
-                         "replication slot \"%s\" %s: changes since the journal's end may "
-                         "be gone (a gap). Start a new journal in an empty directory (it "
-                         "takes a fresh base snapshot); keep %s for the history it holds",
-                         o.slot,
-                         !si.exists             ? "no longer exists"
-                         : !si.logical_pgoutput ? "is not a pgoutput logical slot"
-                                                : "has lost required WAL (wal_status = lost)",
-                         o.journal);
-            goto fail;
-        }
-        if (!w && tm_writer_open(o.journal, &wo, &w, &err) != 0)
-            goto fail;
-        tm_oidlist tables = {0};
-        if (tm_publication_ensure(sql, o.publication, &tables, &err) != 0)
-            goto fail;
-        int ri = tm_replica_identity_check(sql, &tables, o.set_replica_identity_full, &err);
-        tm_oidlist_free(&tables);
-        if (ri != 0)
-            goto fail;
+/* A first run: publication, slot, base snapshot and metadata. */
+static int init_journal(run *r)
+{
+    if (!r->o.slot[0])
+        default_slot(r->id.database, r->o.slot, sizeof r->o.slot);
+    if (tm_capture_init_journal(&r->o, r->sql, r->repl, &r->id, r->w, &r->meta, &r->err) != 0)
+        return -1;
+    r->initialised = true;
+    return 0;
+}
+
+/* The journal's slot still holds everything since the journal's end. */
+static int check_slot(run *r)
+{
+    tm_slot_info si;
+    if (tm_slot_info_get(r->sql, r->o.slot, &si, &r->err) != 0)
+        return -1;
+    if (si.exists && si.logical_pgoutput && strcmp(si.wal_status, "lost"))
+        return 0;
+    tm_error_set(&r->err,
+                 "replication slot \"%s\" %s: changes since the journal's end may be gone (a "
+                 "gap). Start a new journal in an empty directory (it takes a fresh base "
+                 "snapshot); keep %s for the history it holds",
+                 r->o.slot,
+                 !si.exists             ? "no longer exists"
+                 : !si.logical_pgoutput ? "is not a pgoutput logical slot"
+                                        : "has lost required WAL (wal_status = lost)",
+                 r->o.journal);
+    return -1;
+}
+
+/* A later run: the journal is this source's, its slot is sound, and the
+ * publication and the tables' replica identities are checked. */
+static int check_resume(run *r)
+{
+    const tm_meta *m = &r->meta;
+    if (m->system_identifier != r->id.system_identifier || strcmp(m->database, r->id.database)) {
+        tm_error_set(&r->err,
+                     "journal %s belongs to database \"%s\" of system %llu, but the source is "
+                     "database \"%s\" of system %llu; use another --journal",
+                     r->o.journal, m->database, (unsigned long long)m->system_identifier,
+                     r->id.database, (unsigned long long)r->id.system_identifier);
+        return -1;
     }
-    PQfinish(repl);
-    repl = NULL;
-    PQfinish(sql);
-    sql = NULL;
+    if (r->o.slot[0] && strcmp(r->o.slot, m->slot)) {
+        tm_error_set(&r->err, "journal %s reads slot \"%s\", not \"%s\"", r->o.journal, m->slot,
+                     r->o.slot);
+        return -1;
+    }
+    snprintf(r->o.slot, sizeof r->o.slot, "%s", m->slot);
+    snprintf(r->o.publication, sizeof r->o.publication, "%s", m->publication);
+    if (check_slot(r) != 0)
+        return -1;
+    tm_writer_options wo = {.segment_size = r->o.segment_size};
+    if (!r->w && tm_writer_open(r->o.journal, &wo, &r->w, &r->err) != 0)
+        return -1;
+    tm_oidlist tables = {0};
+    if (tm_publication_ensure(r->sql, r->o.publication, &tables, &r->err) != 0)
+        return -1;
+    int ri = tm_replica_identity_check(r->sql, &tables, r->o.set_replica_identity_full, &r->err);
+    tm_oidlist_free(&tables);
+    return ri;
+}
 
+/* Streams until a signal, --endpos or an error, then closes the journal. */
+static int stream(run *r)
+{
+    PQfinish(r->repl);
+    r->repl = NULL;
+    PQfinish(r->sql);
+    r->sql = NULL;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (tm_capture_stream(&o, &meta, w, &err) != 0)
-        goto fail;
-    rc = tm_writer_close(w, &err) == 0 ? 0 : 1;
-    w = NULL;
-    if (rc != 0)
-        tm_log_error("%s", err.msg);
-    goto cleanup;
-fail:
-    tm_log_error("%s", err.msg);
-    rc = 1;
-cleanup:
-    if (w)
-        tm_writer_close(w, NULL);
-    if (sql)
-        PQfinish(sql);
-    if (repl)
-        PQfinish(repl);
-    if (!initialised && lock_fd >= 0)
-        tm_capture_discard_fresh(o.journal, created_dir);
-    if (lock_fd >= 0)
-        tm_journal_unlock(lock_fd);
-out:
-    free(o.tables);
+    if (tm_capture_stream(&r->o, &r->meta, r->w, &r->err) != 0)
+        return -1;
+    int rc = tm_writer_close(r->w, &r->err);
+    r->w = NULL;
+    return rc;
+}
+
+/* Lets go of what r holds; a first run that did not finish leaves nothing. */
+static void release(run *r)
+{
+    if (r->w)
+        tm_writer_close(r->w, NULL);
+    if (r->sql)
+        PQfinish(r->sql);
+    if (r->repl)
+        PQfinish(r->repl);
+    if (!r->initialised && r->lock_fd >= 0)
+        tm_capture_discard_fresh(r->o.journal, r->created_dir);
+    if (r->lock_fd >= 0)
+        tm_journal_unlock(r->lock_fd);
+}
+
+static int cmd_capture(int argc, char **argv)
+{
+    run r = {.lock_fd = -1};
+    int rc = 1;
+    if (!(r.o.tables = calloc((size_t)argc, sizeof *r.o.tables)))
+        tm_log_error("out of memory");
+    else if (parse_args(argc, argv, &r.o, &rc) == 0 && (rc = read_journal(&r)) == 0) {
+        if (open_source_and_journal(&r) != 0 ||
+            (r.fresh ? init_journal(&r) : check_resume(&r)) != 0 || stream(&r) != 0) {
+            tm_log_error("%s", r.err.msg);
+            rc = 1;
+        }
+        release(&r);
+    }
+    free(r.o.tables);
     return rc;
 }
