@@ -8,8 +8,14 @@
 #define WIDTH 79
 #define OPTION_COLUMN_MAX 30 /* an option longer than this has its help below */
 
+static bool is_operator(const char *p, size_t n)
+{
+    return n > 0 && strspn(p, "<>=!") >= n;
+}
+
 /* The length of the word at p. With group, spaces inside [...] and (...)
- * do not end it (a synopsis keeps "[--tz ZONE]" on one line). */
+ * do not end it (a synopsis keeps "[--tz ZONE]" on one line). An operator
+ * stays with the word after it ("<= LSN"). */
 static size_t word_len(const char *p, bool group)
 {
     int depth = 0;
@@ -17,6 +23,8 @@ static size_t word_len(const char *p, bool group)
     for (; p[n] && p[n] != '\n' && (p[n] != ' ' || depth > 0); n++)
         if (group)
             depth += (p[n] == '[' || p[n] == '(') - (p[n] == ']' || p[n] == ')');
+    if (is_operator(p, n) && p[n] == ' ' && p[n + 1] && !strchr(" \n", p[n + 1]))
+        return n + 1 + word_len(p + n + 1, group);
     return n;
 }
 
