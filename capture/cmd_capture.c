@@ -1,7 +1,6 @@
 /* tidemark capture: the sidecar. Parses options, opens and checks the
  * journal, initialises it on first run, then streams. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +8,11 @@
 #include <sys/stat.h>
 
 #include "capture/loop/capture.h"
-#include "store/cli/commands.h"
-#include "store/common/lsn.h"
 #include "capture/source/setup.h"
+#include "store/cli/cli.h"
+#include "store/cli/commands.h"
+#include "store/common/log.h"
+#include "store/common/lsn.h"
 
 volatile int tm_capture_stop_requested;
 
@@ -21,70 +22,192 @@ static void on_signal(int sig)
     tm_capture_stop_requested = 1;
 }
 
-/* The library's notices (tm_notice) go to stderr, one line each. */
-static void print_notice(void *ctx, const char *line)
-{
-    (void)ctx;
-    fprintf(stderr, "%s\n", line);
-}
+enum {
+    OPT_JOURNAL = 1,
+    OPT_SOURCE,
+    OPT_TABLE,
+    OPT_SLOT,
+    OPT_PUBLICATION,
+    OPT_RI_FULL,
+    OPT_FSYNC_INTERVAL,
+    OPT_SEGMENT_SIZE,
+    OPT_STATUS_INTERVAL,
+    OPT_ENDPOS,
+    OPT_TX_MEMORY,
+    OPT_WARN_ROWS,
+    OPT_QUIET,
+    OPT_VERBOSE,
+};
 
-/* tm_writer_open, and the notice for what it repaired, if anything. */
-static int open_writer(const char *dir, const tm_writer_options *wo, tm_writer **w, tm_error *err)
-{
-    tm_recovery rep = {0};
-    tm_writer_options o = *wo;
-    o.report = &rep;
-    int rc = tm_writer_open(dir, &o, w, err);
-    char note[1536];
-    tm_recovery_describe(dir, &rep, note, sizeof note);
-    if (note[0])
-        fprintf(stderr, "%s\n", note);
-    return rc;
-}
+static const tm_option options[] = {
+    {.id = OPT_JOURNAL,
+     .name = "journal",
+     .kind = TM_OPT_TEXT,
+     .value = "DIR",
+     .help = "journal directory (required)",
+     .flags = TM_OPT_REQUIRED},
+    {.id = OPT_SOURCE,
+     .name = "source",
+     .kind = TM_OPT_TEXT,
+     .value = "CONNINFO",
+     .help = "libpq connection string or URI; PG* variables and ~/.pgpass apply (required)",
+     .flags = TM_OPT_REQUIRED},
+    {.id = OPT_TABLE,
+     .name = "table",
+     .kind = TM_OPT_TEXT,
+     .value = "SCHEMA.NAME",
+     .help = "a table to capture (repeatable; required on first run unless the publication "
+             "exists)"},
+    {.id = OPT_SLOT,
+     .name = "slot",
+     .kind = TM_OPT_TEXT,
+     .value = "NAME",
+     .help = "replication slot (default tidemark_<database>)"},
+    {.id = OPT_PUBLICATION,
+     .name = "publication",
+     .kind = TM_OPT_TEXT,
+     .value = "NAME",
+     .help = "publication (default tidemark)"},
+    {.id = OPT_RI_FULL,
+     .name = "set-replica-identity-full",
+     .help = "set REPLICA IDENTITY FULL on captured tables"},
+    {.id = OPT_FSYNC_INTERVAL,
+     .name = "fsync-interval-ms",
+     .kind = TM_OPT_UINT,
+     .value = "N",
+     .help = "group commit window (default 200)",
+     .max = 60000},
+    {.id = OPT_SEGMENT_SIZE,
+     .name = "segment-size",
+     .kind = TM_OPT_UINT,
+     .value = "MB",
+     .help = "segment rollover size (default 64)",
+     .min = 1,
+     .max = 65536,
+     .expect = "needs a size in MB from 1 to 65536"},
+    {.id = OPT_STATUS_INTERVAL,
+     .name = "status-interval",
+     .kind = TM_OPT_UINT,
+     .value = "S",
+     .help = "status line period in seconds (default 10)",
+     .min = 1,
+     .max = 3600},
+    {.id = OPT_ENDPOS,
+     .name = "endpos",
+     .kind = TM_OPT_LSN,
+     .value = "LSN",
+     .help = "stop once everything up to LSN is durable"},
+    {.id = OPT_TX_MEMORY,
+     .name = "tx-memory-mb",
+     .kind = TM_OPT_UINT,
+     .value = "N",
+     .help = "transaction size held in memory before spooling to disk (default 256)",
+     .min = 1,
+     .max = 1 << 20},
+    {.id = OPT_WARN_ROWS,
+     .name = "warn-rows",
+     .kind = TM_OPT_UINT,
+     .value = "N",
+     .help = "warn when a transaction deletes or updates more rows of a table than this "
+             "(default 1000)",
+     .max = UINT32_MAX},
+    {.id = OPT_QUIET,
+     .name = "quiet",
+     .letter = 'q',
+     .help = "only warnings and errors (no status lines)",
+     .flags = TM_OPT_QUIET},
+    {.id = OPT_VERBOSE,
+     .name = "verbose",
+     .letter = 'v',
+     .help = "more logging",
+     .flags = TM_OPT_VERBOSE},
+    {0},
+};
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "Usage: tidemark capture --journal DIR --source CONNINFO [OPTIONS]\n"
-            "\n"
-            "Consumes a pgoutput logical replication slot into the journal in DIR. The first run\n"
-            "(empty or absent DIR) creates the publication and slot and copies a base snapshot\n"
-            "of the tables; later runs resume where the journal ends. Stops cleanly on\n"
-            "SIGINT/SIGTERM.\n"
-            "\n"
-            "Options:\n"
-            "  --journal DIR             journal directory (required)\n"
-            "  --source CONNINFO         libpq connection string or URI; PG* variables and\n"
-            "                            ~/.pgpass apply (required)\n"
-            "  --table SCHEMA.NAME       a table to capture (repeatable; required on first run\n"
-            "                            unless the publication exists)\n"
-            "  --slot NAME               replication slot (default tidemark_<database>)\n"
-            "  --publication NAME        publication (default tidemark)\n"
-            "  --set-replica-identity-full  set REPLICA IDENTITY FULL on captured tables\n"
-            "  --fsync-interval-ms N     group commit window (default 200)\n"
-            "  --segment-size MB         segment rollover size (default 64)\n"
-            "  --status-interval S       status line period in seconds (default 10)\n"
-            "  --endpos LSN              stop once everything up to LSN is durable\n"
-            "  --tx-memory-mb N          transaction size held in memory before spooling\n"
-            "                            to disk (default 256)\n"
-            "  --warn-rows N             warn when a transaction deletes or updates more rows\n"
-            "                            of a table than this (default 1000)\n"
-            "  -v, --verbose             more logging\n"
-            "  -h, --help                this help\n");
-}
+static const tm_exit_code exits[] = {
+    {0, "stopped cleanly (SIGINT, SIGTERM or --endpos)"},
+    TM_EXIT_FAILURE,
+    TM_EXIT_USAGE,
+    {0, NULL},
+};
 
-static int parse_uint(const char *flag, const char *s, uint64_t max, uint64_t *out)
+static int cmd_capture(int argc, char **argv);
+
+const tm_command tm_cmd_capture = {
+    .name = "capture",
+    .summary = "consume a pgoutput slot into a journal (the sidecar)",
+    .synopsis = "--journal DIR --source CONNINFO [OPTIONS]",
+    .description = "Consumes a pgoutput logical replication slot into the journal in DIR. The "
+                   "first run (empty or absent DIR) creates the publication and slot and copies "
+                   "a base snapshot of the tables; later runs resume where the journal ends. "
+                   "Stops cleanly on SIGINT/SIGTERM.",
+    .options = options,
+    .exits = exits,
+    .run = cmd_capture,
+};
+
+/* Stores one option's value in o. */
+static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *s == '\0' || *end != '\0' || *s == '-' || v > max) {
-        fprintf(stderr, "tidemark capture: %s needs a whole number up to %llu, not '%s'\n", flag,
-                (unsigned long long)max, s);
-        return -1;
+    switch (id) {
+    case OPT_JOURNAL:
+        o->journal = p->arg;
+        break;
+    case OPT_SOURCE:
+        o->source = p->arg;
+        break;
+    case OPT_TABLE:
+        o->tables[o->n_tables++] = p->arg;
+        break;
+    case OPT_SLOT:
+        snprintf(o->slot, sizeof o->slot, "%s", p->arg);
+        break;
+    case OPT_PUBLICATION:
+        snprintf(o->publication, sizeof o->publication, "%s", p->arg);
+        break;
+    case OPT_RI_FULL:
+        o->set_replica_identity_full = true;
+        break;
+    case OPT_FSYNC_INTERVAL:
+        o->fsync_interval_ms = (int)p->num;
+        break;
+    case OPT_SEGMENT_SIZE:
+        o->segment_size = p->num << 20;
+        break;
+    case OPT_STATUS_INTERVAL:
+        o->status_interval_s = (int)p->num;
+        break;
+    case OPT_ENDPOS:
+        o->endpos = p->num;
+        break;
+    case OPT_TX_MEMORY:
+        o->tx_memory_budget = p->num << 20;
+        break;
+    case OPT_WARN_ROWS:
+        o->warn_rows = (uint32_t)p->num;
+        break;
+    default:
+        break;
     }
-    *out = v;
-    return 0;
+}
+
+/* Reads the command line into o (its defaults first): 0, or -1 to stop
+ * with *status (after --help, or a usage error said). */
+static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
+{
+    o->fsync_interval_ms = 200;
+    o->segment_size = TM_DEFAULT_SEGMENT_SIZE;
+    o->status_interval_s = 10;
+    o->tx_memory_budget = 256ull << 20;
+    o->warn_rows = 1000;
+    snprintf(o->publication, sizeof o->publication, "tidemark");
+    tm_cli p;
+    tm_cli_begin(&p, &tm_cmd_capture, argc, argv);
+    int id;
+    while ((id = tm_cli_next(&p)) > 0)
+        take_option(o, &p, id);
+    *status = p.status;
+    return id == TM_CLI_EXIT ? -1 : 0;
 }
 
 /* Slot names allow lower case letters, digits and underscores only. */
@@ -100,252 +223,202 @@ static void default_slot(const char *db, char *out, size_t len)
     out[n] = '\0';
 }
 
-int cmd_capture(int argc, char **argv)
-{
-    static const struct option longopts[] = {
-        {"journal", required_argument, NULL, 'j'},
-        {"source", required_argument, NULL, 's'},
-        {"table", required_argument, NULL, 't'},
-        {"slot", required_argument, NULL, 'S'},
-        {"publication", required_argument, NULL, 'P'},
-        {"set-replica-identity-full", no_argument, NULL, 'F'},
-        {"fsync-interval-ms", required_argument, NULL, 'i'},
-        {"segment-size", required_argument, NULL, 'z'},
-        {"status-interval", required_argument, NULL, 'I'},
-        {"endpos", required_argument, NULL, 'E'},
-        {"tx-memory-mb", required_argument, NULL, 'M'},
-        {"warn-rows", required_argument, NULL, 'W'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    tm_capture_opts o = {0};
-    o.fsync_interval_ms = 200;
-    o.segment_size = TM_DEFAULT_SEGMENT_SIZE;
-    o.status_interval_s = 10;
-    o.tx_memory_budget = 256ull << 20;
-    o.warn_rows = 1000;
-    o.notice.fn = print_notice;
-    snprintf(o.publication, sizeof o.publication, "tidemark");
-    o.tables = calloc((size_t)argc, sizeof *o.tables);
-    int c, rc = 2;
-    uint64_t v;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            o.journal = optarg;
-            break;
-        case 's':
-            o.source = optarg;
-            break;
-        case 't':
-            o.tables[o.n_tables++] = optarg;
-            break;
-        case 'S':
-            snprintf(o.slot, sizeof o.slot, "%s", optarg);
-            break;
-        case 'P':
-            snprintf(o.publication, sizeof o.publication, "%s", optarg);
-            break;
-        case 'F':
-            o.set_replica_identity_full = true;
-            break;
-        case 'v':
-            o.verbose = true;
-            break;
-        case 'i':
-            if (parse_uint("--fsync-interval-ms", optarg, 60000, &v) != 0)
-                goto out;
-            o.fsync_interval_ms = (int)v;
-            break;
-        case 'z':
-            if (parse_uint("--segment-size", optarg, 65536, &v) != 0 || v == 0)
-                goto bad_size;
-            o.segment_size = v << 20;
-            break;
-        case 'I':
-            if (parse_uint("--status-interval", optarg, 3600, &v) != 0 || v == 0)
-                goto out;
-            o.status_interval_s = (int)v;
-            break;
-        case 'E':
-            if (tm_lsn_parse(optarg, &o.endpos) != 0) {
-                fprintf(stderr,
-                        "tidemark capture: --endpos needs an LSN such as 0/16B3748, not '%s'\n",
-                        optarg);
-                goto out;
-            }
-            break;
-        case 'M':
-            if (parse_uint("--tx-memory-mb", optarg, 1 << 20, &v) != 0 || v == 0)
-                goto out;
-            o.tx_memory_budget = v << 20;
-            break;
-        case 'W':
-            if (parse_uint("--warn-rows", optarg, UINT32_MAX, &v) != 0)
-                goto out;
-            o.warn_rows = (uint32_t)v;
-            break;
-        case 'h':
-            usage(stdout);
-            rc = 0;
-            goto out;
-        default:
-            fprintf(stderr, "Try 'tidemark capture --help'.\n");
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "tidemark capture: unexpected argument '%s'\n", argv[optind]);
-        goto out;
-    }
-    if (!o.journal || !o.source) {
-        fprintf(stderr, "tidemark capture: --journal and --source are required\n"
-                        "Try 'tidemark capture --help'.\n");
-        goto out;
-    }
-
-    tm_error err = {0};
+/* One run of capture and what it holds open (release() lets go). */
+typedef struct run {
+    tm_capture_opts o;
     tm_meta meta;
-    bool fresh = false;
-    if (tm_meta_read(o.journal, &meta, &err) != 0) {
-        if (!tm_error_is(&err, TM_ERR_NOT_FOUND)) {
-            fprintf(stderr, "tidemark capture: %s\n", err.msg);
-            goto out;
-        }
-        fresh = true;
-    }
-    if (fresh && o.n_tables == 0) {
-        fprintf(stderr,
-                "tidemark capture: %s holds no journal yet: name the tables to capture "
-                "with --table SCHEMA.NAME\n",
-                o.journal);
-        goto out;
-    }
-    if (!fresh && o.n_tables > 0)
-        fprintf(stderr,
-                "tidemark capture: note: the journal exists; --table is ignored (the "
-                "publication \"%s\" decides what is captured)\n",
-                meta.publication);
-
-    int lock_fd = -1;
-    tm_writer *w = NULL;
-    PGconn *sql = NULL, *repl = NULL;
-    bool created_dir = false, initialised = !fresh;
-    tm_writer_options wo = {.segment_size = o.segment_size};
-    /* The source first: a refusal for an unreachable server or a bad
-     * conninfo leaves nothing behind. */
+    bool fresh, created_dir, initialised;
+    int lock_fd;
+    tm_writer *w;
+    PGconn *sql, *repl;
     tm_identity id;
-    if (!(sql = tm_source_connect(o.source, false, &err)) ||
-        !(repl = tm_source_connect(o.source, true, &err)) ||
-        tm_source_identify(repl, &id, &err) != 0)
-        goto fail;
-    if (mkdir(o.journal, 0700) == 0)
-        created_dir = true;
-    else if (errno != EEXIST) {
-        tm_error_errno(&err, "cannot create journal directory %s", o.journal);
-        goto fail;
+    tm_error err;
+} run;
+
+/* tm_writer_open, and a notice of what it repaired, if anything. */
+static int open_writer(const char *dir, const tm_writer_options *wo, tm_writer **w, tm_error *err)
+{
+    tm_recovery rep = {0};
+    tm_writer_options o = *wo;
+    o.report = &rep;
+    int rc = tm_writer_open(dir, &o, w, err);
+    char note[1536];
+    tm_recovery_describe(dir, &rep, note, sizeof note);
+    if (note[0])
+        tm_log_info("%s", note);
+    return rc;
+}
+
+/* The journal's metadata, or none yet (a first run, which needs
+ * --table). Returns 0, 1 (a failure, said) or 2 (a usage error, said). */
+static int read_journal(run *r)
+{
+    if (tm_meta_read(r->o.journal, &r->meta, &r->err) != 0) {
+        if (!tm_error_is(&r->err, TM_ERR_NOT_FOUND)) {
+            tm_log_error("%s", r->err.msg);
+            return 1;
+        }
+        r->fresh = true;
+    }
+    if (r->fresh && r->o.n_tables == 0)
+        return tm_usage_error("capture",
+                              "%s holds no journal yet: name the tables to capture with --table "
+                              "SCHEMA.NAME",
+                              r->o.journal);
+    if (!r->fresh && r->o.n_tables > 0)
+        tm_log_info("note: the journal exists; --table is ignored (the publication \"%s\" "
+                    "decides what is captured)",
+                    r->meta.publication);
+    r->initialised = !r->fresh;
+    return 0;
+}
+
+/* The source first: a refusal for an unreachable server or a bad conninfo
+ * leaves nothing behind. Then the journal directory, made and locked, and
+ * on a first run opened. -1 with r->err. */
+static int open_source_and_journal(run *r)
+{
+    if (!(r->sql = tm_source_connect(r->o.source, false, &r->err)) ||
+        !(r->repl = tm_source_connect(r->o.source, true, &r->err)) ||
+        tm_source_identify(r->repl, &r->id, &r->err) != 0)
+        return -1;
+    if (mkdir(r->o.journal, 0700) == 0) {
+        r->created_dir = true;
+    } else if (errno != EEXIST) {
+        tm_error_errno(&r->err, "cannot create journal directory %s", r->o.journal);
+        return -1;
     }
     /* Lock before anything reads or repairs the journal. */
-    if (tm_journal_lock(o.journal, &lock_fd, &err) != 0)
-        goto fail;
-    if (fresh) {
-        /* A directory with segments but no metadata is a first run that died. */
-        if (open_writer(o.journal, &wo, &w, &err) != 0)
-            goto fail;
-        if (tm_writer_last_commit_lsn(w) != 0) {
-            tm_error_set(&err,
-                         "%s holds journal segments but no journal.meta: an earlier first "
-                         "run did not finish; remove the directory and start again",
-                         o.journal);
-            goto fail;
-        }
+    if (tm_journal_lock(r->o.journal, &r->lock_fd, &r->err) != 0)
+        return -1;
+    if (!r->fresh)
+        return 0;
+    /* A directory with segments but no metadata is a first run that died. */
+    tm_writer_options wo = {.segment_size = r->o.segment_size};
+    if (open_writer(r->o.journal, &wo, &r->w, &r->err) != 0)
+        return -1;
+    if (tm_writer_last_commit_lsn(r->w) != 0) {
+        tm_error_set(&r->err,
+                     "%s holds journal segments but no journal.meta: an earlier first run did "
+                     "not finish; remove the directory and start again",
+                     r->o.journal);
+        return -1;
     }
+    return 0;
+}
 
-    if (fresh) {
-        if (!o.slot[0])
-            default_slot(id.database, o.slot, sizeof o.slot);
-        if (tm_capture_init_journal(&o, sql, repl, &id, w, &meta, &err) != 0)
-            goto fail;
-        initialised = true;
-    } else {
-        if (meta.system_identifier != id.system_identifier || strcmp(meta.database, id.database)) {
-            tm_error_set(&err,
-                         "journal %s belongs to database \"%s\" of system %llu, but the "
-                         "source is database \"%s\" of system %llu; use another --journal",
-                         o.journal, meta.database, (unsigned long long)meta.system_identifier,
-                         id.database, (unsigned long long)id.system_identifier);
-            goto fail;
-        }
-        if (o.slot[0] && strcmp(o.slot, meta.slot)) {
-            tm_error_set(&err, "journal %s reads slot \"%s\", not \"%s\"", o.journal, meta.slot,
-                         o.slot);
-            goto fail;
-        }
-        snprintf(o.slot, sizeof o.slot, "%s", meta.slot);
-        snprintf(o.publication, sizeof o.publication, "%s", meta.publication);
-        tm_slot_info si;
-        if (tm_slot_info_get(sql, o.slot, &si, &err) != 0)
-            goto fail;
-        if (!si.exists || !si.logical_pgoutput || !strcmp(si.wal_status, "lost")) {
-            tm_error_set(&err,
-                         "replication slot \"%s\" %s: changes since the journal's end may "
-                         "be gone (a gap). Start a new journal in an empty directory (it "
-                         "takes a fresh base snapshot); keep %s for the history it holds",
-                         o.slot,
-                         !si.exists             ? "no longer exists"
-                         : !si.logical_pgoutput ? "is not a pgoutput logical slot"
-                                                : "has lost required WAL (wal_status = lost)",
-                         o.journal);
-            goto fail;
-        }
-        if (!w && open_writer(o.journal, &wo, &w, &err) != 0)
-            goto fail;
-        tm_oidlist tables = {0};
-        if (tm_publication_ensure(sql, o.publication, &tables, &err) != 0)
-            goto fail;
-        int ri =
-            tm_replica_identity_check(sql, &tables, o.set_replica_identity_full, &o.notice, &err);
-        tm_oidlist_free(&tables);
-        if (ri != 0)
-            goto fail;
+/* A first run: publication, slot, base snapshot and metadata. */
+static int init_journal(run *r)
+{
+    if (!r->o.slot[0])
+        default_slot(r->id.database, r->o.slot, sizeof r->o.slot);
+    if (tm_capture_init_journal(&r->o, r->sql, r->repl, &r->id, r->w, &r->meta, &r->err) != 0)
+        return -1;
+    r->initialised = true;
+    return 0;
+}
+
+/* The journal's slot still holds everything since the journal's end. */
+static int check_slot(run *r)
+{
+    tm_slot_info si;
+    if (tm_slot_info_get(r->sql, r->o.slot, &si, &r->err) != 0)
+        return -1;
+    if (si.exists && si.logical_pgoutput && strcmp(si.wal_status, "lost"))
+        return 0;
+    tm_error_set(&r->err,
+                 "replication slot \"%s\" %s: changes since the journal's end may be gone (a "
+                 "gap). Start a new journal in an empty directory (it takes a fresh base "
+                 "snapshot); keep %s for the history it holds",
+                 r->o.slot,
+                 !si.exists             ? "no longer exists"
+                 : !si.logical_pgoutput ? "is not a pgoutput logical slot"
+                                        : "has lost required WAL (wal_status = lost)",
+                 r->o.journal);
+    return -1;
+}
+
+/* A later run: the journal is this source's, its slot is sound, and the
+ * publication and the tables' replica identities are checked. */
+static int check_resume(run *r)
+{
+    const tm_meta *m = &r->meta;
+    if (m->system_identifier != r->id.system_identifier || strcmp(m->database, r->id.database)) {
+        tm_error_set(&r->err,
+                     "journal %s belongs to database \"%s\" of system %llu, but the source is "
+                     "database \"%s\" of system %llu; use another --journal",
+                     r->o.journal, m->database, (unsigned long long)m->system_identifier,
+                     r->id.database, (unsigned long long)r->id.system_identifier);
+        return -1;
     }
-    PQfinish(repl);
-    repl = NULL;
-    PQfinish(sql);
-    sql = NULL;
+    if (r->o.slot[0] && strcmp(r->o.slot, m->slot)) {
+        tm_error_set(&r->err, "journal %s reads slot \"%s\", not \"%s\"", r->o.journal, m->slot,
+                     r->o.slot);
+        return -1;
+    }
+    snprintf(r->o.slot, sizeof r->o.slot, "%s", m->slot);
+    snprintf(r->o.publication, sizeof r->o.publication, "%s", m->publication);
+    if (check_slot(r) != 0)
+        return -1;
+    tm_writer_options wo = {.segment_size = r->o.segment_size};
+    if (!r->w && open_writer(r->o.journal, &wo, &r->w, &r->err) != 0)
+        return -1;
+    tm_oidlist tables = {0};
+    if (tm_publication_ensure(r->sql, r->o.publication, &tables, &r->err) != 0)
+        return -1;
+    int ri = tm_replica_identity_check(r->sql, &tables, r->o.set_replica_identity_full, &r->err);
+    tm_oidlist_free(&tables);
+    return ri;
+}
 
+/* Streams until a signal, --endpos or an error, then closes the journal. */
+static int stream(run *r)
+{
+    PQfinish(r->repl);
+    r->repl = NULL;
+    PQfinish(r->sql);
+    r->sql = NULL;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (tm_capture_stream(&o, &meta, w, &err) != 0)
-        goto fail;
-    rc = tm_writer_close(w, &err) == 0 ? 0 : 2;
-    w = NULL;
-    if (rc != 0)
-        fprintf(stderr, "tidemark capture: %s\n", err.msg);
-    goto cleanup;
-fail:
-    fprintf(stderr, "tidemark capture: %s\n", err.msg);
-    rc = 2;
-cleanup:
-    if (w)
-        tm_writer_close(w, NULL);
-    if (sql)
-        PQfinish(sql);
-    if (repl)
-        PQfinish(repl);
-    if (!initialised && lock_fd >= 0)
-        tm_capture_discard_fresh(o.journal, created_dir);
-    if (lock_fd >= 0)
-        tm_journal_unlock(lock_fd);
-out:
-    free(o.tables);
+    if (tm_capture_stream(&r->o, &r->meta, r->w, &r->err) != 0)
+        return -1;
+    int rc = tm_writer_close(r->w, &r->err);
+    r->w = NULL;
     return rc;
-bad_size:
-    fprintf(stderr, "tidemark capture: --segment-size is in MB, 1 to 65536\n");
-    goto out;
+}
+
+/* Lets go of what r holds; a first run that did not finish leaves nothing. */
+static void release(run *r)
+{
+    if (r->w)
+        tm_writer_close(r->w, NULL);
+    if (r->sql)
+        PQfinish(r->sql);
+    if (r->repl)
+        PQfinish(r->repl);
+    if (!r->initialised && r->lock_fd >= 0)
+        tm_capture_discard_fresh(r->o.journal, r->created_dir);
+    if (r->lock_fd >= 0)
+        tm_journal_unlock(r->lock_fd);
+}
+
+static int cmd_capture(int argc, char **argv)
+{
+    run r = {.lock_fd = -1};
+    int rc = 1;
+    if (!(r.o.tables = calloc((size_t)argc, sizeof *r.o.tables)))
+        tm_log_error("out of memory");
+    else if (parse_args(argc, argv, &r.o, &rc) == 0 && (rc = read_journal(&r)) == 0) {
+        if (open_source_and_journal(&r) != 0 ||
+            (r.fresh ? init_journal(&r) : check_resume(&r)) != 0 || stream(&r) != 0) {
+            tm_log_error("%s", r.err.msg);
+            rc = 1;
+        }
+        release(&r);
+    }
+    free(r.o.tables);
+    return rc;
 }

@@ -2,18 +2,56 @@
  * the server its slot is. */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "store/cli/commands.h"
-#include "store/journal/journal.h"
-#include "store/common/lsn.h"
 #include "capture/source/setup.h"
 #include "capture/source/source.h"
+#include "store/cli/commands.h"
+#include "store/common/inert.h"
+#include "store/common/log.h"
+#include "store/common/lsn.h"
 #include "store/common/tm_time.h"
+#include "store/journal/journal.h"
+
+enum { OPT_JOURNAL = 1, OPT_SOURCE };
+
+static const tm_option options[] = {
+    {.id = OPT_JOURNAL,
+     .name = "journal",
+     .kind = TM_OPT_TEXT,
+     .value = "DIR",
+     .help = "the journal (required)",
+     .flags = TM_OPT_REQUIRED},
+    {.id = OPT_SOURCE,
+     .name = "source",
+     .kind = TM_OPT_TEXT,
+     .value = "CONNINFO",
+     .help = "the capture source (libpq connection string or URI): also show the slot and "
+             "the lag"},
+    {0},
+};
+
+static const tm_exit_code exits[] = {TM_EXIT_SUCCESS, TM_EXIT_FAILURE, TM_EXIT_USAGE, {0, NULL}};
+
+static int cmd_status(int argc, char **argv);
+
+const tm_command tm_cmd_status = {
+    .name = "status",
+    .summary = "show what a journal holds and how far behind its source it is",
+    .synopsis = "--journal DIR [--source CONNINFO]",
+    .description = "Shows the journal's source, its first and last commit, segments and bytes, "
+                   "and the captured tables with their rows in the base snapshot. With --source, "
+                   "also the slot's state, its confirmed position and the lag behind the server.",
+    .options = options,
+    .exits = exits,
+    .run = cmd_status,
+};
+
+/* Names from the journal are printed inert (inert.h). */
+#define INERT(s) tm_inert((s), (char[TM_INERT_SIZE(512)]){0}, TM_INERT_SIZE(512))
 
 typedef struct table_rows {
     uint32_t oid;
@@ -130,10 +168,11 @@ static int source_status(const char *conninfo, const tm_meta *m, tm_error *err)
     PQfinish(c);
     char a[TM_LSN_BUFLEN], b[TM_LSN_BUFLEN];
     if (!si.exists) {
-        printf("slot:          \"%s\" MISSING: capture cannot continue this journal\n", m->slot);
+        printf("slot:          \"%s\" MISSING: capture cannot continue this journal\n",
+               INERT(m->slot));
         return 0;
     }
-    printf("slot:          \"%s\" %s, wal_status %s\n", m->slot,
+    printf("slot:          \"%s\" %s, wal_status %s\n", INERT(m->slot),
            si.active_pid ? "active" : "inactive", si.wal_status[0] ? si.wal_status : "-");
     printf("confirmed:     %s (server at %s, lag %llu bytes)\n",
            tm_lsn_format(si.confirmed_flush_lsn, a), tm_lsn_format(cur, b),
@@ -141,71 +180,58 @@ static int source_status(const char *conninfo, const tm_meta *m, tm_error *err)
     return 0;
 }
 
-int cmd_status(int argc, char **argv)
+static void print_summary(const char *journal, const tm_meta *m, const summary *s)
 {
-    static const struct option longopts[] = {{"journal", required_argument, NULL, 'j'},
-                                             {"source", required_argument, NULL, 's'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    char a[TM_LSN_BUFLEN], b[TM_LSN_BUFLEN], t1[TM_TIME_BUFLEN], t2[TM_TIME_BUFLEN];
+    printf("journal:       %s (format %d)\n", INERT(journal), m->format_version);
+    printf("source:        database \"%s\", system %llu, slot \"%s\", publication \"%s\"\n",
+           INERT(m->database), (unsigned long long)m->system_identifier, INERT(m->slot),
+           INERT(m->publication));
+    printf("base snapshot: %s at %s\n", tm_time_format(s->first_time, t1),
+           tm_lsn_format(s->first_lsn, a));
+    printf("last commit:   %s at %s\n", tm_time_format(s->last_time, t2),
+           tm_lsn_format(s->last_lsn, b));
+    printf("transactions:  %llu (%llu records) since the base snapshot\n",
+           (unsigned long long)s->tx, (unsigned long long)s->changes);
+    printf("segments:      %llu, %llu bytes\n", (unsigned long long)s->segments,
+           (unsigned long long)s->bytes);
+    printf("tables:\n");
+    for (size_t i = 0; i < s->ntables; i++)
+        printf("  %-40s %llu rows in the base snapshot\n", INERT(s->tables[i].name),
+               (unsigned long long)s->tables[i].rows);
+}
+
+static int cmd_status(int argc, char **argv)
+{
     const char *journal = NULL, *source = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            journal = optarg;
-            break;
-        case 's':
-            source = optarg;
-            break;
-        case 'h':
-            printf(
-                "Usage: tidemark status --journal DIR [--source CONNINFO]\n\n"
-                "Shows the journal's source, its first and last commit, segments and bytes,\n"
-                "and the captured tables with their rows in the base snapshot. With --source,\n"
-                "also the slot's state, its confirmed position and the lag behind the server.\n");
-            return 0;
-        default:
-            fprintf(stderr, "Try 'tidemark status --help'.\n");
-            return 2;
-        }
+    tm_cli p;
+    tm_cli_begin(&p, &tm_cmd_status, argc, argv);
+    int id;
+    while ((id = tm_cli_next(&p)) > 0) {
+        if (id == OPT_JOURNAL)
+            journal = p.arg;
+        else if (id == OPT_SOURCE)
+            source = p.arg;
     }
-    if (!journal || optind < argc) {
-        fprintf(stderr, "tidemark status: --journal DIR is required\n");
-        return 2;
-    }
+    if (id == TM_CLI_EXIT)
+        return p.status;
     tm_error err;
     tm_meta m;
     if (tm_meta_read(journal, &m, &err) != 0) {
-        fprintf(stderr, "tidemark status: %s\n", err.msg);
-        return 2;
+        tm_log_error("%s", err.msg);
+        return 1;
     }
     summary s = {0};
     if (summarise(journal, &s, &err) != 0) {
-        fprintf(stderr, "tidemark status: %s\n", err.msg);
+        tm_log_error("%s", err.msg);
         free(s.tables);
-        return 2;
+        return 1;
     }
-    char a[TM_LSN_BUFLEN], b[TM_LSN_BUFLEN], t1[TM_TIME_BUFLEN], t2[TM_TIME_BUFLEN];
-    printf("journal:       %s (format %d)\n", journal, m.format_version);
-    printf("source:        database \"%s\", system %llu, slot \"%s\", publication \"%s\"\n",
-           m.database, (unsigned long long)m.system_identifier, m.slot, m.publication);
-    printf("base snapshot: %s at %s\n", tm_time_format(s.first_time, t1),
-           tm_lsn_format(s.first_lsn, a));
-    printf("last commit:   %s at %s\n", tm_time_format(s.last_time, t2),
-           tm_lsn_format(s.last_lsn, b));
-    printf("transactions:  %llu (%llu records) since the base snapshot\n", (unsigned long long)s.tx,
-           (unsigned long long)s.changes);
-    printf("segments:      %llu, %llu bytes\n", (unsigned long long)s.segments,
-           (unsigned long long)s.bytes);
-    printf("tables:\n");
-    for (size_t i = 0; i < s.ntables; i++)
-        printf("  %-40s %llu rows in the base snapshot\n", s.tables[i].name,
-               (unsigned long long)s.tables[i].rows);
+    print_summary(journal, &m, &s);
     free(s.tables);
     if (source && source_status(source, &m, &err) != 0) {
-        fprintf(stderr, "tidemark status: %s\n", err.msg);
-        return 2;
+        tm_log_error("%s", err.msg);
+        return 1;
     }
     return 0;
 }

@@ -3,20 +3,21 @@
  * and at the end. It resumes from the newest checkpoint, so running it
  * again (say nightly, like a backup) only reads what is new. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "replay/engine/checkpoint.h"
+#include "replay/engine/runner.h"
+#include "replay/keys/keyscan.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
-#include "replay/keys/keyscan.h"
 #include "store/common/fsutil.h"
-#include "store/journal/journal.h"
+#include "store/common/log.h"
 #include "store/common/lsn.h"
-#include "replay/engine/runner.h"
+#include "store/journal/journal.h"
 
 #define DEFAULT_EVERY 250000
 
@@ -24,24 +25,59 @@ typedef struct ck_run {
     const char *journal;
     uint64_t every, since; /* changes applied between checkpoints; applied at the last one */
     uint64_t written, kept, last_lsn;
-    bool gap_noted, verbose, started;
+    bool gap_noted, started;
 } ck_run;
 
-static void usage(FILE *f)
-{
-    fprintf(f, "Usage: tidemark checkpoint --journal DIR [--every N] [--verbose]\n\n"
-               "Writes checkpoints (DIR/checkpoints/LSN.ckpt: the state of every table at a\n"
-               "commit) so that replay of a late point starts from the nearest one instead of\n"
-               "the base snapshot. Resumes from the newest checkpoint; existing ones are kept.\n"
-               "Also builds the per-segment key summaries (DIR/*.keys) that make by-key\n"
-               "`tidemark log` queries read only the frames holding their keys. Run it from\n"
-               "cron or a systemd timer, like a backup.\n\n"
-               "  -j, --journal DIR   the journal\n"
-               "  -n, --every N       a checkpoint every N changes applied (default 250000)\n"
-               "                      and one at the end\n"
-               "  -v, --verbose       a line per checkpoint written\n"
-               "  -h, --help          show this help\n");
-}
+enum { OPT_JOURNAL = 1, OPT_EVERY, OPT_QUIET, OPT_VERBOSE };
+
+static const tm_option options[] = {
+    {.id = OPT_JOURNAL,
+     .name = "journal",
+     .letter = 'j',
+     .kind = TM_OPT_TEXT,
+     .value = "DIR",
+     .help = "the journal",
+     .flags = TM_OPT_REQUIRED},
+    {.id = OPT_EVERY,
+     .name = "every",
+     .letter = 'n',
+     .kind = TM_OPT_UINT,
+     .value = "N",
+     .help = "a checkpoint every N changes applied (default 250000) and one at the end",
+     .min = 1,
+     .max = UINT64_MAX,
+     .expect = "needs a positive count"},
+    {.id = OPT_QUIET,
+     .name = "quiet",
+     .letter = 'q',
+     .help = "only warnings and errors (not the summary line)",
+     .flags = TM_OPT_QUIET},
+    {.id = OPT_VERBOSE,
+     .name = "verbose",
+     .letter = 'v',
+     .help = "a line per checkpoint written",
+     .flags = TM_OPT_VERBOSE},
+    {0},
+};
+
+static const tm_exit_code exits[] = {TM_EXIT_SUCCESS, TM_EXIT_FAILURE, TM_EXIT_USAGE, {0, NULL}};
+
+static int cmd_checkpoint(int argc, char **argv);
+
+const tm_command tm_cmd_checkpoint = {
+    .name = "checkpoint",
+    .summary = "materialise replay state so late points replay fast",
+    .synopsis = "--journal DIR [--every N] [--quiet | --verbose]",
+    .description =
+        "Writes checkpoints (DIR/checkpoints/LSN.ckpt: the state of every table at a commit) so "
+        "that replay of a late point starts from the nearest one instead of the base snapshot. "
+        "Resumes from the newest checkpoint; existing ones are kept. Also builds the per-segment "
+        "key summaries (DIR/*.keys) that make by-key `tidemark log` queries read only the frames "
+        "holding their keys. Run it from cron or a systemd timer, like a backup.",
+    .options = options,
+    .exits = exits,
+    .run = cmd_checkpoint,
+};
 
 static bool any_table(void *arg, const tm_version *v)
 {
@@ -55,10 +91,9 @@ static int checkpoint_here(ck_run *c, const tm_state *s, const tm_run_info *info
     if (tm_ckpt_state_has_gap(s)) {
         /* A checkpoint must not hide a gap: none until a snapshot closes it. */
         if (!c->gap_noted)
-            fprintf(stderr,
-                    "tidemark checkpoint: the journal has a gap (%s) not yet covered by a base "
-                    "snapshot; no checkpoints until one follows\n",
-                    info->gap_reason);
+            tm_log_info("the journal has a gap (%s) not yet covered by a base snapshot; no "
+                        "checkpoints until one follows",
+                        info->gap_reason);
         c->gap_noted = true;
         return 0;
     }
@@ -70,11 +105,8 @@ static int checkpoint_here(ck_run *c, const tm_state *s, const tm_run_info *info
     c->last_lsn = info->last_lsn;
     if (written) {
         c->written++;
-        if (c->verbose) {
-            char l[TM_LSN_BUFLEN];
-            fprintf(stderr, "tidemark checkpoint: wrote the checkpoint at LSN %s\n",
-                    tm_lsn_format(info->last_lsn, l));
-        }
+        char l[TM_LSN_BUFLEN];
+        tm_log_debug("wrote the checkpoint at LSN %s", tm_lsn_format(info->last_lsn, l));
     } else {
         c->kept++;
     }
@@ -94,103 +126,95 @@ static int after_tx(void *arg, tm_state *s, const tm_run_info *info, tm_error *e
     return checkpoint_here(c, s, info, err);
 }
 
-int cmd_checkpoint(int argc, char **argv)
+/* Reads the command line into c: 0, or -1 to stop with *status (after
+ * --help, or a usage error said). */
+static int parse_args(int argc, char **argv, ck_run *c, int *status)
 {
-    static const struct option longopts[] = {
-        {"journal", required_argument, NULL, 'j'},
-        {"every", required_argument, NULL, 'n'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    ck_run c = {.every = DEFAULT_EVERY};
-    int opt;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":j:n:vh", longopts, NULL)) != -1) {
-        char *end;
-        switch (opt) {
-        case 'j':
-            c.journal = optarg;
-            break;
-        case 'n':
-            errno = 0;
-            c.every = strtoull(optarg, &end, 10);
-            if (errno || *end || !*optarg || optarg[0] == '-' || c.every == 0)
-                return tm_usage_error("checkpoint", "--every needs a positive count, not '%s'",
-                                      optarg);
-            break;
-        case 'v':
-            c.verbose = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return tm_usage_bad_option("checkpoint", opt, argv);
-        }
+    tm_cli p;
+    tm_cli_begin(&p, &tm_cmd_checkpoint, argc, argv);
+    int id;
+    while ((id = tm_cli_next(&p)) > 0) {
+        if (id == OPT_JOURNAL)
+            c->journal = p.arg;
+        else if (id == OPT_EVERY)
+            c->every = p.num;
     }
-    if (optind < argc)
-        return tm_usage_error("checkpoint", "unexpected argument '%s'", argv[optind]);
-    if (!c.journal)
-        return tm_usage_error("checkpoint", "--journal DIR is required");
+    *status = p.status;
+    return id == TM_CLI_EXIT ? -1 : 0;
+}
+
+/* The journal's checkpoint folder, made if missing. */
+static int prepare(const ck_run *c)
+{
     tm_error err;
     tm_meta meta;
-    if (tm_meta_read(c.journal, &meta, &err) != 0) {
+    if (tm_meta_read(c->journal, &meta, &err) != 0) {
         if (tm_error_is(&err, TM_ERR_NOT_FOUND))
-            fprintf(stderr, "tidemark checkpoint: %s is not a tidemark journal (no journal.meta)\n",
-                    c.journal);
+            tm_log_error("%s is not a tidemark journal (no journal.meta)", c->journal);
         else
-            fprintf(stderr, "tidemark checkpoint: %s\n", err.msg);
-        return 2;
+            tm_log_error("%s", err.msg);
+        return -1;
     }
     char cdir[PATH_MAX];
-    if (snprintf(cdir, sizeof cdir, "%s/%s", c.journal, TM_CKPT_DIR) >= (int)sizeof cdir) {
-        fprintf(stderr, "tidemark checkpoint: journal path %s is too long\n", c.journal);
-        return 2;
+    if (snprintf(cdir, sizeof cdir, "%s/%s", c->journal, TM_CKPT_DIR) >= (int)sizeof cdir) {
+        tm_log_error("journal path %s is too long", c->journal);
+        return -1;
     }
-    if (tm_mkdir_p(cdir, &err) != 0 || tm_fsync_dir(c.journal, &err) != 0) {
-        fprintf(stderr, "tidemark checkpoint: %s\n", err.msg);
-        return 2;
+    if (tm_mkdir_p(cdir, &err) != 0 || tm_fsync_dir(c->journal, &err) != 0) {
+        tm_log_error("%s", err.msg);
+        return -1;
     }
+    return 0;
+}
+
+static void summary_line(const ck_run *c, const tm_state *s, const tm_run_info *info)
+{
+    char l[TM_LSN_BUFLEN], r[TM_LSN_BUFLEN + 40] = "";
+    if (info->ckpt_lsn) {
+        snprintf(r, sizeof r, ", resumed from the checkpoint at LSN ");
+        tm_lsn_format(info->ckpt_lsn, r + strlen(r));
+    }
+    tm_log_info("%" PRIu64 " checkpoints written, %" PRIu64
+                " changes applied in %.2fs%s; the journal ends at LSN %s",
+                c->written, tm_state_applied(s) - info->ckpt_rows, info->seconds, r,
+                tm_lsn_format(info->last_lsn, l));
+}
+
+static int cmd_checkpoint(int argc, char **argv)
+{
+    ck_run c = {.every = DEFAULT_EVERY};
+    int rc;
+    if (parse_args(argc, argv, &c, &rc) != 0)
+        return rc;
+    if (prepare(&c) != 0)
+        return 1;
+    tm_error err;
     tm_state *s = tm_state_new(any_table, NULL, &err);
     if (!s) {
-        fprintf(stderr, "tidemark checkpoint: %s\n", err.msg);
-        return 2;
+        tm_log_error("%s", err.msg);
+        return 1;
     }
     tm_target all = {.by_lsn = true, .lsn = UINT64_MAX};
-    tm_runner_opts ro = {.use_checkpoints = true, .after_tx = after_tx, .arg = &c, .warn = stderr};
+    tm_runner_opts ro = {.use_checkpoints = true, .after_tx = after_tx, .arg = &c};
     tm_run_info info;
-    int rc = 2;
+    rc = 1;
     if (tm_run_to_opts(c.journal, s, &all, &ro, &info, &err) != 0)
         goto fail;
     if (info.last_lsn != c.last_lsn && info.last_lsn != info.ckpt_lsn &&
         checkpoint_here(&c, s, &info, &err) != 0)
         goto fail;
-    char l[TM_LSN_BUFLEN], r[TM_LSN_BUFLEN + 40] = "";
-    if (info.ckpt_lsn) {
-        snprintf(r, sizeof r, ", resumed from the checkpoint at LSN ");
-        tm_lsn_format(info.ckpt_lsn, r + strlen(r));
-    }
-    fprintf(stderr,
-            "tidemark checkpoint: %" PRIu64 " checkpoints written, %" PRIu64
-            " changes applied in %.2fs%s; the journal ends at LSN %s\n",
-            c.written, tm_state_applied(s) - info.ckpt_rows, info.seconds, r,
-            tm_lsn_format(info.last_lsn, l));
+    summary_line(&c, s, &info);
     /* The log's per-segment key summaries are derived data of the same
      * kind: build what is missing while we are at it. */
     tm_keyscan_stats ks;
     if (tm_keyscan_build_all(c.journal, &ks, &err) != 0)
         goto fail;
-    if (c.verbose)
-        fprintf(stderr,
-                "tidemark checkpoint: key summaries: %" PRIu64 " frames indexed, %" PRIu64
-                " summaries saved\n",
-                ks.indexed, ks.saved);
+    tm_log_debug("key summaries: %" PRIu64 " frames indexed, %" PRIu64 " summaries saved",
+                 ks.indexed, ks.saved);
     rc = 0;
     goto out;
 fail:
-    fprintf(stderr, "tidemark checkpoint: %s\n", err.msg);
+    tm_log_error("%s", err.msg);
 out:
     tm_state_free(s);
     return rc;

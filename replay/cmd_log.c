@@ -1,36 +1,260 @@
-/* tidemark log: who changed what, and when (forensics). See log_opts.c for
- * the interface and log_run.c for the work. */
+/* tidemark log: who changed what, and when (forensics). The command line is
+ * here (the options are log_opts.h), the work in log_run.c. */
+#include "replay/cmd_log.h"
+
+#include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
-#include "store/cli/commands.h"
-#include "replay/log/log_opts.h"
 #include "replay/log/log_run.h"
+#include "replay/query/where.h"
+#include "store/cli/cli.h"
+#include "store/cli/commands.h"
+#include "store/common/log.h"
 
-int cmd_log(int argc, char **argv)
+enum {
+    OPT_JOURNAL = 1,
+    OPT_TABLE,
+    OPT_WHERE,
+    OPT_FROM,
+    OPT_TO,
+    OPT_XID,
+    OPT_COLUMN,
+    OPT_TRANSACTIONS,
+    OPT_TOP,
+    OPT_ALL_MESSAGES,
+    OPT_FORMAT,
+    OPT_TZ,
+    OPT_STATS,
+};
+
+static const char *const formats[] = {"text", "jsonl", NULL};
+static const log_format_kind format_of[] = {LOG_TEXT, LOG_JSONL};
+
+static const tm_option options[] = {
+    {.id = OPT_JOURNAL,
+     .name = "journal",
+     .kind = TM_OPT_TEXT,
+     .value = "DIR",
+     .help = "the journal to read",
+     .flags = TM_OPT_REQUIRED},
+    {.id = OPT_TABLE,
+     .name = "table",
+     .kind = TM_OPT_TEXT,
+     .value = "SCHEMA.NAME",
+     .help = "only changes of this table (repeatable; NAME alone is public.NAME; quote \"Mixed "
+             "Case\" names)"},
+    {.id = OPT_WHERE,
+     .name = "where",
+     .kind = TM_OPT_TEXT,
+     .value = "EXPR",
+     .help = "only rows whose old or new image matches, e.g. \"user_id = 42 AND key = 'theme'\" "
+             "(same language as replay: = != < <= > >=, IN (...), IS [NOT] NULL, col->>'k')"},
+    {.id = OPT_FROM,
+     .name = "from",
+     .kind = TM_OPT_TEXT,
+     .value = "TS",
+     .help = "only transactions committed at or after TS (timestamptz forms, e.g. '2026-05-01 "
+             "14:03:12+02'; without an offset in --tz, default UTC)"},
+    {.id = OPT_TO,
+     .name = "to",
+     .kind = TM_OPT_TEXT,
+     .value = "TS",
+     .help = "only transactions committed at or before TS (the same forms)"},
+    {.id = OPT_XID,
+     .name = "xid",
+     .kind = TM_OPT_UINT,
+     .value = "N",
+     .help = "only transaction N (repeatable)",
+     .max = UINT32_MAX,
+     .expect = "must be a transaction id (a whole number up to 4294967295)"},
+    {.id = OPT_COLUMN,
+     .name = "column",
+     .kind = TM_OPT_TEXT,
+     .value = "NAME",
+     .help = "only changes that touched this column (repeatable)"},
+    {.id = OPT_TRANSACTIONS,
+     .name = "transactions",
+     .help = "one line per transaction: time, xid, rows per table and operation, context; MASS "
+             "CHANGE marks transactions that capture flagged (--warn-rows)"},
+    {.id = OPT_TOP,
+     .name = "top",
+     .kind = TM_OPT_UINT,
+     .value = "N",
+     .help = "with --transactions: the N largest, largest first",
+     .min = 1,
+     .max = 1000000000,
+     .expect = "needs a number of transactions from 1 to 1000000000"},
+    {.id = OPT_ALL_MESSAGES,
+     .name = "all-messages",
+     .help = "also logical messages with other prefixes (those outside transactions at their "
+             "position)"},
+    {.id = OPT_FORMAT,
+     .name = "format",
+     .kind = TM_OPT_CHOICE,
+     .value = "text|jsonl",
+     .help = "text (default) or one JSON object per line",
+     .choices = formats},
+    {.id = OPT_TZ,
+     .name = "tz",
+     .kind = TM_OPT_TEXT,
+     .value = "ZONE",
+     .help = "time zone for timestamps without an offset and for printed times (IANA name, "
+             "e.g. Europe/Paris; default UTC)"},
+    {.id = OPT_STATS,
+     .name = "stats",
+     .help = "print what was read (frames read and skipped) on stderr"},
+    {0},
+};
+
+static const tm_exit_code exits[] = {
+    {0, "success (also when nothing matched)"},
+    TM_EXIT_FAILURE,
+    TM_EXIT_USAGE,
+    {0, NULL},
+};
+
+static int cmd_log(int argc, char **argv);
+
+const tm_command tm_cmd_log = {
+    .name = "log",
+    .summary = "forensic history: who changed what, when, old -> new",
+    .synopsis = "--journal DIR [--table SCHEMA.NAME ...] [--where EXPR] [--from TS] [--to TS] "
+                "[--xid N ...] [--column NAME ...] [--transactions [--top N]] [--all-messages] "
+                "[--format text|jsonl] [--tz ZONE] [--stats]",
+    .description =
+        "Lists the changes in the journal in commit order: commit time, xid, commit LSN, table, "
+        "operation, the row's key, and what changed (updates: only the changed columns, old -> "
+        "new, and for json/jsonb the changed paths). Context that the application attached with "
+        "pg_logical_emit_message(true, 'tidemark', '{...}') (see scripts/context.sql) is shown "
+        "with each change of its transaction.",
+    .options = options,
+    .notes = "Lookups by key (--where on key columns), table or xid read only the frames that "
+             "hold them, using per-segment key summaries (DIR/*.keys) that log builds the first "
+             "time it reads a segment.",
+    .exits = exits,
+    .run = cmd_log,
+};
+
+typedef struct raw {
+    const char *from, *to;
+    bool top_given;
+} raw;
+
+/* Stores one option's value in o: 0, or a usage error's status. */
+static int take_option(log_opts *o, raw *r, const tm_cli *p, int id)
+{
+    tm_error err;
+    int rc = 0;
+    switch (id) {
+    case OPT_JOURNAL:
+        o->journal = p->arg;
+        break;
+    case OPT_TABLE:
+        rc = log_opts_add_table(o, p->arg, &err);
+        break;
+    case OPT_WHERE:
+        if (o->where)
+            return tm_usage_error("log", "--where given twice: join the conditions with AND");
+        o->where = p->arg;
+        break;
+    case OPT_FROM:
+        r->from = p->arg;
+        break;
+    case OPT_TO:
+        r->to = p->arg;
+        break;
+    case OPT_XID:
+        rc = log_opts_add_xid(o, (uint32_t)p->num, &err);
+        break;
+    case OPT_COLUMN:
+        rc = log_opts_add_column(o, p->arg, &err);
+        break;
+    case OPT_TRANSACTIONS:
+        o->transactions = true;
+        break;
+    case OPT_TOP:
+        o->top = (size_t)p->num;
+        r->top_given = true;
+        break;
+    case OPT_ALL_MESSAGES:
+        o->all_messages = true;
+        break;
+    case OPT_FORMAT:
+        o->format = format_of[p->choice];
+        break;
+    case OPT_TZ:
+        o->tz = p->arg;
+        break;
+    case OPT_STATS:
+        o->stats = true;
+        break;
+    default:
+        break;
+    }
+    return rc == 0 ? 0 : tm_usage_error("log", "%s", err.msg);
+}
+
+/* What is checked with all the options read: 0, or a usage error's status. */
+static int check_args(log_opts *o, const raw *r)
+{
+    tm_error err;
+    if (r->top_given && !o->transactions)
+        return tm_usage_error("log", "--top goes with --transactions");
+    if (log_opts_set_times(o, r->from, r->to, &err) != 0)
+        return tm_usage_error("log", "%s", err.msg);
+    if (o->where) { /* its syntax now; its columns when the journal is read */
+        tm_where *w = tm_where_parse(o->where, &err);
+        if (!w)
+            return tm_usage_error("log", "--where: %s", err.msg);
+        tm_where_free(w);
+    }
+    return 0;
+}
+
+int cmd_log_parse(int argc, char **argv, log_opts *o, int *status)
+{
+    memset(o, 0, sizeof *o);
+    raw r = {0};
+    tm_cli p;
+    tm_cli_begin(&p, &tm_cmd_log, argc, argv);
+    int id;
+    *status = 0;
+    while ((id = tm_cli_next(&p)) > 0)
+        if ((*status = take_option(o, &r, &p, id)) != 0)
+            return -1;
+    if (id == TM_CLI_EXIT) {
+        *status = p.status;
+        return -1;
+    }
+    *status = check_args(o, &r);
+    return *status ? -1 : 0;
+}
+
+static void print_stats(const log_run_stats *st)
+{
+    tm_log_info("frames: %" PRIu64 " in the journal, %" PRIu64 " read (%" PRIu64
+                " for schemas), %" PRIu64 " skipped by key summaries; %" PRIu64
+                " frames indexed, %" PRIu64 " summaries saved; %" PRIu64 " changes in %" PRIu64
+                " transactions shown",
+                st->frames_total, st->frames_decoded + st->schema_frames, st->schema_frames,
+                st->frames_skipped, st->indexed, st->summaries_saved, st->changes_shown,
+                st->transactions_shown);
+}
+
+static int cmd_log(int argc, char **argv)
 {
     log_opts o;
-    tm_error err;
-    int rc = log_opts_parse(argc, argv, &o, &err);
-    if (rc != 0) {
-        if (rc < 0)
-            fprintf(stderr, "tidemark log: %s\n(see tidemark log --help)\n", err.msg);
-        log_opts_free(&o);
-        return rc < 0 ? 2 : 0;
+    int rc;
+    if (cmd_log_parse(argc, argv, &o, &rc) == 0) {
+        log_run_stats st;
+        tm_error err;
+        rc = log_run(&o, 1, &st, &err) == 0 ? 0 : 1;
+        if (rc != 0)
+            tm_log_error("%s", err.msg);
+        if (o.stats)
+            print_stats(&st);
     }
-    log_run_stats st;
-    rc = log_run(&o, 1, &st, &err);
-    if (rc != 0)
-        fprintf(stderr, "tidemark log: %s\n", err.msg);
-    if (o.stats)
-        fprintf(stderr,
-                "tidemark log: frames: %llu in the journal, %llu read (%llu for schemas), %llu "
-                "skipped by key summaries; %llu frames indexed, %llu summaries saved; %llu "
-                "changes in %llu transactions shown\n",
-                (unsigned long long)st.frames_total,
-                (unsigned long long)(st.frames_decoded + st.schema_frames),
-                (unsigned long long)st.schema_frames, (unsigned long long)st.frames_skipped,
-                (unsigned long long)st.indexed, (unsigned long long)st.summaries_saved,
-                (unsigned long long)st.changes_shown, (unsigned long long)st.transactions_shown);
     log_opts_free(&o);
-    return rc != 0 ? 2 : 0;
+    return rc;
 }

@@ -1,7 +1,6 @@
 /* tidemark replay: the rows of captured tables as of a time or LSN, written
  * as CSV, JSON lines or SQL, or applied to a database. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,175 +8,249 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "replay/engine/runner.h"
 #include "replay/out/apply_db.h"
+#include "replay/out/emit.h"
+#include "replay/out/outfile.h"
+#include "replay/query/where.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
-#include "replay/out/emit.h"
 #include "store/common/fsutil.h"
-#include "store/journal/journal.h"
+#include "store/common/log.h"
 #include "store/common/lsn.h"
-#include "replay/out/outfile.h"
 #include "store/common/qualname.h"
-#include "replay/engine/runner.h"
 #include "store/common/tm_time.h"
-#include "replay/query/where.h"
+#include "store/journal/journal.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "Usage: tidemark replay --journal DIR (--at TIMESTAMP | --lsn LSN) [OPTIONS]\n"
-            "\n"
-            "Reconstructs the rows of captured tables as they were at a point in time: the\n"
-            "base snapshot plus the journaled transactions in commit order, up to (not\n"
-            "including) the first one that committed after TIMESTAMP, as PostgreSQL's own\n"
-            "recovery to that time would show them; or every transaction with commit LSN <= LSN.\n"
-            "\n"
-            "Options:\n"
-            "  --journal DIR          the journal (required)\n"
-            "  --at TIMESTAMP         e.g. '2026-11-22 14:03:12+01' or '2026-11-22T13:03:12Z';\n"
-            "                         without an offset the time is in --tz (default UTC)\n"
-            "  --lsn LSN              e.g. 0/16B3748\n"
-            "  --tz ZONE              time zone of --at and --where times without an offset\n"
-            "  --table SCHEMA.NAME    a table to replay (repeatable; default: every captured\n"
-            "                         table)\n"
-            "  --where EXPR           only rows matching EXPR, e.g. \"user_id = 42 AND\n"
-            "                         value->>'theme' = 'dark'\" (AND of column OP literal,\n"
-            "                         IN (...), IS [NOT] NULL; OP is = != < <= > >=)\n"
-            "  --format FMT           csv (default; exactly what COPY (SELECT * FROM t ORDER BY\n"
-            "                         key) TO STDOUT WITH (FORMAT csv, HEADER) writes), jsonl\n"
-            "                         or sql (a psql script of COPY blocks)\n"
-            "  --output PATH          a file for one table (or an sql script), or a directory\n"
-            "                         for several (SCHEMA.NAME.EXT each); default: stdout\n"
-            "  --create-tables        sql and --apply: create the tables from the recorded\n"
-            "                         schema\n"
-            "  --apply CONNINFO       write the rows into that database, in one transaction\n"
-            "  --mode replace|merge   with --apply: replace (default) makes the target's rows\n"
-            "                         (or its --where subset) equal the replayed ones; merge\n"
-            "                         inserts missing rows and updates differing ones only\n"
-            "  --dry-run              with --apply: report what would change, change nothing\n"
-            "  --allow-source         with --apply: allow writing into the capture source\n"
-            "      --no-checkpoint    replay from the base snapshot, ignoring the\n"
-            "                         checkpoints of 'tidemark checkpoint'\n"
-            "  -v, --verbose          progress and a summary on stderr\n"
-            "  -h, --help             this help\n");
-}
+enum {
+    OPT_JOURNAL = 1,
+    OPT_AT,
+    OPT_LSN,
+    OPT_TZ,
+    OPT_TABLE,
+    OPT_WHERE,
+    OPT_FORMAT,
+    OPT_OUTPUT,
+    OPT_CREATE_TABLES,
+    OPT_APPLY,
+    OPT_MODE,
+    OPT_DRY_RUN,
+    OPT_ALLOW_SOURCE,
+    OPT_NO_CHECKPOINT,
+    OPT_QUIET,
+    OPT_VERBOSE,
+};
+
+static const char *const formats[] = {"csv", "jsonl", "sql", NULL};
+static const tm_format format_of[] = {TM_FMT_CSV, TM_FMT_JSONL, TM_FMT_SQL};
+static const char *const modes[] = {"replace", "merge", NULL};
+
+static const tm_option options[] = {
+    {.id = OPT_JOURNAL,
+     .name = "journal",
+     .kind = TM_OPT_TEXT,
+     .value = "DIR",
+     .help = "the journal (required)",
+     .flags = TM_OPT_REQUIRED},
+    {.id = OPT_AT,
+     .name = "at",
+     .kind = TM_OPT_TEXT,
+     .value = "TIMESTAMP",
+     .help = "e.g. '2026-11-22 14:03:12+01' or '2026-11-22T13:03:12Z'; without an offset the "
+             "time is in --tz (default UTC)"},
+    {.id = OPT_LSN, .name = "lsn", .kind = TM_OPT_LSN, .value = "LSN", .help = "e.g. 0/16B3748"},
+    {.id = OPT_TZ,
+     .name = "tz",
+     .kind = TM_OPT_TEXT,
+     .value = "ZONE",
+     .help = "time zone of --at and --where times without an offset"},
+    {.id = OPT_TABLE,
+     .name = "table",
+     .kind = TM_OPT_TEXT,
+     .value = "SCHEMA.NAME",
+     .help = "a table to replay (repeatable; default: every captured table)"},
+    {.id = OPT_WHERE,
+     .name = "where",
+     .kind = TM_OPT_TEXT,
+     .value = "EXPR",
+     .help = "only rows matching EXPR, e.g. \"user_id = 42 AND value->>'theme' = 'dark'\" (AND "
+             "of column OP literal, IN (...), IS [NOT] NULL; OP is = != < <= > >=)"},
+    {.id = OPT_FORMAT,
+     .name = "format",
+     .kind = TM_OPT_CHOICE,
+     .value = "FMT",
+     .help = "csv (default; exactly what COPY (SELECT * FROM t ORDER BY key) TO STDOUT WITH "
+             "(FORMAT csv, HEADER) writes), jsonl or sql (a psql script of COPY blocks)",
+     .choices = formats},
+    {.id = OPT_OUTPUT,
+     .name = "output",
+     .kind = TM_OPT_TEXT,
+     .value = "PATH",
+     .help = "a file for one table (or an sql script), or a directory for several "
+             "(SCHEMA.NAME.EXT each); default: stdout"},
+    {.id = OPT_CREATE_TABLES,
+     .name = "create-tables",
+     .help = "sql and --apply: create the tables from the recorded schema"},
+    {.id = OPT_APPLY,
+     .name = "apply",
+     .kind = TM_OPT_TEXT,
+     .value = "CONNINFO",
+     .help = "write the rows into that database, in one transaction"},
+    {.id = OPT_MODE,
+     .name = "mode",
+     .kind = TM_OPT_CHOICE,
+     .value = "replace|merge",
+     .help = "with --apply: replace (default) makes the target's rows (or its --where subset) "
+             "equal the replayed ones; merge inserts missing rows and updates differing ones "
+             "only",
+     .choices = modes},
+    {.id = OPT_DRY_RUN,
+     .name = "dry-run",
+     .help = "with --apply: report what would change, change nothing"},
+    {.id = OPT_ALLOW_SOURCE,
+     .name = "allow-source",
+     .help = "with --apply: allow writing into the capture source"},
+    {.id = OPT_NO_CHECKPOINT,
+     .name = "no-checkpoint",
+     .help = "replay from the base snapshot, ignoring the checkpoints of 'tidemark checkpoint'"},
+    {.id = OPT_QUIET,
+     .name = "quiet",
+     .letter = 'q',
+     .help = "only warnings and errors on stderr (no progress)",
+     .flags = TM_OPT_QUIET},
+    {.id = OPT_VERBOSE,
+     .name = "verbose",
+     .letter = 'v',
+     .help = "progress and a summary on stderr",
+     .flags = TM_OPT_VERBOSE},
+    {0},
+};
+
+static const tm_exit_code exits[] = {TM_EXIT_SUCCESS, TM_EXIT_FAILURE, TM_EXIT_USAGE, {0, NULL}};
+
+static int cmd_replay(int argc, char **argv);
+
+const tm_command tm_cmd_replay = {
+    .name = "replay",
+    .summary = "reconstruct rows as of a time or LSN, to files or a database",
+    .synopsis = "--journal DIR (--at TIMESTAMP | --lsn LSN) [OPTIONS]",
+    .description = "Reconstructs the rows of captured tables as they were at a point in time: "
+                   "the base snapshot plus the journaled transactions in commit order, up to "
+                   "(not including) the first one that committed after TIMESTAMP, as "
+                   "PostgreSQL's own recovery to that time would show them; or every transaction "
+                   "with commit LSN <= LSN.",
+    .options = options,
+    .exits = exits,
+    .run = cmd_replay,
+};
 
 typedef struct opts {
-    const char *journal, *at, *lsn, *tz, *where, *output, *apply, *mode;
+    const char *journal, *at, *tz, *where_text, *output, *apply;
     tm_format format;
     tm_qualname *tables;
     int ntables;
-    bool create_tables, dry_run, allow_source, verbose, no_checkpoint;
+    bool by_lsn, mode_given, merge, create_tables, dry_run, allow_source, no_checkpoint;
+    uint64_t lsn;
+    int64_t at_time;
+    tm_where *where; /* --where, parsed */
 } opts;
 
-static int parse_args(int argc, char **argv, opts *o)
+/* Stores one option's value in o: 0, or a usage error's status. */
+static int take_option(opts *o, const tm_cli *p, int id)
 {
-    static const struct option longopts[] = {
-        {"journal", required_argument, NULL, 'j'},
-        {"at", required_argument, NULL, 'a'},
-        {"lsn", required_argument, NULL, 'l'},
-        {"tz", required_argument, NULL, 'z'},
-        {"table", required_argument, NULL, 't'},
-        {"where", required_argument, NULL, 'w'},
-        {"format", required_argument, NULL, 'f'},
-        {"output", required_argument, NULL, 'o'},
-        {"create-tables", no_argument, NULL, 'C'},
-        {"apply", required_argument, NULL, 'A'},
-        {"mode", required_argument, NULL, 'm'},
-        {"dry-run", no_argument, NULL, 'n'},
-        {"allow-source", no_argument, NULL, 'S'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"no-checkpoint", no_argument, NULL, 'K'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
     tm_error err;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            o->journal = optarg;
-            break;
-        case 'a':
-            o->at = optarg;
-            break;
-        case 'l':
-            o->lsn = optarg;
-            break;
-        case 'z':
-            o->tz = optarg;
-            break;
-        case 'w':
-            o->where = optarg;
-            break;
-        case 'o':
-            o->output = optarg;
-            break;
-        case 'C':
-            o->create_tables = true;
-            break;
-        case 'A':
-            o->apply = optarg;
-            break;
-        case 'm':
-            o->mode = optarg;
-            break;
-        case 'n':
-            o->dry_run = true;
-            break;
-        case 'S':
-            o->allow_source = true;
-            break;
-        case 'v':
-            o->verbose = true;
-            break;
-        case 'K':
-            o->no_checkpoint = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        case 'f':
-            if (!strcmp(optarg, "csv"))
-                o->format = TM_FMT_CSV;
-            else if (!strcmp(optarg, "jsonl"))
-                o->format = TM_FMT_JSONL;
-            else if (!strcmp(optarg, "sql"))
-                o->format = TM_FMT_SQL;
-            else
-                return tm_usage_error("replay", "--format must be csv, jsonl or sql, not '%s'",
-                                      optarg);
-            break;
-        case 't':
-            if (tm_qualname_parse(optarg, &o->tables[o->ntables], &err) != 0) {
-                fprintf(stderr, "tidemark replay: --table: %s\n", err.msg);
-                return 2;
-            }
-            o->ntables++;
-            break;
-        default:
-            return tm_usage_bad_option("replay", c, argv);
-        }
+    switch (id) {
+    case OPT_JOURNAL:
+        o->journal = p->arg;
+        break;
+    case OPT_AT:
+        o->at = p->arg;
+        break;
+    case OPT_LSN:
+        o->by_lsn = true;
+        o->lsn = p->num;
+        break;
+    case OPT_TZ:
+        o->tz = p->arg;
+        break;
+    case OPT_TABLE:
+        if (tm_qualname_parse(p->arg, &o->tables[o->ntables], &err) != 0)
+            return tm_usage_error("replay", "--table: %s", err.msg);
+        o->ntables++;
+        break;
+    case OPT_WHERE:
+        o->where_text = p->arg;
+        break;
+    case OPT_FORMAT:
+        o->format = format_of[p->choice];
+        break;
+    case OPT_OUTPUT:
+        o->output = p->arg;
+        break;
+    case OPT_CREATE_TABLES:
+        o->create_tables = true;
+        break;
+    case OPT_APPLY:
+        o->apply = p->arg;
+        break;
+    case OPT_MODE:
+        o->mode_given = true;
+        o->merge = p->choice == 1;
+        break;
+    case OPT_DRY_RUN:
+        o->dry_run = true;
+        break;
+    case OPT_ALLOW_SOURCE:
+        o->allow_source = true;
+        break;
+    case OPT_NO_CHECKPOINT:
+        o->no_checkpoint = true;
+        break;
+    default:
+        break;
     }
-    if (optind < argc)
-        return tm_usage_error("replay", "unexpected argument '%s'", argv[optind]);
-    if (!o->journal)
-        return tm_usage_error("replay", "--journal DIR is required");
-    if (!o->at == !o->lsn)
+    return 0;
+}
+
+/* The options that go together, and the values read only with all of
+ * them (--at in --tz, --where): 0, or a usage error's status. */
+static int check_args(opts *o)
+{
+    if (!o->at == !o->by_lsn)
         return tm_usage_error("replay", "give exactly one of --at TIMESTAMP and --lsn LSN");
-    if (o->tz && !o->at && !o->where)
+    if (o->tz && !o->at && !o->where_text)
         return tm_usage_error("replay", "--tz applies to --at and --where only");
-    if (!o->apply && (o->mode || o->dry_run || o->allow_source))
+    if (!o->apply && (o->mode_given || o->dry_run || o->allow_source))
         return tm_usage_error("replay", "--mode, --dry-run and --allow-source go with --apply");
     if (o->apply && o->output)
         return tm_usage_error("replay", "--output and --apply do not go together");
-    if (o->mode && strcmp(o->mode, "replace") && strcmp(o->mode, "merge"))
-        return tm_usage_error("replay", "--mode must be replace or merge, not '%s'", o->mode);
     if (o->create_tables && !o->apply && o->format != TM_FMT_SQL)
         return tm_usage_error("replay", "--create-tables goes with --format sql or --apply");
+    tm_error err;
+    if (o->at && tm_time_parse(o->at, o->tz, &o->at_time, &err) != 0)
+        return tm_usage_error("replay", "--at '%s': %s", o->at, err.msg);
+    if (o->where_text && !(o->where = tm_where_parse(o->where_text, &err)))
+        return tm_usage_error("replay", "--where: %s", err.msg);
     return 0;
+}
+
+/* Reads the command line into o: 0, or -1 to stop with *status (after
+ * --help, or a usage error said). */
+static int parse_args(int argc, char **argv, opts *o, int *status)
+{
+    tm_cli p;
+    tm_cli_begin(&p, &tm_cmd_replay, argc, argv);
+    int id;
+    *status = 0;
+    while ((id = tm_cli_next(&p)) > 0)
+        if ((*status = take_option(o, &p, id)) != 0)
+            return -1;
+    if (id == TM_CLI_EXIT) {
+        *status = p.status;
+        return -1;
+    }
+    *status = check_args(o);
+    return *status ? -1 : 0;
 }
 
 /* ---- selection ----------------------------------------------------------- */
@@ -373,20 +446,17 @@ static void table_warnings(const tm_table *t, const tm_version *v)
     char q[2 * TM_NAME_MAX + 8];
     tm_qualname_format(v->nspname, v->relname, q, sizeof q);
     if (t->st.missing_rows)
-        fprintf(stderr,
-                "tidemark replay: WARNING: %s: %" PRIu64 " updates or deletes found no row to "
-                "change; the journal may lack a snapshot of this table\n",
-                q, t->st.missing_rows);
+        tm_log_warning("%s: %" PRIu64 " updates or deletes found no row to change; the journal "
+                       "may lack a snapshot of this table",
+                       q, t->st.missing_rows);
     if (t->st.duplicate_keys)
-        fprintf(stderr,
-                "tidemark replay: WARNING: %s: %" PRIu64 " inserts found their key present "
-                "already; the later row was kept\n",
-                q, t->st.duplicate_keys);
+        tm_log_warning("%s: %" PRIu64 " inserts found their key present already; the later row "
+                       "was kept",
+                       q, t->st.duplicate_keys);
     if (t->st.unresolved)
-        fprintf(stderr,
-                "tidemark replay: WARNING: %s: %" PRIu64 " unchanged TOAST values had no "
-                "previous value and read as NULL\n",
-                q, t->st.unresolved);
+        tm_log_warning("%s: %" PRIu64 " unchanged TOAST values had no previous value and read "
+                       "as NULL",
+                       q, t->st.unresolved);
 }
 
 /* The tables to output, in order of first appearance. Returns their count
@@ -405,11 +475,9 @@ static int pick_tables(const opts *o, const tm_state *s, const tm_run_info *info
         if (!found) {
             list_tables(s, names, sizeof names);
             char q[2 * TM_NAME_MAX + 8];
-            fprintf(stderr,
-                    "tidemark replay: table %s is not in the journal by %s (tables captured: "
-                    "%s)\n",
-                    tm_qualname_format(o->tables[i].schema, o->tables[i].name, q, sizeof q), when,
-                    names);
+            tm_log_error("table %s is not in the journal by %s (tables captured: %s)",
+                         tm_qualname_format(o->tables[i].schema, o->tables[i].name, q, sizeof q),
+                         when, names);
             return -1;
         }
     }
@@ -421,22 +489,20 @@ static int pick_tables(const opts *o, const tm_state *s, const tm_run_info *info
         const tm_version *v = tm_table_version_at(t, limit);
         if (!v) {
             if (o->ntables) {
-                fprintf(stderr,
-                        "tidemark replay: table %s.%s was not captured yet at %s; its history "
-                        "starts later in the journal\n",
-                        t->cur->nspname, t->cur->relname, when);
+                tm_log_error("table %s.%s was not captured yet at %s; its history starts later "
+                             "in the journal",
+                             t->cur->nspname, t->cur->relname, when);
                 return -1;
             }
             continue;
         }
         if (t->gap) {
             char l[TM_LSN_BUFLEN];
-            fprintf(stderr,
-                    "tidemark replay: the journal has a gap at %s (%s) before %s, and no base "
-                    "snapshot of %s.%s follows it by then, so its rows are not known; choose a "
-                    "point before the gap or after the next snapshot\n",
-                    tm_lsn_format(info->gap_lsn, l), info->gap_reason, when, v->nspname,
-                    v->relname);
+            tm_log_error(
+                "the journal has a gap at %s (%s) before %s, and no base snapshot of %s.%s "
+                "follows it by then, so its rows are not known; choose a point before "
+                "the gap or after the next snapshot",
+                tm_lsn_format(info->gap_lsn, l), info->gap_reason, when, v->nspname, v->relname);
             return -1;
         }
         table_warnings(t, v);
@@ -446,144 +512,143 @@ static int pick_tables(const opts *o, const tm_state *s, const tm_run_info *info
     }
     if (n == 0) {
         list_tables(s, names, sizeof names);
-        fprintf(stderr, "tidemark replay: no captured table to replay at %s (tables: %s)\n", when,
-                names);
+        tm_log_error("no captured table to replay at %s (tables: %s)", when, names);
         return -1;
     }
     return n;
 }
 
-int cmd_replay(int argc, char **argv)
+/* What the journal covered when it ended before the target. */
+static void warn_past_end(const tm_target *tg, const tm_run_info *info, const char *when)
 {
-    opts o = {0};
-    o.tables = calloc((size_t)argc + 1, sizeof *o.tables);
-    if (!o.tables)
-        return 2;
-    int rc = parse_args(argc, argv, &o);
-    if (rc != 0) {
-        free(o.tables);
-        return rc == 1 ? 0 : rc;
+    if (!info->reached_end ||
+        (tg->by_lsn ? tg->lsn <= info->last_lsn : tg->time <= info->last_time))
+        return;
+    char a[TM_TIME_BUFLEN], l[TM_LSN_BUFLEN];
+    tm_log_warning("%s is after the journal's last commit (%s, LSN %s); the result is the state as "
+                   "of that commit",
+                   when, tm_time_format(info->last_time, a), tm_lsn_format(info->last_lsn, l));
+}
+
+/* --verbose: where the time went, and what each table holds. */
+static void report_verbose(const opts *o, const tm_state *s, const tm_run_info *info,
+                           const outtab *ts, int nts, const char *when, double out_s,
+                           double out_cpu_s)
+{
+    char a[TM_TIME_BUFLEN];
+    tm_log_debug("state as of %s: %" PRIu64 " transactions, %" PRIu64 " changes applied, %" PRIu64
+                 " skipped (other tables) in %.3fs (%.3fs CPU); last commit applied %s",
+                 when, info->transactions, tm_state_applied(s), tm_state_skipped(s), info->seconds,
+                 info->cpu_seconds, tm_time_format(info->last_time, a));
+    if (info->ckpt_lsn) {
+        char l[TM_LSN_BUFLEN];
+        tm_log_debug("started from the checkpoint at LSN %s (%" PRIu64
+                     " of the changes above are its rows, %" PRIu64
+                     " came from the journal), loaded in %.3fs",
+                     tm_lsn_format(info->ckpt_lsn, l), info->ckpt_rows,
+                     tm_state_applied(s) - info->ckpt_rows, info->ckpt_seconds);
     }
-    rc = 2;
+    tm_log_debug("%s in %.3fs (%.3fs CPU)",
+                 o->apply ? (o->dry_run ? "dry run" : "rows written to the database")
+                          : "output written",
+                 out_s, out_cpu_s);
+    for (int i = 0; i < nts; i++)
+        tm_log_debug("%s.%s: %" PRIu64 " rows, %" PRIu64 " bytes held", ts[i].v->nspname,
+                     ts[i].v->relname, ts[i].t->nrows, ts[i].t->bytes);
+}
+
+/* The journal's metadata, said as an error when it is not one. */
+static int read_meta(const char *journal, tm_meta *meta)
+{
     tm_error err;
-    tm_target tg = {0};
-    tm_where *where = NULL;
+    if (tm_meta_read(journal, meta, &err) == 0)
+        return 0;
+    if (tm_error_is(&err, TM_ERR_NOT_FOUND))
+        tm_log_error("%s is not a tidemark journal (it has no journal.meta)", journal);
+    else
+        tm_log_error("%s", err.msg);
+    return -1;
+}
+
+/* Replays o: 0, or 1 (the error said). */
+static int run(const opts *o)
+{
+    int rc = 1;
+    tm_error err;
+    tm_target tg = {.by_lsn = o->by_lsn, .lsn = o->lsn, .time = o->at_time};
     tm_state *s = NULL;
     outtab *ts = NULL;
     int nts = 0;
     tm_applier *applier = NULL;
     char when[64];
-    if (o.at) {
-        if (tm_time_parse(o.at, o.tz, &tg.time, &err) != 0) {
-            fprintf(stderr, "tidemark replay: --at '%s': %s\n", o.at, err.msg);
-            goto out;
-        }
-        tm_time_format(tg.time, when);
-    } else {
-        tg.by_lsn = true;
-        if (tm_lsn_parse(o.lsn, &tg.lsn) != 0) {
-            fprintf(stderr, "tidemark replay: --lsn '%s' is not an LSN (like 0/16B3748)\n", o.lsn);
-            goto out;
-        }
+    if (o->by_lsn) {
         snprintf(when, sizeof when, "LSN ");
         tm_lsn_format(tg.lsn, when + 4);
-    }
-    if (o.where && !(where = tm_where_parse(o.where, &err))) {
-        fprintf(stderr, "tidemark replay: --where: %s\n", err.msg);
-        goto out;
+    } else {
+        tm_time_format(tg.time, when);
     }
     tm_meta meta;
-    if (tm_meta_read(o.journal, &meta, &err) != 0) {
-        if (tm_error_is(&err, TM_ERR_NOT_FOUND))
-            fprintf(stderr,
-                    "tidemark replay: %s is not a tidemark journal (it has no journal.meta)\n",
-                    o.journal);
-        else
-            fprintf(stderr, "tidemark replay: %s\n", err.msg);
-        goto out;
+    if (read_meta(o->journal, &meta) != 0)
+        return 1;
+    if (o->apply) {
+        tm_apply_opts ao = {.conninfo = o->apply,
+                            .create_tables = o->create_tables,
+                            .merge = o->merge,
+                            .dry_run = o->dry_run,
+                            .allow_source = o->allow_source};
+        if (tm_apply_open(&ao, &meta, &applier, &err) != 0)
+            goto fail;
     }
-    if (o.apply) {
-        tm_apply_opts ao = {.conninfo = o.apply,
-                            .create_tables = o.create_tables,
-                            .merge = o.mode && !strcmp(o.mode, "merge"),
-                            .dry_run = o.dry_run,
-                            .allow_source = o.allow_source};
-        if (tm_apply_open(&ao, &meta, &applier, &err) != 0) {
-            fprintf(stderr, "tidemark replay: %s\n", err.msg);
-            goto out;
-        }
-    }
-    if (!(s = tm_state_new(select_table, &o, &err))) {
-        fprintf(stderr, "tidemark replay: %s\n", err.msg);
-        goto out;
-    }
-    tm_progress prog = {stderr, isatty(STDERR_FILENO) != 0};
+    if (!(s = tm_state_new(select_table, (void *)o, &err)))
+        goto fail;
+    tm_progress prog = {isatty(STDERR_FILENO) != 0};
+    bool show = tm_log_enabled(TM_LOG_INFO) && (prog.tty || tm_log_enabled(TM_LOG_DEBUG));
+    tm_runner_opts ro = {.progress = show ? &prog : NULL, .use_checkpoints = !o->no_checkpoint};
     tm_run_info info;
-    tm_runner_opts ro = {.progress = prog.tty || o.verbose ? &prog : NULL,
-                         .use_checkpoints = !o.no_checkpoint,
-                         .warn = stderr};
-    if (tm_run_to_opts(o.journal, s, &tg, &ro, &info, &err) != 0) {
-        fprintf(stderr, "tidemark replay: %s\n", err.msg);
-        goto out;
-    }
-    if (info.reached_end && (tg.by_lsn ? tg.lsn > info.last_lsn : tg.time > info.last_time)) {
-        char a[TM_TIME_BUFLEN], l[TM_LSN_BUFLEN];
-        fprintf(stderr,
-                "tidemark replay: WARNING: %s is after the journal's last commit (%s, LSN %s); "
-                "the result is the state as of that commit\n",
-                when, tm_time_format(info.last_time, a), tm_lsn_format(info.last_lsn, l));
-    }
+    if (tm_run_to_opts(o->journal, s, &tg, &ro, &info, &err) != 0)
+        goto fail;
+    warn_past_end(&tg, &info, when);
     ts = calloc(tm_state_ntables(s) + 1, sizeof *ts);
-    if (!ts || (nts = pick_tables(&o, s, &info, &tg, when, ts)) < 0)
+    if (!ts || (nts = pick_tables(o, s, &info, &tg, when, ts)) < 0)
         goto out;
-    for (int i = 0; i < nts && where; i++) {
-        if (!(ts[i].where = tm_where_bind(where, ts[i].v->desc, ts[i].v->ncols, o.tz, &err))) {
-            fprintf(stderr, "tidemark replay: --where on %s.%s: %s\n", ts[i].v->nspname,
-                    ts[i].v->relname, err.msg);
-            goto out;
+    for (int i = 0; i < nts && o->where; i++) {
+        if (!(ts[i].where = tm_where_bind(o->where, ts[i].v->desc, ts[i].v->ncols, o->tz, &err))) {
+            tm_error_prefix(&err, "--where on %s.%s", ts[i].v->nspname, ts[i].v->relname);
+            goto fail;
         }
     }
     double out_start = tm_run_clock(false), out_cpu = tm_run_clock(true);
-    int wrc = o.apply ? apply_output(applier, ts, (size_t)nts, &err)
-                      : write_output(&o, ts, (size_t)nts, &err);
+    int wrc = o->apply ? apply_output(applier, ts, (size_t)nts, &err)
+                       : write_output(o, ts, (size_t)nts, &err);
     double out_s = tm_run_clock(false) - out_start, out_cpu_s = tm_run_clock(true) - out_cpu;
-    if (wrc != 0) {
-        fprintf(stderr, "tidemark replay: %s\n", err.msg);
-        goto out;
-    }
-    if (o.verbose) {
-        char a[TM_TIME_BUFLEN];
-        fprintf(stderr,
-                "tidemark replay: state as of %s: %" PRIu64 " transactions, %" PRIu64
-                " changes applied, %" PRIu64 " skipped (other tables) in %.3fs (%.3fs CPU); "
-                "last commit applied %s\n",
-                when, info.transactions, tm_state_applied(s), tm_state_skipped(s), info.seconds,
-                info.cpu_seconds, tm_time_format(info.last_time, a));
-        if (info.ckpt_lsn) {
-            char l[TM_LSN_BUFLEN];
-            fprintf(stderr,
-                    "tidemark replay: started from the checkpoint at LSN %s (%" PRIu64
-                    " of the changes above are its rows, %" PRIu64
-                    " came from the journal), loaded in %.3fs\n",
-                    tm_lsn_format(info.ckpt_lsn, l), info.ckpt_rows,
-                    tm_state_applied(s) - info.ckpt_rows, info.ckpt_seconds);
-        }
-        fprintf(stderr, "tidemark replay: %s in %.3fs (%.3fs CPU)\n",
-                o.apply ? (o.dry_run ? "dry run" : "rows written to the database")
-                        : "output written",
-                out_s, out_cpu_s);
-        for (int i = 0; i < nts; i++)
-            fprintf(stderr, "tidemark replay: %s.%s: %" PRIu64 " rows, %" PRIu64 " bytes held\n",
-                    ts[i].v->nspname, ts[i].v->relname, ts[i].t->nrows, ts[i].t->bytes);
-    }
+    if (wrc != 0)
+        goto fail;
+    if (tm_log_enabled(TM_LOG_DEBUG))
+        report_verbose(o, s, &info, ts, nts, when, out_s, out_cpu_s);
     rc = 0;
+    goto out;
+fail:
+    tm_log_error("%s", err.msg);
 out:
     for (int i = 0; ts && i < nts; i++)
         tm_where_bound_free(ts[i].where);
     free(ts);
     tm_apply_close(applier);
     tm_state_free(s);
-    tm_where_free(where);
+    return rc;
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+    opts o = {0};
+    if (!(o.tables = calloc((size_t)argc + 1, sizeof *o.tables))) {
+        tm_log_error("out of memory");
+        return 1;
+    }
+    int rc;
+    if (parse_args(argc, argv, &o, &rc) == 0)
+        rc = run(&o);
+    tm_where_free(o.where);
     free(o.tables);
     return rc;
 }

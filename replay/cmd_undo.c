@@ -2,154 +2,193 @@
  * to a database, with conflict detection (see undo_plan.h, undo_sql.h,
  * undo_apply.h). */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "store/cli/cli.h"
-#include "store/cli/commands.h"
-#include "store/journal/journal.h"
 #include "replay/out/out.h"
 #include "replay/out/outfile.h"
-#include "store/common/qualname.h"
-#include "store/common/tm_time.h"
 #include "replay/undo/undo_apply.h"
 #include "replay/undo/undo_plan.h"
 #include "replay/undo/undo_sql.h"
+#include "store/cli/cli.h"
+#include "store/cli/commands.h"
+#include "store/common/inert.h"
+#include "store/common/log.h"
+#include "store/common/qualname.h"
+#include "store/common/tm_time.h"
+#include "store/journal/journal.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "Usage: tidemark undo --journal DIR (--xid N ... | --from TS --to TS) [OPTIONS]\n"
-               "\n"
-               "Reverses the changes of chosen transactions: inserted rows are deleted, updated\n"
-               "rows set back to their old values, deleted (and truncated) rows inserted again,\n"
-               "newest first, in one transaction. Rows are found by their key columns, and each\n"
-               "statement applies only if the row still looks as the undone change left it;\n"
-               "rows changed since are conflicts. Needs the old rows in the journal (tables with\n"
-               "REPLICA IDENTITY FULL when the changes were made).\n"
-               "\n"
-               "Options:\n"
-               "  --journal DIR          the journal (required)\n"
-               "  --xid N                a transaction to undo (repeatable)\n"
-               "  --from TS --to TS      every transaction that committed in [TS, TS]\n"
-               "  --tz ZONE              time zone of times without an offset (default UTC)\n"
-               "  --table SCHEMA.NAME    undo only changes of this table (repeatable)\n"
-               "  --where EXPR           undo only changes whose old or new row matches EXPR\n"
-               "                         (the language of replay --where)\n"
-               "  --output FILE          write the SQL script there instead of stdout\n"
-               "  --apply CONNINFO       run it in that database (normally the capture source)\n"
-               "  --dry-run              print the plan (with --apply: and the conflicts the\n"
-               "                         target has), change nothing\n"
-               "  --on-conflict MODE     abort (default): any conflict cancels everything;\n"
-               "                         skip: undo the rest, list what was skipped\n"
-               "  -h, --help             this help\n"
-               "\n"
-               "Exit status: 0 done, 1 conflicts or changes that cannot be undone, 2 error.\n");
-}
+enum {
+    OPT_JOURNAL = 1,
+    OPT_XID,
+    OPT_FROM,
+    OPT_TO,
+    OPT_TZ,
+    OPT_TABLE,
+    OPT_WHERE,
+    OPT_OUTPUT,
+    OPT_APPLY,
+    OPT_DRY_RUN,
+    OPT_ON_CONFLICT,
+};
+
+static const char *const conflict_modes[] = {"abort", "skip", NULL};
+
+static const tm_option options[] = {
+    {.id = OPT_JOURNAL,
+     .name = "journal",
+     .kind = TM_OPT_TEXT,
+     .value = "DIR",
+     .help = "the journal (required)",
+     .flags = TM_OPT_REQUIRED},
+    {.id = OPT_XID,
+     .name = "xid",
+     .kind = TM_OPT_UINT,
+     .value = "N",
+     .help = "a transaction to undo (repeatable)",
+     .min = 1,
+     .max = UINT32_MAX,
+     .expect = "must be a transaction id (a positive integer)"},
+    {.id = OPT_FROM,
+     .name = "from",
+     .kind = TM_OPT_TEXT,
+     .value = "TS",
+     .help = "with --to: every transaction that committed in [--from, --to]"},
+    {.id = OPT_TO,
+     .name = "to",
+     .kind = TM_OPT_TEXT,
+     .value = "TS",
+     .help = "the end of that window (inclusive)"},
+    {.id = OPT_TZ,
+     .name = "tz",
+     .kind = TM_OPT_TEXT,
+     .value = "ZONE",
+     .help = "time zone of times without an offset (default UTC)"},
+    {.id = OPT_TABLE,
+     .name = "table",
+     .kind = TM_OPT_TEXT,
+     .value = "SCHEMA.NAME",
+     .help = "undo only changes of this table (repeatable)"},
+    {.id = OPT_WHERE,
+     .name = "where",
+     .kind = TM_OPT_TEXT,
+     .value = "EXPR",
+     .help = "undo only changes whose old or new row matches EXPR (the language of replay "
+             "--where)"},
+    {.id = OPT_OUTPUT,
+     .name = "output",
+     .kind = TM_OPT_TEXT,
+     .value = "FILE",
+     .help = "write the SQL script there instead of stdout"},
+    {.id = OPT_APPLY,
+     .name = "apply",
+     .kind = TM_OPT_TEXT,
+     .value = "CONNINFO",
+     .help = "run it in that database (normally the capture source)"},
+    {.id = OPT_DRY_RUN,
+     .name = "dry-run",
+     .help = "print the plan (with --apply: and the conflicts the target has), change nothing"},
+    {.id = OPT_ON_CONFLICT,
+     .name = "on-conflict",
+     .kind = TM_OPT_CHOICE,
+     .value = "MODE",
+     .help = "abort (default): any conflict cancels everything; skip: undo the rest, list what "
+             "was skipped",
+     .choices = conflict_modes},
+    {0},
+};
+
+static const tm_exit_code exits[] = {
+    {0, "done (also when no transaction matched: nothing to undo)"},
+    {1, "conflicts, or changes that cannot be undone, were found and listed on stderr (nothing "
+        "was done, unless --on-conflict skip undid the rest; rows that --apply skipped with "
+        "--on-conflict skip do not count); or a failure (the message says which)"},
+    TM_EXIT_USAGE,
+    {0, NULL},
+};
+
+static int cmd_undo(int argc, char **argv);
+
+const tm_command tm_cmd_undo = {
+    .name = "undo",
+    .summary = "generate or apply inverse SQL for transactions or a time window",
+    .synopsis = "--journal DIR (--xid N ... | --from TS --to TS) [OPTIONS]",
+    .description =
+        "Reverses the changes of chosen transactions: inserted rows are deleted, updated rows set "
+        "back to their old values, deleted (and truncated) rows inserted again, newest first, in "
+        "one transaction. Rows are found by their key columns, and each statement applies only if "
+        "the row still looks as the undone change left it; rows changed since are conflicts. "
+        "Needs the old rows in the journal (tables with REPLICA IDENTITY FULL when the changes "
+        "were made).",
+    .options = options,
+    .exits = exits,
+    .run = cmd_undo,
+};
 
 typedef struct opts {
-    const char *journal, *from, *to, *tz, *where, *output, *apply, *on_conflict;
+    const char *journal, *from, *to, *tz, *where_text, *output, *apply;
     uint32_t *xids;
     size_t nxids;
     tm_qualname *tables;
     size_t ntables;
     bool dry_run, skip;
+    int64_t from_time, to_time;
+    tm_where *where; /* --where, parsed */
 } opts;
 
-static int parse_xid(const char *s, uint32_t *out)
+/* Stores one option's value in o: 0, or a usage error's status. */
+static int take_option(opts *o, const tm_cli *p, int id)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || errno || s[0] == '-' || v == 0 || v > UINT32_MAX)
-        return -1;
-    *out = (uint32_t)v;
+    tm_error err;
+    switch (id) {
+    case OPT_JOURNAL:
+        o->journal = p->arg;
+        break;
+    case OPT_XID:
+        o->xids[o->nxids++] = (uint32_t)p->num;
+        break;
+    case OPT_FROM:
+        o->from = p->arg;
+        break;
+    case OPT_TO:
+        o->to = p->arg;
+        break;
+    case OPT_TZ:
+        o->tz = p->arg;
+        break;
+    case OPT_WHERE:
+        o->where_text = p->arg;
+        break;
+    case OPT_OUTPUT:
+        o->output = p->arg;
+        break;
+    case OPT_APPLY:
+        o->apply = p->arg;
+        break;
+    case OPT_DRY_RUN:
+        o->dry_run = true;
+        break;
+    case OPT_ON_CONFLICT:
+        o->skip = p->choice == 1;
+        break;
+    case OPT_TABLE:
+        if (tm_qualname_parse(p->arg, &o->tables[o->ntables], &err) != 0)
+            return tm_usage_error("undo", "--table: %s", err.msg);
+        o->ntables++;
+        break;
+    default:
+        break;
+    }
     return 0;
 }
 
-static int parse_args(int argc, char **argv, opts *o)
+/* The options that go together, and the values read only with all of
+ * them (times in --tz, --where): 0, or a usage error's status. */
+static int check_args(opts *o)
 {
-    static const struct option longopts[] = {
-        {"journal", required_argument, NULL, 'j'},
-        {"xid", required_argument, NULL, 'x'},
-        {"from", required_argument, NULL, 'F'},
-        {"to", required_argument, NULL, 'T'},
-        {"tz", required_argument, NULL, 'z'},
-        {"table", required_argument, NULL, 't'},
-        {"where", required_argument, NULL, 'w'},
-        {"output", required_argument, NULL, 'o'},
-        {"apply", required_argument, NULL, 'A'},
-        {"dry-run", no_argument, NULL, 'n'},
-        {"on-conflict", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    tm_error err;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            o->journal = optarg;
-            break;
-        case 'x':
-            if (parse_xid(optarg, &o->xids[o->nxids]) != 0)
-                return tm_usage_error(
-                    "undo", "--xid must be a transaction id (a positive integer), not '%s'",
-                    optarg);
-            o->nxids++;
-            break;
-        case 'F':
-            o->from = optarg;
-            break;
-        case 'T':
-            o->to = optarg;
-            break;
-        case 'z':
-            o->tz = optarg;
-            break;
-        case 'w':
-            o->where = optarg;
-            break;
-        case 'o':
-            o->output = optarg;
-            break;
-        case 'A':
-            o->apply = optarg;
-            break;
-        case 'n':
-            o->dry_run = true;
-            break;
-        case 'c':
-            o->on_conflict = optarg;
-            if (!strcmp(optarg, "skip"))
-                o->skip = true;
-            else if (strcmp(optarg, "abort"))
-                return tm_usage_error("undo", "--on-conflict must be abort or skip, not '%s'",
-                                      optarg);
-            break;
-        case 't':
-            if (tm_qualname_parse(optarg, &o->tables[o->ntables], &err) != 0) {
-                fprintf(stderr, "tidemark undo: --table: %s\n", err.msg);
-                return 2;
-            }
-            o->ntables++;
-            break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        default:
-            return tm_usage_bad_option("undo", c, argv);
-        }
-    }
-    if (optind < argc)
-        return tm_usage_error("undo", "unexpected argument '%s'", argv[optind]);
-    if (!o->journal)
-        return tm_usage_error("undo", "--journal DIR is required");
     if (o->nxids && (o->from || o->to))
         return tm_usage_error("undo", "give either --xid or --from and --to, not both");
     if (!o->nxids && (!o->from || !o->to))
@@ -159,7 +198,35 @@ static int parse_args(int argc, char **argv, opts *o)
         return tm_usage_error("undo",
                               "--output writes the script; it goes with neither --apply nor "
                               "--dry-run");
+    tm_error err;
+    if (o->from && tm_time_parse(o->from, o->tz, &o->from_time, &err) != 0)
+        return tm_usage_error("undo", "--from '%s': %s", o->from, err.msg);
+    if (o->to && tm_time_parse(o->to, o->tz, &o->to_time, &err) != 0)
+        return tm_usage_error("undo", "--to '%s': %s", o->to, err.msg);
+    if (o->from && o->to_time < o->from_time)
+        return tm_usage_error("undo", "--to is before --from");
+    if (o->where_text && !(o->where = tm_where_parse(o->where_text, &err)))
+        return tm_usage_error("undo", "--where: %s", err.msg);
     return 0;
+}
+
+/* Reads the command line into o: 0, or -1 to stop with *status (after
+ * --help, or a usage error said). */
+static int parse_args(int argc, char **argv, opts *o, int *status)
+{
+    tm_cli p;
+    tm_cli_begin(&p, &tm_cmd_undo, argc, argv);
+    int id;
+    *status = 0;
+    while ((id = tm_cli_next(&p)) > 0)
+        if ((*status = take_option(o, &p, id)) != 0)
+            return -1;
+    if (id == TM_CLI_EXIT) {
+        *status = p.status;
+        return -1;
+    }
+    *status = check_args(o);
+    return *status ? -1 : 0;
 }
 
 /* ---- reporting ---------------------------------------------------------------- */
@@ -183,9 +250,9 @@ static void print_line(FILE *f, const char *prefix, const tabsum *s, bool done)
     static const char *const what[4] = {"", "deleted (inserted by the undone transactions)",
                                         "set back (updated)",
                                         "inserted back (deleted or truncated)"};
-    char q[2 * TM_NAME_MAX + 8];
+    char q[2 * TM_NAME_MAX + 8], shown[TM_INERT_SIZE(sizeof q)];
     tm_qualname_format(s->t->cur->nspname, s->t->cur->relname, q, sizeof q);
-    fprintf(f, "%s%s:", prefix, q);
+    fprintf(f, "%s%s:", prefix, tm_inert(q, shown, sizeof shown));
     const char *sep = " ";
     for (int k = 1; k < 4; k++) {
         uint64_t v = done ? s->done[k] : s->planned[k];
@@ -224,12 +291,12 @@ static uint64_t journal_findings(const tm_undo_plan *p, bool skip)
                          : c->replica_identity == 'f' ? "FULL (but this change lacks its old row)"
                                                       : "DEFAULT";
         char q[2 * TM_NAME_MAX + 8];
-        fprintf(stderr,
-                "tidemark undo: cannot undo %" PRIu64 " change(s) of %s (first in xid %u): "
-                "table %s had REPLICA IDENTITY %s at that time; old values were not captured "
-                "(ALTER TABLE ... REPLICA IDENTITY FULL makes later changes undoable)\n",
-                c->changes, tm_qualname_format(c->t->cur->nspname, c->t->cur->relname, q, sizeof q),
-                c->first_xid, q, ri);
+        tm_log_error("cannot undo %" PRIu64 " change(s) of %s (first in xid %u): table %s had "
+                     "REPLICA IDENTITY %s at that time; old values were not captured (ALTER "
+                     "TABLE ... REPLICA IDENTITY FULL makes later changes undoable)",
+                     c->changes,
+                     tm_qualname_format(c->t->cur->nspname, c->t->cur->relname, q, sizeof q),
+                     c->first_xid, q, ri);
         n += c->changes;
     }
     tm_out m;
@@ -248,8 +315,7 @@ static uint64_t journal_findings(const tm_undo_plan *p, bool skip)
         tm_undo_later(&m, e);
         tm_out_putc(&m, '\0');
         size_t len;
-        fprintf(stderr, "tidemark undo: %s: %s\n", skip ? "skipped" : "conflict",
-                tm_out_data(&m, &len));
+        tm_log_error("%s: %s", skip ? "skipped" : "conflict", tm_out_data(&m, &len));
     }
     tm_out_free(&m);
     return n;
@@ -301,132 +367,67 @@ static bool table_known(const tm_state *s, const tm_qualname *q)
 
 /* ---- the command ------------------------------------------------------------------ */
 
-static int run(const opts *o)
+/* The tables and transactions named are in the journal: 0, or -1 (said). */
+static int check_selection(const opts *o, const tm_undo_plan *p)
 {
-    tm_error err;
-    tm_undo_select sel = {.xids = o->xids,
-                          .nxids = o->nxids,
-                          .tables = o->tables,
-                          .ntables = o->ntables,
-                          .tz = o->tz};
-    if (o->from) {
-        sel.by_time = true;
-        if (tm_time_parse(o->from, o->tz, &sel.from, &err) != 0) {
-            fprintf(stderr, "tidemark undo: --from '%s': %s\n", o->from, err.msg);
-            return 2;
-        }
-        if (tm_time_parse(o->to, o->tz, &sel.to, &err) != 0) {
-            fprintf(stderr, "tidemark undo: --to '%s': %s\n", o->to, err.msg);
-            return 2;
-        }
-        if (sel.to < sel.from) {
-            fprintf(stderr, "tidemark undo: --to is before --from\n");
-            return 2;
-        }
-    }
-    tm_where *where = NULL;
-    if (o->where && !(where = tm_where_parse(o->where, &err))) {
-        fprintf(stderr, "tidemark undo: --where: %s\n", err.msg);
-        return 2;
-    }
-    sel.where = where;
-    int rc = 2;
-    tm_undo_plan p = {0};
-    const tm_undo_entry **es = NULL;
-    int *status = NULL;
-    tabsum *sums = NULL;
-    tm_meta meta;
-    if (tm_meta_read(o->journal, &meta, &err) != 0) {
-        if (tm_error_is(&err, TM_ERR_NOT_FOUND))
-            fprintf(stderr,
-                    "tidemark undo: %s is not a tidemark journal (it has no journal.meta)\n",
-                    o->journal);
-        else
-            fprintf(stderr, "tidemark undo: %s\n", err.msg);
-        goto out;
-    }
-    if (tm_undo_plan_build(&p, o->journal, &sel, &err) != 0) {
-        fprintf(stderr, "tidemark undo: %s\n", err.msg);
-        goto out;
-    }
     for (size_t i = 0; i < o->ntables; i++)
-        if (!table_known(p.state, &o->tables[i])) {
+        if (!table_known(p->state, &o->tables[i])) {
             char q[2 * TM_NAME_MAX + 8];
-            fprintf(stderr, "tidemark undo: table %s is not in the journal\n",
-                    tm_qualname_format(o->tables[i].schema, o->tables[i].name, q, sizeof q));
-            goto out;
+            tm_log_error("table %s is not in the journal",
+                         tm_qualname_format(o->tables[i].schema, o->tables[i].name, q, sizeof q));
+            return -1;
         }
     for (size_t i = 0; i < o->nxids; i++) {
         bool found = false;
-        for (size_t k = 0; k < p.ntx && !found; k++)
-            found = p.tx[k].xid == o->xids[i];
+        for (size_t k = 0; k < p->ntx && !found; k++)
+            found = p->tx[k].xid == o->xids[i];
         if (!found) {
-            fprintf(stderr,
-                    "tidemark undo: no transaction with xid %u is in the journal (it changed no "
-                    "captured table, or it is older than the journal; find it with tidemark log "
-                    "--transactions)\n",
-                    o->xids[i]);
-            goto out;
+            tm_log_error("no transaction with xid %u is in the journal (it changed no captured "
+                         "table, or it is older than the journal; find it with tidemark log "
+                         "--transactions)",
+                         o->xids[i]);
+            return -1;
         }
     }
-    if (p.ntx == 0) {
-        fprintf(stderr,
-                "tidemark undo: no captured transaction committed between %s and %s; "
-                "nothing to undo\n",
-                o->from, o->to);
-        rc = 0;
-        goto out;
-    }
-    uint64_t findings = journal_findings(&p, o->skip);
-    if (findings && !o->skip && !o->dry_run) {
-        fprintf(stderr,
-                "tidemark undo: nothing was done: %" PRIu64 " finding(s) above; "
-                "--on-conflict skip undoes the rest\n",
-                findings);
-        rc = 1;
-        goto out;
-    }
-    long n = tm_undo_order(&p, &es);
-    if (n < 0 || !(status = calloc((size_t)n + 1, sizeof *status)) ||
-        !(sums = calloc(p.n + 1, sizeof *sums))) {
-        fprintf(stderr, "tidemark undo: out of memory\n");
-        goto out;
-    }
-    /* interleaved rows are not undone */
+    return 0;
+}
+
+/* The plan's row statements in the order to run them, without the rows
+ * changed in between by others (not undone), into *es, and their counts
+ * per table into *sums. Returns how many, or -1 (out of memory). */
+static long order_rows(tm_undo_plan *p, const tm_undo_entry ***es, tabsum **sums, size_t *nsums)
+{
+    long n = tm_undo_order(p, es);
+    if (n < 0 || !(*sums = calloc(p->n + 1, sizeof **sums)))
+        return -1;
     long m = 0;
     for (long i = 0; i < n; i++)
-        if (!es[i]->interleaved)
-            es[m++] = es[i];
-    n = m;
-    size_t nsums = 0;
-    for (long i = 0; i < n; i++)
-        sum_for(sums, &nsums, es[i]->t)->planned[tm_undo_kind_of(es[i])]++;
+        if (!(*es)[i]->interleaved)
+            (*es)[m++] = (*es)[i];
+    *nsums = 0;
+    for (long i = 0; i < m; i++)
+        sum_for(*sums, nsums, (*es)[i]->t)->planned[tm_undo_kind_of((*es)[i])]++;
+    return m;
+}
 
-    if (!o->apply && !o->dry_run) {
-        if (write_script(o, &p, es, (size_t)n, &err) != 0) {
-            fprintf(stderr, "tidemark undo: %s\n", err.msg);
-            goto out;
-        }
-        rc = findings ? 1 : 0;
-        goto out;
-    }
-    if (o->dry_run) {
-        describe_set(stdout, &p);
-        printf("plan (%ld row statements):\n", n);
-        for (size_t i = 0; i < nsums; i++)
-            print_line(stdout, "  ", &sums[i], false);
-        if (!o->apply) {
-            printf("no database checked (give --apply CONNINFO to find conflicts there)\n");
-            rc = findings ? 1 : 0;
-            goto out;
-        }
+/* --apply (and --dry-run with it): runs es in the target and reports.
+ * Returns the exit status. */
+static int apply(const opts *o, const tm_undo_plan *p, const tm_undo_entry **es, long n,
+                 tabsum *sums, size_t nsums, uint64_t findings)
+{
+    int *status = calloc((size_t)n + 1, sizeof *status);
+    if (!status) {
+        tm_log_error("out of memory");
+        return 1;
     }
     tm_undo_apply_opts ao = {.conninfo = o->apply, .dry_run = o->dry_run, .skip = o->skip};
     bool committed;
-    long conflicts = tm_undo_apply(&ao, es, (size_t)n, status, stderr, &committed, &err);
+    tm_error err;
+    long conflicts = tm_undo_apply(&ao, es, (size_t)n, status, &committed, &err);
     if (conflicts < 0) {
-        fprintf(stderr, "tidemark undo: %s; nothing was written\n", err.msg);
-        goto out;
+        tm_log_error("%s; nothing was written", err.msg);
+        free(status);
+        return 1;
     }
     for (long i = 0; i < n; i++) {
         tabsum *s = sum_for(sums, &nsums, es[i]->t);
@@ -435,11 +436,12 @@ static int run(const opts *o)
         else
             s->conflicts++;
     }
+    free(status);
     if (o->dry_run) {
         printf("conflicts found against the target: %ld\n", conflicts);
         printf("dry run: nothing was written\n");
     } else {
-        describe_set(stdout, &p);
+        describe_set(stdout, p);
         for (size_t i = 0; i < nsums; i++)
             print_line(stdout, committed ? "  " : "  (rolled back) ", &sums[i], true);
         if (committed)
@@ -448,33 +450,102 @@ static int run(const opts *o)
             printf("rolled back: %ld conflict(s) (listed on stderr); nothing was written\n",
                    conflicts);
     }
-    rc = (conflicts && (!o->skip || o->dry_run)) || (findings && !o->skip) ? 1 : 0;
     if (findings && o->skip && !o->dry_run)
-        rc = 1;
-out:
+        return 1;
+    return (conflicts && (!o->skip || o->dry_run)) || (findings && !o->skip) ? 1 : 0;
+}
+
+/* After the plan: the script, the dry run's plan, or the application.
+ * Returns the exit status. */
+static int act(const opts *o, tm_undo_plan *p, uint64_t findings)
+{
+    const tm_undo_entry **es = NULL;
+    tabsum *sums = NULL;
+    size_t nsums;
+    int rc = 1;
+    long n = order_rows(p, &es, &sums, &nsums);
+    tm_error err;
+    if (n < 0) {
+        tm_log_error("out of memory");
+    } else if (!o->apply && !o->dry_run) {
+        if (write_script(o, p, es, (size_t)n, &err) != 0)
+            tm_log_error("%s", err.msg);
+        else
+            rc = findings ? 1 : 0;
+    } else {
+        if (o->dry_run) {
+            describe_set(stdout, p);
+            printf("plan (%ld row statements):\n", n);
+            for (size_t i = 0; i < nsums; i++)
+                print_line(stdout, "  ", &sums[i], false);
+        }
+        if (!o->apply) {
+            printf("no database checked (give --apply CONNINFO to find conflicts there)\n");
+            rc = findings ? 1 : 0;
+        } else {
+            rc = apply(o, p, es, n, sums, nsums, findings);
+        }
+    }
     free(sums);
-    free(status);
     free(es);
-    tm_undo_plan_free(&p);
-    tm_where_free(where);
     return rc;
 }
 
-int cmd_undo(int argc, char **argv)
+/* Undoes what o selects. Returns the exit status. */
+static int run(const opts *o)
+{
+    tm_error err;
+    tm_undo_select sel = {.xids = o->xids,
+                          .nxids = o->nxids,
+                          .tables = o->tables,
+                          .ntables = o->ntables,
+                          .tz = o->tz,
+                          .by_time = o->from != NULL,
+                          .from = o->from_time,
+                          .to = o->to_time,
+                          .where = o->where};
+    tm_meta meta;
+    if (tm_meta_read(o->journal, &meta, &err) != 0) {
+        if (tm_error_is(&err, TM_ERR_NOT_FOUND))
+            tm_log_error("%s is not a tidemark journal (it has no journal.meta)", o->journal);
+        else
+            tm_log_error("%s", err.msg);
+        return 1;
+    }
+    int rc = 1;
+    tm_undo_plan p = {0};
+    if (tm_undo_plan_build(&p, o->journal, &sel, &err) != 0) {
+        tm_log_error("%s", err.msg);
+    } else if (check_selection(o, &p) == 0) {
+        if (p.ntx == 0) {
+            tm_log_info("no captured transaction committed between %s and %s; nothing to undo",
+                        o->from, o->to);
+            rc = 0;
+        } else {
+            uint64_t findings = journal_findings(&p, o->skip);
+            if (findings && !o->skip && !o->dry_run)
+                tm_log_error("nothing was done: %" PRIu64 " finding(s) above; --on-conflict skip "
+                             "undoes the rest",
+                             findings);
+            else
+                rc = act(o, &p, findings);
+        }
+    }
+    tm_undo_plan_free(&p);
+    return rc;
+}
+
+static int cmd_undo(int argc, char **argv)
 {
     opts o = {0};
     o.tables = calloc((size_t)argc + 1, sizeof *o.tables);
     o.xids = calloc((size_t)argc + 1, sizeof *o.xids);
-    if (!o.tables || !o.xids) {
-        free(o.tables);
-        free(o.xids);
-        return 2;
-    }
-    int rc = parse_args(argc, argv, &o);
-    if (rc == 0)
+    int rc = 1;
+    if (!o.tables || !o.xids)
+        tm_log_error("out of memory");
+    else if (parse_args(argc, argv, &o, &rc) == 0)
         rc = run(&o);
-    else if (rc == 1)
-        rc = 0;
+    tm_where_free(o.where);
     free(o.tables);
     free(o.xids);
     return rc;

@@ -1,59 +1,70 @@
 /* tidemark verify --journal DIR [--quiet]: the command line around tm_verify. */
-#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "store/cli/commands.h"
+#include "store/common/log.h"
 #include "store/journal/journal.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "Usage: tidemark verify --journal DIR [--quiet]\n\n"
-               "Checks every frame of every segment of a journal (checksums, decoding, LSN\n"
-               "order, no missing segments, indexes) and prints one line per segment and a\n"
-               "totals line.\n\n"
-               "  -j, --journal DIR   the journal directory\n"
-               "  -q, --quiet         print only damaged segments and the totals\n"
-               "  -h, --help          show this help\n\n"
-               "Exit status: 0 all sound, 1 damage found, 2 usage error or unreadable journal.\n");
-}
+enum { OPT_JOURNAL = 1, OPT_QUIET };
 
-int cmd_verify(int argc, char **argv)
+static const tm_option options[] = {
+    {.id = OPT_JOURNAL,
+     .name = "journal",
+     .letter = 'j',
+     .kind = TM_OPT_TEXT,
+     .value = "DIR",
+     .help = "the journal directory",
+     .flags = TM_OPT_REQUIRED},
+    {.id = OPT_QUIET,
+     .name = "quiet",
+     .letter = 'q',
+     .help = "print only damaged segments and the totals",
+     .flags = TM_OPT_QUIET},
+    {0},
+};
+
+static const tm_exit_code exits[] = {
+    {0, "all sound"},
+    {1, "damage found, or the journal could not be read (the message says which)"},
+    TM_EXIT_USAGE,
+    {0, NULL},
+};
+
+static int cmd_verify(int argc, char **argv);
+
+const tm_command tm_cmd_verify = {
+    .name = "verify",
+    .summary = "check every frame of a journal",
+    .synopsis = "--journal DIR [--quiet]",
+    .description = "Checks every frame of every segment of a journal (checksums, decoding, LSN "
+                   "order, no missing segments, indexes) and prints one line per segment and a "
+                   "totals line.",
+    .options = options,
+    .exits = exits,
+    .run = cmd_verify,
+};
+
+static int cmd_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {{"journal", required_argument, NULL, 'j'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     const char *dir = NULL;
     bool quiet = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "j:qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            dir = optarg;
-            break;
-        case 'q':
+    tm_cli p;
+    tm_cli_begin(&p, &tm_cmd_verify, argc, argv);
+    int id;
+    while ((id = tm_cli_next(&p)) > 0) {
+        if (id == OPT_JOURNAL)
+            dir = p.arg;
+        else if (id == OPT_QUIET)
             quiet = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
     }
-    if (!dir || optind != argc) {
-        fprintf(stderr, "tidemark verify: %s\n",
-                dir ? "unexpected argument" : "--journal DIR is required");
-        usage(stderr);
-        return 2;
-    }
+    if (id == TM_CLI_EXIT)
+        return p.status;
     tm_error err;
     int rc = tm_verify_opts(dir, stdout, quiet, NULL, &err);
     if (rc < 0) {
-        fprintf(stderr, "tidemark verify: %s\n", err.msg);
-        return 2;
+        tm_log_error("%s", err.msg);
+        return 1;
     }
     return rc;
 }

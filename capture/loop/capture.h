@@ -9,7 +9,6 @@
 #include "store/journal/journal.h"
 #include "capture/source/source.h"
 #include "store/common/tm_error.h"
-#include "store/common/tm_notice.h"
 
 typedef struct tm_capture_opts {
     const char *journal;
@@ -25,10 +24,6 @@ typedef struct tm_capture_opts {
     uint64_t endpos;           /* stop once durable up to here; 0 = run until signalled */
     uint64_t tx_memory_budget; /* bytes of a transaction held in memory before spooling */
     uint32_t warn_rows;        /* mass-change warning threshold */
-    bool verbose;
-    /* Where the first run's notices go (a new journal, replica identity
-     * warnings); the command prints them. */
-    tm_notice notice;
 } tm_capture_opts;
 
 /* First run: publication, slot with exported snapshot, base snapshot,

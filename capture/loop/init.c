@@ -6,6 +6,7 @@
 
 #include "capture/loop/capture.h"
 #include "capture/source/catalog.h"
+#include "store/common/log.h"
 #include "store/common/lsn.h"
 #include "capture/source/setup.h"
 #include "capture/snapshot/snapshot.h"
@@ -50,7 +51,7 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
 
     if (resolve_tables(o, sql, &oids, err) != 0 ||
         tm_publication_ensure(sql, o->publication, &oids, err) != 0 ||
-        tm_replica_identity_check(sql, &oids, o->set_replica_identity_full, &o->notice, err) != 0)
+        tm_replica_identity_check(sql, &oids, o->set_replica_identity_full, err) != 0)
         goto out;
 
     tm_slot_info si;
@@ -99,11 +100,9 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
     if (tm_meta_write(o->journal, meta, err) != 0)
         goto out;
     char lsnbuf[TM_LSN_BUFLEN];
-    tm_notice_say(&o->notice,
-                  "tidemark capture: new journal %s: slot \"%s\" at %s, base snapshot of %d "
-                  "table(s), %llu rows",
-                  o->journal, o->slot, tm_lsn_format(consistent, lsnbuf), nrels,
-                  (unsigned long long)st.rows);
+    tm_log_info("new journal %s: slot \"%s\" at %s, base snapshot of %d table(s), %llu rows",
+                o->journal, o->slot, tm_lsn_format(consistent, lsnbuf), nrels,
+                (unsigned long long)st.rows);
     rc = 0;
 out:
     if (rc != 0 && slot_created) {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "capture/loop/capture.h"
+#include "store/common/log.h"
 #include "store/common/lsn.h"
 #include "capture/decode/pgoutput.h"
 #include "capture/decode/relcache.h"
@@ -189,8 +190,8 @@ static int take_owed(stream *s, tm_error *err)
     if (tm_deferred_take(&s->deferred, s->o->source, s->sql, s->w, &s->owed, spool,
                          s->o->tx_memory_budget, err) != 0)
         return -1;
-    fprintf(stderr, "tidemark capture: fresh base snapshot of %d rewritten table(s), %llu rows\n",
-            s->deferred.n, (unsigned long long)s->deferred.rows);
+    tm_log_info("fresh base snapshot of %d rewritten table(s), %llu rows", s->deferred.n,
+                (unsigned long long)s->deferred.rows);
     return 0;
 }
 
@@ -219,12 +220,10 @@ static void log_status(stream *s)
     double lag_s = 0;
     if (lag && s->last_commit_time)
         lag_s = (double)(tm_time_now() - s->last_commit_time) / 1e6;
-    fprintf(stderr,
-            "tidemark capture: tx=%llu changes=%llu skipped=%llu bytes=%llu confirmed=%s "
-            "lag=%lluB/%.1fs\n",
-            (unsigned long long)s->n_tx, (unsigned long long)s->n_changes,
-            (unsigned long long)s->n_skipped, (unsigned long long)tm_writer_bytes_written(s->w),
-            tm_lsn_format(s->confirmed_lsn, c), (unsigned long long)lag, lag_s < 0 ? 0 : lag_s);
+    tm_log_info("tx=%llu changes=%llu skipped=%llu bytes=%llu confirmed=%s lag=%lluB/%.1fs",
+                (unsigned long long)s->n_tx, (unsigned long long)s->n_changes,
+                (unsigned long long)s->n_skipped, (unsigned long long)tm_writer_bytes_written(s->w),
+                tm_lsn_format(s->confirmed_lsn, c), (unsigned long long)lag, lag_s < 0 ? 0 : lag_s);
     s->last_log = now_us();
 }
 
@@ -276,9 +275,7 @@ static int on_relation(stream *s, const tm_pgo_relation *m, tm_error *err)
     p->cr.rel.version = r->version;
     p->cr.rel.lsn = s->final_lsn;
     if (last && last->filenode != p->cr.rel.filenode) {
-        if (s->o->verbose)
-            fprintf(stderr, "tidemark capture: %s.%s has a new file node (rewrite or truncate)\n",
-                    m->nspname, m->relname);
+        tm_log_debug("%s.%s has a new file node (rewrite or truncate)", m->nspname, m->relname);
         if (owe_snapshot(s, m->oid, err) != 0) {
             tm_catrel_free(&p->cr);
             free(p);
@@ -455,11 +452,10 @@ static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
         if (s->o->warn_rows && s->counts[i].rows > s->o->warn_rows) {
             tm_rel *r = tm_relcache_get(s->rels, s->counts[i].oid);
             char c[TM_LSN_BUFLEN];
-            fprintf(stderr,
-                    "tidemark capture: WARNING: mass change: transaction %u (commit %s) updated "
-                    "or deleted %u rows of %s.%s\n",
-                    s->xid, tm_lsn_format(commit_lsn, c), s->counts[i].rows, r ? r->nspname : "?",
-                    r ? r->relname : "?");
+            tm_log_warning("mass change: transaction %u (commit %s) updated or deleted %u rows "
+                           "of %s.%s",
+                           s->xid, tm_lsn_format(commit_lsn, c), s->counts[i].rows,
+                           r ? r->nspname : "?", r ? r->relname : "?");
         }
     }
     if (s->o->warn_rows && most > s->o->warn_rows) {
@@ -550,8 +546,7 @@ static int start_replication(stream *s, tm_error *err)
     PQclear(r);
     tm_pgo_decoder_reset(&s->dec);
     s->confirmed_lsn = from;
-    if (s->o->verbose)
-        fprintf(stderr, "tidemark capture: streaming slot \"%s\" from %s\n", s->meta->slot, lsn);
+    tm_log_debug("streaming slot \"%s\" from %s", s->meta->slot, lsn);
     return 0;
 }
 
@@ -755,7 +750,7 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
         if (rc != -1)
             break;
         /* Lost the server: keep what is safe, then come back. */
-        fprintf(stderr, "tidemark capture: connection lost (%s); reconnecting\n", err->msg);
+        tm_log_info("connection lost (%s); reconnecting", err->msg);
         reset_tx(&s);
         if (sync_journal(&s, err) != 0) {
             rc = -2;
@@ -770,14 +765,14 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
                 break;
             }
             if (connect_source(&s, err) == 0) {
-                fprintf(stderr, "tidemark capture: reconnected\n");
+                tm_log_info("reconnected");
                 backoff = 1;
                 rc = 0;
                 break;
             }
             disconnect_source(&s);
-            fprintf(stderr, "tidemark capture: reconnect failed (%s); retrying in %ds\n", err->msg,
-                    backoff < 30 ? backoff * 2 : 30);
+            tm_log_info("reconnect failed (%s); retrying in %ds", err->msg,
+                        backoff < 30 ? backoff * 2 : 30);
             if (backoff < 30)
                 backoff *= 2;
         }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/common/log.h"
 #include "store/common/lsn.h"
 #include "capture/source/source.h"
 
@@ -169,8 +170,7 @@ int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_err
     return 0;
 }
 
-int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_full,
-                              const tm_notice *notice, tm_error *err)
+int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_full, tm_error *err)
 {
     for (int i = 0; i < tables->n; i++) {
         char oid[16];
@@ -199,19 +199,17 @@ int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_fu
                 tm_error_prefix(err, "setting REPLICA IDENTITY FULL on %s", name);
                 return -1;
             }
-            tm_notice_say(notice, "tidemark capture: set REPLICA IDENTITY FULL on %s", name);
+            tm_log_info("set REPLICA IDENTITY FULL on %s", name);
         } else {
-            tm_notice_say(notice,
-                          "tidemark capture: WARNING: %s has REPLICA IDENTITY %s, not FULL: its "
-                          "deletes and updates will not carry the whole old row, so undo and the "
-                          "old values in log will be missing for them. Fix: ALTER TABLE %s "
-                          "REPLICA IDENTITY FULL (or run capture with "
-                          "--set-replica-identity-full)",
-                          name,
-                          ident == 'd'   ? "DEFAULT"
-                          : ident == 'n' ? "NOTHING"
-                                         : "USING INDEX",
-                          name);
+            tm_log_warning("%s has REPLICA IDENTITY %s, not FULL: its deletes and updates will not "
+                           "carry the whole old row, so undo and the old values in log will be "
+                           "missing for them. Fix: ALTER TABLE %s REPLICA IDENTITY FULL (or run "
+                           "capture with --set-replica-identity-full)",
+                           name,
+                           ident == 'd'   ? "DEFAULT"
+                           : ident == 'n' ? "NOTHING"
+                                          : "USING INDEX",
+                           name);
         }
     }
     return 0;

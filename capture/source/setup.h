@@ -8,7 +8,6 @@
 #include <stdint.h>
 
 #include "store/common/tm_error.h"
-#include "store/common/tm_notice.h"
 
 typedef struct tm_oidlist {
     uint32_t *oids;
@@ -21,11 +20,10 @@ typedef struct tm_oidlist {
  * the publication must exist; its tables are returned in want. */
 int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_error *err);
 
-/* Tables without REPLICA IDENTITY FULL: a warning notice for each (saying
+/* Tables without REPLICA IDENTITY FULL: a logged warning for each (saying
  * what will be missing and how to fix it), or, when set_full, sets FULL and
- * says so. notice may be NULL (nothing is said). */
-int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_full,
-                              const tm_notice *notice, tm_error *err);
+ * says so. */
+int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_full, tm_error *err);
 
 typedef struct tm_slot_info {
     bool exists;

@@ -1,6 +1,5 @@
 #include "replay/engine/runner.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 
 #include "replay/engine/checkpoint.h"
 #include "store/journal/journal.h"
+#include "store/common/log.h"
 #include "store/common/lsn.h"
 #include "store/common/tm_time.h"
 
@@ -81,36 +81,20 @@ static void progress_line(const tm_progress *p, const tm_state *s, const tm_run_
     char eta[32] = "";
     if (!final && frac > 0.01 && frac < 1)
         snprintf(eta, sizeof eta, ", ETA %.0fs", el * (1 - frac) / frac);
-    fprintf(p->out, "%stidemark replay: %llu changes read (%llu applied), %.2fM/s%s%s",
-            p->tty ? "\r" : "", (unsigned long long)n, (unsigned long long)tm_state_applied(s),
-            rate / 1e6, eta, p->tty && !final ? "   " : "\n");
-    if (p->tty && final)
-        fputc('\n', p->out);
-    fflush(p->out);
-}
-
-static void say(FILE *warn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* One warning line on warn, when the caller gave one. */
-static void say(FILE *warn, const char *fmt, ...)
-{
-    if (!warn)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(warn, fmt, ap);
-    va_end(ap);
+    tm_log_progress(p->tty, final, "%llu changes read (%llu applied), %.2fM/s%s",
+                    (unsigned long long)n, (unsigned long long)tm_state_applied(s), rate / 1e6,
+                    eta);
 }
 
 /* Loads the newest checkpoint usable for t into s (info->ckpt_lsn: which,
  * 0 when none). Damaged ones are skipped with a warning. */
-static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, FILE *warn,
-                           tm_run_info *info, tm_error *err)
+static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, tm_run_info *info,
+                           tm_error *err)
 {
     tm_ckpt *c;
     size_t n;
     if (tm_ckpt_list(dir, &c, &n, err) != 0) {
-        say(warn, "tidemark replay: WARNING: %s; replaying from the base snapshot\n", err->msg);
+        tm_log_warning("%s; replaying from the base snapshot", err->msg);
         return 0;
     }
     for (size_t i = n; i-- > 0;) {
@@ -119,12 +103,11 @@ static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, FIL
             continue;
         tm_error e2;
         if (!c[i].ok) {
-            say(warn, "tidemark replay: WARNING: checkpoint %s is not used: %s\n", c[i].path,
-                c[i].why);
+            tm_log_warning("checkpoint %s is not used: %s", c[i].path, c[i].why);
             continue;
         }
         if (tm_ckpt_load(&c[i], s, &e2) != 0) {
-            say(warn, "tidemark replay: WARNING: %s; it is not used\n", e2.msg);
+            tm_log_warning("%s; it is not used", e2.msg);
             tm_state_reset(s);
             continue;
         }
@@ -152,7 +135,7 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
     memset(info, 0, sizeof *info);
     const tm_progress *progress = o->progress;
     double ckpt_start = mono();
-    if (o->use_checkpoints && load_checkpoint(dir, s, t, o->warn, info, err) != 0)
+    if (o->use_checkpoints && load_checkpoint(dir, s, t, info, err) != 0)
         return -1;
     info->ckpt_seconds = mono() - ckpt_start;
     tm_reader *r;

@@ -43,10 +43,9 @@ typedef struct tm_run_info {
 /* Seconds on the monotonic clock, or of the process's CPU time (cpu). */
 double tm_run_clock(bool cpu);
 
-/* Progress lines on progress (NULL: none) about once a second; tty: the
- * line is rewritten in place. */
+/* Progress lines through the logger (NULL: none) about once a second;
+ * tty: the line is rewritten in place. */
 typedef struct tm_progress {
-    FILE *out;
     bool tty;
 } tm_progress;
 
@@ -61,9 +60,8 @@ typedef struct tm_runner_opts {
     /* Start from the newest usable checkpoint (checkpoint.h): for an LSN
      * target one at or before it, for a time target one whose transactions
      * all committed at or before it. A damaged one is skipped with a
-     * warning on warn (NULL: none; the runner never prints by itself). */
+     * warning (the logger's). */
     bool use_checkpoints;
-    FILE *warn;
     /* Called after each transaction applied (NULL: not); -1 (with err)
      * stops the run with that error. */
     int (*after_tx)(void *arg, tm_state *s, const tm_run_info *info, tm_error *err);

@@ -1,4 +1,5 @@
-/* tidemark log: the command line. */
+/* tidemark log: its options, as the command line (replay/cmd_log.c, with
+ * the shared parser of store/cli) fills them in. */
 #ifndef TM_LOG_OPTS_H
 #define TM_LOG_OPTS_H
 
@@ -30,16 +31,19 @@ typedef struct log_opts {
     bool stats;     /* --stats: what was read, on stderr */
 } log_opts;
 
-/* Parses argv (argv[0] is "log"). Returns 0, 1 when --help was printed to
- * stdout, or -1 with err (a usage error). */
-int log_opts_parse(int argc, char **argv, log_opts *o, tm_error *err);
+/* Add one --table, --xid, --column; -1 with err (a bad value, or out of
+ * memory). */
+int log_opts_add_table(log_opts *o, const char *s, tm_error *err);
+int log_opts_add_xid(log_opts *o, uint32_t xid, tm_error *err);
+int log_opts_add_column(log_opts *o, const char *s, tm_error *err);
+/* Checks o->tz and sets the window from --from and --to (either NULL):
+ * 0, or -1 with err (a bad zone or time, or from after to). */
+int log_opts_set_times(log_opts *o, const char *from, const char *to, tm_error *err);
 void log_opts_free(log_opts *o);
 
 /* A column name as typed on the command line: plain (folded to lower
  * case, as PostgreSQL does) or "double-quoted" ("" for a quote). Returns a
  * malloc'd name, or NULL with err. */
 char *log_parse_column(const char *s, tm_error *err);
-
-void log_usage(void *out /* FILE* */);
 
 #endif

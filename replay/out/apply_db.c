@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/common/inert.h"
+#include "store/common/qualname.h"
 #include "store/journal/copy_text.h"
 #include "replay/out/emit.h"
 #include "replay/out/sql_quote.h"
@@ -519,14 +521,16 @@ static int apply_table(apply *a, const tm_apply_table *at, FILE *report)
     if (exec_sql(a, subset ? "DROP TABLE " ROWS_TABLE ", " SUBSET_TABLE : "DROP TABLE " ROWS_TABLE,
                  NULL) != 0)
         return -1;
+    /* The names come from the journal: printed inert. */
+    char name[2 * TM_NAME_MAX + 2], shown[TM_INERT_SIZE(sizeof name)];
+    snprintf(name, sizeof name, "%s.%s", v->nspname, v->relname);
+    tm_inert(name, shown, sizeof shown);
     if (a->o->dry_run)
-        fprintf(report,
-                "%s.%s: would insert %" PRIu64 ", update %" PRIu64 ", delete %" PRIu64 "%s\n",
-                v->nspname, v->relname, n.ins, n.upd, n.del,
-                created ? " (the table would be created)" : "");
+        fprintf(report, "%s: would insert %" PRIu64 ", update %" PRIu64 ", delete %" PRIu64 "%s\n",
+                shown, n.ins, n.upd, n.del, created ? " (the table would be created)" : "");
     else
-        fprintf(report, "%s.%s: inserted %" PRIu64 ", updated %" PRIu64 ", deleted %" PRIu64 "%s\n",
-                v->nspname, v->relname, n.ins, n.upd, n.del, created ? " (table created)" : "");
+        fprintf(report, "%s: inserted %" PRIu64 ", updated %" PRIu64 ", deleted %" PRIu64 "%s\n",
+                shown, n.ins, n.upd, n.del, created ? " (table created)" : "");
     return 0;
 }
 

@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "replay/out/out.h"
+#include "store/common/log.h"
 #include "replay/undo/undo_sql.h"
 
 typedef struct run {
     PGconn *c;
     tm_out sql, msg;
-    FILE *report;
     tm_error *err;
 } run;
 
@@ -35,23 +35,25 @@ static int exec_ok(run *r, const char *sql)
     return 0;
 }
 
+/* "conflict: <the row>: <why> (<the server's word>); <later changes>",
+ * through the logger. */
 static void conflict_line(run *r, const tm_undo_entry *e, const char *why, const char *pgmsg)
 {
     tm_out_reset(&r->msg);
+    tm_out_puts(&r->msg, "conflict: ");
     tm_undo_describe(&r->msg, e);
-    tm_out_putc(&r->msg, '\0');
-    size_t len;
-    const char *d = tm_out_data(&r->msg, &len);
-    fprintf(r->report, "tidemark undo: conflict: %s: %s", d, why);
+    tm_out_puts(&r->msg, ": ");
+    tm_out_puts(&r->msg, why);
     if (pgmsg) {
-        int l = (int)strcspn(pgmsg, "\n");
-        fprintf(r->report, " (%.*s)", l, pgmsg);
+        tm_out_puts(&r->msg, " (");
+        tm_out_write(&r->msg, pgmsg, strcspn(pgmsg, "\n"));
+        tm_out_putc(&r->msg, ')');
     }
-    tm_out_reset(&r->msg);
     tm_out_puts(&r->msg, "; ");
     tm_undo_later(&r->msg, e);
     tm_out_putc(&r->msg, '\0');
-    fprintf(r->report, "%s\n", tm_out_data(&r->msg, &len));
+    size_t len;
+    tm_log_error("%s", tm_out_data(&r->msg, &len));
 }
 
 /* Runs one statement under a savepoint. Returns TM_UNDO_DONE,
@@ -113,10 +115,10 @@ static int one(run *r, const tm_undo_entry *e, bool report_fk)
 }
 
 long tm_undo_apply(const tm_undo_apply_opts *o, const tm_undo_entry **es, size_t n, int *status,
-                   FILE *report, bool *committed, tm_error *err)
+                   bool *committed, tm_error *err)
 {
     *committed = false;
-    run r = {.report = report, .err = err};
+    run r = {.err = err};
     r.c = PQconnectdb(o->conninfo);
     if (PQstatus(r.c) != CONNECTION_OK) {
         set_pg_error(err, "cannot connect to the --apply database", PQerrorMessage(r.c));

@@ -26,11 +26,11 @@ typedef struct tm_undo_apply_opts {
 /* What happened to each statement. */
 enum { TM_UNDO_PENDING = 0, TM_UNDO_DONE, TM_UNDO_CONFLICT, TM_UNDO_FAILED };
 
-/* Runs es[0..n) and sets status[i] for each; conflicts are described on
- * report, one line each. *committed tells whether the changes were kept.
+/* Runs es[0..n) and sets status[i] for each; conflicts are logged (as
+ * errors), one line each. *committed tells whether the changes were kept.
  * Returns the number of conflicts, or -1 with err (a connection or SQL
  * error: nothing was written). */
 long tm_undo_apply(const tm_undo_apply_opts *o, const tm_undo_entry **es, size_t n, int *status,
-                   FILE *report, bool *committed, tm_error *err);
+                   bool *committed, tm_error *err);
 
 #endif

@@ -1,16 +1,20 @@
-/* Entry points of the tidemark subcommands: main.c dispatches to these.
- * Each takes the arguments after the command name (argv[0] is the command)
- * and returns the process exit status: 0 success, 1 a finding (e.g. verify
- * found damage, undo found conflicts), 2 a usage or runtime error. */
+/* The tidemark commands: each is described by a tm_command (opts.h) in its
+ * layer's cmd_*.c, which main.c lists. A command's run function takes the
+ * arguments after "tidemark" (argv[0] is the command's name) and returns
+ * the process exit status: 0 success, 1 failure (or what the command's
+ * description says 1 means for it, e.g. verify found damage, undo found
+ * conflicts), 2 a usage error. */
 #ifndef TM_COMMANDS_H
 #define TM_COMMANDS_H
 
-int cmd_capture(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_replay(int argc, char **argv);
-int cmd_undo(int argc, char **argv);
-int cmd_log(int argc, char **argv);
-int cmd_verify(int argc, char **argv);
-int cmd_checkpoint(int argc, char **argv);
+#include "store/cli/opts.h"
+
+extern const tm_command tm_cmd_capture;
+extern const tm_command tm_cmd_checkpoint;
+extern const tm_command tm_cmd_log;
+extern const tm_command tm_cmd_replay;
+extern const tm_command tm_cmd_status;
+extern const tm_command tm_cmd_undo;
+extern const tm_command tm_cmd_verify;
 
 #endif

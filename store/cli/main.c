@@ -1,54 +1,74 @@
-/* tidemark: dispatches to the subcommands. It lives beside the shared store
- * layer that every command uses; each command's code lives in its folder. */
+/* tidemark: dispatches to the commands. It lives beside the shared store
+ * layer that every command uses; each command's code and its description
+ * (a tm_command, opts.h) live in its layer's folder.
+ *
+ *   tidemark --help | help          this help, listing the commands
+ *   tidemark help C | C --help      C's help (the same text)
+ *   tidemark --version | C --version
+ *   tidemark C [OPTIONS]            runs C */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "store/cli/commands.h"
+#include "store/common/log.h"
 
-static const struct {
-    const char *name;
-    int (*run)(int, char **);
-    const char *summary;
-} commands[] = {
-    {"capture", cmd_capture, "consume a pgoutput slot into a journal (the sidecar)"},
-    {"status", cmd_status, "show what a journal holds and how far behind its source it is"},
-    {"replay", cmd_replay, "reconstruct rows as of a time or LSN, to files or a database"},
-    {"undo", cmd_undo, "generate or apply inverse SQL for transactions or a time window"},
-    {"log", cmd_log, "forensic history: who changed what, when, old -> new"},
-    {"verify", cmd_verify, "check every frame of a journal"},
-    {"checkpoint", cmd_checkpoint, "materialise replay state so late points replay fast"},
+static const tm_command *const commands[] = {
+    &tm_cmd_capture, &tm_cmd_status, &tm_cmd_replay,     &tm_cmd_undo,
+    &tm_cmd_log,     &tm_cmd_verify, &tm_cmd_checkpoint,
 };
 
-static void usage(FILE *f)
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const tm_command *find(const char *name)
 {
-    fprintf(f,
-            "tidemark %s: point-in-time history of chosen PostgreSQL tables\n\n"
-            "Usage: tidemark COMMAND [OPTIONS]\n\nCommands:\n",
-            TIDEMARK_VERSION);
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nRun 'tidemark COMMAND --help' for a command's options.\n"
-               "  --help      show this help\n  --version   show the version\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(name, commands[i]->name))
+            return commands[i];
+    return NULL;
+}
+
+/* A usage error of tidemark itself, in the shape of the commands'. */
+static int usage_error(const char *what, const char *arg)
+{
+    tm_log_error("%s%s%s%s; run 'tidemark --help' for the list", what, arg ? " '" : "",
+                 arg ? arg : "", arg ? "'" : "");
+    return 2;
+}
+
+static bool is(const char *arg, const char *shortform, const char *longform)
+{
+    return !strcmp(arg, shortform) || !strcmp(arg, longform);
+}
+
+/* tidemark help [COMMAND] */
+static int help(int argc, char **argv)
+{
+    if (argc > 3)
+        return usage_error("unexpected argument", argv[3]);
+    if (argc == 2 || is(argv[2], "-h", "--help")) {
+        tm_cli_help_all(commands, NCOMMANDS, stdout);
+        return 0;
+    }
+    const tm_command *c = find(argv[2]);
+    if (!c)
+        return usage_error("unknown command", argv[2]);
+    tm_cli_help(c, stdout);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        usage(stdout);
-        return 0;
-    }
-    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+    if (argc < 2)
+        return usage_error("no command given", NULL);
+    if (is(argv[1], "-h", "--help") || !strcmp(argv[1], "help"))
+        return help(argc, argv);
+    if (is(argv[1], "-V", "--version")) {
         printf("tidemark %s\n", TIDEMARK_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "tidemark: unknown command '%s'; run 'tidemark --help' for the list\n",
-            argv[1]);
-    return 2;
+    const tm_command *c = find(argv[1]);
+    if (c)
+        return c->run(argc - 1, argv + 1);
+    return usage_error(argv[1][0] == '-' ? "unknown option" : "unknown command", argv[1]);
 }

@@ -76,7 +76,7 @@ typedef struct tm_recovery {
     char why[256];          /* what the damage was (torn_write, header_torn) */
 } tm_recovery;
 
-/* The notice that says it, one line without a newline ("tidemark: journal
+/* The notice that says it, one line without a newline ("journal
  * DIR: segment S: cut N bytes at offset O (REASON); everything before it is
  * intact"), or "" when nothing was repaired. */
 void tm_recovery_describe(const char *dir, const tm_recovery *rep, char *buf, size_t len);

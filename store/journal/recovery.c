@@ -182,7 +182,7 @@ void tm_recovery_describe(const char *dir, const tm_recovery *rep, char *buf, si
     tm_seg_name(rep->segment, name);
     if (rep->header_torn) {
         snprintf(buf, len,
-                 "tidemark: journal %s: segment %s: its header was torn (%" PRIu64
+                 "journal %s: segment %s: its header was torn (%" PRIu64
                  " bytes: %s); the segment is started again",
                  dir, name, rep->bytes_cut, rep->why);
         return;
@@ -193,7 +193,7 @@ void tm_recovery_describe(const char *dir, const tm_recovery *rep, char *buf, si
     else
         snprintf(reason, sizeof reason, "an unfinished transaction");
     snprintf(buf, len,
-             "tidemark: journal %s: segment %s: cut %" PRIu64 " bytes at offset %" PRIu64
+             "journal %s: segment %s: cut %" PRIu64 " bytes at offset %" PRIu64
              " (%s); everything before it is intact",
              dir, name, rep->bytes_cut, rep->offset, reason);
 }

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "replay/query/jsonscan.h"
-#include "replay/log/log_opts.h"
+#include "replay/cmd_log.h"
 #include "tests/harness/support_store.h"
 
 const char TLJ_U[] = "\x01unchanged";
@@ -343,7 +343,10 @@ int tlj_log(tlj *j, char **out, log_run_stats *st, char *errbuf, size_t errlen, 
     log_opts o;
     tm_error err = {0};
     *out = NULL;
-    int rc = log_opts_parse(argc, (char **)argv, &o, &err);
+    int status;
+    int rc = cmd_log_parse(argc, (char **)argv, &o, &status);
+    if (rc != 0)
+        tm_error_set(&err, "a usage error (said on stderr)");
     if (rc == 0) {
         FILE *f = tmpfile();
         ck_assert(f != NULL);

@@ -353,15 +353,15 @@ START_TEST(refusals)
     free(lsn);
     tm_run_result r;
 
-    /* Unreachable server and bad conninfo: clear error, exit 2. */
+    /* Unreachable server and bad conninfo: clear error, exit 1. */
     tm_tidemark(&r, NULL, "capture", "--journal", j, "--source",
                 "host=127.0.0.1 port=1 dbname=x password=sekret connect_timeout=2", NULL);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "cannot connect"));
     ck_assert_ptr_null(strstr(r.err, "sekret"));
     tm_run_result_free(&r);
     tm_tidemark(&r, NULL, "capture", "--journal", j, "--source", "nonsense=1", NULL);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "invalid connection string"));
     tm_run_result_free(&r);
 
@@ -369,7 +369,7 @@ START_TEST(refusals)
     tm_pg_createdb(tm_pg_shared(), "cap_other");
     char *other = tm_pg_conninfo(tm_pg_shared(), "cap_other");
     tm_tidemark(&r, NULL, "capture", "--journal", j, "--source", other, NULL);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "belongs to database \"cap_refuse\""));
     tm_run_result_free(&r);
     free(other);
@@ -379,7 +379,7 @@ START_TEST(refusals)
     pid_t pid = spawn_capture(j, ci);
     wait_slot_active(c, "tidemark_cap_refuse"); /* it holds the lock by then */
     tm_tidemark(&r, NULL, "capture", "--journal", j, "--source", ci, NULL);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "in use by another capture"));
     tm_run_result_free(&r);
     kill(pid, SIGTERM);
@@ -391,7 +391,7 @@ START_TEST(refusals)
     wait_slot_state(c, "tidemark_cap_refuse", false);
     tm_pg_exec(c, "SELECT pg_drop_replication_slot('tidemark_cap_refuse')");
     tm_tidemark(&r, NULL, "capture", "--journal", j, "--source", ci, NULL);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "no longer exists"));
     tm_run_result_free(&r);
 
@@ -399,17 +399,17 @@ START_TEST(refusals)
      * directory, no slot. */
     char *j2 = tmt_journal_path();
     tm_tidemark(&r, NULL, "capture", "--journal", j2, "--source", ci, NULL);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, 2); /* a usage error: the first run needs --table */
     ck_assert_ptr_nonnull(strstr(r.err, "--table"));
     tm_run_result_free(&r);
     tm_tidemark(&r, NULL, "capture", "--journal", j2, "--source", ci, "--table", "nosuch", "--slot",
                 "never", NULL);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "table public.nosuch does not exist"));
     tm_run_result_free(&r);
     tm_tidemark(&r, NULL, "capture", "--journal", j2, "--source",
                 "host=127.0.0.1 port=1 connect_timeout=2", "--table", "users", NULL);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, 1);
     tm_run_result_free(&r);
     ck_assert_msg(access(j2, F_OK) != 0, "a refused first run left %s behind", j2);
     char *slots = tm_pg_query_value(c, "SELECT count(*) FROM pg_replication_slots WHERE "
@@ -494,7 +494,7 @@ static char *capture_users(PGconn *c, const char *journal, const char *conninfo,
     return err;
 }
 
-/* What the library layers say through the command (tm_notice and the
+/* What the library layers say through the command (the logger, and the
  * writer's recovery report) still reaches stderr: the new journal, a table
  * without REPLICA IDENTITY FULL, setting it, and a torn tail cut. */
 START_TEST(notices_reach_stderr)
@@ -526,7 +526,8 @@ START_TEST(notices_reach_stderr)
     ck_assert_int_eq(write(fd, "TMFRtorn", 8), 8);
     close(fd);
     err = capture_users(c, j, ci, "--set-replica-identity-full");
-    ck_assert_msg(strstr(err, "tidemark: journal ") && strstr(err, "cut 8 bytes at offset") &&
+    ck_assert_msg(strstr(err, "tidemark capture: journal ") &&
+                      strstr(err, "cut 8 bytes at offset") &&
                       strstr(err, "everything before it is intact"),
                   "%s", err);
     ck_assert_msg(strstr(err, "tidemark capture: set REPLICA IDENTITY FULL on users"), "%s", err);

@@ -363,7 +363,7 @@ static void apply_checks(const point *p)
     /* The capture source is refused. */
     char *src = tm_pg_conninfo(&pg, "app");
     replay(&r, p->t, "--table", "prefs", "--apply", src, NULL);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "capture source"));
     tm_run_result_free(&r);
     free(src);
@@ -423,7 +423,7 @@ static void sql_checks(const point *p)
     }
     /* ... and not to stdout. */
     replay(&r, p->t, NULL);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "--output DIR"));
     tm_run_result_free(&r);
 }
@@ -432,7 +432,7 @@ static void error_checks(void)
 {
     tm_run_result r;
     replay(&r, "2001-01-01 00:00:00+00", "--table", "prefs", NULL);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, 1);
     ck_assert_msg(strstr(r.err, "before the journal's base snapshot") && strstr(r.err, "covers"),
                   "%s", r.err);
     tm_run_result_free(&r);
@@ -445,19 +445,19 @@ static void error_checks(void)
     ck_assert_ptr_nonnull(strstr(r.err, "--at"));
     tm_run_result_free(&r);
     replay(&r, points[0].t, "--table", "nosuch", NULL);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, 1);
     ck_assert_msg(strstr(r.err, "not in the journal") && strstr(r.err, "public.prefs"), "%s",
                   r.err);
     tm_run_result_free(&r);
     replay(&r, points[0].t, "--table", "prefs", "--where", "nosuchcol = 1", NULL);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, 1);
     ck_assert_msg(strstr(r.err, "nosuchcol") && strstr(r.err, "user_id"), "%s", r.err);
     tm_run_result_free(&r);
     replay(&r, points[0].t, "--format", "xml", NULL);
     tm_assert_exit(&r, 2);
     tm_run_result_free(&r);
     tm_tidemark(&r, NULL, "replay", "--journal", "/nonexistent/journal", "--at", points[0].t, NULL);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "not a tidemark journal"));
     tm_run_result_free(&r);
     tm_tidemark(&r, NULL, "replay", "--help", NULL);

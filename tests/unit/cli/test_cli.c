@@ -1,6 +1,6 @@
-/* Usage errors of the commands that share store/cli.h: exit status 2, one
- * line naming the command and the problem, pointing at --help, nothing on
- * stdout. */
+/* Usage errors of the commands (store/cli/cli.h, opts.h): exit status 2,
+ * one line naming the command and the problem, pointing at --help,
+ * nothing on stdout. test_cli_contract checks the same for every command. */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +40,24 @@ START_TEST(usage_errors)
     expect_usage("checkpoint", "--every needs a positive count, not '-1'",
                  (const char *[]){"--journal", "j", "--every", "-1", NULL});
     expect_usage("checkpoint", "unknown option '-x'", (const char *[]){"-x", NULL});
+    expect_usage("verify", "--journal DIR is required", (const char *[]){"--quiet", NULL});
+    expect_usage("capture", "--status-interval needs a whole number from 1 to 3600, not '0'",
+                 (const char *[]){"--status-interval", "0", NULL});
+    expect_usage("capture", "--source CONNINFO is required",
+                 (const char *[]){"--journal", "j", NULL});
+    expect_usage("replay", "--lsn needs an LSN such as 0/16B3748, not '12'",
+                 (const char *[]){"--journal", "j", "--lsn", "12", NULL});
+    expect_usage("replay", "--format must be csv, jsonl or sql, not 'xml'",
+                 (const char *[]){"--journal", "j", "--format", "xml", NULL});
+    expect_usage("replay", "--mode, --dry-run and --allow-source go with --apply",
+                 (const char *[]){"--journal", "j", "--lsn", "0/1", "--dry-run", NULL});
+    expect_usage("undo", "--on-conflict must be abort or skip, not 'maybe'",
+                 (const char *[]){"--journal", "j", "--xid", "1", "--on-conflict", "maybe", NULL});
+    expect_usage(
+        "undo", "--to is before --from",
+        (const char *[]){"--journal", "j", "--from", "2026-01-02", "--to", "2026-01-01", NULL});
+    expect_usage("checkpoint", "--quiet and --verbose do not go together",
+                 (const char *[]){"-q", "-v", NULL});
 }
 END_TEST
 

@@ -1,14 +1,12 @@
 /* Typed errors: codes from errno, tm_error_set's general code, context
  * (file and offset) kept by tm_error_prefix and cleared by a new error,
- * and the table of names and exit statuses (usage 2, the rest 1). Also
- * notices (tm_notice): handed to the caller's function, or dropped. */
+ * and the table of names and exit statuses (usage 2, the rest 1). */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "store/common/tm_error.h"
-#include "store/common/tm_notice.h"
 #include "tests/harness/tm_check.h"
 
 START_TEST(codes_from_errno)
@@ -104,24 +102,6 @@ START_TEST(exit_status_table)
 }
 END_TEST
 
-static void keep_line(void *ctx, const char *line)
-{
-    snprintf(ctx, 64, "%s", line);
-}
-
-START_TEST(notices_go_to_the_caller)
-{
-    char got[64] = "";
-    tm_notice n = {keep_line, got};
-    tm_notice_say(&n, "set %s on %d table(s)", "FULL", 2);
-    ck_assert_str_eq(got, "set FULL on 2 table(s)");
-    tm_notice_say(NULL, "dropped");
-    tm_notice none = {0};
-    tm_notice_say(&none, "dropped");
-    ck_assert_str_eq(got, "set FULL on 2 table(s)");
-}
-END_TEST
-
 int main(void)
 {
     Suite *s = suite_create("error");
@@ -130,7 +110,6 @@ int main(void)
     tcase_add_test(tc, set_and_setc);
     tcase_add_test(tc, prefix_keeps_code_and_context);
     tcase_add_test(tc, exit_status_table);
-    tcase_add_test(tc, notices_go_to_the_caller);
     suite_add_tcase(s, tc);
     return tm_check_run(s);
 }

@@ -447,14 +447,26 @@ START_TEST(quoting)
 END_TEST
 
 /* Runs the binary; checks the exit status and that stderr says `says`. */
-static void expect_error(const char *says, const char *const *args)
+static void expect_exit(int status, const char *says, const char *const *args)
 {
     tm_run_result r;
     tm_tidemarkv(&r, NULL, args);
-    tm_assert_exit(&r, 2);
+    tm_assert_exit(&r, status);
     ck_assert_msg(strstr(r.err, says), "stderr does not say \"%s\":\n%s", says, r.err);
     ck_assert_msg(r.out_len == 0, "printed to stdout on error: %s", r.out);
     tm_run_result_free(&r);
+}
+
+/* A usage error (2, said in the one shape). */
+static void expect_usage(const char *says, const char *const *args)
+{
+    expect_exit(2, says, args);
+}
+
+/* A failure while working (1). */
+static void expect_error(const char *says, const char *const *args)
+{
+    expect_exit(1, says, args);
 }
 
 START_TEST(errors)
@@ -465,30 +477,32 @@ START_TEST(errors)
     tm_run_result r;
     tm_tidemark(&r, NULL, "log", "--help", NULL);
     tm_assert_exit(&r, 0);
-    ck_assert_ptr_nonnull(strstr(r.out, "usage: tidemark log --journal DIR"));
+    ck_assert_ptr_nonnull(strstr(r.out, "Usage: tidemark log --journal DIR"));
     tm_run_result_free(&r);
     tm_tidemark(&r, NULL, "log", "--journal", d, "--table", "users", "--format", "jsonl", NULL);
     tm_assert_exit(&r, 0);
     ck_assert_uint_eq(tlj_check_jsonl(r.out), 5);
     tm_run_result_free(&r);
 
-    expect_error("--journal DIR is required", (const char *[]){"log", NULL});
-    expect_error("unknown option --colour",
+    expect_usage("--journal DIR is required", (const char *[]){"log", NULL});
+    expect_usage("unknown option '--colour'",
                  (const char *[]){"log", "--journal", d, "--colour", NULL});
-    expect_error("--from: ", (const char *[]){"log", "--journal", d, "--from", "yesterday", NULL});
-    expect_error("--to: ", (const char *[]){"log", "--journal", d, "--to", "2026-13-45", NULL});
-    expect_error("--tz: ", (const char *[]){"log", "--journal", d, "--tz", "Mars/Olympus", NULL});
-    expect_error("--top goes with --transactions",
+    expect_usage("--from: ", (const char *[]){"log", "--journal", d, "--from", "yesterday", NULL});
+    expect_usage("--to: ", (const char *[]){"log", "--journal", d, "--to", "2026-13-45", NULL});
+    expect_usage("--tz: ", (const char *[]){"log", "--journal", d, "--tz", "Mars/Olympus", NULL});
+    expect_usage("--top goes with --transactions",
                  (const char *[]){"log", "--journal", d, "--top", "3", NULL});
-    expect_error("--top needs a number",
+    expect_usage("--top needs a number",
                  (const char *[]){"log", "--journal", d, "--transactions", "--top", "0", NULL});
-    expect_error("--xid: 'x1' is not a number",
+    expect_usage("--xid must be a transaction id (a whole number up to 4294967295), not 'x1'",
                  (const char *[]){"log", "--journal", d, "--xid", "x1", NULL});
-    expect_error("unknown format 'xml'",
+    expect_usage("--format must be text or jsonl, not 'xml'",
                  (const char *[]){"log", "--journal", d, "--format", "xml", NULL});
-    expect_error("--from is later than --to",
+    expect_usage("--from is later than --to",
                  (const char *[]){"log", "--journal", d, "--from", "2026-02-01", "--to",
                                   "2026-01-01", NULL});
+    expect_usage("--where given twice", (const char *[]){"log", "--journal", d, "--where", "id = 1",
+                                                         "--where", "id = 2", NULL});
     expect_error("table public.nope is not in the journal",
                  (const char *[]){"log", "--journal", d, "--table", "nope", NULL});
     expect_error("its tables are: public.users, public.prefs",
@@ -501,7 +515,7 @@ START_TEST(errors)
         (const char *[]){"log", "--journal", d, "--table", "prefs", "--column", "email", NULL});
     expect_error("is not a valid integer value",
                  (const char *[]){"log", "--journal", d, "--where", "id = '1x'", NULL});
-    expect_error("OR is not supported",
+    expect_usage("OR is not supported",
                  (const char *[]){"log", "--journal", d, "--where", "id = 1 OR id = 2", NULL});
 
     char *missing = tmt_path(d, "nothing-here");
