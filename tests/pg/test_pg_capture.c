@@ -480,13 +480,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("pg_capture");
-    TCase *tc = tcase_create("capture");
+    TCase *tc = tm_check_case(
+        s, "capture", 600,
+        TM_TESTS(first_run_and_resume, refusals, sigkill_twenty_times, server_restart_mid_stream));
     tm_pg_fixture_add(tc);
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, first_run_and_resume);
-    tcase_add_test(tc, refusals);
-    tcase_add_test(tc, sigkill_twenty_times);
-    tcase_add_test(tc, server_restart_mid_stream);
-    suite_add_tcase(s, tc);
     return tm_check_run(s);
 }

@@ -399,18 +399,15 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("pg_harness");
-    TCase *server = tcase_create("server");
+    TCase *server =
+        tm_check_case(s, "server", 0,
+                      TM_TESTS(server_is_configured_for_capture, pgoutput_through_sql_interface,
+                               pgoutput_through_walsender));
     tm_pg_fixture_add(server);
-    tcase_add_test(server, server_is_configured_for_capture);
-    tcase_add_test(server, pgoutput_through_sql_interface);
-    tcase_add_test(server, pgoutput_through_walsender);
-    suite_add_tcase(s, server);
-
-    TCase *life = tcase_create("lifecycle");
-    tcase_add_test(life, start_restart_stop_leaves_nothing);
-    tcase_add_test(life, sigterm_of_owner_removes_cluster_before_it_exits);
-    tcase_add_test(life, sigkill_of_owner_is_cleaned_by_watchdog);
-    tcase_add_test(life, sweeper_removes_only_dead_owners_clusters);
-    suite_add_tcase(s, life);
+    tm_check_case(s, "lifecycle", 0,
+                  TM_TESTS(start_restart_stop_leaves_nothing,
+                           sigterm_of_owner_removes_cluster_before_it_exits,
+                           sigkill_of_owner_is_cleaned_by_watchdog,
+                           sweeper_removes_only_dead_owners_clusters));
     return tm_check_run(s);
 }

@@ -588,10 +588,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("pg_replay");
-    TCase *tc = tcase_create("pitr");
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, replay_matches_pitr);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("pg_replay", "pitr", 600, TM_TESTS(replay_matches_pitr));
 }

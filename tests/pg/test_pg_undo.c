@@ -520,10 +520,7 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("pg_undo");
-    TCase *tc = tcase_create("undo");
+    TCase *tc = tm_check_case(s, "undo", 300, TM_TESTS(undo_migrations));
     tm_pg_fixture_add(tc);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, undo_migrations);
-    suite_add_tcase(s, tc);
     return tm_check_run(s);
 }

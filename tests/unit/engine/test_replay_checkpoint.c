@@ -543,14 +543,8 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("replay_checkpoint");
-    TCase *tc = tcase_create("checkpoint");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, checkpoints_match_full_replay);
-    tcase_add_test(tc, damaged_checkpoint_falls_back);
-    tcase_add_test(tc, checkpoint_without_row_counts_loads);
-    tcase_add_test(tc, checkpoint_builds_key_summaries);
-    tcase_add_test(tc, no_checkpoint_hides_a_gap);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("replay_checkpoint", "checkpoint", 120,
+                         TM_TESTS(checkpoints_match_full_replay, damaged_checkpoint_falls_back,
+                                  checkpoint_without_row_counts_loads,
+                                  checkpoint_builds_key_summaries, no_checkpoint_hides_a_gap));
 }

@@ -113,10 +113,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("replay_order");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, composite_keys_sort_by_first_column_first);
-    tcase_add_test(tc, integer_keys_of_every_range_sort);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main(
+        "replay_order", "core", 0,
+        TM_TESTS(composite_keys_sort_by_first_column_first, integer_keys_of_every_range_sort));
 }

@@ -772,15 +772,8 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("replay_state");
-    TCase *tc = tcase_create("state");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, decoder_matches_protobuf);
-    tcase_add_test(tc, rowmap_deletes_keep_runs);
-    tcase_add_test(tc, random_journals_match_model);
-    tcase_add_test(tc, gaps_and_damage);
-    tcase_add_test(tc, rekey_on_schema_change);
-    tcase_add_test(tc, time_target_stops_at_first_later_commit);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("replay_state", "state", 120,
+                         TM_TESTS(decoder_matches_protobuf, rowmap_deletes_keep_runs,
+                                  random_journals_match_model, gaps_and_damage,
+                                  rekey_on_schema_change, time_target_stops_at_first_later_commit));
 }

@@ -150,11 +150,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("store_meta");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, meta_round_trip);
-    tcase_add_test(tc, meta_missing_and_bad);
-    tcase_add_test(tc, lock_refused_while_held);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("store_meta", "core", 0,
+                         TM_TESTS(meta_round_trip, meta_missing_and_bad, lock_refused_while_held));
 }

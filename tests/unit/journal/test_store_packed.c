@@ -89,9 +89,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("store_packed");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, packed_round_trip_and_rejects);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("store_packed", "core", 0, TM_TESTS(packed_round_trip_and_rejects));
 }

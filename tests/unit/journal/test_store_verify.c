@@ -172,11 +172,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("store_verify");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, usage_errors);
-    tcase_add_test(tc, sound_journal);
-    tcase_add_test(tc, damaged_journal);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("store_verify", "core", 0,
+                         TM_TESTS(usage_errors, sound_journal, damaged_journal));
 }
