@@ -100,3 +100,19 @@ void tmt_jw_meta(const char *dir)
     tm_error err;
     ck_assert_int_eq(tm_meta_write(dir, &meta, &err), 0);
 }
+
+void tmt_jw_open(tmt_jw *j, const char *dir, const tm_writer_options *o)
+{
+    tm_error err;
+    ck_assert_msg(tm_writer_open(dir, o, &j->w, &err) == 0, "%s", err.msg);
+    tmt_jw_meta(dir);
+}
+
+void tmt_jw_close(tmt_jw *j)
+{
+    tm_error err;
+    ck_assert_msg(tm_writer_close(j->w, &err) == 0, "%s", err.msg);
+    j->w = NULL;
+    tm_tuple_enc_free(&j->eo);
+    tm_tuple_enc_free(&j->en);
+}

@@ -42,5 +42,10 @@ void tmt_jw_change(tmt_jw *j, int op, uint32_t oid, uint32_t version, char old_k
                    const tm_value *ov, uint32_t no, const tm_value *nv, uint32_t nn);
 /* journal.meta of a test source (system identifier 42, database "db"). */
 void tmt_jw_meta(const char *dir);
+/* Opens j->w on dir (options o; NULL: the writer's defaults) and writes
+ * its journal.meta; j's LSN and time stay as the caller set them. */
+void tmt_jw_open(tmt_jw *j, const char *dir, const tm_writer_options *o);
+/* Closes the writer (asserted) and frees the tuple encoders. */
+void tmt_jw_close(tmt_jw *j);
 
 #endif

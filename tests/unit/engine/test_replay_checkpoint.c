@@ -87,10 +87,8 @@ static void random_journal(const char *dir, uint64_t seed, txinfo *tx)
     tmt_rng r = {seed};
     tmt_jw j = {.lsn = 1000};
     int64_t t0 = 1700000000000000;
-    tm_error err;
     tm_writer_options wo = {.quiet = true, .frame_target = 2048};
-    ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
-    tmt_jw_meta(dir);
+    tmt_jw_open(&j, dir, &wo);
     prow p[NA] = {{0}};
     int bag[3] = {2, 0, 0}, version = 1;
     put_rel(j.w, PREFS, 1, j.lsn + 100);
@@ -191,9 +189,7 @@ static void random_journal(const char *dir, uint64_t seed, txinfo *tx)
         tmt_jw_end(&j);
         tx[n] = (txinfo){j.lsn, j.time};
     }
-    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
-    tm_tuple_enc_free(&j.eo);
-    tm_tuple_enc_free(&j.en);
+    tmt_jw_close(&j);
 }
 
 static bool not_other(void *arg, const tm_version *v)
@@ -491,8 +487,7 @@ START_TEST(no_checkpoint_hides_a_gap)
     tmt_jw j = {.lsn = 1000};
     tm_error err;
     tm_writer_options wo = {.quiet = true};
-    ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
-    tmt_jw_meta(dir);
+    tmt_jw_open(&j, dir, &wo);
     put_rel(j.w, PREFS, 1, j.lsn + 100);
     int64_t t0 = 1700000000000000;
     for (int n = 0; n < 6; n++) {
@@ -515,9 +510,7 @@ START_TEST(no_checkpoint_hides_a_gap)
         tmt_jw_end(&j);
     }
     uint64_t last = j.lsn;
-    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
-    tm_tuple_enc_free(&j.eo);
-    tm_tuple_enc_free(&j.en);
+    tmt_jw_close(&j);
     int rc = tmt_run(&out, "checkpoint", "--journal", dir, "--every", "1", NULL);
     ck_assert_msg(rc == 0 && strstr(out, "gap"), "%s", out);
     free(out);

@@ -18,10 +18,8 @@ static char *journal_of(const char *first_type, uint32_t first_oid, const char *
                         size_t n)
 {
     char *dir = tmt_tempdir();
-    tmt_jw_meta(dir);
     tmt_jw j = {.time = 1700000000000000};
-    tm_error err;
-    ck_assert_msg(tm_writer_open(dir, NULL, &j.w, &err) == 0, "%s", err.msg);
+    tmt_jw_open(&j, dir, NULL);
     const tmt_col cols[] = {{"k1", first_oid, 1, false, first_type},
                             {"k2", 23, 2, false, NULL},
                             {"v", 25, 0, false, NULL}};
@@ -35,9 +33,7 @@ static char *journal_of(const char *first_type, uint32_t first_oid, const char *
         tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, 500, 1, 0, NULL, 0, v, 3);
     }
     tmt_jw_end(&j);
-    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
-    tm_tuple_enc_free(&j.eo);
-    tm_tuple_enc_free(&j.en);
+    tmt_jw_close(&j);
     return dir;
 }
 

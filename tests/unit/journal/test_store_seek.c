@@ -43,6 +43,24 @@ static void build(fixture *f, uint64_t seed, bool one_unit, bool jitter, int ntx
     ck_assert_uint_gt(st.index_loads, 2); /* sealed segments */
 }
 
+/* A record of a transaction, picked at random. */
+static const tmt_rec *random_tx(const tmt_stream *s, tmt_rng *r)
+{
+    const tmt_rec *t;
+    do
+        t = &s->v[tmt_below(r, s->n)];
+    while (t->tx < 0);
+    return t;
+}
+
+static tm_reader *open_reader(const fixture *f)
+{
+    tm_reader *rd;
+    tm_error err;
+    ck_assert_msg(tm_reader_open(f->g.dir, &rd, &err) == 0, "%s", err.msg);
+    return rd;
+}
+
 /* Commit LSNs worth seeking to: every boundary case and some random ones. */
 static uint64_t pick_lsn(const tmt_stream *s, tmt_rng *r, int i)
 {
@@ -67,11 +85,7 @@ static uint64_t pick_lsn(const tmt_stream *s, tmt_rng *r, int i)
     case 5:
         return UINT64_MAX;
     }
-    const tmt_rec *t;
-    do
-        t = &s->v[tmt_below(r, s->n)];
-    while (t->tx < 0);
-    return t->lsn + tmt_below(r, 3) - 1; /* just before, at, or just after */
+    return random_tx(s, r)->lsn + tmt_below(r, 3) - 1; /* just before, at, or just after */
 }
 
 START_TEST(seek_lsn_equals_linear_filter)
@@ -79,9 +93,8 @@ START_TEST(seek_lsn_equals_linear_filter)
     fixture f;
     build(&f, 11, false, false, 700);
     tmt_rng r = {99};
-    tm_reader *rd;
+    tm_reader *rd = open_reader(&f);
     tm_error err;
-    ck_assert(tm_reader_open(f.g.dir, &rd, &err) == 0);
     for (int i = 0; i < 60; i++) {
         uint64_t lsn = pick_lsn(&f.g.s, &r, i);
         ck_assert_msg(tm_reader_seek_lsn(rd, lsn, &err) == 0, "%s", err.msg);
@@ -90,7 +103,7 @@ START_TEST(seek_lsn_equals_linear_filter)
     tm_reader_close(rd);
 
     /* A seek near the end decodes only a few frames. */
-    ck_assert(tm_reader_open(f.g.dir, &rd, &err) == 0);
+    rd = open_reader(&f);
     ck_assert(tm_reader_seek_lsn(rd, pick_lsn(&f.g.s, &r, 3), &err) == 0);
     tmt_check_read(rd, &f.g.s, tmt_cut_lsn(&f.g.s, pick_lsn(&f.g.s, &r, 3)), f.g.s.n);
     uint64_t decoded = tm_reader_get_stats(rd).frames_decoded;
@@ -129,9 +142,8 @@ START_TEST(seek_delivers_schemas)
     fixture f;
     build(&f, 12, false, false, 700);
     tmt_rng r = {7};
-    tm_reader *rd;
+    tm_reader *rd = open_reader(&f);
     tm_error err;
-    ck_assert(tm_reader_open(f.g.dir, &rd, &err) == 0);
     for (int i = 0; i < 30; i++) {
         ck_assert(tm_reader_seek_lsn(rd, pick_lsn(&f.g.s, &r, 6 + i), &err) == 0);
         tmt_got g;
@@ -162,11 +174,7 @@ static size_t follow_journal(const tmt_got *g, size_t gi, const tmt_stream *s, s
 
 static int64_t pick_time(const tmt_stream *s, tmt_rng *r)
 {
-    const tmt_rec *t;
-    do
-        t = &s->v[tmt_below(r, s->n)];
-    while (t->tx < 0);
-    return t->time + (int64_t)tmt_below(r, 3) - 1;
+    return random_tx(s, r)->time + (int64_t)tmt_below(r, 3) - 1;
 }
 
 START_TEST(seek_time_exact_with_one_unit_frames)
@@ -174,9 +182,8 @@ START_TEST(seek_time_exact_with_one_unit_frames)
     fixture f;
     build(&f, 13, true, false, 400);
     tmt_rng r = {8};
-    tm_reader *rd;
+    tm_reader *rd = open_reader(&f);
     tm_error err;
-    ck_assert(tm_reader_open(f.g.dir, &rd, &err) == 0);
     int64_t edge[] = {0, TMT_T0 - 1, INT64_MAX};
     for (int i = 0; i < 40; i++) {
         int64_t t = i < 3 ? edge[i] : pick_time(&f.g.s, &r);
@@ -196,9 +203,8 @@ START_TEST(seek_time_frames_with_jitter)
     fixture f;
     build(&f, 14, false, true, 700);
     tmt_rng r = {9};
-    tm_reader *rd;
+    tm_reader *rd = open_reader(&f);
     tm_error err;
-    ck_assert(tm_reader_open(f.g.dir, &rd, &err) == 0);
     for (int i = 0; i < 30; i++) {
         int64_t t = pick_time(&f.g.s, &r);
         ck_assert(tm_reader_seek_time(rd, t, &err) == 0);
@@ -251,17 +257,16 @@ START_TEST(time_limit)
     fixture f;
     build(&f, 15, true, false, 400);
     tmt_rng r = {10};
-    tm_reader *rd;
-    tm_error err;
     for (int i = 0; i < 30; i++) {
         int64_t t = pick_time(&f.g.s, &r);
-        ck_assert(tm_reader_open(f.g.dir, &rd, &err) == 0);
+        tm_reader *rd = open_reader(&f);
         tm_reader_set_time_limit(rd, t);
         tmt_check_read(rd, &f.g.s, 0, first_after(&f.g.s, t));
         tm_reader_close(rd);
     }
     /* Combined with a seek, as replay does: from t1 up to t2. */
-    ck_assert(tm_reader_open(f.g.dir, &rd, &err) == 0);
+    tm_reader *rd = open_reader(&f);
+    tm_error err;
     for (int i = 0; i < 30; i++) {
         int64_t a = pick_time(&f.g.s, &r), b = pick_time(&f.g.s, &r);
         if (a > b) {
@@ -287,9 +292,7 @@ START_TEST(time_limit_multi_tx_frames)
     tmt_rng r = {11};
     for (int i = 0; i < 20; i++) {
         int64_t t = pick_time(&f.g.s, &r);
-        tm_reader *rd;
-        tm_error err;
-        ck_assert(tm_reader_open(f.g.dir, &rd, &err) == 0);
+        tm_reader *rd = open_reader(&f);
         tm_reader_set_time_limit(rd, t);
         tmt_got g;
         tmt_collect(rd, &g);
