@@ -97,17 +97,12 @@ static void assert_same(const char *what, const char *want, const char *got, siz
 /* Runs tidemark replay with the arguments after the journal and target. */
 static void replay(tm_run_result *r, const char *t, ...)
 {
-    const char *args[32] = {"replay", "--journal", journal, "--at", t};
-    int n = 5;
+    const char *lead[] = {"replay", "--journal", journal, "--at", t, NULL};
+    tm_run_opts o = {.timeout_ms = 120000};
     va_list ap;
     va_start(ap, t);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) && n < 31)
-        args[n++] = a;
+    tm_tidemark_ap(r, &o, lead, ap);
     va_end(ap);
-    args[n] = NULL;
-    tm_run_opts o = {.timeout_ms = 120000};
-    tm_tidemarkv(r, &o, args);
 }
 
 static void add_point(PGconn *c, const char *label, const char *expr)

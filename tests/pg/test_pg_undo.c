@@ -45,17 +45,12 @@ static char *tx(PGconn *c, const char *sql)
 
 static void undo(tm_run_result *r, ...)
 {
-    const char *args[32] = {"undo", "--journal", journal};
-    int n = 3;
+    const char *lead[] = {"undo", "--journal", journal, NULL};
+    tm_run_opts o = {.timeout_ms = 120000};
     va_list ap;
     va_start(ap, r);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) && n < 31)
-        args[n++] = a;
+    tm_tidemark_ap(r, &o, lead, ap);
     va_end(ap);
-    args[n] = NULL;
-    tm_run_opts o = {.timeout_ms = 120000};
-    tm_tidemarkv(r, &o, args);
 }
 
 /* Runs a script with psql -v ON_ERROR_STOP=1 against the source. */
