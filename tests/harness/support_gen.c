@@ -76,13 +76,6 @@ void tmt_put_unfinished(tm_writer *w, uint64_t commit_lsn, uint64_t n_records, i
     b.n_records = n_records;
     tm_error err;
     ck_assert_msg(tm_writer_begin_tx(w, &b, &err) == 0, "%s", err.msg);
-    Tidemark__LogicalMessage m = TIDEMARK__LOGICAL_MESSAGE__INIT;
-    m.has_content = 1;
-    m.content.data = (uint8_t *)content;
-    m.content.len = len;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_MESSAGE;
-    rec.message = &m;
     for (int i = 0; i < count; i++)
-        ck_assert_msg(tm_writer_put(w, &rec, &err) == 0, "%s", err.msg);
+        tmt_put_message(w, NULL, content, len);
 }

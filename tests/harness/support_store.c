@@ -394,6 +394,20 @@ void tmt_put_tx(tm_writer *w, tmt_stream *s, tmt_rng *r, unsigned n, size_t max_
     s->ntx++;
 }
 
+void tmt_put_message(tm_writer *w, const char *prefix, const void *content, size_t len)
+{
+    Tidemark__LogicalMessage m = TIDEMARK__LOGICAL_MESSAGE__INIT;
+    m.prefix = (char *)prefix;
+    m.has_content = content != NULL;
+    m.content.data = (uint8_t *)content;
+    m.content.len = len;
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_MESSAGE;
+    rec.message = &m;
+    tm_error err;
+    ck_assert_msg(tm_writer_put(w, &rec, &err) == 0, "%s", err.msg);
+}
+
 size_t tmt_tx_end_index(const tmt_stream *s, long tx)
 {
     size_t end = 0;

@@ -67,6 +67,9 @@ void tmt_put_tx(tm_writer *w, tmt_stream *s, tmt_rng *r, unsigned n, size_t max_
 void tmt_put_standalone(tm_writer *w, tmt_stream *s, tmt_rng *r);
 void tmt_put_relation(tm_writer *w, tmt_stream *s, tmt_rng *r, unsigned which);
 
+/* Puts a transactional logical message (content NULL: none) with w. */
+void tmt_put_message(tm_writer *w, const char *prefix, const void *content, size_t len);
+
 /* Index just after the last record of the last transaction with commit LSN
  * below lsn (or commit time below t): where an exact seek starts. */
 size_t tmt_cut_lsn(const tmt_stream *s, uint64_t lsn);

@@ -26,14 +26,9 @@ static void append_marker(tm_writer *w, uint64_t lsn)
     b.commit_lsn = lsn;
     b.end_lsn = lsn + 40;
     b.n_records = 1;
-    Tidemark__LogicalMessage m = TIDEMARK__LOGICAL_MESSAGE__INIT;
-    m.prefix = "marker";
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_MESSAGE;
-    rec.message = &m;
     tm_error err;
     ck_assert_msg(tm_writer_begin_tx(w, &b, &err) == 0, "%s", err.msg);
-    ck_assert_msg(tm_writer_put(w, &rec, &err) == 0, "%s", err.msg);
+    tmt_put_message(w, "marker", NULL, 0);
     ck_assert_msg(tm_writer_end_tx(w, &err) == 0, "%s", err.msg);
 }
 
