@@ -27,8 +27,7 @@ void tmt_gen_free(tmt_gen *g)
     if (g->w)
         tmt_gen_close(g);
     tmt_stream_free(&g->s);
-    tmt_rmtree(g->dir);
-    free(g->dir);
+    tmt_tempdir_remove(g->dir);
     g->dir = NULL;
 }
 

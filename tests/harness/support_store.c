@@ -55,6 +55,12 @@ void tmt_rmtree(const char *path)
     nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void tmt_tempdir_remove(char *dir)
+{
+    tmt_rmtree(dir);
+    free(dir);
+}
+
 unsigned char *tmt_slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -763,6 +769,5 @@ void tmt_journal_remove(char *journal)
 {
     char *slash = strrchr(journal, '/');
     *slash = '\0';
-    tmt_rmtree(journal);
-    free(journal);
+    tmt_tempdir_remove(journal);
 }

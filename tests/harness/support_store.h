@@ -27,6 +27,8 @@ char *tmt_journal_path(void);
 /* Removes the temp dir of a tmt_journal_path and frees the name. */
 void tmt_journal_remove(char *journal);
 void tmt_rmtree(const char *path);
+/* Removes a tmt_tempdir and frees its name. */
+void tmt_tempdir_remove(char *dir);
 /* Whole file into malloc'd memory / replace a file's content. */
 unsigned char *tmt_slurp(const char *path, size_t *len);
 void tmt_spit(const char *path, const void *data, size_t len);

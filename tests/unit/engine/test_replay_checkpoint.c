@@ -299,8 +299,7 @@ START_TEST(checkpoints_match_full_replay)
         ck_assert_msg(rc == 0 && strstr(out, "0 checkpoints written"), "%s", out);
         free(out);
         free(ck);
-        tmt_rmtree(dir);
-        free(dir);
+        tmt_tempdir_remove(dir);
     }
 }
 END_TEST
@@ -350,8 +349,7 @@ START_TEST(damaged_checkpoint_falls_back)
     free(data);
     free(want);
     free(ck);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -446,8 +444,7 @@ START_TEST(checkpoint_without_row_counts_loads)
     free(got);
     free(want);
     free(ck);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -474,8 +471,7 @@ START_TEST(checkpoint_builds_key_summaries)
     ck_assert_msg(read < total, "read %u of %u frames: the summaries were not used", read, total);
     free(out);
     free(keys);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -529,8 +525,7 @@ START_TEST(no_checkpoint_hides_a_gap)
     rc = tmt_run(&out, "replay", "--journal", dir, "--lsn", l, NULL);
     ck_assert_msg(rc == 0 && !strcmp(out, "a,c\n0,x\n1,x\n2,x\n"), "%s", out);
     free(out);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 

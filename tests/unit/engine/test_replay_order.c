@@ -45,8 +45,7 @@ static void check_order(const char *first_type, uint32_t first_oid,
     int rc = tmt_run(&out, "replay", "--journal", dir, "--lsn", "0/64", "--table", "t", NULL);
     ck_assert_msg(rc == 0 && strstr(out, want), "%s key: got\n%s\nwant\n%s", first_type, out, want);
     free(out);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 
 START_TEST(composite_keys_sort_by_first_column_first)

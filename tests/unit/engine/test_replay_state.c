@@ -556,8 +556,7 @@ START_TEST(random_journals_match_model)
             free(want[k][0]);
             free(want[k][1]);
         }
-        tmt_rmtree(dir);
-        free(dir);
+        tmt_tempdir_remove(dir);
     }
 }
 END_TEST
@@ -643,8 +642,7 @@ START_TEST(gaps_and_damage)
     free(out);
     free(idx);
     free(seg);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -706,8 +704,7 @@ START_TEST(rekey_on_schema_change)
     ck_assert_int_eq(tmt_run(&out, "replay", "--journal", dir, "--lsn", l, NULL), 0);
     ck_assert_str_eq(out, "x,y,z\np,1,m\nq,2,m\nr,3,\n");
     free(out);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -753,8 +750,7 @@ START_TEST(time_target_stops_at_first_later_commit)
         ck_assert_msg(rc == 0 && !strcmp(out, cases[i].want), "at %s: exit %d\n%s", t, rc, out);
         free(out);
     }
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 

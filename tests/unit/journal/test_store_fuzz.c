@@ -308,8 +308,7 @@ START_TEST(fuzz_segments)
         free(base[i].data);
     }
     tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 

@@ -53,8 +53,7 @@ START_TEST(meta_round_trip)
     free(text);
     free(tmp);
     free(path);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -99,8 +98,7 @@ START_TEST(meta_missing_and_bad)
     tmt_spit(path, longline, strlen(longline));
     ck_assert_int_eq(tm_meta_read(dir, &m, &err), -1);
     free(path);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -143,8 +141,7 @@ START_TEST(lock_refused_while_held)
     free(text);
     free(path);
     tm_journal_unlock(fd);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 

@@ -82,8 +82,7 @@ START_TEST(packed_round_trip_and_rejects)
     ck_assert_int_eq(rc, 0);
     ck_assert_int_eq(changes, 2);
     tm_reader_close(r);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 

@@ -136,8 +136,7 @@ START_TEST(api_misuse)
     ck_assert(tm_writer_last_commit_lsn(w) == 0 || tm_writer_last_commit_lsn(w) == 1000);
     ck_assert(tm_writer_close(w, &err) == 0);
     ck_assert_int_eq(tm_verify(dir, NULL, NULL, &err), 0);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 

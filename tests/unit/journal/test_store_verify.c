@@ -67,8 +67,7 @@ START_TEST(usage_errors)
     ck_assert_int_eq(tmt_run(&out, "verify", "--journal", dir, NULL), 0);
     ck_assert_msg(strstr(out, "total  segments=0 bad=0"), "%s", out);
     free(out);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -107,8 +106,7 @@ START_TEST(sound_journal)
     ck_assert_int_eq(lines(out), 1);
     free(out);
     tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -165,8 +163,7 @@ START_TEST(damaged_journal)
     free(p2);
     free(p3);
     tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 

@@ -133,8 +133,7 @@ START_TEST(save_and_load)
     tm_keysum_free(ks);
     free(b);
     free(path);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 

@@ -509,8 +509,7 @@ START_TEST(errors)
     free(missing);
     char *empty = tmt_tempdir();
     expect_error("is not a tidemark journal", (const char *[]){"log", "--journal", empty, NULL});
-    tmt_rmtree(empty);
-    free(empty);
+    tmt_tempdir_remove(empty);
 
     /* A damaged segment: an error naming it, not a crash or a partial
      * success. */

@@ -37,12 +37,6 @@ static char *journal(const char *script)
     return tmt_undo_write(tables, sizeof tables / sizeof *tables, script);
 }
 
-static void drop(char *dir)
-{
-    tmt_rmtree(dir);
-    free(dir);
-}
-
 /* p's entries and refusals are want (tmt_undo_plan_text); what names
  * the case. */
 static void expect(const tm_undo_plan *p, const char *what, const char *want)
@@ -63,7 +57,7 @@ static uint64_t expect_plan(const char *what, const char *script, const tm_undo_
     expect(&p, what, want);
     uint64_t changes = p.changes;
     tm_undo_plan_free(&p);
-    drop(dir);
+    tmt_tempdir_remove(dir);
     return changes;
 }
 
@@ -204,7 +198,7 @@ START_TEST(transactions_and_statement_order)
     ck_assert(es[0] == p.e[2] && es[1] == p.e[0]);
     free(es);
     tm_undo_plan_free(&p);
-    drop(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -218,7 +212,7 @@ START_TEST(key_reuse_is_seen)
     ck_assert(!tm_undo_entry_reused(p.e[0]) && tm_undo_entry_reused(p.e[1]));
     ck_assert(!p.e[1]->interleaved);
     tm_undo_plan_free(&p);
-    drop(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -244,7 +238,7 @@ START_TEST(transactions_by_commit_time)
     expect_window(dir, tmt_undo_time(501), tmt_undo_time(502) - 1, "501");
     expect_window(dir, tmt_undo_time(504), tmt_undo_time(600), "");
     expect_window(dir, 0, tmt_undo_time(500), "");
-    drop(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -263,7 +257,7 @@ START_TEST(only_the_tables_named)
         ck_assert_msg(t->selected == (t->oid == BAG), "table %u", t->oid);
     }
     tm_undo_plan_free(&p);
-    drop(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -293,7 +287,7 @@ START_TEST(where_matches_old_or_new_row)
     ck_assert_msg(strstr(msg, "--where on public.items") && strstr(msg, "nosuch"), "%s", msg);
     free(msg);
     tm_where_free(w);
-    drop(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -314,7 +308,7 @@ START_TEST(truncate_expands_into_its_rows)
                   "%s", got);
     free(got);
     tm_undo_plan_free(&p);
-    drop(dir);
+    tmt_tempdir_remove(dir);
     tm_error err;
     tm_where *w = tm_where_parse("n = 2", &err);
     expect_plan("--where n = 2", script,
@@ -329,7 +323,7 @@ static char *plan_error(const char *script)
 {
     char *dir = journal(script);
     char *msg = tmt_undo_plan_error(dir, TMT_XIDS(502));
-    drop(dir);
+    tmt_tempdir_remove(dir);
     return msg;
 }
 

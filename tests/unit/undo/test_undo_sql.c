@@ -50,8 +50,7 @@ static void plan(tm_undo_plan *p, const char *tx502)
              tx502);
     char *dir = tmt_undo_write(tables, sizeof tables / sizeof *tables, script);
     tmt_undo_plan(p, dir, TMT_XIDS(502));
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 
 /* Whether got is want, in which ` stands for " (expected SQL reads
@@ -176,8 +175,7 @@ START_TEST(nul_bytes_are_refused)
     ck_assert_int_eq(tm_undo_write_script(&o, &p, (const tm_undo_entry **)p.e, 1, false, &err), -1);
     tm_out_free(&o);
     tm_undo_plan_free(&p);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -214,8 +212,7 @@ START_TEST(schema_change_sets_back_every_column)
                 "UPDATE `public`.`new_name` SET `id` = '1', `v` = 'a' WHERE `id` = '1' "
                 "AND `v` IS NOT DISTINCT FROM 'c' AND `w` IS NOT DISTINCT FROM '7'");
     tm_undo_plan_free(&p);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
