@@ -121,9 +121,8 @@ static void torn_sweep(const char *dir, const tmt_stream *s, uint64_t segno, uin
 
 START_TEST(torn_tail_every_offset)
 {
-    tm_writer_options o = {.quiet = true};
     tmt_gen g;
-    tmt_gen_open(&g, 31, &o);
+    tmt_gen_open(&g, 31, &(tm_writer_options){.quiet = true});
     tm_error err;
     for (int i = 0; i < 25; i++) {
         if (i % 5 == 0)
@@ -144,9 +143,8 @@ END_TEST
  * the whole transaction away. */
 START_TEST(torn_tail_transaction_spanning_frames)
 {
-    tm_writer_options o = {.frame_target = 1024, .quiet = true};
     tmt_gen g;
-    tmt_gen_open(&g, 32, &o);
+    tmt_gen_open(&g, 32, &(tm_writer_options){.frame_target = 1024, .quiet = true});
     tm_error err;
     for (int i = 0; i < 5; i++)
         tmt_put_tx(g.w, &g.s, &g.r, 3, 50);
@@ -171,9 +169,8 @@ END_TEST
  * torn first transaction. */
 START_TEST(torn_fresh_segment)
 {
-    tm_writer_options o = {.segment_size = 8192, .quiet = true};
     tmt_gen g;
-    tmt_gen_open(&g, 33, &o);
+    tmt_gen_open(&g, 33, &(tm_writer_options){.segment_size = 8192, .quiet = true});
     tm_error err;
     for (unsigned i = 0; i < 3; i++)
         tmt_put_relation(g.w, &g.s, &g.r, i);
@@ -194,9 +191,8 @@ END_TEST
 
 START_TEST(garbage_after_last_frame)
 {
-    tm_writer_options o = {.quiet = true};
     tmt_gen g;
-    tmt_gen_open(&g, 34, &o);
+    tmt_gen_open(&g, 34, &(tm_writer_options){.quiet = true});
     tm_error err;
     for (int i = 0; i < 10; i++)
         tmt_put_tx(g.w, &g.s, &g.r, 5, 100);
@@ -329,9 +325,8 @@ static void check_flip(const char *dir, const tmt_stream *s, uint64_t segno, uin
 
 START_TEST(flipped_bit_in_middle_frame)
 {
-    tm_writer_options o = {.segment_size = 16384, .quiet = true};
     tmt_gen g;
-    tmt_gen_open(&g, 36, &o);
+    tmt_gen_open(&g, 36, &(tm_writer_options){.segment_size = 16384, .quiet = true});
     tm_error err;
     for (int i = 0; i < 60; i++) {
         tmt_put_tx(g.w, &g.s, &g.r, 3, 100);

@@ -31,9 +31,8 @@ static void write_random(tm_writer *w, tmt_stream *s, tmt_rng *r, int ntx, size_
 
 START_TEST(round_trip_small_frames)
 {
-    tm_writer_options o = {.frame_target = 4096, .quiet = true};
     tmt_gen g;
-    tmt_gen_open(&g, 1, &o);
+    tmt_gen_open(&g, 1, &(tm_writer_options){.frame_target = 4096, .quiet = true});
     write_random(g.w, &g.s, &g.r, 1500, 300);
     tmt_gen_close(&g);
     tmt_read_all(g.dir, &g.s, NULL);
@@ -56,9 +55,8 @@ END_TEST
 
 START_TEST(round_trip_big_transactions)
 {
-    tm_writer_options o = {.quiet = true};
     tmt_gen g;
-    tmt_gen_open(&g, 2, &o);
+    tmt_gen_open(&g, 2, &(tm_writer_options){.quiet = true});
     tmt_put_tx(g.w, &g.s, &g.r, 0, 10);     /* empty transaction */
     tmt_put_tx(g.w, &g.s, &g.r, 1, 0);      /* values all empty or NULL */
     tmt_put_tx(g.w, &g.s, &g.r, 6000, 700); /* several MiB raw: spans default 1 MiB frames */

@@ -131,9 +131,8 @@ END_TEST
 
 START_TEST(rollover_by_age)
 {
-    tm_writer_options o = {.segment_max_age_us = 30000, .quiet = true};
     tmt_gen g;
-    tmt_gen_open(&g, 22, &o);
+    tmt_gen_open(&g, 22, &(tm_writer_options){.segment_max_age_us = 30000, .quiet = true});
     for (int i = 0; i < 4; i++) {
         tmt_put_tx(g.w, &g.s, &g.r, 3, 50);
         tmt_put_tx(g.w, &g.s, &g.r, 3, 50); /* same segment: young enough */
@@ -147,9 +146,10 @@ END_TEST
 
 START_TEST(transaction_larger_than_a_segment)
 {
-    tm_writer_options o = {.segment_size = 16 * 1024, .frame_target = 4096, .quiet = true};
     tmt_gen g;
-    tmt_gen_open(&g, 23, &o);
+    tmt_gen_open(
+        &g, 23,
+        &(tm_writer_options){.segment_size = 16 * 1024, .frame_target = 4096, .quiet = true});
     tmt_put_tx(g.w, &g.s, &g.r, 5, 50);
     tmt_put_tx(g.w, &g.s, &g.r, 2000, 100); /* hundreds of KiB: never split across segments */
     tmt_put_tx(g.w, &g.s, &g.r, 5, 50);
