@@ -214,6 +214,27 @@ static void run_capture_to(const char *journal, const char *conninfo, const char
     tm_run_result_free(&r);
 }
 
+/* Captures everything committed so far. */
+static void capture_to_now(PGconn *c, const char *journal, const char *conninfo)
+{
+    char *lsn = current_lsn(c);
+    run_capture_to(journal, conninfo, lsn, 0);
+    free(lsn);
+}
+
+/* The end of a test: the journal verifies; the connection, the conninfo
+ * and the journal go. */
+static void finish_verified(PGconn *c, char *conninfo, char *journal)
+{
+    tm_run_result r;
+    tm_tidemark(&r, NULL, "verify", "--journal", journal, NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    PQfinish(c);
+    free(conninfo);
+    tmt_journal_remove(journal);
+}
+
 START_TEST(first_run_and_resume)
 {
     PGconn *c;
@@ -222,9 +243,7 @@ START_TEST(first_run_and_resume)
     for (int i = 0; i < 30; i++)
         workload_tx(c, i); /* before the slot exists: only in the base snapshot */
     tm_pg_exec(c, "TRUNCATE expected");
-    char *lsn = current_lsn(c);
-    run_capture_to(j, ci, lsn, 0);
-    free(lsn);
+    capture_to_now(c, j, ci);
     struct stat st;
     ck_assert_int_eq(stat(j, &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0700);
@@ -236,22 +255,12 @@ START_TEST(first_run_and_resume)
         workload_tx(c, i);
     tm_pg_exec(c, "BEGIN; TRUNCATE users, prefs;"
                   "INSERT INTO expected VALUES (txid_current(), 2); COMMIT");
-    lsn = current_lsn(c);
-    run_capture_to(j, ci, lsn, 0);
-    free(lsn);
+    capture_to_now(c, j, ci);
     /* Resume twice with nothing new: nothing is duplicated. */
-    lsn = current_lsn(c);
-    run_capture_to(j, ci, lsn, 0);
-    free(lsn);
+    capture_to_now(c, j, ci);
     check_exactly_once(c, j);
 
-    tm_run_result r;
-    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    finish_verified(c, ci, j);
 }
 END_TEST
 
@@ -311,9 +320,7 @@ START_TEST(sigkill_twenty_times)
     PGconn *c;
     char *ci = setup_db("cap_kill", &c);
     char *j = tmt_journal_path();
-    char *lsn = current_lsn(c);
-    run_capture_to(j, ci, lsn, 0);
-    free(lsn);
+    capture_to_now(c, j, ci);
     srand(42);
     int i = 0;
     for (int kill_no = 0; kill_no < 20; kill_no++) {
@@ -328,17 +335,9 @@ START_TEST(sigkill_twenty_times)
     }
     for (int k = 0; k < 10; k++)
         workload_tx(c, i++);
-    lsn = current_lsn(c);
-    run_capture_to(j, ci, lsn, 0);
-    free(lsn);
+    capture_to_now(c, j, ci);
     check_exactly_once(c, j);
-    tm_run_result r;
-    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    finish_verified(c, ci, j);
 }
 END_TEST
 
@@ -347,9 +346,7 @@ START_TEST(refusals)
     PGconn *c;
     char *ci = setup_db("cap_refuse", &c);
     char *j = tmt_journal_path();
-    char *lsn = current_lsn(c);
-    run_capture_to(j, ci, lsn, 0);
-    free(lsn);
+    capture_to_now(c, j, ci);
     tm_run_result r;
 
     /* Unreachable server and bad conninfo: clear error, exit 2. */
@@ -431,9 +428,7 @@ START_TEST(server_restart_mid_stream)
     PGconn *c;
     char *ci = setup_db_on(&pg, "cap_restart", &c);
     char *j = tmt_journal_path();
-    char *lsn = current_lsn(c);
-    run_capture_to(j, ci, lsn, 0);
-    free(lsn);
+    capture_to_now(c, j, ci);
     /* Active must mean this capture's walsender, not the last run's one
      * that has not noticed its client left: a capture that cannot make its
      * first connection (the server restarting) refuses to start. */
@@ -451,7 +446,7 @@ START_TEST(server_restart_mid_stream)
     }
     for (int k = 0; k < 10; k++)
         workload_tx(c, i++);
-    lsn = current_lsn(c);
+    char *lsn = current_lsn(c);
     /* The running capture reconnects by itself; let it catch up, then stop it. */
     for (int waited = 0; waited < 300; waited++) {
         char *confirmed = tm_pg_query_value(
