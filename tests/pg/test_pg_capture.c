@@ -247,10 +247,9 @@ START_TEST(first_run_and_resume)
     struct stat st;
     ck_assert_int_eq(stat(j, &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0700);
-    char *slot = tm_pg_query_value(c, "SELECT count(*) FROM pg_replication_slots WHERE "
-                                      "slot_name = 'tidemark_cap_basic'");
-    ck_assert_str_eq(slot, "1");
-    free(slot);
+    tm_pg_assert_value(c, "1",
+                       "SELECT count(*) FROM pg_replication_slots WHERE "
+                       "slot_name = 'tidemark_cap_basic'");
     for (int i = 30; i < 90; i++)
         workload_tx(c, i);
     tm_pg_exec(c, "BEGIN; TRUNCATE users, prefs;"
@@ -408,10 +407,9 @@ START_TEST(refusals)
     tm_assert_exit(&r, 2);
     tm_run_result_free(&r);
     ck_assert_msg(access(j2, F_OK) != 0, "a refused first run left %s behind", j2);
-    char *slots = tm_pg_query_value(c, "SELECT count(*) FROM pg_replication_slots WHERE "
-                                       "slot_name = 'never'");
-    ck_assert_str_eq(slots, "0");
-    free(slots);
+    tm_pg_assert_value(c, "0",
+                       "SELECT count(*) FROM pg_replication_slots WHERE "
+                       "slot_name = 'never'");
     PQfinish(c);
     free(ci);
     tmt_journal_remove(j);

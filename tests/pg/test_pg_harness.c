@@ -54,9 +54,7 @@ START_TEST(server_is_configured_for_capture)
     assert_setting(c, "port", port);
     assert_setting(c, "max_replication_slots", "20");
     assert_setting(c, "max_wal_senders", "20");
-    v = tm_pg_query_value(c, "SELECT current_user");
-    ck_assert_str_eq(v, "postgres");
-    free(v);
+    tm_pg_assert_value(c, "postgres", "SELECT current_user");
     PQfinish(c);
 
     /* The same server over TCP on 127.0.0.1. */
@@ -274,9 +272,7 @@ START_TEST(start_restart_stop_leaves_nothing)
     ck_assert(!tm_pid_alive(first));
     ck_assert(tm_pid_alive(pg.postmaster_pid));
     c = tm_pg_connect(&pg, NULL);
-    char *v = tm_pg_query_value(c, "SELECT x FROM kept");
-    ck_assert_str_eq(v, "42");
-    free(v);
+    tm_pg_assert_value(c, "42", "SELECT x FROM kept");
     PQfinish(c);
 
     char dir[TM_PG_PATHLEN];

@@ -310,9 +310,7 @@ static void apply_checks(const point *p)
     ck_assert_msg(strstr(r.out, "prefs: inserted 9, updated 0, deleted 0"), "merge: %s", r.out);
     tm_run_result_free(&r);
     free(n_deleted);
-    char *extra = tm_pg_query_value(c, "SELECT count(*) FROM users WHERE id = 999");
-    ck_assert_str_eq(extra, "1");
-    free(extra);
+    tm_pg_assert_value(c, "1", "SELECT count(*) FROM users WHERE id = 999");
     tm_pg_exec(c, "DELETE FROM users WHERE id = 999");
     check_dump(c, p, 0, "users after --mode merge");
     check_dump(c, p, 1, "prefs after --mode merge");
