@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "store/common/crc32c.h"
+#include "store/common/filehdr.h"
 #include "store/journal/frame.h"
 #include "store/common/fsutil.h"
 #include "store/common/le.h"
@@ -28,35 +29,27 @@ typedef struct ck_hdr {
     uint64_t frames, records;
 } ck_hdr;
 
+static const tm_filehdr_kind ck_kind = {
+    CK_MAGIC,
+    CK_VERSION,
+    CK_HDR_SIZE,
+    {"it is not a tidemark checkpoint (bad magic)", "its header checksum does not match", "its"}};
+
 static void hdr_encode(const ck_hdr *h, unsigned char out[CK_HDR_SIZE])
 {
-    memcpy(out, CK_MAGIC, 4);
-    tm_put16(out + 4, CK_VERSION);
-    tm_put16(out + 6, CK_HDR_SIZE);
+    tm_filehdr_start(out, &ck_kind);
     tm_put64(out + 8, h->lsn);
     tm_put64(out + 16, (uint64_t)h->max_time);
     tm_put64(out + 24, (uint64_t)h->last_time);
     tm_put64(out + 32, h->frames);
     tm_put64(out + 40, h->records);
-    tm_put32(out + 48, 0);
-    tm_put32(out + 52, tm_crc32c(0, out, 52));
+    tm_filehdr_seal(out, &ck_kind);
 }
 
 static bool hdr_decode(const unsigned char in[CK_HDR_SIZE], ck_hdr *h, char *why, size_t wl)
 {
-    if (memcmp(in, CK_MAGIC, 4) != 0) {
-        snprintf(why, wl, "it is not a tidemark checkpoint (bad magic)");
+    if (!tm_filehdr_check(in, &ck_kind, why, wl))
         return false;
-    }
-    if (tm_get32(in + 52) != tm_crc32c(0, in, 52)) {
-        snprintf(why, wl, "its header checksum does not match");
-        return false;
-    }
-    if (tm_get16(in + 4) != CK_VERSION || tm_get16(in + 6) != CK_HDR_SIZE) {
-        snprintf(why, wl, "its format version %u is not supported (this tidemark reads %d)",
-                 tm_get16(in + 4), CK_VERSION);
-        return false;
-    }
     h->lsn = tm_get64(in + 8);
     h->max_time = (int64_t)tm_get64(in + 16);
     h->last_time = (int64_t)tm_get64(in + 24);

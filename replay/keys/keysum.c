@@ -8,6 +8,7 @@
 
 #include "store/common/crc32c.h"
 #include "store/common/fsutil.h"
+#include "store/common/hex.h"
 #include "store/common/le.h"
 
 #define KS_MAGIC "TMKS"
@@ -459,17 +460,6 @@ bool tm_keysum_indexable(tm_tclass cls)
     return cls == TM_TC_TEXT || cls == TM_TC_BPCHAR || cls == TM_TC_INT || cls == TM_TC_UUID;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool tm_keysum_canon(tm_tclass cls, const char *p, size_t len, char *buf, const char **out,
                      size_t *outlen)
 {
@@ -514,11 +504,11 @@ bool tm_keysum_canon(tm_tclass cls, const char *p, size_t len, char *buf, const 
         if (len >= 2 && p[0] == '{' && p[len - 1] == '}')
             i = 1, len--;
         for (; i < len; i++) {
-            int v = hexval(p[i]);
+            int v = tm_hex_value(p[i]);
             if (v >= 0) {
                 if (n == 32)
                     return false;
-                buf[n++] = "0123456789abcdef"[v];
+                buf[n++] = tm_hex_digit((unsigned)v);
             } else if (p[i] != '-') {
                 return false;
             }

@@ -58,12 +58,7 @@ const tm_where *log_filter_where(const log_filter *f)
 
 static bool table_selected(const log_opts *o, const tm_relver *rv)
 {
-    if (o->ntables == 0)
-        return true;
-    for (size_t i = 0; i < o->ntables; i++)
-        if (!strcmp(o->tables[i].schema, rv->schema) && !strcmp(o->tables[i].name, rv->name))
-            return true;
-    return false;
+    return tm_qualname_selects(o->tables, o->ntables, rv->schema, rv->name);
 }
 
 static bool has_where_columns(const tm_where *w, const tm_relver *rv)

@@ -111,20 +111,6 @@ void log_text_table(tm_out *o, const tm_relver *rv)
     log_text_name(o, rv->name);
 }
 
-/* JSON text on one line: raw CR and LF can only be whitespace between
- * tokens in valid JSON, so dropping them changes nothing. */
-static void write_json_raw(tm_out *o, const char *p, size_t len)
-{
-    size_t start = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] == '\n' || p[i] == '\r') {
-            tm_out_write(o, p + start, i - start);
-            start = i + 1;
-        }
-    }
-    tm_out_write(o, p + start, len - start);
-}
-
 void log_write_content(tm_out *o, const char *p, size_t len)
 {
     if (!tm_json_check(p, p + len)) {
@@ -137,7 +123,7 @@ void log_write_content(tm_out *o, const char *p, size_t len)
     tm_json_value(p, ve, &vs);
     while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\n' || ve[-1] == '\r'))
         ve--;
-    write_json_raw(o, vs, (size_t)(ve - vs));
+    tm_json_embed(o, vs, (size_t)(ve - vs));
 }
 
 /* A column value: SQL NULL in text is NULL; values as JSON. */
@@ -263,7 +249,7 @@ static void text_side(tm_out *o, const log_rel *lr, const log_diff_item *it, con
     switch (s->kind) {
     case LOG_SIDE_VALUE:
         if (it->depth > 0) {
-            write_json_raw(o, s->p, s->len);
+            tm_json_embed(o, s->p, s->len);
         } else {
             tm_value v = {s->p, (uint32_t)s->len, TM_KIND_TEXT};
             tm_jsonl_value(o, lr->cls[it->col], &v);
@@ -311,7 +297,7 @@ static void json_side(tm_out *o, const log_rel *lr, const log_diff_item *it, con
     if (s->kind == LOG_SIDE_NULL) {
         tm_out_puts(o, "null");
     } else if (it->depth > 0) {
-        write_json_raw(o, s->p, s->len);
+        tm_json_embed(o, s->p, s->len);
     } else {
         tm_value v = {s->p, (uint32_t)s->len, TM_KIND_TEXT};
         tm_jsonl_value(o, lr->cls[it->col], &v);

@@ -3,40 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at p (2 to 4), or 0 if it is not one:
- * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_len(const unsigned char *p, size_t avail)
-{
-    unsigned char c = p[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (avail < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    return n;
-}
+#include "replay/query/jsonscan.h"
+#include "store/common/hex.h"
+#include "store/common/utf8.h"
 
 void tm_json_string(tm_out *o, const char *p, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)p;
     tm_out_putc(o, '"');
     size_t start = 0;
@@ -45,7 +17,7 @@ void tm_json_string(tm_out *o, const char *p, size_t len)
         char esc[7];
         size_t elen = 2;
         if (c >= 0x80) {
-            size_t n = utf8_len(s + i, len - i);
+            size_t n = tm_utf8_len(s + i, len - i);
             if (n) {
                 i += n - 1;
                 continue;
@@ -78,8 +50,8 @@ void tm_json_string(tm_out *o, const char *p, size_t len)
                 break;
             default:
                 memcpy(esc, "\\u00", 4);
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
+                esc[4] = tm_hex_digit(c >> 4);
+                esc[5] = tm_hex_digit(c);
                 elen = 6;
             }
         }
@@ -91,44 +63,13 @@ void tm_json_string(tm_out *o, const char *p, size_t len)
     tm_out_putc(o, '"');
 }
 
-/* RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+/* Whether p is exactly one JSON number. */
 static bool json_number(const char *p, size_t len)
 {
-    size_t i = 0;
-#define DIGIT(k) ((k) < len && p[k] >= '0' && p[k] <= '9')
-    if (i < len && p[i] == '-')
-        i++;
-    if (i < len && p[i] == '0')
-        i++;
-    else if (DIGIT(i))
-        while (DIGIT(i))
-            i++;
-    else
-        return false;
-    if (i < len && p[i] == '.') {
-        i++;
-        if (!DIGIT(i))
-            return false;
-        while (DIGIT(i))
-            i++;
-    }
-    if (i < len && (p[i] == 'e' || p[i] == 'E')) {
-        i++;
-        if (i < len && (p[i] == '+' || p[i] == '-'))
-            i++;
-        if (!DIGIT(i))
-            return false;
-        while (DIGIT(i))
-            i++;
-    }
-#undef DIGIT
-    return i == len;
+    return len > 0 && tm_json_number_end(p, p + len) == p + len;
 }
 
-/* json keeps its input's layout, which may span lines; outside strings a
- * CR or LF is only whitespace, and inside strings JSON forbids them raw,
- * so dropping them keeps the value identical and the row on one line. */
-static void json_embed(tm_out *o, const char *p, size_t len)
+void tm_json_embed(tm_out *o, const char *p, size_t len)
 {
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
@@ -202,7 +143,7 @@ void tm_jsonl_value(tm_out *o, tm_tclass cls, const tm_value *v)
     case TM_TC_JSON:
     case TM_TC_JSONB:
         if (v->len)
-            json_embed(o, v->ptr, v->len);
+            tm_json_embed(o, v->ptr, v->len);
         else /* not valid json; keep the line valid */
             tm_json_string(o, v->ptr, v->len);
         break;

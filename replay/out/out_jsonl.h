@@ -38,4 +38,10 @@ void tm_jsonl_value(tm_out *o, tm_tclass cls, const tm_value *v);
  * JSON whatever the database encoding was. */
 void tm_json_string(tm_out *o, const char *p, size_t len);
 
+/* JSON text on one line, as it is: json keeps its input's layout, which may
+ * span lines; outside strings a CR or LF is only whitespace, and inside
+ * strings JSON forbids them raw, so dropping them keeps the value
+ * identical. */
+void tm_json_embed(tm_out *o, const char *p, size_t len);
+
 #endif

@@ -2,6 +2,9 @@
 
 #include <string.h>
 
+#include "store/common/hex.h"
+#include "store/common/utf8.h"
+
 static bool is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -212,11 +215,7 @@ static int hex4(const char *p, const char *e)
         return -1;
     int v = 0;
     for (int k = 0; k < 4; k++) {
-        char c = p[k];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
+        int d = tm_hex_value(p[k]);
         if (d < 0)
             return -1;
         v = v * 16 + d;
@@ -319,39 +318,6 @@ size_t tm_json_unescape(const char *p, const char *e, char *out)
 
 /* ---- strict checking ------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at p (1 to 4), 0 if there is none. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *e)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F; /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if ((size_t)(e - p) < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    return n;
-}
-
 /* p at the opening quote: past the closing quote, or NULL. */
 static const char *check_string(const char *p, const char *e)
 {
@@ -375,7 +341,7 @@ static const char *check_string(const char *p, const char *e)
             }
             continue;
         }
-        size_t n = utf8_seq((const unsigned char *)p, (const unsigned char *)e);
+        size_t n = tm_utf8_len((const unsigned char *)p, (size_t)(e - p));
         if (!n)
             return NULL;
         p += n;
@@ -383,7 +349,7 @@ static const char *check_string(const char *p, const char *e)
     return NULL;
 }
 
-static const char *check_number(const char *p, const char *e)
+const char *tm_json_number_end(const char *p, const char *e)
 {
 #define DIGIT(q) ((q) < e && *(q) >= '0' && *(q) <= '9')
     if (p < e && *p == '-')
@@ -448,7 +414,7 @@ bool tm_json_check(const char *p, const char *e)
         if (*p == '"')
             p = check_string(p, e);
         else if (*p == '-' || (*p >= '0' && *p <= '9'))
-            p = check_number(p, e);
+            p = tm_json_number_end(p, e);
         else if (*p == 't')
             p = check_word(p, e, "true");
         else if (*p == 'f')

@@ -22,6 +22,10 @@ const char *tm_json_value(const char *p, const char *e, const char **start);
  * malformed. */
 bool tm_json_check(const char *p, const char *e);
 
+/* The end of the RFC 8259 number at p, -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?,
+ * which must not run past e; NULL when none starts at p. */
+const char *tm_json_number_end(const char *p, const char *e);
+
 /* Iterates the members of a JSON object: init on the object's text, then
  * call next until it returns false (end of object, or malformed text:
  * then it->bad is set). The key span excludes the quotes and is still

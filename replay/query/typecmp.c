@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/common/hex.h"
 #include "store/common/tm_civil.h"
 
 __extension__ typedef __int128 i128;
@@ -667,14 +668,6 @@ static bool interval_parse(const char *p, const char *e, i128 *span)
 
 /* ---- uuids ------------------------------------------------------------ */
 
-static int hexval(char c)
-{
-    if (is_digit(c))
-        return c - '0';
-    c = lower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* 32 hex digits, optionally in braces, a '-' allowed after any group of four
  * digits (as PostgreSQL's uuid input). */
 static bool uuid_parse(const char *p, const char *e, unsigned char out[16])
@@ -689,7 +682,7 @@ static bool uuid_parse(const char *p, const char *e, unsigned char out[16])
     for (; p < e; p++) {
         if (*p == '-' && n && n % 4 == 0 && n < 32 && p + 1 < e && p[1] != '-')
             continue;
-        int v = hexval(*p);
+        int v = tm_hex_value(*p);
         if (v < 0 || n == 32)
             return false;
         if (n % 2 == 0)

@@ -34,12 +34,7 @@ static int oom(tm_error *err)
 static bool select_table(void *arg, const tm_version *v)
 {
     const tm_undo_select *sel = arg;
-    if (sel->ntables == 0)
-        return true;
-    for (size_t i = 0; i < sel->ntables; i++)
-        if (!strcmp(sel->tables[i].schema, v->nspname) && !strcmp(sel->tables[i].name, v->relname))
-            return true;
-    return false;
+    return tm_qualname_selects(sel->tables, sel->ntables, v->nspname, v->relname);
 }
 
 static tm_table *table_of(const tm_undo_plan *p, uint32_t oid)

@@ -1,17 +1,16 @@
 #include "store/common/lsn.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "store/common/hex.h"
 
 static int parse_hex32(const char *s, const char **end, uint32_t *out)
 {
     int n = 0;
     uint64_t v = 0;
-    for (; isxdigit((unsigned char)*s); s++, n++) {
-        v = v * 16 + (uint64_t)(isdigit((unsigned char)*s)
-                                    ? *s - '0'
-                                    : (tolower((unsigned char)*s) - 'a' + 10));
+    for (int d; (d = tm_hex_value(*s)) >= 0; s++, n++) {
+        v = v * 16 + (uint64_t)d;
         if (n >= 8)
             return -1;
     }

@@ -114,3 +114,13 @@ char *tm_qualname_format(const char *schema, const char *name, char *buf, size_t
     put_part(name, buf, len, at);
     return buf;
 }
+
+bool tm_qualname_selects(const tm_qualname *list, size_t n, const char *schema, const char *name)
+{
+    if (n == 0)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(list[i].schema, schema) && !strcmp(list[i].name, name))
+            return true;
+    return false;
+}

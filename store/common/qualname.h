@@ -4,6 +4,7 @@
 #ifndef TM_QUALNAME_H
 #define TM_QUALNAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "store/common/tm_error.h"
@@ -18,5 +19,7 @@ typedef struct tm_qualname {
 int tm_qualname_parse(const char *s, tm_qualname *out, tm_error *err);
 /* "schema.name" with each part quoted only when it needs to be. */
 char *tm_qualname_format(const char *schema, const char *name, char *buf, size_t len);
+/* Whether a --table list of n names (none: every table) holds schema.name. */
+bool tm_qualname_selects(const tm_qualname *list, size_t n, const char *schema, const char *name);
 
 #endif

@@ -1,15 +1,6 @@
 #include "store/journal/copy_text.h"
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "store/common/hex.h"
 
 int tm_copy_text_split(char *line, size_t len, tm_value *vals, size_t n)
 {
@@ -48,7 +39,7 @@ int tm_copy_text_split(char *line, size_t len, tm_value *vals, size_t n)
                         break;
                     case 'x': {
                         int v = 0, d, k = 0;
-                        while (k < 2 && i < len && (d = hexval(line[i])) >= 0) {
+                        while (k < 2 && i < len && (d = tm_hex_value(line[i])) >= 0) {
                             v = v * 16 + d;
                             i++;
                             k++;

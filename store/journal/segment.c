@@ -10,35 +10,28 @@
 #include <sys/stat.h>
 
 #include "store/common/crc32c.h"
+#include "store/common/filehdr.h"
 #include "store/common/le.h"
+
+static const tm_filehdr_kind seg_kind = {
+    TM_SEG_MAGIC,
+    TM_SEG_VERSION,
+    TM_SEG_HDR_SIZE,
+    {"not a segment header (bad magic)", "segment header checksum mismatch", "segment"}};
 
 void tm_seg_hdr_encode(const tm_seg_hdr *h, unsigned char out[TM_SEG_HDR_SIZE])
 {
-    memcpy(out, TM_SEG_MAGIC, 4);
-    tm_put16(out + 4, TM_SEG_VERSION);
-    tm_put16(out + 6, TM_SEG_HDR_SIZE);
+    tm_filehdr_start(out, &seg_kind);
     tm_put64(out + 8, h->segno);
     tm_put64(out + 16, (uint64_t)h->created);
-    tm_put32(out + 24, 0);
-    tm_put32(out + 28, tm_crc32c(0, out, 28));
+    tm_filehdr_seal(out, &seg_kind);
 }
 
 bool tm_seg_hdr_decode(const unsigned char in[TM_SEG_HDR_SIZE], tm_seg_hdr *h, char *why,
                        size_t whylen)
 {
-    if (memcmp(in, TM_SEG_MAGIC, 4) != 0) {
-        snprintf(why, whylen, "not a segment header (bad magic)");
+    if (!tm_filehdr_check(in, &seg_kind, why, whylen))
         return false;
-    }
-    if (tm_get32(in + 28) != tm_crc32c(0, in, 28)) {
-        snprintf(why, whylen, "segment header checksum mismatch");
-        return false;
-    }
-    if (tm_get16(in + 4) != TM_SEG_VERSION || tm_get16(in + 6) != TM_SEG_HDR_SIZE) {
-        snprintf(why, whylen, "segment format version %u is not supported (this tidemark reads %d)",
-                 tm_get16(in + 4), TM_SEG_VERSION);
-        return false;
-    }
     h->segno = tm_get64(in + 8);
     h->created = (int64_t)tm_get64(in + 16);
     return true;

@@ -91,6 +91,9 @@ PGresult *tm_pg_query(PGconn *conn, const char *fmt, ...) __attribute__((format(
 /* The first column of the first row, malloc'd (NULL for SQL NULL); fails
  * the test when the query fails or returns no row. */
 char *tm_pg_query_value(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Fails the test unless that value is want (SQL NULL never is). */
+void tm_pg_assert_value(PGconn *conn, const char *want, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* What COPY (query built from fmt) TO STDOUT WITH (FORMAT csv, HEADER)
  * writes, as a malloc'd string; fails the test when the query fails. */

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/common/hex.h"
+
 typedef struct bb {
     uint8_t *p;
     size_t len, cap;
@@ -91,17 +93,6 @@ typedef struct fixture {
     size_t n;
 } fixture;
 
-static inline int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static inline void fixture_load(fixture *f, const char *path)
 {
     FILE *fp = fopen(path, "r");
@@ -126,7 +117,7 @@ static inline void fixture_load(fixture *f, const char *path)
         uint8_t *m = malloc((size_t)n / 2);
         ck_assert_ptr_nonnull(m);
         for (ssize_t i = 0; i < n; i += 2) {
-            int hi = hexval(line[i]), lo = hexval(line[i + 1]);
+            int hi = tm_hex_value(line[i]), lo = tm_hex_value(line[i + 1]);
             ck_assert_msg(hi >= 0 && lo >= 0, "bad hex on fixture line %zu", f->n + 1);
             m[i / 2] = (uint8_t)(hi << 4 | lo);
         }

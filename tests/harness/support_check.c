@@ -12,3 +12,21 @@ int tm_check_run(Suite *s)
     tm_pg_shared_stop();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+TCase *tm_check_case(Suite *s, const char *name, double timeout, const TTest *const *tests)
+{
+    TCase *tc = tcase_create(name);
+    if (timeout > 0)
+        tcase_set_timeout(tc, timeout);
+    for (; *tests; tests++)
+        tcase_add_test(tc, *tests);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+int tm_check_main(const char *suite, const char *tcase, double timeout, const TTest *const *tests)
+{
+    Suite *s = suite_create(suite);
+    tm_check_case(s, tcase, timeout, tests);
+    return tm_check_run(s);
+}

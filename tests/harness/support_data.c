@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/journal/copy_text.h"
+
 char *tm_test_slurp(const char *name, size_t *len)
 {
     char path[512];
@@ -27,44 +29,7 @@ char *tm_test_slurp(const char *name, size_t *len)
 
 void tm_test_copy_field(char *f, tm_value *v)
 {
-    if (!strcmp(f, "\\N")) {
-        v->kind = 'n';
-        v->ptr = NULL;
-        v->len = 0;
-        return;
-    }
-    char *o = f;
-    for (char *p = f; *p; p++) {
-        if (*p != '\\' || !p[1]) {
-            *o++ = *p;
-            continue;
-        }
-        switch (*++p) {
-        case 'b':
-            *o++ = '\b';
-            break;
-        case 'f':
-            *o++ = '\f';
-            break;
-        case 'n':
-            *o++ = '\n';
-            break;
-        case 'r':
-            *o++ = '\r';
-            break;
-        case 't':
-            *o++ = '\t';
-            break;
-        case 'v':
-            *o++ = '\v';
-            break;
-        default:
-            *o++ = *p;
-        }
-    }
-    v->kind = 't';
-    v->ptr = f;
-    v->len = (uint32_t)(o - f);
+    ck_assert_msg(tm_copy_text_split(f, strlen(f), v, 1) == 0, "'%s' is not one COPY field", f);
 }
 
 void tm_test_load_rows(const char *name, size_t ncols, tm_test_rows *r)

@@ -11,8 +11,8 @@
  * the running test if the file cannot be read. */
 char *tm_test_slurp(const char *name, size_t *len);
 
-/* Decodes one COPY text field in place: \N is NULL, backslash escapes are
- * undone. The value points into f. */
+/* Decodes one COPY text field in place, as capture does (copy_text.h): \N
+ * is NULL, backslash escapes are undone. The value points into f. */
 void tm_test_copy_field(char *f, tm_value *v);
 
 /* The COPY ... FROM stdin block of a data file, decoded. */

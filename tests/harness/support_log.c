@@ -62,10 +62,8 @@ void tlj_destroy(tlj *j)
         free(j->recs[i]);
     free(j->recs);
     free(j->lens);
-    if (j->dir) {
-        tmt_rmtree(j->dir);
-        free(j->dir);
-    }
+    if (j->dir)
+        tmt_tempdir_remove(j->dir);
     memset(j, 0, sizeof *j);
 }
 

@@ -4,6 +4,7 @@
 #include "tests/harness/pg_harness.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,12 +109,9 @@ PGresult *tm_pg_query(PGconn *conn, const char *fmt, ...)
     return res;
 }
 
-char *tm_pg_query_value(PGconn *conn, const char *fmt, ...)
+static char *query_value(PGconn *conn, const char *fmt, va_list ap)
 {
-    va_list ap;
-    va_start(ap, fmt);
     PGresult *res = run(conn, 1, fmt, ap);
-    va_end(ap);
     if (PQntuples(res) < 1 || PQnfields(res) < 1) {
         PQclear(res);
         ck_abort_msg("query returned no value");
@@ -121,6 +119,28 @@ char *tm_pg_query_value(PGconn *conn, const char *fmt, ...)
     char *v = PQgetisnull(res, 0, 0) ? NULL : strdup(PQgetvalue(res, 0, 0));
     PQclear(res);
     return v;
+}
+
+char *tm_pg_query_value(PGconn *conn, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *v = query_value(conn, fmt, ap);
+    va_end(ap);
+    return v;
+}
+
+void tm_pg_assert_value(PGconn *conn, const char *want, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *v = query_value(conn, fmt, ap);
+    va_end(ap);
+    char got[512];
+    snprintf(got, sizeof got, "%s", v ? v : "(SQL NULL)");
+    bool same = v && !strcmp(v, want);
+    free(v);
+    ck_assert_msg(same, "query %s: got '%s', want '%s'", fmt, got, want);
 }
 
 void tm_pg_createdb(const tm_pg *pg, const char *name)

@@ -346,25 +346,36 @@ int tm_tidemarkv(tm_run_result *res, const tm_run_opts *opts, const char *const 
     return rc;
 }
 
-int tm_tidemark(tm_run_result *res, const tm_run_opts *opts, ...)
+int tm_tidemark_ap(tm_run_result *res, const tm_run_opts *opts, const char *const *lead, va_list ap)
 {
-    va_list ap;
-    size_t n = 0;
-    va_start(ap, opts);
-    while (va_arg(ap, const char *))
+    size_t nlead = 0, n = 0;
+    while (lead[nlead])
+        nlead++;
+    va_list count;
+    va_copy(count, ap);
+    while (va_arg(count, const char *))
         n++;
-    va_end(ap);
-    const char **args = calloc(n + 1, sizeof *args);
+    va_end(count);
+    const char **args = calloc(nlead + n + 1, sizeof *args);
     if (!args) {
         fputs("tm_tidemark: out of memory\n", stderr);
         abort();
     }
-    va_start(ap, opts);
+    memcpy(args, lead, nlead * sizeof *args);
     for (size_t i = 0; i < n; i++)
-        args[i] = va_arg(ap, const char *);
-    va_end(ap);
+        args[nlead + i] = va_arg(ap, const char *);
     int rc = tm_tidemarkv(res, opts, args);
     free(args);
+    return rc;
+}
+
+int tm_tidemark(tm_run_result *res, const tm_run_opts *opts, ...)
+{
+    static const char *const none[] = {NULL};
+    va_list ap;
+    va_start(ap, opts);
+    int rc = tm_tidemark_ap(res, opts, none, ap);
+    va_end(ap);
     return rc;
 }
 

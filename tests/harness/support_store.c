@@ -55,6 +55,12 @@ void tmt_rmtree(const char *path)
     nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void tmt_tempdir_remove(char *dir)
+{
+    tmt_rmtree(dir);
+    free(dir);
+}
+
 unsigned char *tmt_slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -392,6 +398,20 @@ void tmt_put_tx(tm_writer *w, tmt_stream *s, tmt_rng *r, unsigned n, size_t max_
         put_member(w, s, r, max_value, b.commit_lsn, b.commit_time);
     ck_assert_msg(tm_writer_end_tx(w, &err) == 0, "end: %s", err.msg);
     s->ntx++;
+}
+
+void tmt_put_message(tm_writer *w, const char *prefix, const void *content, size_t len)
+{
+    Tidemark__LogicalMessage m = TIDEMARK__LOGICAL_MESSAGE__INIT;
+    m.prefix = (char *)prefix;
+    m.has_content = content != NULL;
+    m.content.data = (uint8_t *)content;
+    m.content.len = len;
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_MESSAGE;
+    rec.message = &m;
+    tm_error err;
+    ck_assert_msg(tm_writer_put(w, &rec, &err) == 0, "%s", err.msg);
 }
 
 size_t tmt_tx_end_index(const tmt_stream *s, long tx)
@@ -749,6 +769,5 @@ void tmt_journal_remove(char *journal)
 {
     char *slash = strrchr(journal, '/');
     *slash = '\0';
-    tmt_rmtree(journal);
-    free(journal);
+    tmt_tempdir_remove(journal);
 }

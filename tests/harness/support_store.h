@@ -27,6 +27,8 @@ char *tmt_journal_path(void);
 /* Removes the temp dir of a tmt_journal_path and frees the name. */
 void tmt_journal_remove(char *journal);
 void tmt_rmtree(const char *path);
+/* Removes a tmt_tempdir and frees its name. */
+void tmt_tempdir_remove(char *dir);
 /* Whole file into malloc'd memory / replace a file's content. */
 unsigned char *tmt_slurp(const char *path, size_t *len);
 void tmt_spit(const char *path, const void *data, size_t len);
@@ -66,6 +68,9 @@ void tmt_put_tx(tm_writer *w, tmt_stream *s, tmt_rng *r, unsigned n, size_t max_
  * LogicalMessage, and records it. */
 void tmt_put_standalone(tm_writer *w, tmt_stream *s, tmt_rng *r);
 void tmt_put_relation(tm_writer *w, tmt_stream *s, tmt_rng *r, unsigned which);
+
+/* Puts a transactional logical message (content NULL: none) with w. */
+void tmt_put_message(tm_writer *w, const char *prefix, const void *content, size_t len);
 
 /* Index just after the last record of the last transaction with commit LSN
  * below lsn (or commit time below t): where an exact seek starts. */

@@ -5,6 +5,7 @@
 #ifndef TM_RUN_H
 #define TM_RUN_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #define TM_RUN_DEFAULT_TIMEOUT_MS 60000
@@ -39,6 +40,10 @@ int tm_runv(const char *const *argv, const tm_run_opts *opts, tm_run_result *res
 int tm_tidemark(tm_run_result *res, const tm_run_opts *opts, ...) __attribute__((sentinel));
 /* Same with an argument array (without the program), NULL-terminated. */
 int tm_tidemarkv(tm_run_result *res, const tm_run_opts *opts, const char *const *args);
+/* Same with the arguments lead (NULL-terminated) first, then those of ap up
+ * to a NULL: for a suite's own wrapper, undo(&r, "--xid", x, NULL). */
+int tm_tidemark_ap(tm_run_result *res, const tm_run_opts *opts, const char *const *lead,
+                   va_list ap);
 
 void tm_run_result_free(tm_run_result *res);
 

@@ -215,6 +215,27 @@ static void run_capture_to(const char *journal, const char *conninfo, const char
     tm_run_result_free(&r);
 }
 
+/* Captures everything committed so far. */
+static void capture_to_now(PGconn *c, const char *journal, const char *conninfo)
+{
+    char *lsn = current_lsn(c);
+    run_capture_to(journal, conninfo, lsn, 0);
+    free(lsn);
+}
+
+/* The end of a test: the journal verifies; the connection, the conninfo
+ * and the journal go. */
+static void finish_verified(PGconn *c, char *conninfo, char *journal)
+{
+    tm_run_result r;
+    tm_tidemark(&r, NULL, "verify", "--journal", journal, NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    PQfinish(c);
+    free(conninfo);
+    tmt_journal_remove(journal);
+}
+
 START_TEST(first_run_and_resume)
 {
     PGconn *c;
@@ -223,36 +244,23 @@ START_TEST(first_run_and_resume)
     for (int i = 0; i < 30; i++)
         workload_tx(c, i); /* before the slot exists: only in the base snapshot */
     tm_pg_exec(c, "TRUNCATE expected");
-    char *lsn = current_lsn(c);
-    run_capture_to(j, ci, lsn, 0);
-    free(lsn);
+    capture_to_now(c, j, ci);
     struct stat st;
     ck_assert_int_eq(stat(j, &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0700);
-    char *slot = tm_pg_query_value(c, "SELECT count(*) FROM pg_replication_slots WHERE "
-                                      "slot_name = 'tidemark_cap_basic'");
-    ck_assert_str_eq(slot, "1");
-    free(slot);
+    tm_pg_assert_value(c, "1",
+                       "SELECT count(*) FROM pg_replication_slots WHERE "
+                       "slot_name = 'tidemark_cap_basic'");
     for (int i = 30; i < 90; i++)
         workload_tx(c, i);
     tm_pg_exec(c, "BEGIN; TRUNCATE users, prefs;"
                   "INSERT INTO expected VALUES (txid_current(), 2); COMMIT");
-    lsn = current_lsn(c);
-    run_capture_to(j, ci, lsn, 0);
-    free(lsn);
+    capture_to_now(c, j, ci);
     /* Resume twice with nothing new: nothing is duplicated. */
-    lsn = current_lsn(c);
-    run_capture_to(j, ci, lsn, 0);
-    free(lsn);
+    capture_to_now(c, j, ci);
     check_exactly_once(c, j);
 
-    tm_run_result r;
-    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    finish_verified(c, ci, j);
 }
 END_TEST
 
@@ -312,9 +320,7 @@ START_TEST(sigkill_twenty_times)
     PGconn *c;
     char *ci = setup_db("cap_kill", &c);
     char *j = tmt_journal_path();
-    char *lsn = current_lsn(c);
-    run_capture_to(j, ci, lsn, 0);
-    free(lsn);
+    capture_to_now(c, j, ci);
     srand(42);
     int i = 0;
     for (int kill_no = 0; kill_no < 20; kill_no++) {
@@ -329,17 +335,9 @@ START_TEST(sigkill_twenty_times)
     }
     for (int k = 0; k < 10; k++)
         workload_tx(c, i++);
-    lsn = current_lsn(c);
-    run_capture_to(j, ci, lsn, 0);
-    free(lsn);
+    capture_to_now(c, j, ci);
     check_exactly_once(c, j);
-    tm_run_result r;
-    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    finish_verified(c, ci, j);
 }
 END_TEST
 
@@ -348,9 +346,7 @@ START_TEST(refusals)
     PGconn *c;
     char *ci = setup_db("cap_refuse", &c);
     char *j = tmt_journal_path();
-    char *lsn = current_lsn(c);
-    run_capture_to(j, ci, lsn, 0);
-    free(lsn);
+    capture_to_now(c, j, ci);
     tm_run_result r;
 
     /* Unreachable server and bad conninfo: clear error, exit 1. */
@@ -412,10 +408,9 @@ START_TEST(refusals)
     tm_assert_exit(&r, 1);
     tm_run_result_free(&r);
     ck_assert_msg(access(j2, F_OK) != 0, "a refused first run left %s behind", j2);
-    char *slots = tm_pg_query_value(c, "SELECT count(*) FROM pg_replication_slots WHERE "
-                                       "slot_name = 'never'");
-    ck_assert_str_eq(slots, "0");
-    free(slots);
+    tm_pg_assert_value(c, "0",
+                       "SELECT count(*) FROM pg_replication_slots WHERE "
+                       "slot_name = 'never'");
     PQfinish(c);
     free(ci);
     tmt_journal_remove(j);
@@ -432,9 +427,7 @@ START_TEST(server_restart_mid_stream)
     PGconn *c;
     char *ci = setup_db_on(&pg, "cap_restart", &c);
     char *j = tmt_journal_path();
-    char *lsn = current_lsn(c);
-    run_capture_to(j, ci, lsn, 0);
-    free(lsn);
+    capture_to_now(c, j, ci);
     /* Active must mean this capture's walsender, not the last run's one
      * that has not noticed its client left: a capture that cannot make its
      * first connection (the server restarting) refuses to start. */
@@ -452,7 +445,7 @@ START_TEST(server_restart_mid_stream)
     }
     for (int k = 0; k < 10; k++)
         workload_tx(c, i++);
-    lsn = current_lsn(c);
+    char *lsn = current_lsn(c);
     /* The running capture reconnects by itself; let it catch up, then stop it. */
     for (int waited = 0; waited < 300; waited++) {
         char *confirmed = tm_pg_query_value(
@@ -542,14 +535,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("pg_capture");
-    TCase *tc = tcase_create("capture");
+    TCase *tc = tm_check_case(s, "capture", 600,
+                              TM_TESTS(first_run_and_resume, refusals, sigkill_twenty_times,
+                                       server_restart_mid_stream, notices_reach_stderr));
     tm_pg_fixture_add(tc);
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, first_run_and_resume);
-    tcase_add_test(tc, refusals);
-    tcase_add_test(tc, sigkill_twenty_times);
-    tcase_add_test(tc, server_restart_mid_stream);
-    tcase_add_test(tc, notices_reach_stderr);
-    suite_add_tcase(s, tc);
     return tm_check_run(s);
 }

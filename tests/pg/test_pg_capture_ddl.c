@@ -254,13 +254,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("pg_capture_ddl");
-    TCase *tc = tcase_create("ddl");
+    TCase *tc = tm_check_case(s, "ddl", 300,
+                              TM_TESTS(schema_versions, rewrite_takes_fresh_snapshot,
+                                       rewrite_with_event_trigger, canonical_values_and_spool));
     tm_pg_fixture_add(tc);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, schema_versions);
-    tcase_add_test(tc, rewrite_takes_fresh_snapshot);
-    tcase_add_test(tc, rewrite_with_event_trigger);
-    tcase_add_test(tc, canonical_values_and_spool);
-    suite_add_tcase(s, tc);
     return tm_check_run(s);
 }

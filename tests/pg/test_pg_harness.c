@@ -54,9 +54,7 @@ START_TEST(server_is_configured_for_capture)
     assert_setting(c, "port", port);
     assert_setting(c, "max_replication_slots", "20");
     assert_setting(c, "max_wal_senders", "20");
-    v = tm_pg_query_value(c, "SELECT current_user");
-    ck_assert_str_eq(v, "postgres");
-    free(v);
+    tm_pg_assert_value(c, "postgres", "SELECT current_user");
     PQfinish(c);
 
     /* The same server over TCP on 127.0.0.1. */
@@ -274,9 +272,7 @@ START_TEST(start_restart_stop_leaves_nothing)
     ck_assert(!tm_pid_alive(first));
     ck_assert(tm_pid_alive(pg.postmaster_pid));
     c = tm_pg_connect(&pg, NULL);
-    char *v = tm_pg_query_value(c, "SELECT x FROM kept");
-    ck_assert_str_eq(v, "42");
-    free(v);
+    tm_pg_assert_value(c, "42", "SELECT x FROM kept");
     PQfinish(c);
 
     char dir[TM_PG_PATHLEN];
@@ -399,18 +395,15 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("pg_harness");
-    TCase *server = tcase_create("server");
+    TCase *server =
+        tm_check_case(s, "server", 0,
+                      TM_TESTS(server_is_configured_for_capture, pgoutput_through_sql_interface,
+                               pgoutput_through_walsender));
     tm_pg_fixture_add(server);
-    tcase_add_test(server, server_is_configured_for_capture);
-    tcase_add_test(server, pgoutput_through_sql_interface);
-    tcase_add_test(server, pgoutput_through_walsender);
-    suite_add_tcase(s, server);
-
-    TCase *life = tcase_create("lifecycle");
-    tcase_add_test(life, start_restart_stop_leaves_nothing);
-    tcase_add_test(life, sigterm_of_owner_removes_cluster_before_it_exits);
-    tcase_add_test(life, sigkill_of_owner_is_cleaned_by_watchdog);
-    tcase_add_test(life, sweeper_removes_only_dead_owners_clusters);
-    suite_add_tcase(s, life);
+    tm_check_case(s, "lifecycle", 0,
+                  TM_TESTS(start_restart_stop_leaves_nothing,
+                           sigterm_of_owner_removes_cluster_before_it_exits,
+                           sigkill_of_owner_is_cleaned_by_watchdog,
+                           sweeper_removes_only_dead_owners_clusters));
     return tm_check_run(s);
 }

@@ -284,10 +284,7 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("pg_log");
-    TCase *tc = tcase_create("log");
+    TCase *tc = tm_check_case(s, "log", 300, TM_TESTS(log_of_a_real_workload));
     tm_pg_fixture_add(tc);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, log_of_a_real_workload);
-    suite_add_tcase(s, tc);
     return tm_check_run(s);
 }

@@ -97,17 +97,12 @@ static void assert_same(const char *what, const char *want, const char *got, siz
 /* Runs tidemark replay with the arguments after the journal and target. */
 static void replay(tm_run_result *r, const char *t, ...)
 {
-    const char *args[32] = {"replay", "--journal", journal, "--at", t};
-    int n = 5;
+    const char *lead[] = {"replay", "--journal", journal, "--at", t, NULL};
+    tm_run_opts o = {.timeout_ms = 120000};
     va_list ap;
     va_start(ap, t);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) && n < 31)
-        args[n++] = a;
+    tm_tidemark_ap(r, &o, lead, ap);
     va_end(ap);
-    args[n] = NULL;
-    tm_run_opts o = {.timeout_ms = 120000};
-    tm_tidemarkv(r, &o, args);
 }
 
 static void add_point(PGconn *c, const char *label, const char *expr)
@@ -315,9 +310,7 @@ static void apply_checks(const point *p)
     ck_assert_msg(strstr(r.out, "prefs: inserted 9, updated 0, deleted 0"), "merge: %s", r.out);
     tm_run_result_free(&r);
     free(n_deleted);
-    char *extra = tm_pg_query_value(c, "SELECT count(*) FROM users WHERE id = 999");
-    ck_assert_str_eq(extra, "1");
-    free(extra);
+    tm_pg_assert_value(c, "1", "SELECT count(*) FROM users WHERE id = 999");
     tm_pg_exec(c, "DELETE FROM users WHERE id = 999");
     check_dump(c, p, 0, "users after --mode merge");
     check_dump(c, p, 1, "prefs after --mode merge");
@@ -588,10 +581,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("pg_replay");
-    TCase *tc = tcase_create("pitr");
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, replay_matches_pitr);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("pg_replay", "pitr", 600, TM_TESTS(replay_matches_pitr));
 }

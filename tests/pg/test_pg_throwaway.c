@@ -130,11 +130,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("pg_throwaway");
-    TCase *tc = tcase_create("script");
+    TCase *tc =
+        tm_check_case(s, "script", 300, TM_TESTS(start_env_status_stop, refuses_foreign_dirs));
     tcase_add_unchecked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, start_env_status_stop);
-    tcase_add_test(tc, refuses_foreign_dirs);
-    suite_add_tcase(s, tc);
     return tm_check_run(s);
 }

@@ -45,17 +45,12 @@ static char *tx(PGconn *c, const char *sql)
 
 static void undo(tm_run_result *r, ...)
 {
-    const char *args[32] = {"undo", "--journal", journal};
-    int n = 3;
+    const char *lead[] = {"undo", "--journal", journal, NULL};
+    tm_run_opts o = {.timeout_ms = 120000};
     va_list ap;
     va_start(ap, r);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) && n < 31)
-        args[n++] = a;
+    tm_tidemark_ap(r, &o, lead, ap);
     va_end(ap);
-    args[n] = NULL;
-    tm_run_opts o = {.timeout_ms = 120000};
-    tm_tidemarkv(r, &o, args);
 }
 
 /* Runs a script with psql -v ON_ERROR_STOP=1 against the source. */
@@ -226,9 +221,7 @@ static void check_update_all(PGconn *c, refs *f)
     tm_run_result_free(&r);
     same("prefs after undo", f->prefs,
          tm_pg_copy_csv(c, "SELECT * FROM prefs WHERE user_id <> 999 ORDER BY 1, 2"));
-    char *v = tm_pg_query_value(c, "SELECT value->>'theme' FROM prefs WHERE user_id = 999");
-    ck_assert_str_eq(v, "light");
-    free(v);
+    tm_pg_assert_value(c, "light", "SELECT value->>'theme' FROM prefs WHERE user_id = 999");
 }
 
 static void check_delete_cascade(PGconn *c, refs *f)
@@ -244,9 +237,7 @@ static void check_delete_cascade(PGconn *c, refs *f)
     same("parent after undo", f->parent,
          tm_pg_copy_csv(c, "SELECT * FROM parent WHERE id <> 100 ORDER BY 1"));
     same("child after undo", f->child, tm_pg_copy_csv(c, "SELECT * FROM child ORDER BY 1"));
-    char *v = tm_pg_query_value(c, "SELECT name FROM parent WHERE id = 100");
-    ck_assert_str_eq(v, "later");
-    free(v);
+    tm_pg_assert_value(c, "later", "SELECT name FROM parent WHERE id = 100");
 }
 
 static void check_insert_batch(PGconn *c, refs *f)
@@ -257,17 +248,13 @@ static void check_insert_batch(PGconn *c, refs *f)
     tm_assert_exit(&r, 0);
     ck_assert_msg(strstr(r.out, "50 rows deleted"), "%s", r.out);
     tm_run_result_free(&r);
-    char *n = tm_pg_query_value(c, "SELECT count(*) FROM items");
-    ck_assert_str_eq(n, "70");
-    free(n);
+    tm_pg_assert_value(c, "70", "SELECT count(*) FROM items");
     undo(&r, "--from", f->ins_from, "--to", f->ins_to, "--apply", ci, NULL);
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
     same("items after undo", f->items,
          tm_pg_copy_csv(c, "SELECT * FROM items WHERE id <> 1 ORDER BY 1"));
-    char *v = tm_pg_query_value(c, "SELECT v FROM items WHERE id = 1");
-    ck_assert_str_eq(v, "legit");
-    free(v);
+    tm_pg_assert_value(c, "legit", "SELECT v FROM items WHERE id = 1");
 }
 
 static void check_truncate(PGconn *c, refs *f)
@@ -279,9 +266,7 @@ static void check_truncate(PGconn *c, refs *f)
     tm_run_result_free(&r);
     same("flags after undo", f->flags,
          tm_pg_copy_csv(c, "SELECT * FROM flags WHERE name <> 'new' ORDER BY 1"));
-    char *v = tm_pg_query_value(c, "SELECT count(*) FROM flags WHERE name = 'new'");
-    ck_assert_str_eq(v, "1");
-    free(v);
+    tm_pg_assert_value(c, "1", "SELECT count(*) FROM flags WHERE name = 'new'");
 }
 
 static void check_conflicts(PGconn *c, refs *f)
@@ -312,9 +297,7 @@ static void check_conflicts(PGconn *c, refs *f)
     same("conf after skip", f->conf,
          tm_pg_copy_csv(
              c, "SELECT id, CASE id WHEN 3 THEN 'v3' ELSE v END AS v FROM conf ORDER BY 1"));
-    char *v = tm_pg_query_value(c, "SELECT v FROM conf WHERE id = 3");
-    ck_assert_str_eq(v, "human");
-    free(v);
+    tm_pg_assert_value(c, "human", "SELECT v FROM conf WHERE id = 3");
 
     /* key reuse */
     undo(&r, "--xid", f->x_kr, "--apply", ci, NULL);
@@ -352,17 +335,13 @@ static void check_foreign_key(PGconn *c, refs *f)
     tm_assert_exit(&r, 1);
     ck_assert_msg(strstr(r.err, "foreign key") && strstr(r.err, "(\"id\") = ('1')"), "%s", r.err);
     tm_run_result_free(&r);
-    char *n = tm_pg_query_value(c, "SELECT count(*) FROM fkp");
-    ck_assert_str_eq(n, "2");
-    free(n);
+    tm_pg_assert_value(c, "2", "SELECT count(*) FROM fkp");
     /* skip: row 2 goes, row 1 stays because fkc still refers to it */
     undo(&r, "--xid", f->x_fk, "--apply", ci, "--on-conflict", "skip", NULL);
     tm_assert_exit(&r, 0);
     ck_assert_msg(strstr(r.err, "foreign key"), "%s", r.err);
     tm_run_result_free(&r);
-    n = tm_pg_query_value(c, "SELECT string_agg(id::text, ',' ORDER BY id) FROM fkp");
-    ck_assert_str_eq(n, "1");
-    free(n);
+    tm_pg_assert_value(c, "1", "SELECT string_agg(id::text, ',' ORDER BY id) FROM fkp");
 }
 
 /* Undoing an insert must not delete (or null) rows that later changes made
@@ -382,9 +361,7 @@ static void check_cascade(PGconn *c, refs *f)
                       !strstr(r.err, "(\"id\") = ('2')"),
                   "%s", r.err);
     tm_run_result_free(&r);
-    char *v = tm_pg_query_value(c, "%s", state);
-    ck_assert_str_eq(v, "1,2,3 / 5:2,6:1 / 7:3");
-    free(v);
+    tm_pg_assert_value(c, "1,2,3 / 5:2,6:1 / 7:3", "%s", state);
     /* the script: psql stops at the first such row, nothing is changed */
     char path[600];
     snprintf(path, sizeof path, "%s.cascade.sql", journal);
@@ -394,16 +371,12 @@ static void check_cascade(PGconn *c, refs *f)
     psql_run(path, &r);
     ck_assert_msg(r.status != 0 && strstr(r.err, "still refer to it"), "%s", r.err);
     tm_run_result_free(&r);
-    v = tm_pg_query_value(c, "%s", state);
-    ck_assert_str_eq(v, "1,2,3 / 5:2,6:1 / 7:3");
-    free(v);
+    tm_pg_assert_value(c, "1,2,3 / 5:2,6:1 / 7:3", "%s", state);
     /* skip: parent 2 and its child of the same transaction go, 1 and 3 stay */
     undo(&r, "--xid", f->x_cascade, "--apply", ci, "--on-conflict", "skip", NULL);
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
-    v = tm_pg_query_value(c, "%s", state);
-    ck_assert_str_eq(v, "1,3 / 6:1 / 7:3");
-    free(v);
+    tm_pg_assert_value(c, "1,3 / 6:1 / 7:3", "%s", state);
 }
 
 /* Scripts (--output, run by psql): a keyless table, and --on-conflict skip,
@@ -417,9 +390,8 @@ static void check_scripts(PGconn *c, refs *f)
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
     psql_file(path);
-    char *v = tm_pg_query_value(c, "SELECT string_agg(v || n, ',' ORDER BY v, n) FROM bag");
-    ck_assert_str_eq(v, "a1,a1,a1,a1,b2");
-    free(v);
+    tm_pg_assert_value(c, "a1,a1,a1,a1,b2",
+                       "SELECT string_agg(v || n, ',' ORDER BY v, n) FROM bag");
 
     snprintf(path, sizeof path, "%s.sk.sql", journal);
     undo(&r, "--xid", f->x_sk, "--output", path, "--on-conflict", "skip", NULL);
@@ -431,9 +403,8 @@ static void check_scripts(PGconn *c, refs *f)
                       strstr(r.err, "(\"id\") = ('2')") && !strstr(r.err, "('1')"),
                   "%s", r.err);
     tm_run_result_free(&r);
-    v = tm_pg_query_value(c, "SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM sk");
-    ck_assert_str_eq(v, "1=s1,2=human,3=s3");
-    free(v);
+    tm_pg_assert_value(c, "1=s1,2=human,3=s3",
+                       "SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM sk");
 }
 
 static void check_errors(refs *f)
@@ -520,10 +491,7 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("pg_undo");
-    TCase *tc = tcase_create("undo");
+    TCase *tc = tm_check_case(s, "undo", 300, TM_TESTS(undo_migrations));
     tm_pg_fixture_add(tc);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, undo_migrations);
-    suite_add_tcase(s, tc);
     return tm_check_run(s);
 }

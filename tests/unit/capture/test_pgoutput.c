@@ -858,22 +858,12 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("pgoutput");
-    TCase *tc = tcase_create("core");
+    TCase *tc = tm_check_case(s, "core", 0,
+                              TM_TESTS(begin_commit_origin, relation_and_type, insert_kinds,
+                                       insert_large_value, update_variants, delete_variants,
+                                       truncate_variants, logical_messages, streaming, bad_framing,
+                                       every_truncation_rejected, fuzz_random_bytes, fuzz_mutations,
+                                       buffers_reused));
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, begin_commit_origin);
-    tcase_add_test(tc, relation_and_type);
-    tcase_add_test(tc, insert_kinds);
-    tcase_add_test(tc, insert_large_value);
-    tcase_add_test(tc, update_variants);
-    tcase_add_test(tc, delete_variants);
-    tcase_add_test(tc, truncate_variants);
-    tcase_add_test(tc, logical_messages);
-    tcase_add_test(tc, streaming);
-    tcase_add_test(tc, bad_framing);
-    tcase_add_test(tc, every_truncation_rejected);
-    tcase_add_test(tc, fuzz_random_bytes);
-    tcase_add_test(tc, fuzz_mutations);
-    tcase_add_test(tc, buffers_reused);
-    suite_add_tcase(s, tc);
     return tm_check_run(s);
 }

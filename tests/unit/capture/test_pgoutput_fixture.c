@@ -490,15 +490,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("pgoutput_fixture");
-    TCase *tc = tcase_create("v1");
-    tcase_add_checked_fixture(tc, setup_v1, teardown);
-    tcase_add_test(tc, v1_workload);
-    tcase_add_test(tc, tuple_round_trip_v1);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("v2");
-    tcase_add_checked_fixture(tc, setup_v2, teardown);
-    tcase_add_test(tc, v2_streaming_workload);
-    tcase_add_test(tc, tuple_round_trip_v2);
-    suite_add_tcase(s, tc);
+    TCase *v1 = tm_check_case(s, "v1", 0, TM_TESTS(v1_workload, tuple_round_trip_v1));
+    tcase_add_checked_fixture(v1, setup_v1, teardown);
+    TCase *v2 = tm_check_case(s, "v2", 0, TM_TESTS(v2_streaming_workload, tuple_round_trip_v2));
+    tcase_add_checked_fixture(v2, setup_v2, teardown);
     return tm_check_run(s);
 }

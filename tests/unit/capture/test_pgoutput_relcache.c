@@ -186,12 +186,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("relcache");
-    TCase *tc = tcase_create("core");
+    TCase *tc = tm_check_case(s, "core", 0,
+                              TM_TESTS(copies_and_reports_changes, each_difference_is_a_change,
+                                       many_relations, zero_columns));
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, copies_and_reports_changes);
-    tcase_add_test(tc, each_difference_is_a_change);
-    tcase_add_test(tc, many_relations);
-    tcase_add_test(tc, zero_columns);
-    suite_add_tcase(s, tc);
     return tm_check_run(s);
 }

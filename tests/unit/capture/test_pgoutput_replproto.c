@@ -118,12 +118,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("replproto");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, xlogdata);
-    tcase_add_test(tc, keepalive);
-    tcase_add_test(tc, status_update);
-    tcase_add_test(tc, epoch_conversions);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("replproto", "core", 0,
+                         TM_TESTS(xlogdata, keepalive, status_update, epoch_conversions));
 }

@@ -32,10 +32,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("lsn");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, lsn_round_trip);
-    tcase_add_test(tc, lsn_rejects);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("lsn", "core", 0, TM_TESTS(lsn_round_trip, lsn_rejects));
 }

@@ -71,11 +71,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("store_crc");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, vectors);
-    tcase_add_test(tc, incremental);
-    tcase_add_test(tc, paths_agree);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("store_crc", "core", 0, TM_TESTS(vectors, incremental, paths_agree));
 }

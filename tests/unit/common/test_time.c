@@ -296,16 +296,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("time");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, civil_days);
-    tcase_add_test(tc, format_like_postgres);
-    tcase_add_test(tc, parse_forms);
-    tcase_add_test(tc, parse_rejects);
-    tcase_add_test(tc, named_zones);
-    tcase_add_test(tc, zone_restores_tz);
-    tcase_add_test(tc, zone_rejects);
-    tcase_add_test(tc, round_trips);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("time", "core", 0,
+                         TM_TESTS(civil_days, format_like_postgres, parse_forms, parse_rejects,
+                                  named_zones, zone_restores_tz, zone_rejects, round_trips));
 }

@@ -88,10 +88,8 @@ static void random_journal(const char *dir, uint64_t seed, txinfo *tx)
     tmt_rng r = {seed};
     tmt_jw j = {.lsn = 1000};
     int64_t t0 = 1700000000000000;
-    tm_error err;
     tm_writer_options wo = {.frame_target = 2048};
-    ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
-    tmt_jw_meta(dir);
+    tmt_jw_open(&j, dir, &wo);
     prow p[NA] = {{0}};
     int bag[3] = {2, 0, 0}, version = 1;
     put_rel(j.w, PREFS, 1, j.lsn + 100);
@@ -192,9 +190,7 @@ static void random_journal(const char *dir, uint64_t seed, txinfo *tx)
         tmt_jw_end(&j);
         tx[n] = (txinfo){j.lsn, j.time};
     }
-    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
-    tm_tuple_enc_free(&j.eo);
-    tm_tuple_enc_free(&j.en);
+    tmt_jw_close(&j);
 }
 
 static bool not_other(void *arg, const tm_version *v)
@@ -310,8 +306,7 @@ START_TEST(checkpoints_match_full_replay)
         ck_assert_msg(rc == 0 && strstr(out, "0 checkpoints written"), "%s", out);
         free(out);
         free(ck);
-        tmt_rmtree(dir);
-        free(dir);
+        tmt_tempdir_remove(dir);
     }
 }
 END_TEST
@@ -380,8 +375,7 @@ START_TEST(damaged_checkpoint_falls_back)
     free(data);
     free(want);
     free(ck);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -475,8 +469,7 @@ START_TEST(checkpoint_without_row_counts_loads)
     free(got);
     free(want);
     free(ck);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -503,8 +496,7 @@ START_TEST(checkpoint_builds_key_summaries)
     ck_assert_msg(read < total, "read %u of %u frames: the summaries were not used", read, total);
     free(out);
     free(keys);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -516,8 +508,7 @@ START_TEST(no_checkpoint_hides_a_gap)
     tmt_jw j = {.lsn = 1000};
     tm_error err;
     tm_writer_options wo = {0};
-    ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
-    tmt_jw_meta(dir);
+    tmt_jw_open(&j, dir, &wo);
     put_rel(j.w, PREFS, 1, j.lsn + 100);
     int64_t t0 = 1700000000000000;
     for (int n = 0; n < 6; n++) {
@@ -540,9 +531,7 @@ START_TEST(no_checkpoint_hides_a_gap)
         tmt_jw_end(&j);
     }
     uint64_t last = j.lsn;
-    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
-    tm_tuple_enc_free(&j.eo);
-    tm_tuple_enc_free(&j.en);
+    tmt_jw_close(&j);
     int rc = tmt_run(&out, "checkpoint", "--journal", dir, "--every", "1", NULL);
     ck_assert_msg(rc == 0 && strstr(out, "gap"), "%s", out);
     free(out);
@@ -561,21 +550,14 @@ START_TEST(no_checkpoint_hides_a_gap)
     rc = tmt_run(&out, "replay", "--journal", dir, "--lsn", l, NULL);
     ck_assert_msg(rc == 0 && !strcmp(out, "a,c\n0,x\n1,x\n2,x\n"), "%s", out);
     free(out);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("replay_checkpoint");
-    TCase *tc = tcase_create("checkpoint");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, checkpoints_match_full_replay);
-    tcase_add_test(tc, damaged_checkpoint_falls_back);
-    tcase_add_test(tc, checkpoint_without_row_counts_loads);
-    tcase_add_test(tc, checkpoint_builds_key_summaries);
-    tcase_add_test(tc, no_checkpoint_hides_a_gap);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("replay_checkpoint", "checkpoint", 120,
+                         TM_TESTS(checkpoints_match_full_replay, damaged_checkpoint_falls_back,
+                                  checkpoint_without_row_counts_loads,
+                                  checkpoint_builds_key_summaries, no_checkpoint_hides_a_gap));
 }

@@ -18,10 +18,8 @@ static char *journal_of(const char *first_type, uint32_t first_oid, const char *
                         size_t n)
 {
     char *dir = tmt_tempdir();
-    tmt_jw_meta(dir);
     tmt_jw j = {.time = 1700000000000000};
-    tm_error err;
-    ck_assert_msg(tm_writer_open(dir, NULL, &j.w, &err) == 0, "%s", err.msg);
+    tmt_jw_open(&j, dir, NULL);
     const tmt_col cols[] = {{"k1", first_oid, 1, false, first_type},
                             {"k2", 23, 2, false, NULL},
                             {"v", 25, 0, false, NULL}};
@@ -35,9 +33,7 @@ static char *journal_of(const char *first_type, uint32_t first_oid, const char *
         tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, 500, 1, 0, NULL, 0, v, 3);
     }
     tmt_jw_end(&j);
-    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
-    tm_tuple_enc_free(&j.eo);
-    tm_tuple_enc_free(&j.en);
+    tmt_jw_close(&j);
     return dir;
 }
 
@@ -49,8 +45,7 @@ static void check_order(const char *first_type, uint32_t first_oid,
     int rc = tmt_run(&out, "replay", "--journal", dir, "--lsn", "0/64", "--table", "t", NULL);
     ck_assert_msg(rc == 0 && strstr(out, want), "%s key: got\n%s\nwant\n%s", first_type, out, want);
     free(out);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 
 START_TEST(composite_keys_sort_by_first_column_first)
@@ -113,10 +108,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("replay_order");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, composite_keys_sort_by_first_column_first);
-    tcase_add_test(tc, integer_keys_of_every_range_sort);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main(
+        "replay_order", "core", 0,
+        TM_TESTS(composite_keys_sort_by_first_column_first, integer_keys_of_every_range_sort));
 }

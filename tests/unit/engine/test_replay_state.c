@@ -550,16 +550,13 @@ START_TEST(random_journals_match_model)
                 nchecks++;
             }
         }
-        ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
-        tm_tuple_enc_free(&j.eo);
-        tm_tuple_enc_free(&j.en);
+        tmt_jw_close(&j);
         for (int k = 0; k < nchecks; k++) {
             check_replay(dir, at[k], want[k], wlen[k]);
             free(want[k][0]);
             free(want[k][1]);
         }
-        tmt_rmtree(dir);
-        free(dir);
+        tmt_tempdir_remove(dir);
     }
 }
 END_TEST
@@ -587,8 +584,7 @@ START_TEST(gaps_and_damage)
     tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
     tm_error err;
     tm_writer_options wo = {.frame_target = 64}; /* a frame per transaction */
-    ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
-    tmt_jw_meta(dir);
+    tmt_jw_open(&j, dir, &wo);
     put_rel(j.w, PREFS, 1, j.lsn + 100);
     begin(&j, 2, true);
     tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);
@@ -619,9 +615,7 @@ START_TEST(gaps_and_damage)
     insert_prefs(&j, 6, "later");
     tmt_jw_end(&j);
     uint64_t later = j.lsn;
-    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
-    tm_tuple_enc_free(&j.eo);
-    tm_tuple_enc_free(&j.en);
+    tmt_jw_close(&j);
 
     char *out;
     ck_assert_msg(replay_lsn(dir, before_gap, &out) == 0, "%s", out);
@@ -648,8 +642,7 @@ START_TEST(gaps_and_damage)
     free(out);
     free(idx);
     free(seg);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -662,8 +655,7 @@ START_TEST(rekey_on_schema_change)
     tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
     tm_error err;
     tm_writer_options wo = {0};
-    ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
-    tmt_jw_meta(dir);
+    tmt_jw_open(&j, dir, &wo);
     put_rel(j.w, BAG, 1, j.lsn + 100);
     begin(&j, 4, true);
     tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, BAG, 1, 0, NULL, 0, NULL, 0);
@@ -706,16 +698,13 @@ START_TEST(rekey_on_schema_change)
     tmt_jw_change(&j, TIDEMARK__CHANGE__OP__DELETE, BAG, 2, 'O', d1, 3, NULL, 0);
     tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, BAG, 2, 0, NULL, 0, n1, 3);
     tmt_jw_end(&j);
-    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
-    tm_tuple_enc_free(&j.eo);
-    tm_tuple_enc_free(&j.en);
+    tmt_jw_close(&j);
     char *out, l[32];
     snprintf(l, sizeof l, "0/%X", (unsigned)j.lsn);
     ck_assert_int_eq(tmt_run(&out, "replay", "--journal", dir, "--lsn", l, NULL), 0);
     ck_assert_str_eq(out, "x,y,z\np,1,m\nq,2,m\nr,3,\n");
     free(out);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -726,10 +715,8 @@ START_TEST(time_target_stops_at_first_later_commit)
 {
     char *dir = tmt_tempdir();
     tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
-    tm_error err;
     tm_writer_options wo = {0};
-    ck_assert_int_eq(tm_writer_open(dir, &wo, &j.w, &err), 0);
-    tmt_jw_meta(dir);
+    tmt_jw_open(&j, dir, &wo);
     put_rel(j.w, PREFS, 1, j.lsn + 100);
     begin(&j, 1, true);
     tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);
@@ -745,9 +732,7 @@ START_TEST(time_target_stops_at_first_later_commit)
         insert_prefs(&j, i + 1, c);
         tmt_jw_end(&j);
     }
-    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
-    tm_tuple_enc_free(&j.eo);
-    tm_tuple_enc_free(&j.en);
+    tmt_jw_close(&j);
     struct {
         int64_t t;
         const char *want;
@@ -765,22 +750,14 @@ START_TEST(time_target_stops_at_first_later_commit)
         ck_assert_msg(rc == 0 && !strcmp(out, cases[i].want), "at %s: exit %d\n%s", t, rc, out);
         free(out);
     }
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("replay_state");
-    TCase *tc = tcase_create("state");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, decoder_matches_protobuf);
-    tcase_add_test(tc, rowmap_deletes_keep_runs);
-    tcase_add_test(tc, random_journals_match_model);
-    tcase_add_test(tc, gaps_and_damage);
-    tcase_add_test(tc, rekey_on_schema_change);
-    tcase_add_test(tc, time_target_stops_at_first_later_commit);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("replay_state", "state", 120,
+                         TM_TESTS(decoder_matches_protobuf, rowmap_deletes_keep_runs,
+                                  random_journals_match_model, gaps_and_damage,
+                                  rekey_on_schema_change, time_target_stops_at_first_later_commit));
 }

@@ -71,10 +71,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("rowalloc");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, blocks_do_not_overlap);
-    tcase_add_test(tc, freed_blocks_are_reused_by_class);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("rowalloc", "core", 0,
+                         TM_TESTS(blocks_do_not_overlap, freed_blocks_are_reused_by_class));
 }

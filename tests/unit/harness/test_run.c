@@ -174,20 +174,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("run");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, exit_code_and_streams);
-    tcase_add_test(tc, arguments_are_not_shell_words);
-    tcase_add_test(tc, stdin_is_fed);
-    tcase_add_test(tc, child_that_ignores_stdin);
-    tcase_add_test(tc, binary_output_is_kept_whole);
-    tcase_add_test(tc, environment_set_and_unset);
-    tcase_add_test(tc, working_directory);
-    tcase_add_test(tc, timeout_kills_the_process_group);
-    tcase_add_test(tc, killed_by_signal);
-    tcase_add_test(tc, missing_program);
-    tcase_add_test(tc, missing_user);
-    tcase_add_test(tc, runs_the_built_binary);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main(
+        "run", "core", 0,
+        TM_TESTS(exit_code_and_streams, arguments_are_not_shell_words, stdin_is_fed,
+                 child_that_ignores_stdin, binary_output_is_kept_whole, environment_set_and_unset,
+                 working_directory, timeout_kills_the_process_group, killed_by_signal,
+                 missing_program, missing_user, runs_the_built_binary));
 }

@@ -8,10 +8,9 @@
 #include <string.h>
 
 #include "store/journal/journal.h"
+#include "tests/harness/support_gen.h"
 #include "tests/harness/support_store.h"
 #include "tests/harness/tm_check.h"
-
-static const int64_t T0 = INT64_C(1767225600000000);
 
 typedef struct frame_id {
     uint64_t seg, off;
@@ -20,8 +19,7 @@ typedef struct frame_id {
 } frame_id;
 
 typedef struct fixture {
-    char *dir;
-    tmt_stream s;
+    tmt_gen g;
     frame_id *where;  /* per written record: the frame it was read from */
     frame_id *frames; /* every frame, in order */
     size_t nframes;
@@ -72,43 +70,41 @@ static int record_frames(void *ctx, const tm_frame_info *f)
 static void build(fixture *f, uint64_t seed)
 {
     memset(f, 0, sizeof *f);
-    f->dir = tmt_tempdir();
-    tmt_rng r = {seed};
-    tmt_stream_init(&f->s, T0);
     tm_writer_options o = {.segment_size = 40 * 1024, .frame_target = 2048};
-    tm_writer *w;
+    tmt_gen *g = &f->g;
+    tmt_gen_open(g, seed, &o);
+    tmt_rng *r = &g->r;
     tm_error err;
-    ck_assert_msg(tm_writer_open(f->dir, &o, &w, &err) == 0, "%s", err.msg);
     for (int i = 0; i < 300; i++) {
-        if (tmt_below(&r, 6) == 0)
-            tmt_put_standalone(w, &f->s, &r);
+        if (tmt_below(r, 6) == 0)
+            tmt_put_standalone(g->w, &g->s, r);
         /* Some transactions span several frames. */
         unsigned n =
-            tmt_below(&r, 10) == 0 ? 30 + (unsigned)tmt_below(&r, 40) : (unsigned)tmt_below(&r, 8);
-        tmt_put_tx(w, &f->s, &r, n, 100);
-        if (tmt_below(&r, 10) == 0)
-            ck_assert(tm_writer_sync(w, &err) == 0);
+            tmt_below(r, 10) == 0 ? 30 + (unsigned)tmt_below(r, 40) : (unsigned)tmt_below(r, 8);
+        tmt_put_tx(g->w, &g->s, r, n, 100);
+        if (tmt_below(r, 10) == 0)
+            ck_assert(tm_writer_sync(g->w, &err) == 0);
     }
-    ck_assert(tm_writer_close(w, &err) == 0);
+    tmt_gen_close(g);
 
     /* Where each written record lives: read everything once. */
-    f->where = calloc(f->s.n, sizeof *f->where);
+    f->where = calloc(g->s.n, sizeof *f->where);
     tm_reader *rd;
-    ck_assert(tm_reader_open(f->dir, &rd, &err) == 0);
+    ck_assert(tm_reader_open(g->dir, &rd, &err) == 0);
     tm_reader_set_frame_filter(rd, record_frames, f);
     const Tidemark__Record *rec;
     size_t k = 0;
     int rc;
     while ((rc = tm_reader_next(rd, &rec, &err)) == 1) {
-        if (k < f->s.n && equal_to(&f->s, k, rec)) {
+        if (k < g->s.n && equal_to(&g->s, k, rec)) {
             tm_position p = tm_reader_position(rd);
             f->where[k++] = (frame_id){p.segment, p.offset, false, 0};
         } else {
-            ck_assert_msg(repeat_before(&f->s, k, rec), "unexpected record before #%zu", k);
+            ck_assert_msg(repeat_before(&g->s, k, rec), "unexpected record before #%zu", k);
         }
     }
     ck_assert_msg(rc == 0, "%s", err.msg);
-    ck_assert_uint_eq(k, f->s.n);
+    ck_assert_uint_eq(k, g->s.n);
     ck_assert_uint_eq(tm_reader_get_stats(rd).frames_decoded, f->nframes);
     ck_assert_uint_eq(tm_reader_get_stats(rd).frames_skipped, 0);
     ck_assert_uint_gt(f->nframes, 40);
@@ -117,9 +113,7 @@ static void build(fixture *f, uint64_t seed)
 
 static void destroy(fixture *f)
 {
-    tmt_stream_free(&f->s);
-    tmt_rmtree(f->dir);
-    free(f->dir);
+    tmt_gen_free(&f->g);
     free(f->where);
     free(f->frames);
 }
@@ -167,10 +161,10 @@ static bool in(const frame_id *v, size_t n, frame_id x)
 /* The frame a record's delivery depends on: its transaction's first. */
 static frame_id home(const fixture *f, size_t k)
 {
-    if (f->s.v[k].tx < 0)
+    if (f->g.s.v[k].tx < 0)
         return f->where[k];
     size_t b = k;
-    while (b > 0 && f->s.v[b - 1].tx == f->s.v[k].tx)
+    while (b > 0 && f->g.s.v[b - 1].tx == f->g.s.v[k].tx)
         b--;
     return f->where[b];
 }
@@ -181,7 +175,7 @@ static bool wanted(const fixture *f, const rfilter *rf, size_t k, const frame_id
 {
     frame_id h = home(f, k);
     return in(rf->read, rf->nread, h) || (p && same(h, *p)) ||
-           (f->s.v[k].body == TIDEMARK__RECORD__BODY_RELATION && in(rf->rels, rf->nrels, h));
+           (f->g.s.v[k].body == TIDEMARK__RECORD__BODY_RELATION && in(rf->rels, rf->nrels, h));
 }
 
 /* Reads with rf from the reader's current position to the end, then
@@ -195,20 +189,20 @@ static void check_filtered(fixture *f, tm_reader *rd, rfilter *rf, size_t from, 
     tmt_collect(rd, &g);
     size_t k = from;
     for (size_t i = 0; i < g.n; i++) {
-        while (k < f->s.n && !wanted(f, rf, k, p))
+        while (k < f->g.s.n && !wanted(f, rf, k, p))
             k++;
         Tidemark__Record *rec = unpack(&g.v[i]);
-        if (k < f->s.n && equal_to(&f->s, k, rec))
+        if (k < f->g.s.n && equal_to(&f->g.s, k, rec))
             k++;
         else
-            ck_assert_msg(repeat_before(&f->s, k, rec),
+            ck_assert_msg(repeat_before(&f->g.s, k, rec),
                           "delivered record %zu is not written record #%zu of %zu (body %d)", i, k,
-                          f->s.n, rec->body_case);
+                          f->g.s.n, rec->body_case);
         tidemark__record__free_unpacked(rec, NULL);
     }
     tmt_got_free(&g);
     if (complete)
-        for (; k < f->s.n; k++)
+        for (; k < f->g.s.n; k++)
             ck_assert_msg(!wanted(f, rf, k, p), "record #%zu of a frame read was not delivered", k);
 }
 
@@ -220,7 +214,7 @@ START_TEST(random_filters)
         rfilter rf = {.r = {(uint64_t)(_i * 100 + round)}, .allow_skip_all = round % 2};
         tm_reader *rd;
         tm_error err;
-        ck_assert(tm_reader_open(f.dir, &rd, &err) == 0);
+        ck_assert(tm_reader_open(f.g.dir, &rd, &err) == 0);
         tm_reader_set_frame_filter(rd, random_filter, &rf);
         check_filtered(&f, rd, &rf, 0, NULL, true);
         ck_assert_uint_eq(rf.asked, f.nframes);
@@ -251,7 +245,7 @@ START_TEST(schema_only_pass)
     build(&f, 77);
     tm_reader *rd;
     tm_error err;
-    ck_assert(tm_reader_open(f.dir, &rd, &err) == 0);
+    ck_assert(tm_reader_open(f.g.dir, &rd, &err) == 0);
     tm_reader_set_frame_filter(rd, skip_everything, NULL);
     const Tidemark__Record *rec;
     size_t rels = 0, others = 0;
@@ -264,8 +258,8 @@ START_TEST(schema_only_pass)
     }
     ck_assert_msg(rc == 0, "%s", err.msg);
     size_t written = 0;
-    for (size_t i = 0; i < f.s.n; i++)
-        written += f.s.v[i].body == TIDEMARK__RECORD__BODY_RELATION;
+    for (size_t i = 0; i < f.g.s.n; i++)
+        written += f.g.s.v[i].body == TIDEMARK__RECORD__BODY_RELATION;
     ck_assert_uint_ge(rels, written);
     ck_assert_uint_eq(others, 0);
     tm_reader_stats st = tm_reader_get_stats(rd);
@@ -287,14 +281,14 @@ START_TEST(with_seek_and_limit)
         /* A commit time from the middle of the journal. */
         size_t pick;
         do
-            pick = (size_t)tmt_below(&r, f.s.n);
-        while (f.s.v[pick].tx < 0);
-        int64_t t = f.s.v[pick].time;
-        size_t from = tmt_cut_time(&f.s, t);
+            pick = (size_t)tmt_below(&r, f.g.s.n);
+        while (f.g.s.v[pick].tx < 0);
+        int64_t t = f.g.s.v[pick].time;
+        size_t from = tmt_cut_time(&f.g.s, t);
         rfilter rf = {.r = {(uint64_t)round}};
         tm_reader *rd;
         tm_error err;
-        ck_assert(tm_reader_open(f.dir, &rd, &err) == 0);
+        ck_assert(tm_reader_open(f.g.dir, &rd, &err) == 0);
         ck_assert(tm_reader_seek_time(rd, t, &err) == 0);
         tm_reader_set_frame_filter(rd, random_filter, &rf);
         if (round % 2) {

@@ -308,8 +308,7 @@ START_TEST(fuzz_segments)
         free(base[i].data);
     }
     tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -475,13 +474,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("store_fuzz");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 200);
-    tcase_add_test(tc, fuzz_segments);
-    tcase_add_test(tc, fuzz_small_decoders);
-    tcase_add_test(tc, begin_decoder_matches_protobuf);
-    tcase_add_test(tc, header_bit_flips);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("store_fuzz", "core", 200,
+                         TM_TESTS(fuzz_segments, fuzz_small_decoders,
+                                  begin_decoder_matches_protobuf, header_bit_flips));
 }

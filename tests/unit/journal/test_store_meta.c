@@ -52,8 +52,7 @@ START_TEST(meta_round_trip)
     free(text);
     free(tmp);
     free(path);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -103,8 +102,7 @@ START_TEST(meta_missing_and_bad)
     tmt_spit(path, longline, strlen(longline));
     ck_assert_int_eq(tm_meta_read(dir, &m, &err), -1);
     free(path);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -148,18 +146,12 @@ START_TEST(lock_refused_while_held)
     free(text);
     free(path);
     tm_journal_unlock(fd);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("store_meta");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, meta_round_trip);
-    tcase_add_test(tc, meta_missing_and_bad);
-    tcase_add_test(tc, lock_refused_while_held);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("store_meta", "core", 0,
+                         TM_TESTS(meta_round_trip, meta_missing_and_bad, lock_refused_while_held));
 }

@@ -82,16 +82,11 @@ START_TEST(packed_round_trip_and_rejects)
     ck_assert_int_eq(rc, 0);
     ck_assert_int_eq(changes, 2);
     tm_reader_close(r);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("store_packed");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, packed_round_trip_and_rejects);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("store_packed", "core", 0, TM_TESTS(packed_round_trip_and_rejects));
 }

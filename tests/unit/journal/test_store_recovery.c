@@ -6,7 +6,6 @@
  * offset, by the reader, the writer and verify, and never cut (reader and
  * writer: TM_ERR_CORRUPT with the segment file and offset as context). */
 #include <check.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,24 +15,9 @@
 
 #include "store/journal/journal.h"
 #include "store/journal/segment.h"
+#include "tests/harness/support_gen.h"
 #include "tests/harness/support_store.h"
 #include "tests/harness/tm_check.h"
-
-static const int64_t T0 = INT64_C(1767225600000000);
-
-/* Frames of segment segno as scanned now. */
-static tm_seg_scan scan(const char *dir, uint64_t segno)
-{
-    char *p = tmt_seg_path(dir, segno);
-    int fd = open(p, O_RDONLY);
-    ck_assert(fd >= 0);
-    tm_seg_scan sc;
-    tm_error err;
-    ck_assert(tm_segment_scan(fd, segno, true, &sc, &err) == 0);
-    close(fd);
-    free(p);
-    return sc;
-}
 
 /* Appends a small transaction with a known LSN. */
 static void append_marker(tm_writer *w, uint64_t lsn)
@@ -43,14 +27,9 @@ static void append_marker(tm_writer *w, uint64_t lsn)
     b.commit_lsn = lsn;
     b.end_lsn = lsn + 40;
     b.n_records = 1;
-    Tidemark__LogicalMessage m = TIDEMARK__LOGICAL_MESSAGE__INIT;
-    m.prefix = "marker";
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_MESSAGE;
-    rec.message = &m;
     tm_error err;
     ck_assert_msg(tm_writer_begin_tx(w, &b, &err) == 0, "%s", err.msg);
-    ck_assert_msg(tm_writer_put(w, &rec, &err) == 0, "%s", err.msg);
+    tmt_put_message(w, "marker", NULL, 0);
     ck_assert_msg(tm_writer_end_tx(w, &err) == 0, "%s", err.msg);
 }
 
@@ -153,28 +132,21 @@ static void torn_sweep(const char *dir, const tmt_stream *s, uint64_t segno, uin
 
 START_TEST(torn_tail_every_offset)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {31};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer_options o = {0};
-    tm_writer *w;
+    tmt_gen g;
+    tmt_gen_open(&g, 31, &(tm_writer_options){0});
     tm_error err;
-    ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
     for (int i = 0; i < 25; i++) {
         if (i % 5 == 0)
-            tmt_put_standalone(w, &s, &r);
-        tmt_put_tx(w, &s, &r, 1 + (unsigned)tmt_below(&r, 6), 90);
-        ck_assert(tm_writer_sync(w, &err) == 0); /* one frame per transaction */
+            tmt_put_standalone(g.w, &g.s, &g.r);
+        tmt_put_tx(g.w, &g.s, &g.r, 1 + (unsigned)tmt_below(&g.r, 6), 90);
+        ck_assert(tm_writer_sync(g.w, &err) == 0); /* one frame per transaction */
     }
-    ck_assert(tm_writer_close(w, &err) == 0);
-    tm_seg_scan sc = scan(dir, 1);
+    tmt_gen_close(&g);
+    tm_seg_scan sc = tmt_scan_segment(g.dir, 1);
     tm_frame_entry last = sc.frames.v[sc.frames.n - 1];
     tm_seg_scan_free(&sc);
-    torn_sweep(dir, &s, 1, last.offset, tm_frame_end(&last), 1, s.ntx - 2, last.offset, 0);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    torn_sweep(g.dir, &g.s, 1, last.offset, tm_frame_end(&last), 1, g.s.ntx - 2, last.offset, 0);
+    tmt_gen_free(&g);
 }
 END_TEST
 
@@ -182,32 +154,25 @@ END_TEST
  * the whole transaction away. */
 START_TEST(torn_tail_transaction_spanning_frames)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {32};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer_options o = {.frame_target = 1024};
-    tm_writer *w;
+    tmt_gen g;
+    tmt_gen_open(&g, 32, &(tm_writer_options){.frame_target = 1024});
     tm_error err;
-    ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
     for (int i = 0; i < 5; i++)
-        tmt_put_tx(w, &s, &r, 3, 50);
-    ck_assert(tm_writer_sync(w, &err) == 0);
-    tm_seg_scan sc = scan(dir, 1);
+        tmt_put_tx(g.w, &g.s, &g.r, 3, 50);
+    ck_assert(tm_writer_sync(g.w, &err) == 0);
+    tm_seg_scan sc = tmt_scan_segment(g.dir, 1);
     uint64_t before = sc.good_end;
     tm_seg_scan_free(&sc);
-    tmt_put_tx(w, &s, &r, 40, 100);
-    ck_assert(tm_writer_close(w, &err) == 0);
-    sc = scan(dir, 1);
+    tmt_put_tx(g.w, &g.s, &g.r, 40, 100);
+    tmt_gen_close(&g);
+    sc = tmt_scan_segment(g.dir, 1);
     ck_assert_uint_gt(sc.frames.n, 3);
     ck_assert_uint_eq(sc.safe_end, sc.good_end);
     uint64_t end = sc.good_end;
     tm_seg_scan_free(&sc);
     /* every 3rd offset keeps the run short; the tear can hit any frame */
-    torn_sweep(dir, &s, 1, before, end, 3, s.ntx - 2, before, 0);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    torn_sweep(g.dir, &g.s, 1, before, end, 3, g.s.ntx - 2, before, 0);
+    tmt_gen_free(&g);
 }
 END_TEST
 
@@ -215,52 +180,35 @@ END_TEST
  * torn first transaction. */
 START_TEST(torn_fresh_segment)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {33};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer_options o = {.segment_size = 8192};
-    tm_writer *w;
+    tmt_gen g;
+    tmt_gen_open(&g, 33, &(tm_writer_options){.segment_size = 8192});
     tm_error err;
-    ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
     for (unsigned i = 0; i < 3; i++)
-        tmt_put_relation(w, &s, &r, i);
-    for (;;) {
-        tmt_put_tx(w, &s, &r, 4, 120);
-        ck_assert(tm_writer_sync(w, &err) == 0);
-        char *p = tmt_seg_path(dir, 2);
-        bool rolled = access(p, F_OK) == 0;
-        free(p);
-        if (rolled)
-            break;
+        tmt_put_relation(g.w, &g.s, &g.r, i);
+    char *p = tmt_seg_path(g.dir, 2);
+    while (access(p, F_OK) != 0) {
+        tmt_put_tx(g.w, &g.s, &g.r, 4, 120);
+        ck_assert(tm_writer_sync(g.w, &err) == 0);
     }
-    ck_assert(tm_writer_close(w, &err) == 0);
-    char *p = tmt_seg_path(dir, 2);
+    tmt_gen_close(&g);
     struct stat st;
     ck_assert(stat(p, &st) == 0);
     free(p);
     /* segment 2 = header + preamble and the one transaction */
-    torn_sweep(dir, &s, 2, 0, (uint64_t)st.st_size, 1, s.ntx - 2, TM_SEG_HDR_SIZE, 3);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    torn_sweep(g.dir, &g.s, 2, 0, (uint64_t)st.st_size, 1, g.s.ntx - 2, TM_SEG_HDR_SIZE, 3);
+    tmt_gen_free(&g);
 }
 END_TEST
 
 START_TEST(garbage_after_last_frame)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {34};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer_options o = {0};
-    tm_writer *w;
+    tmt_gen g;
+    tmt_gen_open(&g, 34, &(tm_writer_options){0});
     tm_error err;
-    ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
     for (int i = 0; i < 10; i++)
-        tmt_put_tx(w, &s, &r, 5, 100);
-    ck_assert(tm_writer_close(w, &err) == 0);
-    char *path = tmt_seg_path(dir, 1);
+        tmt_put_tx(g.w, &g.s, &g.r, 5, 100);
+    tmt_gen_close(&g);
+    char *path = tmt_seg_path(g.dir, 1);
     size_t len;
     unsigned char *orig = tmt_slurp(path, &len);
     size_t sizes[] = {1, 7, 71, 72, 73, 500, 4096, 70000};
@@ -269,90 +217,61 @@ START_TEST(garbage_after_last_frame)
             unsigned char *b = malloc(len + sizes[k]);
             memcpy(b, orig, len);
             for (size_t i = 0; i < sizes[k]; i++)
-                b[len + i] = zero ? 0 : (unsigned char)tmt_rand(&r);
+                b[len + i] = zero ? 0 : (unsigned char)tmt_rand(&g.r);
             if (!zero && sizes[k] >= 4)
                 memcpy(b + len, "TMFR", 4); /* looks like a frame header */
             tmt_spit(path, b, len + sizes[k]);
             free(b);
-            ck_assert_int_eq(tm_verify(dir, NULL, NULL, &err), 1); /* a torn tail is damage */
+            ck_assert_int_eq(tm_verify(g.dir, NULL, NULL, &err), 1); /* a torn tail is damage */
             char *notice;
             tm_writer_options loud = {0};
-            w = open_capturing(dir, &loud, &notice);
+            g.w = open_capturing(g.dir, &loud, &notice);
             char want[64];
             snprintf(want, sizeof want, "cut %zu bytes at offset %zu", sizes[k], len);
             ck_assert_msg(strstr(notice, want), "'%s' lacks '%s'", notice, want);
             free(notice);
-            ck_assert_uint_eq(tm_writer_last_commit_lsn(w), s.next_lsn);
-            ck_assert(tm_writer_close(w, &err) == 0);
-            tm_reader *rd;
-            ck_assert(tm_reader_open(dir, &rd, &err) == 0);
-            tmt_check_read(rd, &s, 0, s.n);
-            tm_reader_close(rd);
-            ck_assert_int_eq(tm_verify(dir, NULL, NULL, &err), 0);
+            ck_assert_uint_eq(tm_writer_last_commit_lsn(g.w), g.s.next_lsn);
+            tmt_gen_close(&g);
+            tmt_read_all(g.dir, &g.s, NULL);
+            ck_assert_int_eq(tm_verify(g.dir, NULL, NULL, &err), 0);
         }
     }
     free(orig);
     free(path);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_gen_free(&g);
 }
 END_TEST
 
 START_TEST(unfinished_transaction_at_tail)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {35};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
     tm_writer_options o = {.frame_target = 512};
-    tm_writer *w;
+    tmt_gen g;
+    tmt_gen_open(&g, 35, &o);
     tm_error err;
-    ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
     for (int i = 0; i < 6; i++)
-        tmt_put_tx(w, &s, &r, 4, 60);
+        tmt_put_tx(g.w, &g.s, &g.r, 4, 60);
     /* a transaction whose frames reach the disk, but never its end */
-    Tidemark__TxBegin b = TIDEMARK__TX_BEGIN__INIT;
-    b.commit_lsn = s.next_lsn + 10;
-    b.n_records = 100;
-    ck_assert(tm_writer_begin_tx(w, &b, &err) == 0);
-    Tidemark__LogicalMessage m = TIDEMARK__LOGICAL_MESSAGE__INIT;
     unsigned char junk[200] = {0};
-    m.has_content = 1;
-    m.content.data = junk;
-    m.content.len = sizeof junk;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_MESSAGE;
-    rec.message = &m;
-    for (int i = 0; i < 20; i++)
-        ck_assert(tm_writer_put(w, &rec, &err) == 0);
-    ck_assert(tm_writer_sync(w, &err) == 0);
-    ck_assert_uint_eq(tm_writer_durable_commit_lsn(w), s.next_lsn);
-    ck_assert(tm_writer_close(w, &err) == 0);
+    tmt_put_unfinished(g.w, g.s.next_lsn + 10, 100, 20, junk, sizeof junk);
+    ck_assert(tm_writer_sync(g.w, &err) == 0);
+    ck_assert_uint_eq(tm_writer_durable_commit_lsn(g.w), g.s.next_lsn);
+    tmt_gen_close(&g);
     /* Readers stop before it; verify notes it without calling it damage. */
-    tm_reader *rd;
-    ck_assert(tm_reader_open(dir, &rd, &err) == 0);
-    tmt_check_read(rd, &s, 0, s.n);
-    tm_reader_close(rd);
+    tmt_read_all(g.dir, &g.s, NULL);
     char *out;
-    int vrc = tmt_run(&out, "verify", "--journal", dir, NULL);
+    int vrc = tmt_run(&out, "verify", "--journal", g.dir, NULL);
     ck_assert_msg(vrc == 0 && strstr(out, "unfinished transaction"), "%s", out);
     free(out);
     char *notice;
-    tm_recovery rep;
-    w = open_reporting(dir, &o, &notice, &rep);
+    g.w = open_capturing(g.dir, &o, &notice);
     ck_assert_msg(strstr(notice, "unfinished transaction"), "%s", notice);
     free(notice);
-    ck_assert(rep.repaired && !rep.torn_write && !rep.header_torn); /* behind the notice */
-    ck_assert_uint_gt(rep.bytes_cut, 0);
-    ck_assert_uint_eq(tm_writer_last_commit_lsn(w), s.next_lsn);
-    append_marker(w, s.next_lsn + 20);
-    ck_assert(tm_writer_close(w, &err) == 0);
-    check_prefix_and_marker(dir, &s, s.n, s.next_lsn + 20);
-    ck_assert_int_eq(tm_verify(dir, NULL, NULL, &err), 0);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    ck_assert_uint_eq(tm_writer_last_commit_lsn(g.w), g.s.next_lsn);
+    append_marker(g.w, g.s.next_lsn + 20);
+    tmt_gen_close(&g);
+    check_prefix_and_marker(g.dir, &g.s, g.s.n, g.s.next_lsn + 20);
+    ck_assert_int_eq(tm_verify(g.dir, NULL, NULL, &err), 0);
+    tmt_gen_free(&g);
 }
 END_TEST
 
@@ -429,49 +348,34 @@ static void check_flip(const char *dir, const tmt_stream *s, uint64_t segno, uin
 
 START_TEST(flipped_bit_in_middle_frame)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {36};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer_options o = {.segment_size = 16384};
-    tm_writer *w;
+    tmt_gen g;
+    tmt_gen_open(&g, 36, &(tm_writer_options){.segment_size = 16384});
     tm_error err;
-    ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
     for (int i = 0; i < 60; i++) {
-        tmt_put_tx(w, &s, &r, 3, 100);
-        ck_assert(tm_writer_sync(w, &err) == 0);
+        tmt_put_tx(g.w, &g.s, &g.r, 3, 100);
+        ck_assert(tm_writer_sync(g.w, &err) == 0);
     }
-    ck_assert(tm_writer_close(w, &err) == 0);
-    uint64_t nseg = 0;
-    for (;;) {
-        char *p = tmt_seg_path(dir, nseg + 1);
-        bool there = access(p, F_OK) == 0;
-        free(p);
-        if (!there)
-            break;
-        nseg++;
-    }
+    tmt_gen_close(&g);
+    uint64_t nseg = tmt_count_segments(g.dir);
     ck_assert_uint_ge(nseg, 3);
     /* last (open) segment: the writer scans it too */
-    tm_seg_scan sc = scan(dir, nseg);
+    tm_seg_scan sc = tmt_scan_segment(g.dir, nseg);
     ck_assert_uint_ge(sc.frames.n, 4);
     tm_frame_entry mid = sc.frames.v[sc.frames.n / 2];
     tm_seg_scan_free(&sc);
     for (uint64_t k = 0; k < TM_FRAME_HDR_SIZE; k += 5) /* header bits */
-        check_flip(dir, &s, nseg, mid.offset + k, mid.offset, true);
+        check_flip(g.dir, &g.s, nseg, mid.offset + k, mid.offset, true);
     for (uint64_t k = 0; k < mid.h.clen; k += 1 + mid.h.clen / 7) /* payload bits */
-        check_flip(dir, &s, nseg, mid.offset + TM_FRAME_HDR_SIZE + k, mid.offset, true);
+        check_flip(g.dir, &g.s, nseg, mid.offset + TM_FRAME_HDR_SIZE + k, mid.offset, true);
     /* a sealed segment: reader and verify see it (through its index), the
      * writer does not read it */
-    sc = scan(dir, 2);
+    sc = tmt_scan_segment(g.dir, 2);
     mid = sc.frames.v[sc.frames.n / 2];
     tm_seg_scan_free(&sc);
-    check_flip(dir, &s, 2, mid.offset + 20, mid.offset, false);
-    check_flip(dir, &s, 2, mid.offset + TM_FRAME_HDR_SIZE + 3, mid.offset, false);
-    ck_assert_int_eq(tm_verify(dir, NULL, NULL, &err), 0); /* all repaired */
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    check_flip(g.dir, &g.s, 2, mid.offset + 20, mid.offset, false);
+    check_flip(g.dir, &g.s, 2, mid.offset + TM_FRAME_HDR_SIZE + 3, mid.offset, false);
+    ck_assert_int_eq(tm_verify(g.dir, NULL, NULL, &err), 0); /* all repaired */
+    tmt_gen_free(&g);
 }
 END_TEST
 
@@ -479,46 +383,31 @@ END_TEST
  * lost, a later segment present) is damage for the reader and verify. */
 START_TEST(segment_ending_inside_transaction)
 {
-    char *a = tmt_tempdir(), *b = tmt_tempdir();
-    tmt_rng r = {37};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer_options o = {.frame_target = 512};
-    tm_writer *w;
-    tm_error err;
     /* a: segment 1 ends with the first frames of an unfinished transaction */
-    ck_assert(tm_writer_open(a, &o, &w, &err) == 0);
-    tmt_put_tx(w, &s, &r, 3, 50);
-    Tidemark__TxBegin tb = TIDEMARK__TX_BEGIN__INIT;
-    tb.commit_lsn = s.next_lsn + 1;
-    tb.n_records = 50;
-    ck_assert(tm_writer_begin_tx(w, &tb, &err) == 0);
-    Tidemark__LogicalMessage m = TIDEMARK__LOGICAL_MESSAGE__INIT;
+    tm_writer_options o = {.frame_target = 512};
+    tmt_gen ga;
+    tmt_gen_open(&ga, 37, &o);
+    tmt_put_tx(ga.w, &ga.s, &ga.r, 3, 50);
     unsigned char junk[300] = {1};
-    m.has_content = 1;
-    m.content.data = junk;
-    m.content.len = sizeof junk;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_MESSAGE;
-    rec.message = &m;
-    for (int i = 0; i < 10; i++)
-        ck_assert(tm_writer_put(w, &rec, &err) == 0);
-    ck_assert(tm_writer_close(w, &err) == 0);
+    tmt_put_unfinished(ga.w, ga.s.next_lsn + 1, 50, 10, junk, sizeof junk);
+    tmt_gen_close(&ga);
     /* b: a journal of two segments; its segment 2 follows a's segment 1 */
-    tmt_stream s2;
-    tmt_stream_init(&s2, T0);
     tm_writer_options o2 = {.segment_size = 2048};
-    ck_assert(tm_writer_open(b, &o2, &w, &err) == 0);
+    tmt_gen gb;
+    tmt_gen_open(&gb, 37, &o2);
+    gb.r = ga.r; /* the generator goes on where a's left off */
     for (int i = 0; i < 10; i++)
-        tmt_put_tx(w, &s2, &r, 3, 100);
-    ck_assert(tm_writer_close(w, &err) == 0);
-    char *from = tmt_seg_path(b, 2), *to = tmt_seg_path(a, 2);
+        tmt_put_tx(gb.w, &gb.s, &gb.r, 3, 100);
+    tmt_gen_close(&gb);
+    const char *a = ga.dir;
+    char *from = tmt_seg_path(gb.dir, 2), *to = tmt_seg_path(a, 2);
     size_t len;
     unsigned char *seg = tmt_slurp(from, &len);
     tmt_spit(to, seg, len);
     free(seg);
 
     tm_reader *rd;
+    tm_error err;
     ck_assert(tm_reader_open(a, &rd, &err) == 0);
     const Tidemark__Record *got;
     int rc;
@@ -537,27 +426,16 @@ START_TEST(segment_ending_inside_transaction)
     free(out);
     free(from);
     free(to);
-    tmt_stream_free(&s);
-    tmt_stream_free(&s2);
-    tmt_rmtree(a);
-    tmt_rmtree(b);
-    free(a);
-    free(b);
+    tmt_gen_free(&ga);
+    tmt_gen_free(&gb);
 }
 END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("store_recovery");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 240);
-    tcase_add_test(tc, torn_tail_every_offset);
-    tcase_add_test(tc, torn_tail_transaction_spanning_frames);
-    tcase_add_test(tc, torn_fresh_segment);
-    tcase_add_test(tc, garbage_after_last_frame);
-    tcase_add_test(tc, unfinished_transaction_at_tail);
-    tcase_add_test(tc, flipped_bit_in_middle_frame);
-    tcase_add_test(tc, segment_ending_inside_transaction);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("store_recovery", "core", 240,
+                         TM_TESTS(torn_tail_every_offset, torn_tail_transaction_spanning_frames,
+                                  torn_fresh_segment, garbage_after_last_frame,
+                                  unfinished_transaction_at_tail, flipped_bit_in_middle_frame,
+                                  segment_ending_inside_transaction));
 }

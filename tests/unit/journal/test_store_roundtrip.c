@@ -6,17 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/journal/journal.h"
 #include "store/journal/segment.h"
+#include "tests/harness/support_gen.h"
 #include "tests/harness/support_store.h"
 #include "store/common/tm_time.h"
 #include "tests/harness/tm_check.h"
-
-static const int64_t T0 = INT64_C(1767225600000000); /* 2026-01-01 */
 
 static void write_random(tm_writer *w, tmt_stream *s, tmt_rng *r, int ntx, size_t max_value)
 {
@@ -31,34 +29,16 @@ static void write_random(tm_writer *w, tmt_stream *s, tmt_rng *r, int ntx, size_
     }
 }
 
-static void read_all_and_check(const char *dir, const tmt_stream *s)
-{
-    tm_reader *rd;
-    tm_error err;
-    ck_assert_msg(tm_reader_open(dir, &rd, &err) == 0, "%s", err.msg);
-    tmt_check_read(rd, s, 0, s->n);
-    tm_reader_close(rd);
-}
-
 START_TEST(round_trip_small_frames)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {1};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer_options o = {.frame_target = 4096};
-    tm_writer *w;
-    tm_error err;
-    ck_assert_msg(tm_writer_open(dir, &o, &w, &err) == 0, "%s", err.msg);
-    write_random(w, &s, &r, 1500, 300);
-    ck_assert_msg(tm_writer_close(w, &err) == 0, "%s", err.msg);
-    read_all_and_check(dir, &s);
+    tmt_gen g;
+    tmt_gen_open(&g, 1, &(tm_writer_options){.frame_target = 4096});
+    write_random(g.w, &g.s, &g.r, 1500, 300);
+    tmt_gen_close(&g);
+    tmt_read_all(g.dir, &g.s, NULL);
 
     /* Transactions did span frames, and frames of standalone records exist. */
-    char *seg = tmt_seg_path(dir, 1);
-    int fd = open(seg, O_RDONLY);
-    tm_seg_scan sc;
-    ck_assert(tm_segment_scan(fd, 1, true, &sc, &err) == 0);
+    tm_seg_scan sc = tmt_scan_segment(g.dir, 1);
     ck_assert(!sc.damaged);
     size_t cont = 0, open_end = 0;
     for (size_t i = 0; i < sc.frames.n; i++) {
@@ -69,62 +49,46 @@ START_TEST(round_trip_small_frames)
                   "frames %zu, with continuation %zu, ending mid-transaction %zu", sc.frames.n,
                   cont, open_end);
     tm_seg_scan_free(&sc);
-    close(fd);
-    free(seg);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_gen_free(&g);
 }
 END_TEST
 
 START_TEST(round_trip_big_transactions)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {2};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer *w;
-    tm_error err;
-    tm_writer_options o = {0};
-    ck_assert_msg(tm_writer_open(dir, &o, &w, &err) == 0, "%s", err.msg);
-    tmt_put_tx(w, &s, &r, 0, 10);     /* empty transaction */
-    tmt_put_tx(w, &s, &r, 1, 0);      /* values all empty or NULL */
-    tmt_put_tx(w, &s, &r, 6000, 700); /* several MiB raw: spans default 1 MiB frames */
-    tmt_put_standalone(w, &s, &r);
-    tmt_put_tx(w, &s, &r, 3, 5000);
-    ck_assert_msg(tm_writer_close(w, &err) == 0, "%s", err.msg);
-    read_all_and_check(dir, &s);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_gen g;
+    tmt_gen_open(&g, 2, &(tm_writer_options){0});
+    tmt_put_tx(g.w, &g.s, &g.r, 0, 10);     /* empty transaction */
+    tmt_put_tx(g.w, &g.s, &g.r, 1, 0);      /* values all empty or NULL */
+    tmt_put_tx(g.w, &g.s, &g.r, 6000, 700); /* several MiB raw: spans default 1 MiB frames */
+    tmt_put_standalone(g.w, &g.s, &g.r);
+    tmt_put_tx(g.w, &g.s, &g.r, 3, 5000);
+    tmt_gen_close(&g);
+    tmt_read_all(g.dir, &g.s, NULL);
+    tmt_gen_free(&g);
 }
 END_TEST
 
 START_TEST(reopen_and_append)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {3};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
     tm_writer_options o = {.frame_target = 8192};
+    tmt_gen g;
+    tmt_gen_open(&g, 3, &o);
     tm_error err;
     for (int round = 0; round < 4; round++) {
-        tm_writer *w;
-        ck_assert_msg(tm_writer_open(dir, &o, &w, &err) == 0, "%s", err.msg);
+        if (round > 0)
+            ck_assert_msg(tm_writer_open(g.dir, &o, &g.w, &err) == 0, "%s", err.msg);
         uint64_t want = 0;
-        for (size_t i = 0; i < s.n; i++)
-            if (s.v[i].tx >= 0)
-                want = s.v[i].lsn;
-        ck_assert_uint_eq(tm_writer_last_commit_lsn(w), want);
-        ck_assert_uint_eq(tm_writer_durable_commit_lsn(w), want);
-        write_random(w, &s, &r, 200, 100);
-        ck_assert_msg(tm_writer_close(w, &err) == 0, "%s", err.msg);
-        read_all_and_check(dir, &s);
+        for (size_t i = 0; i < g.s.n; i++)
+            if (g.s.v[i].tx >= 0)
+                want = g.s.v[i].lsn;
+        ck_assert_uint_eq(tm_writer_last_commit_lsn(g.w), want);
+        ck_assert_uint_eq(tm_writer_durable_commit_lsn(g.w), want);
+        write_random(g.w, &g.s, &g.r, 200, 100);
+        tmt_gen_close(&g);
+        tmt_read_all(g.dir, &g.s, NULL);
     }
-    ck_assert_int_eq(tm_verify(dir, NULL, NULL, &err), 0);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    ck_assert_int_eq(tm_verify(g.dir, NULL, NULL, &err), 0);
+    tmt_gen_free(&g);
 }
 END_TEST
 
@@ -170,56 +134,49 @@ START_TEST(api_misuse)
     ck_assert(tm_writer_last_commit_lsn(w) == 0 || tm_writer_last_commit_lsn(w) == 1000);
     ck_assert(tm_writer_close(w, &err) == 0);
     ck_assert_int_eq(tm_verify(dir, NULL, NULL, &err), 0);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
 START_TEST(durable_only_after_sync)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {5};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer *w;
-    tm_error err;
     tm_writer_options o = {.frame_target = 512};
-    ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
-    ck_assert_uint_eq(tm_writer_durable_end_lsn(w), 0);
-    tmt_put_tx(w, &s, &r, 40, 100); /* frames were cut and written: still not durable */
-    uint64_t lsn1 = s.next_lsn;
-    ck_assert_uint_eq(tm_writer_last_commit_lsn(w), lsn1);
-    ck_assert_uint_eq(tm_writer_durable_commit_lsn(w), 0);
-    ck_assert_uint_eq(tm_writer_durable_end_lsn(w), 0);
-    ck_assert(tm_writer_sync(w, &err) == 0);
-    ck_assert_uint_eq(tm_writer_durable_commit_lsn(w), lsn1);
-    ck_assert_uint_gt(tm_writer_durable_end_lsn(w), lsn1);
-    uint64_t end1 = tm_writer_durable_end_lsn(w);
-    tmt_put_tx(w, &s, &r, 3, 10);
-    ck_assert_uint_eq(tm_writer_durable_commit_lsn(w), lsn1);
-    ck_assert_uint_eq(tm_writer_durable_end_lsn(w), end1);
+    tmt_gen g;
+    tmt_gen_open(&g, 5, &o);
+    tm_error err;
+    ck_assert_uint_eq(tm_writer_durable_end_lsn(g.w), 0);
+    tmt_put_tx(g.w, &g.s, &g.r, 40, 100); /* frames were cut and written: still not durable */
+    uint64_t lsn1 = g.s.next_lsn;
+    ck_assert_uint_eq(tm_writer_last_commit_lsn(g.w), lsn1);
+    ck_assert_uint_eq(tm_writer_durable_commit_lsn(g.w), 0);
+    ck_assert_uint_eq(tm_writer_durable_end_lsn(g.w), 0);
+    ck_assert(tm_writer_sync(g.w, &err) == 0);
+    ck_assert_uint_eq(tm_writer_durable_commit_lsn(g.w), lsn1);
+    ck_assert_uint_gt(tm_writer_durable_end_lsn(g.w), lsn1);
+    uint64_t end1 = tm_writer_durable_end_lsn(g.w);
+    tmt_put_tx(g.w, &g.s, &g.r, 3, 10);
+    ck_assert_uint_eq(tm_writer_durable_commit_lsn(g.w), lsn1);
+    ck_assert_uint_eq(tm_writer_durable_end_lsn(g.w), end1);
     /* A sync in the middle of a transaction makes only ended ones durable. */
     Tidemark__TxBegin b = TIDEMARK__TX_BEGIN__INIT;
-    b.commit_lsn = s.next_lsn + 100;
+    b.commit_lsn = g.s.next_lsn + 100;
     b.end_lsn = b.commit_lsn + 8;
     b.n_records = 0;
-    ck_assert(tm_writer_begin_tx(w, &b, &err) == 0);
-    ck_assert(tm_writer_sync(w, &err) == 0);
-    ck_assert_uint_eq(tm_writer_durable_commit_lsn(w), s.next_lsn);
-    ck_assert(tm_writer_end_tx(w, &err) == 0);
-    ck_assert_uint_eq(tm_writer_durable_commit_lsn(w), s.next_lsn);
-    ck_assert(tm_writer_sync(w, &err) == 0);
-    ck_assert_uint_eq(tm_writer_durable_commit_lsn(w), b.commit_lsn);
-    ck_assert_uint_eq(tm_writer_durable_end_lsn(w), b.end_lsn);
-    ck_assert(tm_writer_close(w, &err) == 0);
+    ck_assert(tm_writer_begin_tx(g.w, &b, &err) == 0);
+    ck_assert(tm_writer_sync(g.w, &err) == 0);
+    ck_assert_uint_eq(tm_writer_durable_commit_lsn(g.w), g.s.next_lsn);
+    ck_assert(tm_writer_end_tx(g.w, &err) == 0);
+    ck_assert_uint_eq(tm_writer_durable_commit_lsn(g.w), g.s.next_lsn);
+    ck_assert(tm_writer_sync(g.w, &err) == 0);
+    ck_assert_uint_eq(tm_writer_durable_commit_lsn(g.w), b.commit_lsn);
+    ck_assert_uint_eq(tm_writer_durable_end_lsn(g.w), b.end_lsn);
+    tmt_gen_close(&g);
     /* Reopened, the end LSN of the last transaction is known again. */
-    ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
-    ck_assert_uint_eq(tm_writer_durable_end_lsn(w), b.end_lsn);
-    ck_assert_uint_eq(tm_writer_last_commit_lsn(w), b.commit_lsn);
-    ck_assert(tm_writer_close(w, &err) == 0);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    ck_assert(tm_writer_open(g.dir, &o, &g.w, &err) == 0);
+    ck_assert_uint_eq(tm_writer_durable_end_lsn(g.w), b.end_lsn);
+    ck_assert_uint_eq(tm_writer_last_commit_lsn(g.w), b.commit_lsn);
+    tmt_gen_close(&g);
+    tmt_gen_free(&g);
 }
 END_TEST
 
@@ -229,7 +186,7 @@ START_TEST(file_modes)
     char *dir = tmt_path(base, "a/b/journal");
     tmt_rng r = {6};
     tmt_stream s;
-    tmt_stream_init(&s, T0);
+    tmt_stream_init(&s, TMT_T0);
     tm_writer *w;
     tm_error err;
     tm_writer_options o = {.segment_size = 4096};
@@ -268,15 +225,8 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("store_roundtrip");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, round_trip_small_frames);
-    tcase_add_test(tc, round_trip_big_transactions);
-    tcase_add_test(tc, reopen_and_append);
-    tcase_add_test(tc, api_misuse);
-    tcase_add_test(tc, durable_only_after_sync);
-    tcase_add_test(tc, file_modes);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("store_roundtrip", "core", 120,
+                         TM_TESTS(round_trip_small_frames, round_trip_big_transactions,
+                                  reopen_and_append, api_misuse, durable_only_after_sync,
+                                  file_modes));
 }

@@ -4,7 +4,6 @@
  * segment, and reopening after a crash between sealing and the next
  * segment's creation. */
 #include <check.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,22 +13,9 @@
 #include "store/journal/journal.h"
 #include "store/journal/seg_index.h"
 #include "store/journal/segment.h"
+#include "tests/harness/support_gen.h"
 #include "tests/harness/support_store.h"
 #include "tests/harness/tm_check.h"
-
-static const int64_t T0 = INT64_C(1767225600000000);
-
-static size_t count_segments(const char *dir)
-{
-    uint64_t *segs;
-    size_t n;
-    tm_error err;
-    ck_assert(tm_segment_list(dir, &segs, &n, &err) == 0);
-    for (size_t i = 0; i < n; i++)
-        ck_assert_uint_eq(segs[i], i + 1);
-    free(segs);
-    return n;
-}
 
 static bool exists(char *path)
 {
@@ -38,41 +24,37 @@ static bool exists(char *path)
     return ok;
 }
 
-static void read_check(const char *dir, const tmt_stream *s, tm_reader_stats *st)
+/* Closes the writer: the journal has nseg segments, reads back as written
+ * and verifies. */
+static void close_and_check(tmt_gen *g, size_t nseg)
 {
-    tm_reader *rd;
+    tmt_gen_close(g);
+    ck_assert_uint_eq(tmt_count_segments(g->dir), nseg);
+    tmt_read_all(g->dir, &g->s, NULL);
     tm_error err;
-    ck_assert(tm_reader_open(dir, &rd, &err) == 0);
-    tmt_check_read(rd, s, 0, s->n);
-    if (st)
-        *st = tm_reader_get_stats(rd);
-    tm_reader_close(rd);
+    ck_assert_int_eq(tm_verify(g->dir, NULL, NULL, &err), 0);
 }
 
 START_TEST(rollover_by_size_and_sealing)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {21};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
     tm_writer_options o = {.segment_size = 32 * 1024, .frame_target = 8192};
-    tm_writer *w;
+    tmt_gen g;
+    tmt_gen_open(&g, 21, &o);
     tm_error err;
-    ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
     for (unsigned i = 0; i < 5; i++)
-        tmt_put_relation(w, &s, &r, i);
+        tmt_put_relation(g.w, &g.s, &g.r, i);
     for (int i = 0; i < 600; i++) {
-        tmt_put_tx(w, &s, &r, (unsigned)tmt_below(&r, 10), 150);
+        tmt_put_tx(g.w, &g.s, &g.r, (unsigned)tmt_below(&g.r, 10), 150);
         if (i % 50 == 0)
-            tmt_put_relation(w, &s, &r, (unsigned)tmt_below(&r, 7));
+            tmt_put_relation(g.w, &g.s, &g.r, (unsigned)tmt_below(&g.r, 7));
     }
-    ck_assert(tm_writer_close(w, &err) == 0);
-    size_t n = count_segments(dir);
+    tmt_gen_close(&g);
+    size_t n = tmt_count_segments(g.dir);
     ck_assert_uint_gt(n, 5);
     for (size_t i = 1; i <= n; i++) {
         /* sealed = has an index, every one but the last */
-        ck_assert_msg(exists(tmt_idx_path(dir, i)) == (i < n), "segment %zu", i);
-        char *p = tmt_seg_path(dir, i);
+        ck_assert_msg(exists(tmt_idx_path(g.dir, i)) == (i < n), "segment %zu", i);
+        char *p = tmt_seg_path(g.dir, i);
         struct stat st;
         ck_assert(stat(p, &st) == 0);
         free(p);
@@ -86,7 +68,7 @@ START_TEST(rollover_by_size_and_sealing)
     uint32_t seen[16];
     size_t nseen = 0;
     tm_reader *rd;
-    ck_assert(tm_reader_open(dir, &rd, &err) == 0);
+    ck_assert(tm_reader_open(g.dir, &rd, &err) == 0);
     const Tidemark__Record *rec;
     uint64_t cur = 1;
     int rc;
@@ -94,7 +76,7 @@ START_TEST(rollover_by_size_and_sealing)
         uint64_t seg = tm_reader_position(rd).segment;
         if (seg != cur) {
             uint32_t oids[16];
-            size_t k = tmt_preamble_oids(dir, seg, oids, 16);
+            size_t k = tmt_preamble_oids(g.dir, seg, oids, 16);
             ck_assert_uint_ge(k, nseen);
             for (size_t j = 1; j < nseen; j++)
                 ck_assert_uint_lt(oids[j - 1], oids[j]);
@@ -120,81 +102,57 @@ START_TEST(rollover_by_size_and_sealing)
     ck_assert_uint_ge(nseen, 5);
     tm_reader_close(rd);
     tm_reader_stats st;
-    read_check(dir, &s, &st);
+    tmt_read_all(g.dir, &g.s, &st);
     ck_assert_uint_eq(st.index_loads, n - 1); /* sealed segments: from their index */
     ck_assert_uint_eq(st.header_scans, 1);    /* the open one: by its headers */
-    ck_assert_int_eq(tm_verify(dir, NULL, NULL, &err), 0);
+    ck_assert_int_eq(tm_verify(g.dir, NULL, NULL, &err), 0);
 
     /* Without an index the reader scans headers and reads the same. */
-    char *idx2 = tmt_idx_path(dir, 2);
+    char *idx2 = tmt_idx_path(g.dir, 2);
     unlink(idx2);
     free(idx2);
-    read_check(dir, &s, &st);
+    tmt_read_all(g.dir, &g.s, &st);
     ck_assert_uint_eq(st.index_loads, n - 2);
     ck_assert_uint_eq(st.header_scans, 2);
     /* A damaged index: the reader falls back, verify reports it. */
-    char *idx3 = tmt_idx_path(dir, 3);
+    char *idx3 = tmt_idx_path(g.dir, 3);
     size_t len;
     unsigned char *b = tmt_slurp(idx3, &len);
     b[40] ^= 0x10;
     tmt_spit(idx3, b, len);
     free(b);
-    read_check(dir, &s, &st);
+    tmt_read_all(g.dir, &g.s, &st);
     ck_assert_uint_eq(st.header_scans, 3);
-    ck_assert_int_eq(tm_verify(dir, NULL, NULL, &err), 1);
+    ck_assert_int_eq(tm_verify(g.dir, NULL, NULL, &err), 1);
     free(idx3);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_gen_free(&g);
 }
 END_TEST
 
 START_TEST(rollover_by_age)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {22};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer_options o = {.segment_max_age_us = 30000};
-    tm_writer *w;
-    tm_error err;
-    ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
+    tmt_gen g;
+    tmt_gen_open(&g, 22, &(tm_writer_options){.segment_max_age_us = 30000});
     for (int i = 0; i < 4; i++) {
-        tmt_put_tx(w, &s, &r, 3, 50);
-        tmt_put_tx(w, &s, &r, 3, 50); /* same segment: young enough */
+        tmt_put_tx(g.w, &g.s, &g.r, 3, 50);
+        tmt_put_tx(g.w, &g.s, &g.r, 3, 50); /* same segment: young enough */
         usleep(40000);
     }
-    tmt_put_tx(w, &s, &r, 3, 50);
-    ck_assert(tm_writer_close(w, &err) == 0);
-    ck_assert_uint_eq(count_segments(dir), 5);
-    read_check(dir, &s, NULL);
-    ck_assert_int_eq(tm_verify(dir, NULL, NULL, &err), 0);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_put_tx(g.w, &g.s, &g.r, 3, 50);
+    close_and_check(&g, 5);
+    tmt_gen_free(&g);
 }
 END_TEST
 
 START_TEST(transaction_larger_than_a_segment)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {23};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer_options o = {.segment_size = 16 * 1024, .frame_target = 4096};
-    tm_writer *w;
-    tm_error err;
-    ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
-    tmt_put_tx(w, &s, &r, 5, 50);
-    tmt_put_tx(w, &s, &r, 2000, 100); /* hundreds of KiB: never split across segments */
-    tmt_put_tx(w, &s, &r, 5, 50);
-    ck_assert(tm_writer_close(w, &err) == 0);
-    ck_assert_uint_eq(count_segments(dir), 2);
-    read_check(dir, &s, NULL);
-    ck_assert_int_eq(tm_verify(dir, NULL, NULL, &err), 0);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_gen g;
+    tmt_gen_open(&g, 23, &(tm_writer_options){.segment_size = 16 * 1024, .frame_target = 4096});
+    tmt_put_tx(g.w, &g.s, &g.r, 5, 50);
+    tmt_put_tx(g.w, &g.s, &g.r, 2000, 100); /* hundreds of KiB: never split across segments */
+    tmt_put_tx(g.w, &g.s, &g.r, 5, 50);
+    close_and_check(&g, 2);
+    tmt_gen_free(&g);
 }
 END_TEST
 
@@ -202,52 +160,32 @@ END_TEST
  * created leaves the last segment sealed: reopening starts the next one. */
 START_TEST(reopen_after_sealing)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {24};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
     tm_writer_options o = {0};
-    tm_writer *w;
+    tmt_gen g;
+    tmt_gen_open(&g, 24, &o);
     tm_error err;
-    ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
     for (int i = 0; i < 20; i++)
-        tmt_put_tx(w, &s, &r, 4, 80);
-    ck_assert(tm_writer_close(w, &err) == 0);
+        tmt_put_tx(g.w, &g.s, &g.r, 4, 80);
+    tmt_gen_close(&g);
     /* seal segment 1 by hand, as roll_over does */
-    char *seg = tmt_seg_path(dir, 1);
-    int fd = open(seg, O_RDONLY);
-    tm_seg_scan sc;
-    ck_assert(tm_segment_scan(fd, 1, true, &sc, &err) == 0);
-    ck_assert(tm_index_write(dir, 1, sc.file_size, &sc.frames, &err) == 0);
+    tm_seg_scan sc = tmt_scan_segment(g.dir, 1);
+    ck_assert(tm_index_write(g.dir, 1, sc.file_size, &sc.frames, &err) == 0);
     tm_seg_scan_free(&sc);
-    close(fd);
-    free(seg);
-    uint64_t last = s.next_lsn;
-    ck_assert(tm_writer_open(dir, &o, &w, &err) == 0);
-    ck_assert_uint_eq(tm_writer_last_commit_lsn(w), last);
+    uint64_t last = g.s.next_lsn;
+    ck_assert(tm_writer_open(g.dir, &o, &g.w, &err) == 0);
+    ck_assert_uint_eq(tm_writer_last_commit_lsn(g.w), last);
     for (int i = 0; i < 5; i++)
-        tmt_put_tx(w, &s, &r, 4, 80);
-    ck_assert(tm_writer_close(w, &err) == 0);
-    ck_assert_uint_eq(count_segments(dir), 2);
+        tmt_put_tx(g.w, &g.s, &g.r, 4, 80);
+    close_and_check(&g, 2);
     uint32_t oids[8];
-    ck_assert_uint_eq(tmt_preamble_oids(dir, 2, oids, 8), 1);
-    read_check(dir, &s, NULL);
-    ck_assert_int_eq(tm_verify(dir, NULL, NULL, &err), 0);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    ck_assert_uint_eq(tmt_preamble_oids(g.dir, 2, oids, 8), 1);
+    tmt_gen_free(&g);
 }
 END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("store_segment");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, rollover_by_size_and_sealing);
-    tcase_add_test(tc, rollover_by_age);
-    tcase_add_test(tc, transaction_larger_than_a_segment);
-    tcase_add_test(tc, reopen_after_sealing);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("store_segment", "core", 120,
+                         TM_TESTS(rollover_by_size_and_sealing, rollover_by_age,
+                                  transaction_larger_than_a_segment, reopen_after_sealing));
 }

@@ -68,8 +68,7 @@ START_TEST(usage_errors)
     ck_assert_int_eq(tmt_run(&out, "verify", "--journal", dir, NULL), 0);
     ck_assert_msg(strstr(out, "total  segments=0 bad=0"), "%s", out);
     free(out);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -108,8 +107,7 @@ START_TEST(sound_journal)
     ck_assert_int_eq(lines(out), 1);
     free(out);
     tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -166,18 +164,12 @@ START_TEST(damaged_journal)
     free(p2);
     free(p3);
     tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("store_verify");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, usage_errors);
-    tcase_add_test(tc, sound_journal);
-    tcase_add_test(tc, damaged_journal);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("store_verify", "core", 0,
+                         TM_TESTS(usage_errors, sound_journal, damaged_journal));
 }

@@ -316,14 +316,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("tuple");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, encode_plain);
-    tcase_add_test(tc, same_as_old);
-    tcase_add_test(tc, encode_rejects);
-    tcase_add_test(tc, decode_rejects);
-    tcase_add_test(tc, random_round_trips);
-    tcase_add_test(tc, buffers_reused);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("tuple", "core", 0,
+                         TM_TESTS(encode_plain, same_as_old, encode_rejects, decode_rejects,
+                                  random_round_trips, buffers_reused));
 }

@@ -133,8 +133,7 @@ START_TEST(save_and_load)
     tm_keysum_free(ks);
     free(b);
     free(path);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -335,13 +334,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("log_keysum");
-    TCase *tc = tcase_create("keysum");
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, canonical_forms);
-    tcase_add_test(tc, save_and_load);
-    tcase_add_test(tc, lookups_read_only_what_they_need);
-    tcase_add_test(tc, time_window_reads_its_frames);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("log_keysum", "keysum", 300,
+                         TM_TESTS(canonical_forms, save_and_load, lookups_read_only_what_they_need,
+                                  time_window_reads_its_frames));
 }

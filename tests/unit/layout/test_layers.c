@@ -73,11 +73,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("layers");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, this_tree_is_clean);
-    tcase_add_test(tc, violations_are_named);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("layers", "core", 60, TM_TESTS(this_tree_is_clean, violations_are_named));
 }

@@ -523,8 +523,7 @@ START_TEST(errors)
     free(missing);
     char *empty = tmt_tempdir();
     expect_error("is not a tidemark journal", (const char *[]){"log", "--journal", empty, NULL});
-    tmt_rmtree(empty);
-    free(empty);
+    tmt_tempdir_remove(empty);
 
     /* A damaged segment: an error naming it, not a crash or a partial
      * success. */
@@ -625,16 +624,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("log");
-    TCase *tc = tcase_create("log");
-    tcase_add_test(tc, listing);
-    tcase_add_test(tc, context);
-    tcase_add_test(tc, filters);
-    tcase_add_test(tc, transactions);
-    tcase_add_test(tc, quoting);
-    tcase_add_test(tc, errors);
-    tcase_add_test(tc, message_only_transactions);
-    tcase_add_test(tc, large_transaction);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("log", "log", 0,
+                         TM_TESTS(listing, context, filters, transactions, quoting, errors,
+                                  message_only_transactions, large_transaction));
 }

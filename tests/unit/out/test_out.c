@@ -465,17 +465,11 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("out");
-    TCase *tc = tcase_create("core");
+    TCase *tc =
+        tm_check_case(s, "core", 0,
+                      TM_TESTS(csv_like_postgres, csv_single_column_like_postgres,
+                               copy_text_like_postgres, jsonl_like_postgres, json_strings,
+                               sql_quoting, csv_round_trip, csv_values_at_page_ends, sinks));
     tcase_add_unchecked_fixture(tc, load, unload);
-    tcase_add_test(tc, csv_like_postgres);
-    tcase_add_test(tc, csv_single_column_like_postgres);
-    tcase_add_test(tc, copy_text_like_postgres);
-    tcase_add_test(tc, jsonl_like_postgres);
-    tcase_add_test(tc, json_strings);
-    tcase_add_test(tc, sql_quoting);
-    tcase_add_test(tc, csv_round_trip);
-    tcase_add_test(tc, csv_values_at_page_ends);
-    tcase_add_test(tc, sinks);
-    suite_add_tcase(s, tc);
     return tm_check_run(s);
 }

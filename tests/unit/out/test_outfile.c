@@ -126,12 +126,9 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("outfile");
-    TCase *tc = tcase_create("core");
+    TCase *tc = tm_check_case(s, "core", 0,
+                              TM_TESTS(regular_file_appears_at_commit, fifo_is_written_not_replaced,
+                                       symlink_stays_a_link, directory_is_refused));
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, regular_file_appears_at_commit);
-    tcase_add_test(tc, fifo_is_written_not_replaced);
-    tcase_add_test(tc, symlink_stays_a_link);
-    tcase_add_test(tc, directory_is_refused);
-    suite_add_tcase(s, tc);
     return tm_check_run(s);
 }

@@ -360,21 +360,9 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("typecmp");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, pg_order_int);
-    tcase_add_test(tc, pg_order_numeric);
-    tcase_add_test(tc, pg_order_float);
-    tcase_add_test(tc, pg_order_bool);
-    tcase_add_test(tc, pg_order_datetime);
-    tcase_add_test(tc, pg_order_interval);
-    tcase_add_test(tc, pg_order_uuid);
-    tcase_add_test(tc, pg_order_text);
-    tcase_add_test(tc, classes);
-    tcase_add_test(tc, long_numbers);
-    tcase_add_test(tc, validity);
-    tcase_add_test(tc, total_order);
-    tcase_add_test(tc, shortcuts_agree);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("typecmp", "core", 0,
+                         TM_TESTS(pg_order_int, pg_order_numeric, pg_order_float, pg_order_bool,
+                                  pg_order_datetime, pg_order_interval, pg_order_uuid,
+                                  pg_order_text, classes, long_numbers, validity, total_order,
+                                  shortcuts_agree));
 }

@@ -677,21 +677,8 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("where");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, syntax_errors);
-    tcase_add_test(tc, bind_errors);
-    tcase_add_test(tc, numbers_vs_text);
-    tcase_add_test(tc, null_semantics);
-    tcase_add_test(tc, keywords_names_quotes);
-    tcase_add_test(tc, in_lists);
-    tcase_add_test(tc, typed_columns);
-    tcase_add_test(tc, json_paths);
-    tcase_add_test(tc, uses);
-    tcase_add_test(tc, pins);
-    tcase_add_test(tc, same_rows_as_postgres);
-    tcase_add_test(tc, json_scanner);
-    tcase_add_test(tc, fuzz);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("where", "core", 0,
+                         TM_TESTS(syntax_errors, bind_errors, numbers_vs_text, null_semantics,
+                                  keywords_names_quotes, in_lists, typed_columns, json_paths, uses,
+                                  pins, same_rows_as_postgres, json_scanner, fuzz));
 }
