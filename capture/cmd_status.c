@@ -19,18 +19,10 @@
 enum { OPT_JOURNAL = 1, OPT_SOURCE };
 
 static const tm_option options[] = {
-    {.id = OPT_JOURNAL,
-     .name = "journal",
-     .kind = TM_OPT_TEXT,
-     .value = "DIR",
-     .help = "the journal (required)",
-     .flags = TM_OPT_REQUIRED},
-    {.id = OPT_SOURCE,
-     .name = "source",
-     .kind = TM_OPT_TEXT,
-     .value = "CONNINFO",
-     .help = "the capture source (libpq connection string or URI): also show the slot and "
-             "the lag"},
+    TM_OPTION_JOURNAL(OPT_JOURNAL),
+    TM_OPTION_TEXT(OPT_SOURCE, "source", "CONNINFO",
+                   "the capture source (libpq connection string or URI): also show the slot and "
+                   "the lag"),
     {0},
 };
 

@@ -31,13 +31,7 @@ typedef struct ck_run {
 enum { OPT_JOURNAL = 1, OPT_EVERY, OPT_QUIET, OPT_VERBOSE };
 
 static const tm_option options[] = {
-    {.id = OPT_JOURNAL,
-     .name = "journal",
-     .letter = 'j',
-     .kind = TM_OPT_TEXT,
-     .value = "DIR",
-     .help = "the journal",
-     .flags = TM_OPT_REQUIRED},
+    TM_OPTION_JOURNAL(OPT_JOURNAL),
     {.id = OPT_EVERY,
      .name = "every",
      .letter = 'n',
@@ -47,16 +41,8 @@ static const tm_option options[] = {
      .min = 1,
      .max = UINT64_MAX,
      .expect = "needs a positive count"},
-    {.id = OPT_QUIET,
-     .name = "quiet",
-     .letter = 'q',
-     .help = "only warnings and errors (not the summary line)",
-     .flags = TM_OPT_QUIET},
-    {.id = OPT_VERBOSE,
-     .name = "verbose",
-     .letter = 'v',
-     .help = "a line per checkpoint written",
-     .flags = TM_OPT_VERBOSE},
+    TM_OPTION_QUIET(OPT_QUIET, "only warnings and errors (not the summary line)"),
+    TM_OPTION_VERBOSE(OPT_VERBOSE, "a line per checkpoint written"),
     {0},
 };
 

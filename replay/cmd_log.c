@@ -32,35 +32,21 @@ static const char *const formats[] = {"text", "jsonl", NULL};
 static const log_format_kind format_of[] = {LOG_TEXT, LOG_JSONL};
 
 static const tm_option options[] = {
-    {.id = OPT_JOURNAL,
-     .name = "journal",
-     .kind = TM_OPT_TEXT,
-     .value = "DIR",
-     .help = "the journal to read",
-     .flags = TM_OPT_REQUIRED},
-    {.id = OPT_TABLE,
-     .name = "table",
-     .kind = TM_OPT_TEXT,
-     .value = "SCHEMA.NAME",
-     .help = "only changes of this table (repeatable; NAME alone is public.NAME; quote \"Mixed "
-             "Case\" names)"},
-    {.id = OPT_WHERE,
-     .name = "where",
-     .kind = TM_OPT_TEXT,
-     .value = "EXPR",
-     .help = "only rows whose old or new image matches, e.g. \"user_id = 42 AND key = 'theme'\" "
-             "(same language as replay: = != < <= > >=, IN (...), IS [NOT] NULL, col->>'k')"},
-    {.id = OPT_FROM,
-     .name = "from",
-     .kind = TM_OPT_TEXT,
-     .value = "TS",
-     .help = "only transactions committed at or after TS (timestamptz forms, e.g. '2026-05-01 "
-             "14:03:12+02'; without an offset in --tz, default UTC)"},
-    {.id = OPT_TO,
-     .name = "to",
-     .kind = TM_OPT_TEXT,
-     .value = "TS",
-     .help = "only transactions committed at or before TS (the same forms)"},
+    TM_OPTION_JOURNAL(OPT_JOURNAL),
+    TM_OPTION_TEXT(
+        OPT_TABLE, "table", "SCHEMA.NAME",
+        "only changes of this table (repeatable; NAME alone is public.NAME; quote \"Mixed "
+        "Case\" names)"),
+    TM_OPTION_TEXT(
+        OPT_WHERE, "where", "EXPR",
+        "only rows whose old or new image matches, e.g. \"user_id = 42 AND key = 'theme'\" "
+        "(same language as replay: = != < <= > >=, IN (...), IS [NOT] NULL, col->>'k')"),
+    TM_OPTION_TEXT(
+        OPT_FROM, "from", "TS",
+        "only transactions committed at or after TS (timestamptz forms, e.g. '2026-05-01 "
+        "14:03:12+02'; without an offset in --tz, default UTC)"),
+    TM_OPTION_TEXT(OPT_TO, "to", "TS",
+                   "only transactions committed at or before TS (the same forms)"),
     {.id = OPT_XID,
      .name = "xid",
      .kind = TM_OPT_UINT,
@@ -68,11 +54,8 @@ static const tm_option options[] = {
      .help = "only transaction N (repeatable)",
      .max = UINT32_MAX,
      .expect = "must be a transaction id (a whole number up to 4294967295)"},
-    {.id = OPT_COLUMN,
-     .name = "column",
-     .kind = TM_OPT_TEXT,
-     .value = "NAME",
-     .help = "only changes that touched this column (repeatable)"},
+    TM_OPTION_TEXT(OPT_COLUMN, "column", "NAME",
+                   "only changes that touched this column (repeatable)"),
     {.id = OPT_TRANSACTIONS,
      .name = "transactions",
      .help = "one line per transaction: time, xid, rows per table and operation, context; MASS "
@@ -95,12 +78,9 @@ static const tm_option options[] = {
      .value = "text|jsonl",
      .help = "text (default) or one JSON object per line",
      .choices = formats},
-    {.id = OPT_TZ,
-     .name = "tz",
-     .kind = TM_OPT_TEXT,
-     .value = "ZONE",
-     .help = "time zone for timestamps without an offset and for printed times (IANA name, "
-             "e.g. Europe/Paris; default UTC)"},
+    TM_OPTION_TEXT(OPT_TZ, "tz", "ZONE",
+                   "time zone for timestamps without an offset and for printed times (IANA name, "
+                   "e.g. Europe/Paris; default UTC)"),
     {.id = OPT_STATS,
      .name = "stats",
      .help = "print what was read (frames read and skipped) on stderr"},
@@ -137,13 +117,16 @@ const tm_command tm_cmd_log = {
 };
 
 typedef struct raw {
+    log_opts *o;
     const char *from, *to;
     bool top_given;
 } raw;
 
 /* Stores one option's value in o: 0, or a usage error's status. */
-static int take_option(log_opts *o, raw *r, const tm_cli *p, int id)
+static int take_option(void *ctx, const tm_cli *p, int id)
 {
+    raw *r = ctx;
+    log_opts *o = r->o;
     tm_error err;
     int rc = 0;
     switch (id) {
@@ -196,8 +179,10 @@ static int take_option(log_opts *o, raw *r, const tm_cli *p, int id)
 }
 
 /* What is checked with all the options read: 0, or a usage error's status. */
-static int check_args(log_opts *o, const raw *r)
+static int check_args(void *ctx)
 {
+    const raw *r = ctx;
+    log_opts *o = r->o;
     tm_error err;
     if (r->top_given && !o->transactions)
         return tm_usage_error("log", "--top goes with --transactions");
@@ -215,20 +200,8 @@ static int check_args(log_opts *o, const raw *r)
 int cmd_log_parse(int argc, char **argv, log_opts *o, int *status)
 {
     memset(o, 0, sizeof *o);
-    raw r = {0};
-    tm_cli p;
-    tm_cli_begin(&p, &tm_cmd_log, argc, argv);
-    int id;
-    *status = 0;
-    while ((id = tm_cli_next(&p)) > 0)
-        if ((*status = take_option(o, &r, &p, id)) != 0)
-            return -1;
-    if (id == TM_CLI_EXIT) {
-        *status = p.status;
-        return -1;
-    }
-    *status = check_args(o, &r);
-    return *status ? -1 : 0;
+    raw r = {.o = o};
+    return tm_cli_parse(&tm_cmd_log, argc, argv, take_option, check_args, &r, status);
 }
 
 static void print_stats(const log_run_stats *st)

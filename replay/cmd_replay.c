@@ -46,35 +46,18 @@ static const tm_format format_of[] = {TM_FMT_CSV, TM_FMT_JSONL, TM_FMT_SQL};
 static const char *const modes[] = {"replace", "merge", NULL};
 
 static const tm_option options[] = {
-    {.id = OPT_JOURNAL,
-     .name = "journal",
-     .kind = TM_OPT_TEXT,
-     .value = "DIR",
-     .help = "the journal (required)",
-     .flags = TM_OPT_REQUIRED},
-    {.id = OPT_AT,
-     .name = "at",
-     .kind = TM_OPT_TEXT,
-     .value = "TIMESTAMP",
-     .help = "e.g. '2026-11-22 14:03:12+01' or '2026-11-22T13:03:12Z'; without an offset the "
-             "time is in --tz (default UTC)"},
+    TM_OPTION_JOURNAL(OPT_JOURNAL),
+    TM_OPTION_TEXT(OPT_AT, "at", "TIMESTAMP",
+                   "e.g. '2026-11-22 14:03:12+01' or '2026-11-22T13:03:12Z'; without an offset the "
+                   "time is in --tz (default UTC)"),
     {.id = OPT_LSN, .name = "lsn", .kind = TM_OPT_LSN, .value = "LSN", .help = "e.g. 0/16B3748"},
-    {.id = OPT_TZ,
-     .name = "tz",
-     .kind = TM_OPT_TEXT,
-     .value = "ZONE",
-     .help = "time zone of --at and --where times without an offset"},
-    {.id = OPT_TABLE,
-     .name = "table",
-     .kind = TM_OPT_TEXT,
-     .value = "SCHEMA.NAME",
-     .help = "a table to replay (repeatable; default: every captured table)"},
-    {.id = OPT_WHERE,
-     .name = "where",
-     .kind = TM_OPT_TEXT,
-     .value = "EXPR",
-     .help = "only rows matching EXPR, e.g. \"user_id = 42 AND value->>'theme' = 'dark'\" (AND "
-             "of column OP literal, IN (...), IS [NOT] NULL; OP is = != < <= > >=)"},
+    TM_OPTION_TEXT(OPT_TZ, "tz", "ZONE", "time zone of --at and --where times without an offset"),
+    TM_OPTION_TEXT(OPT_TABLE, "table", "SCHEMA.NAME",
+                   "a table to replay (repeatable; default: every captured table)"),
+    TM_OPTION_TEXT(
+        OPT_WHERE, "where", "EXPR",
+        "only rows matching EXPR, e.g. \"user_id = 42 AND value->>'theme' = 'dark'\" (AND "
+        "of column OP literal, IN (...), IS [NOT] NULL; OP is = != < <= > >=)"),
     {.id = OPT_FORMAT,
      .name = "format",
      .kind = TM_OPT_CHOICE,
@@ -82,20 +65,14 @@ static const tm_option options[] = {
      .help = "csv (default; exactly what COPY (SELECT * FROM t ORDER BY key) TO STDOUT WITH "
              "(FORMAT csv, HEADER) writes), jsonl or sql (a psql script of COPY blocks)",
      .choices = formats},
-    {.id = OPT_OUTPUT,
-     .name = "output",
-     .kind = TM_OPT_TEXT,
-     .value = "PATH",
-     .help = "a file for one table (or an sql script), or a directory for several "
-             "(SCHEMA.NAME.EXT each); default: stdout"},
+    TM_OPTION_TEXT(OPT_OUTPUT, "output", "PATH",
+                   "a file for one table (or an sql script), or a directory for several "
+                   "(SCHEMA.NAME.EXT each); default: stdout"),
     {.id = OPT_CREATE_TABLES,
      .name = "create-tables",
      .help = "sql and --apply: create the tables from the recorded schema"},
-    {.id = OPT_APPLY,
-     .name = "apply",
-     .kind = TM_OPT_TEXT,
-     .value = "CONNINFO",
-     .help = "write the rows into that database, in one transaction"},
+    TM_OPTION_TEXT(OPT_APPLY, "apply", "CONNINFO",
+                   "write the rows into that database, in one transaction"),
     {.id = OPT_MODE,
      .name = "mode",
      .kind = TM_OPT_CHOICE,
@@ -113,16 +90,8 @@ static const tm_option options[] = {
     {.id = OPT_NO_CHECKPOINT,
      .name = "no-checkpoint",
      .help = "replay from the base snapshot, ignoring the checkpoints of 'tidemark checkpoint'"},
-    {.id = OPT_QUIET,
-     .name = "quiet",
-     .letter = 'q',
-     .help = "only warnings and errors on stderr (no progress)",
-     .flags = TM_OPT_QUIET},
-    {.id = OPT_VERBOSE,
-     .name = "verbose",
-     .letter = 'v',
-     .help = "progress and a summary on stderr",
-     .flags = TM_OPT_VERBOSE},
+    TM_OPTION_QUIET(OPT_QUIET, "only warnings and errors on stderr (no progress)"),
+    TM_OPTION_VERBOSE(OPT_VERBOSE, "progress and a summary on stderr"),
     {0},
 };
 
@@ -156,8 +125,9 @@ typedef struct opts {
 } opts;
 
 /* Stores one option's value in o: 0, or a usage error's status. */
-static int take_option(opts *o, const tm_cli *p, int id)
+static int take_option(void *ctx, const tm_cli *p, int id)
 {
+    opts *o = ctx;
     tm_error err;
     switch (id) {
     case OPT_JOURNAL:
@@ -214,8 +184,9 @@ static int take_option(opts *o, const tm_cli *p, int id)
 
 /* The options that go together, and the values read only with all of
  * them (--at in --tz, --where): 0, or a usage error's status. */
-static int check_args(opts *o)
+static int check_args(void *ctx)
 {
+    opts *o = ctx;
     if (!o->at == !o->by_lsn)
         return tm_usage_error("replay", "give exactly one of --at TIMESTAMP and --lsn LSN");
     if (o->tz && !o->at && !o->where_text)
@@ -232,25 +203,6 @@ static int check_args(opts *o)
     if (o->where_text && !(o->where = tm_where_parse(o->where_text, &err)))
         return tm_usage_error("replay", "--where: %s", err.msg);
     return 0;
-}
-
-/* Reads the command line into o: 0, or -1 to stop with *status (after
- * --help, or a usage error said). */
-static int parse_args(int argc, char **argv, opts *o, int *status)
-{
-    tm_cli p;
-    tm_cli_begin(&p, &tm_cmd_replay, argc, argv);
-    int id;
-    *status = 0;
-    while ((id = tm_cli_next(&p)) > 0)
-        if ((*status = take_option(o, &p, id)) != 0)
-            return -1;
-    if (id == TM_CLI_EXIT) {
-        *status = p.status;
-        return -1;
-    }
-    *status = check_args(o);
-    return *status ? -1 : 0;
 }
 
 /* ---- selection ----------------------------------------------------------- */
@@ -646,7 +598,7 @@ static int cmd_replay(int argc, char **argv)
         return 1;
     }
     int rc;
-    if (parse_args(argc, argv, &o, &rc) == 0)
+    if (tm_cli_parse(&tm_cmd_replay, argc, argv, take_option, check_args, &o, &rc) == 0)
         rc = run(&o);
     tm_where_free(o.where);
     free(o.tables);

@@ -38,12 +38,7 @@ enum {
 static const char *const conflict_modes[] = {"abort", "skip", NULL};
 
 static const tm_option options[] = {
-    {.id = OPT_JOURNAL,
-     .name = "journal",
-     .kind = TM_OPT_TEXT,
-     .value = "DIR",
-     .help = "the journal (required)",
-     .flags = TM_OPT_REQUIRED},
+    TM_OPTION_JOURNAL(OPT_JOURNAL),
     {.id = OPT_XID,
      .name = "xid",
      .kind = TM_OPT_UINT,
@@ -52,42 +47,18 @@ static const tm_option options[] = {
      .min = 1,
      .max = UINT32_MAX,
      .expect = "must be a transaction id (a positive integer)"},
-    {.id = OPT_FROM,
-     .name = "from",
-     .kind = TM_OPT_TEXT,
-     .value = "TS",
-     .help = "with --to: every transaction that committed in [--from, --to]"},
-    {.id = OPT_TO,
-     .name = "to",
-     .kind = TM_OPT_TEXT,
-     .value = "TS",
-     .help = "the end of that window (inclusive)"},
-    {.id = OPT_TZ,
-     .name = "tz",
-     .kind = TM_OPT_TEXT,
-     .value = "ZONE",
-     .help = "time zone of times without an offset (default UTC)"},
-    {.id = OPT_TABLE,
-     .name = "table",
-     .kind = TM_OPT_TEXT,
-     .value = "SCHEMA.NAME",
-     .help = "undo only changes of this table (repeatable)"},
-    {.id = OPT_WHERE,
-     .name = "where",
-     .kind = TM_OPT_TEXT,
-     .value = "EXPR",
-     .help = "undo only changes whose old or new row matches EXPR (the language of replay "
-             "--where)"},
-    {.id = OPT_OUTPUT,
-     .name = "output",
-     .kind = TM_OPT_TEXT,
-     .value = "FILE",
-     .help = "write the SQL script there instead of stdout"},
-    {.id = OPT_APPLY,
-     .name = "apply",
-     .kind = TM_OPT_TEXT,
-     .value = "CONNINFO",
-     .help = "run it in that database (normally the capture source)"},
+    TM_OPTION_TEXT(OPT_FROM, "from", "TS",
+                   "with --to: every transaction that committed in [--from, --to]"),
+    TM_OPTION_TEXT(OPT_TO, "to", "TS", "the end of that window (inclusive)"),
+    TM_OPTION_TEXT(OPT_TZ, "tz", "ZONE", "time zone of times without an offset (default UTC)"),
+    TM_OPTION_TEXT(OPT_TABLE, "table", "SCHEMA.NAME",
+                   "undo only changes of this table (repeatable)"),
+    TM_OPTION_TEXT(OPT_WHERE, "where", "EXPR",
+                   "undo only changes whose old or new row matches EXPR (the language of replay "
+                   "--where)"),
+    TM_OPTION_TEXT(OPT_OUTPUT, "output", "FILE", "write the SQL script there instead of stdout"),
+    TM_OPTION_TEXT(OPT_APPLY, "apply", "CONNINFO",
+                   "run it in that database (normally the capture source)"),
     {.id = OPT_DRY_RUN,
      .name = "dry-run",
      .help = "print the plan (with --apply: and the conflicts the target has), change nothing"},
@@ -140,8 +111,9 @@ typedef struct opts {
 } opts;
 
 /* Stores one option's value in o: 0, or a usage error's status. */
-static int take_option(opts *o, const tm_cli *p, int id)
+static int take_option(void *ctx, const tm_cli *p, int id)
 {
+    opts *o = ctx;
     tm_error err;
     switch (id) {
     case OPT_JOURNAL:
@@ -187,8 +159,9 @@ static int take_option(opts *o, const tm_cli *p, int id)
 
 /* The options that go together, and the values read only with all of
  * them (times in --tz, --where): 0, or a usage error's status. */
-static int check_args(opts *o)
+static int check_args(void *ctx)
 {
+    opts *o = ctx;
     if (o->nxids && (o->from || o->to))
         return tm_usage_error("undo", "give either --xid or --from and --to, not both");
     if (!o->nxids && (!o->from || !o->to))
@@ -208,25 +181,6 @@ static int check_args(opts *o)
     if (o->where_text && !(o->where = tm_where_parse(o->where_text, &err)))
         return tm_usage_error("undo", "--where: %s", err.msg);
     return 0;
-}
-
-/* Reads the command line into o: 0, or -1 to stop with *status (after
- * --help, or a usage error said). */
-static int parse_args(int argc, char **argv, opts *o, int *status)
-{
-    tm_cli p;
-    tm_cli_begin(&p, &tm_cmd_undo, argc, argv);
-    int id;
-    *status = 0;
-    while ((id = tm_cli_next(&p)) > 0)
-        if ((*status = take_option(o, &p, id)) != 0)
-            return -1;
-    if (id == TM_CLI_EXIT) {
-        *status = p.status;
-        return -1;
-    }
-    *status = check_args(o);
-    return *status ? -1 : 0;
 }
 
 /* ---- reporting ---------------------------------------------------------------- */
@@ -543,7 +497,7 @@ static int cmd_undo(int argc, char **argv)
     int rc = 1;
     if (!o.tables || !o.xids)
         tm_log_error("out of memory");
-    else if (parse_args(argc, argv, &o, &rc) == 0)
+    else if (tm_cli_parse(&tm_cmd_undo, argc, argv, take_option, check_args, &o, &rc) == 0)
         rc = run(&o);
     tm_where_free(o.where);
     free(o.tables);

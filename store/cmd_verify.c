@@ -9,18 +9,8 @@
 enum { OPT_JOURNAL = 1, OPT_QUIET };
 
 static const tm_option options[] = {
-    {.id = OPT_JOURNAL,
-     .name = "journal",
-     .letter = 'j',
-     .kind = TM_OPT_TEXT,
-     .value = "DIR",
-     .help = "the journal directory",
-     .flags = TM_OPT_REQUIRED},
-    {.id = OPT_QUIET,
-     .name = "quiet",
-     .letter = 'q',
-     .help = "print only damaged segments and the totals",
-     .flags = TM_OPT_QUIET},
+    TM_OPTION_JOURNAL(OPT_JOURNAL),
+    TM_OPTION_QUIET(OPT_QUIET, "print only damaged segments and the totals"),
     {0},
 };
 

@@ -219,3 +219,22 @@ int tm_cli_next(tm_cli *p)
         return TM_CLI_EXIT;
     return o->id;
 }
+
+int tm_cli_parse(const tm_command *cmd, int argc, char **argv, tm_cli_take_fn take,
+                 tm_cli_check_fn check, void *ctx, int *status)
+{
+    tm_cli p;
+    tm_cli_begin(&p, cmd, argc, argv);
+    int id;
+    *status = 0;
+    while ((id = tm_cli_next(&p)) > 0)
+        if ((*status = take(ctx, &p, id)) != 0)
+            return -1;
+    if (id == TM_CLI_EXIT) {
+        *status = p.status;
+        return -1;
+    }
+    if (check)
+        *status = check(ctx);
+    return *status ? -1 : 0;
+}

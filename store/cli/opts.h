@@ -113,6 +113,36 @@ void tm_cli_begin(tm_cli *p, const tm_command *cmd, int argc, char **argv);
  * p->status (0 after --help or --version, 2 after a usage error, said). */
 int tm_cli_next(tm_cli *p);
 
+/* The options every command spells the same way. */
+#define TM_OPTION_JOURNAL(ident)                                                                   \
+    {                                                                                              \
+        .id = (ident), .name = "journal", .letter = 'j', .kind = TM_OPT_TEXT, .value = "DIR",      \
+        .help = "the journal directory (required)", .flags = TM_OPT_REQUIRED                       \
+    }
+#define TM_OPTION_QUIET(ident, text)                                                               \
+    {                                                                                              \
+        .id = (ident), .name = "quiet", .letter = 'q', .help = (text), .flags = TM_OPT_QUIET       \
+    }
+#define TM_OPTION_VERBOSE(ident, text)                                                             \
+    {                                                                                              \
+        .id = (ident), .name = "verbose", .letter = 'v', .help = (text), .flags = TM_OPT_VERBOSE   \
+    }
+/* An option that takes any text: --NAME VALUE. */
+#define TM_OPTION_TEXT(ident, long_name, value_name, text)                                         \
+    {                                                                                              \
+        .id = (ident), .name = (long_name), .kind = TM_OPT_TEXT, .value = (value_name),            \
+        .help = (text)                                                                             \
+    }
+
+/* The whole command line at once: take(ctx, p, id) for each option (0 to
+ * go on, or the exit status to stop with, the error said), then check(ctx)
+ * when given (likewise). Returns 0 to run the command, or -1 to stop with
+ * *status (0 after --help or --version). */
+typedef int (*tm_cli_take_fn)(void *ctx, const tm_cli *p, int id);
+typedef int (*tm_cli_check_fn)(void *ctx);
+int tm_cli_parse(const tm_command *cmd, int argc, char **argv, tm_cli_take_fn take,
+                 tm_cli_check_fn check, void *ctx, int *status);
+
 /* s as a whole number in [min, max] (decimal digits only): 0, or -1. */
 int tm_cli_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

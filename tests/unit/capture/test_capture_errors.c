@@ -48,10 +48,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("capture_errors");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, connect_codes);
-    tcase_add_test(tc, protocol_codes);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("capture_errors", "core", 0, TM_TESTS(connect_codes, protocol_codes));
 }

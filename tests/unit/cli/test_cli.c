@@ -63,9 +63,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("cli");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, usage_errors);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("cli", "core", 0, TM_TESTS(usage_errors));
 }

@@ -157,10 +157,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("cli_contract");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, every_command);
-    tcase_add_test(tc, tidemark_itself);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("cli_contract", "core", 0, TM_TESTS(every_command, tidemark_itself));
 }

@@ -232,13 +232,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("opts");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, values);
-    tcase_add_test(tc, usage_errors);
-    tcase_add_test(tc, levels);
-    tcase_add_test(tc, uint_parser);
-    tcase_add_test(tc, help_text);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("opts", "core", 0,
+                         TM_TESTS(values, usage_errors, levels, uint_parser, help_text));
 }

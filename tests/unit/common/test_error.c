@@ -104,12 +104,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("error");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, codes_from_errno);
-    tcase_add_test(tc, set_and_setc);
-    tcase_add_test(tc, prefix_keeps_code_and_context);
-    tcase_add_test(tc, exit_status_table);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main(
+        "error", "core", 0,
+        TM_TESTS(codes_from_errno, set_and_setc, prefix_keeps_code_and_context, exit_status_table));
 }

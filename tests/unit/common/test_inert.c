@@ -45,10 +45,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("inert");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, escapes);
-    tcase_add_test(tc, truncates_whole);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("inert", "core", 0, TM_TESTS(escapes, truncates_whole));
 }

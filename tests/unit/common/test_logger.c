@@ -76,12 +76,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("logger");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, shapes);
-    tcase_add_test(tc, levels);
-    tcase_add_test(tc, inert);
-    tcase_add_test(tc, progress);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("logger", "core", 0, TM_TESTS(shapes, levels, inert, progress));
 }

@@ -37,10 +37,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("apply_errors");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, apply_unreachable_is_db);
-    tcase_add_test(tc, undo_unreachable_is_db);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("apply_errors", "core", 0,
+                         TM_TESTS(apply_unreachable_is_db, undo_unreachable_is_db));
 }
