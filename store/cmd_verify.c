@@ -1,10 +1,11 @@
-/* tidemark verify --journal DIR [--quiet]: the command line around tm_verify. */
+/* tidemark verify --journal DIR [--quiet]: the command line around
+ * tm_verify_run (store/journal/verify.h). */
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "store/cli/commands.h"
 #include "store/common/log.h"
-#include "store/journal/journal.h"
+#include "store/journal/verify.h"
 
 enum { OPT_JOURNAL = 1, OPT_QUIET };
 
@@ -19,14 +20,14 @@ static const tm_option options[] = {
     {.id = OPT_QUIET,
      .name = "quiet",
      .letter = 'q',
-     .help = "print only damaged segments and the totals",
+     .help = "print only damaged files and the totals",
      .flags = TM_OPT_QUIET},
     {0},
 };
 
 static const tm_exit_code exits[] = {
-    {0, "all sound"},
-    {1, "damage found, or the journal could not be read (the message says which)"},
+    {0, "nothing damaged (unknown and temporary files are listed, not counted as damage)"},
+    {1, "a file is damaged, or the journal could not be read (the message says which)"},
     TM_EXIT_USAGE,
     {0, NULL},
 };
@@ -35,11 +36,13 @@ static int cmd_verify(int argc, char **argv);
 
 const tm_command tm_cmd_verify = {
     .name = "verify",
-    .summary = "check every frame of a journal",
+    .summary = "check every file of a journal",
     .synopsis = "--journal DIR [--quiet]",
-    .description = "Checks every frame of every segment of a journal (checksums, decoding, LSN "
-                   "order, no missing segments, indexes) and prints one line per segment and a "
-                   "totals line.",
+    .description = "Checks every file of a journal and prints one line per file and a totals "
+                   "line: every frame of every segment (checksums, decoding, LSN order, no "
+                   "missing segments), the indexes and journal.meta. Files of a running or "
+                   "interrupted capture are listed as known or temporary, any other file as "
+                   "unknown.",
     .options = options,
     .exits = exits,
     .run = cmd_verify,
@@ -60,8 +63,9 @@ static int cmd_verify(int argc, char **argv)
     }
     if (id == TM_CLI_EXIT)
         return p.status;
+    tm_verify_opts o = {.out = stdout, .quiet = quiet};
     tm_error err;
-    int rc = tm_verify_opts(dir, stdout, quiet, NULL, &err);
+    int rc = tm_verify_run(dir, &o, NULL, &err);
     if (rc < 0) {
         tm_log_error("%s", err.msg);
         return 1;
