@@ -252,15 +252,15 @@ static bool same_frames(const tm_frame_dir *a, const tm_frame_dir *b)
 
 /* The index of a sealed segment: sound in itself, and the same frames as
  * the segment when that is sound. */
-static int verify_index(vstate *v, uint64_t segno, const tm_seg_scan *sc, bool seg_sound,
-                        tm_error *err)
+static int verify_index(vstate *v, uint64_t segno, uint64_t seg_size, const tm_seg_scan *sc,
+                        bool seg_sound, tm_error *err)
 {
     char sname[TM_SEG_NAME_LEN], iname[TM_SEG_NAME_LEN], why[256];
     tm_seg_name(segno, sname);
     tm_idx_name(segno, iname);
     tm_frame_dir d = {0};
     tm_vresult r = {0};
-    int ir = tm_index_read(v->w->dir, segno, sc->file_size, &d, why, sizeof why, err);
+    int ir = tm_index_read(v->w->dir, segno, seg_size, &d, why, sizeof why, err);
     if (ir < 0 && tm_error_is(err, TM_ERR_NOMEM))
         return -1;
     if (ir < 0 || ir == TM_IDX_BAD) {
@@ -327,6 +327,8 @@ static int verify_segment(vstate *v, uint64_t segno, bool last, tm_error *err)
         tm_seg_path(v->w->dir, iname, ipath, sizeof ipath, err) != 0)
         return -1;
     bool sealed = access(ipath, F_OK) == 0;
+    struct stat st; /* the index is checked against the size also of a segment not read */
+    uint64_t size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
     segstat s = {0};
     tm_seg_scan sc = {0};
     int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -338,12 +340,12 @@ static int verify_segment(vstate *v, uint64_t segno, bool last, tm_error *err)
         close(fd);
     }
     if (rc == 0) {
-        add_totals(v, &s, sc.file_size);
+        add_totals(v, &s, size);
         tm_vresult r;
-        segment_result(&s, sc.file_size, sealed, &r);
+        segment_result(&s, size, sealed, &r);
         tm_vwalk_report(v->w, name, &r, NULL);
         if (sealed)
-            rc = verify_index(v, segno, &sc, !s.bad, err);
+            rc = verify_index(v, segno, size, &sc, !s.bad, err);
     }
     tm_seg_scan_free(&sc);
     return rc;
