@@ -76,18 +76,7 @@ static int cmp_ckpt(const void *a, const void *b)
 /* "%016llx.ckpt" -> lsn */
 static bool parse_name(const char *name, uint64_t *lsn)
 {
-    if (strlen(name) != 21 || strcmp(name + 16, ".ckpt") != 0)
-        return false;
-    uint64_t v = 0;
-    for (int i = 0; i < 16; i++) {
-        char c = name[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
-            return false;
-        v = v << 4 | (uint64_t)d;
-    }
-    *lsn = v;
-    return true;
+    return tm_vname_numbered(name, ".ckpt", lsn);
 }
 
 static void read_header(tm_ckpt *c)
