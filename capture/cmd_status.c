@@ -1,5 +1,6 @@
 /* tidemark status: what a journal holds, and with --source how far behind
- * the server its slot is. */
+ * the server its slot is, and whether the slot can still feed it (exit 1
+ * when it is missing, lost, invalidated or not the journal's). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "capture/source/setup.h"
+#include "capture/source/slothealth.h"
 #include "capture/source/source.h"
 #include "store/cli/commands.h"
 #include "store/common/inert.h"
@@ -26,7 +28,14 @@ static const tm_option options[] = {
     {0},
 };
 
-static const tm_exit_code exits[] = {TM_EXIT_SUCCESS, TM_EXIT_FAILURE, TM_EXIT_USAGE, {0, NULL}};
+static const tm_exit_code exits[] = {
+    TM_EXIT_SUCCESS,
+    {1, "failure (the message says which); with --source also when the journal's slot is "
+        "missing, has lost WAL, was invalidated or is not the journal's: capture cannot resume "
+        "the journal (the message says what to do)"},
+    TM_EXIT_USAGE,
+    {0, NULL},
+};
 
 static int cmd_status(int argc, char **argv);
 
@@ -36,7 +45,8 @@ const tm_command tm_cmd_status = {
     .synopsis = "--journal DIR [--source CONNINFO]",
     .description = "Shows the journal's source, its first and last commit, segments and bytes, "
                    "and the captured tables with their rows in the base snapshot. With --source, "
-                   "also the slot's state, its confirmed position and the lag behind the server.",
+                   "also the slot's state, its confirmed position and the lag behind the server, "
+                   "and whether the slot can still feed the journal.",
     .options = options,
     .exits = exits,
     .run = cmd_status,
@@ -142,34 +152,90 @@ static int summarise(const char *dir, summary *s, tm_error *err)
     return 0;
 }
 
-static int source_status(const char *conninfo, const tm_meta *m, tm_error *err)
+/* What a slot that cannot feed the journal means, and what to do. */
+static void say_unusable(const char *journal, const tm_meta *m, const summary *sum,
+                         const tm_slot_info *si, tm_slot_state st, const char *why)
+{
+    char l[TM_LSN_BUFLEN], what[400];
+    if (st == TM_SLOT_MISSING)
+        snprintf(what, sizeof what,
+                 "does not exist on the server (it was dropped, or --source names another "
+                 "server than the journal's)");
+    else if (st == TM_SLOT_FOREIGN)
+        snprintf(what, sizeof what,
+                 "on the server is not this journal's (%s of database \"%s\", not a pgoutput "
+                 "slot of \"%s\"): it was dropped and made again, or --source names another "
+                 "server",
+                 si->logical_pgoutput ? "a pgoutput slot" : "another kind of slot",
+                 INERT(si->database), INERT(m->database));
+    else if (st == TM_SLOT_LOST)
+        snprintf(what, sizeof what,
+                 "has lost WAL it needed (wal_status = lost: the server removed it, past "
+                 "max_slot_wal_keep_size)");
+    else
+        snprintf(what, sizeof what, "was invalidated by the server (%s)", INERT(why));
+    tm_log_error("replication slot \"%s\" %s; capture cannot resume journal %s, and changes "
+                 "after its last commit (%s) may not be captured (a gap). Start a new journal in "
+                 "an empty directory with tidemark capture (it takes a fresh base snapshot); "
+                 "keep %s for the history it holds",
+                 INERT(m->slot), what, INERT(journal), tm_lsn_format(sum->last_lsn, l),
+                 INERT(journal));
+}
+
+/* The slot's lines; 0 when it can feed the journal, 1 when not (said). */
+static int report_slot(const char *journal, const tm_meta *m, const summary *sum,
+                       const tm_slot_info *si, const char *why, uint64_t cur)
+{
+    tm_slot_state st = tm_slot_judge(si, m->database, why);
+    if (st == TM_SLOT_MISSING) {
+        printf("slot:          \"%s\" MISSING\n", INERT(m->slot));
+    } else {
+        char a[TM_LSN_BUFLEN], b[TM_LSN_BUFLEN];
+        uint64_t flush = si->confirmed_flush_lsn;
+        bool bad = st != TM_SLOT_SOUND;
+        printf("slot:          \"%s\" %s, wal_status %s%s%s%s%s\n", INERT(m->slot),
+               si->active_pid ? "active" : "inactive", si->wal_status[0] ? si->wal_status : "-",
+               why[0] ? ", invalidated: " : "", INERT(why), bad ? "  " : "",
+               bad ? tm_slot_state_name(st) : "");
+        printf("confirmed:     %s (server at %s, lag %llu bytes)\n", tm_lsn_format(flush, a),
+               tm_lsn_format(cur, b), (unsigned long long)(cur > flush ? cur - flush : 0));
+    }
+    if (st == TM_SLOT_SOUND) {
+        if (!strcmp(si->wal_status, "unreserved"))
+            tm_log_warning("replication slot \"%s\" holds more WAL than max_slot_wal_keep_size "
+                           "(wal_status = unreserved): the server removes it at its next "
+                           "checkpoint unless capture catches up; run tidemark capture now",
+                           INERT(m->slot));
+        return 0;
+    }
+    say_unusable(journal, m, sum, si, st, why);
+    return 1;
+}
+
+/* Connects to the source: the slot's lines. 0 sound, 1 unusable (said),
+ * -1 with err. */
+static int source_status(const char *conninfo, const char *journal, const tm_meta *m,
+                         const summary *sum, tm_error *err)
 {
     PGconn *c = tm_source_connect(conninfo, false, err);
     if (!c)
         return -1;
     tm_slot_info si;
-    if (tm_slot_info_get(c, m->slot, &si, err) != 0) {
+    char why[128];
+    if (tm_slot_info_get(c, m->slot, &si, err) != 0 ||
+        (si.exists && tm_slot_invalidation(c, m->slot, why, sizeof why, err) != 0)) {
         PQfinish(c);
         return -1;
     }
+    if (!si.exists)
+        why[0] = '\0';
     PGresult *r = PQexec(c, "SELECT pg_current_wal_lsn()");
     uint64_t cur = 0;
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         tm_lsn_parse(PQgetvalue(r, 0, 0), &cur);
     PQclear(r);
     PQfinish(c);
-    char a[TM_LSN_BUFLEN], b[TM_LSN_BUFLEN];
-    if (!si.exists) {
-        printf("slot:          \"%s\" MISSING: capture cannot continue this journal\n",
-               INERT(m->slot));
-        return 0;
-    }
-    printf("slot:          \"%s\" %s, wal_status %s\n", INERT(m->slot),
-           si.active_pid ? "active" : "inactive", si.wal_status[0] ? si.wal_status : "-");
-    printf("confirmed:     %s (server at %s, lag %llu bytes)\n",
-           tm_lsn_format(si.confirmed_flush_lsn, a), tm_lsn_format(cur, b),
-           (unsigned long long)(cur > si.confirmed_flush_lsn ? cur - si.confirmed_flush_lsn : 0));
-    return 0;
+    return report_slot(journal, m, sum, &si, why, cur);
 }
 
 static void print_summary(const char *journal, const tm_meta *m, const summary *s)
@@ -220,10 +286,9 @@ static int cmd_status(int argc, char **argv)
         return 1;
     }
     print_summary(journal, &m, &s);
+    int rc = source ? source_status(source, journal, &m, &s, &err) : 0;
     free(s.tables);
-    if (source && source_status(source, &m, &err) != 0) {
+    if (rc < 0)
         tm_log_error("%s", err.msg);
-        return 1;
-    }
-    return 0;
+    return rc == 0 ? 0 : 1;
 }

@@ -31,6 +31,7 @@ enum {
     OPT_WHERE,
     OPT_FORMAT,
     OPT_OUTPUT,
+    OPT_FORCE,
     OPT_CREATE_TABLES,
     OPT_APPLY,
     OPT_MODE,
@@ -67,7 +68,11 @@ static const tm_option options[] = {
      .choices = formats},
     TM_OPTION_TEXT(OPT_OUTPUT, "output", "PATH",
                    "a file for one table (or an sql script), or a directory for several "
-                   "(SCHEMA.NAME.EXT each); default: stdout"),
+                   "(SCHEMA.NAME.EXT each); default: stdout. A file that exists is left as it is "
+                   "unless --force"),
+    {.id = OPT_FORCE,
+     .name = "force",
+     .help = "with --output: replace files that exist (each atomically)"},
     {.id = OPT_CREATE_TABLES,
      .name = "create-tables",
      .help = "sql and --apply: create the tables from the recorded schema"},
@@ -95,7 +100,13 @@ static const tm_option options[] = {
     {0},
 };
 
-static const tm_exit_code exits[] = {TM_EXIT_SUCCESS, TM_EXIT_FAILURE, TM_EXIT_USAGE, {0, NULL}};
+static const tm_exit_code exits[] = {
+    TM_EXIT_SUCCESS,
+    {1, "failure (the message says which), also when an --output file exists and --force was "
+        "not given (then nothing is written)"},
+    TM_EXIT_USAGE,
+    {0, NULL},
+};
 
 static int cmd_replay(int argc, char **argv);
 
@@ -118,7 +129,7 @@ typedef struct opts {
     tm_format format;
     tm_qualname *tables;
     int ntables;
-    bool by_lsn, mode_given, merge, create_tables, dry_run, allow_source, no_checkpoint;
+    bool by_lsn, mode_given, merge, create_tables, dry_run, allow_source, no_checkpoint, force;
     uint64_t lsn;
     int64_t at_time;
     tm_where *where; /* --where, parsed */
@@ -156,6 +167,9 @@ static int take_option(void *ctx, const tm_cli *p, int id)
         break;
     case OPT_OUTPUT:
         o->output = p->arg;
+        break;
+    case OPT_FORCE:
+        o->force = true;
         break;
     case OPT_CREATE_TABLES:
         o->create_tables = true;
@@ -195,6 +209,8 @@ static int check_args(void *ctx)
         return tm_usage_error("replay", "--mode, --dry-run and --allow-source go with --apply");
     if (o->apply && o->output)
         return tm_usage_error("replay", "--output and --apply do not go together");
+    if (o->force && !o->output)
+        return tm_usage_error("replay", "--force goes with --output");
     if (o->create_tables && !o->apply && o->format != TM_FMT_SQL)
         return tm_usage_error("replay", "--create-tables goes with --format sql or --apply");
     tm_error err;
@@ -300,7 +316,7 @@ static int write_file(const char *path, const opts *o, outtab *ts, size_t n, tm_
 {
     tm_outfile f;
     tm_out out;
-    if (tm_outfile_open(&f, path, err) != 0)
+    if (tm_outfile_open(&f, path, o->force, err) != 0)
         return -1;
     if (tm_out_init_fd(&out, f.fd, err) != 0) {
         tm_outfile_abort(&f);
@@ -323,6 +339,35 @@ static bool is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* One file per table in directory --output: every file is checked
+ * (--force) before the first is written, so a refusal writes nothing. */
+static int write_dir(const opts *o, outtab *ts, size_t n, tm_error *err)
+{
+    char **paths = calloc(n + 1, sizeof *paths);
+    int rc = paths ? 0 : -1;
+    if (!paths)
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char name[4 * TM_NAME_MAX];
+        file_name(ts[i].v, o->format, name, sizeof name);
+        if (asprintf(&paths[i], "%s/%s", o->output, name) < 0) {
+            paths[i] = NULL;
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+            rc = -1;
+        } else {
+            rc = tm_outfile_check(paths[i], o->force, err);
+        }
+    }
+    if (rc == 0)
+        rc = tm_mkdir_p(o->output, err);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = write_file(paths[i], o, &ts[i], 1, err);
+    for (size_t i = 0; paths && i < n; i++)
+        free(paths[i]);
+    free(paths);
+    return rc;
 }
 
 static int write_output(const opts *o, outtab *ts, size_t n, tm_error *err)
@@ -349,21 +394,7 @@ static int write_output(const opts *o, outtab *ts, size_t n, tm_error *err)
     }
     if (one_stream && !is_dir(o->output))
         return write_file(o->output, o, ts, n, err);
-    if (tm_mkdir_p(o->output, err) != 0)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        char name[4 * TM_NAME_MAX], *path;
-        file_name(ts[i].v, o->format, name, sizeof name);
-        if (asprintf(&path, "%s/%s", o->output, name) < 0) {
-            tm_error_set(err, "out of memory");
-            return -1;
-        }
-        int rc = write_file(path, o, &ts[i], 1, err);
-        free(path);
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
+    return write_dir(o, ts, n, err);
 }
 
 static int apply_output(tm_applier *ap, outtab *ts, size_t n, tm_error *err)
@@ -542,6 +573,9 @@ static int run(const opts *o)
     tm_meta meta;
     if (read_meta(o->journal, &meta) != 0)
         return 1;
+    /* An --output file that is there already: refused before the work. */
+    if (o->output && !is_dir(o->output) && tm_outfile_check(o->output, o->force, &err) != 0)
+        goto fail;
     if (o->apply) {
         tm_apply_opts ao = {.conninfo = o->apply,
                             .create_tables = o->create_tables,

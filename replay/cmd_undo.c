@@ -30,6 +30,7 @@ enum {
     OPT_TABLE,
     OPT_WHERE,
     OPT_OUTPUT,
+    OPT_FORCE,
     OPT_APPLY,
     OPT_DRY_RUN,
     OPT_ON_CONFLICT,
@@ -56,7 +57,12 @@ static const tm_option options[] = {
     TM_OPTION_TEXT(OPT_WHERE, "where", "EXPR",
                    "undo only changes whose old or new row matches EXPR (the language of replay "
                    "--where)"),
-    TM_OPTION_TEXT(OPT_OUTPUT, "output", "FILE", "write the SQL script there instead of stdout"),
+    TM_OPTION_TEXT(OPT_OUTPUT, "output", "FILE",
+                   "write the SQL script there instead of stdout (a file that exists is left as it "
+                   "is unless --force)"),
+    {.id = OPT_FORCE,
+     .name = "force",
+     .help = "with --output: replace the file if it exists (atomically)"},
     TM_OPTION_TEXT(OPT_APPLY, "apply", "CONNINFO",
                    "run it in that database (normally the capture source)"),
     {.id = OPT_DRY_RUN,
@@ -76,7 +82,8 @@ static const tm_exit_code exits[] = {
     {0, "done (also when no transaction matched: nothing to undo)"},
     {1, "conflicts, or changes that cannot be undone, were found and listed on stderr (nothing "
         "was done, unless --on-conflict skip undid the rest; rows that --apply skipped with "
-        "--on-conflict skip do not count); or a failure (the message says which)"},
+        "--on-conflict skip do not count); or a failure (the message says which), also when the "
+        "--output file exists and --force was not given (then nothing is written)"},
     TM_EXIT_USAGE,
     {0, NULL},
 };
@@ -105,7 +112,7 @@ typedef struct opts {
     size_t nxids;
     tm_qualname *tables;
     size_t ntables;
-    bool dry_run, skip;
+    bool dry_run, skip, force;
     int64_t from_time, to_time;
     tm_where *where; /* --where, parsed */
 } opts;
@@ -136,6 +143,9 @@ static int take_option(void *ctx, const tm_cli *p, int id)
         break;
     case OPT_OUTPUT:
         o->output = p->arg;
+        break;
+    case OPT_FORCE:
+        o->force = true;
         break;
     case OPT_APPLY:
         o->apply = p->arg;
@@ -171,6 +181,8 @@ static int check_args(void *ctx)
         return tm_usage_error("undo",
                               "--output writes the script; it goes with neither --apply nor "
                               "--dry-run");
+    if (o->force && !o->output)
+        return tm_usage_error("undo", "--force goes with --output");
     tm_error err;
     if (o->from && tm_time_parse(o->from, o->tz, &o->from_time, &err) != 0)
         return tm_usage_error("undo", "--from '%s': %s", o->from, err.msg);
@@ -289,7 +301,7 @@ static int write_script(const opts *o, const tm_undo_plan *p, const tm_undo_entr
         return rc;
     }
     tm_outfile f;
-    if (tm_outfile_open(&f, o->output, err) != 0)
+    if (tm_outfile_open(&f, o->output, o->force, err) != 0)
         return -1;
     if (tm_out_init_fd(&out, f.fd, err) != 0) {
         tm_outfile_abort(&f);
@@ -464,6 +476,11 @@ static int run(const opts *o)
             tm_log_error("%s is not a tidemark journal (it has no journal.meta)", o->journal);
         else
             tm_log_error("%s", err.msg);
+        return 1;
+    }
+    /* An --output file that is there already: refused before the work. */
+    if (o->output && tm_outfile_check(o->output, o->force, &err) != 0) {
+        tm_log_error("%s", err.msg);
         return 1;
     }
     int rc = 1;

@@ -69,18 +69,7 @@ static int cmp_ckpt(const void *a, const void *b)
 /* "%016llx.ckpt" -> lsn */
 static bool parse_name(const char *name, uint64_t *lsn)
 {
-    if (strlen(name) != 21 || strcmp(name + 16, ".ckpt") != 0)
-        return false;
-    uint64_t v = 0;
-    for (int i = 0; i < 16; i++) {
-        char c = name[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (d < 0)
-            return false;
-        v = v << 4 | (uint64_t)d;
-    }
-    *lsn = v;
-    return true;
+    return tm_vname_numbered(name, ".ckpt", lsn);
 }
 
 static void read_header(tm_ckpt *c)
@@ -397,6 +386,8 @@ int tm_ckpt_write(const char *dir, const tm_state *s, uint64_t lsn, int64_t last
 typedef struct ck_load {
     const tm_ckpt *c;
     tm_state *s;
+    uint64_t off;  /* of the frame being read (or of the end, after the last) */
+    char why[256]; /* damage: what is wrong ("" when no damage was found) */
     ck_hdr h;
     bool in_tx;
     uint64_t tx_left, records;
@@ -404,10 +395,12 @@ typedef struct ck_load {
     size_t nstats, stats_cap;
 } ck_load;
 
-static int damaged(const ck_load *l, tm_error *err, const char *why)
+static int damaged(ck_load *l, tm_error *err, const char *why)
 {
-    tm_error_setc(err, TM_ERR_CORRUPT, "checkpoint %s is damaged: %s", l->c->path, why);
-    tm_error_in(err, l->c->path);
+    snprintf(l->why, sizeof l->why, "%s", why);
+    tm_error_setc(err, TM_ERR_CORRUPT, "checkpoint %s is damaged at offset %llu: %s", l->c->path,
+                  (unsigned long long)l->off, why);
+    tm_error_at(err, l->c->path, l->off);
     return -1;
 }
 
@@ -492,7 +485,8 @@ static void restore_stats(ck_load *l)
     }
 }
 
-int tm_ckpt_load(const tm_ckpt *c, tm_state *s, tm_error *err)
+/* Loads checkpoint c into s; what damage it found stays in *lp. */
+static int load(const tm_ckpt *c, tm_state *s, ck_load *lp, tm_error *err)
 {
     ck_load l = {.c = c, .s = s};
     int fd = open(c->path, O_RDONLY | O_CLOEXEC);
@@ -524,6 +518,7 @@ int tm_ckpt_load(const tm_ckpt *c, tm_state *s, tm_error *err)
     uint64_t off = CK_HDR_SIZE;
     for (uint64_t f = 0; f < l.h.frames; f++) {
         tm_frame_hdr fh;
+        l.off = off;
         int r = tm_frame_read(fd, off, NULL, &fh, &io, &raw, why, sizeof why, err);
         if (r < 0)
             goto out;
@@ -543,6 +538,7 @@ int tm_ckpt_load(const tm_ckpt *c, tm_state *s, tm_error *err)
             goto out;
         }
     }
+    l.off = off;
     if (off != (uint64_t)st.st_size)
         damaged(&l, err, "its size does not match its frames");
     else if (!l.in_tx || l.tx_left != 0 || l.records != l.h.records)
@@ -561,5 +557,65 @@ out:
     tm_buf_free(&io);
     tm_buf_free(&raw);
     close(fd);
+    *lp = l;
+    lp->stats = NULL;
     return rc;
+}
+
+int tm_ckpt_load(const tm_ckpt *c, tm_state *s, tm_error *err)
+{
+    ck_load l;
+    return load(c, s, &l, err);
+}
+
+/* ---- verify ------------------------------------------------------------- */
+
+static bool select_all(void *arg, const tm_version *v)
+{
+    (void)arg;
+    (void)v;
+    return true;
+}
+
+/* What a checkpoint that loads holds. */
+static void describe(const tm_ckpt *c, const tm_state *s, tm_vresult *res)
+{
+    char l[TM_LSN_BUFLEN];
+    uint64_t rows = 0;
+    for (size_t i = 0; i < tm_state_ntables(s); i++)
+        rows += tm_state_table(s, i)->nrows;
+    snprintf(res->text, sizeof res->text, "checkpoint at LSN %s, tables=%zu rows=%llu",
+             tm_lsn_format(c->lsn, l), tm_state_ntables(s), (unsigned long long)rows);
+}
+
+int tm_ckpt_verify(const char *path, tm_vresult *res, tm_error *err)
+{
+    tm_ckpt c = {0};
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    res->damaged = true;
+    if (!parse_name(base, &c.lsn) ||
+        snprintf(c.path, sizeof c.path, "%s", path) >= (int)sizeof c.path) {
+        snprintf(res->text, sizeof res->text, "its name is not that of a checkpoint");
+        return 0;
+    }
+    tm_state *s = tm_state_new(select_all, NULL, err);
+    if (!s)
+        return -1;
+    ck_load l;
+    tm_error lerr;
+    int rc = load(&c, s, &l, &lerr);
+    if (rc == 0)
+        describe(&c, s, res);
+    tm_state_free(s);
+    if (rc != 0 && tm_error_is(&lerr, TM_ERR_NOMEM)) {
+        *err = lerr;
+        return -1;
+    }
+    res->damaged = rc != 0;
+    res->at_offset = rc != 0 && l.why[0];
+    res->offset = l.off;
+    if (rc != 0)
+        snprintf(res->text, sizeof res->text, "%s", l.why[0] ? l.why : lerr.msg);
+    return 0;
 }

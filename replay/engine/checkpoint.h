@@ -34,6 +34,7 @@
 
 #include "replay/engine/state.h"
 #include "store/common/tm_error.h"
+#include "store/journal/verify.h"
 
 #define TM_CKPT_DIR "checkpoints"
 #define TM_CKPT_STATS_PREFIX "tidemark.checkpoint.stats"
@@ -67,5 +68,13 @@ int tm_ckpt_write(const char *dir, const tm_state *s, uint64_t lsn, int64_t last
  * the code of the I/O error (TM_ERR_NOT_FOUND when it is gone) when it
  * cannot be read. s is then partly loaded and must be reset before use. */
 int tm_ckpt_load(const tm_ckpt *c, tm_state *s, tm_error *err);
+
+/* tidemark verify's check of the checkpoint file at path
+ * (DIR/checkpoints/<LSN>.ckpt): it is loaded whole, as replay would load
+ * it, into a state of its own (then freed). Sound (what it holds), or
+ * damaged with what is wrong and, for damage in its data, the offset of
+ * the frame (a file that cannot be read is damage too). -1 with err only
+ * when out of memory. */
+int tm_ckpt_verify(const char *path, tm_vresult *res, tm_error *err);
 
 #endif

@@ -72,23 +72,28 @@ uint64_t tm_keysum_segment(const tm_keysum *ks)
     return ks->segno;
 }
 
-/* Parses a summary file into ks (empty on entry); false when it is not a
- * sound summary of ks->segno. */
-static bool parse(tm_keysum *ks, const unsigned char *b, size_t len)
+static const char ks_nomem[] = "out of memory reading it";
+
+/* Parses a summary file into ks (empty on entry): NULL when it is a sound
+ * summary of ks->segno, else what is wrong (ks_nomem: out of memory). */
+static const char *parse(tm_keysum *ks, const unsigned char *b, size_t len)
 {
-    if (len < KS_HDR + 4 || memcmp(b, KS_MAGIC, 4) != 0 || tm_get16(b + 4) != KS_VERSION ||
-        tm_get64(b + 8) != ks->segno)
-        return false;
+    if (len < KS_HDR + 4 || memcmp(b, KS_MAGIC, 4) != 0)
+        return "it is not a key summary (bad magic or too short)";
     if (tm_crc32c(0, b, len - 4) != tm_get32(b + len - 4))
-        return false;
+        return "its checksum does not match";
+    if (tm_get16(b + 4) != KS_VERSION)
+        return "its format version is not one this tidemark reads";
+    if (tm_get64(b + 8) != ks->segno)
+        return "it names another segment than its file name";
     uint64_t nf = tm_get32(b + 16), nr = tm_get32(b + 20), nh = tm_get32(b + 24);
     if (KS_HDR + nf * KS_FRAME + nr * 8 + nh * 4 + 4 != len)
-        return false;
+        return "its counts do not match its size";
     ks->frames = calloc(nf ? nf : 1, sizeof *ks->frames);
     ks->loaded = malloc(nh ? nh * sizeof *ks->loaded : 1);
     ks->rels = malloc(nr ? nr * sizeof *ks->rels : 1);
     if (!ks->frames || !ks->loaded || !ks->rels)
-        return false;
+        return ks_nomem;
     ks->frames_cap = nf ? nf : 1;
     ks->rels_cap = nr ? nr : 1;
     const unsigned char *fp = b + KS_HDR, *rp = fp + nf * KS_FRAME, *hp = rp + nr * 8;
@@ -101,7 +106,7 @@ static bool parse(tm_keysum *ks, const unsigned char *b, size_t len)
         uint64_t start = tm_get32(fp + i * KS_FRAME + 12);
         uint64_t end = i + 1 < nf ? tm_get32(fp + (i + 1) * KS_FRAME + 12) : nh;
         if (start > end || end > nh || (i > 0 && f->offset <= ks->frames[i - 1].offset))
-            return false;
+            return "its frame list is out of order";
         f->h = ks->loaded + start;
         f->n = (size_t)(end - start);
     }
@@ -109,10 +114,62 @@ static bool parse(tm_keysum *ks, const unsigned char *b, size_t len)
     for (uint64_t i = 0; i < nr; i++) {
         ks->rels[i] = tm_get64(rp + 8 * i);
         if (i > 0 && ks->rels[i] <= ks->rels[i - 1])
-            return false;
+            return "its relation list is out of order";
     }
     ks->nrels = (size_t)nr;
-    return true;
+    return NULL;
+}
+
+/* Back to empty after a parse that failed. */
+static void clear(tm_keysum *ks)
+{
+    free(ks->frames);
+    free(ks->loaded);
+    free(ks->rels);
+    ks->frames = NULL;
+    ks->loaded = NULL;
+    ks->rels = NULL;
+    ks->nframes = ks->nrels = ks->frames_cap = ks->rels_cap = 0;
+}
+
+int tm_keysum_verify(const char *path, tm_vresult *res, tm_error *err)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    uint64_t segno;
+    unsigned char *b;
+    size_t len;
+    tm_error rerr;
+    res->damaged = true;
+    if (!tm_vname_numbered(base, ".keys", &segno)) {
+        snprintf(res->text, sizeof res->text, "its name is not that of a key summary");
+        return 0;
+    }
+    if (tm_read_file(path, KS_MAX_BYTES, &b, &len, &rerr) != 0) {
+        if (tm_error_is(&rerr, TM_ERR_NOMEM)) {
+            *err = rerr;
+            return -1;
+        }
+        snprintf(res->text, sizeof res->text, "%s", rerr.msg);
+        return 0;
+    }
+    tm_keysum *ks = tm_keysum_new(segno, err);
+    const char *why = ks ? parse(ks, b, len) : ks_nomem;
+    free(b);
+    if (why == ks_nomem) {
+        tm_keysum_free(ks);
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory checking %s", path);
+        return -1;
+    }
+    res->damaged = why != NULL;
+    if (why)
+        snprintf(res->text, sizeof res->text, "%s", why);
+    else
+        snprintf(res->text, sizeof res->text,
+                 "key summary of segment %016llx.seg, frames=%zu relations=%zu",
+                 (unsigned long long)segno, ks->nframes, ks->nrels);
+    tm_keysum_free(ks);
+    return 0;
 }
 
 tm_keysum *tm_keysum_load(const char *dir, uint64_t segno, tm_error *err)
@@ -128,18 +185,10 @@ tm_keysum *tm_keysum_load(const char *dir, uint64_t segno, tm_error *err)
     tm_error ignored;
     if (tm_read_file(path, KS_MAX_BYTES, &b, &len, &ignored) != 0)
         return ks; /* absent or unreadable: a cache we do without */
-    bool ok = parse(ks, b, len);
+    const char *why = parse(ks, b, len);
     free(b);
-    if (!ok) {
-        /* Damaged or stale: start empty (it is rebuilt by reading). */
-        free(ks->frames);
-        free(ks->loaded);
-        free(ks->rels);
-        ks->frames = NULL;
-        ks->loaded = NULL;
-        ks->rels = NULL;
-        ks->nframes = ks->nrels = ks->frames_cap = ks->rels_cap = 0;
-    }
+    if (why)
+        clear(ks); /* damaged or stale: start empty (it is rebuilt by reading) */
     return ks;
 }
 

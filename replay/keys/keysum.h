@@ -47,6 +47,7 @@
 #include <stdint.h>
 
 #include "store/common/tm_error.h"
+#include "store/journal/verify.h"
 #include "replay/query/typecmp.h"
 
 typedef struct tm_keysum tm_keysum;
@@ -54,6 +55,11 @@ typedef struct tm_keysum tm_keysum;
 /* The summary of segment segno: loaded from DIR when present and sound,
  * else empty. NULL only when out of memory (err). */
 tm_keysum *tm_keysum_load(const char *dir, uint64_t segno, tm_error *err);
+/* tidemark verify's check of the summary file at path (DIR/NNNN.keys):
+ * sound, or what makes tm_keysum_load do without it. -1 with err only when
+ * out of memory. */
+int tm_keysum_verify(const char *path, tm_vresult *res, tm_error *err);
+
 /* An empty summary (for tests and for journals that cannot hold one). */
 tm_keysum *tm_keysum_new(uint64_t segno, tm_error *err);
 void tm_keysum_free(tm_keysum *ks);

@@ -233,15 +233,18 @@ typedef struct tm_verify_totals {
     uint64_t segments, frames, records, transactions, bytes, bad_segments;
     uint64_t first_lsn, last_lsn;
     int64_t first_time, last_time;
+    /* Every file walked; those checked; those damaged (and missing
+     * segments); those verify does not know. */
+    uint64_t files, checked, damaged, unknown;
 } tm_verify_totals;
 
-/* Checks every frame of every segment (CRCs, decoding, LSN order, no gaps
- * between segments); prints one line per segment and a totals line to out.
- * Returns 0 when all is sound, 1 when something is wrong, -1 when the
- * journal cannot be read at all (err set). */
+/* Checks every file of the journal that the journal layer knows: every
+ * frame of every segment (CRCs, decoding, LSN order, no gaps between
+ * segments), each index, journal.meta; other files are reported as known,
+ * temporary or unknown (verify.h: tm_verify_run, which also takes the
+ * readers' kinds of files). Prints one line per file and a totals line to
+ * out. Returns 0 when all is sound, 1 when something is damaged, -1 when
+ * the journal cannot be read at all (err set). */
 int tm_verify(const char *dir, void *out /* FILE* */, tm_verify_totals *totals, tm_error *err);
-/* Same; with quiet, only damaged segments and the totals line are printed. */
-int tm_verify_opts(const char *dir, void *out /* FILE* */, bool quiet, tm_verify_totals *totals,
-                   tm_error *err);
 
 #endif

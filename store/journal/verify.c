@@ -1,8 +1,9 @@
-/* tidemark verify: reads every frame of every segment and checks all that
- * can be checked without the source database: both CRCs, LZ4 decoding,
- * every record decoding, each frame header's summary against its records,
- * TxBegin record counts, commit LSNs never going backwards, contiguous
- * segment numbers, and each index against its segment. */
+/* tidemark verify, the segments: reads every frame of every segment and
+ * checks all that can be checked without the source database: both CRCs,
+ * LZ4 decoding, every record decoding, each frame header's summary against
+ * its records, TxBegin record counts, commit LSNs never going backwards,
+ * contiguous segment numbers, and each index (a file of its own line)
+ * against its segment. The walk over the other files is verify_walk.c. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -18,16 +19,13 @@
 #include "store/common/lsn.h"
 #include "store/journal/seg_index.h"
 #include "store/journal/segment.h"
+#include "store/journal/verify_internal.h"
 #include "store/common/tm_time.h"
 
 typedef struct vstate {
-    const char *dir;
-    FILE *out;
-    bool quiet;
-    tm_verify_totals *tot;
+    tm_vwalk *w;
     bool have_prev;
     uint64_t prev_lsn; /* last commit LSN seen, journal-wide */
-    bool have_range;   /* totals' LSN/time range is set */
     tm_arena arena;
     tm_buf io, raw;
 } vstate;
@@ -40,7 +38,7 @@ typedef struct segstat {
     int64_t t_lo, t_hi;
     bool bad, no_offset;
     uint64_t bad_off;
-    char why[400];
+    char why[1024];
     char note[200];
 } segstat;
 
@@ -186,177 +184,190 @@ static void fmt_time(int64_t t, char *buf)
         tm_time_format(t, buf);
 }
 
-static void print_ranges(FILE *f, bool have, uint64_t lo, uint64_t hi, int64_t tlo, int64_t thi)
+void tm_verify_fmt_ranges(char *buf, size_t len, bool have, uint64_t lo, uint64_t hi, int64_t tlo,
+                          int64_t thi)
 {
     char a[TM_LSN_BUFLEN], b[TM_LSN_BUFLEN], c[TM_TIME_BUFLEN], d[TM_TIME_BUFLEN];
     if (!have) {
-        fprintf(f, " lsn none time none");
+        snprintf(buf, len, "lsn none time none");
         return;
     }
     fmt_time(tlo, c);
     fmt_time(thi, d);
-    fprintf(f, " lsn %s..%s time %s..%s", tm_lsn_format(lo, a), tm_lsn_format(hi, b), c, d);
+    snprintf(buf, len, "lsn %s..%s time %s..%s", tm_lsn_format(lo, a), tm_lsn_format(hi, b), c, d);
 }
 
-static int verify_segment(vstate *v, uint64_t segno, bool last, tm_error *err)
+/* Damage where checking could not read the file (I/O): the segment is
+ * reported as damaged with the error; out of memory stops the walk. */
+static int io_problem(segstat *s, tm_error *err)
 {
-    char name[TM_SEG_NAME_LEN], path[PATH_MAX];
-    tm_seg_name(segno, name);
-    if (tm_seg_path(v->dir, name, path, sizeof path, err) != 0)
+    if (tm_error_is(err, TM_ERR_NOMEM))
         return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        tm_error_errno(err, "cannot open segment %s", path);
-        return -1;
-    }
-    segstat s = {0};
-    tm_seg_scan sc;
-    int rc = tm_segment_scan(fd, segno, true, &sc, err);
-    char iname[TM_SEG_NAME_LEN], ipath[PATH_MAX];
-    tm_idx_name(segno, iname);
-    bool sealed =
-        tm_seg_path(v->dir, iname, ipath, sizeof ipath, err) == 0 && access(ipath, F_OK) == 0;
-    txstate tx = {0};
-    /* After a first problem the transaction state is unreliable: stop there. */
-    for (size_t i = 0; rc == 0 && !s.bad && i < sc.frames.n; i++)
-        rc = check_frame(v, fd, &sc.frames.v[i], &tx, &s, err);
-    if (rc == 0 && sc.damaged) {
-        if (last && sc.tail && !sealed)
-            problem(&s, sc.bad_offset,
-                    "torn tail (%" PRIu64 " bytes: %s); the next capture start cuts it off",
-                    sc.file_size - sc.bad_offset, sc.why);
-        else
-            problem(&s, sc.bad_offset, "%s", sc.why);
-    }
-    if (rc == 0 && !s.bad && tx.left > 0) {
-        if (last && !sealed)
-            snprintf(s.note, sizeof s.note,
-                     ", unfinished transaction at the tail from offset %" PRIu64
-                     " (cut off by the next capture start)",
-                     tx.begin_off);
-        else
-            problem(&s, sc.good_end, "segment ends inside a transaction");
-    }
-    if (rc == 0 && sealed) {
-        tm_frame_dir d = {0};
-        char why[256];
-        int ir = tm_index_read(v->dir, segno, sc.file_size, &d, why, sizeof why, err);
-        if (ir < 0) {
-            rc = -1;
-        } else if (ir == TM_IDX_BAD && !s.bad) {
-            problem(&s, 0, "index %s: %s", iname, why);
-            s.no_offset = true;
-        } else if (ir == TM_IDX_OK && !s.bad) {
-            bool same = d.n == sc.frames.n;
-            for (size_t i = 0; same && i < d.n; i++)
-                same = d.v[i].offset == sc.frames.v[i].offset &&
-                       !memcmp(&d.v[i].h, &sc.frames.v[i].h, sizeof d.v[i].h);
-            if (!same) {
-                problem(&s, 0, "index %s disagrees with the segment's frames", iname);
-                s.no_offset = true;
-            }
-        }
-        tm_frame_dir_free(&d);
-    }
-    close(fd);
-    tm_seg_scan_free(&sc);
-    if (rc != 0)
-        return -1;
-
-    tm_verify_totals *t = v->tot;
-    t->segments++;
-    t->frames += s.frames;
-    t->records += s.records;
-    t->transactions += s.tx;
-    t->bytes += sc.file_size;
-    if (s.have_range) {
-        range_add(&v->have_range, &t->first_lsn, &t->last_lsn, &t->first_time, &t->last_time,
-                  s.lsn_lo, s.t_lo);
-        range_add(&v->have_range, &t->first_lsn, &t->last_lsn, &t->first_time, &t->last_time,
-                  s.lsn_hi, s.t_hi);
-    }
-    if (s.bad) {
-        t->bad_segments++;
-        if (v->out && s.no_offset)
-            fprintf(v->out, "%s  BAD: %s\n", name, s.why);
-        else if (v->out)
-            fprintf(v->out, "%s  BAD at offset %" PRIu64 ": %s\n", name, s.bad_off, s.why);
-    } else if (v->out && !v->quiet) {
-        fprintf(v->out, "%s  ok  frames=%" PRIu64 " records=%" PRIu64 " tx=%" PRIu64, name,
-                s.frames, s.records, s.tx);
-        print_ranges(v->out, s.have_range, s.lsn_lo, s.lsn_hi, s.t_lo, s.t_hi);
-        fprintf(v->out, " bytes=%" PRIu64 " %s%s\n", sc.file_size, sealed ? "sealed" : "open",
-                s.note);
+    if (!s->bad) {
+        snprintf(s->why, sizeof s->why, "%s", err->msg);
+        s->bad = s->no_offset = true;
     }
     return 0;
 }
 
-int tm_verify_opts(const char *dir, void *outp, bool quiet, tm_verify_totals *totals, tm_error *err)
+/* Every frame of an open segment, then its tail. */
+static int check_frames(vstate *v, int fd, uint64_t segno, bool last, bool sealed, tm_seg_scan *sc,
+                        segstat *s, tm_error *err)
 {
-    FILE *out = outp;
-    tm_verify_totals local = {0};
-    tm_verify_totals *t = totals ? totals : &local;
-    memset(t, 0, sizeof *t);
-    struct stat st;
-    if (stat(dir, &st) != 0) {
-        tm_error_errno(err, "cannot open journal %s", dir);
-        return -1;
+    if (tm_segment_scan(fd, segno, true, sc, err) != 0)
+        return io_problem(s, err);
+    txstate tx = {0};
+    /* After a first problem the transaction state is unreliable: stop there. */
+    for (size_t i = 0; !s->bad && i < sc->frames.n; i++)
+        if (check_frame(v, fd, &sc->frames.v[i], &tx, s, err) != 0)
+            return io_problem(s, err);
+    if (sc->damaged) {
+        if (last && sc->tail && !sealed)
+            problem(s, sc->bad_offset,
+                    "torn tail (%" PRIu64 " bytes: %s); the next capture start cuts it off",
+                    sc->file_size - sc->bad_offset, sc->why);
+        else
+            problem(s, sc->bad_offset, "%s", sc->why);
     }
-    if (!S_ISDIR(st.st_mode)) {
-        tm_error_set(err, "journal %s is not a directory", dir);
-        return -1;
+    if (!s->bad && tx.left > 0) {
+        if (last && !sealed)
+            snprintf(s->note, sizeof s->note,
+                     ", unfinished transaction at the tail from offset %" PRIu64
+                     " (cut off by the next capture start)",
+                     tx.begin_off);
+        else
+            problem(s, sc->good_end, "segment ends inside a transaction");
     }
-    uint64_t *segs;
-    size_t n;
-    if (tm_segment_list(dir, &segs, &n, err) != 0)
+    return 0;
+}
+
+static bool same_frames(const tm_frame_dir *a, const tm_frame_dir *b)
+{
+    bool same = a->n == b->n;
+    for (size_t i = 0; same && i < a->n; i++)
+        same =
+            a->v[i].offset == b->v[i].offset && !memcmp(&a->v[i].h, &b->v[i].h, sizeof a->v[i].h);
+    return same;
+}
+
+/* The index of a sealed segment: sound in itself, and the same frames as
+ * the segment when that is sound. */
+static int verify_index(vstate *v, uint64_t segno, uint64_t seg_size, const tm_seg_scan *sc,
+                        bool seg_sound, tm_error *err)
+{
+    char sname[TM_SEG_NAME_LEN], iname[TM_SEG_NAME_LEN], why[256];
+    tm_seg_name(segno, sname);
+    tm_idx_name(segno, iname);
+    tm_frame_dir d = {0};
+    tm_vresult r = {0};
+    int ir = tm_index_read(v->w->dir, segno, seg_size, &d, why, sizeof why, err);
+    if (ir < 0 && tm_error_is(err, TM_ERR_NOMEM))
         return -1;
-    tm_meta meta;
-    tm_error merr;
-    bool meta_bad = false;
-    if (tm_meta_read(dir, &meta, &merr) != 0) {
-        if (!tm_error_is(&merr, TM_ERR_NOT_FOUND)) {
-            meta_bad = true;
-            if (out)
-                fprintf(out, "journal.meta  BAD: %s\n", merr.msg);
-        } else if (n == 0) {
-            free(segs);
-            tm_error_setc(err, TM_ERR_NOT_FOUND,
-                          "%s is not a tidemark journal (no journal.meta, no segments)", dir);
-            return -1;
-        }
+    if (ir < 0 || ir == TM_IDX_BAD) {
+        r.damaged = true;
+        snprintf(r.text, sizeof r.text, "%s", ir < 0 ? err->msg : why);
+    } else if (ir == TM_IDX_OK && seg_sound && !same_frames(&d, &sc->frames)) {
+        r.damaged = true;
+        snprintf(r.text, sizeof r.text, "it disagrees with the frames of %s", sname);
+    } else if (ir == TM_IDX_OK) {
+        snprintf(r.text, sizeof r.text, "index of %s, frames=%zu%s", sname, d.n,
+                 seg_sound ? "" : " (not compared: the segment is damaged)");
     }
-    vstate v = {.dir = dir, .out = out, .quiet = quiet, .tot = t};
+    tm_frame_dir_free(&d);
+    if (ir != TM_IDX_ABSENT)
+        tm_vwalk_report(v->w, iname, &r,
+                        "readers find the segment's frames without it (slower), nothing is "
+                        "lost; keep the file (it marks the segment sealed) or restore it from a "
+                        "backup");
+    return 0;
+}
+
+static void add_totals(vstate *v, const segstat *s, uint64_t bytes)
+{
+    tm_verify_totals *t = v->w->t;
+    t->segments++;
+    t->frames += s->frames;
+    t->records += s->records;
+    t->transactions += s->tx;
+    t->bytes += bytes;
+    if (s->bad)
+        t->bad_segments++;
+    if (s->have_range) {
+        range_add(&v->w->have_range, &t->first_lsn, &t->last_lsn, &t->first_time, &t->last_time,
+                  s->lsn_lo, s->t_lo);
+        range_add(&v->w->have_range, &t->first_lsn, &t->last_lsn, &t->first_time, &t->last_time,
+                  s->lsn_hi, s->t_hi);
+    }
+}
+
+static void segment_result(const segstat *s, uint64_t bytes, bool sealed, tm_vresult *r)
+{
+    memset(r, 0, sizeof *r);
+    if (s->bad) {
+        r->damaged = true;
+        r->at_offset = !s->no_offset;
+        r->offset = s->bad_off;
+        snprintf(r->text, sizeof r->text, "%s", s->why);
+        return;
+    }
+    char ranges[200];
+    tm_verify_fmt_ranges(ranges, sizeof ranges, s->have_range, s->lsn_lo, s->lsn_hi, s->t_lo,
+                         s->t_hi);
+    snprintf(r->text, sizeof r->text,
+             "frames=%" PRIu64 " records=%" PRIu64 " tx=%" PRIu64 " %s bytes=%" PRIu64 " %s%s",
+             s->frames, s->records, s->tx, ranges, bytes, sealed ? "sealed" : "open", s->note);
+}
+
+static int verify_segment(vstate *v, uint64_t segno, bool last, tm_error *err)
+{
+    char name[TM_SEG_NAME_LEN], path[PATH_MAX], iname[TM_SEG_NAME_LEN], ipath[PATH_MAX];
+    tm_seg_name(segno, name);
+    tm_idx_name(segno, iname);
+    if (tm_seg_path(v->w->dir, name, path, sizeof path, err) != 0 ||
+        tm_seg_path(v->w->dir, iname, ipath, sizeof ipath, err) != 0)
+        return -1;
+    bool sealed = access(ipath, F_OK) == 0;
+    struct stat st; /* the index is checked against the size also of a segment not read */
+    uint64_t size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    segstat s = {0};
+    tm_seg_scan sc = {0};
+    int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        tm_error_errno(err, "cannot open segment %s", path);
+        rc = io_problem(&s, err);
+    } else {
+        rc = check_frames(v, fd, segno, last, sealed, &sc, &s, err);
+        close(fd);
+    }
+    if (rc == 0) {
+        add_totals(v, &s, size);
+        tm_vresult r;
+        segment_result(&s, size, sealed, &r);
+        tm_vwalk_report(v->w, name, &r, NULL);
+        if (sealed)
+            rc = verify_index(v, segno, size, &sc, !s.bad, err);
+    }
+    tm_seg_scan_free(&sc);
+    return rc;
+}
+
+int tm_verify_segments(tm_vwalk *w, const uint64_t *segs, size_t n, tm_error *err)
+{
+    vstate v = {.w = w};
     tm_arena_init(&v.arena);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (i > 0 && segs[i] != segs[i - 1] + 1) {
-            char a[TM_SEG_NAME_LEN], b[TM_SEG_NAME_LEN];
-            t->bad_segments++;
-            if (out)
-                fprintf(out, "%s  BAD: missing (through %s; segments must be contiguous)\n",
-                        tm_seg_name(segs[i - 1] + 1, a), tm_seg_name(segs[i] - 1, b));
+            char a[TM_SEG_NAME_LEN], b[TM_SEG_NAME_LEN], why[100];
+            w->t->bad_segments++;
+            snprintf(why, sizeof why, "missing (through %s; segments must be contiguous)",
+                     tm_seg_name(segs[i] - 1, b));
+            tm_vwalk_missing(w, tm_seg_name(segs[i - 1] + 1, a), why);
         }
         rc = verify_segment(&v, segs[i], i + 1 == n, err);
     }
-    free(segs);
     tm_arena_free(&v.arena);
     tm_buf_free(&v.io);
     tm_buf_free(&v.raw);
-    if (rc != 0)
-        return -1;
-    bool sound = t->bad_segments == 0 && !meta_bad;
-    if (out) {
-        fprintf(out,
-                "total  segments=%" PRIu64 " bad=%" PRIu64 " frames=%" PRIu64 " records=%" PRIu64
-                " tx=%" PRIu64,
-                t->segments, t->bad_segments, t->frames, t->records, t->transactions);
-        print_ranges(out, v.have_range, t->first_lsn, t->last_lsn, t->first_time, t->last_time);
-        fprintf(out, " bytes=%" PRIu64 "  %s\n", t->bytes, sound ? "sound" : "DAMAGED");
-    }
-    return sound ? 0 : 1;
-}
-
-int tm_verify(const char *dir, void *out, tm_verify_totals *totals, tm_error *err)
-{
-    return tm_verify_opts(dir, out, false, totals, err);
+    return rc;
 }

@@ -312,7 +312,9 @@ START_TEST(checkpoints_match_full_replay)
 END_TEST
 
 /* Loading the damaged checkpoint c fails with TM_ERR_CORRUPT naming its
- * file; once it is gone, with TM_ERR_NOT_FOUND. c is restored. */
+ * file and the offset of the damaged frame, which tm_ckpt_verify (tidemark
+ * verify) reports too; once it is gone, with TM_ERR_NOT_FOUND. c is
+ * restored. */
 static void check_load_codes(const tm_ckpt *c)
 {
     tm_error err;
@@ -321,6 +323,11 @@ static void check_load_codes(const tm_ckpt *c)
     ck_assert_int_eq(tm_ckpt_load(c, s, &err), -1);
     ck_assert_msg(tm_error_is(&err, TM_ERR_CORRUPT), "%s: %s", tm_errcode_name(err.code), err.msg);
     ck_assert_str_eq(err.file, c->path);
+    ck_assert(err.has_offset && err.offset >= 56);
+    tm_vresult vr = {0};
+    ck_assert_int_eq(tm_ckpt_verify(c->path, &vr, &err), 0);
+    ck_assert_msg(vr.damaged && vr.at_offset, "%s", vr.text);
+    ck_assert_uint_eq(vr.offset, err.offset);
     tm_state_reset(s);
     size_t len;
     unsigned char *data = tmt_slurp(c->path, &len);
@@ -342,6 +349,12 @@ START_TEST(damaged_checkpoint_falls_back)
     tm_target t = {.by_lsn = true, .lsn = tx[NTX - 1].lsn};
     uint64_t none, u;
     char *want = replay_csv(dir, &t, false, NULL, &none);
+    for (size_t k = 0; k < nck; k++) { /* sound, as tidemark verify sees them */
+        tm_vresult vr = {0};
+        tm_error err;
+        ck_assert_int_eq(tm_ckpt_verify(ck[k].path, &vr, &err), 0);
+        ck_assert_msg(!vr.damaged && strstr(vr.text, "checkpoint at LSN "), "%s", vr.text);
+    }
     /* A flipped byte in a frame of the newest: the one before is used. */
     size_t len;
     unsigned char *data = tmt_slurp(ck[nck - 1].path, &len);

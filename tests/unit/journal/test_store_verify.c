@@ -1,6 +1,8 @@
-/* tidemark verify, run as the real binary: exit codes 0 (sound), 1 (damage)
- * and 2 (usage, unreadable or not a journal), its per-segment and totals
- * lines, --quiet and --help; and tm_verify's totals. */
+/* tidemark verify, run as the real binary: exit codes 0 (sound), 1 (damage,
+ * unreadable or not a journal) and 2 (usage), its lines for segments and
+ * indexes (an index has a line of its own, and its damage is its own) and
+ * its totals line, --quiet and --help; and tm_verify's totals.
+ * tests/unit/verify/ covers the other kinds of files. */
 #include <check.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -83,6 +85,10 @@ START_TEST(sound_journal)
     ck_assert_uint_ge(t.records, s.n); /* plus the preamble repeats */
     ck_assert_uint_gt(t.segments, 3);
     ck_assert_uint_eq(t.bad_segments, 0);
+    ck_assert_uint_eq(t.files, 2 * t.segments - 1); /* every segment but the open one is sealed */
+    ck_assert_uint_eq(t.checked, t.files);
+    ck_assert_uint_eq(t.damaged, 0);
+    ck_assert_uint_eq(t.unknown, 0);
     ck_assert_uint_eq(t.first_lsn, s.v[1].lsn);
     ck_assert_uint_eq(t.last_lsn, s.next_lsn);
     ck_assert_int_eq(t.first_time, s.v[1].time);
@@ -90,18 +96,23 @@ START_TEST(sound_journal)
 
     char *out;
     ck_assert_int_eq(tmt_run(&out, "verify", "--journal", dir, NULL), 0);
-    ck_assert_int_eq(lines(out), (int)t.segments + 1);
+    ck_assert_int_eq(lines(out), (int)t.files + 1);
     char want[200], a[TM_LSN_BUFLEN], b[TM_LSN_BUFLEN];
     snprintf(want, sizeof want, "0000000000000001.seg  ok  frames=");
     ck_assert_msg(strstr(out, want), "%s", out);
     ck_assert_msg(strstr(out, " sealed\n") && strstr(out, " open\n"), "%s", out);
+    ck_assert_msg(strstr(out, "\n0000000000000001.idx  ok  index of 0000000000000001.seg, frames="),
+                  "%s", out);
     snprintf(want, sizeof want,
              "total  segments=%" PRIu64 " bad=0 frames=%" PRIu64 " records=%" PRIu64
              " tx=%d lsn %s..%s time 2026-01-01 ",
              t.segments, t.frames, t.records, (int)s.ntx, tm_lsn_format(t.first_lsn, a),
              tm_lsn_format(t.last_lsn, b));
     ck_assert_msg(strstr(out, want), "'%s' lacks '%s'", out, want);
-    ck_assert_msg(strstr(out, "  sound\n"), "%s", out);
+    snprintf(want, sizeof want,
+             " files=%" PRIu64 " checked=%" PRIu64 " damaged=0 unknown=0  sound\n", t.files,
+             t.checked);
+    ck_assert_msg(strstr(out, want), "'%s' lacks '%s'", out, want);
     free(out);
     ck_assert_int_eq(tmt_run(&out, "verify", "--journal", dir, "--quiet", NULL), 0);
     ck_assert_int_eq(lines(out), 1);
@@ -143,6 +154,21 @@ START_TEST(damaged_journal)
     ck_assert_msg(strstr(out, "0000000000000002.seg  BAD: missing"), "%s", out);
     free(out);
     ck_assert(rename(moved, p2) == 0);
+    /* a damaged index is named on its own line, its segment stays sound */
+    char *i3 = tmt_idx_path(dir, 3);
+    unsigned char *ib = tmt_slurp(i3, &len);
+    ib[40] ^= 0x10;
+    tmt_spit(i3, ib, len);
+    ck_assert_int_eq(tmt_run(&out, "verify", "--journal", dir, NULL), 1);
+    ck_assert_msg(
+        strstr(out, "\n0000000000000003.idx  BAD: index checksum mismatch; readers find") &&
+            strstr(out, "\n0000000000000003.seg  ok  ") && strstr(out, " damaged=1 "),
+        "%s", out);
+    free(out);
+    ib[40] ^= 0x10;
+    tmt_spit(i3, ib, len);
+    free(ib);
+    free(i3);
     /* a segment whose header names another segment */
     char *p3 = tmt_seg_path(dir, 3);
     unsigned char *seg2 = tmt_slurp(p2, &len);

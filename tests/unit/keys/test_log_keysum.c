@@ -119,18 +119,32 @@ START_TEST(save_and_load)
     char *path = tmt_path(dir, "0000000000000003.keys");
     size_t len;
     unsigned char *b = tmt_slurp(path, &len);
+    /* tidemark verify's check agrees: sound as saved, damaged whenever a
+     * load does without the file. */
+    tm_vresult vr = {0};
+    ck_assert_int_eq(tm_keysum_verify(path, &vr, &err), 0);
+    ck_assert_msg(!vr.damaged && strstr(vr.text, "frames=3 relations=2"), "%s", vr.text);
     for (size_t i = 0; i < len; i += 7) {
         b[i] ^= 0x40;
         tmt_spit(path, b, len);
         ks = tm_keysum_load(dir, 3, &err);
         ck_assert_msg(tm_keysum_nframes(ks) == 0, "damage at byte %zu went unnoticed", i);
         tm_keysum_free(ks);
+        ck_assert_int_eq(tm_keysum_verify(path, &vr, &err), 0);
+        ck_assert_msg(vr.damaged, "verify missed damage at byte %zu", i);
         b[i] ^= 0x40;
     }
     tmt_spit(path, b, len - 1); /* truncated */
     ks = tm_keysum_load(dir, 3, &err);
     ck_assert_uint_eq(tm_keysum_nframes(ks), 0);
     tm_keysum_free(ks);
+    ck_assert_int_eq(tm_keysum_verify(path, &vr, &err), 0);
+    ck_assert(vr.damaged);
+    char *other = tmt_path(dir, "0000000000000004.keys"); /* segment 3's, under 4's name */
+    tmt_spit(other, b, len);
+    ck_assert_int_eq(tm_keysum_verify(other, &vr, &err), 0);
+    ck_assert_msg(vr.damaged && strstr(vr.text, "another segment"), "%s", vr.text);
+    free(other);
     free(b);
     free(path);
     tmt_tempdir_remove(dir);

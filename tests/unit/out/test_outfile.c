@@ -1,7 +1,10 @@
 /* Output files (replay/outfile.h): a regular file appears whole at commit
- * and not at all on abort; an existing FIFO or device is written to and
+ * and not at all on abort; an existing regular file is refused without
+ * force (untouched, also when it appears while the output is written) and
+ * replaced atomically with it; an existing FIFO or device is written to and
  * stays what it is (an --output /dev/null once replaced the device with a
- * regular file); a symbolic link stays a link; a directory is refused. */
+ * regular file); /dev/fd/N writes through that descriptor, even to a
+ * regular file; a symbolic link stays a link; a directory is refused. */
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -46,7 +49,7 @@ START_TEST(regular_file_appears_at_commit)
     snprintf(path, sizeof path, "%s/out.csv", dir);
     tm_outfile f;
     tm_error err;
-    ck_assert_int_eq(tm_outfile_open(&f, path, &err), 0);
+    ck_assert_int_eq(tm_outfile_open(&f, path, false, &err), 0);
     ck_assert_int_eq(write(f.fd, "a,b\n", 4), 4);
     ck_assert_int_ne(access(path, F_OK), 0); /* not there before commit */
     ck_assert_int_eq(tm_outfile_commit(&f, &err), 0);
@@ -59,7 +62,7 @@ START_TEST(regular_file_appears_at_commit)
     ck_assert_uint_eq(entries(), 1); /* no temporary left */
 
     /* Abort: the old file stays as it was, nothing else is left. */
-    ck_assert_int_eq(tm_outfile_open(&f, path, &err), 0);
+    ck_assert_int_eq(tm_outfile_open(&f, path, true, &err), 0);
     ck_assert_int_eq(write(f.fd, "x", 1), 1);
     tm_outfile_abort(&f);
     struct stat st;
@@ -78,7 +81,7 @@ START_TEST(fifo_is_written_not_replaced)
     ck_assert_int_ge(rd, 0);
     tm_outfile f;
     tm_error err;
-    ck_assert_int_eq(tm_outfile_open(&f, path, &err), 0);
+    ck_assert_int_eq(tm_outfile_open(&f, path, false, &err), 0);
     ck_assert_int_eq(write(f.fd, "row\n", 4), 4);
     ck_assert_int_eq(tm_outfile_commit(&f, &err), 0);
     char buf[16] = {0};
@@ -100,7 +103,7 @@ START_TEST(symlink_stays_a_link)
     ck_assert_int_eq(symlink("data.csv", link), 0);
     tm_outfile f;
     tm_error err;
-    ck_assert_int_eq(tm_outfile_open(&f, link, &err), 0);
+    ck_assert_int_eq(tm_outfile_open(&f, link, false, &err), 0);
     ck_assert_int_eq(write(f.fd, "k\n", 2), 2);
     ck_assert_int_eq(tm_outfile_commit(&f, &err), 0);
     struct stat st;
@@ -117,9 +120,140 @@ START_TEST(directory_is_refused)
 {
     tm_outfile f;
     tm_error err;
-    ck_assert_int_eq(tm_outfile_open(&f, dir, &err), -1);
+    ck_assert_int_eq(tm_outfile_open(&f, dir, true, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is a directory"));
+    ck_assert_int_eq(tm_outfile_check(dir, false, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "is a directory"));
     ck_assert_uint_eq(entries(), 0);
+}
+END_TEST
+
+static void put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void assert_content(const char *path, const char *want)
+{
+    char buf[64] = {0};
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_ge(read(fd, buf, sizeof buf - 1), 0);
+    close(fd);
+    ck_assert_str_eq(buf, want);
+}
+
+START_TEST(existing_file_is_refused_without_force)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    put_file(path, "precious\n");
+    tm_outfile f;
+    tm_error err;
+    ck_assert_int_eq(tm_outfile_check(path, false, &err), -1);
+    ck_assert(tm_error_is(&err, TM_ERR_CONFLICT));
+    ck_assert_int_eq(tm_outfile_open(&f, path, false, &err), -1);
+    ck_assert(tm_error_is(&err, TM_ERR_CONFLICT));
+    ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, "--force"), "%s", err.msg);
+    ck_assert_int_eq(f.fd, -1);
+    tm_outfile_abort(&f); /* harmless after a refusal */
+    assert_content(path, "precious\n");
+    ck_assert_uint_eq(entries(), 1);
+
+    /* A symbolic link to an existing file is refused the same way. */
+    char link[128];
+    snprintf(link, sizeof link, "%s/link.csv", dir);
+    ck_assert_int_eq(symlink("out.csv", link), 0);
+    ck_assert_int_eq(tm_outfile_open(&f, link, false, &err), -1);
+    ck_assert(tm_error_is(&err, TM_ERR_CONFLICT));
+    assert_content(path, "precious\n");
+}
+END_TEST
+
+START_TEST(force_replaces_atomically)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    put_file(path, "old\n");
+    struct stat before, after;
+    ck_assert_int_eq(stat(path, &before), 0);
+    tm_outfile f;
+    tm_error err;
+    ck_assert_int_eq(tm_outfile_check(path, true, &err), 0);
+    ck_assert_int_eq(tm_outfile_open(&f, path, true, &err), 0);
+    ck_assert_int_eq(write(f.fd, "new,rows\n", 9), 9);
+    assert_content(path, "old\n"); /* the old file is whole until commit */
+    ck_assert_uint_eq(entries(), 2);
+    ck_assert_int_eq(tm_outfile_commit(&f, &err), 0);
+    assert_content(path, "new,rows\n");
+    ck_assert_int_eq(stat(path, &after), 0);
+    ck_assert(before.st_ino != after.st_ino); /* renamed over, not rewritten in place */
+    ck_assert_uint_eq(entries(), 1);
+}
+END_TEST
+
+/* Checked at open, and again at the rename: a file that appeared while the
+ * output was written is not overwritten either. */
+START_TEST(file_appearing_meanwhile_is_kept)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    tm_outfile f;
+    tm_error err;
+    ck_assert_int_eq(tm_outfile_open(&f, path, false, &err), 0);
+    ck_assert_int_eq(write(f.fd, "mine\n", 5), 5);
+    put_file(path, "theirs\n");
+    ck_assert_int_eq(tm_outfile_commit(&f, &err), -1);
+    ck_assert(tm_error_is(&err, TM_ERR_CONFLICT));
+    ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, "--force"), "%s", err.msg);
+    assert_content(path, "theirs\n");
+    ck_assert_uint_eq(entries(), 1); /* no temporary left */
+}
+END_TEST
+
+START_TEST(dev_null_is_still_fine)
+{
+    tm_outfile f;
+    tm_error err;
+    ck_assert_int_eq(tm_outfile_check("/dev/null", false, &err), 0);
+    ck_assert_int_eq(tm_outfile_open(&f, "/dev/null", false, &err), 0);
+    ck_assert_int_eq(write(f.fd, "gone\n", 5), 5);
+    ck_assert_int_eq(tm_outfile_commit(&f, &err), 0);
+    struct stat st;
+    ck_assert_int_eq(stat("/dev/null", &st), 0);
+    ck_assert(S_ISCHR(st.st_mode));
+}
+END_TEST
+
+/* /dev/fd/N (and /dev/stdout) write through the open descriptor, as
+ * `--output /dev/stdout > file` means: the file the shell opened is written,
+ * neither refused nor replaced. */
+START_TEST(descriptor_is_written_through)
+{
+    char path[128], named[64];
+    snprintf(path, sizeof path, "%s/shell.out", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    struct stat before, after;
+    ck_assert_int_eq(fstat(fd, &before), 0);
+    snprintf(named, sizeof named, "/dev/fd/%d", fd);
+    tm_outfile f;
+    tm_error err;
+    ck_assert_int_eq(tm_outfile_open(&f, named, false, &err), 0);
+    ck_assert_int_eq(write(f.fd, "through\n", 8), 8);
+    ck_assert_int_eq(tm_outfile_commit(&f, &err), 0);
+    ck_assert_int_eq(fcntl(fd, F_GETFD), 0); /* the caller's descriptor stays open */
+    close(fd);
+    assert_content(path, "through\n");
+    ck_assert_int_eq(stat(path, &after), 0);
+    ck_assert(before.st_ino == after.st_ino);
+    ck_assert_uint_eq(entries(), 1);
+    /* a closed descriptor is an error, not a crash */
+    ck_assert_int_eq(tm_outfile_open(&f, "/dev/fd/987654", false, &err), -1);
+    ck_assert_msg(strstr(err.msg, "/dev/fd/987654"), "%s", err.msg);
 }
 END_TEST
 
@@ -128,7 +262,10 @@ int main(void)
     Suite *s = suite_create("outfile");
     TCase *tc = tm_check_case(s, "core", 0,
                               TM_TESTS(regular_file_appears_at_commit, fifo_is_written_not_replaced,
-                                       symlink_stays_a_link, directory_is_refused));
+                                       symlink_stays_a_link, directory_is_refused,
+                                       existing_file_is_refused_without_force,
+                                       force_replaces_atomically, file_appearing_meanwhile_is_kept,
+                                       dev_null_is_still_fine, descriptor_is_written_through));
     tcase_add_checked_fixture(tc, setup, teardown);
     return tm_check_run(s);
 }

@@ -1,0 +1,54 @@
+/* tm_slot_judge (capture/source/slothealth.h): what status makes of the
+ * slot rows of every server version, including what PostgreSQL 15 cannot
+ * show here (16's conflicting, 17's invalidation_reason): a missing slot,
+ * a slot of another kind or database, wal_status 'lost' (which wins over an
+ * invalidation reason, as 17 reports both for wal_removed), an invalidated
+ * one, and sound ones ('unreserved' is still sound: a warning). */
+#include <check.h>
+#include <string.h>
+
+#include "capture/source/slothealth.h"
+#include "tests/harness/tm_check.h"
+
+static tm_slot_info slot(const char *wal_status)
+{
+    tm_slot_info si = {.exists = true, .logical_pgoutput = true};
+    strcpy(si.database, "app");
+    strcpy(si.wal_status, wal_status);
+    return si;
+}
+
+START_TEST(judgements)
+{
+    tm_slot_info si = {0};
+    ck_assert_int_eq(tm_slot_judge(&si, "app", ""), TM_SLOT_MISSING);
+    si = slot("reserved");
+    ck_assert_int_eq(tm_slot_judge(&si, "app", ""), TM_SLOT_SOUND);
+    ck_assert_int_eq(tm_slot_judge(&si, "app", NULL), TM_SLOT_SOUND);
+    ck_assert_int_eq(tm_slot_judge(&si, "other", ""), TM_SLOT_FOREIGN);
+    si.logical_pgoutput = false;
+    ck_assert_int_eq(tm_slot_judge(&si, "app", ""), TM_SLOT_FOREIGN);
+    si = slot("unreserved");
+    ck_assert_int_eq(tm_slot_judge(&si, "app", ""), TM_SLOT_SOUND);
+    si = slot("lost");
+    ck_assert_int_eq(tm_slot_judge(&si, "app", ""), TM_SLOT_LOST);
+    ck_assert_int_eq(tm_slot_judge(&si, "app", "wal_removed"), TM_SLOT_LOST);
+    si = slot("reserved");
+    ck_assert_int_eq(tm_slot_judge(&si, "app", "rows_removed"), TM_SLOT_INVALIDATED);
+    ck_assert_int_eq(tm_slot_judge(&si, "app", "conflict with recovery"), TM_SLOT_INVALIDATED);
+    si = slot("");
+    ck_assert_int_eq(tm_slot_judge(&si, "app", "idle_timeout"), TM_SLOT_INVALIDATED);
+    ck_assert_str_eq(tm_slot_state_name(TM_SLOT_SOUND), "sound");
+    ck_assert_str_eq(tm_slot_state_name(TM_SLOT_LOST), "LOST");
+    ck_assert_str_eq(tm_slot_state_name(TM_SLOT_INVALIDATED), "INVALIDATED");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("slot_health");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, judgements);
+    suite_add_tcase(s, tc);
+    return tm_check_run(s);
+}

@@ -1,0 +1,288 @@
+/* tidemark verify names every damaged file of a journal, whatever its kind,
+ * through the binary and without a server: a journal of several segments
+ * (indexes), journal.meta, checkpoints and key summaries (made by tidemark
+ * checkpoint) is clean (exit 0, a line per file, no damage); one damaged
+ * byte in a segment, an index, journal.meta, a checkpoint or a key summary
+ * gives exit 1 and one BAD line naming that file (with the offset where it
+ * applies, and for the caches what damage means: replay or log will not use
+ * it, remove it or run tidemark checkpoint again), counted in the totals;
+ * an unknown file or directory is reported as unknown, not as damage;
+ * temporary files and confirmed.mark are listed, not counted as damage. */
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store/journal/journal.h"
+#include "tests/harness/support_journal.h"
+#include "tests/harness/support_store.h"
+#include "tests/harness/tm_check.h"
+#include "tests/harness/tm_run.h"
+
+#define T0 INT64_C(1767225600000000)
+#define CKPT_ADVICE "damaged; replay will not use it"
+#define KEYS_ADVICE "damaged; tidemark log will not use it"
+#define CACHE_TODO "remove it or run tidemark checkpoint again"
+
+static char *journal;
+static char ckpt_name[64]; /* "checkpoints/<LSN>.ckpt", the first one */
+
+/* public.prefs (id int PRIMARY KEY, v text): a snapshot and 300 small
+ * transactions over segments of 8 kB, then checkpoints every 200 changes. */
+static void make_journal(void)
+{
+    journal = tmt_tempdir();
+    tmt_jw_meta(journal);
+    tmt_jw j = {.time = T0};
+    tm_error err;
+    tm_writer_options o = {.segment_size = 8192, .frame_target = 1024};
+    ck_assert_msg(tm_writer_open(journal, &o, &j.w, &err) == 0, "%s", err.msg);
+    const tmt_col cols[] = {{"id", 23, 1, false, NULL}, {"v", 25, 0, false, NULL}};
+    tmt_jw_relation(j.w, 500, 1, 100, "prefs", 'f', cols, 2);
+    tmt_jw_begin(&j, 1, true, T0);
+    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, 500, 1, 0, NULL, 0, NULL, 0);
+    tmt_jw_end(&j);
+    for (int i = 0; i < 300; i++) {
+        char id[16], v[40];
+        snprintf(id, sizeof id, "%d", i);
+        snprintf(v, sizeof v, "value number %d of the test", i);
+        tm_value row[2] = {{id, (uint32_t)strlen(id), TM_KIND_TEXT},
+                           {v, (uint32_t)strlen(v), TM_KIND_TEXT}};
+        tmt_jw_begin(&j, 1, false, T0 + (i + 1) * 1000);
+        tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, 500, 1, 0, NULL, 0, row, 2);
+        tmt_jw_end(&j);
+    }
+    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
+    tm_tuple_enc_free(&j.eo);
+    tm_tuple_enc_free(&j.en);
+    tm_run_result r;
+    tm_tidemark(&r, NULL, "checkpoint", "--journal", journal, "--every", "200", "--quiet", NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+
+    char *cdir = tmt_path(journal, "checkpoints");
+    DIR *d = opendir(cdir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    ckpt_name[0] = '\0';
+    while ((e = readdir(d)))
+        if (strlen(e->d_name) == 21 && strstr(e->d_name, ".ckpt") &&
+            (!ckpt_name[0] || strcmp(e->d_name, ckpt_name + 12) < 0))
+            snprintf(ckpt_name, sizeof ckpt_name, "checkpoints/%s", e->d_name);
+    closedir(d);
+    free(cdir);
+    ck_assert_msg(ckpt_name[0], "tidemark checkpoint wrote no checkpoint");
+}
+
+static void setup(void)
+{
+    make_journal();
+}
+
+static void teardown(void)
+{
+    tmt_rmtree(journal);
+    free(journal);
+}
+
+static void verify(tm_run_result *r)
+{
+    tm_tidemark(r, NULL, "verify", "--journal", journal, NULL);
+}
+
+/* The line of file name in out ("" when none). */
+static const char *line_of(const char *out, const char *name, char *buf, size_t len)
+{
+    size_t n = strlen(name);
+    for (const char *p = out; *p;) {
+        size_t l = strcspn(p, "\n");
+        if (l > n + 1 && !strncmp(p, name, n) && p[n] == ' ') {
+            snprintf(buf, len, "%.*s", (int)l, p);
+            return buf;
+        }
+        p += l + (p[l] == '\n');
+    }
+    buf[0] = '\0';
+    return buf;
+}
+
+START_TEST(clean_journal_is_clean)
+{
+    tm_run_result r;
+    verify(&r);
+    tm_assert_exit(&r, 0);
+    char l[2048];
+    const char *must[] = {"journal.meta",         "0000000000000001.seg",  "0000000000000001.idx",
+                          "0000000000000002.seg", "0000000000000001.keys", ckpt_name};
+    for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
+        ck_assert_msg(strstr(line_of(r.out, must[i], l, sizeof l), "  ok"),
+                      "no ok line for %s:\n%s", must[i], r.out);
+    ck_assert_msg(!strstr(r.out, "BAD") && !strstr(r.out, "unknown  ") &&
+                      strstr(r.out, " damaged=0 unknown=0  sound\n"),
+                  "%s", r.out);
+    tm_run_result_free(&r);
+}
+END_TEST
+
+/* Flips one byte of file name (at `at`, or in its middle when at < 0),
+ * checks that verify names it, then puts it back. */
+static void damage_one(const char *name, long at, const char *want_status, const char *want)
+{
+    char *path = tmt_path(journal, name);
+    size_t len;
+    unsigned char *b = tmt_slurp(path, &len);
+    size_t off = at < 0 ? len / 2 : (size_t)at;
+    ck_assert_uint_lt(off, len);
+    b[off] ^= 0x20;
+    tmt_spit(path, b, len);
+
+    tm_run_result r;
+    verify(&r);
+    tm_assert_exit(&r, 1);
+    char l[2048], head[128];
+    line_of(r.out, name, l, sizeof l);
+    snprintf(head, sizeof head, "%s  %s", name, want_status);
+    ck_assert_msg(!strncmp(l, head, strlen(head)), "no '%s' line:\n%s", head, r.out);
+    ck_assert_msg(!want || strstr(l, want), "'%s' lacks '%s'", l, want);
+    ck_assert_msg(strstr(r.out, " damaged=1 ") && strstr(r.out, "  DAMAGED\n"), "%s", r.out);
+    int bad = 0;
+    for (const char *p = r.out; (p = strstr(p, "  BAD")); p++)
+        bad++;
+    ck_assert_msg(bad == 1, "%d BAD lines for one damaged file:\n%s", bad, r.out);
+    tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "verify", "--journal", journal, "--quiet", NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(!strncmp(r.out, head, strlen(head)), "--quiet:\n%s", r.out);
+    tm_run_result_free(&r);
+
+    b[off] ^= 0x20;
+    tmt_spit(path, b, len);
+    verify(&r);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    free(b);
+    free(path);
+}
+
+START_TEST(each_damaged_file_is_named)
+{
+    damage_one("0000000000000001.seg", -1, "BAD at offset ", NULL);
+    damage_one("0000000000000001.idx", -1, "BAD: ", "readers find the segment's frames without it");
+    damage_one("journal.meta", 0, "BAD: ", "restored from a backup");
+    damage_one(ckpt_name, -1, "BAD at offset ", CKPT_ADVICE);
+    damage_one(ckpt_name, 0, "BAD at offset 0: ", CACHE_TODO); /* its header */
+    damage_one("0000000000000001.keys", -1, "BAD: ", KEYS_ADVICE);
+    damage_one("0000000000000002.keys", 0, "BAD: ", CACHE_TODO);
+}
+END_TEST
+
+/* A checkpoint or a key summary cut short is damage too. */
+START_TEST(cut_caches)
+{
+    char *ck = tmt_path(journal, ckpt_name);
+    size_t len;
+    unsigned char *b = tmt_slurp(ck, &len);
+    tmt_spit(ck, b, len - 7);
+    tm_run_result r;
+    verify(&r);
+    tm_assert_exit(&r, 1);
+    char l[2048];
+    ck_assert_msg(strstr(line_of(r.out, ckpt_name, l, sizeof l), "BAD at offset"), "%s", r.out);
+    tm_run_result_free(&r);
+    tmt_spit(ck, b, len);
+    free(b);
+    free(ck);
+
+    char *keys = tmt_path(journal, "0000000000000001.keys");
+    b = tmt_slurp(keys, &len);
+    tmt_spit(keys, b, 20);
+    verify(&r);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(line_of(r.out, "0000000000000001.keys", l, sizeof l), "BAD: it is not"),
+                  "%s", r.out);
+    tm_run_result_free(&r);
+    free(b);
+    free(keys);
+}
+END_TEST
+
+START_TEST(unknown_and_temporary_files)
+{
+    char *stray = tmt_path(journal, "notes.txt"), *spool = tmt_path(journal, "spool.tmp");
+    char *mark = tmt_path(journal, "confirmed.mark"), *dir = tmt_path(journal, "old");
+    char *cstray = tmt_path(journal, "checkpoints/copy.ckpt");
+    char *ctmp = tmt_path(journal, "checkpoints/00000000000000ff.ckpt.tmp");
+    tmt_spit(stray, "hello\n", 6);
+    tmt_spit(spool, "x", 1);
+    tmt_spit(mark, "0/0\n", 4);
+    tmt_spit(cstray, "x", 1);
+    tmt_spit(ctmp, "x", 1);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    tm_run_result r;
+    verify(&r);
+    tm_assert_exit(&r, 0);
+    char l[2048];
+    ck_assert_msg(strstr(line_of(r.out, "notes.txt", l, sizeof l), "  unknown  "), "%s", r.out);
+    ck_assert_msg(strstr(line_of(r.out, "old/", l, sizeof l), "  unknown  "), "%s", r.out);
+    ck_assert_msg(strstr(line_of(r.out, "checkpoints/copy.ckpt", l, sizeof l), "  unknown  "), "%s",
+                  r.out);
+    ck_assert_msg(strstr(line_of(r.out, "spool.tmp", l, sizeof l), "  temporary  capture's spool"),
+                  "%s", r.out);
+    ck_assert_msg(strstr(line_of(r.out, "checkpoints/00000000000000ff.ckpt.tmp", l, sizeof l),
+                         "  temporary  "),
+                  "%s", r.out);
+    ck_assert_msg(strstr(line_of(r.out, "confirmed.mark", l, sizeof l), "  known  "), "%s", r.out);
+    ck_assert_msg(strstr(r.out, " damaged=0 unknown=3  sound\n"), "%s", r.out);
+    tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "verify", "--journal", journal, "--quiet", NULL);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(!strncmp(r.out, "total  ", 7) && strchr(r.out, '\n')[1] == '\0',
+                  "--quiet prints more than the totals:\n%s", r.out);
+    tm_run_result_free(&r);
+    free(stray);
+    free(spool);
+    free(mark);
+    free(dir);
+    free(cstray);
+    free(ctmp);
+}
+END_TEST
+
+/* An index whose segment is not in the journal would be taken for the
+ * index of the next segment capture creates: damage. */
+START_TEST(orphan_index)
+{
+    char *idx = tmt_idx_path(journal, 1), *far = tmt_idx_path(journal, 0x99);
+    size_t len;
+    unsigned char *b = tmt_slurp(idx, &len);
+    tmt_spit(far, b, len);
+    tm_run_result r;
+    verify(&r);
+    tm_assert_exit(&r, 1);
+    char l[2048];
+    ck_assert_msg(strstr(line_of(r.out, "0000000000000099.idx", l, sizeof l),
+                         "BAD: it indexes segment 0000000000000099.seg, which is not"),
+                  "%s", r.out);
+    tm_run_result_free(&r);
+    free(b);
+    free(idx);
+    free(far);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("verify_files");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, clean_journal_is_clean);
+    tcase_add_test(tc, each_damaged_file_is_named);
+    tcase_add_test(tc, cut_caches);
+    tcase_add_test(tc, unknown_and_temporary_files);
+    tcase_add_test(tc, orphan_index);
+    suite_add_tcase(s, tc);
+    return tm_check_run(s);
+}
