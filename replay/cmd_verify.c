@@ -13,6 +13,7 @@
 #include "store/cli/commands.h"
 #include "store/common/log.h"
 #include "store/journal/verify.h"
+#include "store/journal/segment.h"
 
 enum { OPT_JOURNAL = 1, OPT_QUIET };
 
@@ -48,17 +49,17 @@ const tm_command tm_cmd_verify = {
 
 static bool is_checkpoint(const char *name)
 {
-    return tm_vname_numbered(name, ".ckpt", NULL);
+    return tm_name_numbered(name, ".ckpt", NULL);
 }
 
 static bool is_checkpoint_tmp(const char *name)
 {
-    return tm_vname_numbered(name, ".ckpt.tmp", NULL);
+    return tm_name_numbered(name, ".ckpt.tmp", NULL);
 }
 
 static bool is_key_summary(const char *name)
 {
-    return tm_vname_numbered(name, ".keys", NULL);
+    return tm_name_numbered(name, ".keys", NULL);
 }
 
 /* The readers' files, beside the journal's own. */

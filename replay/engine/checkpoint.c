@@ -16,6 +16,7 @@
 #include "store/common/le.h"
 #include "store/common/lsn.h"
 #include "store/journal/record_decode.h"
+#include "store/journal/segment.h"
 
 #define CK_MAGIC "TMCK"
 #define CK_VERSION 1
@@ -69,7 +70,7 @@ static int cmp_ckpt(const void *a, const void *b)
 /* "%016llx.ckpt" -> lsn */
 static bool parse_name(const char *name, uint64_t *lsn)
 {
-    return tm_vname_numbered(name, ".ckpt", lsn);
+    return tm_name_numbered(name, ".ckpt", lsn);
 }
 
 static void read_header(tm_ckpt *c)

@@ -10,6 +10,7 @@
 #include "store/common/fsutil.h"
 #include "store/common/hex.h"
 #include "store/common/le.h"
+#include "store/journal/segment.h"
 
 #define KS_MAGIC "TMKS"
 #define KS_VERSION 1
@@ -141,7 +142,7 @@ int tm_keysum_verify(const char *path, tm_vresult *res, tm_error *err)
     size_t len;
     tm_error rerr;
     res->damaged = true;
-    if (!tm_vname_numbered(base, ".keys", &segno)) {
+    if (!tm_name_numbered(base, ".keys", &segno)) {
         snprintf(res->text, sizeof res->text, "its name is not that of a key summary");
         return 0;
     }

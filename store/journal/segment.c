@@ -58,12 +58,11 @@ int tm_seg_path(const char *dir, const char *name, char *buf, size_t len, tm_err
     return 0;
 }
 
-/* 16 lowercase hex digits + ".seg", exactly what tm_seg_name produces. */
-static bool parse_seg_name(const char *s, uint64_t *segno)
+bool tm_name_numbered(const char *name, const char *suffix, uint64_t *n)
 {
     uint64_t v = 0;
     for (int i = 0; i < 16; i++) {
-        char c = s[i];
+        char c = name[i];
         if (c >= '0' && c <= '9')
             v = v << 4 | (uint64_t)(c - '0');
         else if (c >= 'a' && c <= 'f')
@@ -71,9 +70,10 @@ static bool parse_seg_name(const char *s, uint64_t *segno)
         else
             return false;
     }
-    if (strcmp(s + 16, ".seg") != 0)
+    if (strcmp(name + 16, suffix) != 0)
         return false;
-    *segno = v;
+    if (n)
+        *n = v;
     return true;
 }
 
@@ -95,7 +95,7 @@ int tm_segment_list(const char *dir, uint64_t **segs, size_t *n, tm_error *err)
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         uint64_t s;
-        if (!parse_seg_name(de->d_name, &s))
+        if (!tm_name_numbered(de->d_name, ".seg", &s))
             continue;
         if (len == cap) {
             size_t nc = cap ? cap * 2 : 16;

@@ -33,6 +33,10 @@ bool tm_seg_hdr_decode(const unsigned char in[TM_SEG_HDR_SIZE], tm_seg_hdr *h, c
 
 /* "%016llx.seg" / "%016llx.idx" */
 char *tm_seg_name(uint64_t segno, char buf[TM_SEG_NAME_LEN]);
+/* Whether name is 16 lower-case hex digits then exactly suffix (".seg",
+ * ".idx", ".keys", ".ckpt", ...), as the journal names its files; the
+ * number in *n when n is not NULL. */
+bool tm_name_numbered(const char *name, const char *suffix, uint64_t *n);
 char *tm_idx_name(uint64_t segno, char buf[TM_SEG_NAME_LEN]);
 /* DIR/name into buf (PATH_MAX); -1 with err when too long. */
 int tm_seg_path(const char *dir, const char *name, char *buf, size_t len, tm_error *err);

@@ -63,8 +63,4 @@ typedef struct tm_verify_opts {
 int tm_verify_run(const char *dir, const tm_verify_opts *o, tm_verify_totals *totals,
                   tm_error *err);
 
-/* Whether name is 16 lower-case hex digits then exactly suffix (".seg",
- * ".keys", ...); the number in *n when n is not NULL. */
-bool tm_vname_numbered(const char *name, const char *suffix, uint64_t *n);
-
 #endif

@@ -21,33 +21,14 @@
 
 /* ---- names ------------------------------------------------------------- */
 
-bool tm_vname_numbered(const char *name, const char *suffix, uint64_t *n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 16; i++) {
-        char c = name[i];
-        if (c >= '0' && c <= '9')
-            v = v << 4 | (uint64_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v = v << 4 | (uint64_t)(c - 'a' + 10);
-        else
-            return false;
-    }
-    if (strcmp(name + 16, suffix) != 0)
-        return false;
-    if (n)
-        *n = v;
-    return true;
-}
-
 static bool is_segment(const char *n)
 {
-    return tm_vname_numbered(n, ".seg", NULL);
+    return tm_name_numbered(n, ".seg", NULL);
 }
 
 static bool is_index(const char *n)
 {
-    return tm_vname_numbered(n, ".idx", NULL);
+    return tm_name_numbered(n, ".idx", NULL);
 }
 
 static bool is_meta(const char *n)
@@ -372,9 +353,9 @@ static void claim_segments(ventries *e, const uint64_t *segs, size_t n)
         ventry *x = &e->v[i];
         if (x->subdir)
             continue;
-        if (tm_vname_numbered(x->base, ".seg", NULL))
+        if (tm_name_numbered(x->base, ".seg", NULL))
             x->claimed = true;
-        else if (tm_vname_numbered(x->base, ".idx", &no))
+        else if (tm_name_numbered(x->base, ".idx", &no))
             x->claimed = bsearch(&no, segs, n, sizeof *segs, cmp_u64) != NULL;
     }
 }
