@@ -32,6 +32,7 @@ enum {
     OPT_FSYNC_INTERVAL,
     OPT_SEGMENT_SIZE,
     OPT_STATUS_INTERVAL,
+    OPT_RECEIVE_TIMEOUT,
     OPT_ENDPOS,
     OPT_TX_MEMORY,
     OPT_WARN_ROWS,
@@ -91,6 +92,15 @@ static const tm_option options[] = {
      .value = "S",
      .help = "status line period in seconds (default 10)",
      .min = 1,
+     .max = 3600},
+    {.id = OPT_RECEIVE_TIMEOUT,
+     .name = "receive-timeout",
+     .kind = TM_OPT_UINT,
+     .value = "S",
+     .help = "when nothing came from the server for half of S seconds, ask it for a reply; "
+             "after S seconds of silence the connection is taken for dead and made again "
+             "(default 30; TCP keepalives are set from it unless the conninfo sets them)",
+     .min = 2,
      .max = 3600},
     {.id = OPT_ENDPOS,
      .name = "endpos",
@@ -177,6 +187,9 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
     case OPT_STATUS_INTERVAL:
         o->status_interval_s = (int)p->num;
         break;
+    case OPT_RECEIVE_TIMEOUT:
+        o->receive_timeout_s = (int)p->num;
+        break;
     case OPT_ENDPOS:
         o->endpos = p->num;
         break;
@@ -198,6 +211,7 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
     o->fsync_interval_ms = 200;
     o->segment_size = TM_DEFAULT_SEGMENT_SIZE;
     o->status_interval_s = 10;
+    o->receive_timeout_s = 30;
     o->tx_memory_budget = 256ull << 20;
     o->warn_rows = 1000;
     snprintf(o->publication, sizeof o->publication, "tidemark");
@@ -241,6 +255,7 @@ static int open_writer(const char *dir, const tm_writer_options *wo, tm_writer *
     tm_recovery rep = {0};
     tm_writer_options o = *wo;
     o.report = &rep;
+    o.keep_mark = true;
     int rc = tm_writer_open(dir, &o, w, err);
     char note[1536];
     tm_recovery_describe(dir, &rep, note, sizeof note);
@@ -293,7 +308,11 @@ static int open_source_and_journal(run *r)
         return -1;
     if (!r->fresh)
         return 0;
-    /* A directory with segments but no metadata is a first run that died. */
+    /* A first run that died: its slot is dropped and what it wrote removed. */
+    if (tm_capture_init_resume(r->o.journal, r->sql, &r->id, &r->err) != 0)
+        return -1;
+    /* Segments but no metadata and no record: a first run of an older
+     * tidemark that died. */
     tm_writer_options wo = {.segment_size = r->o.segment_size};
     if (open_writer(r->o.journal, &wo, &r->w, &r->err) != 0)
         return -1;
@@ -318,28 +337,9 @@ static int init_journal(run *r)
     return 0;
 }
 
-/* The journal's slot still holds everything since the journal's end. */
-static int check_slot(run *r)
-{
-    tm_slot_info si;
-    if (tm_slot_info_get(r->sql, r->o.slot, &si, &r->err) != 0)
-        return -1;
-    if (si.exists && si.logical_pgoutput && strcmp(si.wal_status, "lost"))
-        return 0;
-    tm_error_set(&r->err,
-                 "replication slot \"%s\" %s: changes since the journal's end may be gone (a "
-                 "gap). Start a new journal in an empty directory (it takes a fresh base "
-                 "snapshot); keep %s for the history it holds",
-                 r->o.slot,
-                 !si.exists             ? "no longer exists"
-                 : !si.logical_pgoutput ? "is not a pgoutput logical slot"
-                                        : "has lost required WAL (wal_status = lost)",
-                 r->o.journal);
-    return -1;
-}
-
-/* A later run: the journal is this source's, its slot is sound, and the
- * publication and the tables' replica identities are checked. */
+/* A later run: the journal is this source's, it does not end with a gap,
+ * its slot can continue it (or a gap is recorded), and the publication
+ * and the tables' replica identities are checked. */
 static int check_resume(run *r)
 {
     const tm_meta *m = &r->meta;
@@ -358,10 +358,12 @@ static int check_resume(run *r)
     }
     snprintf(r->o.slot, sizeof r->o.slot, "%s", m->slot);
     snprintf(r->o.publication, sizeof r->o.publication, "%s", m->publication);
-    if (check_slot(r) != 0)
-        return -1;
     tm_writer_options wo = {.segment_size = r->o.segment_size};
-    if (!r->w && open_writer(r->o.journal, &wo, &r->w, &r->err) != 0)
+    if (tm_capture_init_forget(r->o.journal, &r->err) != 0 ||
+        (!r->w && open_writer(r->o.journal, &wo, &r->w, &r->err) != 0))
+        return -1;
+    if (tm_capture_check_gap(r->o.journal, r->w, &r->err) != 0 ||
+        tm_capture_check_slot(r->sql, r->o.journal, &r->meta, r->w, &r->err) != 0)
         return -1;
     tm_oidlist tables = {0};
     if (tm_publication_ensure(r->sql, r->o.publication, &tables, &r->err) != 0)
