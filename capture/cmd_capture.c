@@ -414,6 +414,7 @@ static int cmd_capture(int argc, char **argv)
     if (!(r.o.tables = calloc((size_t)argc, sizeof *r.o.tables)))
         tm_log_error("out of memory");
     else if (parse_args(argc, argv, &r.o, &rc) == 0 && (rc = read_journal(&r)) == 0) {
+        tm_source_set_timeout(r.o.receive_timeout_s);
         if (open_source_and_journal(&r) != 0 ||
             (r.fresh ? init_journal(&r) : check_resume(&r)) != 0 || stream(&r) != 0) {
             tm_log_error("%s", r.err.msg);
