@@ -11,8 +11,10 @@
 #include "capture/source/setup.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
+#include "store/common/fsutil.h"
 #include "store/common/log.h"
 #include "store/common/lsn.h"
+#include "store/common/secret.h"
 
 volatile int tm_capture_stop_requested;
 
@@ -25,6 +27,7 @@ static void on_signal(int sig)
 enum {
     OPT_JOURNAL = 1,
     OPT_SOURCE,
+    OPT_SOURCE_FILE,
     OPT_TABLE,
     OPT_SLOT,
     OPT_PUBLICATION,
@@ -51,8 +54,16 @@ static const tm_option options[] = {
      .name = "source",
      .kind = TM_OPT_TEXT,
      .value = "CONNINFO",
-     .help = "libpq connection string or URI; PG* variables and ~/.pgpass apply (required)",
-     .flags = TM_OPT_REQUIRED},
+     .help = "libpq connection string or URI of the source; PG* variables (PGPASSWORD), "
+             "~/.pgpass and service files apply. A password written here is hidden from ps at "
+             "once, with a warning: it was visible until then (this or --source-file is "
+             "required)"},
+    {.id = OPT_SOURCE_FILE,
+     .name = "source-file",
+     .kind = TM_OPT_TEXT,
+     .value = "FILE",
+     .help = "read the connection string from FILE instead (may hold a password; a warning "
+             "when group or others can read it, as for ~/.pgpass)"},
     {.id = OPT_TABLE,
      .name = "table",
      .kind = TM_OPT_TEXT,
@@ -146,7 +157,7 @@ static int cmd_capture(int argc, char **argv);
 const tm_command tm_cmd_capture = {
     .name = "capture",
     .summary = "consume a pgoutput slot into a journal (the sidecar)",
-    .synopsis = "--journal DIR --source CONNINFO [OPTIONS]",
+    .synopsis = "--journal DIR (--source CONNINFO | --source-file FILE) [OPTIONS]",
     .description = "Consumes a pgoutput logical replication slot into the journal in DIR. The "
                    "first run (empty or absent DIR) creates the publication and slot and copies "
                    "a base snapshot of the tables; later runs resume where the journal ends. "
@@ -165,6 +176,9 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
         break;
     case OPT_SOURCE:
         o->source = p->arg;
+        break;
+    case OPT_SOURCE_FILE:
+        o->source_file = p->arg;
         break;
     case OPT_TABLE:
         o->tables[o->n_tables++] = p->arg;
@@ -204,6 +218,79 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
     }
 }
 
+/* One run of capture and what it holds open (release() lets go). */
+typedef struct run {
+    tm_capture_opts o;
+    char *conninfo; /* the source's, owned */
+    tm_meta meta;
+    bool fresh, created_dir, initialised;
+    int lock_fd;
+    tm_writer *w;
+    PGconn *sql, *repl;
+    tm_identity id;
+    tm_error err;
+} run;
+
+/* The conninfo, read from --source-file: the file's text without trailing
+ * white space, malloc'd; a warning when others may read it. NULL with err. */
+static char *read_source_file(const char *path, tm_error *err)
+{
+    struct stat st;
+    unsigned char *data;
+    size_t len;
+    if (stat(path, &st) != 0) {
+        tm_error_errno(err, "cannot read --source-file %s", path);
+        return NULL;
+    }
+    if (tm_read_file(path, 65536, &data, &len, err) != 0)
+        return NULL;
+    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' ' ||
+                   data[len - 1] == '\t'))
+        len--;
+    data[len] = '\0';
+    if (len == 0 || memchr(data, '\0', len)) {
+        tm_error_setc(err, TM_ERR_FORMAT, "--source-file %s holds no connection string", path);
+        free(data);
+        return NULL;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO))
+        tm_log_warning("--source-file %s can be read by group or others (mode %04o), and it may "
+                       "hold a password: chmod 600 %s",
+                       path, (unsigned)(st.st_mode & 07777), path);
+    return (char *)data;
+}
+
+/* The source's conninfo, owned by r: from --source (copied, then its
+ * password overwritten in argv so that ps no longer shows it) or
+ * --source-file. Its passwords are masked in every message from now on.
+ * Returns 0, 1 (a failure, said) or 2 (a usage error, said). */
+static int take_source(run *r)
+{
+    tm_capture_opts *o = &r->o;
+    if (!o->source == !o->source_file)
+        return tm_usage_error("capture", o->source ? "--source and --source-file exclude each other"
+                                                   : "name the source with --source CONNINFO or "
+                                                     "--source-file FILE");
+    if (o->source_file) {
+        r->conninfo = read_source_file(o->source_file, &r->err);
+    } else if ((r->conninfo = strdup(o->source)) != NULL &&
+               tm_secret_scrub((char *)o->source) > 0) {
+        tm_log_warning("a password was given in --source: every user of this machine could see "
+                       "it in the process list until now (it is hidden there from here on), and "
+                       "it may be in your shell history. Give it with PGPASSWORD, ~/.pgpass, a "
+                       "service file or --source-file FILE instead");
+    } else if (!r->conninfo) {
+        tm_error_setc(&r->err, TM_ERR_NOMEM, "out of memory");
+    }
+    if (!r->conninfo) {
+        tm_log_error("%s", r->err.msg);
+        return 1;
+    }
+    tm_secret_register(r->conninfo);
+    o->source = r->conninfo;
+    return 0;
+}
+
 /* Reads the command line into o (its defaults first): 0, or -1 to stop
  * with *status (after --help, or a usage error said). */
 static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
@@ -236,18 +323,6 @@ static void default_slot(const char *db, char *out, size_t len)
     }
     out[n] = '\0';
 }
-
-/* One run of capture and what it holds open (release() lets go). */
-typedef struct run {
-    tm_capture_opts o;
-    tm_meta meta;
-    bool fresh, created_dir, initialised;
-    int lock_fd;
-    tm_writer *w;
-    PGconn *sql, *repl;
-    tm_identity id;
-    tm_error err;
-} run;
 
 /* tm_writer_open, and a notice of what it repaired, if anything. */
 static int open_writer(const char *dir, const tm_writer_options *wo, tm_writer **w, tm_error *err)
@@ -413,7 +488,8 @@ static int cmd_capture(int argc, char **argv)
     int rc = 1;
     if (!(r.o.tables = calloc((size_t)argc, sizeof *r.o.tables)))
         tm_log_error("out of memory");
-    else if (parse_args(argc, argv, &r.o, &rc) == 0 && (rc = read_journal(&r)) == 0) {
+    else if (parse_args(argc, argv, &r.o, &rc) == 0 && (rc = take_source(&r)) == 0 &&
+             (rc = read_journal(&r)) == 0) {
         tm_source_set_timeout(r.o.receive_timeout_s);
         if (open_source_and_journal(&r) != 0 ||
             (r.fresh ? init_journal(&r) : check_resume(&r)) != 0 || stream(&r) != 0) {
@@ -423,5 +499,6 @@ static int cmd_capture(int argc, char **argv)
         release(&r);
     }
     free(r.o.tables);
+    free(r.conninfo);
     return rc;
 }

@@ -13,7 +13,8 @@
 
 typedef struct tm_capture_opts {
     const char *journal;
-    const char *source; /* conninfo; never printed */
+    const char *source;      /* conninfo; never printed */
+    const char *source_file; /* --source-file, as given */
     const char **tables;
     int n_tables;
     char slot[128];
