@@ -163,6 +163,26 @@ const tm_command tm_cmd_capture = {
                    "a base snapshot of the tables; later runs resume where the journal ends. "
                    "Stops cleanly on SIGINT/SIGTERM.",
     .options = options,
+    .notes = "Exactly once: before a position is confirmed to the server it is recorded, after "
+             "the fsync of the journal, in DIR/confirmed.mark. At every start whatever lies "
+             "above that mark is cut and fetched again; a damaged frame at or below it is "
+             "refused (exit 1), naming segment and offset. A write or fsync error stops capture "
+             "without confirming.\n\n"
+             "Gaps: at every start and reconnect the slot must exist, be the journal's pgoutput "
+             "slot, hold its WAL, and not be ahead of the mark. Otherwise (dropped, recreated, "
+             "lost, advanced by someone else) the transactions in between never reached the "
+             "journal: the gap (its LSN range and why) is recorded in the journal, capture exits "
+             "1, and every later start refuses the same way. Start a new journal in an empty "
+             "directory; keep the old one for the history it holds. A slot still held by the "
+             "walsender of a killed capture is waited for (up to wal_sender_timeout + 10 s).\n\n"
+             "A first run that crashed leaves DIR/init.pending; the rerun drops the slot it "
+             "created and starts over.\n\n"
+             "Status lines: lag=BYTES/SECONDS is the distance from the confirmed position to the "
+             "server's last known WAL position, and the time since anything came from the "
+             "server. Reconnects back off from 0.1 s to 30 s with jitter.\n\n"
+             "Passwords: use PGPASSWORD, ~/.pgpass, a service file or --source-file (chmod 600). "
+             "A password in --source is hidden from ps at once, with a warning; passwords are "
+             "masked in every message.",
     .exits = exits,
     .run = cmd_capture,
 };

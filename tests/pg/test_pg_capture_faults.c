@@ -403,6 +403,31 @@ START_TEST(crash_during_first_run)
 }
 END_TEST
 
+/* A journal written before the durable mark existed (no confirmed.mark)
+ * opens as before and gets a mark; nothing is lost or duplicated. */
+START_TEST(journal_without_mark_adopted)
+{
+    PGconn *c;
+    char *ci = tmc_setup_db(tm_pg_shared(), "capf_adopt", &c);
+    char *j = tmt_journal_path();
+    free(tmc_capture_to_now(c, j, ci, 0));
+    tmc_commit(c, 3);
+    free(tmc_capture_to_now(c, j, ci, 0));
+    char *mark = tmt_path(j, "confirmed.mark");
+    ck_assert(unlink(mark) == 0);
+    tmc_commit(c, 3);
+    free(tmc_capture_to_now(c, j, ci, 0));
+    ck_assert_msg(access(mark, F_OK) == 0, "no mark was made");
+    tmc_commit(c, 2);
+    free(tmc_capture_to_now(c, j, ci, 0));
+    tmc_check_exactly_once(c, j);
+    free(mark);
+    PQfinish(c);
+    free(ci);
+    tmt_journal_remove(j);
+}
+END_TEST
+
 /* What ps shows of a process: /proc/PID/cmdline, NULs as spaces. */
 static char *cmdline_of(pid_t pid)
 {
@@ -699,6 +724,7 @@ int main(void)
     tcase_add_test(tc, crash_during_first_run);
     tcase_add_test(tc, frozen_network);
     tcase_add_test(tc, password_exposure);
+    tcase_add_test(tc, journal_without_mark_adopted);
     suite_add_tcase(s, tc);
     return tm_check_run(s);
 }
