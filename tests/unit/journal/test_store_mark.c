@@ -48,6 +48,27 @@ static void open_refused(const char *dir, uint64_t seg, uint64_t off, const char
     ck_assert_msg(strstr(err.msg, says), "%s", err.msg);
 }
 
+/* Reading the journal must end in TM_ERR_CORRUPT naming seg and an offset
+ * in [lo, hi], not stop quietly before the damage as before a torn tail. */
+static void reader_refuses(const char *dir, uint64_t seg, uint64_t lo, uint64_t hi)
+{
+    tm_reader *rd;
+    tm_error err;
+    ck_assert_msg(tm_reader_open(dir, &rd, &err) == 0, "%s", err.msg);
+    const Tidemark__Record *rec;
+    int rc;
+    while ((rc = tm_reader_next(rd, &rec, &err)) == 1)
+        ;
+    tm_reader_close(rd);
+    ck_assert_msg(rc < 0, "the reader stopped quietly before damage below the mark");
+    ck_assert_msg(tm_error_is(&err, TM_ERR_CORRUPT), "%s", err.msg);
+    char *p = tmt_seg_path(dir, seg);
+    ck_assert_str_eq(err.file, p);
+    free(p);
+    ck_assert_msg(err.offset >= lo && err.offset <= hi, "offset %" PRIu64 ": %s", err.offset,
+                  err.msg);
+}
+
 static tm_mark read_mark(const char *dir)
 {
     tm_mark m;
@@ -240,6 +261,7 @@ START_TEST(bit_rot_below_mark_refused)
         bad[off] ^= 0x10;
         tmt_spit(seg, bad, len);
         open_refused(dir, 1, last.offset, "below the durable mark");
+        reader_refuses(dir, 1, last.offset, last.offset);
         size_t now;
         unsigned char *after = tmt_slurp(seg, &now);
         ck_assert_msg(now == len && memcmp(after, bad, len) == 0, "the open changed the segment");
@@ -281,6 +303,7 @@ START_TEST(segment_shorter_than_mark)
     char *seg = tmt_seg_path(dir, 1);
     ck_assert(truncate(seg, (off_t)m.offset - 1) == 0);
     open_refused(dir, 1, m.offset - 1, "the durable mark says");
+    reader_refuses(dir, 1, TM_SEG_HDR_SIZE, m.offset - 1);
     /* cut at a frame boundary below the mark: refused all the same */
     ck_assert(truncate(seg, TM_SEG_HDR_SIZE) == 0);
     open_refused(dir, 1, TM_SEG_HDR_SIZE, "the durable mark says");
