@@ -170,7 +170,9 @@ static jtx *journal_txs(const char *dir, size_t *n)
         if (rec->body_case == TIDEMARK__RECORD__BODY_BEGIN) {
             if (len == cap) {
                 cap = cap ? cap * 2 : 64;
-                v = realloc(v, cap * sizeof *v);
+                jtx *grown = realloc(v, cap * sizeof *v);
+                ck_assert_msg(grown != NULL, "out of memory");
+                v = grown;
             }
             v[len++] = (jtx){.xid = rec->begin->xid,
                              .commit_lsn = rec->begin->commit_lsn,

@@ -576,7 +576,7 @@ static bool proxy_copy(int from, int to)
 
 static void __attribute__((noreturn)) proxy_loop(int lfd, int upstream)
 {
-    int a[PROXY_MAX], b[PROXY_MAX], n = 0;
+    int a[PROXY_MAX] = {0}, b[PROXY_MAX] = {0}, n = 0;
     for (;;) {
         struct pollfd p[1 + 2 * PROXY_MAX];
         int np = 0;
