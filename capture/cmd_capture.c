@@ -11,8 +11,10 @@
 #include "capture/source/setup.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
+#include "store/common/fsutil.h"
 #include "store/common/log.h"
 #include "store/common/lsn.h"
+#include "store/common/secret.h"
 
 volatile int tm_capture_stop_requested;
 
@@ -25,6 +27,7 @@ static void on_signal(int sig)
 enum {
     OPT_JOURNAL = 1,
     OPT_SOURCE,
+    OPT_SOURCE_FILE,
     OPT_TABLE,
     OPT_SLOT,
     OPT_PUBLICATION,
@@ -32,6 +35,7 @@ enum {
     OPT_FSYNC_INTERVAL,
     OPT_SEGMENT_SIZE,
     OPT_STATUS_INTERVAL,
+    OPT_RECEIVE_TIMEOUT,
     OPT_ENDPOS,
     OPT_TX_MEMORY,
     OPT_WARN_ROWS,
@@ -50,8 +54,16 @@ static const tm_option options[] = {
      .name = "source",
      .kind = TM_OPT_TEXT,
      .value = "CONNINFO",
-     .help = "libpq connection string or URI; PG* variables and ~/.pgpass apply (required)",
-     .flags = TM_OPT_REQUIRED},
+     .help = "libpq connection string or URI of the source; PG* variables (PGPASSWORD), "
+             "~/.pgpass and service files apply. A password written here is hidden from ps at "
+             "once, with a warning: it was visible until then (this or --source-file is "
+             "required)"},
+    {.id = OPT_SOURCE_FILE,
+     .name = "source-file",
+     .kind = TM_OPT_TEXT,
+     .value = "FILE",
+     .help = "read the connection string from FILE instead (may hold a password; a warning "
+             "when group or others can read it, as for ~/.pgpass)"},
     {.id = OPT_TABLE,
      .name = "table",
      .kind = TM_OPT_TEXT,
@@ -91,6 +103,15 @@ static const tm_option options[] = {
      .value = "S",
      .help = "status line period in seconds (default 10)",
      .min = 1,
+     .max = 3600},
+    {.id = OPT_RECEIVE_TIMEOUT,
+     .name = "receive-timeout",
+     .kind = TM_OPT_UINT,
+     .value = "S",
+     .help = "when nothing came from the server for half of S seconds, ask it for a reply; "
+             "after S seconds of silence the connection is taken for dead and made again "
+             "(default 30; TCP keepalives are set from it unless the conninfo sets them)",
+     .min = 2,
      .max = 3600},
     {.id = OPT_ENDPOS,
      .name = "endpos",
@@ -136,12 +157,32 @@ static int cmd_capture(int argc, char **argv);
 const tm_command tm_cmd_capture = {
     .name = "capture",
     .summary = "consume a pgoutput slot into a journal (the sidecar)",
-    .synopsis = "--journal DIR --source CONNINFO [OPTIONS]",
+    .synopsis = "--journal DIR (--source CONNINFO | --source-file FILE) [OPTIONS]",
     .description = "Consumes a pgoutput logical replication slot into the journal in DIR. The "
                    "first run (empty or absent DIR) creates the publication and slot and copies "
                    "a base snapshot of the tables; later runs resume where the journal ends. "
                    "Stops cleanly on SIGINT/SIGTERM.",
     .options = options,
+    .notes = "Exactly once: before a position is confirmed to the server it is recorded, after "
+             "the fsync of the journal, in DIR/confirmed.mark. At every start whatever lies "
+             "above that mark is cut and fetched again; a damaged frame at or below it is "
+             "refused (exit 1), naming segment and offset. A write or fsync error stops capture "
+             "without confirming.\n\n"
+             "Gaps: at every start and reconnect the slot must exist, be the journal's pgoutput "
+             "slot, hold its WAL, and not be ahead of the mark. Otherwise (dropped, recreated, "
+             "lost, advanced by someone else) the transactions in between never reached the "
+             "journal: the gap (its LSN range and why) is recorded in the journal, capture exits "
+             "1, and every later start refuses the same way. Start a new journal in an empty "
+             "directory; keep the old one for the history it holds. A slot still held by the "
+             "walsender of a killed capture is waited for (up to wal_sender_timeout + 10 s).\n\n"
+             "A first run that crashed leaves DIR/init.pending; the rerun drops the slot it "
+             "created and starts over.\n\n"
+             "Status lines: lag=BYTES/SECONDS is the distance from the confirmed position to the "
+             "server's last known WAL position, and the time since anything came from the "
+             "server. Reconnects back off from 0.1 s to 30 s with jitter.\n\n"
+             "Passwords: use PGPASSWORD, ~/.pgpass, a service file or --source-file (chmod 600). "
+             "A password in --source is hidden from ps at once, with a warning; passwords are "
+             "masked in every message.",
     .exits = exits,
     .run = cmd_capture,
 };
@@ -155,6 +196,9 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
         break;
     case OPT_SOURCE:
         o->source = p->arg;
+        break;
+    case OPT_SOURCE_FILE:
+        o->source_file = p->arg;
         break;
     case OPT_TABLE:
         o->tables[o->n_tables++] = p->arg;
@@ -177,6 +221,9 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
     case OPT_STATUS_INTERVAL:
         o->status_interval_s = (int)p->num;
         break;
+    case OPT_RECEIVE_TIMEOUT:
+        o->receive_timeout_s = (int)p->num;
+        break;
     case OPT_ENDPOS:
         o->endpos = p->num;
         break;
@@ -191,6 +238,79 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
     }
 }
 
+/* One run of capture and what it holds open (release() lets go). */
+typedef struct run {
+    tm_capture_opts o;
+    char *conninfo; /* the source's, owned */
+    tm_meta meta;
+    bool fresh, created_dir, initialised;
+    int lock_fd;
+    tm_writer *w;
+    PGconn *sql, *repl;
+    tm_identity id;
+    tm_error err;
+} run;
+
+/* The conninfo, read from --source-file: the file's text without trailing
+ * white space, malloc'd; a warning when others may read it. NULL with err. */
+static char *read_source_file(const char *path, tm_error *err)
+{
+    struct stat st;
+    unsigned char *data;
+    size_t len;
+    if (stat(path, &st) != 0) {
+        tm_error_errno(err, "cannot read --source-file %s", path);
+        return NULL;
+    }
+    if (tm_read_file(path, 65536, &data, &len, err) != 0)
+        return NULL;
+    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r' || data[len - 1] == ' ' ||
+                   data[len - 1] == '\t'))
+        len--;
+    data[len] = '\0';
+    if (len == 0 || memchr(data, '\0', len)) {
+        tm_error_setc(err, TM_ERR_FORMAT, "--source-file %s holds no connection string", path);
+        free(data);
+        return NULL;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO))
+        tm_log_warning("--source-file %s can be read by group or others (mode %04o), and it may "
+                       "hold a password: chmod 600 %s",
+                       path, (unsigned)(st.st_mode & 07777), path);
+    return (char *)data;
+}
+
+/* The source's conninfo, owned by r: from --source (copied, then its
+ * password overwritten in argv so that ps no longer shows it) or
+ * --source-file. Its passwords are masked in every message from now on.
+ * Returns 0, 1 (a failure, said) or 2 (a usage error, said). */
+static int take_source(run *r)
+{
+    tm_capture_opts *o = &r->o;
+    if (!o->source == !o->source_file)
+        return tm_usage_error("capture", o->source ? "--source and --source-file exclude each other"
+                                                   : "name the source with --source CONNINFO or "
+                                                     "--source-file FILE");
+    if (o->source_file) {
+        r->conninfo = read_source_file(o->source_file, &r->err);
+    } else if ((r->conninfo = strdup(o->source)) != NULL &&
+               tm_secret_scrub((char *)o->source) > 0) {
+        tm_log_warning("a password was given in --source: every user of this machine could see "
+                       "it in the process list until now (it is hidden there from here on), and "
+                       "it may be in your shell history. Give it with PGPASSWORD, ~/.pgpass, a "
+                       "service file or --source-file FILE instead");
+    } else if (!r->conninfo) {
+        tm_error_setc(&r->err, TM_ERR_NOMEM, "out of memory");
+    }
+    if (!r->conninfo) {
+        tm_log_error("%s", r->err.msg);
+        return 1;
+    }
+    tm_secret_register(r->conninfo);
+    o->source = r->conninfo;
+    return 0;
+}
+
 /* Reads the command line into o (its defaults first): 0, or -1 to stop
  * with *status (after --help, or a usage error said). */
 static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
@@ -198,6 +318,7 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
     o->fsync_interval_ms = 200;
     o->segment_size = TM_DEFAULT_SEGMENT_SIZE;
     o->status_interval_s = 10;
+    o->receive_timeout_s = 30;
     o->tx_memory_budget = 256ull << 20;
     o->warn_rows = 1000;
     snprintf(o->publication, sizeof o->publication, "tidemark");
@@ -223,24 +344,13 @@ static void default_slot(const char *db, char *out, size_t len)
     out[n] = '\0';
 }
 
-/* One run of capture and what it holds open (release() lets go). */
-typedef struct run {
-    tm_capture_opts o;
-    tm_meta meta;
-    bool fresh, created_dir, initialised;
-    int lock_fd;
-    tm_writer *w;
-    PGconn *sql, *repl;
-    tm_identity id;
-    tm_error err;
-} run;
-
 /* tm_writer_open, and a notice of what it repaired, if anything. */
 static int open_writer(const char *dir, const tm_writer_options *wo, tm_writer **w, tm_error *err)
 {
     tm_recovery rep = {0};
     tm_writer_options o = *wo;
     o.report = &rep;
+    o.keep_mark = true;
     int rc = tm_writer_open(dir, &o, w, err);
     char note[1536];
     tm_recovery_describe(dir, &rep, note, sizeof note);
@@ -293,7 +403,11 @@ static int open_source_and_journal(run *r)
         return -1;
     if (!r->fresh)
         return 0;
-    /* A directory with segments but no metadata is a first run that died. */
+    /* A first run that died: its slot is dropped and what it wrote removed. */
+    if (tm_capture_init_resume(r->o.journal, r->sql, &r->id, &r->err) != 0)
+        return -1;
+    /* Segments but no metadata and no record: a first run of an older
+     * tidemark that died. */
     tm_writer_options wo = {.segment_size = r->o.segment_size};
     if (open_writer(r->o.journal, &wo, &r->w, &r->err) != 0)
         return -1;
@@ -318,28 +432,9 @@ static int init_journal(run *r)
     return 0;
 }
 
-/* The journal's slot still holds everything since the journal's end. */
-static int check_slot(run *r)
-{
-    tm_slot_info si;
-    if (tm_slot_info_get(r->sql, r->o.slot, &si, &r->err) != 0)
-        return -1;
-    if (si.exists && si.logical_pgoutput && strcmp(si.wal_status, "lost"))
-        return 0;
-    tm_error_set(&r->err,
-                 "replication slot \"%s\" %s: changes since the journal's end may be gone (a "
-                 "gap). Start a new journal in an empty directory (it takes a fresh base "
-                 "snapshot); keep %s for the history it holds",
-                 r->o.slot,
-                 !si.exists             ? "no longer exists"
-                 : !si.logical_pgoutput ? "is not a pgoutput logical slot"
-                                        : "has lost required WAL (wal_status = lost)",
-                 r->o.journal);
-    return -1;
-}
-
-/* A later run: the journal is this source's, its slot is sound, and the
- * publication and the tables' replica identities are checked. */
+/* A later run: the journal is this source's, it does not end with a gap,
+ * its slot can continue it (or a gap is recorded), and the publication
+ * and the tables' replica identities are checked. */
 static int check_resume(run *r)
 {
     const tm_meta *m = &r->meta;
@@ -358,10 +453,12 @@ static int check_resume(run *r)
     }
     snprintf(r->o.slot, sizeof r->o.slot, "%s", m->slot);
     snprintf(r->o.publication, sizeof r->o.publication, "%s", m->publication);
-    if (check_slot(r) != 0)
-        return -1;
     tm_writer_options wo = {.segment_size = r->o.segment_size};
-    if (!r->w && open_writer(r->o.journal, &wo, &r->w, &r->err) != 0)
+    if (tm_capture_init_forget(r->o.journal, &r->err) != 0 ||
+        (!r->w && open_writer(r->o.journal, &wo, &r->w, &r->err) != 0))
+        return -1;
+    if (tm_capture_check_gap(r->o.journal, r->w, &r->err) != 0 ||
+        tm_capture_check_slot(r->sql, r->o.journal, &r->meta, r->w, &r->err) != 0)
         return -1;
     tm_oidlist tables = {0};
     if (tm_publication_ensure(r->sql, r->o.publication, &tables, &r->err) != 0)
@@ -411,7 +508,9 @@ static int cmd_capture(int argc, char **argv)
     int rc = 1;
     if (!(r.o.tables = calloc((size_t)argc, sizeof *r.o.tables)))
         tm_log_error("out of memory");
-    else if (parse_args(argc, argv, &r.o, &rc) == 0 && (rc = read_journal(&r)) == 0) {
+    else if (parse_args(argc, argv, &r.o, &rc) == 0 && (rc = take_source(&r)) == 0 &&
+             (rc = read_journal(&r)) == 0) {
+        tm_source_set_timeout(r.o.receive_timeout_s);
         if (open_source_and_journal(&r) != 0 ||
             (r.fresh ? init_journal(&r) : check_resume(&r)) != 0 || stream(&r) != 0) {
             tm_log_error("%s", r.err.msg);
@@ -420,5 +519,6 @@ static int cmd_capture(int argc, char **argv)
         release(&r);
     }
     free(r.o.tables);
+    free(r.conninfo);
     return rc;
 }

@@ -6,13 +6,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "store/journal/journal.h"
+#include "capture/source/setup.h"
 #include "capture/source/source.h"
 #include "store/common/tm_error.h"
+#include "store/journal/journal.h"
 
 typedef struct tm_capture_opts {
     const char *journal;
-    const char *source; /* conninfo; never printed */
+    const char *source;      /* conninfo; never printed */
+    const char *source_file; /* --source-file, as given */
     const char **tables;
     int n_tables;
     char slot[128];
@@ -21,6 +23,7 @@ typedef struct tm_capture_opts {
     int fsync_interval_ms;     /* group commit window */
     uint64_t segment_size;     /* bytes */
     int status_interval_s;     /* status line and standby status update period */
+    int receive_timeout_s;     /* silence after which the link is taken for dead */
     uint64_t endpos;           /* stop once durable up to here; 0 = run until signalled */
     uint64_t tx_memory_budget; /* bytes of a transaction held in memory before spooling */
     uint32_t warn_rows;        /* mass-change warning threshold */
@@ -32,14 +35,53 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
                             const tm_identity *id, tm_writer *w, tm_meta *meta, tm_error *err);
 
 /* A first run that failed before its metadata was written: removes the
- * files it made (segments, indexes, spools, the lock) and the directory
- * when it made that too, so the next attempt starts clean. */
+ * files it made (segments, indexes, spools, the mark, the lock) and the
+ * directory when it made that too, so the next attempt starts clean. The
+ * first run's record (init.pending) stays when the slot it names could not
+ * be dropped, and so does the directory then. */
 void tm_capture_discard_fresh(const char *dir, bool created_dir);
+
+/* Before a first run (no journal.meta): when DIR records an earlier first
+ * run that did not finish (a crash after it created its slot, say), the
+ * slot it left is dropped if it is still there and is the one it made
+ * (same name, system and consistent point; waiting while a walsender still
+ * holds it), what it wrote in DIR is removed, and the record forgotten,
+ * saying so. -1 with err when the slot there is not that one, or the
+ * record is of another system. */
+int tm_capture_init_resume(const char *dir, PGconn *sql, const tm_identity *id, tm_error *err);
+/* A record left by a first run that did finish (journal.meta exists): gone. */
+int tm_capture_init_forget(const char *dir, tm_error *err);
 
 /* Streams from the slot into the journal until signalled, endpos, or a
  * fatal error. Reconnects by itself when the connection is lost. Returns 0
  * on a clean stop. */
 int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *w, tm_error *err);
+
+/* A journal that ends with a gap not followed by a base snapshot can take
+ * nothing more: -1 with err saying so (the gap's range and reason, and what
+ * to do), else 0. */
+int tm_capture_check_gap(const char *dir, tm_writer *w, tm_error *err);
+
+/* Checks the journal's slot before streaming from it, at every start and
+ * reconnect: waits while another walsender holds it (tm_capture_wait_slot_
+ * free), then requires that it exists, is a pgoutput slot of the journal's
+ * database, has not lost WAL nor been invalidated, and that its
+ * confirmed_flush_lsn is not ahead of the journal's durable mark (behind
+ * is fine: the server resends, and capture skips what it holds). A slot
+ * that fails is a gap: a Gap record (the LSN range and why) is journaled
+ * and fsynced under the mark, and err says what happened and what to do.
+ * Returns 0; -1 when the connection failed (try again); -2 when capture
+ * must stop (err). */
+int tm_capture_check_slot(PGconn *sql, const char *dir, const tm_meta *meta, tm_writer *w,
+                          tm_error *err);
+
+/* Waits while slot is active (held by another walsender, e.g. of a capture
+ * that was killed and that the server has not noticed yet), polling
+ * pg_replication_slots, up to wal_sender_timeout plus a margin; says so
+ * once. *si is the slot's state after. Returns 0 (free, or not there), -1
+ * when the connection failed or a stop was requested, -2 when it is still
+ * held after the wait (err). */
+int tm_capture_wait_slot_free(PGconn *sql, const char *slot, tm_slot_info *si, tm_error *err);
 
 /* Set by SIGINT/SIGTERM. */
 extern volatile int tm_capture_stop_requested;

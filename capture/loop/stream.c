@@ -6,7 +6,10 @@
  * Exactly once: the server resends from its confirmed_flush_lsn after any
  * restart; transactions whose commit LSN the journal already holds are
  * skipped. The flush position sent is the end LSN of the last durable
- * commit, or a keepalive's position when nothing at all is pending.
+ * commit, or a keepalive's position when nothing at all is pending, and it
+ * is recorded in the journal's durable mark before it is sent (confirmed
+ * <= mark <= fsynced data): at the next start everything above the mark is
+ * cut and fetched again.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -70,10 +73,15 @@ typedef struct stream {
     int64_t dirty_since;
     int64_t last_status; /* last standby status update sent */
     int64_t last_log;
-    int64_t last_commit_time;
+    int64_t last_recv; /* last message from the server (monotonic) */
+    int64_t last_ping; /* last status update that asked for a reply */
+    int64_t log_due;   /* a status line waits for a reply to a ping since */
 
-    /* table rewrites: fresh snapshots owed, one taken and waiting */
-    tm_oidlist tables, owed, clear_after_sync;
+    /* table rewrites: fresh snapshots owed, one taken and waiting; the
+     * snapshots journaled wait for a sync (clear_after_sync), then for the
+     * mark to cover that sync (clear_after_confirm), before they are
+     * forgotten: what lies above the mark is cut at the next start */
+    tm_oidlist tables, owed, clear_after_sync, clear_after_confirm;
     tm_deferred_snapshot deferred;
     bool ddl_seen;
 
@@ -117,12 +125,38 @@ static uint64_t flush_position(const stream *s)
     return d;
 }
 
+/* Records the flush position in the journal's durable mark (an fdatasync
+ * when it moved), then forgets the owed snapshots the mark now covers. */
+static int confirm(stream *s, tm_error *err)
+{
+    if (tm_writer_confirm(s->w, flush_position(s), err) != 0)
+        return -1;
+    if (s->clear_after_confirm.n == 0)
+        return 0;
+    tm_oidlist keep = {0};
+    for (int i = 0; i < s->owed.n; i++) {
+        bool done = false;
+        for (int k = 0; k < s->clear_after_confirm.n; k++)
+            done |= s->owed.oids[i] == s->clear_after_confirm.oids[k];
+        if (!done)
+            tm_oidlist_add(&keep, s->owed.oids[i]);
+    }
+    tm_oidlist_free(&s->owed);
+    s->owed = keep;
+    tm_oidlist_free(&s->clear_after_confirm);
+    return tm_owed_save(s->o->journal, &s->owed, err);
+}
+
+/* A standby status update confirming what the durable mark holds (write,
+ * flush and apply alike: never more than the mark). Returns 0, -1 when the
+ * connection failed, -2 when the mark could not be written (err). */
 static int send_status(stream *s, bool reply_requested, tm_error *err)
 {
+    if (confirm(s, err) != 0)
+        return -2;
     char buf[TM_REPL_STATUS_LEN];
-    uint64_t flush = flush_position(s);
-    size_t n = tm_repl_build_status(buf, s->received_lsn > flush ? s->received_lsn : flush, flush,
-                                    flush, tm_time_now(), reply_requested);
+    uint64_t flush = tm_writer_confirmed_lsn(s->w);
+    size_t n = tm_repl_build_status(buf, flush, flush, flush, tm_time_now(), reply_requested);
     if (PQputCopyData(s->conn, buf, (int)n) <= 0 || PQflush(s->conn) < 0) {
         tm_error_setc(err, TM_ERR_DB, "sending a status update to the server: %s",
                       PQerrorMessage(s->conn));
@@ -140,22 +174,14 @@ static int sync_journal(stream *s, tm_error *err)
     if (tm_writer_sync(s->w, err) != 0)
         return -1;
     s->dirty = false;
-    if (s->clear_after_sync.n) {
-        /* The owed snapshots are durable now: forget them. */
-        tm_oidlist keep = {0};
-        for (int i = 0; i < s->owed.n; i++) {
-            bool done = false;
-            for (int k = 0; k < s->clear_after_sync.n; k++)
-                done |= s->owed.oids[i] == s->clear_after_sync.oids[k];
-            if (!done)
-                tm_oidlist_add(&keep, s->owed.oids[i]);
-        }
-        tm_oidlist_free(&s->owed);
-        s->owed = keep;
-        tm_oidlist_free(&s->clear_after_sync);
-        if (tm_owed_save(s->o->journal, &s->owed, err) != 0)
+    /* The snapshots journaled so far are durable: forgotten once the mark
+     * covers them. */
+    for (int i = 0; i < s->clear_after_sync.n; i++)
+        if (tm_oidlist_add(&s->clear_after_confirm, s->clear_after_sync.oids[i]) != 0) {
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
             return -1;
-    }
+        }
+    tm_oidlist_free(&s->clear_after_sync);
     return 0;
 }
 
@@ -213,18 +239,22 @@ static int write_deferred_upto(stream *s, uint64_t lsn, tm_error *err)
     return 0;
 }
 
+/* The status line. Lag is what is known, never a guess: the bytes from the
+ * confirmed position to the last WAL position the server reported, and
+ * the time since anything at all came from the server (a dead link shows
+ * as a growing time, never as 0). */
 static void log_status(stream *s)
 {
     char c[TM_LSN_BUFLEN];
+    int64_t now = now_us();
     uint64_t lag = s->received_lsn > s->confirmed_lsn ? s->received_lsn - s->confirmed_lsn : 0;
-    double lag_s = 0;
-    if (lag && s->last_commit_time)
-        lag_s = (double)(tm_time_now() - s->last_commit_time) / 1e6;
+    double silent = s->last_recv ? (double)(now - s->last_recv) / 1e6 : 0;
     tm_log_info("tx=%llu changes=%llu skipped=%llu bytes=%llu confirmed=%s lag=%lluB/%.1fs",
                 (unsigned long long)s->n_tx, (unsigned long long)s->n_changes,
                 (unsigned long long)s->n_skipped, (unsigned long long)tm_writer_bytes_written(s->w),
-                tm_lsn_format(s->confirmed_lsn, c), (unsigned long long)lag, lag_s < 0 ? 0 : lag_s);
-    s->last_log = now_us();
+                tm_lsn_format(s->confirmed_lsn, c), (unsigned long long)lag, silent);
+    s->last_log = now;
+    s->log_due = 0;
 }
 
 static void count_row(stream *s, uint32_t oid)
@@ -466,7 +496,6 @@ static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
         return -1;
     s->n_tx++;
     s->n_changes += hdr.n_records;
-    s->last_commit_time = hdr.commit_time;
     mark_dirty(s);
     reset_tx(s);
     if (s->o->endpos && commit_lsn >= s->o->endpos)
@@ -523,9 +552,12 @@ static int on_pgoutput(stream *s, const char *data, size_t len, tm_error *err)
 
 static int start_replication(stream *s, tm_error *err)
 {
+    /* Everything up to the confirmed position is in the journal. */
     uint64_t from = tm_writer_durable_end_lsn(s->w);
     if (from < s->meta->start_lsn)
         from = s->meta->start_lsn;
+    if (from < tm_writer_confirmed_lsn(s->w))
+        from = tm_writer_confirmed_lsn(s->w);
     char lsn[TM_LSN_BUFLEN], cmd[1024];
     char *slot = PQescapeIdentifier(s->conn, s->meta->slot, strlen(s->meta->slot));
     char *pub = PQescapeIdentifier(s->conn, s->meta->publication, strlen(s->meta->publication));
@@ -546,11 +578,15 @@ static int start_replication(stream *s, tm_error *err)
     PQclear(r);
     tm_pgo_decoder_reset(&s->dec);
     s->confirmed_lsn = from;
+    s->last_recv = now_us();
+    s->last_ping = 0;
     tm_log_debug("streaming slot \"%s\" from %s", s->meta->slot, lsn);
     return 0;
 }
 
-/* Opens both sessions and starts streaming; -1 with err on failure. */
+/* Opens both sessions, checks the slot (which may record a gap) and starts
+ * streaming. Returns 0, -1 on a failure worth retrying, -2 when capture
+ * must stop (err). */
 static int connect_source(stream *s, tm_error *err)
 {
     tm_identity id;
@@ -559,11 +595,17 @@ static int connect_source(stream *s, tm_error *err)
         tm_source_identify(s->conn, &id, err) != 0)
         return -1;
     if (id.system_identifier != s->meta->system_identifier) {
-        tm_error_set(err, "the source is now system %llu, not %llu as the journal says",
+        tm_error_set(err,
+                     "the source is now system %llu, not %llu as the journal says: it is "
+                     "another cluster (restored or replaced), so the slot's history does not "
+                     "continue the journal; start a new journal in an empty directory",
                      (unsigned long long)id.system_identifier,
                      (unsigned long long)s->meta->system_identifier);
-        return -1;
+        return -2;
     }
+    int rc = tm_capture_check_slot(s->sql, s->o->journal, s->meta, s->w, err);
+    if (rc != 0)
+        return rc;
     tm_oidlist_free(&s->tables);
     if (tm_publication_ensure(s->sql, s->meta->publication, &s->tables, err) != 0 ||
         take_owed(s, err) != 0)
@@ -604,6 +646,7 @@ static int pump(stream *s, tm_error *err)
             return -1;
         }
         s->pumped += (size_t)n;
+        s->last_recv = now_us();
         tm_repl_msg rm;
         int rc = tm_repl_parse(buf, (size_t)n, &rm, err);
         if (rc == 0 && rm.type == TM_REPL_XLOGDATA) {
@@ -623,12 +666,14 @@ static int pump(stream *s, tm_error *err)
                 s->done = true;
             if (rc == 0 && rm.keepalive.reply_requested) {
                 if (!s->in_tx)
-                    rc = sync_journal(s, err);
-                if (rc == 0 && send_status(s, false, err) != 0)
-                    rc = -1;
+                    rc = sync_journal(s, err) == 0 ? 0 : -2;
+                if (rc == 0)
+                    rc = send_status(s, false, err);
             }
         }
         PQfreemem(buf);
+        if (rc == -2)
+            return -2;
         if (rc != 0)
             return connection_lost(s) ? -1 : -2;
         if (s->done)
@@ -665,11 +710,113 @@ static bool input_ready(stream *s, int64_t wait_us)
 #define READ_TRICKLE 4096
 #define READ_GATHER_NS 100000
 
-/* Waits for data or the next deadline. */
-static void wait_input(stream *s, int64_t timeout_us)
+/* The connection is gone: libpq closed the socket after a failed read or
+ * write. select() on it would return at once, so the loop must not wait
+ * on it (that was a busy loop until the next status update failed). */
+static bool link_down(stream *s, tm_error *err)
 {
+    if (PQstatus(s->conn) != CONNECTION_BAD && PQsocket(s->conn) >= 0)
+        return false;
+    const char *m = PQerrorMessage(s->conn);
+    size_t n = strlen(m);
+    while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+        n--;
+    tm_error_setc(err, TM_ERR_DB, "the connection to the server was lost: %.*s", (int)n,
+                  n ? m : "closed");
+    return true;
+}
+
+/* Reads what arrived on the socket into libpq's buffer; false when the
+ * connection failed (err). */
+static bool consume(stream *s, tm_error *err)
+{
+    if (PQconsumeInput(s->conn))
+        return true;
+    if (!link_down(s, err))
+        tm_error_setc(err, TM_ERR_DB, "%s", PQerrorMessage(s->conn));
+    return false;
+}
+
+/* Waits for data or the next deadline; false when the connection failed. */
+static bool wait_input(stream *s, int64_t timeout_us, tm_error *err)
+{
+    if (link_down(s, err))
+        return false;
     if (timeout_us > 0 && input_ready(s, timeout_us))
-        PQconsumeInput(s->conn);
+        return consume(s, err);
+    return true;
+}
+
+/* Nothing from the server for half the receive timeout: ask for a reply
+ * (the server answers with a keepalive at once). Nothing at all for the
+ * whole timeout: the link is dead, though no error says so (a frozen
+ * network drops packets without a reset). Returns 0, -1 or -2 as
+ * run_session does. */
+static int check_link(stream *s, int64_t now, tm_error *err)
+{
+    const int64_t timeout_us = (int64_t)s->o->receive_timeout_s * 1000000;
+    int64_t silent = now - s->last_recv;
+    if (silent >= timeout_us) {
+        tm_error_setc(err, TM_ERR_DB,
+                      "nothing came from the server for %d s (--receive-timeout): the "
+                      "connection is taken for dead",
+                      s->o->receive_timeout_s);
+        return -1;
+    }
+    if (silent >= timeout_us / 2 && s->last_ping < s->last_recv) {
+        s->last_ping = now;
+        return send_status(s, true, err);
+    }
+    return 0;
+}
+
+/* The status line every --status-interval. When the server has been
+ * silent for a second, a reply is asked for first and the line waits for
+ * it (a second at most), so that an idle but live link shows no lag. */
+static int maybe_log(stream *s, int64_t now, tm_error *err)
+{
+    const int64_t status_us = (int64_t)s->o->status_interval_s * 1000000;
+    if (now - s->last_log < status_us)
+        return 0;
+    if (now - s->last_recv < 1000000 || (s->log_due && now - s->log_due >= 1000000)) {
+        log_status(s);
+        return 0;
+    }
+    if (s->log_due)
+        return 0;
+    s->log_due = now;
+    if (s->last_ping >= s->last_recv)
+        return 0; /* asked already */
+    s->last_ping = now;
+    return send_status(s, true, err);
+}
+
+/* Group commit: sync when idle (nothing more waiting on the socket), when
+ * the window is over, or when stopping; then confirm. */
+static int group_commit(stream *s, bool idle, int64_t now, tm_error *err)
+{
+    const int64_t fsync_us = (int64_t)s->o->fsync_interval_ms * 1000;
+    if (!s->dirty || !(idle || s->done || now - s->dirty_since >= fsync_us))
+        return 0;
+    if (sync_journal(s, err) != 0)
+        return -2;
+    return send_status(s, false, err);
+}
+
+/* Is more input waiting (or about to arrive)? Lets a trickle gather. */
+static int more_input(stream *s, int rc, tm_error *err)
+{
+    bool more = rc == 1 && !s->done && input_ready(s, 0);
+    if (!more && rc == 1 && !s->done && s->dirty && !s->in_tx)
+        more = input_ready(s, IDLE_GRACE_US);
+    if (more && s->pumped < READ_TRICKLE) {
+        struct timespec gather = {0, READ_GATHER_NS};
+        nanosleep(&gather, NULL);
+    }
+    s->pumped = 0;
+    if (more && !consume(s, err))
+        return -1;
+    return more ? 1 : 0;
 }
 
 /* One connected session: returns 0 on a clean stop, -1 when the connection
@@ -679,35 +826,18 @@ static int run_session(stream *s, tm_error *err)
     const int64_t status_us = (int64_t)s->o->status_interval_s * 1000000;
     const int64_t fsync_us = (int64_t)s->o->fsync_interval_ms * 1000;
     for (;;) {
-        int rc = pump(s, err);
+        int st, rc = pump(s, err);
         if (rc < 0)
             return rc;
-        int64_t now = now_us();
-        /* Group commit: sync when idle (nothing more waiting on the socket),
-         * or when the window is over. */
-        bool more = rc == 1 && !s->done && input_ready(s, 0);
-        if (!more && rc == 1 && !s->done && s->dirty && !s->in_tx)
-            more = input_ready(s, IDLE_GRACE_US);
-        if (more && s->pumped < READ_TRICKLE) {
-            struct timespec gather = {0, READ_GATHER_NS};
-            nanosleep(&gather, NULL);
-        }
-        s->pumped = 0;
-        if (more && !PQconsumeInput(s->conn)) {
-            tm_error_setc(err, TM_ERR_DB, "%s", PQerrorMessage(s->conn));
+        int more = more_input(s, rc, err);
+        if (more < 0)
             return -1;
-        }
-        bool idle = rc == 1 && !more && !s->in_tx;
-        if (s->dirty && (idle || s->done || now - s->dirty_since >= fsync_us)) {
-            if (sync_journal(s, err) != 0)
-                return -2;
-            if (send_status(s, false, err) != 0)
-                return -1;
-        }
+        int64_t now = now_us();
+        if ((st = group_commit(s, rc == 1 && !more && !s->in_tx, now, err)) != 0)
+            return st;
         if (s->done || tm_capture_stop_requested) {
-            if (sync_journal(s, err) != 0)
+            if (sync_journal(s, err) != 0 || send_status(s, false, err) == -2)
                 return -2;
-            send_status(s, false, err);
             return 0;
         }
         if (rc == 0) {
@@ -716,15 +846,55 @@ static int run_session(stream *s, tm_error *err)
         }
         /* Standby status at least every 10 s keeps wal_sender_timeout away. */
         if (now - s->last_status >= (status_us < 10000000 ? status_us : 10000000) &&
-            send_status(s, false, err) != 0)
-            return -1;
-        if (now - s->last_log >= status_us)
-            log_status(s);
+            (st = send_status(s, false, err)) != 0)
+            return st;
+        if ((st = check_link(s, now, err)) != 0 || (st = maybe_log(s, now, err)) != 0)
+            return st;
         int64_t wait = 100000;
         if (s->dirty && fsync_us - (now - s->dirty_since) < wait)
             wait = fsync_us - (now - s->dirty_since);
-        if (!more)
-            wait_input(s, wait);
+        if (!more && !wait_input(s, wait, err))
+            return -1;
+    }
+}
+
+/* Sleeps for seconds, or until a stop is requested (a signal interrupts
+ * the sleep). Returns true when stopping. */
+static bool pause_for(double seconds)
+{
+    struct timespec t = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    while (!tm_capture_stop_requested && nanosleep(&t, &t) != 0 && errno == EINTR)
+        ;
+    return tm_capture_stop_requested != 0;
+}
+
+#define BACKOFF_MIN_S 0.1
+#define BACKOFF_MAX_S 30.0
+
+/* Comes back after a lost connection: exponential backoff from 0.1 s to
+ * 30 s, each wait drawn between half and all of it (jitter, so that many
+ * captures do not retry in step), sleeping in between (no CPU). Returns 0
+ * when streaming again, 1 when a stop was requested, -2 when capture must
+ * stop (err). */
+static int reconnect(stream *s, unsigned *seed, tm_error *err)
+{
+    double delay = BACKOFF_MIN_S;
+    for (;;) {
+        double wait = delay * (0.5 + 0.5 * (double)rand_r(seed) / RAND_MAX);
+        if (pause_for(wait))
+            return 1;
+        int rc = connect_source(s, err);
+        if (rc == 0) {
+            tm_log_info("reconnected");
+            return 0;
+        }
+        disconnect_source(s);
+        if (rc == -2)
+            return -2;
+        if (tm_capture_stop_requested)
+            return 1;
+        delay = delay * 2 < BACKOFF_MAX_S ? delay * 2 : BACKOFF_MAX_S;
+        tm_log_info("reconnect failed (%s); trying again within %.1f s", err->msg, delay);
     }
 }
 
@@ -742,7 +912,7 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
     if (rc == 0)
         rc = tm_owed_load(o->journal, &s.owed, err);
     s.last_log = now_us();
-    int backoff = 1;
+    unsigned seed = (unsigned)getpid() ^ (unsigned)s.last_log;
     if (rc == 0 && connect_source(&s, err) != 0)
         rc = -1;
     while (rc == 0) {
@@ -757,27 +927,11 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
             break;
         }
         disconnect_source(&s);
-        for (;;) {
-            for (int i = 0; i < backoff * 10 && !tm_capture_stop_requested; i++)
-                usleep(100000);
-            if (tm_capture_stop_requested) {
-                rc = 0;
-                break;
-            }
-            if (connect_source(&s, err) == 0) {
-                tm_log_info("reconnected");
-                backoff = 1;
-                rc = 0;
-                break;
-            }
-            disconnect_source(&s);
-            tm_log_info("reconnect failed (%s); retrying in %ds", err->msg,
-                        backoff < 30 ? backoff * 2 : 30);
-            if (backoff < 30)
-                backoff *= 2;
-        }
-        if (tm_capture_stop_requested)
+        rc = reconnect(&s, &seed, err);
+        if (rc == 1) {
+            rc = 0;
             break;
+        }
     }
     if (rc == 0)
         log_status(&s);
@@ -788,6 +942,7 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
     tm_oidlist_free(&s.tables);
     tm_oidlist_free(&s.owed);
     tm_oidlist_free(&s.clear_after_sync);
+    tm_oidlist_free(&s.clear_after_confirm);
     tm_txbuf_free(s.tx);
     tm_tuple_enc_free(&s.enc_old);
     tm_tuple_enc_free(&s.enc_new);

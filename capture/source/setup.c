@@ -218,12 +218,17 @@ int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_fu
 int tm_slot_info_get(PGconn *sql, const char *slot, tm_slot_info *info, tm_error *err)
 {
     const char *p[] = {slot};
-    PGresult *r = PQexecParams(sql,
-                               "SELECT slot_type = 'logical' AND plugin = 'pgoutput', database, "
-                               "coalesce(wal_status, ''), confirmed_flush_lsn, "
-                               "coalesce(active_pid, 0) FROM pg_replication_slots "
-                               "WHERE slot_name = $1",
-                               1, NULL, p, NULL, NULL, 0);
+    /* Columns newer than 14 are read through to_jsonb: absent is NULL. */
+    PGresult *r =
+        PQexecParams(sql,
+                     "SELECT coalesce(slot_type = 'logical' AND plugin = 'pgoutput', "
+                     "false), coalesce(database, ''), coalesce(wal_status, ''), "
+                     "confirmed_flush_lsn, coalesce(active_pid, 0), slot_type, "
+                     "coalesce(plugin, ''), coalesce(to_jsonb(s)->>'invalidation_reason', "
+                     "CASE WHEN (to_jsonb(s)->>'conflicting')::bool THEN 'a conflict "
+                     "with recovery' END, '') FROM pg_replication_slots s "
+                     "WHERE slot_name = $1",
+                     1, NULL, p, NULL, NULL, 0);
     memset(info, 0, sizeof *info);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         tm_error_setc(err, TM_ERR_DB, "reading slot %s: %s", slot, PQresultErrorMessage(r));
@@ -238,6 +243,73 @@ int tm_slot_info_get(PGconn *sql, const char *slot, tm_slot_info *info, tm_error
         if (!PQgetisnull(r, 0, 3))
             tm_lsn_parse(PQgetvalue(r, 0, 3), &info->confirmed_flush_lsn);
         info->active_pid = atoi(PQgetvalue(r, 0, 4));
+        snprintf(info->type, sizeof info->type, "%s", PQgetvalue(r, 0, 5));
+        snprintf(info->plugin, sizeof info->plugin, "%s", PQgetvalue(r, 0, 6));
+        snprintf(info->invalidated, sizeof info->invalidated, "%s", PQgetvalue(r, 0, 7));
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* The one value of a query without parameters, copied into out. */
+static int query_value(PGconn *sql, const char *q, char *out, size_t len, tm_error *err)
+{
+    PGresult *r = PQexec(sql, q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+        tm_error_setc(err, TM_ERR_DB, "%s: %s", q,
+                      PQresultStatus(r) == PGRES_TUPLES_OK ? "no value" : PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    snprintf(out, len, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+int tm_server_wal_lsn(PGconn *sql, uint64_t *lsn, tm_error *err)
+{
+    char v[64];
+    if (query_value(sql,
+                    "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE "
+                    "pg_current_wal_lsn() END",
+                    v, sizeof v, err) != 0)
+        return -1;
+    if (tm_lsn_parse(v, lsn) != 0) {
+        tm_error_setc(err, TM_ERR_FORMAT, "the server's WAL position \"%s\" does not parse", v);
+        return -1;
+    }
+    return 0;
+}
+
+int tm_server_setting_ms(PGconn *sql, const char *name, int64_t *ms, tm_error *err)
+{
+    const char *p[] = {name};
+    PGresult *r = PQexecParams(sql,
+                               "SELECT setting::bigint * CASE unit WHEN 's' THEN 1000 WHEN 'min' "
+                               "THEN 60000 ELSE 1 END FROM pg_settings WHERE name = $1",
+                               1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        tm_error_setc(err, TM_ERR_DB, "reading the setting %s: %s", name,
+                      PQresultStatus(r) == PGRES_TUPLES_OK ? "no such setting"
+                                                           : PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    *ms = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+int tm_slot_drop(PGconn *sql, const char *slot, tm_error *err)
+{
+    const char *p[] = {slot};
+    PGresult *r =
+        PQexecParams(sql, "SELECT pg_drop_replication_slot($1)", 1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        tm_error_setc(err, TM_ERR_DB, "dropping replication slot \"%s\": %s", slot,
+                      PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
     }
     PQclear(r);
     return 0;

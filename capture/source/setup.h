@@ -32,9 +32,24 @@ typedef struct tm_slot_info {
     char wal_status[16];
     uint64_t confirmed_flush_lsn;
     int active_pid; /* 0 when not active */
+    char type[16];  /* slot_type: "logical" or "physical" */
+    char plugin[64];
+    /* Why the server invalidated it (invalidation_reason, 17+; a conflict
+     * with recovery, 16+), or "" */
+    char invalidated[64];
 } tm_slot_info;
 
+/* What pg_replication_slots says of slot (info->exists false when it is
+ * not there). -1 with err (TM_ERR_DB) when the query fails. */
 int tm_slot_info_get(PGconn *sql, const char *slot, tm_slot_info *info, tm_error *err);
+
+/* The server's current WAL position (its replay position on a standby). */
+int tm_server_wal_lsn(PGconn *sql, uint64_t *lsn, tm_error *err);
+/* A setting in milliseconds (e.g. wal_sender_timeout), from pg_settings. */
+int tm_server_setting_ms(PGconn *sql, const char *name, int64_t *ms, tm_error *err);
+
+/* pg_drop_replication_slot(slot); -1 with err when it fails. */
+int tm_slot_drop(PGconn *sql, const char *slot, tm_error *err);
 
 /* CREATE_REPLICATION_SLOT ... LOGICAL pgoutput (SNAPSHOT 'export') on a
  * replication session. The exported snapshot stays valid until the next

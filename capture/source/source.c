@@ -27,6 +27,35 @@ static char *merged_options(const char *conninfo)
     return merged;
 }
 
+static int net_timeout_s = 30;
+
+void tm_source_set_timeout(int seconds)
+{
+    net_timeout_s = seconds > 0 ? seconds : 30;
+}
+
+/* The network defaults, as keywords and values: they come before the
+ * user's conninfo in PQconnectdbParams, so that the conninfo overrides
+ * them. PGCONNECT_TIMEOUT, when set, is left to libpq. */
+static int net_defaults(const char **keys, const char **vals, char bufs[5][16])
+{
+    int t = net_timeout_s, n = 0;
+    snprintf(bufs[0], 16, "%d", t / 3 > 0 ? t / 3 : 1);
+    snprintf(bufs[1], 16, "%d", t / 6 > 0 ? t / 6 : 1);
+    snprintf(bufs[2], 16, "%d", t * 1000);
+    snprintf(bufs[3], 16, "%d", t);
+    const char *k[] = {"keepalives",       "keepalives_idle",  "keepalives_interval",
+                       "keepalives_count", "tcp_user_timeout", "connect_timeout"};
+    const char *v[] = {"1", bufs[0], bufs[1], "3", bufs[2], bufs[3]};
+    for (int i = 0; i < 6; i++) {
+        if (i == 5 && getenv("PGCONNECT_TIMEOUT"))
+            continue;
+        keys[n] = k[i];
+        vals[n++] = v[i];
+    }
+    return n;
+}
+
 PGconn *tm_source_connect(const char *conninfo, bool replication, tm_error *err)
 {
     char *errmsg = NULL;
@@ -45,9 +74,17 @@ PGconn *tm_source_connect(const char *conninfo, bool replication, tm_error *err)
         tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    const char *keys[] = {"dbname", "options", "fallback_application_name",
-                          replication ? "replication" : NULL, NULL};
-    const char *vals[] = {conninfo, options, "tidemark", replication ? "database" : NULL, NULL};
+    const char *keys[16], *vals[16];
+    char bufs[5][16];
+    int n = net_defaults(keys, vals, bufs);
+    /* After the conninfo: ours win (the output settings, replication). */
+    const char *k[] = {"dbname", "options", "fallback_application_name", "replication"};
+    const char *v[] = {conninfo, options, "tidemark", "database"};
+    for (int i = 0; i < (replication ? 4 : 3); i++) {
+        keys[n] = k[i];
+        vals[n++] = v[i];
+    }
+    keys[n] = vals[n] = NULL;
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     free(options);
     if (!conn) {

@@ -23,10 +23,18 @@ typedef struct tm_identity {
     char database[128];
 } tm_identity;
 
-/* Connects with the user's conninfo (string or URI; PG* variables and
- * ~/.pgpass apply) plus our pinned options. Errors never contain the
- * conninfo (it may hold a password). */
+/* Connects with the user's conninfo (string or URI; PG* variables,
+ * ~/.pgpass and service files apply) plus our pinned options. Errors never
+ * contain the conninfo (it may hold a password). Unless the conninfo sets
+ * them, TCP keepalives (keepalives, keepalives_idle, keepalives_interval,
+ * keepalives_count), tcp_user_timeout and connect_timeout are set from the
+ * network timeout, so that a link that died without a reset is noticed. */
 PGconn *tm_source_connect(const char *conninfo, bool replication, tm_error *err);
+
+/* The network timeout in seconds the connection defaults come from (30
+ * until set): keepalives after a third of it, then every sixth, three
+ * probes; tcp_user_timeout and connect_timeout the whole of it. */
+void tm_source_set_timeout(int seconds);
 /* IDENTIFY_SYSTEM on a replication session. */
 int tm_source_identify(PGconn *repl, tm_identity *id, tm_error *err);
 /* "host:port/db" of a connection, for logs (never the password). */

@@ -253,6 +253,14 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
     }
     if (rc < 0 || tm_state_flush(s, err) != 0)
         goto fail;
+    /* A gap after the last transaction applied (the end of the journal, as
+     * capture leaves it when it finds one): the transactions it lost may
+     * come before the target, so the state there is not known either. */
+    if (pending_gap && (!t->by_lsn || t->lsn > gap_lsn)) {
+        info->gap_lsn = gap_lsn;
+        snprintf(info->gap_reason, sizeof info->gap_reason, "%s", gap_reason);
+        tm_state_gap(s);
+    }
     if (!seen_base) {
         tm_error_set(err,
                      "journal %s holds no base snapshot yet (capture has not completed its "

@@ -1,4 +1,5 @@
-/* The logger (see log.h): one prefix, one level, inert lines on stderr. */
+/* The logger (see log.h): one prefix, one level, inert lines on stderr,
+ * passwords masked. */
 #include "store/common/log.h"
 
 #include <stdarg.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "store/common/inert.h"
+#include "store/common/secret.h"
 
 static const char *log_command;
 static tm_log_level log_level = TM_LOG_INFO;
@@ -31,8 +33,17 @@ bool tm_log_enabled(tm_log_level level)
 static void emit(const char *lead, tm_log_level level, const char *tail, const char *fmt,
                  va_list ap)
 {
-    char *msg;
-    if (vasprintf(&msg, fmt, ap) < 0)
+    char *raw, *msg;
+    if (vasprintf(&raw, fmt, ap) < 0)
+        return;
+    /* Passwords never reach a log line (secret.h); "***" for a run of
+     * hidden bytes at most triples the text. */
+    size_t mlen = strlen(raw) * 3 + 4;
+    msg = malloc(mlen);
+    if (msg)
+        tm_secret_mask(raw, msg, mlen);
+    free(raw);
+    if (!msg)
         return;
     size_t room = strlen(lead) + (log_command ? strlen(log_command) : 0) +
                   TM_INERT_SIZE(strlen(msg)) + strlen(tail) + 32;

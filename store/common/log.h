@@ -4,7 +4,9 @@
  *   tidemark CMD: WARNING: message     (warnings)
  * ("tidemark: " before a command is set). The message is made inert
  * (inert.h): control characters in names, paths and values it echoes are
- * escaped, so a line is always one line. One place sets the command's name
+ * escaped, so a line is always one line. Passwords of connection strings
+ * in it are shown as "***" (secret.h), also libpq's error texts quoting a
+ * conninfo. One place sets the command's name
  * and the level (the command-line parser, store/cli/opts.c: --quiet keeps
  * warnings and errors, --verbose adds debugging). Usage text and the output
  * a command was asked for go to stdout, not here. */

@@ -7,6 +7,7 @@
  *   DIR/NNNNNNNNNNNNNNNN.seg    segments, NNNN = 16 hex digits, 1, 2, 3, ...
  *   DIR/NNNNNNNNNNNNNNNN.idx    index of a sealed segment (frame directory)
  *   DIR/capture.lock            held (flock) by a running writer, holds its pid
+ *   DIR/confirmed.mark          the durable confirmed mark (below), when kept
  *
  * A frame holds a run of Records (proto/journal.proto), each a varint length
  * plus the packed Record, LZ4-compressed and CRC32C-checked, behind a fixed
@@ -62,6 +63,31 @@ int tm_meta_read(const char *dir, tm_meta *meta, tm_error *err);
 int tm_journal_lock(const char *dir, int *lock_fd, tm_error *err);
 void tm_journal_unlock(int lock_fd);
 
+/* ---- durable confirmed mark --------------------------------------------- */
+
+/* How far the journal is durable and protected, and what was confirmed to
+ * the server (store/journal/mark.h has the file format). Everything up to
+ * offset in segment (and every segment before it) was fsynced before the
+ * mark was written, and the mark is written before lsn is confirmed to the
+ * server: confirmed <= mark <= fsynced data. On open, a writer cuts only
+ * what lies above the mark (the server sends it again); damage at or below
+ * it is corruption and the open fails. */
+typedef struct tm_mark {
+    uint64_t seq;     /* sequence number, from 1 */
+    uint64_t segment; /* segment number */
+    uint64_t offset;  /* end of the last durable frame in it */
+    uint64_t lsn;     /* the confirmed position (a commit's end or a keepalive's) */
+    int64_t time;     /* when it was written, us since the Unix epoch */
+    /* Made for a journal written before marks existed: lsn is the end of
+     * its last transaction, and the server may have been confirmed a
+     * keepalive position beyond it. Cleared by the first confirmation. */
+    bool adopted;
+} tm_mark;
+
+/* Returns 1 with *m when DIR has a mark, 0 when it has none, or -1 with err
+ * (TM_ERR_CORRUPT, the file as context, when neither copy is valid). */
+int tm_mark_read(const char *dir, tm_mark *m, tm_error *err);
+
 /* ---- writer ------------------------------------------------------------ */
 
 /* What tm_writer_open repaired in the last segment. */
@@ -74,6 +100,9 @@ typedef struct tm_recovery {
     bool torn_write;        /* damage was cut (else only an unfinished transaction) */
     uint64_t damage_offset; /* where the damage began (torn_write) */
     char why[256];          /* what the damage was (torn_write, header_torn) */
+    /* The cut was at the durable mark: what it removed was never
+     * confirmed to the server, which sends it again. */
+    bool above_mark;
 } tm_recovery;
 
 /* The notice that says it, one line without a newline ("journal
@@ -88,16 +117,24 @@ typedef struct tm_writer_options {
     /* When set, tm_writer_open fills it with what it repaired, also when
      * it fails after cutting. */
     tm_recovery *report;
+    /* Keep the durable confirmed mark (capture): a new journal gets one,
+     * and so does a journal written before marks existed (adopted, at the
+     * end of its last transaction). A journal that has a mark keeps it
+     * whatever this says. */
+    bool keep_mark;
 } tm_writer_options;
 
 typedef struct tm_writer tm_writer;
 
 /* Opens (creating if needed, mode 0700) the journal directory for appending.
- * Recovers a torn tail of the last segment: the tail is cut back to the end
- * of the last good frame that ends a transaction (opt->report says what was
- * cut; nothing is printed). A bad frame anywhere else is an error
- * (TM_ERR_CORRUPT) naming the segment and offset, in its message and as its
- * context. */
+ * With a durable mark, everything above the mark is cut, sound or not (it
+ * was never confirmed, and after a failed write or fsync the page cache
+ * cannot be trusted), and damage at or below it, or a segment shorter than
+ * it, is an error (TM_ERR_CORRUPT). Without one, a torn tail of the last
+ * segment is cut back to the end of the last good frame that ends a
+ * transaction. opt->report says what was cut; nothing is printed. A bad
+ * frame anywhere else is an error (TM_ERR_CORRUPT) naming the segment and
+ * offset, in its message and as its context. */
 int tm_writer_open(const char *dir, const tm_writer_options *opt, tm_writer **out, tm_error *err);
 
 /* Standalone record, outside any transaction (Relation, Gap, or a
@@ -132,6 +169,17 @@ uint64_t tm_writer_durable_commit_lsn(const tm_writer *w);
 uint64_t tm_writer_last_commit_lsn(const tm_writer *w);
 /* Bytes written to segments since open (for status lines). */
 uint64_t tm_writer_bytes_written(const tm_writer *w);
+
+/* Records in the durable mark that lsn may be confirmed to the server, with
+ * everything the last tm_writer_sync made durable: call it after
+ * tm_writer_sync and before sending lsn. The mark's LSN never goes back (a
+ * lower lsn keeps the higher one). Writes and fdatasyncs the mark only when
+ * it changes. Fails on a writer that keeps no mark, or one that failed. */
+int tm_writer_confirm(tm_writer *w, uint64_t lsn, tm_error *err);
+/* The mark's confirmed LSN (0 without a mark). */
+uint64_t tm_writer_confirmed_lsn(const tm_writer *w);
+/* The mark, when the journal keeps one (false otherwise). */
+bool tm_writer_mark(const tm_writer *w, tm_mark *out);
 
 /* Syncs, then closes. Returns the sync result; w is freed either way. */
 int tm_writer_close(tm_writer *w, tm_error *err);

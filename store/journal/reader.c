@@ -7,7 +7,9 @@
  * The last segment may end in a torn frame or an unfinished transaction
  * (a crash, or a writer at work): the reader stops before them, at the last
  * frame that ends at a safe point, as recovery would. Damage anywhere else
- * is an error naming the segment and offset. */
+ * is an error naming the segment and offset, and so is damage at the tail
+ * that lies below the journal's durable mark (it was fsynced and confirmed:
+ * no torn write, and recovery refuses it too). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -29,6 +31,8 @@ struct tm_reader {
     char *dir;
     uint64_t *segs;
     size_t nsegs;
+    bool has_mark; /* the durable mark, as it was at open */
+    tm_mark mark;
 
     /* the loaded segment */
     bool loaded;
@@ -165,7 +169,9 @@ static int load_segment(tm_reader *r, size_t si, tm_error *err)
     }
     tm_frame_dir_free(&r->frames);
     r->frames = sc.frames;
-    bool torn_tail = last && sc.damaged && sc.tail;
+    /* Up to here the segment was fsynced and confirmed: nothing is torn. */
+    uint64_t marked = r->has_mark && r->mark.segment == r->segs[si] ? r->mark.offset : 0;
+    bool torn_tail = last && sc.damaged && sc.tail && sc.bad_offset >= marked;
     if (sc.damaged && !torn_tail) {
         r->seg_damaged = true;
         r->bad_offset = sc.bad_offset;
@@ -183,8 +189,19 @@ static int load_segment(tm_reader *r, size_t si, tm_error *err)
         rc = tm_frame_read(r->fd, e->offset, &e->h, &h, &r->io, &r->raw, why, sizeof why, err);
         if (rc < 0)
             return io_fail(r, err);
+        if (rc == 1 && e->offset < marked) {
+            r->seg_damaged = true;
+            r->bad_offset = e->offset;
+            snprintf(r->bad_why, sizeof r->bad_why, "%.200s; it lies below the durable mark", why);
+        }
         if (rc == 1)
             r->frames.n--;
+    }
+    if (!r->seg_damaged && r->seg_size < marked) {
+        r->seg_damaged = true;
+        r->bad_offset = r->seg_size;
+        snprintf(r->bad_why, sizeof r->bad_why,
+                 "the segment ends before the durable mark (offset %" PRIu64 ")", marked);
     }
     /* Stop after the last frame that ends at a safe point. */
     for (size_t i = r->frames.n; i-- > 0;) {
@@ -218,7 +235,9 @@ int tm_reader_open(const char *dir, tm_reader **out, tm_error *err)
     }
     r->fd = -1;
     tm_arena_init(&r->arena);
-    if (tm_segment_list(dir, &r->segs, &r->nsegs, err) != 0) {
+    int hm = tm_mark_read(dir, &r->mark, err);
+    r->has_mark = hm == 1;
+    if (hm < 0 || tm_segment_list(dir, &r->segs, &r->nsegs, err) != 0) {
         tm_reader_close(r);
         return -1;
     }

@@ -28,6 +28,8 @@ typedef struct vstate {
     uint64_t prev_lsn; /* last commit LSN seen, journal-wide */
     tm_arena arena;
     tm_buf io, raw;
+    bool have_mark; /* the durable mark: data at or below it was confirmed */
+    tm_mark mark;
 } vstate;
 
 /* What one segment holds, and its first problem. */
@@ -221,11 +223,19 @@ static int check_frames(vstate *v, int fd, uint64_t segno, bool last, bool seale
     for (size_t i = 0; !s->bad && i < sc->frames.n; i++)
         if (check_frame(v, fd, &sc->frames.v[i], &tx, s, err) != 0)
             return io_problem(s, err);
+    bool confirmed =
+        v->have_mark &&
+        (segno < v->mark.segment || (segno == v->mark.segment && sc->bad_offset < v->mark.offset));
     if (sc->damaged) {
-        if (last && sc->tail && !sealed)
+        if (last && sc->tail && !sealed && !confirmed)
             problem(s, sc->bad_offset,
                     "torn tail (%" PRIu64 " bytes: %s); the next capture start cuts it off",
                     sc->file_size - sc->bad_offset, sc->why);
+        else if (confirmed)
+            problem(s, sc->bad_offset,
+                    "%s, below the durable mark (confirmed to the server, which will not send it "
+                    "again): capture refuses to start; restore the journal from a backup",
+                    sc->why);
         else
             problem(s, sc->bad_offset, "%s", sc->why);
     }
@@ -354,6 +364,8 @@ static int verify_segment(vstate *v, uint64_t segno, bool last, tm_error *err)
 int tm_verify_segments(tm_vwalk *w, const uint64_t *segs, size_t n, tm_error *err)
 {
     vstate v = {.w = w};
+    tm_error merr;
+    v.have_mark = tm_mark_read(w->dir, &v.mark, &merr) == 1; /* a bad mark: its own line */
     tm_arena_init(&v.arena);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {

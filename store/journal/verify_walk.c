@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 
 #include "store/common/inert.h"
+#include "store/common/lsn.h"
+#include "store/journal/journal.h"
 #include "store/journal/segment.h"
 #include "store/journal/verify_internal.h"
 
@@ -49,6 +51,11 @@ static bool is_confirmed_mark(const char *n)
 static bool is_rewrites_pending(const char *n)
 {
     return !strcmp(n, "rewrites.pending");
+}
+
+static bool is_init_pending(const char *n)
+{
+    return !strcmp(n, "init.pending");
 }
 
 static bool is_spool(const char *n)
@@ -102,6 +109,47 @@ static int check_meta(const char *path, tm_vresult *r, tm_error *err)
     return 0;
 }
 
+/* The confirmed mark: one of its two copies must be sound, and the segment
+ * it names must hold at least as much as it says was made durable (less
+ * means confirmed transactions are gone: the server will not send them
+ * again). */
+static int check_mark(const char *path, tm_vresult *r, tm_error *err)
+{
+    char *copy = strdup(path);
+    if (!copy) {
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    const char *dir = dirname(copy);
+    tm_mark m;
+    tm_error merr;
+    int rc = tm_mark_read(dir, &m, &merr);
+    struct stat st;
+    char seg[PATH_MAX], name[TM_SEG_NAME_LEN];
+    bool short_seg = rc == 1 &&
+                     tm_seg_path(dir, tm_seg_name(m.segment, name), seg, sizeof seg, &merr) == 0 &&
+                     (stat(seg, &st) != 0 || (uint64_t)st.st_size < m.offset);
+    free(copy);
+    if (rc < 0) {
+        r->damaged = true;
+        snprintf(r->text, sizeof r->text,
+                 "%.700s; capture refuses to start until the journal is restored from a backup",
+                 merr.msg);
+    } else if (short_seg) {
+        r->damaged = true;
+        snprintf(r->text, sizeof r->text,
+                 "segment %s holds less than the %" PRIu64 " bytes the mark says were made "
+                 "durable and confirmed: confirmed transactions are missing; restore the journal "
+                 "from a backup",
+                 name, m.offset);
+    } else if (rc == 1) {
+        char l[TM_LSN_BUFLEN];
+        snprintf(r->text, sizeof r->text, "confirmed %s, durable to segment %s offset %" PRIu64,
+                 tm_lsn_format(m.lsn, l), name, m.offset);
+    }
+    return 0;
+}
+
 /* Checked by the segment pass (verify.c); listed so that they are known. */
 static const tm_vkind segment_kind = {.match = is_segment, .what = "a segment"};
 static const tm_vkind index_kind = {.match = is_index, .what = "the index of a sealed segment"};
@@ -109,7 +157,9 @@ static const tm_vkind index_kind = {.match = is_index, .what = "the index of a s
 static const tm_vkind journal_kinds[] = {
     {.match = is_meta, .what = "the journal's metadata", .check = check_meta},
     {.match = is_lock, .what = "the capture lock (held while a capture runs)"},
-    {.match = is_confirmed_mark, .what = "capture's confirmed position (not checked yet)"},
+    {.match = is_confirmed_mark, .what = "capture's durable confirmed mark", .check = check_mark},
+    {.match = is_init_pending,
+     .what = "capture's record of a first run in progress (the slot it creates)"},
     {.match = is_rewrites_pending,
      .what = "capture's list of tables owed a fresh snapshot after a rewrite (not checked)"},
     {.match = is_spool, .what = "capture's spool of a large transaction", .temporary = true},

@@ -13,8 +13,9 @@
 
 #include "store/common/crc32c.h"
 #include "store/common/lsn.h"
-#include "store/journal/seg_index.h"
 #include "store/common/tm_time.h"
+#include "store/journal/mark.h"
+#include "store/journal/seg_index.h"
 #include "store/journal/writer_internal.h"
 
 #define DEFAULT_FRAME_TARGET (1u << 20)
@@ -296,13 +297,67 @@ int tm_writer_write_preamble(tm_writer *w, tm_error *err)
     return 0;
 }
 
+/* Writes out the pending frame, fsyncs the segment (and the directory when
+ * a file was created since the last sync) and records what is durable. */
+static int sync_segment(tm_writer *w, tm_error *err)
+{
+    uint64_t commit = w->last_commit, end = w->last_end;
+    bool safe = at_safe_point(w);
+    char name[TM_SEG_NAME_LEN];
+    if (flush_frame(w, err) != 0 || tm_fsync_fd(w->fd, tm_seg_name(w->segno, name), err) != 0)
+        goto fail;
+    if (w->dir_dirty) {
+        if (tm_fsync_dir(w->dir, err) != 0)
+            goto fail;
+        w->dir_dirty = false;
+    }
+    w->durable_commit = commit;
+    w->durable_end = end;
+    if (safe) {
+        w->durable_seg = w->segno;
+        w->durable_off = w->seg_size;
+    }
+    return 0;
+fail:
+    /* After a failed fsync the kernel may have dropped the dirty pages:
+     * retrying could report data durable that is not (fsyncgate). */
+    w->failed = true;
+    return -1;
+}
+
+/* Stores a new mark covering the durable extent, with the confirmed LSN
+ * raised to lsn; confirming clears the adopted flag. Nothing is written
+ * when nothing would change. */
+static int store_mark(tm_writer *w, uint64_t lsn, bool confirming, tm_error *err)
+{
+    tm_mark m = w->mark;
+    if (lsn > m.lsn)
+        m.lsn = lsn;
+    m.segment = w->durable_seg;
+    m.offset = w->durable_off;
+    if (confirming)
+        m.adopted = false;
+    if (m.lsn == w->mark.lsn && m.segment == w->mark.segment && m.offset == w->mark.offset &&
+        m.adopted == w->mark.adopted)
+        return 0;
+    m.seq = w->mark.seq + 1;
+    m.time = tm_time_now();
+    if (tm_mark_store(w->mark_fd, w->dir, &m, err) != 0) {
+        w->failed = true; /* which copy is on disk is unknown now */
+        return -1;
+    }
+    w->mark = m;
+    return 0;
+}
+
 /* Seals the current segment (its index marks it complete) and starts the
- * next one with the schema preamble. */
+ * next one with the schema preamble. With a mark, the mark moves to the
+ * end of the sealed segment first, so that it never lies more than one
+ * segment behind the last (recovery relies on it). */
 static int roll_over(tm_writer *w, tm_error *err)
 {
-    char name[TM_SEG_NAME_LEN];
-    tm_seg_name(w->segno, name);
-    if (flush_frame(w, err) != 0 || tm_fsync_fd(w->fd, name, err) != 0 ||
+    if (sync_segment(w, err) != 0 ||
+        (w->mark_fd >= 0 && store_mark(w, w->mark.lsn, false, err) != 0) ||
         tm_index_write(w->dir, w->segno, w->seg_size, &w->frames, err) != 0)
         goto fail;
     close(w->fd);
@@ -352,6 +407,7 @@ int tm_writer_open(const char *dir, const tm_writer_options *opt, tm_writer **ou
     if (w->opt.frame_target > TM_FRAME_MAX_RAW / 2)
         w->opt.frame_target = TM_FRAME_MAX_RAW / 2;
     w->fd = -1;
+    w->mark_fd = -1;
     tm_arena_init(&w->arena);
     int rc = tm_mkdir_p(dir, err) == 0 ? tm_writer_recover(w, err) : -1;
     if (w->opt.report)
@@ -519,24 +575,32 @@ int tm_writer_sync(tm_writer *w, tm_error *err)
 {
     if (w->failed)
         return failed_error(w, err);
-    uint64_t commit = w->last_commit, end = w->last_end;
-    char name[TM_SEG_NAME_LEN];
-    if (flush_frame(w, err) != 0 || tm_fsync_fd(w->fd, tm_seg_name(w->segno, name), err) != 0) {
-        /* After a failed fsync the kernel may have dropped the dirty pages:
-         * retrying could report data durable that is not (fsyncgate). */
-        w->failed = true;
+    return sync_segment(w, err);
+}
+
+int tm_writer_confirm(tm_writer *w, uint64_t lsn, tm_error *err)
+{
+    if (w->failed)
+        return failed_error(w, err);
+    if (w->mark_fd < 0) {
+        tm_error_set(err, "journal %s keeps no durable mark: open it with keep_mark to confirm",
+                     w->dir);
         return -1;
     }
-    if (w->dir_dirty) {
-        if (tm_fsync_dir(w->dir, err) != 0) {
-            w->failed = true;
-            return -1;
-        }
-        w->dir_dirty = false;
-    }
-    w->durable_commit = commit;
-    w->durable_end = end;
-    return 0;
+    return store_mark(w, lsn, true, err);
+}
+
+uint64_t tm_writer_confirmed_lsn(const tm_writer *w)
+{
+    return w->mark_fd >= 0 ? w->mark.lsn : 0;
+}
+
+bool tm_writer_mark(const tm_writer *w, tm_mark *out)
+{
+    if (w->mark_fd < 0)
+        return false;
+    *out = w->mark;
+    return true;
 }
 
 uint64_t tm_writer_durable_end_lsn(const tm_writer *w)
@@ -564,6 +628,8 @@ int tm_writer_close(tm_writer *w, tm_error *err)
     int rc = w->failed ? failed_error(w, err) : tm_writer_sync(w, err);
     if (w->fd >= 0)
         close(w->fd);
+    if (w->mark_fd >= 0)
+        close(w->mark_fd);
     free(w->dir);
     tm_frame_dir_free(&w->frames);
     tm_buf_free(&w->raw);

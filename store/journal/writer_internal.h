@@ -54,14 +54,23 @@ struct tm_writer {
     uint64_t last_commit, last_end;       /* last transaction ended */
     uint64_t durable_commit, durable_end; /* last transaction made durable by sync */
     uint64_t bytes_written;
+    /* What the last sync made durable, ending at a safe point: segment
+     * durable_seg up to durable_off, and every segment before it. */
+    uint64_t durable_seg, durable_off;
+
+    /* the durable confirmed mark, when the journal keeps one (mark_fd >= 0) */
+    int mark_fd;
+    tm_mark mark;
 
     tm_rel_table rels;
     tm_arena arena;       /* unpacking during recovery */
     tm_recovery recovery; /* what opening repaired */
 };
 
-/* recovery.c: finds or creates the segment to append to, cuts a torn tail,
- * restores LSNs and relation schemas. Leaves w->fd open. */
+/* recovery.c: finds or creates the segment to append to, cuts a torn tail
+ * (with a mark: everything above the mark), restores LSNs and relation
+ * schemas, sets the durable extent, and reads, creates (keep_mark) or
+ * adopts the mark. Leaves w->fd open, and w->mark_fd when there is a mark. */
 int tm_writer_recover(tm_writer *w, tm_error *err);
 
 /* writer.c, used by recovery */

@@ -43,8 +43,10 @@ START_TEST(usage_errors)
     expect_usage("verify", "--journal DIR is required", (const char *[]){"--quiet", NULL});
     expect_usage("capture", "--status-interval needs a whole number from 1 to 3600, not '0'",
                  (const char *[]){"--status-interval", "0", NULL});
-    expect_usage("capture", "--source CONNINFO is required",
+    expect_usage("capture", "name the source with --source CONNINFO or --source-file FILE",
                  (const char *[]){"--journal", "j", NULL});
+    expect_usage("capture", "--source and --source-file exclude each other",
+                 (const char *[]){"--journal", "j", "--source", "x", "--source-file", "f", NULL});
     expect_usage("replay", "--lsn needs an LSN such as 0/16B3748, not '12'",
                  (const char *[]){"--journal", "j", "--lsn", "12", NULL});
     expect_usage("replay", "--format must be csv, jsonl or sql, not 'xml'",

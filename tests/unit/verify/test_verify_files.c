@@ -7,7 +7,8 @@
  * applies, and for the caches what damage means: replay or log will not use
  * it, remove it or run tidemark checkpoint again), counted in the totals;
  * an unknown file or directory is reported as unknown, not as damage;
- * temporary files and confirmed.mark are listed, not counted as damage. */
+ * temporary files are listed, not counted as damage; the durable mark is
+ * checked against the segment it names. */
 #include <check.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -211,7 +212,7 @@ END_TEST
 START_TEST(unknown_and_temporary_files)
 {
     char *stray = tmt_path(journal, "notes.txt"), *spool = tmt_path(journal, "spool.tmp");
-    char *mark = tmt_path(journal, "confirmed.mark"), *dir = tmt_path(journal, "old");
+    char *mark = tmt_path(journal, "init.pending"), *dir = tmt_path(journal, "old");
     char *cstray = tmt_path(journal, "checkpoints/copy.ckpt");
     char *ctmp = tmt_path(journal, "checkpoints/00000000000000ff.ckpt.tmp");
     tmt_spit(stray, "hello\n", 6);
@@ -233,7 +234,7 @@ START_TEST(unknown_and_temporary_files)
     ck_assert_msg(strstr(line_of(r.out, "checkpoints/00000000000000ff.ckpt.tmp", l, sizeof l),
                          "  temporary  "),
                   "%s", r.out);
-    ck_assert_msg(strstr(line_of(r.out, "confirmed.mark", l, sizeof l), "  known  "), "%s", r.out);
+    ck_assert_msg(strstr(line_of(r.out, "init.pending", l, sizeof l), "  known  "), "%s", r.out);
     ck_assert_msg(strstr(r.out, " damaged=0 unknown=3  sound\n"), "%s", r.out);
     tm_run_result_free(&r);
     tm_tidemark(&r, NULL, "verify", "--journal", journal, "--quiet", NULL);
@@ -272,6 +273,82 @@ START_TEST(orphan_index)
 }
 END_TEST
 
+/* The fixture's journal reopened as capture opens it (with a durable mark),
+ * one more transaction made durable and confirmed; returns the mark. */
+static tm_mark confirm_all(void)
+{
+    tm_writer_options o = {.keep_mark = true};
+    tmt_jw j = {.time = T0 + 1000000000};
+    tm_error err;
+    ck_assert_msg(tm_writer_open(journal, &o, &j.w, &err) == 0, "%s", err.msg);
+    j.lsn = tm_writer_last_commit_lsn(j.w) + 100;
+    char id[] = "1000", v[] = "confirmed";
+    tm_value row[2] = {{id, 4, TM_KIND_TEXT}, {v, 9, TM_KIND_TEXT}};
+    tmt_jw_begin(&j, 1, false, j.time);
+    tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, 500, 1, 0, NULL, 0, row, 2);
+    tmt_jw_end(&j);
+    ck_assert_int_eq(tm_writer_sync(j.w, &err), 0);
+    ck_assert_msg(tm_writer_confirm(j.w, tm_writer_durable_end_lsn(j.w), &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
+    tm_tuple_enc_free(&j.eo);
+    tm_tuple_enc_free(&j.en);
+    tm_mark m;
+    ck_assert_int_eq(tm_mark_read(journal, &m, &err), 1);
+    return m;
+}
+
+/* The durable mark is checked: sound, unreadable, or naming more than its
+ * segment holds; damage below it is called confirmed data, not a torn tail. */
+START_TEST(durable_mark)
+{
+    tm_mark m = confirm_all();
+    tm_run_result r;
+    char l[2048];
+    verify(&r);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(line_of(r.out, "confirmed.mark", l, sizeof l), "  ok") &&
+                      strstr(l, "confirmed "),
+                  "%s", r.out);
+    tm_run_result_free(&r);
+
+    /* A bit flipped in the last frame below the mark. */
+    char *seg = tmt_seg_path(journal, m.segment), *mark = tmt_path(journal, "confirmed.mark");
+    size_t len, mlen;
+    unsigned char *b = tmt_slurp(seg, &len), *mb = tmt_slurp(mark, &mlen);
+    ck_assert_uint_ge(len, m.offset);
+    b[m.offset - 3] ^= 0x10;
+    tmt_spit(seg, b, len);
+    verify(&r);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.out, "below the durable mark"), "%s", r.out);
+    tm_run_result_free(&r);
+
+    /* The segment cut short of the mark. */
+    b[m.offset - 3] ^= 0x10;
+    tmt_spit(seg, b, (size_t)m.offset - 10);
+    verify(&r);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(line_of(r.out, "confirmed.mark", l, sizeof l), "BAD") &&
+                      strstr(l, "holds less than"),
+                  "%s", r.out);
+    tm_run_result_free(&r);
+
+    /* Both copies of the mark damaged. */
+    tmt_spit(seg, b, len);
+    for (size_t i = 0; i < mlen; i++)
+        mb[i] ^= 0x5a;
+    tmt_spit(mark, mb, mlen);
+    verify(&r);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(line_of(r.out, "confirmed.mark", l, sizeof l), "BAD"), "%s", r.out);
+    tm_run_result_free(&r);
+    free(b);
+    free(mb);
+    free(seg);
+    free(mark);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("verify_files");
@@ -283,6 +360,7 @@ int main(void)
     tcase_add_test(tc, cut_caches);
     tcase_add_test(tc, unknown_and_temporary_files);
     tcase_add_test(tc, orphan_index);
+    tcase_add_test(tc, durable_mark);
     suite_add_tcase(s, tc);
     return tm_check_run(s);
 }
