@@ -293,20 +293,14 @@ static int take_source(run *r)
                                                      "--source-file FILE");
     if (o->source_file) {
         r->conninfo = read_source_file(o->source_file, &r->err);
-    } else if ((r->conninfo = strdup(o->source)) != NULL &&
-               tm_secret_scrub((char *)o->source) > 0) {
-        tm_log_warning("a password was given in --source: every user of this machine could see "
-                       "it in the process list until now (it is hidden there from here on), and "
-                       "it may be in your shell history. Give it with PGPASSWORD, ~/.pgpass, a "
-                       "service file or --source-file FILE instead");
-    } else if (!r->conninfo) {
-        tm_error_setc(&r->err, TM_ERR_NOMEM, "out of memory");
-    }
-    if (!r->conninfo) {
-        tm_log_error("%s", r->err.msg);
+        if (!r->conninfo) {
+            tm_log_error("%s", r->err.msg);
+            return 1;
+        }
+        tm_secret_register(r->conninfo);
+    } else if (!(r->conninfo = tm_cli_conninfo("--source", (char *)o->source))) {
         return 1;
     }
-    tm_secret_register(r->conninfo);
     o->source = r->conninfo;
     return 0;
 }

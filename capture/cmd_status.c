@@ -11,6 +11,7 @@
 #include "capture/source/setup.h"
 #include "capture/source/slothealth.h"
 #include "capture/source/source.h"
+#include "store/cli/cli.h"
 #include "store/cli/commands.h"
 #include "store/common/inert.h"
 #include "store/common/log.h"
@@ -154,7 +155,7 @@ static int summarise(const char *dir, summary *s, tm_error *err)
 
 /* What a slot that cannot feed the journal means, and what to do. */
 static void say_unusable(const char *journal, const tm_meta *m, const summary *sum,
-                         const tm_slot_info *si, tm_slot_state st, const char *why)
+                         const tm_slot_info *si, tm_slot_state st)
 {
     char l[TM_LSN_BUFLEN], what[400];
     if (st == TM_SLOT_MISSING)
@@ -173,7 +174,7 @@ static void say_unusable(const char *journal, const tm_meta *m, const summary *s
                  "has lost WAL it needed (wal_status = lost: the server removed it, past "
                  "max_slot_wal_keep_size)");
     else
-        snprintf(what, sizeof what, "was invalidated by the server (%s)", INERT(why));
+        snprintf(what, sizeof what, "was invalidated by the server (%s)", INERT(si->invalidated));
     tm_log_error("replication slot \"%s\" %s; capture cannot resume journal %s, and changes "
                  "after its last commit (%s) may not be captured (a gap). Start a new journal in "
                  "an empty directory with tidemark capture (it takes a fresh base snapshot); "
@@ -184,9 +185,9 @@ static void say_unusable(const char *journal, const tm_meta *m, const summary *s
 
 /* The slot's lines; 0 when it can feed the journal, 1 when not (said). */
 static int report_slot(const char *journal, const tm_meta *m, const summary *sum,
-                       const tm_slot_info *si, const char *why, uint64_t cur)
+                       const tm_slot_info *si, uint64_t cur)
 {
-    tm_slot_state st = tm_slot_judge(si, m->database, why);
+    tm_slot_state st = tm_slot_judge(si, m->database);
     if (st == TM_SLOT_MISSING) {
         printf("slot:          \"%s\" MISSING\n", INERT(m->slot));
     } else {
@@ -195,7 +196,7 @@ static int report_slot(const char *journal, const tm_meta *m, const summary *sum
         bool bad = st != TM_SLOT_SOUND;
         printf("slot:          \"%s\" %s, wal_status %s%s%s%s%s\n", INERT(m->slot),
                si->active_pid ? "active" : "inactive", si->wal_status[0] ? si->wal_status : "-",
-               why[0] ? ", invalidated: " : "", INERT(why), bad ? "  " : "",
+               si->invalidated[0] ? ", invalidated: " : "", INERT(si->invalidated), bad ? "  " : "",
                bad ? tm_slot_state_name(st) : "");
         printf("confirmed:     %s (server at %s, lag %llu bytes)\n", tm_lsn_format(flush, a),
                tm_lsn_format(cur, b), (unsigned long long)(cur > flush ? cur - flush : 0));
@@ -208,7 +209,7 @@ static int report_slot(const char *journal, const tm_meta *m, const summary *sum
                            INERT(m->slot));
         return 0;
     }
-    say_unusable(journal, m, sum, si, st, why);
+    say_unusable(journal, m, sum, si, st);
     return 1;
 }
 
@@ -221,21 +222,17 @@ static int source_status(const char *conninfo, const char *journal, const tm_met
     if (!c)
         return -1;
     tm_slot_info si;
-    char why[128];
-    if (tm_slot_info_get(c, m->slot, &si, err) != 0 ||
-        (si.exists && tm_slot_invalidation(c, m->slot, why, sizeof why, err) != 0)) {
+    if (tm_slot_info_get(c, m->slot, &si, err) != 0) {
         PQfinish(c);
         return -1;
     }
-    if (!si.exists)
-        why[0] = '\0';
     PGresult *r = PQexec(c, "SELECT pg_current_wal_lsn()");
     uint64_t cur = 0;
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         tm_lsn_parse(PQgetvalue(r, 0, 0), &cur);
     PQclear(r);
     PQfinish(c);
-    return report_slot(journal, m, sum, &si, why, cur);
+    return report_slot(journal, m, sum, &si, cur);
 }
 
 static void print_summary(const char *journal, const tm_meta *m, const summary *s)
@@ -259,9 +256,11 @@ static void print_summary(const char *journal, const tm_meta *m, const summary *
                (unsigned long long)s->tables[i].rows);
 }
 
+static int status_of(const char *journal, const char *source);
+
 static int cmd_status(int argc, char **argv)
 {
-    const char *journal = NULL, *source = NULL;
+    const char *journal = NULL, *source_arg = NULL;
     tm_cli p;
     tm_cli_begin(&p, &tm_cmd_status, argc, argv);
     int id;
@@ -269,10 +268,21 @@ static int cmd_status(int argc, char **argv)
         if (id == OPT_JOURNAL)
             journal = p.arg;
         else if (id == OPT_SOURCE)
-            source = p.arg;
+            source_arg = p.arg;
     }
     if (id == TM_CLI_EXIT)
         return p.status;
+    char *source = source_arg ? tm_cli_conninfo("--source", (char *)source_arg) : NULL;
+    if (source_arg && !source)
+        return 1;
+    int rc = status_of(journal, source);
+    free(source);
+    return rc;
+}
+
+/* What status prints for journal and, when given, its source. */
+static int status_of(const char *journal, const char *source)
+{
     tm_error err;
     tm_meta m;
     if (tm_meta_read(journal, &m, &err) != 0) {

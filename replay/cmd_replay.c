@@ -125,7 +125,8 @@ const tm_command tm_cmd_replay = {
 };
 
 typedef struct opts {
-    const char *journal, *at, *tz, *where_text, *output, *apply;
+    const char *journal, *at, *tz, *where_text, *output;
+    char *apply; /* --apply, a copy (its password hidden in argv) */
     tm_format format;
     tm_qualname *tables;
     int ntables;
@@ -175,7 +176,9 @@ static int take_option(void *ctx, const tm_cli *p, int id)
         o->create_tables = true;
         break;
     case OPT_APPLY:
-        o->apply = p->arg;
+        free(o->apply);
+        if (!(o->apply = tm_cli_conninfo("--apply", (char *)p->arg)))
+            return 1;
         break;
     case OPT_MODE:
         o->mode_given = true;
@@ -636,5 +639,6 @@ static int cmd_replay(int argc, char **argv)
         rc = run(&o);
     tm_where_free(o.where);
     free(o.tables);
+    free(o.apply);
     return rc;
 }

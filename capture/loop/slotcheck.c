@@ -15,6 +15,7 @@
 
 #include "capture/loop/capture.h"
 #include "capture/source/setup.h"
+#include "capture/source/slothealth.h"
 #include "store/common/log.h"
 #include "store/common/lsn.h"
 #include "store/common/tm_time.h"
@@ -96,8 +97,10 @@ static int slot_trouble(const tm_slot_info *si, const char *slot, const char *da
 {
     char a[TM_LSN_BUFLEN], b[TM_LSN_BUFLEN];
     why[0] = '\0';
-    if (si->exists && si->logical_pgoutput && !strcmp(si->database, database) &&
-        strcmp(si->wal_status, "lost") && !si->invalidated[0] && si->confirmed_flush_lsn > mark) {
+    switch (tm_slot_judge(si, database)) {
+    case TM_SLOT_SOUND:
+        if (si->confirmed_flush_lsn <= mark)
+            return SLOT_OK;
         snprintf(why, len,
                  "replication slot \"%s\" is ahead of the journal: the server's confirmed "
                  "position %s is past the journal's durable mark %s, so the slot was dropped "
@@ -105,27 +108,31 @@ static int slot_trouble(const tm_slot_info *si, const char *slot, const char *da
                  "another consumer)",
                  slot, tm_lsn_format(si->confirmed_flush_lsn, a), tm_lsn_format(mark, b));
         return SLOT_AHEAD;
-    }
-    if (!si->exists)
+    case TM_SLOT_MISSING:
         snprintf(why, len,
                  "replication slot \"%s\" no longer exists: it was dropped, so the server kept "
                  "nothing for the journal since",
                  slot);
-    else if (!si->logical_pgoutput || strcmp(si->database, database))
+        break;
+    case TM_SLOT_FOREIGN:
         snprintf(why, len,
                  "the replication slot named \"%s\" is not the journal's (it is a %s slot%s%s%s "
                  "of database \"%s\"): the journal's slot was dropped and the name used again",
                  slot, si->type, si->plugin[0] ? " with plugin \"" : "", si->plugin,
                  si->plugin[0] ? "\"" : "", si->database);
-    else if (!strcmp(si->wal_status, "lost"))
+        break;
+    case TM_SLOT_LOST:
         snprintf(why, len,
                  "replication slot \"%s\" has lost WAL it needed (wal_status = lost): the "
                  "server removed it before capture read it (max_slot_wal_keep_size)",
                  slot);
-    else if (si->invalidated[0])
+        break;
+    case TM_SLOT_INVALIDATED:
         snprintf(why, len, "replication slot \"%s\" was invalidated by the server (%s)", slot,
                  si->invalidated);
-    return why[0] ? SLOT_GONE : SLOT_OK;
+        break;
+    }
+    return SLOT_GONE;
 }
 
 /* -1 (retry) when the connection is gone, else -2 (stop). */

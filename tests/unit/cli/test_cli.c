@@ -3,8 +3,11 @@
  * nothing on stdout. test_cli_contract checks the same for every command. */
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "store/cli/cli.h"
+#include "store/common/secret.h"
 #include "tests/harness/tm_check.h"
 #include "tests/harness/tm_run.h"
 
@@ -63,7 +66,29 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+/* A connection string from argv: the caller gets it whole, argv keeps it
+ * with the password overwritten, and messages mask it from then on. */
+START_TEST(conninfo_from_argv)
+{
+    char arg[] = "host=db user=app password=sekret-pw dbname=x";
+    char *ci = tm_cli_conninfo("--apply", arg);
+    ck_assert_str_eq(ci, "host=db user=app password=sekret-pw dbname=x");
+    ck_assert_ptr_null(strstr(arg, "sekret-pw"));
+    ck_assert_ptr_nonnull(strstr(arg, "host=db user=app password="));
+    char masked[256];
+    tm_secret_mask("libpq: bad value near sekret-pw", masked, sizeof masked);
+    ck_assert_ptr_null(strstr(masked, "sekret-pw"));
+    char uri[] = "postgresql://app:uri-secret@db/x";
+    char *ci2 = tm_cli_conninfo("--source", uri);
+    ck_assert_str_eq(ci2, "postgresql://app:uri-secret@db/x");
+    ck_assert_ptr_null(strstr(uri, "uri-secret"));
+    free(ci);
+    free(ci2);
+    tm_secret_forget_all();
+}
+END_TEST
+
 int main(void)
 {
-    return tm_check_main("cli", "core", 0, TM_TESTS(usage_errors));
+    return tm_check_main("cli", "core", 0, TM_TESTS(usage_errors, conninfo_from_argv));
 }
