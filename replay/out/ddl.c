@@ -563,9 +563,9 @@ int tm_sql_create_table(tm_out *o, const tm_version *v, tm_error *err)
 
 /* ---- sequences after the rows ------------------------------------------------ */
 
-/* The PL/pgSQL that restarts each sequence table t (a literal, written by
- * the caller where <T> stands) owns past its column's highest value (its
- * lowest for a descending one). ALTER SEQUENCE is transactional, unlike
+/* The PL/pgSQL that restarts each sequence a table owns past its column's
+ * highest value (its lowest for a descending one); the table's name, as a
+ * literal, goes between the parts. ALTER SEQUENCE is transactional, unlike
  * setval, so a script that fails later leaves the sequences as they were;
  * only their owner may run it, so others' sequences are left with a
  * warning. */
@@ -597,50 +597,51 @@ static const char *const restart_body[] = {
     "END\n",
 };
 
-int tm_ddl_set_sequences_script(tm_out *o, const tm_version *v, tm_error *err)
+/* The DO block's body for table v into body: 0, or -1 with err. */
+static int restart_block(tm_out *body, const tm_version *v, tm_error *err)
 {
-    /* t: the table's quoted name as a literal; the body holds it four
-     * times and goes to DO as one literal in turn. */
-    tm_out t, body;
-    if (tm_out_init_mem(&t, err) != 0)
+    tm_out name, lit;
+    if (tm_out_init_mem(&name, err) != 0)
         return -1;
-    if (tm_out_init_mem(&body, err) != 0) {
-        tm_out_free(&t);
-        return -1;
-    }
-    tm_out name;
-    int rc = tm_out_init_mem(&name, err);
-    if (rc == 0) {
-        rc = tm_sql_qualified(&name, v->nspname, v->relname);
-        size_t len;
-        const char *q = tm_out_data(&name, &len);
-        if (rc == 0 && name.err) {
-            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
-            rc = -2;
-        }
-        if (rc == 0)
-            rc = tm_sql_literal(&t, q, len);
+    if (tm_out_init_mem(&lit, err) != 0) {
         tm_out_free(&name);
+        return -1;
     }
-    size_t tlen, blen;
-    const char *tq = tm_out_data(&t, &tlen);
+    /* '"schema"."table"': the quoted name, as a literal */
+    int rc = tm_sql_qualified(&name, v->nspname, v->relname) == 0 ? 0 : bad_name(v, err);
+    size_t nlen, llen;
+    const char *n = tm_out_data(&name, &nlen);
+    if (rc == 0)
+        tm_sql_literal(&lit, n, nlen);
+    const char *l = tm_out_data(&lit, &llen);
     size_t nparts = sizeof restart_body / sizeof restart_body[0];
     for (size_t i = 0; rc == 0 && i < nparts; i++) {
-        tm_out_puts(&body, restart_body[i]);
+        tm_out_puts(body, restart_body[i]);
         if (i + 1 < nparts)
-            tm_out_write(&body, tq, tlen);
+            tm_out_write(body, l, llen);
     }
-    const char *b = tm_out_data(&body, &blen);
-    if (rc == 0 && !t.err && !body.err) {
+    if (rc == 0 && (name.err || lit.err || body->err)) {
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+        rc = -1;
+    }
+    tm_out_free(&name);
+    tm_out_free(&lit);
+    return rc;
+}
+
+int tm_ddl_set_sequences_script(tm_out *o, const tm_version *v, tm_error *err)
+{
+    tm_out body;
+    if (tm_out_init_mem(&body, err) != 0)
+        return -1;
+    int rc = restart_block(&body, v, err);
+    if (rc == 0) {
+        size_t len;
+        const char *b = tm_out_data(&body, &len);
         tm_out_puts(o, "DO ");
-        rc = tm_sql_literal(o, b, blen);
+        tm_sql_literal(o, b, len); /* names with a NUL were refused above */
         tm_out_puts(o, ";\n");
     }
-    if (rc == 0 && (t.err || body.err)) {
-        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
-        rc = -2;
-    }
-    tm_out_free(&t);
     tm_out_free(&body);
-    return rc == 0 ? 0 : rc == -2 ? -1 : bad_name(v, err);
+    return rc;
 }
