@@ -77,17 +77,6 @@ static int run(apply *a, PGresult **res)
     return rc;
 }
 
-/* Runs the statement and returns its single number (count) in *n. */
-static int run_count(apply *a, uint64_t *n)
-{
-    PGresult *r;
-    if (run(a, &r) != 0)
-        return -1;
-    *n = PQntuples(r) == 1 ? strtoull(PQgetvalue(r, 0, 0), NULL, 10) : 0;
-    PQclear(r);
-    return 0;
-}
-
 /* Runs a DML statement and returns the rows it touched. */
 static int run_dml(apply *a, uint64_t *n)
 {
@@ -502,81 +491,86 @@ typedef struct counts {
     uint64_t ins, upd, del;
 } counts;
 
-/* Computes (dry run) or makes the changes for one table. */
-static int reconcile(apply *a, const tm_rowset *rs, bool subset, bool dry, counts *n)
+/* Deletes the subset's rows that the row set lacks (key-less tables: the
+ * whole subset; then every row is inserted). */
+static int delete_missing(apply *a, const tm_rowset *rs, bool subset, uint64_t *n)
+{
+    tm_out_puts(&a->sql, "DELETE FROM ");
+    target(a, rs->v);
+    tm_out_puts(&a->sql, " t WHERE ");
+    in_subset(a, rs, subset);
+    if (rs->unique) {
+        tm_out_puts(&a->sql, " AND NOT EXISTS (SELECT 1 FROM " ROWS_TABLE " s WHERE ");
+        key_match(a, rs, "t", "s");
+        tm_out_putc(&a->sql, ')');
+    }
+    return run_dml(a, n);
+}
+
+/* Updates the rows of the same key that differ: every column an UPDATE
+ * may set. */
+static int update_changed(apply *a, const tm_rowset *rs, uint64_t *n)
 {
     const tm_version *v = rs->v;
-    bool merge = a->o->merge;
-    memset(n, 0, sizeof *n);
-    /* Deletes: subset rows the row set lacks (key-less tables: the whole
-     * subset, then every row is inserted). */
-    if (!merge) {
-        tm_out_puts(&a->sql, dry ? "SELECT count(*) FROM " : "DELETE FROM ");
-        target(a, v);
-        tm_out_puts(&a->sql, " t WHERE ");
-        in_subset(a, rs, subset);
-        if (rs->unique) {
-            tm_out_puts(&a->sql, " AND NOT EXISTS (SELECT 1 FROM " ROWS_TABLE " s WHERE ");
-            key_match(a, rs, "t", "s");
-            tm_out_putc(&a->sql, ')');
-        }
-        if ((dry ? run_count(a, &n->del) : run_dml(a, &n->del)) != 0)
-            return -1;
-    }
-    /* Updates: rows of the same key that differ (every column set that an
-     * UPDATE may set). */
-    uint32_t nupd = 0;
+    uint32_t nset = 0;
     for (uint32_t w = 0; w < a->nwrite; w++)
-        nupd += updatable(a, a->write[w]);
-    if (rs->unique && nupd > 0) {
-        if (dry) {
-            tm_out_puts(&a->sql, "SELECT count(*) FROM " ROWS_TABLE " s JOIN ");
-            target(a, v);
-            tm_out_puts(&a->sql, " t ON ");
-        } else {
-            tm_out_puts(&a->sql, "UPDATE ");
-            target(a, v);
-            tm_out_puts(&a->sql, " t SET ");
-            uint32_t nset = 0;
-            for (uint32_t w = 0; w < a->nwrite; w++) {
-                uint32_t i = a->write[w];
-                if (!updatable(a, i))
-                    continue;
-                tm_out_puts(&a->sql, nset++ ? ", " : "");
-                ident(a, v->cols[i].name);
-                tm_out_puts(&a->sql, " = s.");
-                ident(a, v->cols[i].name);
-            }
-            tm_out_puts(&a->sql, " FROM " ROWS_TABLE " s WHERE ");
-        }
-        key_match(a, rs, "t", "s");
-        tm_out_puts(&a->sql, dry ? " WHERE " : " AND ");
-        row_differs(a, v, "t", "s");
-        if ((dry ? run_count(a, &n->upd) : run_dml(a, &n->upd)) != 0)
-            return -1;
+        nset += updatable(a, a->write[w]);
+    *n = 0;
+    if (!rs->unique || nset == 0)
+        return 0;
+    tm_out_puts(&a->sql, "UPDATE ");
+    target(a, v);
+    tm_out_puts(&a->sql, " t SET ");
+    nset = 0;
+    for (uint32_t w = 0; w < a->nwrite; w++) {
+        uint32_t i = a->write[w];
+        if (!updatable(a, i))
+            continue;
+        tm_out_puts(&a->sql, nset++ ? ", " : "");
+        ident(a, v->cols[i].name);
+        tm_out_puts(&a->sql, " = s.");
+        ident(a, v->cols[i].name);
     }
-    /* Inserts: rows whose key (key-less tables: whole row) the target lacks;
-     * after replace's delete of a key-less subset, all of them. */
-    bool all = !rs->unique && !merge;
-    if (dry) {
-        tm_out_puts(&a->sql, "SELECT count(*) FROM " ROWS_TABLE " s");
-    } else {
-        tm_out_puts(&a->sql, "INSERT INTO ");
-        target(a, v);
-        tm_out_puts(&a->sql, " (");
-        columns(a, v, NULL);
-        tm_out_puts(&a->sql, ") OVERRIDING SYSTEM VALUE SELECT ");
-        columns(a, v, "s");
-        tm_out_puts(&a->sql, " FROM " ROWS_TABLE " s");
-    }
-    if (!all) {
+    tm_out_puts(&a->sql, " FROM " ROWS_TABLE " s WHERE ");
+    key_match(a, rs, "t", "s");
+    tm_out_puts(&a->sql, " AND ");
+    row_differs(a, v, "t", "s");
+    return run_dml(a, n);
+}
+
+/* Inserts the rows whose key (key-less tables: whole row) the target
+ * lacks; after replace's delete of a key-less subset, all of them. */
+static int insert_missing(apply *a, const tm_rowset *rs, uint64_t *n)
+{
+    const tm_version *v = rs->v;
+    tm_out_puts(&a->sql, "INSERT INTO ");
+    target(a, v);
+    tm_out_puts(&a->sql, " (");
+    columns(a, v, NULL);
+    tm_out_puts(&a->sql, ") OVERRIDING SYSTEM VALUE SELECT ");
+    columns(a, v, "s");
+    tm_out_puts(&a->sql, " FROM " ROWS_TABLE " s");
+    if (rs->unique || a->o->merge) {
         tm_out_puts(&a->sql, " WHERE NOT EXISTS (SELECT 1 FROM ");
         target(a, v);
         tm_out_puts(&a->sql, " t WHERE ");
         key_match(a, rs, "t", "s");
         tm_out_putc(&a->sql, ')');
     }
-    return dry ? run_count(a, &n->ins) : run_dml(a, &n->ins);
+    return run_dml(a, n);
+}
+
+/* Makes the changes for one table. A dry run makes them too (its
+ * transaction is rolled back), so its counts and what follows from them
+ * (sequences) are the real run's. */
+static int reconcile(apply *a, const tm_rowset *rs, bool subset, counts *n)
+{
+    memset(n, 0, sizeof *n);
+    if (!a->o->merge && delete_missing(a, rs, subset, &n->del) != 0)
+        return -1;
+    if (update_changed(a, rs, &n->upd) != 0)
+        return -1;
+    return insert_missing(a, rs, &n->ins);
 }
 
 /* The row set's rows, their written columns, into ROWS_TABLE. */
@@ -735,7 +729,7 @@ static int write_table(apply *a, const tm_apply_table *at, bool created, FILE *r
     if (subset && load_subset(a, rs, at->where) != 0)
         return -1;
     counts n;
-    if (reconcile(a, rs, subset, a->o->dry_run, &n) != 0)
+    if (reconcile(a, rs, subset, &n) != 0)
         return -1;
     if (exec_sql(a, subset ? "DROP TABLE " ROWS_TABLE ", " SUBSET_TABLE : "DROP TABLE " ROWS_TABLE,
                  NULL) != 0)
@@ -922,7 +916,10 @@ int tm_apply_run(tm_applier *p, tm_apply_table *tables, size_t n, FILE *report, 
 {
     apply *a = &p->a;
     a->err = err;
-    if (exec_sql(a, "BEGIN", NULL) != 0)
+    /* A dry run is a rehearsal: the same statements, deferred constraints
+     * checked at each one, then rolled back. */
+    if (exec_sql(a, "BEGIN", NULL) != 0 ||
+        (p->o.dry_run && exec_sql(a, "SET CONSTRAINTS ALL IMMEDIATE", NULL) != 0))
         return -1;
     if (apply_all(a, tables, n, report) != 0) {
         PQclear(PQexec(a->c, "ROLLBACK"));

@@ -15,7 +15,9 @@
  * INSERT that relies on a sequence or an identity column works;
  *   - replay --apply into an existing database whose schema moved on (a
  *     column added with a default, one dropped, one generated) writes what
- *     fits and leaves the rest to the target. */
+ *     fits and leaves the rest to the target;
+ *   - a --dry-run rehearses it all: it fails where the real run would (a
+ *     deferred foreign key) and leaves nothing behind. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +203,21 @@ static void apply_create(PGconn *src, const char *journal)
     tm_pg_createdb(pg, "staging_apply");
     char *ci = tm_pg_conninfo(pg, "staging_apply");
     tm_run_result r;
+    /* A dry run rehearses it all, and leaves nothing (sequences included). */
+    REPLAY(&r, journal, "--apply", ci, "--create-tables", "--dry-run");
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "shop.orders: would insert 28, update 0, delete 0 (the table "
+                                "would be created)") &&
+                      strstr(r.out, "sequence shop.orders_id_seq would restart at 32") &&
+                      strstr(r.out, "nothing was written"),
+                  "%s", r.out);
+    tm_run_result_free(&r);
+    PGconn *c = tm_pg_connect(pg, "staging_apply");
+    tm_pg_assert_value(c, "0",
+                       "SELECT count(*) FROM pg_class WHERE relnamespace::regnamespace::text "
+                       "IN ('public', 'shop')");
+    tm_pg_assert_value(c, "0", "SELECT count(*) FROM pg_type WHERE typname = 'mood'");
+    PQfinish(c);
     REPLAY(&r, journal, "--apply", ci, "--create-tables");
     tm_assert_exit(&r, 0);
     ck_assert_msg(strstr(r.out, "shop.orders: inserted 28, updated 0, deleted 0 (table created)") &&
@@ -251,6 +268,15 @@ static void apply_existing(PGconn *src, const char *journal)
                   "  (500, 'gone@example.com', 'sad')");
     char *ci = tm_pg_conninfo(pg, "staging_moved");
     tm_run_result r;
+    /* The rehearsal fails where the real run would: at a deferred foreign
+     * key that the delete of user 500 breaks. */
+    tm_pg_exec(c, "CREATE TABLE refs (uid int REFERENCES users (id) DEFERRABLE INITIALLY "
+                  "DEFERRED); INSERT INTO refs VALUES (500)");
+    REPLAY(&r, journal, "--table", "users", "--apply", ci, "--dry-run");
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "foreign key"), "%s", r.err);
+    tm_run_result_free(&r);
+    tm_pg_exec(c, "DROP TABLE refs");
     REPLAY(&r, journal, "--table", "users", "--apply", ci);
     tm_assert_exit(&r, 0);
     ck_assert_msg(strstr(r.out, "users: inserted 19, updated 1, deleted 1") &&
