@@ -12,6 +12,7 @@
 #include "replay/engine/checkpoint.h"
 #include "replay/engine/runner.h"
 #include "replay/keys/keyscan.h"
+#include "replay/keys/rowcount.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
 #include "store/common/fsutil.h"
@@ -197,6 +198,13 @@ static int cmd_checkpoint(int argc, char **argv)
         goto fail;
     tm_log_debug("key summaries: %" PRIu64 " frames indexed, %" PRIu64 " summaries saved",
                  ks.indexed, ks.saved);
+    /* And the row counts that say what each TRUNCATE removed. */
+    tm_rowcount *counts = tm_rowcount_open(c.journal, &err);
+    if (!counts || tm_rowcount_update(counts, &err) != 0) {
+        tm_rowcount_free(counts);
+        goto fail;
+    }
+    tm_rowcount_free(counts);
     rc = 0;
     goto out;
 fail:

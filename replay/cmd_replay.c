@@ -75,7 +75,8 @@ static const tm_option options[] = {
      .help = "with --output: replace files that exist (each atomically)"},
     {.id = OPT_CREATE_TABLES,
      .name = "create-tables",
-     .help = "sql and --apply: create the tables from the recorded schema"},
+     .help = "sql and --apply: create the tables the target lacks from the recorded schema, "
+             "with the types, sequences, defaults and keys they use"},
     TM_OPTION_TEXT(OPT_APPLY, "apply", "CONNINFO",
                    "write the rows into that database, in one transaction"),
     {.id = OPT_MODE,
@@ -300,8 +301,20 @@ static int build_rowset(outtab *ot, tm_error *err)
 /* Writes tables [0, n) to one sink. */
 static int write_stream(tm_out *out, const opts *o, outtab *ts, size_t n, tm_error *err)
 {
-    if (o->format == TM_FMT_SQL)
+    if (o->format == TM_FMT_SQL) {
         tm_emit_sql_begin(out);
+        const tm_version **vs = calloc(n + 1, sizeof *vs);
+        if (!vs) {
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++)
+            vs[i] = ts[i].v;
+        int rc = o->create_tables ? tm_emit_sql_types(out, vs, n, err) : 0;
+        free(vs);
+        if (rc != 0)
+            return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         if (build_rowset(&ts[i], err) != 0)
             return -1;

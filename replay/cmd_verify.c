@@ -3,13 +3,15 @@
  * (segments, indexes, journal.meta, capture's files) are the journal
  * layer's (store/journal/verify.h); this entry point sits in replay/
  * because it adds the readers' caches, whose formats live here: the
- * checkpoints (engine/checkpoint.h) and the key summaries (keys/keysum.h). */
+ * checkpoints (engine/checkpoint.h), the key summaries (keys/keysum.h) and
+ * the row counts (keys/rowcount.h). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "replay/engine/checkpoint.h"
 #include "replay/keys/keysum.h"
+#include "replay/keys/rowcount.h"
 #include "store/cli/commands.h"
 #include "store/common/log.h"
 #include "store/journal/verify.h"
@@ -39,8 +41,9 @@ const tm_command tm_cmd_verify = {
     .description =
         "Checks every file of a journal and prints one line per file and a totals line: every "
         "frame of every segment (checksums, decoding, LSN order, no missing segments), the "
-        "indexes, journal.meta, the checkpoints and the key summaries (caches that replay and "
-        "log do without when damaged: such a line says so). Files of a running or interrupted "
+        "indexes, journal.meta, the checkpoints, the key summaries and the row counts (caches "
+        "that replay and log do without when damaged: such a line says so). Files of a running or "
+        "interrupted "
         "capture are listed as known or temporary, any other file as unknown.",
     .options = options,
     .exits = exits,
@@ -62,6 +65,11 @@ static bool is_key_summary(const char *name)
     return tm_name_numbered(name, ".keys", NULL);
 }
 
+static bool is_rowcounts(const char *name)
+{
+    return !strcmp(name, TM_ROWCOUNT_FILE);
+}
+
 /* The readers' files, beside the journal's own. */
 static const tm_vkind reader_kinds[] = {
     {.subdir = TM_CKPT_DIR,
@@ -79,6 +87,11 @@ static const tm_vkind reader_kinds[] = {
      .check = tm_keysum_verify,
      .if_damaged = "damaged; tidemark log will not use it (it reads the whole segment and "
                    "builds it again); remove it or run tidemark checkpoint again"},
+    {.match = is_rowcounts,
+     .what = "the row counts of the tables (the rows each TRUNCATE removed)",
+     .check = tm_rowcount_verify,
+     .if_damaged = "damaged; tidemark log will not use it (it counts again when it needs to); "
+                   "remove it or run tidemark checkpoint again"},
 };
 
 static int cmd_verify(int argc, char **argv)

@@ -1,3 +1,6 @@
+/* Reading a table's schema from the source's catalog (catalog.h): the
+ * relation, its columns with their defaults, identity and sequences, its
+ * unique keys, and the memory that a tm_catrel owns. */
 #include "capture/source/catalog.h"
 
 #include <stdio.h>
@@ -60,21 +63,105 @@ static const char *columns_sql =
     "                            ELSE i.indisprimary END))"
     "       END,"
     "       a.atthasmissing,"
-    "       CASE WHEN a.atthasmissing THEN (a.attmissingval::text::text[])[1] END"
+    "       CASE WHEN a.atthasmissing THEN (a.attmissingval::text::text[])[1] END,"
+    /* 9, 10: identity and default */
+    "       a.attidentity, pg_get_expr(ad.adbin, ad.adrelid),"
+    /* 11-20: the sequence it owns (serial, identity), else the one its
+     * default calls */
+    "       sn.nspname, sc.relname, format_type(sq.seqtypid, NULL), sq.seqstart,"
+    "       sq.seqincrement, sq.seqmin, sq.seqmax, sq.seqcache, sq.seqcycle, s.owned"
     "  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+    "  LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum"
+    "  LEFT JOIN LATERAL ("
+    "    SELECT q.seq, q.owned FROM ("
+    "      SELECT d.objid AS seq, true AS owned FROM pg_depend d"
+    "       WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
+    "         AND d.refobjid = a.attrelid AND d.refobjsubid = a.attnum"
+    "         AND d.deptype IN ('a', 'i')"
+    "      UNION ALL"
+    "      SELECT d.refobjid, false FROM pg_depend d"
+    "       WHERE d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid"
+    "         AND d.refclassid = 'pg_class'::regclass) q"
+    "    JOIN pg_class x ON x.oid = q.seq AND x.relkind = 'S'"
+    "    ORDER BY q.owned DESC LIMIT 1) s ON true"
+    "  LEFT JOIN pg_sequence sq ON sq.seqrelid = s.seq"
+    "  LEFT JOIN pg_class sc ON sc.oid = s.seq"
+    "  LEFT JOIN pg_namespace sn ON sn.oid = sc.relnamespace"
     " WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''"
     " ORDER BY a.attnum";
 
-int tm_catalog_relation(PGconn *conn, uint32_t oid, tm_catrel *out, tm_error *err)
-{
-    char oidtxt[16];
-    snprintf(oidtxt, sizeof oidtxt, "%u", oid);
-    const char *params[] = {oidtxt};
-    memset(out, 0, sizeof *out);
-    tidemark__relation__init(&out->rel);
+/* Unique constraints and unique indexes on plain columns (no expression,
+ * no predicate), one row per key column. The nulls-not-distinct flag
+ * exists from PostgreSQL 15 on: read through to_jsonb so that the query
+ * runs on older servers too. */
+static const char *uniques_sql =
+    "SELECT i.indexrelid, ic.relname, con.oid IS NOT NULL,"
+    "       COALESCE((to_jsonb(i) ->> 'indnullsnotdistinct')::bool, false), a.attname"
+    "  FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid"
+    "  LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid"
+    "        AND con.conrelid = i.indrelid AND con.contype = 'u'"
+    "  CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)"
+    "  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+    " WHERE i.indrelid = $1 AND i.indisunique AND NOT i.indisprimary AND i.indisvalid"
+    "   AND i.indexprs IS NULL AND i.indpred IS NULL AND k.n <= i.indnkeyatts"
+    " ORDER BY ic.relname, i.indexrelid, k.n";
 
+/* ---- memory the catrel owns ------------------------------------------- */
+
+void *tm_catrel_own(tm_catrel *r, void *p, tm_error *err)
+{
+    if (p && r->nowned == r->owned_cap) {
+        size_t cap = r->owned_cap ? 2 * r->owned_cap : 32;
+        void **v = realloc(r->owned, cap * sizeof *v);
+        if (!v) {
+            free(p);
+            p = NULL;
+        } else {
+            r->owned = v;
+            r->owned_cap = cap;
+        }
+    }
+    if (!p) {
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory reading the catalog");
+        return NULL;
+    }
+    r->owned[r->nowned++] = p;
+    return p;
+}
+
+char *tm_catrel_strdup(tm_catrel *r, const char *s, tm_error *err)
+{
+    return tm_catrel_own(r, strdup(s ? s : ""), err);
+}
+
+void *tm_catrel_calloc(tm_catrel *r, size_t n, size_t size, tm_error *err)
+{
+    return tm_catrel_own(r, calloc(n ? n : 1, size), err);
+}
+
+int tm_catrel_take_owned(tm_catrel *to, tm_catrel *from, tm_error *err)
+{
+    for (size_t i = 0; i < from->nowned; i++) {
+        void *p = from->owned[i];
+        from->owned[i] = NULL;
+        if (!tm_catrel_own(to, p, err)) {
+            /* p is freed; the rest stays with `from` */
+            return -1;
+        }
+    }
+    from->nowned = 0;
+    return 0;
+}
+
+/* ---- the relation --------------------------------------------------------- */
+
+static int read_class(PGconn *conn, const char *oidtxt, uint32_t oid, tm_catrel *out, tm_error *err)
+{
+    const char *params[] = {oidtxt};
     PGresult *res = PQexecParams(conn,
-                                 "SELECT n.nspname, c.relname, c.relreplident, c.relfilenode "
+                                 "SELECT n.nspname, c.relname, c.relreplident, c.relfilenode,"
+                                 "       (SELECT conname FROM pg_constraint"
+                                 "         WHERE conrelid = c.oid AND contype = 'p') "
                                  "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                                  "WHERE c.oid = $1",
                                  1, NULL, params, NULL, NULL, 0);
@@ -93,60 +180,190 @@ int tm_catalog_relation(PGconn *conn, uint32_t oid, tm_catrel *out, tm_error *er
     out->rel.replica_identity = (uint32_t)(unsigned char)PQgetvalue(res, 0, 2)[0];
     out->rel.has_filenode = 1;
     out->rel.filenode = (uint32_t)strtoul(PQgetvalue(res, 0, 3), NULL, 10);
+    int rc = 0;
+    if (!PQgetisnull(res, 0, 4) &&
+        !(out->rel.primary_key_name = tm_catrel_strdup(out, PQgetvalue(res, 0, 4), err)))
+        rc = -1;
     PQclear(res);
+    return rc;
+}
 
-    res = PQexecParams(conn, columns_sql, 1, NULL, params, NULL, NULL, 0);
+static int64_t num(const PGresult *res, int row, int col)
+{
+    return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* The column's sequence from columns_sql's fields 11-20, when it has one. */
+static int fill_sequence(tm_catrel *r, Tidemark__Column *c, const PGresult *res, int i,
+                         tm_error *err)
+{
+    if (PQgetisnull(res, i, 11))
+        return 0;
+    Tidemark__Sequence *q = tm_catrel_calloc(r, 1, sizeof *q, err);
+    if (!q)
+        return -1;
+    tidemark__sequence__init(q);
+    if (!(q->namespace_ = tm_catrel_strdup(r, PQgetvalue(res, i, 11), err)) ||
+        !(q->name = tm_catrel_strdup(r, PQgetvalue(res, i, 12), err)) ||
+        !(q->data_type = tm_catrel_strdup(r, PQgetvalue(res, i, 13), err)))
+        return -1;
+    q->has_start = q->has_increment = q->has_min_value = q->has_max_value = 1;
+    q->has_cache = q->has_cycle = q->has_owned = 1;
+    q->start = num(res, i, 14);
+    q->increment = num(res, i, 15);
+    q->min_value = num(res, i, 16);
+    q->max_value = num(res, i, 17);
+    q->cache = num(res, i, 18);
+    q->cycle = PQgetvalue(res, i, 19)[0] == 't';
+    q->owned = PQgetvalue(res, i, 20)[0] == 't';
+    c->sequence = q;
+    return 0;
+}
+
+static int fill_column(tm_catrel *r, Tidemark__Column *c, const PGresult *res, int i, tm_error *err)
+{
+    tidemark__column__init(c);
+    c->name = dupstr(PQgetvalue(res, i, 0));
+    c->has_type_oid = 1;
+    c->type_oid = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
+    c->type_name = dupstr(PQgetvalue(res, i, 2));
+    c->has_typmod = 1;
+    c->typmod = atoi(PQgetvalue(res, i, 3));
+    c->has_not_null = 1;
+    c->not_null = PQgetvalue(res, i, 4)[0] == 't';
+    c->has_pk_position = 1;
+    c->pk_position = (uint32_t)atoi(PQgetvalue(res, i, 5));
+    c->has_replica_key = 1;
+    c->replica_key = PQgetvalue(res, i, 6)[0] == 't';
+    if (PQgetvalue(res, i, 7)[0] == 't') {
+        c->has_has_missing = 1;
+        c->has_missing = 1;
+        if (!PQgetisnull(res, i, 8)) {
+            size_t len = (size_t)PQgetlength(res, i, 8);
+            c->has_missing_value = 1;
+            c->missing_value.data = malloc(len + 1);
+            if (c->missing_value.data)
+                memcpy(c->missing_value.data, PQgetvalue(res, i, 8), len + 1);
+            c->missing_value.len = len;
+        }
+    }
+    if (!c->name || !c->type_name || (c->has_missing_value && !c->missing_value.data)) {
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory reading the catalog");
+        return -1;
+    }
+    const char *identity = PQgetvalue(res, i, 9);
+    if (identity[0]) {
+        c->has_identity = 1;
+        c->identity = (uint32_t)(unsigned char)identity[0];
+    }
+    if (!PQgetisnull(res, i, 10) &&
+        !(c->default_expr = tm_catrel_strdup(r, PQgetvalue(res, i, 10), err)))
+        return -1;
+    return fill_sequence(r, c, res, i, err);
+}
+
+static int read_columns(PGconn *conn, const char *oidtxt, tm_catrel *out, tm_error *err)
+{
+    const char *params[] = {oidtxt};
+    PGresult *res = PQexecParams(conn, columns_sql, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         tm_error_setc(err, TM_ERR_DB, "reading the columns of %s.%s: %s", out->rel.namespace_,
                       out->rel.name, PQresultErrorMessage(res));
         PQclear(res);
-        tm_catrel_free(out);
         return -1;
     }
     int n = PQntuples(res);
     out->cols = calloc((size_t)n + 1, sizeof *out->cols);
     out->colptrs = calloc((size_t)n + 1, sizeof *out->colptrs);
-    for (int i = 0; i < n; i++) {
-        Tidemark__Column *c = &out->cols[i];
-        tidemark__column__init(c);
-        c->name = dupstr(PQgetvalue(res, i, 0));
-        c->has_type_oid = 1;
-        c->type_oid = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
-        c->type_name = dupstr(PQgetvalue(res, i, 2));
-        c->has_typmod = 1;
-        c->typmod = atoi(PQgetvalue(res, i, 3));
-        c->has_not_null = 1;
-        c->not_null = PQgetvalue(res, i, 4)[0] == 't';
-        c->has_pk_position = 1;
-        c->pk_position = (uint32_t)atoi(PQgetvalue(res, i, 5));
-        c->has_replica_key = 1;
-        c->replica_key = PQgetvalue(res, i, 6)[0] == 't';
-        if (PQgetvalue(res, i, 7)[0] == 't') {
-            c->has_has_missing = 1;
-            c->has_missing = 1;
-            if (!PQgetisnull(res, i, 8)) {
-                size_t len = (size_t)PQgetlength(res, i, 8);
-                c->has_missing_value = 1;
-                c->missing_value.data = malloc(len + 1);
-                memcpy(c->missing_value.data, PQgetvalue(res, i, 8), len + 1);
-                c->missing_value.len = len;
-            }
-        }
-        out->colptrs[i] = c;
+    if (!out->cols || !out->colptrs) {
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory reading the catalog");
+        PQclear(res);
+        return -1;
     }
-    out->rel.n_columns = (size_t)n;
-    out->rel.columns = out->colptrs;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        out->colptrs[i] = &out->cols[i];
+        out->rel.n_columns = (size_t)i + 1;
+        out->rel.columns = out->colptrs;
+        rc = fill_column(out, &out->cols[i], res, i, err);
+    }
     PQclear(res);
+    return rc;
+}
+
+/* One unique key from rows [from, to) of uniques_sql (one per column). */
+static Tidemark__UniqueKey *unique_key(tm_catrel *r, const PGresult *res, int from, int to,
+                                       tm_error *err)
+{
+    Tidemark__UniqueKey *u = tm_catrel_calloc(r, 1, sizeof *u, err);
+    if (!u)
+        return NULL;
+    tidemark__unique_key__init(u);
+    if (!(u->name = tm_catrel_strdup(r, PQgetvalue(res, from, 1), err)) ||
+        !(u->columns = tm_catrel_calloc(r, (size_t)(to - from), sizeof *u->columns, err)))
+        return NULL;
+    u->has_constraint = u->has_nulls_not_distinct = 1;
+    u->constraint = PQgetvalue(res, from, 2)[0] == 't';
+    u->nulls_not_distinct = PQgetvalue(res, from, 3)[0] == 't';
+    for (int k = from; k < to; k++)
+        if (!(u->columns[u->n_columns++] = tm_catrel_strdup(r, PQgetvalue(res, k, 4), err)))
+            return NULL;
+    return u;
+}
+
+static int read_uniques(PGconn *conn, const char *oidtxt, tm_catrel *out, tm_error *err)
+{
+    const char *params[] = {oidtxt};
+    PGresult *res = PQexecParams(conn, uniques_sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        tm_error_setc(err, TM_ERR_DB, "reading the unique keys of %s.%s: %s", out->rel.namespace_,
+                      out->rel.name, PQresultErrorMessage(res));
+        PQclear(res);
+        return -1;
+    }
+    int n = PQntuples(res), rc = 0;
+    out->rel.unique_keys = tm_catrel_calloc(out, (size_t)n, sizeof *out->rel.unique_keys, err);
+    if (!out->rel.unique_keys)
+        rc = -1;
+    for (int from = 0, to; rc == 0 && from < n; from = to) {
+        for (to = from + 1; to < n && !strcmp(PQgetvalue(res, to, 0), PQgetvalue(res, from, 0));)
+            to++;
+        Tidemark__UniqueKey *u = unique_key(out, res, from, to, err);
+        if (!u)
+            rc = -1;
+        else
+            out->rel.unique_keys[out->rel.n_unique_keys++] = u;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int tm_catalog_relation(PGconn *conn, uint32_t oid, tm_catrel *out, tm_error *err)
+{
+    char oidtxt[16];
+    snprintf(oidtxt, sizeof oidtxt, "%u", oid);
+    memset(out, 0, sizeof *out);
+    tidemark__relation__init(&out->rel);
+    if (read_class(conn, oidtxt, oid, out, err) != 0 || read_columns(conn, oidtxt, out, err) != 0 ||
+        read_uniques(conn, oidtxt, out, err) != 0 || tm_catalog_types(conn, out, err) != 0) {
+        tm_catrel_free(out);
+        return -1;
+    }
+    out->rel.has_catalog_detail = 1;
+    out->rel.catalog_detail = 1;
     return 0;
 }
 
 void tm_catrel_free(tm_catrel *r)
 {
-    for (size_t i = 0; i < r->rel.n_columns; i++) {
+    for (size_t i = 0; r->cols && i < r->rel.n_columns; i++) {
         free(r->cols[i].name);
         free(r->cols[i].type_name);
         free(r->cols[i].missing_value.data);
     }
+    for (size_t i = 0; i < r->nowned; i++)
+        free(r->owned[i]);
+    free(r->owned);
     free(r->cols);
     free(r->colptrs);
     free(r->rel.namespace_);

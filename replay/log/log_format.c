@@ -383,7 +383,7 @@ static void text_row(tm_out *o, const log_rel *lr, const tm_value *img, uint32_t
 
 static int write_text(tm_out *o, const log_rel *lr, const Tidemark__Change *ch,
                       const tm_value *oldv, uint32_t nold, const tm_value *newv, uint32_t nnew,
-                      log_differ *d, tm_error *err)
+                      const log_trunc_rows *tr, log_differ *d, tm_error *err)
 {
     tm_out_write(o, "  ", 2);
     log_text_table(o, lr->rv);
@@ -394,7 +394,13 @@ static int write_text(tm_out *o, const log_rel *lr, const Tidemark__Change *ch,
             tm_out_puts(o, " CASCADE");
         if (ch->truncate_flags & 2)
             tm_out_puts(o, " RESTART IDENTITY");
-        tm_out_putc(o, '\n');
+        char num[48];
+        if (tr && tr->known)
+            snprintf(num, sizeof num, "  (%llu row%s)\n", (unsigned long long)tr->rows,
+                     tr->rows == 1 ? "" : "s");
+        else
+            snprintf(num, sizeof num, "  (rows not known)\n");
+        tm_out_puts(o, num);
         return 0;
     }
     uint32_t nk;
@@ -430,7 +436,8 @@ static int write_text(tm_out *o, const log_rel *lr, const Tidemark__Change *ch,
 
 static int write_jsonl(tm_out *o, const log_txhdr *tx, const log_rel *lr,
                        const Tidemark__Change *ch, const tm_value *oldv, uint32_t nold,
-                       const tm_value *newv, uint32_t nnew, log_differ *d, tm_error *err)
+                       const tm_value *newv, uint32_t nnew, const log_trunc_rows *tr, log_differ *d,
+                       tm_error *err)
 {
     const tm_relver *rv = lr->rv;
     tm_out_puts(o, "{\"time\":\"");
@@ -454,6 +461,12 @@ static int write_jsonl(tm_out *o, const log_txhdr *tx, const log_rel *lr,
         tm_out_puts(o, (ch->truncate_flags & 1) ? ",\"cascade\":true" : ",\"cascade\":false");
         tm_out_puts(o, (ch->truncate_flags & 2) ? ",\"restart_identity\":true"
                                                 : ",\"restart_identity\":false");
+        if (tr && tr->known) {
+            snprintf(num, sizeof num, ",\"rows\":%llu", (unsigned long long)tr->rows);
+            tm_out_puts(o, num);
+        } else {
+            tm_out_puts(o, ",\"rows\":null");
+        }
         return 0;
     }
     uint32_t nk;
@@ -493,9 +506,10 @@ static int write_jsonl(tm_out *o, const log_txhdr *tx, const log_rel *lr,
 
 int log_write_change(tm_out *o, log_format_kind fmt, const log_txhdr *tx, const log_rel *lr,
                      const Tidemark__Change *ch, const tm_value *oldv, uint32_t nold,
-                     const tm_value *newv, uint32_t nnew, log_differ *d, tm_error *err)
+                     const tm_value *newv, uint32_t nnew, const log_trunc_rows *tr, log_differ *d,
+                     tm_error *err)
 {
     if (fmt == LOG_JSONL)
-        return write_jsonl(o, tx, lr, ch, oldv, nold, newv, nnew, d, err);
-    return write_text(o, lr, ch, oldv, nold, newv, nnew, d, err);
+        return write_jsonl(o, tx, lr, ch, oldv, nold, newv, nnew, tr, d, err);
+    return write_text(o, lr, ch, oldv, nold, newv, nnew, tr, d, err);
 }

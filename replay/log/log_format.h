@@ -43,12 +43,19 @@ void log_text_table(tm_out *o, const tm_relver *rv);
  * line), else a JSON string. */
 void log_write_content(tm_out *o, const char *p, size_t len);
 
-/* One row change. Text: the change's lines (indented, for a transaction
- * block). JSON Lines: the change's object without its closing brace and
- * newline (the caller appends context and closes it). -1 only when out of
- * memory (err). */
+/* The rows a TRUNCATE removed (known false: not known, a gap before it). */
+typedef struct log_trunc_rows {
+    uint64_t rows;
+    bool known;
+} log_trunc_rows;
+
+/* One row change (tr: the rows it removed, for a TRUNCATE). Text: the
+ * change's lines (indented, for a transaction block). JSON Lines: the
+ * change's object without its closing brace and newline (the caller
+ * appends context and closes it). -1 only when out of memory (err). */
 int log_write_change(tm_out *o, log_format_kind fmt, const log_txhdr *tx, const log_rel *lr,
                      const Tidemark__Change *ch, const tm_value *oldv, uint32_t nold,
-                     const tm_value *newv, uint32_t nnew, log_differ *d, tm_error *err);
+                     const tm_value *newv, uint32_t nnew, const log_trunc_rows *tr, log_differ *d,
+                     tm_error *err);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "store/journal/journal.h"
 #include "replay/keys/keyscan.h"
+#include "replay/keys/rowcount.h"
 #include "replay/log/log_diff.h"
 #include "replay/log/log_filter.h"
 #include "replay/log/log_format.h"
@@ -23,6 +24,7 @@ typedef struct run {
     log_plan *plan;
     tm_reader *r;
     tm_keyscan *ks;
+    tm_rowcount *counts; /* opened at the first TRUNCATE shown */
     log_tx tx;
     log_top top;
     bool in_tx;
@@ -66,6 +68,22 @@ static int collect_schemas(run *u, tm_error *err)
 
 /* ---- one change --------------------------------------------------------- */
 
+/* The rows TRUNCATE ch removed (rowcount.h): *rows, *known. */
+static int truncated_rows(run *u, const Tidemark__Change *ch, uint64_t *rows, bool *known,
+                          tm_error *err)
+{
+    int64_t nth = log_tx_truncate_nth(&u->tx, ch->relation_oid, err);
+    if (nth < 0 || (!u->counts && !(u->counts = tm_rowcount_open(u->o->journal, err))))
+        return -1;
+    int found = tm_rowcount_truncated(u->counts, u->tx.hdr.lsn, ch->relation_oid, (uint32_t)nth,
+                                      rows, known, err);
+    if (found < 0)
+        return -1;
+    if (!found)
+        *known = false;
+    return 0;
+}
+
 /* Whether a difference is in a --column column (an unchanged TOAST value
  * is no change). */
 static int touched_selected(void *ctx, const log_diff_item *it)
@@ -91,7 +109,7 @@ static int on_change(run *u, const Tidemark__Change *ch, tm_error *err)
         return -1;
     }
     if (tx->snapshot)
-        return log_tx_count(tx, rv, TIDEMARK__CHANGE__OP__INSERT, err);
+        return log_tx_count(tx, rv, TIDEMARK__CHANGE__OP__INSERT, 1, true, err);
     const log_rel *lr = log_filter_rel(u->filter, rv, err);
     if (!lr)
         return -1;
@@ -124,10 +142,15 @@ static int on_change(run *u, const Tidemark__Change *ch, tm_error *err)
             return 0; /* none of the --column columns changed */
     }
     u->st->changes_shown++;
+    uint64_t rows = 1;
+    bool known = true;
+    if (ch->op == TIDEMARK__CHANGE__OP__TRUNCATE && truncated_rows(u, ch, &rows, &known, err) != 0)
+        return -1;
     if (u->o->transactions)
-        return log_tx_count(tx, rv, ch->op, err);
+        return log_tx_count(tx, rv, ch->op, known ? rows : 0, known, err);
+    log_trunc_rows tr = {rows, known};
     if (log_write_change(log_tx_change_out(tx), u->o->format, &tx->hdr, lr, ch, oldv, nold, newv,
-                         nnew, &u->differ, err) != 0)
+                         nnew, &tr, &u->differ, err) != 0)
         return -1;
     return log_tx_change_done(tx, err);
 bad:
@@ -156,7 +179,7 @@ static int end_tx(run *u, tm_error *err)
      * for its messages with --all-messages, unless rows were asked for. */
     bool messages_only = tx->nmsgs > 0 && o->all_messages && !u->row_filters;
     if (o->transactions) {
-        if (tx->rows == 0 && !messages_only)
+        if (tx->rows == 0 && tx->truncates == 0 && !messages_only)
             return 0;
         u->st->transactions_shown++;
         if (o->top)
@@ -228,6 +251,7 @@ static int check_journal(const char *dir, tm_error *err)
 static void cleanup(run *u)
 {
     tm_keyscan_free(u->ks);
+    tm_rowcount_free(u->counts);
     tm_reader_close(u->r);
     log_plan_free(u->plan);
     log_filter_free(u->filter);

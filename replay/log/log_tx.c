@@ -32,6 +32,7 @@ void log_tx_free(log_tx *tx)
         fclose(tx->spill);
     free(tx->ends);
     free(tx->counts);
+    free(tx->truncs);
     memset(tx, 0, sizeof *tx);
 }
 
@@ -46,7 +47,9 @@ void log_tx_begin(log_tx *tx, const Tidemark__TxBegin *b)
     tx->spilled = 0;
     tx->nchanges = 0;
     tx->ncounts = 0;
+    tx->ntruncs = 0;
     tx->rows = 0;
+    tx->truncates = 0;
     tx->hdr = (log_txhdr){b->xid, b->commit_lsn, b->commit_time};
     tx->snapshot = b->snapshot;
     tx->large = b->has_large_change_rows ? b->large_change_rows : 0;
@@ -118,7 +121,26 @@ int log_tx_change_done(log_tx *tx, tm_error *err)
     return 0;
 }
 
-int log_tx_count(log_tx *tx, const tm_relver *rv, int op, tm_error *err)
+int64_t log_tx_truncate_nth(log_tx *tx, uint32_t oid, tm_error *err)
+{
+    for (size_t i = 0; i < tx->ntruncs; i++)
+        if (tx->truncs[i].oid == oid)
+            return tx->truncs[i].n++;
+    if (tx->ntruncs == tx->truncs_cap) {
+        size_t cap = tx->truncs_cap ? 2 * tx->truncs_cap : 4;
+        log_trunc_seen *v = realloc(tx->truncs, cap * sizeof *v);
+        if (!v) {
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory counting rows");
+            return -1;
+        }
+        tx->truncs = v;
+        tx->truncs_cap = cap;
+    }
+    tx->truncs[tx->ntruncs++] = (log_trunc_seen){oid, 1};
+    return 0;
+}
+
+int log_tx_count(log_tx *tx, const tm_relver *rv, int op, uint64_t rows, bool known, tm_error *err)
 {
     size_t i = 0;
     while (i < tx->ncounts &&
@@ -135,12 +157,18 @@ int log_tx_count(log_tx *tx, const tm_relver *rv, int op, tm_error *err)
             tx->counts = v;
             tx->counts_cap = cap;
         }
-        tx->counts[i] = (log_count){rv, {0, 0, 0, 0}};
+        tx->counts[i] = (log_count){rv, {0, 0, 0, 0}, 0, false};
         tx->ncounts++;
     }
     int k = op >= 1 && op <= 4 ? op - 1 : 0;
-    tx->counts[i].n[k]++;
-    tx->rows++;
+    log_count *c = &tx->counts[i];
+    c->n[k] += rows;
+    if (op == TIDEMARK__CHANGE__OP__TRUNCATE) {
+        c->truncates++;
+        tx->truncates++;
+        c->rows_unknown |= !known;
+    }
+    tx->rows += rows;
     return 0;
 }
 
@@ -318,6 +346,48 @@ int log_tx_flush(log_tx *tx, tm_out *o, log_format_kind fmt, bool all_messages, 
 
 static const char *const op_names[4] = {"insert", "update", "delete", "truncate"};
 
+/* " 2 insert, 1 update, truncate (50000 rows)": rows per operation; a
+ * TRUNCATE (also of an empty table) with the rows it removed. */
+static void text_counts(tm_out *o, const log_count *c)
+{
+    char num[64];
+    bool first = true;
+    for (int k = 0; k < 3; k++) {
+        if (!c->n[k])
+            continue;
+        snprintf(num, sizeof num, "%s %llu %s", first ? "" : ",", (unsigned long long)c->n[k],
+                 op_names[k]);
+        tm_out_puts(o, num);
+        first = false;
+    }
+    if (!c->truncates)
+        return;
+    if (c->rows_unknown)
+        snprintf(num, sizeof num, "%s truncate (rows not known)", first ? "" : ",");
+    else
+        snprintf(num, sizeof num, "%s truncate (%llu row%s)", first ? "" : ",",
+                 (unsigned long long)c->n[3], c->n[3] == 1 ? "" : "s");
+    tm_out_puts(o, num);
+}
+
+/* "insert":2,"update":1,"truncate":50000 (null when not known). */
+static void json_counts(tm_out *o, const log_count *c)
+{
+    char num[64];
+    bool first = true;
+    for (int k = 0; k < 4; k++) {
+        if (k < 3 ? !c->n[k] : !c->truncates)
+            continue;
+        if (k == 3 && c->rows_unknown)
+            snprintf(num, sizeof num, "%s\"truncate\":null", first ? "" : ",");
+        else
+            snprintf(num, sizeof num, "%s\"%s\":%llu", first ? "" : ",", op_names[k],
+                     (unsigned long long)c->n[k]);
+        tm_out_puts(o, num);
+        first = false;
+    }
+}
+
 void log_tx_summary(const log_tx *tx, tm_out *o, log_format_kind fmt, bool all_messages)
 {
     char num[64];
@@ -331,15 +401,7 @@ void log_tx_summary(const log_tx *tx, tm_out *o, log_format_kind fmt, bool all_m
                 tm_out_puts(o, "; ");
             log_text_table(o, tx->counts[i].rv);
             tm_out_puts(o, ":");
-            bool first = true;
-            for (int k = 0; k < 4; k++) {
-                if (!tx->counts[i].n[k])
-                    continue;
-                snprintf(num, sizeof num, "%s %llu %s", first ? "" : ",",
-                         (unsigned long long)tx->counts[i].n[k], op_names[k]);
-                tm_out_puts(o, num);
-                first = false;
-            }
+            text_counts(o, &tx->counts[i]);
         }
         if (tx->large) {
             snprintf(num, sizeof num, "  MASS CHANGE (%u rows of one table)", tx->large);
@@ -362,15 +424,7 @@ void log_tx_summary(const log_tx *tx, tm_out *o, log_format_kind fmt, bool all_m
         const char *d = tx->counts[i].rv->display;
         tm_json_string(o, d, strlen(d));
         tm_out_puts(o, ":{");
-        bool first = true;
-        for (int k = 0; k < 4; k++) {
-            if (!tx->counts[i].n[k])
-                continue;
-            snprintf(num, sizeof num, "%s\"%s\":%llu", first ? "" : ",", op_names[k],
-                     (unsigned long long)tx->counts[i].n[k]);
-            tm_out_puts(o, num);
-            first = false;
-        }
+        json_counts(o, &tx->counts[i]);
         tm_out_putc(o, '}');
     }
     tm_out_putc(o, '}');

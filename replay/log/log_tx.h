@@ -24,8 +24,15 @@ typedef struct log_msg {
 
 typedef struct log_count {
     const tm_relver *rv;
-    uint64_t n[4]; /* insert, update, delete, truncate */
+    uint64_t n[4];      /* rows inserted, updated, deleted, and removed by TRUNCATE */
+    uint32_t truncates; /* TRUNCATEs (n[3] their rows) */
+    bool rows_unknown;  /* a TRUNCATE's rows are not known (a gap before it) */
 } log_count;
+
+/* The TRUNCATEs of one table seen so far in the transaction. */
+typedef struct log_trunc_seen {
+    uint32_t oid, n;
+} log_trunc_seen;
 
 typedef struct log_tx {
     log_txhdr hdr;
@@ -47,6 +54,10 @@ typedef struct log_tx {
     log_count *counts; /* --transactions */
     size_t ncounts, counts_cap;
     uint64_t rows;
+    uint32_t truncates; /* counted TRUNCATEs (also of empty tables) */
+
+    log_trunc_seen *truncs;
+    size_t ntruncs, truncs_cap;
 } log_tx;
 
 /* Bytes of formatted changes held in memory before a transaction's are
@@ -64,8 +75,12 @@ int log_tx_message(log_tx *tx, const Tidemark__LogicalMessage *m, tm_error *err)
 /* Where to format the next change; then log_tx_change_done. */
 tm_out *log_tx_change_out(log_tx *tx);
 int log_tx_change_done(log_tx *tx, tm_error *err);
-/* Counts a change for --transactions. */
-int log_tx_count(log_tx *tx, const tm_relver *rv, int op, tm_error *err);
+/* Counts a change for --transactions: rows (1 but for a TRUNCATE: the rows
+ * it removed, with known false when that is not known). */
+int log_tx_count(log_tx *tx, const tm_relver *rv, int op, uint64_t rows, bool known, tm_error *err);
+/* How many TRUNCATEs of oid came before this one in the transaction (the
+ * first is 0); -1 with err when out of memory. */
+int64_t log_tx_truncate_nth(log_tx *tx, uint32_t oid, tm_error *err);
 
 /* The transaction's block: a header, its context and (all_messages) other
  * messages, then its changes (none: the header and messages alone). */

@@ -12,7 +12,12 @@
  * Tables whose key is the whole row (no primary or replica identity key)
  * are replaced by deleting the subset and inserting the row set; merge
  * inserts the rows that have no identical row in the target.
- * --dry-run computes the same counts and rolls back. Writing into the
+ * The target's columns decide what is written (columns it lacks are left
+ * out, generated ones never written, GENERATED ALWAYS identity columns
+ * never updated); tables it lacks are created first with --create-tables
+ * (ddl.h); afterwards the sequences its tables own restart past the rows.
+ * --dry-run is a rehearsal: the same statements, deferred constraints
+ * checked at once, then a rollback. Writing into the
  * capture source (same system identifier and database as the journal) is
  * refused unless allow_source. Every name is quoted by sql_quote.h. */
 #ifndef TM_APPLY_DB_H

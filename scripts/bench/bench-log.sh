@@ -5,6 +5,11 @@
 #   - the history of one row (--where on its key columns): the first run,
 #     which builds the per-segment key summaries, and later runs using them;
 #   - a one-minute time window (--from/--to) in the middle;
+#   - on a second journal with a TRUNCATE and reload of the whole table
+#     halfway (bench_log --reload): --transactions --top 1, which names the
+#     TRUNCATE with the rows it removed (counted once, then kept in
+#     DIR/rowcounts), and the row lookups, whose history now holds the
+#     TRUNCATE;
 # reporting for each the frames read against the frames in the journal.
 # Usage: scripts/bench/bench-log.sh [--changes N] [--users N] [--sync-every TX]
 set -euo pipefail
@@ -59,6 +64,25 @@ for i in 1 2; do
 done
 echo "the whole journal, --transactions --top 5 (for scale):"
 printf '  run:                              '; run --transactions --top 5
+
+echo
+echo "a second journal: the same with a TRUNCATE and reload of the whole table halfway"
+j="$dir/journal-reload"
+eval "$(build-bench/scripts/bench/bench_log --dir "$j" --reload "$@")"
+echo "  (the TRUNCATE removes $RELOAD_ROWS rows)"
+printf '  --top 1, first (counts the rows):  '; run --transactions --top 1
+head -c 160 "$dir/out"; echo
+for i in 1 2; do
+    printf '  --top 1, run %d (counts kept):     ' "$i"; run --transactions --top 1
+done
+printf '  one row, first run (summaries):    '; run --table prefs --where "$key"
+for i in 1 2 3; do
+    printf '  one row, run %d:                   ' "$i"; run --table prefs --where "$key"
+done
+rm "$j/rowcounts"
+printf '  one row, row counts removed:       '; run --table prefs --where "$key"
+printf '  one row, then with them again:     '; run --table prefs --where "$key"
+j="$dir/journal"
 
 echo
 echo "a cold copy of the journal after 'tidemark checkpoint' (the background job that also"

@@ -5,14 +5,19 @@
  * transactions of 1-6 changes (updates with the whole old row and unchanged
  * columns as 's', as capture's encoder writes them; some inserts and
  * deletes), one commit every 2 ms, a tidemark context message in every
- * tenth, a sync (frame cut) every --sync-every transactions.
+ * tenth, a sync (frame cut) every --sync-every transactions. With
+ * --reload, halfway through, one transaction TRUNCATEs the table and
+ * inserts its rows again (a reload job), so the journal has a TRUNCATE of
+ * every row of the table in the middle.
  *
- * Usage: bench_log --dir DIR [--changes N] [--users N] [--sync-every TX]
+ * Usage: bench_log --dir DIR [--changes N] [--users N] [--sync-every TX] [--reload]
  * Prints shell assignments for the script: the change and transaction
- * counts, a user with a history to look up, and a one-minute window in the
- * middle of the journal's time range. */
+ * counts, a user with a history to look up, a one-minute window in the
+ * middle of the journal's time range, and the rows the reload's TRUNCATE
+ * removed (0 without --reload). */
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +123,48 @@ static void put_change(tm_writer *w, int op, const char *const oldv[4], const ch
         die("put", &err);
 }
 
+/* The reload: TRUNCATE, then every live row again. Returns the rows. */
+static uint64_t put_reload(tm_writer *w, const unsigned *gen, uint64_t users, uint64_t lsn,
+                           int64_t t, uint32_t xid)
+{
+    uint64_t live = 0;
+    for (uint64_t i = 0; i < users * NKEYS; i++)
+        live += gen[i] != 0;
+    Tidemark__TxBegin b = TIDEMARK__TX_BEGIN__INIT;
+    b.has_xid = b.has_commit_lsn = b.has_end_lsn = b.has_commit_time = b.has_n_records = 1;
+    b.xid = xid;
+    b.commit_lsn = lsn;
+    b.end_lsn = lsn + 0x40;
+    b.commit_time = t;
+    b.n_records = live + 1;
+    tm_error err;
+    if (tm_writer_begin_tx(w, &b, &err) != 0)
+        die("begin", &err);
+    Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
+    ch.has_op = ch.has_relation_oid = ch.has_relation_version = 1;
+    ch.op = TIDEMARK__CHANGE__OP__TRUNCATE;
+    ch.relation_oid = PREFS_OID;
+    ch.relation_version = 1;
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
+    rec.change = &ch;
+    if (tm_writer_put(w, &rec, &err) != 0)
+        die("truncate", &err);
+    char uid[24], val[256], ts[TM_TIME_BUFLEN];
+    for (uint64_t u = 0; u < users; u++)
+        for (unsigned k = 0; k < NKEYS; k++) {
+            if (!gen[u * NKEYS + k])
+                continue;
+            snprintf(uid, sizeof uid, "%" PRIu64, u);
+            value_of(val, sizeof val, k, gen[u * NKEYS + k]);
+            put_change(w, TIDEMARK__CHANGE__OP__INSERT, NULL,
+                       (const char *[]){uid, keys[k], val, tm_time_format(t, ts)});
+        }
+    if (tm_writer_end_tx(w, &err) != 0 || tm_writer_sync(w, &err) != 0)
+        die("reload", &err);
+    return live;
+}
+
 static void put_relation(tm_writer *w)
 {
     static const char *names[4] = {"user_id", "key", "value", "updated_at"};
@@ -155,11 +202,11 @@ int main(int argc, char **argv)
 {
     const char *dir = NULL;
     uint64_t changes = 1000000, users = 20000, sync_every = 100;
-    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
-                                         {"changes", required_argument, NULL, 'n'},
-                                         {"users", required_argument, NULL, 'u'},
-                                         {"sync-every", required_argument, NULL, 's'},
-                                         {NULL, 0, NULL, 0}};
+    bool reload = false;
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, 'd'},   {"changes", required_argument, NULL, 'n'},
+        {"users", required_argument, NULL, 'u'}, {"sync-every", required_argument, NULL, 's'},
+        {"reload", no_argument, NULL, 'r'},      {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'd')
@@ -170,11 +217,14 @@ int main(int argc, char **argv)
             users = strtoull(optarg, NULL, 10);
         else if (c == 's')
             sync_every = strtoull(optarg, NULL, 10);
+        else if (c == 'r')
+            reload = true;
         else
             return 2;
     }
     if (!dir || !changes || !users || !sync_every) {
-        fprintf(stderr, "usage: bench_log --dir DIR [--changes N] [--users N] [--sync-every TX]\n");
+        fprintf(stderr, "usage: bench_log --dir DIR [--changes N] [--users N] [--sync-every TX] "
+                        "[--reload]\n");
         return 2;
     }
     int64_t t0 = INT64_C(1767225600000000); /* 2026-01-01 00:00:00 UTC */
@@ -220,9 +270,15 @@ int main(int argc, char **argv)
     if (tm_writer_end_tx(w, &err) != 0 || tm_writer_sync(w, &err) != 0)
         die("snapshot", &err);
 
-    uint64_t done = 0, ntx = 0;
+    uint64_t done = 0, ntx = 0, reload_rows = 0;
     uint64_t probe_user = users / 3, probe_changes = 0;
     while (done < changes) {
+        if (reload && !reload_rows && done >= changes / 2) {
+            t += 2000;
+            lsn += 0x200;
+            reload_rows = put_reload(w, gen, users, lsn, t, xid++);
+            ntx++;
+        }
         unsigned n = 1 + (unsigned)(rnd() % 6);
         if (done + n > changes)
             n = (unsigned)(changes - done);
@@ -297,8 +353,9 @@ int main(int argc, char **argv)
     int64_t mid = (t0 + t) / 2 / 1000000 * 1000000;
     char from[TM_TIME_BUFLEN], to[TM_TIME_BUFLEN];
     printf("CHANGES=%" PRIu64 "\nTRANSACTIONS=%" PRIu64 "\nPROBE_USER=%" PRIu64
-           "\nPROBE_CHANGES=%" PRIu64 "\nWINDOW_FROM='%s'\nWINDOW_TO='%s'\n",
+           "\nPROBE_CHANGES=%" PRIu64 "\nWINDOW_FROM='%s'\nWINDOW_TO='%s'\nRELOAD_ROWS=%" PRIu64
+           "\n",
            done, ntx, probe_user, probe_changes, tm_time_format(mid, from),
-           tm_time_format(mid + 59999999, to));
+           tm_time_format(mid + 59999999, to), reload_rows);
     return 0;
 }

@@ -4,7 +4,7 @@
  * prefixes, a table with awkward names and values), then the listing,
  * context on the right transaction only, filters, --transactions/--top,
  * and names and values through text and JSON Lines exactly as PostgreSQL
- * has them. */
+ * has them; and a TRUNCATE of 50,000 rows ranked by them. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,10 +281,62 @@ START_TEST(log_of_a_real_workload)
 }
 END_TEST
 
+/* The migration finder on a real capture: a TRUNCATE of a 50,000-row
+ * table ranks above a 2-row update, with the rows it removed (the base
+ * snapshot's, plus and minus the changes after it). */
+START_TEST(truncate_ranks_by_its_rows)
+{
+    tm_pg *pg = tm_pg_shared();
+    tm_pg_createdb(pg, "log_truncate");
+    PGconn *c = tm_pg_connect(pg, "log_truncate");
+    tm_pg_exec(c, "CREATE TABLE small (id int PRIMARY KEY, v text);"
+                  "CREATE TABLE big (id int PRIMARY KEY, pad text);"
+                  "ALTER TABLE small REPLICA IDENTITY FULL; ALTER TABLE big REPLICA IDENTITY FULL;"
+                  "INSERT INTO small VALUES (1, 'a'), (2, 'b'), (3, 'c');"
+                  "INSERT INTO big SELECT g, 'x' FROM generate_series(1, 49990) g");
+    char *ci = tm_pg_conninfo(pg, "log_truncate"), *j = journal_dir();
+    const char *tables[] = {"--table", "small", "--table", "big", NULL};
+    for (int round = 0; round < 2; round++) {
+        /* One transaction each. */
+        static const char *const workload[] = {
+            "INSERT INTO big SELECT g, 'y' FROM generate_series(49991, 50010) g",
+            "DELETE FROM big WHERE id > 50000", "UPDATE small SET v = v || '!' WHERE id <= 2",
+            "TRUNCATE big", "UPDATE small SET v = 'z' WHERE id = 3"};
+        for (size_t i = 0; round == 1 && i < sizeof workload / sizeof workload[0]; i++)
+            tm_pg_exec(c, "%s", workload[i]);
+        char *lsn = tm_pg_query_value(c, "SELECT pg_current_wal_lsn()");
+        tm_run_result r;
+        tm_run_opts o = {.timeout_ms = 120000};
+        tm_tidemark(&r, &o, "capture", "--journal", j, "--source", ci, tables[0], tables[1],
+                    tables[2], tables[3], "--endpos", lsn, NULL);
+        tm_assert_exit(&r, 0);
+        tm_run_result_free(&r);
+        free(lsn);
+    }
+    char *out = LOG(j, "--transactions", "--top", "1");
+    ck_assert_msg(strstr(out, "  50000 rows  public.big: truncate (50000 rows)\n") &&
+                      tlj_count(out, "\n") == 1,
+                  "%s", out);
+    free(out);
+    out = LOG(j, "--transactions");
+    ck_assert_msg(strstr(out, "  2 rows  public.small: 2 update\n"), "%s", out);
+    free(out);
+    out = LOG(j, "--table", "big", "--format", "jsonl");
+    ck_assert_msg(strstr(out, "\"op\":\"truncate\",\"cascade\":false,\"restart_identity\":false,"
+                              "\"rows\":50000"),
+                  "%s", out);
+    free(out);
+    PQfinish(c);
+    free(ci);
+    free(j);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pg_log");
-    TCase *tc = tm_check_case(s, "log", 300, TM_TESTS(log_of_a_real_workload));
+    TCase *tc =
+        tm_check_case(s, "log", 300, TM_TESTS(log_of_a_real_workload, truncate_ranks_by_its_rows));
     tm_pg_fixture_add(tc);
     return tm_check_run(s);
 }

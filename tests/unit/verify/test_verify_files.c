@@ -1,7 +1,7 @@
 /* tidemark verify names every damaged file of a journal, whatever its kind,
  * through the binary and without a server: a journal of several segments
- * (indexes), journal.meta, checkpoints and key summaries (made by tidemark
- * checkpoint) is clean (exit 0, a line per file, no damage); one damaged
+ * (indexes), journal.meta, checkpoints, key summaries and row counts (made
+ * by tidemark checkpoint) is clean (exit 0, a line per file, no damage); one damaged
  * byte in a segment, an index, journal.meta, a checkpoint or a key summary
  * gives exit 1 and one BAD line naming that file (with the offset where it
  * applies, and for the caches what damage means: replay or log will not use
@@ -115,8 +115,13 @@ START_TEST(clean_journal_is_clean)
     verify(&r);
     tm_assert_exit(&r, 0);
     char l[2048];
-    const char *must[] = {"journal.meta",         "0000000000000001.seg",  "0000000000000001.idx",
-                          "0000000000000002.seg", "0000000000000001.keys", ckpt_name};
+    const char *must[] = {"journal.meta",
+                          "0000000000000001.seg",
+                          "0000000000000001.idx",
+                          "0000000000000002.seg",
+                          "0000000000000001.keys",
+                          ckpt_name,
+                          "rowcounts"};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
         ck_assert_msg(strstr(line_of(r.out, must[i], l, sizeof l), "  ok"),
                       "no ok line for %s:\n%s", must[i], r.out);
@@ -176,6 +181,7 @@ START_TEST(each_damaged_file_is_named)
     damage_one(ckpt_name, 0, "BAD at offset 0: ", CACHE_TODO); /* its header */
     damage_one("0000000000000001.keys", -1, "BAD: ", KEYS_ADVICE);
     damage_one("0000000000000002.keys", 0, "BAD: ", CACHE_TODO);
+    damage_one("rowcounts", -1, "BAD: ", KEYS_ADVICE);
 }
 END_TEST
 
