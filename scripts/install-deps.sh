@@ -6,7 +6,9 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libpq-dev liblz4-dev libprotobuf-c-dev
           protobuf-c-compiler check uthash-dev postgresql-15 postgresql-client-15
-          clang-format cppcheck git)
+          clang-format cppcheck git
+          libcurl4-openssl-dev libxml2-dev libssl-dev
+          swift swift-proxy swift-account swift-container swift-object)
 
 missing=()
 for p in "${packages[@]}"; do
