@@ -7,7 +7,7 @@
 #
 # Usage: scripts/test.sh [--quick] [CTEST_ARGS...]
 #   --quick      the normal build only
-#   CTEST_ARGS   passed to ctest, e.g. -L unit, -L pg, -R pg_harness
+#   CTEST_ARGS   passed to ctest, e.g. -L unit, -L pg, -L fault, -R pg_harness
 # TM_JOBS: parallel build and test jobs (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +35,12 @@ check_summaries() {
         "$1/Testing/Temporary/LastTest.log" | sort
 }
 
+# The fault suite's matrix (tests/fault): one line per kind of fault, with
+# the faults injected, transactions checked, lost and duplicated.
+fault_matrix() {
+    grep -h '^fault-matrix:' "$1/Testing/Temporary/LastTest.log" 2>/dev/null | sed 's/^/  /' || true
+}
+
 status=0
 t_all=$SECONDS
 echo "== checks (format, cppcheck, layers)"
@@ -56,6 +62,8 @@ for b in "${builds[@]}"; do
     (cd "$dir" && ctest --output-on-failure -j"$jobs" "$@") || status=1
     echo "Check summaries ($dir):"
     check_summaries "$dir"
+    echo "Fault matrix ($dir):"
+    fault_matrix "$dir"
     echo "== $dir: $((SECONDS - t0)) s"
 done
 if [ $status -eq 0 ]; then
