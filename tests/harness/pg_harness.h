@@ -105,6 +105,9 @@ void tm_pg_createdb(const tm_pg *pg, const char *name);
 /* The shared cluster of this test binary (see above). */
 void tm_pg_fixture_add(TCase *tc);
 tm_pg *tm_pg_shared(void);
+/* main() of a suite of one test case using the shared cluster. */
+int tm_pg_check_main(const char *suite, const char *tcase, double timeout,
+                     const TTest *const *tests);
 /* Stops the shared cluster (tm_check_run does it for you). */
 void tm_pg_shared_stop(void);
 

@@ -319,8 +319,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("pg_staging");
-    TCase *tc = tm_check_case(s, "staging", 300, TM_TESTS(rebuild_staging));
-    tm_pg_fixture_add(tc);
-    return tm_check_run(s);
+    return tm_pg_check_main("pg_staging", "staging", 300, TM_TESTS(rebuild_staging));
 }
