@@ -10,7 +10,7 @@
 #
 # Usage: scripts/test.sh [--quick] [CTEST_ARGS...]
 #   --quick      the normal build only
-#   CTEST_ARGS   passed to ctest, e.g. -L unit, -L pg, -R pg_harness
+#   CTEST_ARGS   passed to ctest, e.g. -L unit, -L pg, -L fault, -R pg_harness
 # TM_JOBS: parallel build and test jobs (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +26,8 @@ if [ ${#builds[@]} -gt 1 ]; then
 fi
 
 scripts/install-deps.sh
+# The server builds of the version matrix (cached; a no-op when present).
+scripts/pg-builds.sh
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -41,6 +43,12 @@ check_summaries() {
          /^fuzz [a-z_]+: / { print "  " name ": " $0; seen[name] = 1 }
          END { for (n in seen) if (!seen[n]) print "  " n ": no Check summary (crashed or not run)" }' \
         "$1/Testing/Temporary/LastTest.log" | sort
+}
+
+# The fault suite's matrix (tests/fault): one line per kind of fault, with
+# the faults injected, transactions checked, lost and duplicated.
+fault_matrix() {
+    grep -h '^fault-matrix:' "$1/Testing/Temporary/LastTest.log" 2>/dev/null | sed 's/^/  /' || true
 }
 
 status=0
@@ -65,6 +73,8 @@ for b in "${builds[@]}"; do
     (cd "$dir" && ctest --output-on-failure -j"$jobs" "$@") || status=1
     echo "Check summaries ($dir):"
     check_summaries "$dir"
+    echo "Fault matrix ($dir):"
+    fault_matrix "$dir"
     echo "== $dir: $((SECONDS - t0)) s"
 done
 if [ $status -eq 0 ]; then
