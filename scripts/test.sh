@@ -26,6 +26,8 @@ if [ ${#builds[@]} -gt 1 ]; then
 fi
 
 scripts/install-deps.sh
+# The server builds of the version matrix (cached; a no-op when present).
+scripts/pg-builds.sh
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
