@@ -668,7 +668,7 @@ int tm_s3_head(tm_s3 *s, const char *key, tm_s3_object *info, tm_error *err)
 int tm_s3_get(tm_s3 *s, const char *key, uint64_t off, uint64_t len, tm_buf *out,
               tm_s3_object *info, tm_error *err)
 {
-    tm_s3_object local;
+    tm_s3_object local = {0};
     req r = {.method = "GET",
              .key = key,
              .out = out,
