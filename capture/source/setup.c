@@ -315,14 +315,32 @@ int tm_slot_drop(PGconn *sql, const char *slot, tm_error *err)
     return 0;
 }
 
+int tm_slot_create_sql(int server_version, const char *ident, bool temporary, char *out, size_t len,
+                       tm_error *err)
+{
+    int n = snprintf(out, len, "CREATE_REPLICATION_SLOT %s %sLOGICAL pgoutput %s", ident,
+                     temporary ? "TEMPORARY " : "",
+                     server_version >= 150000 ? "(SNAPSHOT 'export')" : "EXPORT_SNAPSHOT");
+    if (n < 0 || (size_t)n >= len) {
+        tm_error_setc(err, TM_ERR_FORMAT, "the slot name %s is too long", ident);
+        return -1;
+    }
+    return 0;
+}
+
 int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *consistent_lsn,
                    char *snapshot, size_t snaplen, tm_error *err)
 {
     char *ident = PQescapeIdentifier(repl, slot, strlen(slot));
+    if (!ident) {
+        tm_error_setc(err, TM_ERR_NOMEM, "quoting the slot name: %s", PQerrorMessage(repl));
+        return -1;
+    }
     char stmt[512];
-    snprintf(stmt, sizeof stmt, "CREATE_REPLICATION_SLOT %s %sLOGICAL pgoutput (SNAPSHOT 'export')",
-             ident, temporary ? "TEMPORARY " : "");
+    int rc = tm_slot_create_sql(PQserverVersion(repl), ident, temporary, stmt, sizeof stmt, err);
     PQfreemem(ident);
+    if (rc != 0)
+        return -1;
     PGresult *r = PQexec(repl, stmt);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         tm_error_setc(err, TM_ERR_DB, "creating replication slot \"%s\": %s", slot,
@@ -330,7 +348,7 @@ int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *con
         PQclear(r);
         return -1;
     }
-    int rc = tm_lsn_parse(PQgetvalue(r, 0, 1), consistent_lsn);
+    rc = tm_lsn_parse(PQgetvalue(r, 0, 1), consistent_lsn);
     snprintf(snapshot, snaplen, "%s", PQgetvalue(r, 0, 2));
     PQclear(r);
     if (rc != 0) {
