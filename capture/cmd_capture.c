@@ -42,6 +42,8 @@ enum {
     OPT_TX_MEMORY,
     OPT_WARN_ROWS,
     OPT_METRICS_LISTEN,
+    OPT_CHECKPOINT_EVERY,
+    OPT_MAINT_MEMORY,
     OPT_QUIET,
     OPT_VERBOSE,
 };
@@ -141,6 +143,22 @@ static const tm_option options[] = {
      .value = "ADDR:PORT",
      .help = "serve Prometheus metrics at http://ADDR:PORT/metrics (e.g. 127.0.0.1:9187; "
              "[::1]:9187; :9187 for every address)"},
+    {.id = OPT_CHECKPOINT_EVERY,
+     .name = "checkpoint-every",
+     .kind = TM_OPT_UINT,
+     .value = "MB",
+     .help = "self-maintenance: each time the journal has grown by MB megabytes, run `tidemark "
+             "checkpoint` in the background at the lowest CPU and I/O priority (a checkpoint at "
+             "the durable mark, key summaries, row counts; default 32; 0: never)",
+     .max = 1 << 20},
+    {.id = OPT_MAINT_MEMORY,
+     .name = "maintenance-memory-mb",
+     .kind = TM_OPT_UINT,
+     .value = "N",
+     .help = "address-space limit of the background maintenance run (default 4096); a run that "
+             "needs more fails, is logged and is tried again later",
+     .min = 64,
+     .max = 1 << 24},
     {.id = OPT_QUIET,
      .name = "quiet",
      .letter = 'q',
@@ -250,6 +268,12 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
     case OPT_METRICS_LISTEN:
         o->metrics_listen = p->arg;
         break;
+    case OPT_CHECKPOINT_EVERY:
+        o->checkpoint_every = p->num << 20;
+        break;
+    case OPT_MAINT_MEMORY:
+        o->maint_memory = p->num << 20;
+        break;
     default:
         break;
     }
@@ -332,6 +356,8 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
     o->receive_timeout_s = 30;
     o->tx_memory_budget = 256ull << 20;
     o->warn_rows = 1000;
+    o->checkpoint_every = 32ull << 20;
+    o->maint_memory = 4096ull << 20;
     snprintf(o->publication, sizeof o->publication, "tidemark");
     tm_cli p;
     tm_cli_begin(&p, &tm_cmd_capture, argc, argv);

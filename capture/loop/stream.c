@@ -22,6 +22,7 @@
 #include "capture/loop/capture.h"
 #include "capture/monitor/stats.h"
 #include "capture/source/slothealth.h"
+#include "capture/loop/maint.h"
 #include "store/common/log.h"
 #include "store/common/lsn.h"
 #include "capture/decode/pgoutput.h"
@@ -98,6 +99,7 @@ typedef struct stream {
     int64_t last_wal_warning;
     tm_wal_risk wal_risk;
     bool keep_noted;
+    tm_maint *maint; /* the background checkpoint runs (maint.h); NULL: off */
 } stream;
 
 static int64_t now_us(void)
@@ -964,6 +966,7 @@ static int run_session(stream *s, tm_error *err)
         int64_t now = now_us();
         if ((st = group_commit(s, rc == 1 && !more && !s->in_tx, now, err)) != 0)
             return st;
+        tm_maint_poll(s->maint, tm_writer_bytes_written(s->w), now);
         if (s->done || tm_capture_stop_requested) {
             if (sync_journal(s, err) != 0 || send_status(s, false, err) == -2)
                 return -2;
@@ -1062,6 +1065,11 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
     if (rc == 0)
         rc = tm_owed_load(o->journal, &s.owed, err);
     s.last_log = now_us();
+    tm_maint_opts mo = {.journal = o->journal,
+                        .every_bytes = o->checkpoint_every,
+                        .memory_bytes = o->maint_memory,
+                        .retention = o->retention};
+    s.maint = tm_maint_new(&mo);
     unsigned seed = (unsigned)getpid() ^ (unsigned)s.last_log;
     if (rc == 0 && connect_source(&s, err) != 0)
         rc = -1;
@@ -1089,6 +1097,7 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
     else
         tm_stats_error(st, kind_of(err));
     sql_settle(&s);
+    tm_maint_free(s.maint);
     disconnect_source(&s);
     reset_tx(&s);
     free(s.counts);

@@ -84,8 +84,11 @@ static char *http_get(int port, const char *path)
     ssize_t got;
     while ((got = read(fd, buf + len, cap - len - 1)) > 0) {
         len += (size_t)got;
-        if (len + 1 == cap)
-            buf = realloc(buf, cap *= 2);
+        if (len + 1 == cap) {
+            char *g = realloc(buf, cap *= 2);
+            ck_assert_ptr_nonnull(g);
+            buf = g;
+        }
     }
     buf[len] = '\0';
     close(fd);

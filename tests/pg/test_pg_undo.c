@@ -57,7 +57,7 @@ static void undo(tm_run_result *r, ...)
 static void psql_run(const char *path, tm_run_result *r)
 {
     char psql[TM_PG_PATHLEN + 16];
-    snprintf(psql, sizeof psql, "%s/psql", tm_pg_shared()->bindir);
+    snprintf(psql, sizeof psql, "%s/psql", tm_pg_shared()->clientdir);
     const char *argv[] = {psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", ci, "-f", path, NULL};
     tm_runv(argv, NULL, r);
 }
