@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "capture/loop/capture.h"
+#include "capture/monitor/heartbeat.h"
+#include "capture/monitor/metrics.h"
 #include "capture/source/setup.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
@@ -39,6 +41,9 @@ enum {
     OPT_ENDPOS,
     OPT_TX_MEMORY,
     OPT_WARN_ROWS,
+    OPT_METRICS_LISTEN,
+    OPT_CHECKPOINT_EVERY,
+    OPT_MAINT_MEMORY,
     OPT_QUIET,
     OPT_VERBOSE,
 };
@@ -132,6 +137,28 @@ static const tm_option options[] = {
      .help = "warn when a transaction deletes or updates more rows of a table than this "
              "(default 1000)",
      .max = UINT32_MAX},
+    {.id = OPT_METRICS_LISTEN,
+     .name = "metrics-listen",
+     .kind = TM_OPT_TEXT,
+     .value = "ADDR:PORT",
+     .help = "serve Prometheus metrics at http://ADDR:PORT/metrics (e.g. 127.0.0.1:9187; "
+             "[::1]:9187; :9187 for every address)"},
+    {.id = OPT_CHECKPOINT_EVERY,
+     .name = "checkpoint-every",
+     .kind = TM_OPT_UINT,
+     .value = "MB",
+     .help = "self-maintenance: each time the journal has grown by MB megabytes, run `tidemark "
+             "checkpoint` in the background at the lowest CPU and I/O priority (a checkpoint at "
+             "the durable mark, key summaries, row counts; default 32; 0: never)",
+     .max = 1 << 20},
+    {.id = OPT_MAINT_MEMORY,
+     .name = "maintenance-memory-mb",
+     .kind = TM_OPT_UINT,
+     .value = "N",
+     .help = "address-space limit of the background maintenance run (default 4096); a run that "
+             "needs more fails, is logged and is tried again later",
+     .min = 64,
+     .max = 1 << 24},
     {.id = OPT_QUIET,
      .name = "quiet",
      .letter = 'q',
@@ -178,8 +205,13 @@ const tm_command tm_cmd_capture = {
              "A first run that crashed leaves DIR/init.pending; the rerun drops the slot it "
              "created and starts over.\n\n"
              "Status lines: lag=BYTES/SECONDS is the distance from the confirmed position to the "
-             "server's last known WAL position, and the time since anything came from the "
-             "server. Reconnects back off from 0.1 s to 30 s with jitter.\n\n"
+             "server's WAL position, and the age of the oldest position the server reported "
+             "that is not yet durable and confirmed (or, after more than 1.5 s without a word "
+             "from the server, that silence); retained= is the WAL the slot holds back, with "
+             "its wal_status and safe_wal_size. A warning when it nears "
+             "max_slot_wal_keep_size. Reconnects back off from 0.1 s to 30 s with jitter.\n\n"
+             "Monitoring: DIR/capture.status is rewritten every --status-interval (tidemark "
+             "status --check reads it); --metrics-listen serves /metrics.\n\n"
              "Passwords: use PGPASSWORD, ~/.pgpass, a service file or --source-file (chmod 600). "
              "A password in --source is hidden from ps at once, with a warning; passwords are "
              "masked in every message.",
@@ -232,6 +264,15 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
         break;
     case OPT_WARN_ROWS:
         o->warn_rows = (uint32_t)p->num;
+        break;
+    case OPT_METRICS_LISTEN:
+        o->metrics_listen = p->arg;
+        break;
+    case OPT_CHECKPOINT_EVERY:
+        o->checkpoint_every = p->num << 20;
+        break;
+    case OPT_MAINT_MEMORY:
+        o->maint_memory = p->num << 20;
         break;
     default:
         break;
@@ -315,6 +356,8 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
     o->receive_timeout_s = 30;
     o->tx_memory_budget = 256ull << 20;
     o->warn_rows = 1000;
+    o->checkpoint_every = 32ull << 20;
+    o->maint_memory = 4096ull << 20;
     snprintf(o->publication, sizeof o->publication, "tidemark");
     tm_cli p;
     tm_cli_begin(&p, &tm_cmd_capture, argc, argv);
@@ -474,7 +517,20 @@ static int stream(run *r)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (tm_capture_stream(&r->o, &r->meta, r->w, &r->err) != 0)
+    tm_capture_stats st;
+    tm_stats_init(&st, r->o.status_interval_s);
+    tm_heartbeat_thread hb;
+    tm_metrics_server *ms = NULL;
+    if (tm_heartbeat_start(&hb, r->o.journal, &st, &r->err) != 0)
+        return -1;
+    if (r->o.metrics_listen && tm_metrics_serve(r->o.metrics_listen, &st, &ms, &r->err) != 0) {
+        tm_heartbeat_stop(&hb);
+        return -1;
+    }
+    int srm = tm_capture_stream(&r->o, &r->meta, r->w, &st, &r->err);
+    tm_metrics_stop(ms);
+    tm_heartbeat_stop(&hb);
+    if (srm != 0)
         return -1;
     int rc = tm_writer_close(r->w, &r->err);
     r->w = NULL;

@@ -37,11 +37,27 @@ typedef struct tm_slot_info {
     /* Why the server invalidated it (invalidation_reason, 17+; a conflict
      * with recovery, 16+), or "" */
     char invalidated[64];
+    /* The WAL it holds back: the server's WAL position now (its replay
+     * position on a standby; read whether the slot exists or not) and the
+     * oldest WAL the slot needs; safe_wal_size, the bytes that can still
+     * be written before the slot risks losing WAL (none when unlimited or
+     * lost; negative once past it); max_slot_wal_keep_size in bytes (-1:
+     * unlimited). */
+    uint64_t server_lsn;
+    uint64_t restart_lsn;
+    bool has_safe_wal_size;
+    int64_t safe_wal_size;
+    int64_t max_keep_bytes;
 } tm_slot_info;
 
 /* What pg_replication_slots says of slot (info->exists false when it is
- * not there). -1 with err (TM_ERR_DB) when the query fails. */
+ * not there), with the server's WAL position and max_slot_wal_keep_size,
+ * in one query. -1 with err (TM_ERR_DB) when the query fails. */
 int tm_slot_info_get(PGconn *sql, const char *slot, tm_slot_info *info, tm_error *err);
+/* The same query sent without waiting (PQsendQuery: -1 when it could not
+ * be sent), and the reading of its result. */
+int tm_slot_info_send(PGconn *sql, const char *slot);
+int tm_slot_info_parse(const PGresult *r, const char *slot, tm_slot_info *info, tm_error *err);
 
 /* The server's current WAL position (its replay position on a standby). */
 int tm_server_wal_lsn(PGconn *sql, uint64_t *lsn, tm_error *err);

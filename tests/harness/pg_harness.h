@@ -123,6 +123,8 @@ PGresult *tm_pg_query(PGconn *conn, const char *fmt, ...) __attribute__((format(
 /* The first column of the first row, malloc'd (NULL for SQL NULL); fails
  * the test when the query fails or returns no row. */
 char *tm_pg_query_value(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Runs sql in a transaction of its own and returns its xid (malloc'd). */
+char *tm_pg_tx(PGconn *conn, const char *sql);
 /* Fails the test unless that value is want (SQL NULL never is). */
 void tm_pg_assert_value(PGconn *conn, const char *want, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
