@@ -106,6 +106,18 @@ static const char *uniques_sql =
     "   AND i.indexprs IS NULL AND i.indpred IS NULL AND k.n <= i.indnkeyatts"
     " ORDER BY ic.relname, i.indexrelid, k.n";
 
+/* Foreign keys of the table, one row per column pair. */
+static const char *fkeys_sql =
+    "SELECT c.oid, c.conname, a.attname, rn.nspname, rc.relname, ra.attname"
+    "  FROM pg_constraint c"
+    "  CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(att, fatt, n)"
+    "  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.att"
+    "  JOIN pg_class rc ON rc.oid = c.confrelid"
+    "  JOIN pg_namespace rn ON rn.oid = rc.relnamespace"
+    "  JOIN pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = k.fatt"
+    " WHERE c.conrelid = $1 AND c.contype = 'f'"
+    " ORDER BY c.conname, c.oid, k.n";
+
 /* ---- memory the catrel owns ------------------------------------------- */
 
 void *tm_catrel_own(tm_catrel *r, void *p, tm_error *err)
@@ -338,6 +350,55 @@ static int read_uniques(PGconn *conn, const char *oidtxt, tm_catrel *out, tm_err
     return rc;
 }
 
+/* One foreign key from rows [from, to) of fkeys_sql. */
+static Tidemark__ForeignKey *foreign_key(tm_catrel *r, const PGresult *res, int from, int to,
+                                         tm_error *err)
+{
+    Tidemark__ForeignKey *f = tm_catrel_calloc(r, 1, sizeof *f, err);
+    if (!f)
+        return NULL;
+    tidemark__foreign_key__init(f);
+    size_t n = (size_t)(to - from);
+    if (!(f->name = tm_catrel_strdup(r, PQgetvalue(res, from, 1), err)) ||
+        !(f->ref_namespace = tm_catrel_strdup(r, PQgetvalue(res, from, 3), err)) ||
+        !(f->ref_name = tm_catrel_strdup(r, PQgetvalue(res, from, 4), err)) ||
+        !(f->columns = tm_catrel_calloc(r, n, sizeof *f->columns, err)) ||
+        !(f->ref_columns = tm_catrel_calloc(r, n, sizeof *f->ref_columns, err)))
+        return NULL;
+    for (int k = from; k < to; k++)
+        if (!(f->columns[f->n_columns++] = tm_catrel_strdup(r, PQgetvalue(res, k, 2), err)) ||
+            !(f->ref_columns[f->n_ref_columns++] = tm_catrel_strdup(r, PQgetvalue(res, k, 5), err)))
+            return NULL;
+    return f;
+}
+
+static int read_fkeys(PGconn *conn, const char *oidtxt, tm_catrel *out, tm_error *err)
+{
+    const char *params[] = {oidtxt};
+    PGresult *res = PQexecParams(conn, fkeys_sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        tm_error_setc(err, TM_ERR_DB, "reading the foreign keys of %s.%s: %s", out->rel.namespace_,
+                      out->rel.name, PQresultErrorMessage(res));
+        PQclear(res);
+        return -1;
+    }
+    int n = PQntuples(res), rc = 0;
+    out->rel.foreign_keys = tm_catrel_calloc(out, (size_t)n, sizeof *out->rel.foreign_keys, err);
+    if (!out->rel.foreign_keys)
+        rc = -1;
+    for (int from = 0, to; rc == 0 && from < n; from = to) {
+        for (to = from + 1; to < n && !strcmp(PQgetvalue(res, to, 0), PQgetvalue(res, from, 0));)
+            to++;
+        Tidemark__ForeignKey *f = foreign_key(out, res, from, to, err);
+        if (!f)
+            rc = -1;
+        else
+            out->rel.foreign_keys[out->rel.n_foreign_keys++] = f;
+    }
+    PQclear(res);
+    return rc;
+}
+
 int tm_catalog_relation(PGconn *conn, uint32_t oid, tm_catrel *out, tm_error *err)
 {
     char oidtxt[16];
@@ -345,7 +406,8 @@ int tm_catalog_relation(PGconn *conn, uint32_t oid, tm_catrel *out, tm_error *er
     memset(out, 0, sizeof *out);
     tidemark__relation__init(&out->rel);
     if (read_class(conn, oidtxt, oid, out, err) != 0 || read_columns(conn, oidtxt, out, err) != 0 ||
-        read_uniques(conn, oidtxt, out, err) != 0 || tm_catalog_types(conn, out, err) != 0) {
+        read_uniques(conn, oidtxt, out, err) != 0 || read_fkeys(conn, oidtxt, out, err) != 0 ||
+        tm_catalog_types(conn, out, err) != 0) {
         tm_catrel_free(out);
         return -1;
     }
