@@ -323,33 +323,6 @@ static Tidemark__UniqueKey *unique_key(tm_catrel *r, const PGresult *res, int fr
     return u;
 }
 
-static int read_uniques(PGconn *conn, const char *oidtxt, tm_catrel *out, tm_error *err)
-{
-    const char *params[] = {oidtxt};
-    PGresult *res = PQexecParams(conn, uniques_sql, 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        tm_error_setc(err, TM_ERR_DB, "reading the unique keys of %s.%s: %s", out->rel.namespace_,
-                      out->rel.name, PQresultErrorMessage(res));
-        PQclear(res);
-        return -1;
-    }
-    int n = PQntuples(res), rc = 0;
-    out->rel.unique_keys = tm_catrel_calloc(out, (size_t)n, sizeof *out->rel.unique_keys, err);
-    if (!out->rel.unique_keys)
-        rc = -1;
-    for (int from = 0, to; rc == 0 && from < n; from = to) {
-        for (to = from + 1; to < n && !strcmp(PQgetvalue(res, to, 0), PQgetvalue(res, from, 0));)
-            to++;
-        Tidemark__UniqueKey *u = unique_key(out, res, from, to, err);
-        if (!u)
-            rc = -1;
-        else
-            out->rel.unique_keys[out->rel.n_unique_keys++] = u;
-    }
-    PQclear(res);
-    return rc;
-}
-
 /* One foreign key from rows [from, to) of fkeys_sql. */
 static Tidemark__ForeignKey *foreign_key(tm_catrel *r, const PGresult *res, int from, int to,
                                          tm_error *err)
@@ -372,30 +345,64 @@ static Tidemark__ForeignKey *foreign_key(tm_catrel *r, const PGresult *res, int 
     return f;
 }
 
-static int read_fkeys(PGconn *conn, const char *oidtxt, tm_catrel *out, tm_error *err)
+/* One key from rows [from, to) of its query (rows of one key share column 0). */
+typedef void *(*key_fn)(tm_catrel *r, const PGresult *res, int from, int to, tm_error *err);
+
+/* Runs sql (unique or foreign keys, one row per column) for the table and
+ * stores one message per key in *keys, their number in *n. */
+static int read_keys(PGconn *conn, const char *sql, const char *what, const char *oidtxt,
+                     key_fn make, tm_catrel *out, void ***keys, size_t *n, tm_error *err)
 {
     const char *params[] = {oidtxt};
-    PGresult *res = PQexecParams(conn, fkeys_sql, 1, NULL, params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        tm_error_setc(err, TM_ERR_DB, "reading the foreign keys of %s.%s: %s", out->rel.namespace_,
+        tm_error_setc(err, TM_ERR_DB, "reading the %s of %s.%s: %s", what, out->rel.namespace_,
                       out->rel.name, PQresultErrorMessage(res));
         PQclear(res);
         return -1;
     }
-    int n = PQntuples(res), rc = 0;
-    out->rel.foreign_keys = tm_catrel_calloc(out, (size_t)n, sizeof *out->rel.foreign_keys, err);
-    if (!out->rel.foreign_keys)
+    int rows = PQntuples(res), rc = 0;
+    *keys = tm_catrel_calloc(out, (size_t)rows, sizeof **keys, err);
+    if (!*keys)
         rc = -1;
-    for (int from = 0, to; rc == 0 && from < n; from = to) {
-        for (to = from + 1; to < n && !strcmp(PQgetvalue(res, to, 0), PQgetvalue(res, from, 0));)
+    for (int from = 0, to; rc == 0 && from < rows; from = to) {
+        for (to = from + 1; to < rows && !strcmp(PQgetvalue(res, to, 0), PQgetvalue(res, from, 0));)
             to++;
-        Tidemark__ForeignKey *f = foreign_key(out, res, from, to, err);
-        if (!f)
+        void *k = make(out, res, from, to, err);
+        if (!k)
             rc = -1;
         else
-            out->rel.foreign_keys[out->rel.n_foreign_keys++] = f;
+            (*keys)[(*n)++] = k;
     }
     PQclear(res);
+    return rc;
+}
+
+static void *unique_key_fn(tm_catrel *r, const PGresult *res, int from, int to, tm_error *err)
+{
+    return unique_key(r, res, from, to, err);
+}
+
+static void *foreign_key_fn(tm_catrel *r, const PGresult *res, int from, int to, tm_error *err)
+{
+    return foreign_key(r, res, from, to, err);
+}
+
+static int read_uniques(PGconn *conn, const char *oidtxt, tm_catrel *out, tm_error *err)
+{
+    void **keys = NULL;
+    int rc = read_keys(conn, uniques_sql, "unique keys", oidtxt, unique_key_fn, out, &keys,
+                       &out->rel.n_unique_keys, err);
+    out->rel.unique_keys = (Tidemark__UniqueKey **)keys;
+    return rc;
+}
+
+static int read_fkeys(PGconn *conn, const char *oidtxt, tm_catrel *out, tm_error *err)
+{
+    void **keys = NULL;
+    int rc = read_keys(conn, fkeys_sql, "foreign keys", oidtxt, foreign_key_fn, out, &keys,
+                       &out->rel.n_foreign_keys, err);
+    out->rel.foreign_keys = (Tidemark__ForeignKey **)keys;
     return rc;
 }
 
