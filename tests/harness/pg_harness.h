@@ -70,6 +70,29 @@ int tm_pg_start(tm_pg *pg, const char *extra_conf, char *err, size_t errlen);
  * Idempotent; does nothing in a process other than the one that started it. */
 void tm_pg_stop(tm_pg *pg);
 
+/* A base backup of pg's data directory into dest (which must not exist),
+ * with the low-level backup API (pg_backup_start/stop; pg_start_backup/
+ * pg_stop_backup on 14) and a file copy, since the npm builds have no
+ * pg_basebackup. pg_wal is left empty: recovery takes the WAL from an
+ * archive (the stop waits until it is archived) or from the primary.
+ * Owned by the server's OS user. Returns 0 or -1 with err. */
+int tm_pg_base_backup(const tm_pg *pg, const char *dest, char *err, size_t errlen);
+
+/* Starts a hot standby of primary in a new cluster: a base backup, then
+ * standby.signal and primary_conninfo (primary's socket), streaming through
+ * the physical slot `slot` that it creates on primary first (if missing) to
+ * hold the WAL. extra_conf as for tm_pg_start (hot_standby_feedback = on).
+ * Stop it with tm_pg_stop; the slot stays on primary. */
+int tm_pg_start_standby(tm_pg *standby, const tm_pg *primary, const char *slot,
+                        const char *extra_conf, char *err, size_t errlen);
+
+/* Waits until standby has replayed what primary has written up to now. */
+int tm_pg_wait_replay(const tm_pg *standby, const tm_pg *primary, int timeout_ms, char *err,
+                      size_t errlen);
+
+/* Promotes a standby (pg_ctl promote, waiting until it is done). */
+int tm_pg_promote(tm_pg *pg, char *err, size_t errlen);
+
 /* Stops the server with mode "fast" or "immediate" (a crash) and starts it
  * again on the same port and data. Returns 0 or -1 with err. */
 int tm_pg_restart(tm_pg *pg, const char *mode, char *err, size_t errlen);
@@ -100,6 +123,8 @@ PGresult *tm_pg_query(PGconn *conn, const char *fmt, ...) __attribute__((format(
 /* The first column of the first row, malloc'd (NULL for SQL NULL); fails
  * the test when the query fails or returns no row. */
 char *tm_pg_query_value(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Runs sql in a transaction of its own and returns its xid (malloc'd). */
+char *tm_pg_tx(PGconn *conn, const char *sql);
 /* Fails the test unless that value is want (SQL NULL never is). */
 void tm_pg_assert_value(PGconn *conn, const char *want, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
