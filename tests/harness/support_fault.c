@@ -124,6 +124,12 @@ void tmf_commit(PGconn *c, int n, tmt_rng *rng)
 
 /* ---- the workload process -------------------------------------------------- */
 
+static void quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* "terminating connection due to immediate shutdown" is expected */
+}
+
 static void __attribute__((noreturn)) workload_main(int ctl, const char *conninfo, uint64_t seed)
 {
     PGconn *c = NULL;
@@ -151,6 +157,8 @@ static void __attribute__((noreturn)) workload_main(int ctl, const char *conninf
             c = PQconnectdb(conninfo);
             if (PQstatus(c) != CONNECTION_OK)
                 usleep(100000); /* the server is away */
+            else
+                PQsetNoticeProcessor(c, quiet, NULL);
             continue;
         }
         done++;
@@ -441,7 +449,7 @@ bool tmf_audit_clean(const tmf_audit *a)
 
 void tmf_matrix(const char *kind, long injected, const tmf_audit *a)
 {
-    printf("fault-matrix: %-34s injected %5ld | transactions checked %7ld | lost %ld | "
+    printf("fault-matrix: %-44s injected %5ld | transactions checked %7ld | lost %ld | "
            "duplicated %ld",
            kind, injected, a->checked, a->lost, a->duplicated);
     if (a->extra || a->wrong || a->disorder)
@@ -458,6 +466,22 @@ void tmf_matrix_check(const char *kind, long injected, const tmf_audit *a)
                   "%s: lost %ld, duplicated %ld, never committed %ld, wrong changes %ld, out of "
                   "order %ld",
                   kind, a->lost, a->duplicated, a->extra, a->wrong, a->disorder);
+}
+
+void tmf_check_caught_up(PGconn *c, const char *journal, pid_t pid, const char *slot,
+                         const char *kind, tmf_audit *sum)
+{
+    char *lsn = tmc_current_lsn(c);
+    ck_assert_msg(tmc_wait_confirmed(c, slot, lsn, 120000),
+                  "%s: capture did not catch up; its log:\n%s", kind, tmc_log(journal));
+    free(lsn);
+    ck_assert_msg(tmc_wait_exit(pid, 0) == -1, "%s: capture exited; its log:\n%s", kind,
+                  tmc_log(journal));
+    tmf_audit a;
+    tmf_audit_journal(c, journal, &a);
+    if (!tmf_audit_clean(&a))
+        tmf_matrix_check(kind, 0, &a);
+    tmf_audit_add(sum, &a);
 }
 
 void tmf_oracle(PGconn *c, const char *journal, const char *kind, tmf_audit *a)

@@ -96,6 +96,12 @@ void tmf_matrix(const char *kind, long injected, const tmf_audit *a);
 /* tmf_matrix, then fails the test unless a is clean. */
 void tmf_matrix_check(const char *kind, long injected, const tmf_audit *a);
 
+/* With the workload paused: the running capture pid confirms everything
+ * committed to slot (within 120 s) and is still running, and the audit is
+ * clean (else the matrix line and a failure); adds the audit to sum. */
+void tmf_check_caught_up(PGconn *c, const char *journal, pid_t pid, const char *slot,
+                         const char *kind, tmf_audit *sum);
+
 /* The whole oracle with the workload paused and the journal caught up:
  * the audit (asserted clean, with kind in the message), replay of events
  * at the current LSN equal to the live table, tidemark verify clean. */
