@@ -18,6 +18,7 @@
 #include "store/common/lsn.h"
 #include "store/common/tm_time.h"
 #include "store/journal/journal.h"
+#include "store/journal/tableset.h"
 
 enum { OPT_JOURNAL = 1, OPT_SOURCE };
 
@@ -67,6 +68,7 @@ typedef struct summary {
     int64_t first_time, last_time;
     table_rows *tables;
     size_t ntables;
+    tm_tableset spans; /* when each table was captured */
     uint64_t segments, bytes;
 } summary;
 
@@ -93,7 +95,7 @@ static int summarise(const char *dir, summary *s, tm_error *err)
         return -1;
     const Tidemark__Record *rec;
     int rc;
-    bool in_first_snapshot = false;
+    bool in_first_snapshot = false, in_snapshot = false;
     uint64_t remaining = 0;
     while ((rc = tm_reader_next(r, &rec, err)) == 1) {
         switch (rec->body_case) {
@@ -108,6 +110,7 @@ static int summarise(const char *dir, summary *s, tm_error *err)
                 s->changes += rec->begin->n_records;
             }
             remaining = rec->begin->n_records;
+            in_snapshot = rec->begin->snapshot;
             s->last_lsn = rec->begin->commit_lsn;
             s->last_time = rec->begin->commit_time;
             break;
@@ -116,9 +119,20 @@ static int summarise(const char *dir, summary *s, tm_error *err)
             if (t)
                 snprintf(t->name, sizeof t->name, "%s.%s", rec->relation->namespace_,
                          rec->relation->name);
+            if (tm_tableset_relation(&s->spans, rec->relation->oid, rec->relation->namespace_,
+                                     rec->relation->name, err) != 0)
+                rc = -1;
             break;
         }
+        case TIDEMARK__RECORD__BODY_TABLE_REMOVED:
+            tm_tableset_removed(&s->spans, rec->table_removed->oid, rec->table_removed->lsn,
+                                rec->table_removed->time);
+            break;
         case TIDEMARK__RECORD__BODY_CHANGE:
+            if (in_snapshot && remaining &&
+                tm_tableset_snapshot(&s->spans, rec->change->relation_oid, s->last_lsn,
+                                     s->last_time, err) != 0)
+                rc = -1;
             if (in_first_snapshot && remaining && rec->change->op == TIDEMARK__CHANGE__OP__INSERT) {
                 table_rows *t = table_for(s, rec->change->relation_oid);
                 if (t)
@@ -130,6 +144,8 @@ static int summarise(const char *dir, summary *s, tm_error *err)
         }
         if (rec->body_case != TIDEMARK__RECORD__BODY_BEGIN && remaining)
             remaining--;
+        if (rc < 0)
+            break;
     }
     tm_reader_close(r);
     if (rc < 0)
@@ -251,9 +267,24 @@ static void print_summary(const char *journal, const tm_meta *m, const summary *
     printf("segments:      %llu, %llu bytes\n", (unsigned long long)s->segments,
            (unsigned long long)s->bytes);
     printf("tables:\n");
-    for (size_t i = 0; i < s->ntables; i++)
-        printf("  %-40s %llu rows in the base snapshot\n", INERT(s->tables[i].name),
-               (unsigned long long)s->tables[i].rows);
+    for (size_t i = 0; i < s->ntables; i++) {
+        char span[200] = "";
+        int n = 0;
+        /* Each capture of it: a table re-added later has several. */
+        for (size_t k = 0; k < s->spans.n; k++) {
+            if (s->spans.v[k].oid != s->tables[i].oid)
+                continue;
+            char one[160];
+            tm_tablespan_describe(&s->spans.v[k], one, sizeof one);
+            n += snprintf(span + n, sizeof span - (size_t)n, "%s%s", n ? "; " : "",
+                          n ? one + strlen("captured ") : one);
+            if ((size_t)n >= sizeof span)
+                break;
+        }
+        printf("  %-40s %llu rows in the base snapshot, %s\n", INERT(s->tables[i].name),
+               (unsigned long long)s->tables[i].rows,
+               span[0] ? span : "never captured (no snapshot of it in the journal)");
+    }
 }
 
 static int status_of(const char *journal, const char *source);
@@ -293,11 +324,13 @@ static int status_of(const char *journal, const char *source)
     if (summarise(journal, &s, &err) != 0) {
         tm_log_error("%s", err.msg);
         free(s.tables);
+        tm_tableset_free(&s.spans);
         return 1;
     }
     print_summary(journal, &m, &s);
     int rc = source ? source_status(source, journal, &m, &s, &err) : 0;
     free(s.tables);
+    tm_tableset_free(&s.spans);
     if (rc < 0)
         tm_log_error("%s", err.msg);
     return rc == 0 ? 0 : 1;
