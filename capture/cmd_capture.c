@@ -39,6 +39,8 @@ enum {
     OPT_ENDPOS,
     OPT_TX_MEMORY,
     OPT_WARN_ROWS,
+    OPT_CHECKPOINT_EVERY,
+    OPT_MAINT_MEMORY,
     OPT_QUIET,
     OPT_VERBOSE,
 };
@@ -133,6 +135,22 @@ static const tm_option options[] = {
      .help = "warn when a transaction deletes or updates more rows of a table than this "
              "(default 1000)",
      .max = UINT32_MAX},
+    {.id = OPT_CHECKPOINT_EVERY,
+     .name = "checkpoint-every",
+     .kind = TM_OPT_UINT,
+     .value = "MB",
+     .help = "self-maintenance: each time the journal has grown by MB megabytes, run `tidemark "
+             "checkpoint` in the background at the lowest CPU and I/O priority (a checkpoint at "
+             "the durable mark, key summaries, row counts; default 32; 0: never)",
+     .max = 1 << 20},
+    {.id = OPT_MAINT_MEMORY,
+     .name = "maintenance-memory-mb",
+     .kind = TM_OPT_UINT,
+     .value = "N",
+     .help = "address-space limit of the background maintenance run (default 4096); a run that "
+             "needs more fails, is logged and is tried again later",
+     .min = 64,
+     .max = 1 << 24},
     {.id = OPT_QUIET,
      .name = "quiet",
      .letter = 'q',
@@ -236,6 +254,12 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
     case OPT_WARN_ROWS:
         o->warn_rows = (uint32_t)p->num;
         break;
+    case OPT_CHECKPOINT_EVERY:
+        o->checkpoint_every = p->num << 20;
+        break;
+    case OPT_MAINT_MEMORY:
+        o->maint_memory = p->num << 20;
+        break;
     default:
         break;
     }
@@ -318,6 +342,8 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
     o->receive_timeout_s = 30;
     o->tx_memory_budget = 256ull << 20;
     o->warn_rows = 1000;
+    o->checkpoint_every = 32ull << 20;
+    o->maint_memory = 4096ull << 20;
     snprintf(o->publication, sizeof o->publication, "tidemark");
     tm_cli p;
     tm_cli_begin(&p, &tm_cmd_capture, argc, argv);

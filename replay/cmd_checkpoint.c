@@ -60,7 +60,9 @@ const tm_command tm_cmd_checkpoint = {
         "that replay of a late point starts from the nearest one instead of the base snapshot. "
         "Resumes from the newest checkpoint; existing ones are kept. Also builds the per-segment "
         "key summaries (DIR/*.keys) that make by-key `tidemark log` queries read only the frames "
-        "holding their keys. Run it from cron or a systemd timer, like a backup.",
+        "holding their keys, and the row counts of TRUNCATEs. Reads only what is durable (up to "
+        "the journal's durable mark). Capture runs it by itself in the background "
+        "(capture --checkpoint-every); run it by hand for a journal no capture writes to.",
     .options = options,
     .exits = exits,
     .run = cmd_checkpoint,
@@ -181,7 +183,16 @@ static int cmd_checkpoint(int argc, char **argv)
         tm_log_error("%s", err.msg);
         return 1;
     }
+    /* Only what is durable: capture cuts whatever lies above its mark at
+     * the next start, so a checkpoint past it could hold transactions the
+     * journal will not (the capture running beside us writes there). */
     tm_target all = {.by_lsn = true, .lsn = UINT64_MAX};
+    tm_mark mark;
+    int hm = tm_mark_read(c.journal, &mark, &err);
+    if (hm < 0)
+        goto fail;
+    if (hm == 1)
+        all.lsn = mark.lsn;
     tm_runner_opts ro = {.use_checkpoints = true, .after_tx = after_tx, .arg = &c};
     tm_run_info info;
     rc = 1;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "replay/out/out.h"
+#include "replay/out/out_jsonl.h"
 #include "replay/out/outfile.h"
 #include "replay/undo/undo_apply.h"
 #include "replay/undo/undo_plan.h"
@@ -34,9 +35,15 @@ enum {
     OPT_APPLY,
     OPT_DRY_RUN,
     OPT_ON_CONFLICT,
+    OPT_GRANULARITY,
+    OPT_ALLOW_OTHER,
+    OPT_REPORT,
+    OPT_USER,
+    OPT_REASON,
 };
 
-static const char *const conflict_modes[] = {"abort", "skip", NULL};
+static const char *const conflict_modes[] = {"abort", "skip", "overwrite", NULL};
+static const char *const granularities[] = {"column", "row", NULL};
 
 static const tm_option options[] = {
     TM_OPTION_JOURNAL(OPT_JOURNAL),
@@ -62,29 +69,48 @@ static const tm_option options[] = {
                    "is unless --force)"),
     {.id = OPT_FORCE,
      .name = "force",
-     .help = "with --output: replace the file if it exists (atomically)"},
+     .help = "with --output or --report: replace the file if it exists (atomically)"},
     TM_OPTION_TEXT(OPT_APPLY, "apply", "CONNINFO",
-                   "run it in that database (normally the capture source)"),
+                   "run it in that database: the capture source (see --allow-other-target)"),
+    {.id = OPT_ALLOW_OTHER,
+     .name = "allow-other-target",
+     .help = "with --apply: write into a database other than the journal's source"},
     {.id = OPT_DRY_RUN,
      .name = "dry-run",
-     .help = "print the plan (with --apply: and the conflicts the target has), change nothing"},
+     .help = "without --apply: print the plan; with --apply: a rehearsal (the real statements, "
+             "then a rollback) whose report and exit status are the real run's"},
     {.id = OPT_ON_CONFLICT,
      .name = "on-conflict",
      .kind = TM_OPT_CHOICE,
      .value = "MODE",
-     .help = "abort (default): any conflict cancels everything; skip: undo the rest, list what "
-             "was skipped",
+     .help = "abort (default): any conflict cancels everything (exit 3); skip: undo the rest; "
+             "overwrite: write the undone values over later changes too",
      .choices = conflict_modes},
+    {.id = OPT_GRANULARITY,
+     .name = "granularity",
+     .kind = TM_OPT_CHOICE,
+     .value = "LEVEL",
+     .help = "column (default): set back only the columns and jsonb members the changes wrote, "
+             "a conflict only when one of them changed since; row: any later change to the row "
+             "is a conflict",
+     .choices = granularities},
+    TM_OPTION_TEXT(OPT_REPORT, "report", "FILE",
+                   "with --apply: one JSON line per row (table, key, action, result, columns, "
+                   "reason), written whole or not at all"),
+    TM_OPTION_TEXT(OPT_USER, "user", "NAME",
+                   "who undoes: goes into the undo's own context message, which log shows"),
+    TM_OPTION_TEXT(OPT_REASON, "reason", "TEXT", "why: goes into that message too"),
     {0},
 };
 
 static const tm_exit_code exits[] = {
-    {0, "done (also when no transaction matched: nothing to undo)"},
-    {1, "conflicts, or changes that cannot be undone, were found and listed on stderr (nothing "
-        "was done, unless --on-conflict skip undid the rest; rows that --apply skipped with "
-        "--on-conflict skip do not count); or a failure (the message says which), also when the "
-        "--output file exists and --force was not given (then nothing is written)"},
+    {0, "done (also when no transaction matched, and when --on-conflict skip or overwrite "
+        "dealt with conflicts)"},
+    {1, "rows that cannot be undone (no old values captured, or the target refuses a value), "
+        "or a failure (the message says which; nothing was written), also when the --output or "
+        "--report file exists and --force was not given"},
     TM_EXIT_USAGE,
+    {3, "conflicts with --on-conflict abort: listed on stderr, nothing was written"},
     {0, NULL},
 };
 
@@ -96,23 +122,28 @@ const tm_command tm_cmd_undo = {
     .synopsis = "--journal DIR (--xid N ... | --from TS --to TS) [OPTIONS]",
     .description =
         "Reverses the changes of chosen transactions: inserted rows are deleted, updated rows set "
-        "back to their old values, deleted (and truncated) rows inserted again, newest first, in "
-        "one transaction. Rows are found by their key columns, and each statement applies only if "
-        "the row still looks as the undone change left it; rows changed since are conflicts. "
-        "Needs the old rows in the journal (tables with REPLICA IDENTITY FULL when the changes "
-        "were made).",
+        "back to their old values (only the columns and jsonb members the changes wrote, unless "
+        "--granularity row), deleted (and truncated) rows inserted again, in one transaction of "
+        "the capture source, fitted to its tables as they are now. A row is a conflict when a "
+        "later change touched what would be set back, or deleted it, or took its key. The last "
+        "line gives the totals: rows restored, skipped as conflicts, failed. The undo's own "
+        "transaction carries a context message (what was undone, --user, --reason), so log shows "
+        "it and it can be undone in turn. Needs the old rows in the journal (tables with REPLICA "
+        "IDENTITY FULL when the changes were made).",
     .options = options,
     .exits = exits,
     .run = cmd_undo,
 };
 
 typedef struct opts {
-    const char *journal, *from, *to, *tz, *where_text, *output, *apply;
+    const char *journal, *from, *to, *tz, *where_text, *output, *report, *user, *reason;
+    char *apply; /* --apply, a copy (its password hidden in argv) */
     uint32_t *xids;
     size_t nxids;
     tm_qualname *tables;
     size_t ntables;
-    bool dry_run, skip, force;
+    bool dry_run, skip, force, allow_other, by_row;
+    tm_undo_mode mode;
     int64_t from_time, to_time;
     tm_where *where; /* --where, parsed */
 } opts;
@@ -148,13 +179,33 @@ static int take_option(void *ctx, const tm_cli *p, int id)
         o->force = true;
         break;
     case OPT_APPLY:
-        o->apply = p->arg;
+        free(o->apply);
+        if (!(o->apply = tm_cli_conninfo("--apply", (char *)p->arg)))
+            return 1;
+        break;
+    case OPT_ALLOW_OTHER:
+        o->allow_other = true;
+        break;
+    case OPT_GRANULARITY:
+        o->by_row = p->choice == 1;
+        break;
+    case OPT_REPORT:
+        o->report = p->arg;
+        break;
+    case OPT_USER:
+        o->user = p->arg;
+        break;
+    case OPT_REASON:
+        o->reason = p->arg;
         break;
     case OPT_DRY_RUN:
         o->dry_run = true;
         break;
     case OPT_ON_CONFLICT:
-        o->skip = p->choice == 1;
+        o->mode = p->choice == 1   ? TM_UNDO_SKIP
+                  : p->choice == 2 ? TM_UNDO_OVERWRITE
+                                   : TM_UNDO_ABORT;
+        o->skip = o->mode != TM_UNDO_ABORT;
         break;
     case OPT_TABLE:
         if (tm_qualname_parse(p->arg, &o->tables[o->ntables], &err) != 0)
@@ -181,8 +232,13 @@ static int check_args(void *ctx)
         return tm_usage_error("undo",
                               "--output writes the script; it goes with neither --apply nor "
                               "--dry-run");
-    if (o->force && !o->output)
-        return tm_usage_error("undo", "--force goes with --output");
+    if (o->force && !o->output && !o->report)
+        return tm_usage_error("undo", "--force goes with --output or --report");
+    if (o->mode == TM_UNDO_OVERWRITE && !o->apply)
+        return tm_usage_error("undo", "--on-conflict overwrite goes with --apply (a script "
+                                      "only skips or aborts)");
+    if ((o->report || o->allow_other) && !o->apply)
+        return tm_usage_error("undo", "--report and --allow-other-target go with --apply");
     tm_error err;
     if (o->from && tm_time_parse(o->from, o->tz, &o->from_time, &err) != 0)
         return tm_usage_error("undo", "--from '%s': %s", o->from, err.msg);
@@ -245,9 +301,33 @@ static void describe_set(FILE *f, const tm_undo_plan *p)
     fprintf(f, "%s: %" PRIu64 " row changes\n", p->ntx > 10 ? ", ..." : "", p->changes);
 }
 
-/* Journal-level findings: changes without old rows, rows changed by other
- * transactions in between. Returns how many there are. */
-static uint64_t journal_findings(const tm_undo_plan *p, bool skip)
+/* 9812 -> "9,812" */
+static const char *grouped(uint64_t v, char *buf, size_t len)
+{
+    char d[32];
+    int n = snprintf(d, sizeof d, "%" PRIu64, v);
+    size_t o = 0;
+    for (int i = 0; i < n && o + 2 < len; i++) {
+        if (i && (n - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = d[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* The last line of every run. */
+static void totals(uint64_t restored, uint64_t conflicts, uint64_t failed, tm_undo_mode mode)
+{
+    char a[40], b[40], c[40];
+    printf("undo: %s rows restored, %s %s, %s failed\n", grouped(restored, a, sizeof a),
+           grouped(conflicts, b, sizeof b),
+           mode == TM_UNDO_OVERWRITE ? "conflicts left (rows gone)" : "skipped as conflicts",
+           grouped(failed, c, sizeof c));
+}
+
+/* Changes without old rows: logged; returns how many. */
+static uint64_t cannot_findings(const tm_undo_plan *p)
 {
     uint64_t n = 0;
     for (size_t i = 0; i < p->ncannot; i++) {
@@ -265,26 +345,153 @@ static uint64_t journal_findings(const tm_undo_plan *p, bool skip)
                      c->first_xid, q, ri);
         n += c->changes;
     }
+    return n;
+}
+
+/* Why an entry changed by others between the undone transactions is a
+ * conflict (malloc'd), or NULL. */
+static char *interleaved_reason(const tm_undo_entry *e)
+{
     tm_out m;
     tm_error err;
     if (tm_out_init_mem(&m, &err) != 0)
-        return n + 1;
-    for (size_t i = 0; i < p->n; i++) {
-        const tm_undo_entry *e = p->e[i];
-        if (!e->interleaved || tm_undo_kind_of(e) == TM_UNDO_NONE)
+        return NULL;
+    tm_out_puts(&m, "another transaction changed it between the undone ones, so undoing would "
+                    "also revert that change; ");
+    tm_undo_later(&m, e);
+    tm_out_putc(&m, '\0');
+    size_t len;
+    char *r = m.err ? NULL : strdup(tm_out_data(&m, &len));
+    tm_out_free(&m);
+    return r;
+}
+
+/* One line per conflicting or failed row, through the logger. */
+static void log_rows(const opts *o, const tm_undo_entry **es, const tm_undo_row *rows, size_t n)
+{
+    tm_out m;
+    tm_error err;
+    if (tm_out_init_mem(&m, &err) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const tm_undo_row *r = &rows[i];
+        if (r->status == TM_UNDO_DONE && !r->overwritten)
             continue;
-        n++;
         tm_out_reset(&m);
-        tm_undo_describe(&m, e);
-        tm_out_puts(&m, ": another transaction changed it between the undone ones, so undoing "
-                        "would also revert that change; ");
-        tm_undo_later(&m, e);
+        tm_undo_describe(&m, es[i]);
+        tm_out_puts(&m, ": ");
+        tm_out_puts(&m, r->reason ? r->reason : "not undone");
         tm_out_putc(&m, '\0');
         size_t len;
-        tm_log_error("%s: %s", skip ? "skipped" : "conflict", tm_out_data(&m, &len));
+        const char *text = tm_out_data(&m, &len);
+        if (r->status == TM_UNDO_FAILED)
+            tm_log_error("failed: %s", text);
+        else if (r->overwritten)
+            tm_log_warning("overwritten: %s", text);
+        else if (o->mode == TM_UNDO_ABORT)
+            tm_log_error("conflict: %s", text);
+        else
+            tm_log_warning("skipped: %s", text);
     }
     tm_out_free(&m);
-    return n;
+}
+
+static const char *action_of(const tm_undo_entry *e)
+{
+    switch (tm_undo_kind_of(e)) {
+    case TM_UNDO_DELETE:
+        return "delete";
+    case TM_UNDO_UPDATE:
+        return "update";
+    case TM_UNDO_INSERT:
+        return "insert";
+    default:
+        return "none";
+    }
+}
+
+/* {"col": "value", ...} over the columns that name the row. */
+static void key_json(tm_out *o, const tm_undo_entry *e)
+{
+    const tm_table *t = e->t;
+    const tm_undo_img *img = e->has_after ? &e->after : &e->before;
+    const tm_version *v = img->ver;
+    tm_out_putc(o, '{');
+    bool first = true;
+    for (uint32_t i = 0; i < v->ncols; i++) {
+        bool key = !t->unique;
+        for (uint32_t k = 0; k < t->nkeys && !key; k++)
+            key = t->to_cur[v->version][t->keycols[k]] == (int32_t)i;
+        if (!key)
+            continue;
+        tm_out_puts(o, first ? "" : ", ");
+        first = false;
+        tm_json_string(o, v->cols[i].name, strlen(v->cols[i].name));
+        tm_out_puts(o, ": ");
+        if (img->v[i].kind == TM_KIND_TEXT)
+            tm_json_string(o, img->v[i].ptr, img->v[i].len);
+        else
+            tm_out_puts(o, "null");
+    }
+    tm_out_putc(o, '}');
+}
+
+/* --report: one JSON line per row, and per table whose changes could not
+ * be undone; the file appears whole or not at all. */
+static int write_report(const opts *o, const tm_undo_plan *p, const tm_undo_entry **es,
+                        const tm_undo_row *rows, size_t n, tm_error *err)
+{
+    tm_outfile f;
+    if (tm_outfile_open(&f, o->report, o->force, err) != 0)
+        return -1;
+    tm_out out;
+    if (tm_out_init_fd(&out, f.fd, err) != 0) {
+        tm_outfile_abort(&f);
+        return -1;
+    }
+    char q[2 * TM_NAME_MAX + 8];
+    for (size_t i = 0; i < n; i++) {
+        const tm_undo_entry *e = es[i];
+        const tm_undo_row *r = &rows[i];
+        tm_out_puts(&out, "{\"table\": ");
+        tm_qualname_format(e->t->cur->nspname, e->t->cur->relname, q, sizeof q);
+        tm_json_string(&out, q, strlen(q));
+        tm_out_puts(&out, ", \"key\": ");
+        key_json(&out, e);
+        tm_out_puts(&out, ", \"action\": \"");
+        tm_out_puts(&out, action_of(e));
+        tm_out_puts(&out, "\", \"result\": \"");
+        tm_out_puts(&out, r->status == TM_UNDO_DONE ? (r->overwritten ? "overwritten" : "restored")
+                          : r->status == TM_UNDO_FAILED ? "failed"
+                                                        : "conflict");
+        tm_out_puts(&out, "\", \"columns\": ");
+        tm_undo_changed_json(&out, e, o->by_row);
+        tm_out_puts(&out, ", \"reason\": ");
+        if (r->reason)
+            tm_json_string(&out, r->reason, strlen(r->reason));
+        else
+            tm_out_puts(&out, "null");
+        tm_out_puts(&out, "}\n");
+    }
+    for (size_t i = 0; i < p->ncannot; i++) {
+        const tm_undo_cannot *c = &p->cannot[i];
+        tm_out_puts(&out, "{\"table\": ");
+        tm_qualname_format(c->t->cur->nspname, c->t->cur->relname, q, sizeof q);
+        tm_json_string(&out, q, strlen(q));
+        char buf[160];
+        snprintf(buf, sizeof buf,
+                 ", \"key\": null, \"action\": \"none\", \"result\": \"failed\", \"columns\": [], "
+                 "\"changes\": %" PRIu64 ", \"reason\": \"no old values were captured\"}\n",
+                 c->changes);
+        tm_out_puts(&out, buf);
+    }
+    int rc = tm_out_flush(&out, err);
+    tm_out_free(&out);
+    if (rc == 0)
+        return tm_outfile_commit(&f, err);
+    tm_error_prefix(err, "writing %s", o->report);
+    tm_outfile_abort(&f);
+    return -1;
 }
 
 static int write_script(const opts *o, const tm_undo_plan *p, const tm_undo_entry **es, size_t n,
@@ -358,101 +565,215 @@ static int check_selection(const opts *o, const tm_undo_plan *p)
     return 0;
 }
 
-/* The plan's row statements in the order to run them, without the rows
- * changed in between by others (not undone), into *es, and their counts
- * per table into *sums. Returns how many, or -1 (out of memory). */
-static long order_rows(tm_undo_plan *p, const tm_undo_entry ***es, tabsum **sums, size_t *nsums)
+/* The undo's own context message: what is undone, by whom, why. */
+static char *context_json(const opts *o, const tm_undo_plan *p)
 {
-    long n = tm_undo_order(p, es);
-    if (n < 0 || !(*sums = calloc(p->n + 1, sizeof **sums)))
-        return -1;
-    long m = 0;
-    for (long i = 0; i < n; i++)
-        if (!(*es)[i]->interleaved)
-            (*es)[m++] = (*es)[i];
-    *nsums = 0;
-    for (long i = 0; i < m; i++)
-        sum_for(*sums, nsums, (*es)[i]->t)->planned[tm_undo_kind_of((*es)[i])]++;
-    return m;
+    tm_out m;
+    tm_error err;
+    if (tm_out_init_mem(&m, &err) != 0)
+        return NULL;
+    tm_out_puts(&m, "{\"action\": \"undo\", \"undone_xids\": [");
+    for (size_t i = 0; i < p->ntx; i++) {
+        char buf[16];
+        snprintf(buf, sizeof buf, "%s%u", i ? ", " : "", p->tx[i].xid);
+        tm_out_puts(&m, buf);
+    }
+    tm_out_putc(&m, ']');
+    const char *fields[][2] = {{"user", o->user},
+                               {"reason", o->reason},
+                               {"from", o->from},
+                               {"to", o->to},
+                               {"where", o->where_text}};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        if (!fields[i][1])
+            continue;
+        tm_out_puts(&m, ", ");
+        tm_json_string(&m, fields[i][0], strlen(fields[i][0]));
+        tm_out_puts(&m, ": ");
+        tm_json_string(&m, fields[i][1], strlen(fields[i][1]));
+    }
+    if (o->ntables) {
+        tm_out_puts(&m, ", \"tables\": [");
+        for (size_t i = 0; i < o->ntables; i++) {
+            char q[2 * TM_NAME_MAX + 8];
+            tm_qualname_format(o->tables[i].schema, o->tables[i].name, q, sizeof q);
+            tm_out_puts(&m, i ? ", " : "");
+            tm_json_string(&m, q, strlen(q));
+        }
+        tm_out_putc(&m, ']');
+    }
+    tm_out_puts(&m, o->by_row ? ", \"granularity\": \"row\"}" : "}");
+    tm_out_putc(&m, '\0');
+    size_t len;
+    char *r = m.err ? NULL : strdup(tm_out_data(&m, &len));
+    tm_out_free(&m);
+    return r;
 }
 
-/* --apply (and --dry-run with it): runs es in the target and reports.
+/* --apply (and --dry-run with it): runs the rows in the target, reports.
+ * Rows changed between the undone transactions are conflicts already.
  * Returns the exit status. */
-static int apply(const opts *o, const tm_undo_plan *p, const tm_undo_entry **es, long n,
-                 tabsum *sums, size_t nsums, uint64_t findings)
+static int apply(const opts *o, const tm_undo_plan *p, const tm_undo_entry **es, size_t n,
+                 uint64_t cannot)
 {
-    int *status = calloc((size_t)n + 1, sizeof *status);
-    if (!status) {
+    tm_undo_row *rows = calloc(n + 1, sizeof *rows);
+    const tm_undo_entry **run = calloc(n + 1, sizeof *run);
+    size_t *at = calloc(n + 1, sizeof *at);
+    tabsum *sums = calloc(n + 1, sizeof *sums);
+    char *ctx = context_json(o, p);
+    int rc = 1;
+    size_t nrun = 0, nsums = 0;
+    tm_undo_row *rrows = NULL;
+    if (!rows || !run || !at || !sums || !ctx) {
         tm_log_error("out of memory");
-        return 1;
+        goto out;
     }
-    tm_undo_apply_opts ao = {.conninfo = o->apply, .dry_run = o->dry_run, .skip = o->skip};
-    bool committed;
+    uint64_t pre_conflicts = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (es[i]->interleaved) {
+            rows[i].status = TM_UNDO_CONFLICT;
+            rows[i].reason = interleaved_reason(es[i]);
+            pre_conflicts++;
+        } else {
+            at[nrun] = i;
+            run[nrun++] = es[i];
+        }
+    }
+    if (!(rrows = calloc(nrun + 1, sizeof *rrows))) {
+        tm_log_error("out of memory");
+        goto out;
+    }
+    tm_undo_apply_opts ao = {.conninfo = o->apply,
+                             .meta = NULL,
+                             .dry_run = o->dry_run || cannot || (pre_conflicts && !o->skip),
+                             .allow_other_target = o->allow_other,
+                             .by_row = o->by_row,
+                             .mode = o->mode,
+                             .context = ctx};
+    tm_meta meta;
     tm_error err;
-    long conflicts = tm_undo_apply(&ao, es, (size_t)n, status, &committed, &err);
-    if (conflicts < 0) {
-        tm_log_error("%s; nothing was written", err.msg);
-        free(status);
-        return 1;
+    if (tm_meta_read(o->journal, &meta, &err) != 0) {
+        tm_log_error("%s", err.msg);
+        goto out;
     }
-    for (long i = 0; i < n; i++) {
+    ao.meta = &meta;
+    tm_undo_result res;
+    if (tm_undo_apply(&ao, run, nrun, rrows, &res, &err) != 0) {
+        tm_log_error("%s; nothing was written", err.msg);
+        goto out;
+    }
+    for (size_t k = 0; k < nrun; k++) {
+        rows[at[k]] = rrows[k];
+        rrows[k].reason = NULL;
+    }
+    res.conflicts += pre_conflicts;
+    res.failed += cannot;
+    log_rows(o, es, rows, n);
+    for (size_t i = 0; i < n; i++) {
         tabsum *s = sum_for(sums, &nsums, es[i]->t);
-        if (status[i] == TM_UNDO_DONE)
+        if (rows[i].status == TM_UNDO_DONE)
             s->done[tm_undo_kind_of(es[i])]++;
         else
             s->conflicts++;
     }
-    free(status);
-    if (o->dry_run) {
-        printf("conflicts found against the target: %ld\n", conflicts);
-        printf("dry run: nothing was written\n");
-    } else {
-        describe_set(stdout, p);
-        for (size_t i = 0; i < nsums; i++)
-            print_line(stdout, committed ? "  " : "  (rolled back) ", &sums[i], true);
-        if (committed)
-            printf("committed%s\n", conflicts ? " (conflicting rows skipped, listed above)" : "");
-        else
-            printf("rolled back: %ld conflict(s) (listed on stderr); nothing was written\n",
-                   conflicts);
+    bool ok = !res.failed && !(res.conflicts && o->mode == TM_UNDO_ABORT);
+    describe_set(stdout, p);
+    for (size_t i = 0; i < nsums; i++)
+        print_line(stdout, ok ? "  " : "  (rolled back) ", &sums[i], true);
+    if (o->report && write_report(o, p, es, rows, n, &err) != 0) {
+        tm_log_error("%s", err.msg);
+        ok = false;
     }
-    if (findings && o->skip && !o->dry_run)
-        return 1;
-    return (conflicts && (!o->skip || o->dry_run)) || (findings && !o->skip) ? 1 : 0;
+    if (o->dry_run)
+        printf("dry run: nothing was written%s\n",
+               ok ? " (the real run would commit)" : "; the real run would roll back");
+    else if (res.committed)
+        printf("committed as xid %s\n", res.xid);
+    else
+        printf("rolled back: nothing was written (%s)\n",
+               res.failed ? "rows failed, listed on stderr"
+                          : "conflicts with --on-conflict abort, listed on stderr; skip restores "
+                            "the other rows");
+    totals(ok ? res.restored : 0, res.conflicts, res.failed, o->mode);
+    rc = res.failed ? 1 : !ok ? 3 : 0;
+out:
+    tm_undo_rows_free(rows, n);
+    tm_undo_rows_free(rrows, nrun);
+    free(run);
+    free(at);
+    free(sums);
+    free(ctx);
+    return rc;
 }
 
 /* After the plan: the script, the dry run's plan, or the application.
  * Returns the exit status. */
-static int act(const opts *o, tm_undo_plan *p, uint64_t findings)
+static int act(const opts *o, tm_undo_plan *p)
 {
     const tm_undo_entry **es = NULL;
-    tabsum *sums = NULL;
-    size_t nsums;
-    int rc = 1;
-    long n = order_rows(p, &es, &sums, &nsums);
-    tm_error err;
+    long n = tm_undo_order(p, &es);
     if (n < 0) {
         tm_log_error("out of memory");
-    } else if (!o->apply && !o->dry_run) {
-        if (write_script(o, p, es, (size_t)n, &err) != 0)
-            tm_log_error("%s", err.msg);
-        else
-            rc = findings ? 1 : 0;
-    } else {
-        if (o->dry_run) {
-            describe_set(stdout, p);
-            printf("plan (%ld row statements):\n", n);
-            for (size_t i = 0; i < nsums; i++)
-                print_line(stdout, "  ", &sums[i], false);
-        }
-        if (!o->apply) {
-            printf("no database checked (give --apply CONNINFO to find conflicts there)\n");
-            rc = findings ? 1 : 0;
-        } else {
-            rc = apply(o, p, es, n, sums, nsums, findings);
-        }
+        return 1;
     }
-    free(sums);
+    uint64_t cannot = cannot_findings(p);
+    int rc = 1;
+    if (o->apply) {
+        rc = apply(o, p, es, (size_t)n, cannot);
+        free(es);
+        return rc;
+    }
+    /* Without a database: rows changed in between are left out and listed. */
+    uint64_t inter = 0;
+    long m = 0;
+    for (long i = 0; i < n; i++) {
+        if (!es[i]->interleaved) {
+            es[m++] = es[i];
+            continue;
+        }
+        inter++;
+        tm_out d;
+        tm_error err;
+        char *why = interleaved_reason(es[i]);
+        if (tm_out_init_mem(&d, &err) == 0) {
+            tm_undo_describe(&d, es[i]);
+            tm_out_putc(&d, '\0');
+            size_t len;
+            if (o->skip)
+                tm_log_warning("skipped: %s: %s", tm_out_data(&d, &len), why ? why : "");
+            else
+                tm_log_error("conflict: %s: %s", tm_out_data(&d, &len), why ? why : "");
+            tm_out_free(&d);
+        }
+        free(why);
+    }
+    int status = cannot ? 1 : inter && !o->skip ? 3 : 0;
+    if (!o->dry_run) {
+        tm_error err;
+        if (status != 0 && !o->skip)
+            tm_log_error("nothing was written: %" PRIu64 " row(s) above cannot be undone; "
+                         "--on-conflict skip writes the script for the rest",
+                         cannot + inter);
+        else if (write_script(o, p, es, (size_t)m, &err) != 0)
+            tm_log_error("%s", err.msg), status = 1;
+    } else {
+        tabsum *sums = calloc((size_t)m + 1, sizeof *sums);
+        size_t nsums = 0;
+        if (!sums) {
+            tm_log_error("out of memory");
+            free(es);
+            return 1;
+        }
+        for (long i = 0; i < m; i++)
+            sum_for(sums, &nsums, es[i]->t)->planned[tm_undo_kind_of(es[i])]++;
+        describe_set(stdout, p);
+        printf("plan (%ld row statements):\n", m);
+        for (size_t i = 0; i < nsums; i++)
+            print_line(stdout, "  ", &sums[i], false);
+        printf("no database checked (give --apply CONNINFO to find conflicts there)\n");
+        free(sums);
+    }
+    rc = status;
     free(es);
     return rc;
 }
@@ -478,8 +799,9 @@ static int run(const opts *o)
             tm_log_error("%s", err.msg);
         return 1;
     }
-    /* An --output file that is there already: refused before the work. */
-    if (o->output && tm_outfile_check(o->output, o->force, &err) != 0) {
+    /* Output files that are there already: refused before the work. */
+    if ((o->output && tm_outfile_check(o->output, o->force, &err) != 0) ||
+        (o->report && tm_outfile_check(o->report, o->force, &err) != 0)) {
         tm_log_error("%s", err.msg);
         return 1;
     }
@@ -493,13 +815,7 @@ static int run(const opts *o)
                         o->from, o->to);
             rc = 0;
         } else {
-            uint64_t findings = journal_findings(&p, o->skip);
-            if (findings && !o->skip && !o->dry_run)
-                tm_log_error("nothing was done: %" PRIu64 " finding(s) above; --on-conflict skip "
-                             "undoes the rest",
-                             findings);
-            else
-                rc = act(o, &p, findings);
+            rc = act(o, &p);
         }
     }
     tm_undo_plan_free(&p);
@@ -519,5 +835,6 @@ static int cmd_undo(int argc, char **argv)
     tm_where_free(o.where);
     free(o.tables);
     free(o.xids);
+    free(o.apply);
     return rc;
 }

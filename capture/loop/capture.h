@@ -27,6 +27,9 @@ typedef struct tm_capture_opts {
     uint64_t endpos;           /* stop once durable up to here; 0 = run until signalled */
     uint64_t tx_memory_budget; /* bytes of a transaction held in memory before spooling */
     uint32_t warn_rows;        /* mass-change warning threshold */
+    uint64_t checkpoint_every; /* journal bytes between maintenance runs (maint.h); 0: off */
+    uint64_t maint_memory;     /* the maintenance child's address-space limit, bytes */
+    const char *retention;     /* --retention DURATION, for the maintenance child; NULL: none */
 } tm_capture_opts;
 
 /* First run: publication, slot with exported snapshot, base snapshot,

@@ -88,13 +88,16 @@ int tm_firstrun_forget(const char *dir, tm_error *err)
     return tm_fsync_dir(dir, err);
 }
 
-/* A file a first run makes (never the record). */
+/* A file a first run makes (never the record). journal.meta too: it is
+ * renamed into place before the fsync of the directory, which can still
+ * fail; a first run that failed then must not leave it, or the next start
+ * takes the journal for a finished one whose slot is gone. */
 static bool made_by_first_run(const char *name, bool keep_lock)
 {
     static const char *const exact[] = {
-        "spool.tmp",       "snapshot.tmp",       "rewrites.pending", "rewrites.pending.tmp",
-        "confirmed.mark",  "confirmed.mark.tmp", "init.pending.tmp", "journal.meta.tmp",
-        "tables.captured", "tables.captured.tmp"};
+        "spool.tmp",        "snapshot.tmp",       "rewrites.pending",   "rewrites.pending.tmp",
+        "confirmed.mark",   "confirmed.mark.tmp", "init.pending.tmp",   "journal.meta",
+        "journal.meta.tmp", "tables.captured",    "tables.captured.tmp"};
     if (!keep_lock && !strcmp(name, "capture.lock"))
         return true;
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "capture/loop/capture.h"
+#include "capture/loop/maint.h"
 #include "store/common/log.h"
 #include "store/common/lsn.h"
 #include "capture/decode/pgoutput.h"
@@ -96,6 +97,7 @@ typedef struct stream {
     /* counters for the status line */
     uint64_t n_tx, n_changes, n_skipped;
     bool done;
+    tm_maint *maint; /* the background checkpoint runs (maint.h); NULL: off */
 } stream;
 
 static int64_t now_us(void)
@@ -990,6 +992,7 @@ static int run_session(stream *s, tm_error *err)
         int64_t now = now_us();
         if ((st = group_commit(s, rc == 1 && !more && !s->in_tx, now, err)) != 0)
             return st;
+        tm_maint_poll(s->maint, tm_writer_bytes_written(s->w), now);
         if (s->done || tm_capture_stop_requested) {
             if (sync_journal(s, err) != 0 || send_status(s, false, err) == -2)
                 return -2;
@@ -1074,6 +1077,11 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
     if (rc == 0)
         rc = tm_liveset_load(o->journal, &s.captured, err);
     s.last_log = now_us();
+    tm_maint_opts mo = {.journal = o->journal,
+                        .every_bytes = o->checkpoint_every,
+                        .memory_bytes = o->maint_memory,
+                        .retention = o->retention};
+    s.maint = tm_maint_new(&mo);
     unsigned seed = (unsigned)getpid() ^ (unsigned)s.last_log;
     if (rc == 0 && connect_source(&s, err) != 0)
         rc = -1;
@@ -1097,6 +1105,7 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
     }
     if (rc == 0)
         log_status(&s);
+    tm_maint_free(s.maint);
     disconnect_source(&s);
     reset_tx(&s);
     free(s.counts);

@@ -239,6 +239,16 @@ int tm_keyscan_record(tm_keyscan *k, const Tidemark__Record *rec, tm_error *err)
     }
 }
 
+/* Frames a summary covers already need not be read again (their Relations
+ * still are, so the schema is whole for the frames that are indexed). */
+static int skip_covered(void *ctx, const tm_keysum *ks, uint32_t frame)
+{
+    (void)ctx;
+    (void)ks;
+    (void)frame;
+    return TM_FRAME_SKIP;
+}
+
 int tm_keyscan_build_all(const char *dir, tm_keyscan_stats *st, tm_error *err)
 {
     tm_relreg *schema = tm_relreg_new(err);
@@ -246,7 +256,7 @@ int tm_keyscan_build_all(const char *dir, tm_keyscan_stats *st, tm_error *err)
     tm_keyscan *k = NULL;
     int rc = -1, more;
     if (!schema || tm_reader_open(dir, &r, err) != 0 ||
-        !(k = tm_keyscan_new(dir, r, schema, NULL, NULL, err)))
+        !(k = tm_keyscan_new(dir, r, schema, skip_covered, NULL, err)))
         goto out;
     const Tidemark__Record *rec;
     uint64_t left = 0; /* records of the open transaction still to come */

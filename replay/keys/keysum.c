@@ -162,13 +162,8 @@ int tm_keysum_verify(const char *path, tm_vresult *res, tm_error *err)
         tm_error_setc(err, TM_ERR_NOMEM, "out of memory checking %s", path);
         return -1;
     }
-    res->damaged = why != NULL;
-    if (why)
-        snprintf(res->text, sizeof res->text, "%s", why);
-    else
-        snprintf(res->text, sizeof res->text,
-                 "key summary of segment %016llx.seg, frames=%zu relations=%zu",
-                 (unsigned long long)segno, ks->nframes, ks->nrels);
+    tm_vresult_judge(res, why, "key summary of segment %016llx.seg, frames=%zu relations=%zu",
+                     (unsigned long long)segno, ks->nframes, ks->nrels);
     tm_keysum_free(ks);
     return 0;
 }

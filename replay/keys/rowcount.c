@@ -397,13 +397,8 @@ int tm_rowcount_verify(const char *path, tm_vresult *res, tm_error *err)
         reset(&rc);
         return -1;
     }
-    res->damaged = why != NULL;
-    if (why)
-        snprintf(res->text, sizeof res->text, "%s", why);
-    else
-        snprintf(res->text, sizeof res->text,
-                 "row counts of %zu tables to commit LSN %X/%X, %zu TRUNCATEs", rc.nt,
-                 (unsigned)(rc.counted >> 32), (unsigned)rc.counted, rc.ntr);
+    tm_vresult_judge(res, why, "row counts of %zu tables to commit LSN %X/%X, %zu TRUNCATEs", rc.nt,
+                     (unsigned)(rc.counted >> 32), (unsigned)rc.counted, rc.ntr);
     reset(&rc);
     return 0;
 }

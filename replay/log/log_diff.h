@@ -11,9 +11,8 @@
 #include <stdint.h>
 
 #include "replay/log/log_filter.h"
+#include "replay/query/jsondiff.h"
 #include "store/journal/tuple.h"
-
-#define LOG_DIFF_MAXDEPTH 32
 
 typedef enum log_side_kind {
     LOG_SIDE_VALUE,     /* p[0..len): the column's text, or raw JSON inside a path */
@@ -32,10 +31,7 @@ typedef struct log_side {
 
 /* A JSON member key, as it is written in the JSON text (still escaped,
  * without the quotes). */
-typedef struct log_key {
-    const char *p;
-    size_t len;
-} log_key;
+typedef tm_json_key log_key;
 
 typedef struct log_diff_item {
     size_t col;
@@ -48,9 +44,7 @@ typedef struct log_diff_item {
 typedef int (*log_diff_fn)(void *ctx, const log_diff_item *it);
 
 typedef struct log_differ {
-    log_key path[LOG_DIFF_MAXDEPTH];
-    char *scratch; /* decoded member keys */
-    size_t cap;
+    tm_json_differ j;
 } log_differ;
 
 void log_differ_free(log_differ *d);

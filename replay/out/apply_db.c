@@ -16,6 +16,7 @@
 #include "replay/out/ddl.h"
 #include "replay/out/emit.h"
 #include "replay/out/sql_quote.h"
+#include "replay/out/target.h"
 
 #define ROWS_TABLE "tidemark_rows"
 #define SUBSET_TABLE "tidemark_subset"
@@ -91,19 +92,13 @@ static int run_dml(apply *a, uint64_t *n)
 /* Refuses the capture source unless allowed. */
 static int check_target(apply *a, const tm_meta *meta)
 {
-    PGresult *r;
-    if (exec_sql(a, "SELECT system_identifier::text, current_database() FROM pg_control_system()",
-                 &r) != 0) {
+    bool same;
+    if (tm_target_is_source(a->c, meta, &same, a->err) != 0) {
         if (a->o->allow_source)
             return 0;
-        tm_error_prefix(a->err, "cannot tell whether the --apply target is the capture source "
-                                "(reading pg_control_system() needs superuser or pg_monitor; if "
-                                "it is not the source, pass --allow-source)");
+        tm_error_prefix(a->err, "if the --apply target is not the source, pass --allow-source");
         return -1;
     }
-    bool same = strtoull(PQgetvalue(r, 0, 0), NULL, 10) == meta->system_identifier &&
-                !strcmp(PQgetvalue(r, 0, 1), meta->database);
-    PQclear(r);
     if (same && !a->o->allow_source) {
         tm_error_set(a->err,
                      "the --apply target is the capture source itself (system %" PRIu64
@@ -117,21 +112,12 @@ static int check_target(apply *a, const tm_meta *meta)
 /* Whether the target has table v. 1 yes, 0 no, -1 error. */
 static int table_exists(apply *a, const tm_version *v)
 {
-    const char *p[] = {v->nspname, v->relname};
-    PGresult *r = PQexecParams(a->c,
-                               "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = "
-                               "c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND "
-                               "c.relkind IN ('r', 'p')",
-                               2, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        tm_error_setc(a->err, TM_ERR_DB, "looking for %s.%s in the target: %s", v->nspname,
-                      v->relname, PQresultErrorMessage(r));
-        PQclear(r);
+    tm_target_table tt;
+    if (tm_target_read(a->c, v->nspname, v->relname, &tt, a->err) != 0)
         return -1;
-    }
-    int n = PQntuples(r);
-    PQclear(r);
-    return n > 0;
+    int n = tt.exists;
+    tm_target_free(&tt);
+    return n;
 }
 
 /* Appends "name" to list (for messages; the end is cut when full). */
@@ -146,37 +132,25 @@ static void list_name(char *list, size_t cap, const char *name)
 static int read_target(apply *a, const tm_rowset *rs)
 {
     const tm_version *v = rs->v;
-    const char *p[] = {v->nspname, v->relname};
-    PGresult *r = PQexecParams(a->c,
-                               "SELECT a.attname, a.attgenerated <> '', a.attidentity = 'a' "
-                               "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-                               "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
-                               "n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT "
-                               "a.attisdropped",
-                               2, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        tm_error_setc(a->err, TM_ERR_DB, "reading the target's columns of %s.%s: %s", v->nspname,
-                      v->relname, PQresultErrorMessage(r));
-        PQclear(r);
+    tm_target_table tt;
+    if (tm_target_read(a->c, v->nspname, v->relname, &tt, a->err) != 0)
         return -1;
-    }
     a->nwrite = 0;
     for (uint32_t i = 0; i < v->ncols; i++) {
         tcol *t = &a->cols[i];
         *t = (tcol){0};
-        for (int k = 0; k < PQntuples(r) && !t->present; k++) {
-            if (strcmp(PQgetvalue(r, k, 0), v->cols[i].name) != 0)
-                continue;
+        const tm_target_col *tc = tm_target_col_find(&tt, v->cols[i].name);
+        if (tc) {
             t->present = true;
-            t->generated = PQgetvalue(r, k, 1)[0] == 't';
-            t->always = PQgetvalue(r, k, 2)[0] == 't';
+            t->generated = tc->generated;
+            t->always = tc->always;
         }
         for (uint32_t k = 0; k < rs->nkeys; k++)
             t->key |= rs->keys[k] == i;
         if (t->present && !t->generated)
             a->write[a->nwrite++] = i;
     }
-    PQclear(r);
+    tm_target_free(&tt);
     return 0;
 }
 

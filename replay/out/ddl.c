@@ -22,7 +22,7 @@ void tm_ddl_done_free(tm_ddl_done *d)
     memset(d, 0, sizeof *d);
 }
 
-static int bad_name(const tm_version *v, tm_error *err)
+int tm_ddl_bad_name(const tm_version *v, tm_error *err)
 {
     tm_error_set(err,
                  "the journal records a name with a NUL byte in %s.%s; it cannot be written "
@@ -440,7 +440,7 @@ static int column_def(tm_out *o, const tm_version *v, uint32_t i, bool detail, t
     const tm_col *c = &v->cols[i];
     const Tidemark__Column *rc = v->rel->columns[i];
     if (tm_sql_ident(o, c->name, strlen(c->name)) != 0)
-        return bad_name(v, err);
+        return tm_ddl_bad_name(v, err);
     tm_out_putc(o, ' ');
     char what[300];
     snprintf(what, sizeof what, "%.100s.%.100s column \"%.60s\"", v->nspname, v->relname, c->name);
@@ -448,7 +448,7 @@ static int column_def(tm_out *o, const tm_version *v, uint32_t i, bool detail, t
         return -1;
     if (detail && rc->identity) {
         if (identity(o, rc) != 0)
-            return bad_name(v, err);
+            return tm_ddl_bad_name(v, err);
     } else if (detail && rc->default_expr && tm_ddl_expr_ok(rc->default_expr)) {
         tm_out_puts(o, " DEFAULT ");
         tm_out_puts(o, rc->default_expr);
@@ -543,10 +543,10 @@ int tm_sql_create_table(tm_out *o, const tm_version *v, tm_error *err)
     bool detail = v->rel->catalog_detail;
     schema_of(o, v->nspname);
     if (detail && create_sequences(o, v) != 0)
-        return bad_name(v, err);
+        return tm_ddl_bad_name(v, err);
     tm_out_puts(o, "CREATE TABLE ");
     if (tm_sql_qualified(o, v->nspname, v->relname) != 0)
-        return bad_name(v, err);
+        return tm_ddl_bad_name(v, err);
     tm_out_puts(o, " (");
     for (uint32_t i = 0; i < v->ncols; i++) {
         tm_out_puts(o, i ? ",\n    " : "\n    ");
@@ -554,10 +554,10 @@ int tm_sql_create_table(tm_out *o, const tm_version *v, tm_error *err)
             return -1;
     }
     if (primary_key(o, v, detail) != 0 || (detail && unique_constraints(o, v) != 0))
-        return bad_name(v, err);
+        return tm_ddl_bad_name(v, err);
     tm_out_puts(o, "\n);\n");
     if (detail && (unique_indexes(o, v) != 0 || own_sequences(o, v) != 0))
-        return bad_name(v, err);
+        return tm_ddl_bad_name(v, err);
     return 0;
 }
 
@@ -608,7 +608,7 @@ static int restart_block(tm_out *body, const tm_version *v, tm_error *err)
         return -1;
     }
     /* '"schema"."table"': the quoted name, as a literal */
-    int rc = tm_sql_qualified(&name, v->nspname, v->relname) == 0 ? 0 : bad_name(v, err);
+    int rc = tm_sql_qualified(&name, v->nspname, v->relname) == 0 ? 0 : tm_ddl_bad_name(v, err);
     size_t nlen, llen;
     const char *n = tm_out_data(&name, &nlen);
     if (rc == 0)

@@ -65,4 +65,8 @@ int tm_ddl_set_sequences_script(tm_out *o, const tm_version *v, tm_error *err);
 /* Whether s reads as one SQL expression (see above). */
 bool tm_ddl_expr_ok(const char *s);
 
+/* Fails with the error for a name with a NUL byte in v (it cannot be
+ * written as SQL); returns -1. */
+int tm_ddl_bad_name(const tm_version *v, tm_error *err);
+
 #endif

@@ -14,15 +14,6 @@ const char *tm_format_ext(tm_format f)
     return f == TM_FMT_CSV ? "csv" : f == TM_FMT_JSONL ? "jsonl" : "sql";
 }
 
-static int bad_name(const tm_version *v, tm_error *err)
-{
-    tm_error_set(err,
-                 "the journal records a name with a NUL byte in %s.%s; it cannot be written "
-                 "as SQL",
-                 v->nspname, v->relname);
-    return -1;
-}
-
 int tm_sql_column_list(tm_out *o, const tm_version *v, tm_error *err)
 {
     tm_out_putc(o, '(');
@@ -30,7 +21,7 @@ int tm_sql_column_list(tm_out *o, const tm_version *v, tm_error *err)
         if (i)
             tm_out_write(o, ", ", 2);
         if (tm_sql_ident(o, v->cols[i].name, strlen(v->cols[i].name)) != 0)
-            return bad_name(v, err);
+            return tm_ddl_bad_name(v, err);
     }
     tm_out_putc(o, ')');
     return 0;
@@ -66,7 +57,7 @@ static int emit_sql(tm_out *o, tm_rowset *rs, bool create_tables, tm_error *err)
         return -1;
     tm_out_puts(o, "COPY ");
     if (tm_sql_qualified(o, v->nspname, v->relname) != 0)
-        return bad_name(v, err);
+        return tm_ddl_bad_name(v, err);
     tm_out_putc(o, ' ');
     if (tm_sql_column_list(o, v, err) != 0)
         return -1;

@@ -108,8 +108,8 @@ int main(int argc, char **argv)
 
     const char *exprs[] = {"id > 500000", "prefs->>'theme' = 'dark' AND active = true",
                            "updated_at >= '2026-11-10 12:00:00+00' AND email <> 'x'",
-                           "prefs->'ai'->>'model' IN ('m-1', 'm-2', 'm-3', 'm-4', 'm-5', 'm-6', "
-                           "'m-7', 'm-8')"};
+                           ("prefs->'ai'->>'model' IN ('m-1', 'm-2', 'm-3', 'm-4', 'm-5', 'm-6', "
+                            "'m-7', 'm-8')")};
     for (size_t e = 0; e < sizeof exprs / sizeof exprs[0]; e++) {
         tm_where *w = tm_where_parse(exprs[e], &err);
         tm_where_bound *b = w ? tm_where_bind(w, cols, NCOL, NULL, &err) : NULL;

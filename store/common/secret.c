@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "store/common/hex.h"
+
 #define MAX_REGISTERED 16
 #define MIN_REGISTERED 3
 
@@ -100,17 +102,6 @@ int tm_secret_scrub(char *s)
     return (int)n;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void remember(const char *v, size_t len)
 {
     if (len < MIN_REGISTERED || n_registered == MAX_REGISTERED)
@@ -145,8 +136,8 @@ static void remember_value(const char *s, tm_span sp)
         }
         remember(plain, np);
         for (size_t i = 0; i < len; i++) {
-            int h = i + 2 < len && v[i] == '%' ? hexval(v[i + 1]) : -1;
-            int l = h >= 0 ? hexval(v[i + 2]) : -1;
+            int h = i + 2 < len && v[i] == '%' ? tm_hex_value(v[i + 1]) : -1;
+            int l = h >= 0 ? tm_hex_value(v[i + 2]) : -1;
             if (l >= 0) {
                 dec[nd++] = (char)(h * 16 + l);
                 i += 2;

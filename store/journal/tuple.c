@@ -4,7 +4,9 @@
 
 int tm_colbuf_reserve(tm_colbuf *b, size_t n, tm_error *err)
 {
-    if (n <= b->cap)
+    /* Allocates also for n == 0: callers index b->v + base with base 0
+     * (a table without columns), and NULL + 0 is undefined. */
+    if (n <= b->cap && b->v)
         return 0;
     /* Double so that a slowly widening stream reallocates rarely. */
     size_t cap = b->cap ? b->cap * 2 : 16;

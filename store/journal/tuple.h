@@ -35,7 +35,8 @@ typedef struct tm_colbuf {
     size_t cap;
 } tm_colbuf;
 
-/* Makes room for at least n values (v may move). Returns 0, or -1 with err. */
+/* Makes room for at least n values (v may move; never NULL after it returns
+ * 0, also for n == 0). Returns 0, or -1 with err. */
 int tm_colbuf_reserve(tm_colbuf *b, size_t n, tm_error *err);
 void tm_colbuf_free(tm_colbuf *b);
 

@@ -383,3 +383,16 @@ int tm_verify_segments(tm_vwalk *w, const uint64_t *segs, size_t n, tm_error *er
     tm_buf_free(&v.raw);
     return rc;
 }
+
+void tm_vresult_judge(tm_vresult *res, const char *why, const char *fmt, ...)
+{
+    res->damaged = why != NULL;
+    if (why) {
+        snprintf(res->text, sizeof res->text, "%s", why);
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->text, sizeof res->text, fmt, ap);
+    va_end(ap);
+}

@@ -35,6 +35,11 @@ typedef struct tm_vresult {
     char text[1024]; /* damaged: what is wrong; sound: what it holds (may be "") */
 } tm_vresult;
 
+/* Fills res from a check's verdict: damaged, saying why, when why is not
+ * NULL; else sound, saying what the file holds (fmt). */
+void tm_vresult_judge(tm_vresult *res, const char *why, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Checks the file at path into res (damage, also a file that cannot be
  * read, is a result, not an error). -1 with err only when checking cannot
  * go on (out of memory). */

@@ -414,7 +414,8 @@ static void claim_segments(ventries *e, const uint64_t *segs, size_t n)
         if (tm_name_numbered(x->base, ".seg", NULL))
             x->claimed = true;
         else if (tm_name_numbered(x->base, ".idx", &no))
-            x->claimed = bsearch(&no, segs, n, sizeof *segs, cmp_u64) != NULL;
+            /* segs is NULL without segments (an index left alone) */
+            x->claimed = n > 0 && bsearch(&no, segs, n, sizeof *segs, cmp_u64) != NULL;
     }
 }
 

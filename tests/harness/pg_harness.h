@@ -1,4 +1,7 @@
-/* A throwaway PostgreSQL 15 cluster for integration tests.
+/* A throwaway PostgreSQL cluster for integration tests: 15 (Debian's), or
+ * the major in the environment variable TM_PG_MAJOR (14, 16, 17, 18: the
+ * server builds scripts/pg-builds.sh installs; client tools and libpq stay
+ * Debian's 15).
  *
  * tm_pg_start initdbs a fresh cluster in a new temp dir (wal_level=logical,
  * replication slots and senders, unix socket in that dir, a free port on
@@ -40,7 +43,8 @@ typedef struct tm_pg {
     char dir[TM_PG_PATHLEN];        /* temp root; removed by tm_pg_stop */
     char datadir[TM_PG_PATHLEN];    /* dir/data */
     char socket_dir[TM_PG_PATHLEN]; /* where .s.PGSQL.<port> lives (= dir) */
-    char bindir[TM_PG_PATHLEN];     /* PostgreSQL 15 binaries */
+    char bindir[TM_PG_PATHLEN];     /* the server major's binaries */
+    char clientdir[TM_PG_PATHLEN];  /* client tools (psql, pg_dump): Debian's 15 */
     char logfile[TM_PG_PATHLEN];    /* server log: dir/postgres.log */
     char conninfo[768];             /* host=<socket_dir> port=N user=postgres dbname=postgres */
     int port;
@@ -51,6 +55,11 @@ typedef struct tm_pg {
     int guard_fd;    /* our end of the watchdog connection */
     int running;
 } tm_pg;
+
+#define TM_PG_DEFAULT_MAJOR "15"
+
+/* The server major the tests run against: TM_PG_MAJOR, else 15. */
+const char *tm_pg_major(void);
 
 /* Starts a new cluster. extra_conf (may be NULL) is appended to the
  * generated configuration, one "name = value" per line. Returns 0, or -1
@@ -91,6 +100,8 @@ PGresult *tm_pg_query(PGconn *conn, const char *fmt, ...) __attribute__((format(
 /* The first column of the first row, malloc'd (NULL for SQL NULL); fails
  * the test when the query fails or returns no row. */
 char *tm_pg_query_value(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Runs sql in a transaction of its own and returns its xid (malloc'd). */
+char *tm_pg_tx(PGconn *conn, const char *sql);
 /* Fails the test unless that value is want (SQL NULL never is). */
 void tm_pg_assert_value(PGconn *conn, const char *want, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -105,6 +116,9 @@ void tm_pg_createdb(const tm_pg *pg, const char *name);
 /* The shared cluster of this test binary (see above). */
 void tm_pg_fixture_add(TCase *tc);
 tm_pg *tm_pg_shared(void);
+/* main() of a suite of one test case using the shared cluster. */
+int tm_pg_check_main(const char *suite, const char *tcase, double timeout,
+                     const TTest *const *tests);
 /* Stops the shared cluster (tm_check_run does it for you). */
 void tm_pg_shared_stop(void);
 

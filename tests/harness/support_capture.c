@@ -52,6 +52,26 @@ char *tmc_capture_to_now(PGconn *c, const char *journal, const char *conninfo, i
     return err;
 }
 
+pid_t tmc_spawnv(const char *journal, const char *const *env, const char *const *argv)
+{
+    char log[4096];
+    snprintf(log, sizeof log, "%s.log", journal);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        tm_cloexec_from(3); /* not the test's connections and pipes */
+        for (int i = 0; env && env[i]; i++)
+            putenv((char *)env[i]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
 pid_t tmc_spawn(const char *journal, const char *conninfo, ...)
 {
     const char *argv[32] = {
@@ -65,18 +85,7 @@ pid_t tmc_spawn(const char *journal, const char *conninfo, ...)
         argv[n++] = a;
     va_end(ap);
     argv[n] = NULL;
-    char log[4096];
-    snprintf(log, sizeof log, "%s.log", journal);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(TM_BINARY, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    return tmc_spawnv(journal, NULL, argv);
 }
 
 const char *tmc_log(const char *journal)

@@ -42,6 +42,10 @@ char *tmc_capture_to_now(PGconn *c, const char *journal, const char *conninfo, i
  * --fsync-interval-ms 20` plus the NULL-terminated extra arguments (at most
  * 16) in the background, stdout and stderr appended to J.log. */
 pid_t tmc_spawn(const char *journal, const char *conninfo, ...) __attribute__((sentinel));
+/* Starts argv (argv[0] the program, NULL-terminated) in the background with
+ * env ("NAME=value", NULL-terminated, may be NULL) added to its environment,
+ * stdout and stderr appended to J.log, no descriptor of ours but those. */
+pid_t tmc_spawnv(const char *journal, const char *const *env, const char *const *argv);
 /* What the background captures of journal printed so far (static buffer). */
 const char *tmc_log(const char *journal);
 /* SIGTERM, then waits; fails the test unless it exits 0 within 60 s. */

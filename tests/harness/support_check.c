@@ -30,3 +30,11 @@ int tm_check_main(const char *suite, const char *tcase, double timeout, const TT
     tm_check_case(s, tcase, timeout, tests);
     return tm_check_run(s);
 }
+
+int tm_check_main_fixture(const char *suite, const char *tcase, double timeout,
+                          const TTest *const *tests, SFun setup, SFun teardown)
+{
+    Suite *s = suite_create(suite);
+    tcase_add_checked_fixture(tm_check_case(s, tcase, timeout, tests), setup, teardown);
+    return tm_check_run(s);
+}

@@ -2,6 +2,7 @@
  * unchecked fixture, which Check runs in the runner process before a test
  * case's first test, so the forked tests inherit a running cluster. */
 #include "tests/harness/pg_harness.h"
+#include "tests/harness/tm_check.h"
 
 static tm_pg shared;
 
@@ -28,4 +29,12 @@ tm_pg *tm_pg_shared(void)
 void tm_pg_shared_stop(void)
 {
     tm_pg_stop(&shared);
+}
+
+int tm_pg_check_main(const char *suite, const char *tcase, double timeout,
+                     const TTest *const *tests)
+{
+    Suite *s = suite_create(suite);
+    tm_pg_fixture_add(tm_check_case(s, tcase, timeout, tests));
+    return tm_check_run(s);
 }

@@ -1,4 +1,4 @@
-/* Throwaway PostgreSQL 15 clusters: initdb, configure, start, stop, restart.
+/* Throwaway PostgreSQL clusters (15, or TM_PG_MAJOR): initdb, configure, start, stop, restart.
  * See pg_harness.h; cleanup guarantees live in support_pg_guard.c. */
 #include "tests/harness/pg_guard.h"
 #include "tests/harness/pg_harness.h"
@@ -20,7 +20,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define PG_MAJOR "15"
 #define START_ATTEMPTS 5
 
 /* Environment that would steer initdb/pg_ctl/postgres somewhere else. */
@@ -75,33 +74,50 @@ const char *tm_pg_tmp_base(void)
     return base;
 }
 
-static int is_pg15(const char *bindir)
+const char *tm_pg_major(void)
 {
-    char postgres[PATH_MAX];
+    static char major[8];
+    if (major[0])
+        return major;
+    const char *m = getenv("TM_PG_MAJOR");
+    int digits = m && *m && strlen(m) < sizeof major && strspn(m, "0123456789") == strlen(m);
+    snprintf(major, sizeof major, "%s", digits ? m : TM_PG_DEFAULT_MAJOR);
+    return major;
+}
+
+/* Where scripts/pg-builds.sh puts the npm server builds (keep both in step). */
+static void build_cache(char *out, size_t len)
+{
+    const char *c = getenv("TM_PG_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (c && *c)
+        snprintf(out, len, "%s", c);
+    else if (geteuid() == 0)
+        snprintf(out, len, "/var/cache/tidemark/pg");
+    else if (xdg && *xdg)
+        snprintf(out, len, "%s/tidemark/pg", xdg);
+    else
+        snprintf(out, len, "%s/.cache/tidemark/pg", home ? home : "");
+}
+
+static int is_major(const char *bindir, const char *major)
+{
+    char postgres[PATH_MAX], want[32];
     snprintf(postgres, sizeof postgres, "%s/postgres", bindir);
+    snprintf(want, sizeof want, "(PostgreSQL) %s.", major);
     if (access(postgres, X_OK) < 0)
         return 0;
     const char *argv[] = {postgres, "--version", NULL};
     tm_run_result r;
-    int ok = tm_runv(argv, NULL, &r) == 0 && strstr(r.out, "(PostgreSQL) " PG_MAJOR ".");
+    int ok = tm_runv(argv, NULL, &r) == 0 && strstr(r.out, want);
     tm_run_result_free(&r);
     return ok;
 }
 
-/* TM_PG_BINDIR, the Debian location, then pg_config --bindir. */
-static int find_bindir(char *out, size_t len, char *err, size_t errlen)
+/* Debian's PostgreSQL 15: its server, and the client tools for every major. */
+static int find_debian(char *out, size_t len, char *err, size_t errlen)
 {
-    const char *env = getenv("TM_PG_BINDIR");
-    if (env && *env) {
-        if (!is_pg15(env)) {
-            set_err(err, errlen, "TM_PG_BINDIR=%s holds no PostgreSQL " PG_MAJOR " server", env);
-            return -1;
-        }
-        snprintf(out, len, "%s", env);
-        return 0;
-    }
-    const char *debian = "/usr/lib/postgresql/" PG_MAJOR "/bin";
-    if (is_pg15(debian)) {
+    const char *debian = "/usr/lib/postgresql/" TM_PG_DEFAULT_MAJOR "/bin";
+    if (is_major(debian, TM_PG_DEFAULT_MAJOR)) {
         snprintf(out, len, "%s", debian);
         return 0;
     }
@@ -109,7 +125,7 @@ static int find_bindir(char *out, size_t len, char *err, size_t errlen)
     tm_run_result r;
     if (tm_runv(argv, NULL, &r) == 0) {
         r.out[strcspn(r.out, "\n")] = '\0';
-        if (is_pg15(r.out)) {
+        if (is_major(r.out, TM_PG_DEFAULT_MAJOR)) {
             snprintf(out, len, "%s", r.out);
             tm_run_result_free(&r);
             return 0;
@@ -117,10 +133,40 @@ static int find_bindir(char *out, size_t len, char *err, size_t errlen)
     }
     tm_run_result_free(&r);
     set_err(err, errlen,
-            "no PostgreSQL " PG_MAJOR " server found (looked in %s and pg_config --bindir); "
+            "no PostgreSQL " TM_PG_DEFAULT_MAJOR
+            " server found (looked in %s and pg_config --bindir); "
             "run scripts/install-deps.sh or set TM_PG_BINDIR",
             debian);
     return -1;
+}
+
+/* TM_PG_BINDIR; for 15 the Debian location, then pg_config --bindir; for
+ * the other majors the build cache of scripts/pg-builds.sh. */
+static int find_bindir(char *out, size_t len, char *err, size_t errlen)
+{
+    const char *major = tm_pg_major();
+    const char *env = getenv("TM_PG_BINDIR");
+    if (env && *env) {
+        if (!is_major(env, major)) {
+            set_err(err, errlen, "TM_PG_BINDIR=%s holds no PostgreSQL %s server", env, major);
+            return -1;
+        }
+        snprintf(out, len, "%s", env);
+        return 0;
+    }
+    if (strcmp(major, TM_PG_DEFAULT_MAJOR) != 0) {
+        char cache[PATH_MAX];
+        build_cache(cache, sizeof cache);
+        int n = snprintf(out, len, "%s/%s/bin", cache, major);
+        if (n > 0 && (size_t)n < len && is_major(out, major))
+            return 0;
+        set_err(err, errlen,
+                "no PostgreSQL %s server in %s (TM_PG_MAJOR=%s); run scripts/pg-builds.sh %s "
+                "or set TM_PG_BINDIR",
+                major, out, major, major);
+        return -1;
+    }
+    return find_debian(out, len, err, errlen);
 }
 
 static int free_port(void)
@@ -352,14 +398,15 @@ int tm_pg_start(tm_pg *pg, const char *extra_conf, char *err, size_t errlen)
     pg->guard_fd = -1;
     pg->owner = getpid();
     tm_pg_sweep_stale();
-    if (find_bindir(pg->bindir, sizeof pg->bindir, err, errlen) < 0)
+    if (find_bindir(pg->bindir, sizeof pg->bindir, err, errlen) < 0 ||
+        find_debian(pg->clientdir, sizeof pg->clientdir, err, errlen) < 0)
         return -1;
     if (geteuid() == 0) {
         /* PostgreSQL refuses to run as root. */
         if (!getpwnam("postgres")) {
             set_err(err, errlen,
                     "running as root needs a 'postgres' OS user to run the server "
-                    "(install postgresql-" PG_MAJOR ")");
+                    "(install postgresql-" TM_PG_DEFAULT_MAJOR ")");
             return -1;
         }
         snprintf(pg->run_as, sizeof pg->run_as, "postgres");

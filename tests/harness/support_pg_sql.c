@@ -192,3 +192,12 @@ char *tm_pg_copy_csv(PGconn *conn, const char *fmt, ...)
         PQclear(r);
     return out;
 }
+
+char *tm_pg_tx(PGconn *conn, const char *sql)
+{
+    tm_pg_exec(conn, "BEGIN");
+    tm_pg_exec(conn, "%s", sql);
+    char *x = tm_pg_query_value(conn, "SELECT txid_current()::text");
+    tm_pg_exec(conn, "COMMIT");
+    return x;
+}

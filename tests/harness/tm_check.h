@@ -23,4 +23,9 @@ TCase *tm_check_case(Suite *s, const char *name, double timeout, const TTest *co
  * case `tcase` (as tm_check_case makes it) with tm_check_run. */
 int tm_check_main(const char *suite, const char *tcase, double timeout, const TTest *const *tests);
 
+/* The same, with setup and teardown run around each test (a checked
+ * fixture). */
+int tm_check_main_fixture(const char *suite, const char *tcase, double timeout,
+                          const TTest *const *tests, SFun setup, SFun teardown);
+
 #endif

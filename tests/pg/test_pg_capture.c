@@ -534,10 +534,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("pg_capture");
-    TCase *tc = tm_check_case(s, "capture", 600,
-                              TM_TESTS(first_run_and_resume, refusals, sigkill_twenty_times,
-                                       server_restart_mid_stream, notices_reach_stderr));
-    tm_pg_fixture_add(tc);
-    return tm_check_run(s);
+    return tm_pg_check_main("pg_capture", "capture", 600,
+                            TM_TESTS(first_run_and_resume, refusals, sigkill_twenty_times,
+                                     server_restart_mid_stream, notices_reach_stderr));
 }

@@ -253,10 +253,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("pg_capture_ddl");
-    TCase *tc = tm_check_case(s, "ddl", 300,
-                              TM_TESTS(schema_versions, rewrite_takes_fresh_snapshot,
-                                       rewrite_with_event_trigger, canonical_values_and_spool));
-    tm_pg_fixture_add(tc);
-    return tm_check_run(s);
+    return tm_pg_check_main("pg_capture_ddl", "ddl", 300,
+                            TM_TESTS(schema_versions, rewrite_takes_fresh_snapshot,
+                                     rewrite_with_event_trigger, canonical_values_and_spool));
 }

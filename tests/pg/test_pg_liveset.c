@@ -300,10 +300,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("pg_liveset");
-    TCase *tc = tm_check_case(s, "liveset", 300,
-                              TM_TESTS(added_table_replays_exactly, new_table_option_on_restart,
-                                       removed_table_recorded, kill_during_snapshot));
-    tm_pg_fixture_add(tc);
-    return tm_check_run(s);
+    return tm_pg_check_main("pg_liveset", "liveset", 300,
+                            TM_TESTS(added_table_replays_exactly, new_table_option_on_restart,
+                                     removed_table_recorded, kill_during_snapshot));
 }

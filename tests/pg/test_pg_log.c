@@ -334,9 +334,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("pg_log");
-    TCase *tc =
-        tm_check_case(s, "log", 300, TM_TESTS(log_of_a_real_workload, truncate_ranks_by_its_rows));
-    tm_pg_fixture_add(tc);
-    return tm_check_run(s);
+    return tm_pg_check_main("pg_log", "log", 300,
+                            TM_TESTS(log_of_a_real_workload, truncate_ranks_by_its_rows));
 }

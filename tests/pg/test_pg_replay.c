@@ -373,7 +373,7 @@ static void sql_checks(const point *p)
     tm_run_result_free(&r);
     tm_pg_createdb(&pg, "sqlload");
     char psql[TM_PG_PATHLEN + 16];
-    snprintf(psql, sizeof psql, "%s/psql", pg.bindir);
+    snprintf(psql, sizeof psql, "%s/psql", pg.clientdir);
     char *ci = tm_pg_conninfo(&pg, "sqlload");
     const char *argv[] = {psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", ci, "-f", path, NULL};
     tm_run_result pr;

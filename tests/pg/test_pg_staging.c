@@ -239,7 +239,7 @@ static void sql_create(PGconn *src, const char *journal)
     tm_run_result_free(&r);
     tm_pg_createdb(pg, "staging_sql");
     char psql[TM_PG_PATHLEN + 16];
-    snprintf(psql, sizeof psql, "%s/psql", pg->bindir);
+    snprintf(psql, sizeof psql, "%s/psql", pg->clientdir);
     char *ci = tm_pg_conninfo(pg, "staging_sql");
     const char *argv[] = {psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", ci, "-f", path, NULL};
     tm_runv(argv, NULL, &r);
@@ -319,8 +319,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("pg_staging");
-    TCase *tc = tm_check_case(s, "staging", 300, TM_TESTS(rebuild_staging));
-    tm_pg_fixture_add(tc);
-    return tm_check_run(s);
+    return tm_pg_check_main("pg_staging", "staging", 300, TM_TESTS(rebuild_staging));
 }

@@ -33,16 +33,6 @@ static void same(const char *what, char *want, char *got)
     free(got);
 }
 
-/* Runs sql in one transaction and returns its xid (malloc'd text). */
-static char *tx(PGconn *c, const char *sql)
-{
-    tm_pg_exec(c, "BEGIN");
-    tm_pg_exec(c, "%s", sql);
-    char *x = tm_pg_query_value(c, "SELECT txid_current()::text");
-    tm_pg_exec(c, "COMMIT");
-    return x;
-}
-
 static void undo(tm_run_result *r, ...)
 {
     const char *lead[] = {"undo", "--journal", journal, NULL};
@@ -57,7 +47,7 @@ static void undo(tm_run_result *r, ...)
 static void psql_run(const char *path, tm_run_result *r)
 {
     char psql[TM_PG_PATHLEN + 16];
-    snprintf(psql, sizeof psql, "%s/psql", tm_pg_shared()->bindir);
+    snprintf(psql, sizeof psql, "%s/psql", tm_pg_shared()->clientdir);
     const char *argv[] = {psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", ci, "-f", path, NULL};
     tm_runv(argv, NULL, r);
 }
@@ -150,13 +140,14 @@ static void workload(PGconn *c, refs *f)
     f->prefs = tm_pg_copy_csv(c, "SELECT * FROM prefs ORDER BY 1, 2");
     /* With the application's context message in the same transaction, as
      * scripts/context.sql does it: messages are not rows to undo. */
-    f->x_update = tx(c, "SELECT pg_logical_emit_message(true, 'tidemark', '{\"user\": \"bot\"}');"
-                        "UPDATE prefs SET value = value - 'notifications'");
+    f->x_update =
+        tm_pg_tx(c, "SELECT pg_logical_emit_message(true, 'tidemark', '{\"user\": \"bot\"}');"
+                    "UPDATE prefs SET value = value - 'notifications'");
     tm_pg_exec(c, "INSERT INTO prefs VALUES (999, 'ui', '{\"theme\": \"light\"}')");
     /* mass DELETE with cascade, then a legitimate new parent */
     f->parent = tm_pg_copy_csv(c, "SELECT * FROM parent ORDER BY 1");
     f->child = tm_pg_copy_csv(c, "SELECT * FROM child ORDER BY 1");
-    f->x_delete = tx(c, "DELETE FROM parent WHERE id <= 6");
+    f->x_delete = tm_pg_tx(c, "DELETE FROM parent WHERE id <= 6");
     tm_pg_exec(c, "INSERT INTO parent VALUES (100, 'later')");
     /* INSERT batch (by time window), then a legitimate update of an old row */
     f->items = tm_pg_copy_csv(c, "SELECT * FROM items WHERE id <> 1 ORDER BY 1");
@@ -173,15 +164,15 @@ static void workload(PGconn *c, refs *f)
     /* TRUNCATE after an update in the journal, then a legitimate new flag */
     tm_pg_exec(c, "UPDATE flags SET enabled = NOT enabled WHERE name = 'flag1'");
     f->flags = tm_pg_copy_csv(c, "SELECT * FROM flags ORDER BY 1");
-    f->x_truncate = tx(c, "TRUNCATE flags");
+    f->x_truncate = tm_pg_tx(c, "TRUNCATE flags");
     tm_pg_exec(c, "INSERT INTO flags VALUES ('new', true, '{}')");
     /* a migration whose row 3 is changed again later */
     f->conf = tm_pg_copy_csv(c, "SELECT * FROM conf ORDER BY 1");
-    f->x_conf = tx(c, "UPDATE conf SET v = v || '-m'");
-    f->x_later = tx(c, "UPDATE conf SET v = 'human' WHERE id = 3");
+    f->x_conf = tm_pg_tx(c, "UPDATE conf SET v = v || '-m'");
+    f->x_later = tm_pg_tx(c, "UPDATE conf SET v = 'human' WHERE id = 3");
     /* a DELETE whose key 2 is inserted again */
     f->kr = tm_pg_copy_csv(c, "SELECT * FROM kr ORDER BY 1");
-    f->x_kr = tx(c, "DELETE FROM kr WHERE id IN (1, 2)");
+    f->x_kr = tm_pg_tx(c, "DELETE FROM kr WHERE id IN (1, 2)");
     tm_pg_exec(c, "INSERT INTO kr VALUES (2, 'reused')");
     /* quoting: update, delete and insert in one transaction */
     f->nasty = tm_pg_copy_csv(c, "SELECT * FROM %s ORDER BY 1", nasty_table);
@@ -190,25 +181,26 @@ static void workload(PGconn *c, refs *f)
              "UPDATE %s SET \"col \"\"q\"\" \n\" = 'x' WHERE id IN (1, 4); DELETE FROM %s WHERE "
              "id IN (2, 3); INSERT INTO %s VALUES (6, '$$''\\', '{}')",
              nasty_table, nasty_table, nasty_table);
-    f->x_nasty = tx(c, sql);
+    f->x_nasty = tm_pg_tx(c, sql);
     /* no old rows */
-    f->x_nofull = tx(c, "UPDATE nofull SET v = 'changed'");
+    f->x_nofull = tm_pg_tx(c, "UPDATE nofull SET v = 'changed'");
     /* an insert that a later row (in a table not captured) refers to */
-    f->x_fk = tx(c, "INSERT INTO fkp VALUES (1, 'a'), (2, 'b')");
+    f->x_fk = tm_pg_tx(c, "INSERT INTO fkp VALUES (1, 'a'), (2, 'b')");
     tm_pg_exec(c, "INSERT INTO fkc VALUES (10, 1)");
     /* inserted parents (one with a child of the same transaction) that
      * later rows refer to through ON DELETE CASCADE / SET NULL */
-    f->x_cascade = tx(c, "INSERT INTO cpar VALUES (1, 'a'), (2, 'b'), (3, 'c');"
-                         "INSERT INTO cchild VALUES (5, 2)");
+    f->x_cascade = tm_pg_tx(c, "INSERT INTO cpar VALUES (1, 'a'), (2, 'b'), (3, 'c');"
+                               "INSERT INTO cchild VALUES (5, 2)");
     tm_pg_exec(c, "INSERT INTO cchild VALUES (6, 1); INSERT INTO cnull VALUES (7, 3)");
     /* a table without a key: one of three identical rows updated, one row
      * deleted, two identical rows inserted; later one more identical row */
-    f->x_bag = tx(c, "UPDATE bag SET n = 9 WHERE ctid = (SELECT ctid FROM bag WHERE v = 'a' "
-                     "LIMIT 1); DELETE FROM bag WHERE v = 'b'; INSERT INTO bag VALUES ('c', 3), "
-                     "('c', 3)");
+    f->x_bag =
+        tm_pg_tx(c, "UPDATE bag SET n = 9 WHERE ctid = (SELECT ctid FROM bag WHERE v = 'a' "
+                    "LIMIT 1); DELETE FROM bag WHERE v = 'b'; INSERT INTO bag VALUES ('c', 3), "
+                    "('c', 3)");
     tm_pg_exec(c, "INSERT INTO bag VALUES ('a', 1)");
     /* a migration whose row 2 is changed again later, undone by a script */
-    f->x_sk = tx(c, "UPDATE sk SET v = v || '-m'");
+    f->x_sk = tm_pg_tx(c, "UPDATE sk SET v = v || '-m'");
     tm_pg_exec(c, "UPDATE sk SET v = 'human' WHERE id = 2");
 }
 
@@ -275,24 +267,35 @@ static void check_conflicts(PGconn *c, refs *f)
     tm_run_result r;
     /* abort: nothing changes, row 3 and the later xid are named */
     undo(&r, "--xid", f->x_conf, "--apply", ci, NULL);
-    tm_assert_exit(&r, 1);
+    tm_assert_exit(&r, 3);
     ck_assert_msg(strstr(r.err, "conflict") && strstr(r.err, "(\"id\") = ('3')") &&
                       strstr(r.err, f->x_later),
                   "%s", r.err);
-    ck_assert_msg(strstr(r.out, "rolled back"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "rolled back") &&
+                      strstr(r.out, "\nundo: 0 rows restored, 1 skipped as conflicts, 0 failed\n"),
+                  "%s", r.out);
     tm_run_result_free(&r);
     same("conf after abort", strdup(before), tm_pg_copy_csv(c, "SELECT * FROM conf ORDER BY 1"));
     /* dry run against the target: the same conflict, nothing written */
     undo(&r, "--xid", f->x_conf, "--apply", ci, "--dry-run", NULL);
-    tm_assert_exit(&r, 1);
-    ck_assert_msg(strstr(r.out, "conflicts found against the target: 1"), "%s", r.out);
+    tm_assert_exit(&r, 3);
+    ck_assert_msg(strstr(r.out, "\nundo: 0 rows restored, 1 skipped as conflicts, 0 failed\n"),
+                  "%s", r.out);
+    tm_run_result_free(&r);
+    /* skip, dry run: exit 0, the totals of the real run */
+    undo(&r, "--xid", f->x_conf, "--apply", ci, "--dry-run", "--on-conflict", "skip", NULL);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "\nundo: 9 rows restored, 1 skipped as conflicts, 0 failed\n"),
+                  "%s", r.out);
     tm_run_result_free(&r);
     same("conf after dry run", before, tm_pg_copy_csv(c, "SELECT * FROM conf ORDER BY 1"));
     /* skip: the rest restored, row 3 untouched and listed */
     undo(&r, "--xid", f->x_conf, "--apply", ci, "--on-conflict", "skip", NULL);
     tm_assert_exit(&r, 0);
     ck_assert_msg(strstr(r.err, "(\"id\") = ('3')"), "%s", r.err);
-    ck_assert_msg(strstr(r.out, "9 rows set back") && strstr(r.out, "1 conflicts"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "9 rows set back") && strstr(r.out, "1 conflicts") &&
+                      strstr(r.out, "\nundo: 9 rows restored, 1 skipped as conflicts, 0 failed\n"),
+                  "%s", r.out);
     tm_run_result_free(&r);
     same("conf after skip", f->conf,
          tm_pg_copy_csv(
@@ -301,7 +304,7 @@ static void check_conflicts(PGconn *c, refs *f)
 
     /* key reuse */
     undo(&r, "--xid", f->x_kr, "--apply", ci, NULL);
-    tm_assert_exit(&r, 1);
+    tm_assert_exit(&r, 3);
     ck_assert_msg(strstr(r.err, "key reuse") && strstr(r.err, "('2')"), "%s", r.err);
     tm_run_result_free(&r);
     undo(&r, "--xid", f->x_kr, "--apply", ci, "--on-conflict", "skip", NULL);
@@ -332,7 +335,7 @@ static void check_foreign_key(PGconn *c, refs *f)
     tm_run_result r;
     /* abort: the foreign key failure is a conflict, nothing changes */
     undo(&r, "--xid", f->x_fk, "--apply", ci, NULL);
-    tm_assert_exit(&r, 1);
+    tm_assert_exit(&r, 3);
     ck_assert_msg(strstr(r.err, "foreign key") && strstr(r.err, "(\"id\") = ('1')"), "%s", r.err);
     tm_run_result_free(&r);
     tm_pg_assert_value(c, "2", "SELECT count(*) FROM fkp");
@@ -354,7 +357,7 @@ static void check_cascade(PGconn *c, refs *f)
         " (SELECT string_agg(id || ':' || coalesce(p::text, 'null'), ',') FROM cnull)";
     tm_run_result r;
     undo(&r, "--xid", f->x_cascade, "--apply", ci, NULL);
-    tm_assert_exit(&r, 1);
+    tm_assert_exit(&r, 3);
     ck_assert_msg(strstr(r.err, "still refer to it") && strstr(r.err, "(\"id\") = ('1')") &&
                       strstr(r.err, "delete them") && strstr(r.err, "(\"id\") = ('3')") &&
                       strstr(r.err, "set their reference to NULL") &&

@@ -857,13 +857,11 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("pgoutput");
-    TCase *tc = tm_check_case(s, "core", 0,
-                              TM_TESTS(begin_commit_origin, relation_and_type, insert_kinds,
-                                       insert_large_value, update_variants, delete_variants,
-                                       truncate_variants, logical_messages, streaming, bad_framing,
-                                       every_truncation_rejected, fuzz_random_bytes, fuzz_mutations,
-                                       buffers_reused));
-    tcase_add_checked_fixture(tc, setup, teardown);
-    return tm_check_run(s);
+    return tm_check_main_fixture("pgoutput", "core", 0,
+                                 TM_TESTS(begin_commit_origin, relation_and_type, insert_kinds,
+                                          insert_large_value, update_variants, delete_variants,
+                                          truncate_variants, logical_messages, streaming,
+                                          bad_framing, every_truncation_rejected, fuzz_random_bytes,
+                                          fuzz_mutations, buffers_reused),
+                                 setup, teardown);
 }

@@ -185,10 +185,8 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("relcache");
-    TCase *tc = tm_check_case(s, "core", 0,
-                              TM_TESTS(copies_and_reports_changes, each_difference_is_a_change,
-                                       many_relations, zero_columns));
-    tcase_add_checked_fixture(tc, setup, teardown);
-    return tm_check_run(s);
+    return tm_check_main_fixture("relcache", "core", 0,
+                                 TM_TESTS(copies_and_reports_changes, each_difference_is_a_change,
+                                          many_relations, zero_columns),
+                                 setup, teardown);
 }

@@ -53,9 +53,5 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("slot_health");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, judgements);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("slot_health", "core", 0, TM_TESTS(judgements));
 }

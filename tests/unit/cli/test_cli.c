@@ -56,7 +56,7 @@ START_TEST(usage_errors)
                  (const char *[]){"--journal", "j", "--format", "xml", NULL});
     expect_usage("replay", "--mode, --dry-run and --allow-source go with --apply",
                  (const char *[]){"--journal", "j", "--lsn", "0/1", "--dry-run", NULL});
-    expect_usage("undo", "--on-conflict must be abort or skip, not 'maybe'",
+    expect_usage("undo", "--on-conflict must be abort, skip or overwrite, not 'maybe'",
                  (const char *[]){"--journal", "j", "--xid", "1", "--on-conflict", "maybe", NULL});
     expect_usage(
         "undo", "--to is before --from",

@@ -130,14 +130,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("secret");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, key_value_forms);
-    tcase_add_test(tc, uri_forms);
-    tcase_add_test(tc, registered_passwords);
-    tcase_add_test(tc, scrub_in_place);
-    tcase_add_test(tc, small_output);
-    tcase_add_test(tc, logger_masks);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("secret", "core", 0,
+                         TM_TESTS(key_value_forms, uri_forms, registered_passwords, scrub_in_place,
+                                  small_output, logger_masks));
 }

@@ -515,18 +515,9 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("store_mark");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 240);
-    tcase_add_test(tc, new_journal_and_confirm);
-    tcase_add_test(tc, above_mark_is_cut);
-    tcase_add_test(tc, garbage_above_mark);
-    tcase_add_test(tc, bit_rot_below_mark_refused);
-    tcase_add_test(tc, segment_shorter_than_mark);
-    tcase_add_test(tc, torn_mark_copy);
-    tcase_add_test(tc, old_journal_adopted);
-    tcase_add_test(tc, rollover_moves_mark);
-    tcase_add_test(tc, mark_misfits_refused);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("store_mark", "core", 240,
+                         TM_TESTS(new_journal_and_confirm, above_mark_is_cut, garbage_above_mark,
+                                  bit_rot_below_mark_refused, segment_shorter_than_mark,
+                                  torn_mark_copy, old_journal_adopted, rollover_moves_mark,
+                                  mark_misfits_refused));
 }

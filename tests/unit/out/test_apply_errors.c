@@ -27,9 +27,9 @@ START_TEST(undo_unreachable_is_db)
 {
     tm_error err;
     tm_undo_apply_opts o = {.conninfo = UNREACHABLE};
-    bool committed = true;
-    ck_assert_int_eq(tm_undo_apply(&o, NULL, 0, NULL, &committed, &err), -1);
-    ck_assert(!committed);
+    tm_undo_result res = {.committed = true};
+    ck_assert_int_eq(tm_undo_apply(&o, NULL, 0, NULL, &res, &err), -1);
+    ck_assert(!res.committed);
     ck_assert_msg(tm_error_is(&err, TM_ERR_DB), "%s: %s", tm_errcode_name(err.code), err.msg);
     ck_assert_msg(strstr(err.msg, "cannot connect to the --apply database"), "%s", err.msg);
 }

@@ -259,13 +259,11 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("outfile");
-    TCase *tc = tm_check_case(s, "core", 0,
-                              TM_TESTS(regular_file_appears_at_commit, fifo_is_written_not_replaced,
-                                       symlink_stays_a_link, directory_is_refused,
-                                       existing_file_is_refused_without_force,
-                                       force_replaces_atomically, file_appearing_meanwhile_is_kept,
-                                       dev_null_is_still_fine, descriptor_is_written_through));
-    tcase_add_checked_fixture(tc, setup, teardown);
-    return tm_check_run(s);
+    return tm_check_main_fixture(
+        "outfile", "core", 0,
+        TM_TESTS(regular_file_appears_at_commit, fifo_is_written_not_replaced, symlink_stays_a_link,
+                 directory_is_refused, existing_file_is_refused_without_force,
+                 force_replaces_atomically, file_appearing_meanwhile_is_kept,
+                 dev_null_is_still_fine, descriptor_is_written_through),
+        setup, teardown);
 }

@@ -170,11 +170,6 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("output_force");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, replay_file);
-    tcase_add_test(tc, replay_directory);
-    tcase_add_test(tc, undo_file);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main("output_force", "core", 0,
+                         TM_TESTS(replay_file, replay_directory, undo_file));
 }

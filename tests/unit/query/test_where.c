@@ -8,41 +8,9 @@
 
 #include "replay/query/jsonscan.h"
 #include "tests/harness/support_data.h"
+#include "tests/harness/where_table.h"
 #include "replay/query/where.h"
 #include "tests/harness/tm_check.h"
-
-enum {
-    C_ID,
-    C_EMAIL,
-    C_WEIRD,
-    C_SCORE,
-    C_RATIO,
-    C_ACTIVE,
-    C_CREATED,
-    C_BIRTHDAY,
-    C_PREFS,
-    C_RAW,
-    C_CODE,
-    C_UID,
-    C_NICK,
-    NCOLS
-};
-
-static const tm_coldesc cols[NCOLS] = {
-    {"id", 23, "integer"},
-    {"email", 25, "text"},
-    {"Weird \"Name\"", 1043, "character varying(20)"},
-    {"score", 1700, "numeric(10,2)"},
-    {"ratio", 701, "double precision"},
-    {"active", 16, "boolean"},
-    {"created", 1184, "timestamp with time zone"},
-    {"birthday", 1082, "date"},
-    {"prefs", 3802, "jsonb"},
-    {"raw", 114, "json"},
-    {"code", 1042, "character(3)"},
-    {"uid", 2950, "uuid"},
-    {"Nick", 25, "text"},
-};
 
 /* A row from C strings; NULL pointers are SQL NULLs. */
 typedef struct row {
@@ -60,31 +28,13 @@ static row make_row(const char *const s[NCOLS])
     return r;
 }
 
-static const char *const base_row[NCOLS] = {
-    "10",
-    "alice@example.com",
-    "v",
-    "1.50",
-    "Infinity",
-    "t",
-    "2026-11-22 14:03:12+00",
-    "1990-05-17",
-    "{\"n\": 5, \"ui\": {\"lang\": \"fr\"}, \"esc\": \"a\\\"b\\\\c \\u00e9\", \"nul\": null, "
-    "\"list\": [\"x\", \"y\", {\"z\": 1}], \"theme\": \"dark\", \"brace\": \"}{\", "
-    "\"obj\": {\"k\": 1}}",
-    "{\"a\":1, \"a\" : 2,\n \"s\":\"x\"}",
-    "ab ",
-    "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
-    "Bob",
-};
-
 /* Parses, binds and matches expr against r; fails the test on errors. */
 static bool match_tz(const char *expr, const row *r, const char *tz)
 {
     tm_error err = {0};
     tm_where *w = tm_where_parse(expr, &err);
     ck_assert_msg(w != NULL, "parse '%s': %s", expr, err.msg);
-    tm_where_bound *b = tm_where_bind(w, cols, NCOLS, tz, &err);
+    tm_where_bound *b = tm_where_bind(w, tmt_where_cols, NCOLS, tz, &err);
     ck_assert_msg(b != NULL, "bind '%s': %s", expr, err.msg);
     tm_where_free(w); /* the bound form must not depend on it */
     bool m = tm_where_match(b, r->v);
@@ -114,7 +64,7 @@ static void bind_fails(const char *expr, const char *want)
     tm_error err = {0};
     tm_where *w = tm_where_parse(expr, &err);
     ck_assert_msg(w != NULL, "parse '%s': %s", expr, err.msg);
-    tm_where_bound *b = tm_where_bind(w, cols, NCOLS, NULL, &err);
+    tm_where_bound *b = tm_where_bind(w, tmt_where_cols, NCOLS, NULL, &err);
     tm_where_free(w);
     ck_assert_msg(b == NULL, "bound '%s'", expr);
     ck_assert_msg(strstr(err.msg, want) != NULL, "'%s': message '%s' lacks '%s'", expr, err.msg,
@@ -220,7 +170,7 @@ START_TEST(bind_errors)
     /* A table without columns. */
     tm_where *w = tm_where_parse("id = 1", &err);
     ck_assert_ptr_nonnull(w);
-    ck_assert_ptr_null(tm_where_bind(w, cols, 0, NULL, &err));
+    ck_assert_ptr_null(tm_where_bind(w, tmt_where_cols, 0, NULL, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "(none)"));
     tm_where_free(w);
 }
@@ -228,7 +178,7 @@ END_TEST
 
 START_TEST(numbers_vs_text)
 {
-    row r = make_row(base_row);
+    row r = make_row(tmt_where_row);
     YES("id = 10");
     YES("id = '10'");
     YES("id = ' 10 '");
@@ -291,7 +241,7 @@ END_TEST
 
 START_TEST(keywords_names_quotes)
 {
-    row r = make_row(base_row);
+    row r = make_row(tmt_where_row);
     YES("id = 10 and email is not null");
     YES("ID = 10 AnD Email IS NOT null");
     YES("  id=10   AND\temail<>'x'\n");
@@ -340,7 +290,7 @@ END_TEST
 
 START_TEST(in_lists)
 {
-    row r = make_row(base_row);
+    row r = make_row(tmt_where_row);
     YES("id IN (10)");
     YES("id IN (1, 2, 10)");
     NO("id IN (1, 2, 3)");
@@ -370,7 +320,7 @@ END_TEST
 
 START_TEST(typed_columns)
 {
-    row r = make_row(base_row);
+    row r = make_row(tmt_where_row);
     /* timestamptz: offsets and --tz are resolved before comparing. */
     YES("created = '2026-11-22 14:03:12+00'");
     YES("created = '2026-11-22 16:03:12+02'");
@@ -402,7 +352,7 @@ END_TEST
 
 START_TEST(json_paths)
 {
-    row r = make_row(base_row);
+    row r = make_row(tmt_where_row);
     YES("prefs->>'theme' = 'dark'");
     YES("prefs ->> 'theme' = 'dark'");
     NO("prefs->>'theme' = 'Dark'");
@@ -463,7 +413,7 @@ START_TEST(uses)
     tm_error err;
     tm_where *w = tm_where_parse("email = 'x' AND prefs->>'a' IS NULL", &err);
     ck_assert_ptr_nonnull(w);
-    tm_where_bound *b = tm_where_bind(w, cols, NCOLS, NULL, &err);
+    tm_where_bound *b = tm_where_bind(w, tmt_where_cols, NCOLS, NULL, &err);
     ck_assert_ptr_nonnull(b);
     ck_assert(tm_where_uses(b, C_EMAIL));
     ck_assert(tm_where_uses(b, C_PREFS));
@@ -621,7 +571,7 @@ START_TEST(fuzz)
                            "uid = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11' AND score < 2"};
     size_t nvalid = sizeof valid / sizeof valid[0];
     uint64_t x = 88172645463325252ull;
-    row r = make_row(base_row);
+    row r = make_row(tmt_where_row);
     int parsed = 0;
     for (int i = 0; i < 20000; i++) {
         char expr[256];
@@ -662,7 +612,7 @@ START_TEST(fuzz)
             continue;
         }
         parsed++;
-        tm_where_bound *b = tm_where_bind(w, cols, NCOLS, NULL, &err);
+        tm_where_bound *b = tm_where_bind(w, tmt_where_cols, NCOLS, NULL, &err);
         if (b) {
             (void)tm_where_match(b, r.v);
             tm_where_bound_free(b);

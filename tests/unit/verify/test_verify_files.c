@@ -357,16 +357,9 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("verify_files");
-    TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, clean_journal_is_clean);
-    tcase_add_test(tc, each_damaged_file_is_named);
-    tcase_add_test(tc, cut_caches);
-    tcase_add_test(tc, unknown_and_temporary_files);
-    tcase_add_test(tc, orphan_index);
-    tcase_add_test(tc, durable_mark);
-    suite_add_tcase(s, tc);
-    return tm_check_run(s);
+    return tm_check_main_fixture("verify_files", "core", 120,
+                                 TM_TESTS(clean_journal_is_clean, each_damaged_file_is_named,
+                                          cut_caches, unknown_and_temporary_files, orphan_index,
+                                          durable_mark),
+                                 setup, teardown);
 }

@@ -1,0 +1,190 @@
+/* Capture's self-maintenance on a real PostgreSQL 15: capture running alone
+ * (no checkpoint job) makes checkpoints and key summaries in a background
+ * child, verify finds them sound, replay starts from them and gives the
+ * live table's bytes; a SIGKILL of the child, then of capture, leaves a
+ * valid journal that goes on. */
+#include <check.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/harness/pg_harness.h"
+#include "tests/harness/support_capture.h"
+#include "tests/harness/support_store.h"
+#include "tests/harness/tm_check.h"
+#include "tests/harness/tm_run.h"
+#include "tests/harness/tm_sys.h"
+
+/* Files in dir (or dir/sub) whose name ends with suffix. */
+static int count_files(const char *dir, const char *sub, const char *suffix)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s%s", dir, sub ? "/" : "", sub ? sub : "");
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    size_t sl = strlen(suffix);
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        n += l > sl && strcmp(e->d_name + l - sl, suffix) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A few MB of journal: rows of 2 kB that LZ4 cannot shrink much. */
+static void bulk(PGconn *c, int batches)
+{
+    for (int i = 0; i < batches; i++)
+        tm_pg_exec(
+            c,
+            "INSERT INTO events SELECT coalesce((SELECT max(id) FROM events), 0) + g, "
+            "(SELECT string_agg(md5(h || random()::text || g), '') FROM generate_series(1, 64) h) "
+            "FROM generate_series(1, 400) g");
+}
+
+/* The first child process of pid (the maintenance run), or 0. */
+static pid_t child_of(pid_t pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)pid, (long)pid);
+    long n = tm_read_small_file(path, buf, sizeof buf);
+    if (n <= 0)
+        return 0;
+    return (pid_t)strtol(buf, NULL, 10);
+}
+
+static void wait_for_checkpoint(const char *j, pid_t capture)
+{
+    for (int i = 0; i < 600 && count_files(j, "checkpoints", ".ckpt") == 0; i++)
+        usleep(100000);
+    ck_assert_msg(count_files(j, "checkpoints", ".ckpt") > 0,
+                  "capture made no checkpoint by itself; its log:\n%s", tmc_log(j));
+    /* The run also builds the key summaries; wait for it to end. */
+    for (int i = 0; i < 600 && child_of(capture); i++)
+        usleep(100000);
+}
+
+/* replay of events at the current LSN equals COPY of the live table. */
+static void check_replay_exact(PGconn *c, const char *j, bool from_checkpoint)
+{
+    char *lsn = tmc_current_lsn(c);
+    tm_run_result r;
+    tm_tidemark(&r, NULL, "replay", "--journal", j, "--lsn", lsn, "--table", "events", "--verbose",
+                NULL);
+    tm_assert_exit(&r, 0);
+    if (from_checkpoint)
+        ck_assert_msg(strstr(r.err, "checkpoint at LSN"), "replay used no checkpoint:\n%s", r.err);
+    char *live = tm_pg_copy_csv(c, "SELECT * FROM events ORDER BY id");
+    ck_assert_msg(strcmp(r.out, live) == 0, "replay differs from the live table");
+    free(live);
+    tm_run_result_free(&r);
+    free(lsn);
+}
+
+static void check_verify(const char *j)
+{
+    tm_run_result r;
+    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, ".ckpt") && strstr(r.out, ".keys"), "%s", r.out);
+    tm_run_result_free(&r);
+}
+
+START_TEST(capture_alone_makes_checkpoints)
+{
+    PGconn *c;
+    char *ci = tmc_setup_db(tm_pg_shared(), "maint_alone", &c);
+    char *j = tmt_journal_path();
+    free(tmc_capture_to_now(c, j, ci, 0));
+    pid_t pid = tmc_spawn(j, ci, "--checkpoint-every", "1", NULL);
+    tmc_wait_slot_active(c, "tidemark_maint_alone", true);
+    bulk(c, 6);
+    tmc_commit(c, 3);
+    wait_for_checkpoint(j, pid);
+    char *lsn = tmc_current_lsn(c);
+    ck_assert(tmc_wait_confirmed(c, "tidemark_maint_alone", lsn, 30000));
+    free(lsn);
+    tmc_stop(pid, j);
+    ck_assert_msg(count_files(j, NULL, ".keys") > 0, "no key summary; log:\n%s", tmc_log(j));
+    check_verify(j);
+    check_replay_exact(c, j, true);
+    PQfinish(c);
+    free(ci);
+    tmt_journal_remove(j);
+}
+END_TEST
+
+START_TEST(kill9_of_child_then_capture)
+{
+    PGconn *c;
+    char *ci = tmc_setup_db(tm_pg_shared(), "maint_kill", &c);
+    char *j = tmt_journal_path();
+    free(tmc_capture_to_now(c, j, ci, 0));
+    pid_t pid = tmc_spawn(j, ci, "--checkpoint-every", "1", NULL);
+    tmc_wait_slot_active(c, "tidemark_maint_kill", true);
+    /* Kill the first maintenance run as soon as it shows up. */
+    bool killed = false;
+    for (int round = 0; round < 20 && !killed; round++) {
+        bulk(c, 2);
+        for (int i = 0; i < 200 && !killed; i++) {
+            pid_t ch = child_of(pid);
+            if (ch > 0 && kill(ch, SIGKILL) == 0)
+                killed = true;
+            else
+                usleep(5000);
+        }
+    }
+    ck_assert_msg(killed, "no maintenance run seen; log:\n%s", tmc_log(j));
+    for (int i = 0; i < 100 && !strstr(tmc_log(j), "killed by signal 9"); i++)
+        usleep(100000);
+    ck_assert_msg(strstr(tmc_log(j), "maintenance run") && strstr(tmc_log(j), "killed by signal 9"),
+                  "the failed run is logged:\n%s", tmc_log(j));
+    /* Capture goes on streaming; then it dies too. */
+    tmc_commit(c, 3);
+    char *lsn = tmc_current_lsn(c);
+    ck_assert(tmc_wait_confirmed(c, "tidemark_maint_kill", lsn, 30000));
+    free(lsn);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    tmc_wait_slot_active(c, "tidemark_maint_kill", false);
+    tm_run_result r;
+    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    /* The journal goes on, and a later run makes the checkpoint. */
+    pid = tmc_spawn(j, ci, "--checkpoint-every", "1", NULL);
+    tmc_wait_slot_active(c, "tidemark_maint_kill", true);
+    bulk(c, 4);
+    wait_for_checkpoint(j, pid);
+    lsn = tmc_current_lsn(c);
+    ck_assert(tmc_wait_confirmed(c, "tidemark_maint_kill", lsn, 30000));
+    free(lsn);
+    tmc_stop(pid, j);
+    check_verify(j);
+    check_replay_exact(c, j, true);
+    PQfinish(c);
+    free(ci);
+    tmt_journal_remove(j);
+}
+END_TEST
+
+int main(void)
+{
+    const TTest *const tests[] = {capture_alone_makes_checkpoints, kill9_of_child_then_capture,
+                                  NULL};
+    Suite *s = suite_create("pg_maint");
+    TCase *tc = tcase_create("maint");
+    tm_pg_fixture_add(tc);
+    tcase_set_timeout(tc, 600);
+    for (size_t i = 0; tests[i]; i++)
+        tcase_add_test(tc, tests[i]);
+    suite_add_tcase(s, tc);
+    return tm_check_run(s);
+}
