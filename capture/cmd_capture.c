@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "capture/loop/capture.h"
+#include "capture/monitor/heartbeat.h"
+#include "capture/monitor/metrics.h"
 #include "capture/source/setup.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
@@ -39,6 +41,7 @@ enum {
     OPT_ENDPOS,
     OPT_TX_MEMORY,
     OPT_WARN_ROWS,
+    OPT_METRICS_LISTEN,
     OPT_CHECKPOINT_EVERY,
     OPT_MAINT_MEMORY,
     OPT_QUIET,
@@ -134,6 +137,12 @@ static const tm_option options[] = {
      .help = "warn when a transaction deletes or updates more rows of a table than this "
              "(default 1000)",
      .max = UINT32_MAX},
+    {.id = OPT_METRICS_LISTEN,
+     .name = "metrics-listen",
+     .kind = TM_OPT_TEXT,
+     .value = "ADDR:PORT",
+     .help = "serve Prometheus metrics at http://ADDR:PORT/metrics (e.g. 127.0.0.1:9187; "
+             "[::1]:9187; :9187 for every address)"},
     {.id = OPT_CHECKPOINT_EVERY,
      .name = "checkpoint-every",
      .kind = TM_OPT_UINT,
@@ -196,8 +205,13 @@ const tm_command tm_cmd_capture = {
              "A first run that crashed leaves DIR/init.pending; the rerun drops the slot it "
              "created and starts over.\n\n"
              "Status lines: lag=BYTES/SECONDS is the distance from the confirmed position to the "
-             "server's last known WAL position, and the time since anything came from the "
-             "server. Reconnects back off from 0.1 s to 30 s with jitter.\n\n"
+             "server's WAL position, and the age of the oldest position the server reported "
+             "that is not yet durable and confirmed (or, after more than 1.5 s without a word "
+             "from the server, that silence); retained= is the WAL the slot holds back, with "
+             "its wal_status and safe_wal_size. A warning when it nears "
+             "max_slot_wal_keep_size. Reconnects back off from 0.1 s to 30 s with jitter.\n\n"
+             "Monitoring: DIR/capture.status is rewritten every --status-interval (tidemark "
+             "status --check reads it); --metrics-listen serves /metrics.\n\n"
              "Passwords: use PGPASSWORD, ~/.pgpass, a service file or --source-file (chmod 600). "
              "A password in --source is hidden from ps at once, with a warning; passwords are "
              "masked in every message.",
@@ -250,6 +264,9 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
         break;
     case OPT_WARN_ROWS:
         o->warn_rows = (uint32_t)p->num;
+        break;
+    case OPT_METRICS_LISTEN:
+        o->metrics_listen = p->arg;
         break;
     case OPT_CHECKPOINT_EVERY:
         o->checkpoint_every = p->num << 20;
@@ -500,7 +517,20 @@ static int stream(run *r)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (tm_capture_stream(&r->o, &r->meta, r->w, &r->err) != 0)
+    tm_capture_stats st;
+    tm_stats_init(&st, r->o.status_interval_s);
+    tm_heartbeat_thread hb;
+    tm_metrics_server *ms = NULL;
+    if (tm_heartbeat_start(&hb, r->o.journal, &st, &r->err) != 0)
+        return -1;
+    if (r->o.metrics_listen && tm_metrics_serve(r->o.metrics_listen, &st, &ms, &r->err) != 0) {
+        tm_heartbeat_stop(&hb);
+        return -1;
+    }
+    int srm = tm_capture_stream(&r->o, &r->meta, r->w, &st, &r->err);
+    tm_metrics_stop(ms);
+    tm_heartbeat_stop(&hb);
+    if (srm != 0)
         return -1;
     int rc = tm_writer_close(r->w, &r->err);
     r->w = NULL;

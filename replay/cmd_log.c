@@ -109,9 +109,10 @@ const tm_command tm_cmd_log = {
         "pg_logical_emit_message(true, 'tidemark', '{...}') (see scripts/context.sql) is shown "
         "with each change of its transaction.",
     .options = options,
-    .notes = "Lookups by key (--where on key columns), table or xid read only the frames that "
-             "hold them, using per-segment key summaries (DIR/*.keys) that log builds the first "
-             "time it reads a segment.",
+    .notes = "Lookups by key (--where on key columns, a unique column or a foreign-key column "
+             "such as user_id), table or xid read only the frames that hold them, using "
+             "per-segment key summaries (DIR/*.keys) that capture's background maintenance keeps "
+             "current and log completes for frames they do not cover yet.",
     .exits = exits,
     .run = cmd_log,
 };

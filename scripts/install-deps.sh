@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libpq-dev liblz4-dev libprotobuf-c-dev
           protobuf-c-compiler check uthash-dev postgresql-15 postgresql-client-15
-          clang-format cppcheck git
+          libmicrohttpd-dev prometheus clang-format cppcheck git
           clang libclang-rt-14-dev)  # the fuzz build: clang with libFuzzer
 
 missing=()

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "capture/monitor/stats.h"
 #include "capture/source/setup.h"
 #include "capture/source/source.h"
 #include "store/common/tm_error.h"
@@ -20,16 +21,17 @@ typedef struct tm_capture_opts {
     char slot[128];
     char publication[128];
     bool set_replica_identity_full;
-    int fsync_interval_ms;     /* group commit window */
-    uint64_t segment_size;     /* bytes */
-    int status_interval_s;     /* status line and standby status update period */
-    int receive_timeout_s;     /* silence after which the link is taken for dead */
-    uint64_t endpos;           /* stop once durable up to here; 0 = run until signalled */
-    uint64_t tx_memory_budget; /* bytes of a transaction held in memory before spooling */
-    uint32_t warn_rows;        /* mass-change warning threshold */
-    uint64_t checkpoint_every; /* journal bytes between maintenance runs (maint.h); 0: off */
-    uint64_t maint_memory;     /* the maintenance child's address-space limit, bytes */
-    const char *retention;     /* --retention DURATION, for the maintenance child; NULL: none */
+    int fsync_interval_ms;      /* group commit window */
+    uint64_t segment_size;      /* bytes */
+    int status_interval_s;      /* status line and standby status update period */
+    int receive_timeout_s;      /* silence after which the link is taken for dead */
+    uint64_t endpos;            /* stop once durable up to here; 0 = run until signalled */
+    uint64_t tx_memory_budget;  /* bytes of a transaction held in memory before spooling */
+    uint32_t warn_rows;         /* mass-change warning threshold */
+    const char *metrics_listen; /* ADDR:PORT for /metrics, or NULL */
+    uint64_t checkpoint_every;  /* journal bytes between maintenance runs (maint.h); 0: off */
+    uint64_t maint_memory;      /* the maintenance child's address-space limit, bytes */
+    const char *retention;      /* --retention DURATION, for the maintenance child; NULL: none */
 } tm_capture_opts;
 
 /* First run: publication, slot with exported snapshot, base snapshot,
@@ -58,7 +60,8 @@ int tm_capture_init_forget(const char *dir, tm_error *err);
 /* Streams from the slot into the journal until signalled, endpos, or a
  * fatal error. Reconnects by itself when the connection is lost. Returns 0
  * on a clean stop. */
-int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *w, tm_error *err);
+int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *w,
+                      tm_capture_stats *st, tm_error *err);
 
 /* A journal that ends with a gap not followed by a base snapshot can take
  * nothing more: -1 with err saying so (the gap's range and reason, and what
@@ -74,7 +77,7 @@ int tm_capture_check_gap(const char *dir, tm_writer *w, tm_error *err);
  * that fails is a gap: a Gap record (the LSN range and why) is journaled
  * and fsynced under the mark, and err says what happened and what to do.
  * Returns 0; -1 when the connection failed (try again); -2 when capture
- * must stop (err). */
+ * must stop (err); -3 when it must stop after a gap was found (err). */
 int tm_capture_check_slot(PGconn *sql, const char *dir, const tm_meta *meta, tm_writer *w,
                           tm_error *err);
 

@@ -218,6 +218,7 @@ int tm_capture_check_slot(PGconn *sql, const char *dir, const tm_meta *meta, tm_
     uint64_t to = si.confirmed_flush_lsn;
     if (trouble == SLOT_GONE && tm_server_wal_lsn(sql, &to, err) != 0)
         return db_failure(sql);
+    /* -3: a gap, recorded (or its recording failed, said in err). */
     record_gap(dir, w, mark.lsn, to, why, err);
-    return -2;
+    return -3;
 }

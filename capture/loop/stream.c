@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "capture/loop/capture.h"
+#include "capture/monitor/stats.h"
+#include "capture/source/slothealth.h"
 #include "capture/loop/maint.h"
 #include "store/common/log.h"
 #include "store/common/lsn.h"
@@ -89,14 +91,45 @@ typedef struct stream {
     /* counters for the status line */
     uint64_t n_tx, n_changes, n_skipped;
     bool done;
+
+    /* what the status line, the heartbeat and /metrics show (stats.h) */
+    tm_capture_stats *st;
+    tm_lag_track lag;
+    bool slot_query; /* a slot query is in flight on sql (sql_settle) */
+    int64_t last_wal_warning;
+    tm_wal_risk wal_risk;
+    bool keep_noted;
     tm_maint *maint; /* the background checkpoint runs (maint.h); NULL: off */
 } stream;
 
 static int64_t now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return tm_mono_us();
+}
+
+/* How far the server is (a position it reported, now). */
+static void server_at(stream *s, uint64_t lsn)
+{
+    if (lsn > s->received_lsn)
+        s->received_lsn = lsn;
+    if (lsn > s->confirmed_lsn)
+        tm_lag_seen(&s->lag, lsn, now_us());
+    if (lsn > atomic_load_explicit(&s->st->server_lsn, memory_order_relaxed))
+        atomic_store_explicit(&s->st->server_lsn, lsn, memory_order_relaxed);
+    atomic_store_explicit(&s->st->behind_since, tm_lag_since(&s->lag), memory_order_relaxed);
+}
+
+/* The periodic slot query on sql (sent by maybe_log, read as it arrives,
+ * so a slow server never holds up the stream) is finished before sql is
+ * used for anything else. */
+static void sql_settle(stream *s)
+{
+    if (!s->slot_query)
+        return;
+    PGresult *r;
+    while ((r = PQgetResult(s->sql)))
+        PQclear(r);
+    s->slot_query = false;
 }
 
 static void clear_pending(stream *s)
@@ -166,6 +199,9 @@ static int send_status(stream *s, bool reply_requested, tm_error *err)
     }
     s->confirmed_lsn = flush;
     s->last_status = now_us();
+    tm_lag_confirmed(&s->lag, flush);
+    atomic_store_explicit(&s->st->confirmed_lsn, flush, memory_order_relaxed);
+    atomic_store_explicit(&s->st->behind_since, tm_lag_since(&s->lag), memory_order_relaxed);
     return 0;
 }
 
@@ -173,8 +209,11 @@ static int sync_journal(stream *s, tm_error *err)
 {
     if (!s->dirty)
         return 0;
+    int64_t t0 = now_us();
     if (tm_writer_sync(s->w, err) != 0)
         return -1;
+    tm_stats_fsync(s->st, (now_us() - t0) * 1000);
+    atomic_store_explicit(&s->st->bytes, tm_writer_bytes_written(s->w), memory_order_relaxed);
     s->dirty = false;
     /* The snapshots journaled so far are durable: forgotten once the mark
      * covers them. */
@@ -213,6 +252,7 @@ static int take_owed(stream *s, tm_error *err)
 {
     if (s->owed.n == 0 || s->deferred.ready)
         return 0;
+    sql_settle(s);
     char spool[4096];
     snprintf(spool, sizeof spool, "%s/snapshot.tmp", s->o->journal);
     if (tm_deferred_take(&s->deferred, s->o->source, s->sql, s->w, &s->owed, spool,
@@ -241,22 +281,77 @@ static int write_deferred_upto(stream *s, uint64_t lsn, tm_error *err)
     return 0;
 }
 
-/* The status line. Lag is what is known, never a guess: the bytes from the
- * confirmed position to the last WAL position the server reported, and
- * the time since anything at all came from the server (a dead link shows
- * as a growing time, never as 0). */
+/* The status line. Lag is what is known, never a guess (stats.h): the
+ * bytes from the confirmed position to the server's WAL position, and the
+ * age of the oldest position the server reported that is not confirmed
+ * yet, or the time since anything came from the server when that is
+ * longer than a few seconds (a dead link never shows as no lag). The slot's
+ * retained WAL is the last periodic query's. */
 static void log_status(stream *s)
 {
-    char c[TM_LSN_BUFLEN];
+    char c[TM_LSN_BUFLEN], slot[160] = "";
     int64_t now = now_us();
-    uint64_t lag = s->received_lsn > s->confirmed_lsn ? s->received_lsn - s->confirmed_lsn : 0;
-    double silent = s->last_recv ? (double)(now - s->last_recv) / 1e6 : 0;
-    tm_log_info("tx=%llu changes=%llu skipped=%llu bytes=%llu confirmed=%s lag=%lluB/%.1fs",
+    if (atomic_load(&s->st->slot_known)) {
+        int ws = atomic_load(&s->st->wal_status);
+        int64_t safe = atomic_load(&s->st->safe_wal_size);
+        int n = snprintf(slot, sizeof slot, " retained=%lluB wal_status=%s",
+                         (unsigned long long)atomic_load(&s->st->retained_wal),
+                         ws > 0 && ws < TM_WAL_STATUSES ? tm_wal_statuses[ws] : "-");
+        if (safe != INT64_MIN && n > 0 && (size_t)n < sizeof slot)
+            snprintf(slot + n, sizeof slot - (size_t)n, " safe_wal_size=%lldMB",
+                     (long long)(safe / 1048576));
+    }
+    tm_log_info("tx=%llu changes=%llu skipped=%llu bytes=%llu confirmed=%s lag=%lluB/%.1fs%s",
                 (unsigned long long)s->n_tx, (unsigned long long)s->n_changes,
                 (unsigned long long)s->n_skipped, (unsigned long long)tm_writer_bytes_written(s->w),
-                tm_lsn_format(s->confirmed_lsn, c), (unsigned long long)lag, silent);
+                tm_lsn_format(s->confirmed_lsn, c), (unsigned long long)tm_stats_lag_bytes(s->st),
+                tm_stats_lag_seconds(s->st, now), slot);
     s->last_log = now;
     s->log_due = 0;
+}
+
+/* How often a slot that keeps approaching max_slot_wal_keep_size is
+ * warned about again. */
+#define WAL_WARNING_US (300 * INT64_C(1000000))
+
+/* The slot query's result, when it has come: published, and a warning
+ * when the slot nears losing WAL (on entering that state, then every five
+ * minutes while in it). A failed query is counted and said at debug level:
+ * the next start's slot check is the one that stops capture. */
+static void slot_result(stream *s)
+{
+    if (!s->slot_query || !PQconsumeInput(s->sql) || PQisBusy(s->sql)) {
+        if (s->slot_query && PQstatus(s->sql) == CONNECTION_BAD)
+            s->slot_query = false;
+        return;
+    }
+    PGresult *r = PQgetResult(s->sql);
+    tm_slot_info si;
+    tm_error err;
+    if (tm_slot_info_parse(r, s->meta->slot, &si, &err) == 0) {
+        tm_stats_slot(s->st, &si);
+        server_at(s, si.server_lsn);
+        char why[400];
+        tm_wal_risk risk = tm_slot_wal_risk(&si, why, sizeof why);
+        int64_t now = now_us();
+        if (risk != TM_WAL_OK &&
+            (risk != s->wal_risk || now - s->last_wal_warning >= WAL_WARNING_US)) {
+            tm_log_warning("replication slot \"%s\": %s", s->meta->slot, why);
+            s->last_wal_warning = now;
+        }
+        s->wal_risk = risk;
+        if (si.max_keep_bytes < 0 && !s->keep_noted)
+            tm_log_info("note: max_slot_wal_keep_size is unlimited on the server: while capture "
+                        "is stopped or behind, the slot keeps WAL without bound until the "
+                        "server's disk is full; set it (e.g. ALTER SYSTEM SET "
+                        "max_slot_wal_keep_size = '50GB') and watch tidemark status --check");
+        s->keep_noted = true;
+    } else {
+        tm_stats_error(s->st, TM_ERRKIND_SERVER);
+        tm_log_debug("%s", err.msg);
+    }
+    PQclear(r);
+    sql_settle(s);
 }
 
 static void count_row(stream *s, uint32_t oid)
@@ -285,6 +380,7 @@ static int on_relation(stream *s, const tm_pgo_relation *m, tm_error *err)
         return -1;
     if (!changed && r->version != 0)
         return 0;
+    sql_settle(s);
     pending_rel *p = calloc(1, sizeof *p);
     if (!p || tm_relversion_build(s->sql, r, &p->cr, err) != 0) {
         free(p);
@@ -410,6 +506,7 @@ static int after_commit(stream *s, tm_error *err)
 {
     if (s->ddl_seen) {
         s->ddl_seen = false;
+        sql_settle(s);
         tm_oidlist found = {0};
         if (tm_rewrites_detect(s->sql, s->w, &s->tables, &found, err) != 0)
             return -1;
@@ -435,7 +532,7 @@ static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
     if (commit_lsn <= tm_writer_last_commit_lsn(s->w) || tm_txbuf_count(s->tx) == 0) {
         /* Already journaled before a restart (or nothing of ours in it). */
         if (tm_txbuf_count(s->tx))
-            s->n_skipped++;
+            atomic_store_explicit(&s->st->skipped, ++s->n_skipped, memory_order_relaxed);
         for (pending_rel *p = s->pending; p; p = p->next) {
             Tidemark__Record rec = TIDEMARK__RECORD__INIT;
             rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
@@ -498,6 +595,9 @@ static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
         return -1;
     s->n_tx++;
     s->n_changes += hdr.n_records;
+    atomic_store_explicit(&s->st->tx, s->n_tx, memory_order_relaxed);
+    atomic_store_explicit(&s->st->changes, s->n_changes, memory_order_relaxed);
+    atomic_store_explicit(&s->st->last_commit_time, hdr.commit_time, memory_order_relaxed);
     mark_dirty(s);
     reset_tx(s);
     if (s->o->endpos && commit_lsn >= s->o->endpos)
@@ -581,6 +681,10 @@ static int start_replication(stream *s, tm_error *err)
     tm_pgo_decoder_reset(&s->dec);
     s->confirmed_lsn = from;
     s->last_recv = now_us();
+    s->slot_query = false;
+    tm_lag_confirmed(&s->lag, from);
+    atomic_store(&s->st->confirmed_lsn, from);
+    atomic_store(&s->st->last_recv, s->last_recv);
     s->last_ping = 0;
     tm_log_debug("streaming slot \"%s\" from %s", s->meta->slot, lsn);
     return 0;
@@ -606,8 +710,10 @@ static int connect_source(stream *s, tm_error *err)
         return -2;
     }
     int rc = tm_capture_check_slot(s->sql, s->o->journal, s->meta, s->w, err);
+    if (rc == -3)
+        atomic_fetch_add(&s->st->gaps, 1);
     if (rc != 0)
-        return rc;
+        return rc == -3 ? -2 : rc;
     tm_oidlist_free(&s->tables);
     if (tm_publication_ensure(s->sql, s->meta->publication, &s->tables, err) != 0 ||
         take_owed(s, err) != 0)
@@ -617,6 +723,7 @@ static int connect_source(stream *s, tm_error *err)
 
 static void disconnect_source(stream *s)
 {
+    s->slot_query = false;
     if (s->conn)
         PQfinish(s->conn);
     if (s->sql)
@@ -649,15 +756,14 @@ static int pump(stream *s, tm_error *err)
         }
         s->pumped += (size_t)n;
         s->last_recv = now_us();
+        atomic_store_explicit(&s->st->last_recv, s->last_recv, memory_order_relaxed);
         tm_repl_msg rm;
         int rc = tm_repl_parse(buf, (size_t)n, &rm, err);
         if (rc == 0 && rm.type == TM_REPL_XLOGDATA) {
-            if (rm.xlog.wal_end > s->received_lsn)
-                s->received_lsn = rm.xlog.wal_end;
+            server_at(s, rm.xlog.wal_end);
             rc = on_pgoutput(s, rm.xlog.data, rm.xlog.len, err);
         } else if (rc == 0) {
-            if (rm.keepalive.wal_end > s->received_lsn)
-                s->received_lsn = rm.keepalive.wal_end;
+            server_at(s, rm.keepalive.wal_end);
             /* Everything before a keepalive has been sent; with nothing of
              * ours pending, its position can be confirmed. */
             if (!s->in_tx && rm.keepalive.wal_end > s->keepalive_lsn)
@@ -749,6 +855,9 @@ static bool wait_input(stream *s, int64_t timeout_us, tm_error *err)
     return true;
 }
 
+#define IDLE_PING_US 1000000
+#define KEEPALIVE_CONFIRM_US 100000
+
 /* Nothing from the server for half the receive timeout: ask for a reply
  * (the server answers with a keepalive at once). Nothing at all for the
  * whole timeout: the link is dead, though no error says so (a frozen
@@ -769,6 +878,19 @@ static int check_link(stream *s, int64_t now, tm_error *err)
         s->last_ping = now;
         return send_status(s, true, err);
     }
+    /* An idle server says nothing: asked every second, it answers with its
+     * position, so the lag shown stays current and the position can be
+     * confirmed. */
+    if (silent >= IDLE_PING_US && now - s->last_ping >= IDLE_PING_US) {
+        s->last_ping = now;
+        return send_status(s, true, err);
+    }
+    /* A keepalive's position, with nothing pending: confirmed soon, not at
+     * the next periodic update, so an idle journal shows no lag (at most
+     * every KEEPALIVE_CONFIRM_US: each one moves the durable mark). */
+    if (!s->in_tx && !s->dirty && s->keepalive_lsn > s->confirmed_lsn &&
+        now - s->last_status >= KEEPALIVE_CONFIRM_US)
+        return send_status(s, false, err);
     return 0;
 }
 
@@ -780,6 +902,13 @@ static int maybe_log(stream *s, int64_t now, tm_error *err)
     const int64_t status_us = (int64_t)s->o->status_interval_s * 1000000;
     if (now - s->last_log < status_us)
         return 0;
+    /* The slot's retained WAL for the next line, asked without waiting. */
+    if (!s->slot_query && !s->log_due && s->sql) {
+        if (tm_slot_info_send(s->sql, s->meta->slot) == 0)
+            s->slot_query = true;
+        else
+            tm_stats_error(s->st, TM_ERRKIND_SERVER);
+    }
     if (now - s->last_recv < 1000000 || (s->log_due && now - s->log_due >= 1000000)) {
         log_status(s);
         return 0;
@@ -851,6 +980,7 @@ static int run_session(stream *s, tm_error *err)
         if (now - s->last_status >= (status_us < 10000000 ? status_us : 10000000) &&
             (st = send_status(s, false, err)) != 0)
             return st;
+        slot_result(s);
         if ((st = check_link(s, now, err)) != 0 || (st = maybe_log(s, now, err)) != 0)
             return st;
         int64_t wait = 100000;
@@ -888,6 +1018,7 @@ static int reconnect(stream *s, unsigned *seed, tm_error *err)
             return 1;
         int rc = connect_source(s, err);
         if (rc == 0) {
+            atomic_fetch_add(&s->st->reconnects, 1);
             tm_log_info("reconnected");
             return 0;
         }
@@ -901,9 +1032,28 @@ static int reconnect(stream *s, unsigned *seed, tm_error *err)
     }
 }
 
-int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *w, tm_error *err)
+/* The kind of error err is, for tidemark_errors_total. */
+static tm_errkind kind_of(const tm_error *err)
+{
+    switch (err->code) {
+    case TM_ERR_DB:
+        return TM_ERRKIND_SERVER;
+    case TM_ERR_FORMAT:
+        return TM_ERRKIND_PROTOCOL;
+    case TM_ERR_IO:
+    case TM_ERR_NO_SPACE:
+    case TM_ERR_CORRUPT:
+        return TM_ERRKIND_JOURNAL;
+    default:
+        return TM_ERRKIND_SERVER;
+    }
+}
+
+int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *w,
+                      tm_capture_stats *st, tm_error *err)
 {
     stream s = {0};
+    s.st = st;
     s.o = o;
     s.meta = meta;
     s.w = w;
@@ -928,6 +1078,7 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
         if (rc != -1)
             break;
         /* Lost the server: keep what is safe, then come back. */
+        tm_stats_error(st, TM_ERRKIND_CONNECTION);
         tm_log_info("connection lost (%s); reconnecting", err->msg);
         reset_tx(&s);
         if (sync_journal(&s, err) != 0) {
@@ -943,6 +1094,9 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
     }
     if (rc == 0)
         log_status(&s);
+    else
+        tm_stats_error(st, kind_of(err));
+    sql_settle(&s);
     tm_maint_free(s.maint);
     disconnect_source(&s);
     reset_tx(&s);

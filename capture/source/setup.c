@@ -215,27 +215,38 @@ int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_fu
     return 0;
 }
 
-int tm_slot_info_get(PGconn *sql, const char *slot, tm_slot_info *info, tm_error *err)
+/* Columns newer than 14 are read through to_jsonb: absent is NULL. The
+ * server's position and the setting come in the same row, slot or not. */
+#define SLOT_INFO_SQL                                                                              \
+    "SELECT coalesce(slot_type = 'logical' AND plugin = 'pgoutput', false), "                      \
+    "coalesce(database, ''), coalesce(wal_status, ''), confirmed_flush_lsn, "                      \
+    "coalesce(active_pid, 0), slot_type, coalesce(plugin, ''), "                                   \
+    "coalesce(to_jsonb(s)->>'invalidation_reason', CASE WHEN "                                     \
+    "(to_jsonb(s)->>'conflicting')::bool THEN 'a conflict with recovery' END, ''), "               \
+    "s.slot_name IS NOT NULL, CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "        \
+    "ELSE pg_current_wal_lsn() END, restart_lsn, safe_wal_size, "                                  \
+    "(SELECT CASE WHEN setting::bigint < 0 THEN -1 ELSE setting::bigint * 1048576 END "            \
+    "FROM pg_settings WHERE name = 'max_slot_wal_keep_size') "                                     \
+    "FROM (SELECT $1::name AS want) w LEFT JOIN pg_replication_slots s ON s.slot_name = "          \
+    "w.want"
+
+int tm_slot_info_send(PGconn *sql, const char *slot)
 {
     const char *p[] = {slot};
-    /* Columns newer than 14 are read through to_jsonb: absent is NULL. */
-    PGresult *r =
-        PQexecParams(sql,
-                     "SELECT coalesce(slot_type = 'logical' AND plugin = 'pgoutput', "
-                     "false), coalesce(database, ''), coalesce(wal_status, ''), "
-                     "confirmed_flush_lsn, coalesce(active_pid, 0), slot_type, "
-                     "coalesce(plugin, ''), coalesce(to_jsonb(s)->>'invalidation_reason', "
-                     "CASE WHEN (to_jsonb(s)->>'conflicting')::bool THEN 'a conflict "
-                     "with recovery' END, '') FROM pg_replication_slots s "
-                     "WHERE slot_name = $1",
-                     1, NULL, p, NULL, NULL, 0);
+    return PQsendQueryParams(sql, SLOT_INFO_SQL, 1, NULL, p, NULL, NULL, 0) ? 0 : -1;
+}
+
+int tm_slot_info_parse(const PGresult *r, const char *slot, tm_slot_info *info, tm_error *err)
+{
     memset(info, 0, sizeof *info);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         tm_error_setc(err, TM_ERR_DB, "reading slot %s: %s", slot, PQresultErrorMessage(r));
-        PQclear(r);
         return -1;
     }
-    if (PQntuples(r) == 1) {
+    if (!PQgetisnull(r, 0, 9))
+        tm_lsn_parse(PQgetvalue(r, 0, 9), &info->server_lsn);
+    info->max_keep_bytes = PQgetisnull(r, 0, 12) ? -1 : strtoll(PQgetvalue(r, 0, 12), NULL, 10);
+    if (PQgetvalue(r, 0, 8)[0] == 't') {
         info->exists = true;
         info->logical_pgoutput = PQgetvalue(r, 0, 0)[0] == 't';
         snprintf(info->database, sizeof info->database, "%s", PQgetvalue(r, 0, 1));
@@ -246,9 +257,22 @@ int tm_slot_info_get(PGconn *sql, const char *slot, tm_slot_info *info, tm_error
         snprintf(info->type, sizeof info->type, "%s", PQgetvalue(r, 0, 5));
         snprintf(info->plugin, sizeof info->plugin, "%s", PQgetvalue(r, 0, 6));
         snprintf(info->invalidated, sizeof info->invalidated, "%s", PQgetvalue(r, 0, 7));
+        if (!PQgetisnull(r, 0, 10))
+            tm_lsn_parse(PQgetvalue(r, 0, 10), &info->restart_lsn);
+        info->has_safe_wal_size = !PQgetisnull(r, 0, 11);
+        if (info->has_safe_wal_size)
+            info->safe_wal_size = strtoll(PQgetvalue(r, 0, 11), NULL, 10);
     }
-    PQclear(r);
     return 0;
+}
+
+int tm_slot_info_get(PGconn *sql, const char *slot, tm_slot_info *info, tm_error *err)
+{
+    const char *p[] = {slot};
+    PGresult *r = PQexecParams(sql, SLOT_INFO_SQL, 1, NULL, p, NULL, NULL, 0);
+    int rc = tm_slot_info_parse(r, slot, info, err);
+    PQclear(r);
+    return rc;
 }
 
 /* The one value of a query without parameters, copied into out. */
@@ -315,14 +339,32 @@ int tm_slot_drop(PGconn *sql, const char *slot, tm_error *err)
     return 0;
 }
 
+int tm_slot_create_sql(int server_version, const char *ident, bool temporary, char *out, size_t len,
+                       tm_error *err)
+{
+    int n = snprintf(out, len, "CREATE_REPLICATION_SLOT %s %sLOGICAL pgoutput %s", ident,
+                     temporary ? "TEMPORARY " : "",
+                     server_version >= 150000 ? "(SNAPSHOT 'export')" : "EXPORT_SNAPSHOT");
+    if (n < 0 || (size_t)n >= len) {
+        tm_error_setc(err, TM_ERR_FORMAT, "the slot name %s is too long", ident);
+        return -1;
+    }
+    return 0;
+}
+
 int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *consistent_lsn,
                    char *snapshot, size_t snaplen, tm_error *err)
 {
     char *ident = PQescapeIdentifier(repl, slot, strlen(slot));
+    if (!ident) {
+        tm_error_setc(err, TM_ERR_NOMEM, "quoting the slot name: %s", PQerrorMessage(repl));
+        return -1;
+    }
     char stmt[512];
-    snprintf(stmt, sizeof stmt, "CREATE_REPLICATION_SLOT %s %sLOGICAL pgoutput (SNAPSHOT 'export')",
-             ident, temporary ? "TEMPORARY " : "");
+    int rc = tm_slot_create_sql(PQserverVersion(repl), ident, temporary, stmt, sizeof stmt, err);
     PQfreemem(ident);
+    if (rc != 0)
+        return -1;
     PGresult *r = PQexec(repl, stmt);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         tm_error_setc(err, TM_ERR_DB, "creating replication slot \"%s\": %s", slot,
@@ -330,7 +372,7 @@ int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *con
         PQclear(r);
         return -1;
     }
-    int rc = tm_lsn_parse(PQgetvalue(r, 0, 1), consistent_lsn);
+    rc = tm_lsn_parse(PQgetvalue(r, 0, 1), consistent_lsn);
     snprintf(snapshot, snaplen, "%s", PQgetvalue(r, 0, 2));
     PQclear(r);
     if (rc != 0) {

@@ -37,11 +37,27 @@ typedef struct tm_slot_info {
     /* Why the server invalidated it (invalidation_reason, 17+; a conflict
      * with recovery, 16+), or "" */
     char invalidated[64];
+    /* The WAL it holds back: the server's WAL position now (its replay
+     * position on a standby; read whether the slot exists or not) and the
+     * oldest WAL the slot needs; safe_wal_size, the bytes that can still
+     * be written before the slot risks losing WAL (none when unlimited or
+     * lost; negative once past it); max_slot_wal_keep_size in bytes (-1:
+     * unlimited). */
+    uint64_t server_lsn;
+    uint64_t restart_lsn;
+    bool has_safe_wal_size;
+    int64_t safe_wal_size;
+    int64_t max_keep_bytes;
 } tm_slot_info;
 
 /* What pg_replication_slots says of slot (info->exists false when it is
- * not there). -1 with err (TM_ERR_DB) when the query fails. */
+ * not there), with the server's WAL position and max_slot_wal_keep_size,
+ * in one query. -1 with err (TM_ERR_DB) when the query fails. */
 int tm_slot_info_get(PGconn *sql, const char *slot, tm_slot_info *info, tm_error *err);
+/* The same query sent without waiting (PQsendQuery: -1 when it could not
+ * be sent), and the reading of its result. */
+int tm_slot_info_send(PGconn *sql, const char *slot);
+int tm_slot_info_parse(const PGresult *r, const char *slot, tm_slot_info *info, tm_error *err);
 
 /* The server's current WAL position (its replay position on a standby). */
 int tm_server_wal_lsn(PGconn *sql, uint64_t *lsn, tm_error *err);
@@ -51,11 +67,17 @@ int tm_server_setting_ms(PGconn *sql, const char *name, int64_t *ms, tm_error *e
 /* pg_drop_replication_slot(slot); -1 with err when it fails. */
 int tm_slot_drop(PGconn *sql, const char *slot, tm_error *err);
 
-/* CREATE_REPLICATION_SLOT ... LOGICAL pgoutput (SNAPSHOT 'export') on a
- * replication session. The exported snapshot stays valid until the next
- * command on repl; a temporary slot goes away with the session. */
+/* CREATE_REPLICATION_SLOT ... LOGICAL pgoutput with an exported snapshot
+ * on a replication session. The exported snapshot stays valid until the
+ * next command on repl; a temporary slot goes away with the session. */
 int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *consistent_lsn,
                    char *snapshot, size_t snaplen, tm_error *err);
+
+/* The CREATE_REPLICATION_SLOT statement for a server version: 14 knows only
+ * the keyword form (EXPORT_SNAPSHOT), 15 on the parenthesised options.
+ * ident is the quoted slot name. -1 with err when it does not fit out. */
+int tm_slot_create_sql(int server_version, const char *ident, bool temporary, char *out, size_t len,
+                       tm_error *err);
 
 void tm_oidlist_free(tm_oidlist *l);
 int tm_oidlist_add(tm_oidlist *l, uint32_t oid);

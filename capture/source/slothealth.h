@@ -6,6 +6,9 @@
 #ifndef TM_SLOTHEALTH_H
 #define TM_SLOTHEALTH_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "capture/source/setup.h"
 
 typedef enum tm_slot_state {
@@ -23,5 +26,24 @@ tm_slot_state tm_slot_judge(const tm_slot_info *si, const char *database);
 /* One word for it, as status prints it: "sound", "MISSING", "NOT THIS "
  * "JOURNAL'S", "LOST", "INVALIDATED". */
 const char *tm_slot_state_name(tm_slot_state s);
+
+/* The WAL a sound slot holds back, judged against max_slot_wal_keep_size:
+ * the judgement that capture's status line and warnings, status and
+ * status --check share. */
+typedef enum tm_wal_risk {
+    TM_WAL_OK = 0,
+    TM_WAL_NEAR,       /* retains TM_WAL_NEAR_PERCENT or more of max_slot_wal_keep_size */
+    TM_WAL_UNRESERVED, /* wal_status = 'unreserved': removed at the next checkpoint */
+} tm_wal_risk;
+
+#define TM_WAL_NEAR_PERCENT 80
+
+/* Bytes of WAL the slot holds back (the server's position minus its
+ * restart_lsn; 0 when unknown). */
+uint64_t tm_slot_retained(const tm_slot_info *si);
+
+/* How close the slot is to losing WAL, and a sentence saying so in why
+ * ("" when OK). */
+tm_wal_risk tm_slot_wal_risk(const tm_slot_info *si, char *why, size_t len);
 
 #endif

@@ -254,7 +254,9 @@ static inline bool canonical_values(const tm_tuple_view *t, const tm_value *old,
     size_t nk = t->nkinds, nd = t->ndata;
     if (nk > UINT32_MAX || tm_colbuf_reserve(out, nk, &ignored) != 0)
         return false;
-    const uint8_t *kinds = t->kinds, *lq = t->lens, *le = t->lens + t->nlens;
+    /* lens is NULL in a tuple without text values (an UPDATE that sets
+     * every column to itself): NULL + 0 is undefined */
+    const uint8_t *kinds = t->kinds, *lq = t->lens, *le = t->nlens ? t->lens + t->nlens : lq;
     const char *d = t->data ? (const char *)t->data : "";
     size_t off = 0;
     tm_value *v = out->v;

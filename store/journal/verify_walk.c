@@ -43,6 +43,11 @@ static bool is_lock(const char *n)
     return !strcmp(n, "capture.lock");
 }
 
+static bool is_heartbeat(const char *n)
+{
+    return !strcmp(n, "capture.status");
+}
+
 static bool is_confirmed_mark(const char *n)
 {
     return !strcmp(n, "confirmed.mark");
@@ -157,6 +162,8 @@ static const tm_vkind index_kind = {.match = is_index, .what = "the index of a s
 static const tm_vkind journal_kinds[] = {
     {.match = is_meta, .what = "the journal's metadata", .check = check_meta},
     {.match = is_lock, .what = "the capture lock (held while a capture runs)"},
+    {.match = is_heartbeat,
+     .what = "capture's heartbeat: whether it runs and how far behind (tidemark status)"},
     {.match = is_confirmed_mark, .what = "capture's durable confirmed mark", .check = check_mark},
     {.match = is_init_pending,
      .what = "capture's record of a first run in progress (the slot it creates)"},
@@ -406,7 +413,8 @@ static void claim_segments(ventries *e, const uint64_t *segs, size_t n)
         if (tm_name_numbered(x->base, ".seg", NULL))
             x->claimed = true;
         else if (tm_name_numbered(x->base, ".idx", &no))
-            x->claimed = bsearch(&no, segs, n, sizeof *segs, cmp_u64) != NULL;
+            /* segs is NULL without segments (an index left alone) */
+            x->claimed = n > 0 && bsearch(&no, segs, n, sizeof *segs, cmp_u64) != NULL;
     }
 }
 

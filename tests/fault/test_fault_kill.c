@@ -46,25 +46,15 @@ static bool first_run_done(const char *journal)
     return done;
 }
 
-/* With the workload paused: capture (running as pid) has confirmed
- * everything committed; the audit is clean. */
+/* With the workload paused: the first run is finished (a slot made after
+ * the workload paused is past it at once, before the snapshot is taken),
+ * then tmf_check_caught_up. */
 static void check_after_restart(PGconn *c, const char *j, pid_t pid, const char *kind,
                                 tmf_audit *sum)
 {
-    /* a slot made after the workload paused is past it at once: the
-     * snapshot must be finished too */
     for (long long until = tm_now_ms() + 120000; !first_run_done(j) && tm_now_ms() < until;)
         usleep(20000);
-    char *lsn = tmc_current_lsn(c);
-    ck_assert_msg(tmc_wait_confirmed(c, SLOT, lsn, 120000), "%s: capture did not catch up:\n%s",
-                  kind, tmc_log(j));
-    ck_assert_msg(tmc_wait_exit(pid, 0) == -1, "%s: capture exited:\n%s", kind, tmc_log(j));
-    free(lsn);
-    tmf_audit a;
-    tmf_audit_journal(c, j, &a);
-    if (!tmf_audit_clean(&a))
-        tmf_matrix_check(kind, 0, &a);
-    tmf_audit_add(sum, &a);
+    tmf_check_caught_up(c, j, pid, SLOT, kind, sum);
 }
 
 START_TEST(kill9_under_workload)

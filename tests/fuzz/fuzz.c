@@ -64,7 +64,10 @@ const char *tm_fuzz_dir(void)
 {
     if (scratch[0])
         return scratch;
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
+    /* run-fuzz.sh names a directory it removes, since a crash skips atexit */
+    const char *base = getenv("TM_FUZZ_TMPDIR");
+    if (!base || !*base)
+        base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
     snprintf(scratch, sizeof scratch, "%s/tidemark-fuzz-XXXXXX", base && *base ? base : "/tmp");
     if (!mkdtemp(scratch)) {
         tm_log_error("cannot make a scratch directory %s: %s", scratch, strerror(errno));
@@ -113,6 +116,20 @@ char *tm_fuzz_cstr(const uint8_t *data, size_t len)
         memcpy(s, data, len);
     s[len] = '\0';
     return s;
+}
+
+uint8_t *tm_fuzz_flagged(const uint8_t *data, size_t size, unsigned *flags, size_t *len)
+{
+    if (size < 1)
+        return NULL;
+    *flags = data[0];
+    *len = size - 1;
+    uint8_t *p = malloc(*len ? *len : 1);
+    if (!p)
+        abort();
+    if (*len)
+        memcpy(p, data + 1, *len);
+    return p;
 }
 
 bool tm_fuzz_next_part(const uint8_t **data, size_t *size, const uint8_t **part, size_t *len)

@@ -23,14 +23,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void tm_fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 4, 5)));
 
-/* The scratch directory of this process (on tmpfs when /dev/shm is
- * writable, so that the fsyncs of the code under test cost nothing),
- * emptied by tm_fuzz_clean and removed at exit. */
+/* The scratch directory of this process, in $TM_FUZZ_TMPDIR, else on
+ * tmpfs when /dev/shm is writable (so that the fsyncs of the code under
+ * test cost nothing), else in $TMPDIR or /tmp; emptied by tm_fuzz_clean and
+ * removed at exit. */
 const char *tm_fuzz_dir(void);
 void tm_fuzz_clean(void);
 /* Writes DIR/name (creating DIR/subdir first when name has one) with
  * data; returns the path (static storage, valid until the next call). */
 const char *tm_fuzz_put(const char *name, const void *data, size_t len);
+
+/* For inputs that start with a flags byte: *flags, and a heap copy of the
+ * rest (*len bytes, freed by the caller), or NULL for an empty input. */
+uint8_t *tm_fuzz_flagged(const uint8_t *data, size_t size, unsigned *flags, size_t *len);
 
 /* A NUL-terminated heap copy of data[0..len) (the caller frees it). */
 char *tm_fuzz_cstr(const uint8_t *data, size_t len);

@@ -17,9 +17,17 @@ out=tests/fuzz/corpus
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-python3 - "$out" <<'PY'
-import hashlib, os, struct, sys
-out = sys.argv[1]
+# The journal of the test harness, its caches made by tidemark checkpoint.
+mkdir -p "$tmp/frames"
+journal=$(CK_FORK=no "$build/tests/fuzz/fuzz_corpus_journal" "$tmp/frames" | sed -n 's/^journal: //p')
+[ -d "$journal" ] || { echo "make-corpus: fuzz_corpus_journal wrote no journal" >&2; exit 1; }
+trap 'rm -rf "$tmp" "$journal"' EXIT
+"$build/tidemark" checkpoint --journal "$journal" --every 10 --quiet
+"$build/tidemark" verify --journal "$journal" --quiet >/dev/null
+
+python3 - "$out" "$journal" "$tmp/frames" <<'PY'
+import glob, hashlib, os, struct, sys
+out, journal, frames = sys.argv[1:]
 
 def put(target, data):
     d = os.path.join(out, target)
@@ -33,24 +41,28 @@ def reset(target):
         for n in os.listdir(d):
             os.remove(os.path.join(d, n))
 
+def read(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+def parts(*files):
+    return b''.join(struct.pack('>H', len(x)) + x for x in files)
+
 # pgoutput: each transaction (or streamed chunk) as the messages capture
 # receives, each behind its u16 length; at most 12 messages of each, so
 # that the big streamed ones stay small.
 reset('pgoutput')
+ends = (b'C', b'E', b'c', b'A')
 for fx in ('tests/data/pgoutput_v1.hex', 'tests/data/pgoutput_stream_v2.hex'):
-    msgs = [bytes.fromhex(l.strip()) for l in open(fx) if l.strip()]
-    chunk, seen = [], set()
-    for m in msgs:
+    chunk = []
+    for line in open(fx):
+        m = bytes.fromhex(line.strip())
         chunk.append(m)
-        if m[:1] in (b'C', b'E', b'c', b'A') or len(chunk) == 12:
-            if m[:1] in (b'C', b'E', b'c', b'A'):
-                shape = bytes(x[0] for x in chunk)
-                if shape not in seen or len(seen) < 40:
-                    seen.add(shape)
-                    put('pgoutput', b''.join(struct.pack('>H', len(x)) + x for x in chunk))
-                chunk = []
-            elif len(chunk) == 12:
-                chunk = chunk[:1] if chunk[0][:1] in (b'B', b'S') else []
+        if m[:1] in ends:
+            put('pgoutput', parts(*chunk))
+            chunk = []
+        elif len(chunk) == 12:  # a long one: keep its Begin (or Stream Start)
+            chunk = chunk[:1] if chunk[0][:1] in (b'B', b'S') else []
 
 # where: every expression of tests/data/where_expected.tsv, some with a row.
 reset('where')
@@ -75,8 +87,30 @@ for f in forms:
 for z in ('Europe/Paris', 'America/New_York', 'Asia/Kolkata', '+05:30', 'UTC'):
     put('time', z.encode() + b'\0' + b'2026-03-29 02:30:00')
     put('time', z.encode() + b'\0' + b'2026-10-25 02:30')
+
+for t in ('segment', 'frame', 'meta', 'mark', 'checkpoint', 'keysum', 'rowcount'):
+    reset(t)
+segs = sorted(glob.glob(os.path.join(journal, '*.seg')))
+idx = {s: s[:-4] + '.idx' for s in segs}
+files = []
+for s in segs:
+    files += [read(s), read(idx[s]) if os.path.exists(idx[s]) else b'']
+# segment: the whole journal (sealed, with writer and mark), each segment alone
+put('segment', b'\x01' + parts(*files))
+put('segment', b'\x07' + parts(*files))
+for i, s in enumerate(segs):
+    put('segment', b'\x03' + parts(files[2 * i], files[2 * i + 1]))
+for f in sorted(os.listdir(frames)):
+    put('frame', read(os.path.join(frames, f)))
+put('meta', read(os.path.join(journal, 'journal.meta')))
+put('mark', b'\x01' + read(os.path.join(journal, 'confirmed.mark')))
+for c in sorted(glob.glob(os.path.join(journal, 'checkpoints', '*.ckpt')))[::4]:
+    put('checkpoint', b'\x01' + read(c))
+for k in sorted(glob.glob(os.path.join(journal, '*.keys'))):
+    put('keysum', b'\x01' + read(k))
+put('rowcount', b'\x01' + read(os.path.join(journal, 'rowcounts')))
 PY
 
 for t in "$out"/*/; do
-    echo "$(basename "$t"): $(find "$t" -type f | wc -l) files, $(du -sb "$t" | cut -f1) bytes"
+    echo "$(basename "$t"): $(find "$t" -type f | wc -l) files, $(find "$t" -type f -printf "%s\n" | awk "{ s += \$1 } END { print s }") bytes"
 done

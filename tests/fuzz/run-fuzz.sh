@@ -14,6 +14,12 @@ bin=$1 name=$2 secs=$3 src=$4 work=$5/$name
 corpus=$src/corpus/$name regress=$src/regressions/$name
 mkdir -p "$work/corpus"
 log=$work/fuzz.log
+# The targets' scratch files, removed also when a crash skips their cleanup.
+shm=/dev/shm
+[ -w $shm ] || shm=${TMPDIR:-/tmp}
+TM_FUZZ_TMPDIR=$(mktemp -d "$shm/tidemark-fuzz-$name.XXXXXX")
+export TM_FUZZ_TMPDIR
+trap 'rm -rf "$TM_FUZZ_TMPDIR"' EXIT
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}:abort_on_error=1"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}:halt_on_error=1"

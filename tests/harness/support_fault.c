@@ -3,6 +3,7 @@
 
 #include <check.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -124,6 +125,19 @@ void tmf_commit(PGconn *c, int n, tmt_rng *rng)
 
 /* ---- the workload process -------------------------------------------------- */
 
+static void quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* "terminating connection due to immediate shutdown" is expected */
+}
+
+static int pause_max_us = 2000;
+
+void tmf_workload_pace(int max_pause_us)
+{
+    pause_max_us = max_pause_us;
+}
+
 static void __attribute__((noreturn)) workload_main(int ctl, const char *conninfo, uint64_t seed)
 {
     PGconn *c = NULL;
@@ -151,6 +165,8 @@ static void __attribute__((noreturn)) workload_main(int ctl, const char *conninf
             c = PQconnectdb(conninfo);
             if (PQstatus(c) != CONNECTION_OK)
                 usleep(100000); /* the server is away */
+            else
+                PQsetNoticeProcessor(c, quiet, NULL);
             continue;
         }
         done++;
@@ -159,7 +175,7 @@ static void __attribute__((noreturn)) workload_main(int ctl, const char *conninf
             c = NULL;
             continue;
         }
-        usleep((useconds_t)tmt_below(&rng, 2000));
+        usleep((useconds_t)tmt_below(&rng, (uint64_t)pause_max_us));
     }
 }
 
@@ -441,7 +457,7 @@ bool tmf_audit_clean(const tmf_audit *a)
 
 void tmf_matrix(const char *kind, long injected, const tmf_audit *a)
 {
-    printf("fault-matrix: %-34s injected %5ld | transactions checked %7ld | lost %ld | "
+    printf("fault-matrix: %-44s injected %5ld | transactions checked %7ld | lost %ld | "
            "duplicated %ld",
            kind, injected, a->checked, a->lost, a->duplicated);
     if (a->extra || a->wrong || a->disorder)
@@ -458,6 +474,22 @@ void tmf_matrix_check(const char *kind, long injected, const tmf_audit *a)
                   "%s: lost %ld, duplicated %ld, never committed %ld, wrong changes %ld, out of "
                   "order %ld",
                   kind, a->lost, a->duplicated, a->extra, a->wrong, a->disorder);
+}
+
+void tmf_check_caught_up(PGconn *c, const char *journal, pid_t pid, const char *slot,
+                         const char *kind, tmf_audit *sum)
+{
+    char *lsn = tmc_current_lsn(c);
+    ck_assert_msg(tmc_wait_confirmed(c, slot, lsn, 120000),
+                  "%s: capture did not catch up; its log:\n%s", kind, tmc_log(journal));
+    free(lsn);
+    ck_assert_msg(tmc_wait_exit(pid, 0) == -1, "%s: capture exited; its log:\n%s", kind,
+                  tmc_log(journal));
+    tmf_audit a;
+    tmf_audit_journal(c, journal, &a);
+    if (!tmf_audit_clean(&a))
+        tmf_matrix_check(kind, 0, &a);
+    tmf_audit_add(sum, &a);
 }
 
 void tmf_oracle(PGconn *c, const char *journal, const char *kind, tmf_audit *a)
@@ -481,6 +513,29 @@ void tmf_oracle(PGconn *c, const char *journal, const char *kind, tmf_audit *a)
     tm_tidemark(&r, &o, "verify", "--journal", journal, NULL);
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
+}
+
+void tmf_shim_env(tmf_shim *s, const char *journal, const char *op, const char *err, long nth)
+{
+    char real[PATH_MAX], *parent = strdup(journal);
+    *strrchr(parent, '/') = '\0';
+    ck_assert_msg(realpath(parent, real) != NULL, "%s", parent);
+    free(parent);
+    snprintf(s->log, sizeof s->log, "%s/faultfs.log", real);
+    unlink(s->log);
+    const char *a = getenv("ASAN_OPTIONS");
+    snprintf(s->v[0], sizeof s->v[0], "TM_FAULT_DIR=%s/journal", real);
+    snprintf(s->v[1], sizeof s->v[1], "TM_FAULT_LOG=%s", s->log);
+    snprintf(s->v[2], sizeof s->v[2], "TM_FAULT_OP=%s", op);
+    snprintf(s->v[3], sizeof s->v[3], "TM_FAULT_ERR=%s", err);
+    snprintf(s->v[4], sizeof s->v[4], "TM_FAULT_NTH=%ld", nth);
+    /* the shim comes before the sanitizer's runtime */
+    snprintf(s->v[5], sizeof s->v[5], "ASAN_OPTIONS=%s%sverify_asan_link_order=0", a ? a : "",
+             a ? ":" : "");
+    s->env[0] = "LD_PRELOAD=" TM_FAULTFS;
+    for (int i = 0; i < 6; i++)
+        s->env[1 + i] = s->v[i];
+    s->env[7] = NULL;
 }
 
 uint64_t tmf_slot_confirmed(PGconn *c, const char *slot)

@@ -1,17 +1,12 @@
 /* tidemark capture when things go wrong, against a real PostgreSQL 15: the
  * ways a trial lost data or hung, each of which must now be caught or
  * survived without losing or duplicating a transaction. */
-#include <arpa/inet.h>
 #include <check.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +15,7 @@
 #include "store/journal/segment.h"
 #include "tests/harness/pg_harness.h"
 #include "tests/harness/support_capture.h"
+#include "tests/harness/support_proxy.h"
 #include "tests/harness/support_store.h"
 #include "tests/harness/tm_check.h"
 #include "tests/harness/tm_run.h"
@@ -540,123 +536,6 @@ START_TEST(password_exposure)
 }
 END_TEST
 
-/* ---- a TCP proxy that can freeze -------------------------------------- */
-
-/* A forwarder from a port on 127.0.0.1 to a server port, in a child
- * process: SIGUSR1 freezes it (nothing is accepted, read or written, and
- * nothing is closed: a network that drops packets without a reset), SIGUSR2
- * thaws it. */
-typedef struct proxy {
-    pid_t pid;
-    int port;
-} proxy;
-
-static volatile sig_atomic_t proxy_frozen;
-
-static void proxy_signal(int sig)
-{
-    proxy_frozen = sig == SIGUSR1;
-}
-
-#define PROXY_MAX 32
-
-static int proxy_dial(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Copies what is readable on from to to; false at the end or an error. */
-static bool proxy_copy(int from, int to)
-{
-    char buf[65536];
-    ssize_t n = read(from, buf, sizeof buf);
-    if (n <= 0)
-        return false;
-    for (ssize_t off = 0; off < n;) {
-        ssize_t w = write(to, buf + off, (size_t)(n - off));
-        if (w <= 0)
-            return false;
-        off += w;
-    }
-    return true;
-}
-
-static void __attribute__((noreturn)) proxy_loop(int lfd, int upstream)
-{
-    int a[PROXY_MAX] = {0}, b[PROXY_MAX] = {0}, n = 0;
-    for (;;) {
-        struct pollfd p[1 + 2 * PROXY_MAX];
-        int np = 0;
-        p[np++] = (struct pollfd){.fd = proxy_frozen ? -1 : lfd, .events = POLLIN};
-        for (int i = 0; i < n; i++) {
-            p[np++] = (struct pollfd){.fd = proxy_frozen ? -1 : a[i], .events = POLLIN};
-            p[np++] = (struct pollfd){.fd = proxy_frozen ? -1 : b[i], .events = POLLIN};
-        }
-        if (poll(p, (nfds_t)np, 100) <= 0)
-            continue;
-        for (int i = n - 1; i >= 0; i--) {
-            bool ok = true;
-            if (p[1 + 2 * i].revents)
-                ok = proxy_copy(a[i], b[i]);
-            if (ok && p[2 + 2 * i].revents)
-                ok = proxy_copy(b[i], a[i]);
-            if (!ok) {
-                close(a[i]);
-                close(b[i]);
-                a[i] = a[n - 1];
-                b[i] = b[n - 1];
-                n--;
-            }
-        }
-        if (p[0].revents & POLLIN) {
-            int c = accept(lfd, NULL, NULL);
-            int u = c >= 0 ? proxy_dial(upstream) : -1;
-            if (u >= 0 && n < PROXY_MAX) {
-                a[n] = c;
-                b[n++] = u;
-            } else {
-                if (c >= 0)
-                    close(c);
-                if (u >= 0)
-                    close(u);
-            }
-        }
-    }
-}
-
-static void proxy_start(proxy *px, int upstream)
-{
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ck_assert(lfd >= 0 && bind(lfd, (struct sockaddr *)&a, sizeof a) == 0 && listen(lfd, 16) == 0 &&
-              getsockname(lfd, (struct sockaddr *)&a, &len) == 0);
-    px->port = ntohs(a.sin_port);
-    px->pid = fork();
-    ck_assert_int_ge(px->pid, 0);
-    if (px->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        signal(SIGUSR1, proxy_signal);
-        signal(SIGUSR2, proxy_signal);
-        proxy_loop(lfd, upstream);
-    }
-    close(lfd);
-}
-
-static void proxy_stop(proxy *px)
-{
-    kill(px->pid, SIGKILL);
-    waitpid(px->pid, NULL, 0);
-}
-
 /* The largest "lag=...B/N.Ns" seconds in a capture log. */
 static double max_lag_seconds(const char *log)
 {
@@ -685,8 +564,8 @@ START_TEST(frozen_network)
     char *j = tmt_journal_path();
     free(tmc_capture_to_now(c, j, ci, 0));
     tmc_wait_slot_active(c, "tidemark_capf_frozen", false);
-    proxy px;
-    proxy_start(&px, pg.port);
+    tm_proxy px;
+    tm_proxy_start(&px, pg.port);
     char via[256];
     snprintf(via, sizeof via, "host=127.0.0.1 port=%d user=postgres dbname=capf_frozen", px.port);
     pid_t pid = tmc_spawn(j, via, "--receive-timeout", "4", "--status-interval", "1", NULL);
@@ -696,7 +575,7 @@ START_TEST(frozen_network)
     ck_assert_msg(tmc_wait_confirmed(c, "tidemark_capf_frozen", lsn, 60000), "%s", tmc_log(j));
     free(lsn);
 
-    kill(px.pid, SIGUSR1);
+    tm_proxy_set(&px, TM_PROXY_FREEZE);
     long long frozen_at = tm_now_ms();
     tmc_commit(c, 3);
     bool noticed = false;
@@ -709,13 +588,13 @@ START_TEST(frozen_network)
     ck_assert_msg(max_lag_seconds(tmc_log(j)) >= 2.0, "the status lines hid the silence:\n%s",
                   tmc_log(j));
     usleep(2000000); /* it tries to come back while the network is still frozen */
-    kill(px.pid, SIGUSR2);
+    tm_proxy_set(&px, TM_PROXY_PASS);
     lsn = tmc_current_lsn(c);
     ck_assert_msg(tmc_wait_confirmed(c, "tidemark_capf_frozen", lsn, 90000), "%s", tmc_log(j));
     free(lsn);
     ck_assert_msg(strstr(tmc_log(j), "reconnected"), "%s", tmc_log(j));
     tmc_stop(pid, j);
-    proxy_stop(&px);
+    tm_proxy_stop(&px);
     tmc_check_exactly_once(c, j);
     PQfinish(c);
     tm_pg_stop(&pg);
