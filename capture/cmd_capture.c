@@ -17,6 +17,7 @@
 #include "store/common/log.h"
 #include "store/common/lsn.h"
 #include "store/common/secret.h"
+#include "store/common/tm_time.h"
 
 volatile int tm_capture_stop_requested;
 
@@ -44,6 +45,7 @@ enum {
     OPT_METRICS_LISTEN,
     OPT_CHECKPOINT_EVERY,
     OPT_MAINT_MEMORY,
+    OPT_RETENTION,
     OPT_QUIET,
     OPT_VERBOSE,
 };
@@ -160,6 +162,10 @@ static const tm_option options[] = {
              "needs more fails, is logged and is tried again later",
      .min = 64,
      .max = 1 << 24},
+    TM_OPTION_TEXT(OPT_RETENTION, "retention", "DURATION",
+                   "keep DURATION of history (30d, 12h, 2w): the background maintenance prunes "
+                   "what is older, keeping a checkpoint as the journal's new start (see tidemark "
+                   "prune; default: keep everything)"),
     {.id = OPT_QUIET,
      .name = "quiet",
      .letter = 'q',
@@ -277,6 +283,9 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
     case OPT_MAINT_MEMORY:
         o->maint_memory = p->num << 20;
         break;
+    case OPT_RETENTION:
+        o->retention = p->arg;
+        break;
     default:
         break;
     }
@@ -368,7 +377,17 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
     while ((id = tm_cli_next(&p)) > 0)
         take_option(o, &p, id);
     *status = p.status;
-    return id == TM_CLI_EXIT ? -1 : 0;
+    if (id == TM_CLI_EXIT)
+        return -1;
+    /* --retention is carried out by the maintenance runs: checked here. */
+    int64_t us;
+    tm_error err;
+    if (o->retention && tm_duration_parse(o->retention, &us, &err) != 0)
+        *status = tm_usage_error("capture", "--retention: %s", err.msg);
+    else if (o->retention && !o->checkpoint_every)
+        *status = tm_usage_error("capture", "--retention needs the background maintenance: "
+                                            "--checkpoint-every must not be 0");
+    return *status ? -1 : 0;
 }
 
 /* Slot names allow lower case letters, digits and underscores only. */

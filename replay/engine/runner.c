@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "replay/engine/checkpoint.h"
+#include "store/journal/horizon.h"
 #include "store/journal/journal.h"
 #include "store/common/log.h"
 #include "store/common/lsn.h"
@@ -86,10 +87,11 @@ static void progress_line(const tm_progress *p, const tm_state *s, const tm_run_
                     eta);
 }
 
-/* Loads the newest checkpoint usable for t into s (info->ckpt_lsn: which,
- * 0 when none). Damaged ones are skipped with a warning. */
-static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, tm_run_info *info,
-                           tm_error *err)
+/* Loads the newest checkpoint usable for t, and not older than min_lsn,
+ * into s (info->ckpt_lsn: which, 0 when none). Damaged ones are skipped
+ * with a warning. */
+static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, uint64_t min_lsn,
+                           tm_run_info *info, tm_error *err)
 {
     tm_ckpt *c;
     size_t n;
@@ -101,6 +103,8 @@ static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, tm_
         bool usable = t->by_lsn ? c[i].lsn <= t->lsn : c[i].max_time <= t->time;
         if (!usable)
             continue;
+        if (c[i].lsn < min_lsn)
+            break;
         tm_error e2;
         if (!c[i].ok) {
             tm_log_warning("checkpoint %s is not used: %s", c[i].path, c[i].why);
@@ -154,8 +158,24 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
     removal *removed = NULL;
     size_t nremoved = 0;
     double ckpt_start = mono();
-    if (o->use_checkpoints && load_checkpoint(dir, s, t, info, err) != 0)
+    /* A pruned journal starts at its horizon's checkpoint: nothing earlier
+     * can be replayed, and everything later starts from that checkpoint
+     * or a newer one. */
+    tm_horizon h;
+    int hz = tm_horizon_read(dir, &h, err);
+    if (hz < 0 || (hz == 1 && tm_horizon_refuse(dir, &h, t->by_lsn, t->lsn, t->time, err) != 0))
         return -1;
+    if ((o->use_checkpoints || hz == 1) &&
+        load_checkpoint(dir, s, t, hz == 1 ? h.lsn : 0, info, err) != 0)
+        return -1;
+    if (hz == 1 && !info->ckpt_lsn) {
+        char l[TM_LSN_BUFLEN];
+        tm_error_set(err,
+                     "journal %s was pruned to the checkpoint at LSN %s, which is missing or "
+                     "damaged (run tidemark verify); restore the journal from a backup",
+                     dir, tm_lsn_format(h.lsn, l));
+        return -1;
+    }
     info->ckpt_seconds = mono() - ckpt_start;
     tm_reader *r;
     if (tm_reader_open(dir, &r, err) != 0)
