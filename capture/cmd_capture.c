@@ -11,6 +11,7 @@
 #include "capture/monitor/heartbeat.h"
 #include "capture/monitor/metrics.h"
 #include "capture/source/setup.h"
+#include "store/archive/s3.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
 #include "store/common/fsutil.h"
@@ -46,6 +47,8 @@ enum {
     OPT_CHECKPOINT_EVERY,
     OPT_MAINT_MEMORY,
     OPT_RETENTION,
+    OPT_ARCHIVE,
+    OPT_ARCHIVE_INTERVAL,
     OPT_QUIET,
     OPT_VERBOSE,
 };
@@ -162,6 +165,22 @@ static const tm_option options[] = {
              "needs more fails, is logged and is tried again later",
      .min = 64,
      .max = 1 << 24},
+    {.id = OPT_ARCHIVE,
+     .name = "archive",
+     .kind = TM_OPT_TEXT,
+     .value = "s3://BUCKET/PREFIX",
+     .help = "copy sealed segments, indexes, key summaries, checkpoints and metadata to S3 in the "
+             "background (a child running tidemark archive); the slot is still confirmed from "
+             "the local fsync, and an outage of the store only shows as archive lag in "
+             "tidemark status. Endpoint and credentials come from the environment or a "
+             "credentials file (README: Archive)"},
+    {.id = OPT_ARCHIVE_INTERVAL,
+     .name = "archive-interval",
+     .kind = TM_OPT_UINT,
+     .value = "S",
+     .help = "seconds between archive passes (default 10)",
+     .min = 1,
+     .max = 86400},
     TM_OPTION_TEXT(OPT_RETENTION, "retention", "DURATION",
                    "keep DURATION of history (30d, 12h, 2w): the background maintenance prunes "
                    "what is older, keeping a checkpoint as the journal's new start (see tidemark "
@@ -286,9 +305,28 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
     case OPT_RETENTION:
         o->retention = p->arg;
         break;
+    case OPT_ARCHIVE:
+        o->archive_url = p->arg;
+        break;
+    case OPT_ARCHIVE_INTERVAL:
+        o->archive_interval_s = (unsigned)p->num;
+        break;
     default:
         break;
     }
+}
+
+/* The archive's address and the store's settings, checked before capture
+ * starts (the child reads them again from the same environment). */
+static int archive_usable(const char *url, tm_error *err)
+{
+    char bucket[256], prefix[1024];
+    tm_s3_config cfg;
+    int rc = tm_s3_parse_url(url, bucket, sizeof bucket, prefix, sizeof prefix, err);
+    if (rc == 0)
+        rc = tm_s3_config_from_env(&cfg, bucket, err);
+    explicit_bzero(&cfg, sizeof cfg);
+    return rc;
 }
 
 /* One run of capture and what it holds open (release() lets go). */
@@ -387,6 +425,8 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
     else if (o->retention && !o->checkpoint_every)
         *status = tm_usage_error("capture", "--retention needs the background maintenance: "
                                             "--checkpoint-every must not be 0");
+    else if (o->archive_url && archive_usable(o->archive_url, &err) != 0)
+        *status = tm_usage_error("capture", "--archive: %s", err.msg);
     return *status ? -1 : 0;
 }
 

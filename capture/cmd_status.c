@@ -18,6 +18,7 @@
 #include "capture/source/setup.h"
 #include "capture/source/slothealth.h"
 #include "capture/source/source.h"
+#include "store/archive/push.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
 #include "store/common/inert.h"
@@ -525,6 +526,31 @@ static int report_slot(const report *r)
     return 1;
 }
 
+/* The archive copy's lag, from DIR/archive.state (archive/push.h). */
+static void print_archive(const char *journal)
+{
+    tm_archive_state st;
+    tm_error err = {0};
+    int rc = tm_archive_state_read(journal, &st, &err);
+    if (rc < 0)
+        printf("archive:       state unreadable: %s\n", INERT(err.msg));
+    if (rc <= 0)
+        return;
+    char t[TM_TIME_BUFLEN];
+    printf("archive:       %s, %llu files archived; lag %llu files, %llu bytes not yet archived",
+           INERT(st.url), (unsigned long long)st.n_files, (unsigned long long)st.pending_files,
+           (unsigned long long)st.pending_bytes);
+    if (st.success_us)
+        printf("; last complete pass %s (%.0f s ago)", tm_time_format(st.success_us, t),
+               (double)(tm_time_now() - st.success_us) / 1e6);
+    else
+        printf("; no complete pass yet");
+    printf("\n");
+    if (st.error[0])
+        printf("archive error: %s\n", INERT(st.error));
+    tm_archive_state_free(&st);
+}
+
 static void print_text(const report *r)
 {
     const summary *s = &r->sum;
@@ -558,6 +584,7 @@ static void print_text(const report *r)
         printf("capture:       running (pid %ld), lag %.1f s\n", r->hb.pid, r->lag_seconds);
     else
         printf("capture:       not running: %s\n", INERT(r->not_running));
+    print_archive(r->journal);
     if (r->disk_ok)
         printf("disk:          %llu of %llu bytes free (%.1f%%)\n",
                (unsigned long long)r->disk_free, (unsigned long long)r->disk_total,

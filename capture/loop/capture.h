@@ -21,17 +21,19 @@ typedef struct tm_capture_opts {
     char slot[128];
     char publication[128];
     bool set_replica_identity_full;
-    int fsync_interval_ms;      /* group commit window */
-    uint64_t segment_size;      /* bytes */
-    int status_interval_s;      /* status line and standby status update period */
-    int receive_timeout_s;      /* silence after which the link is taken for dead */
-    uint64_t endpos;            /* stop once durable up to here; 0 = run until signalled */
-    uint64_t tx_memory_budget;  /* bytes of a transaction held in memory before spooling */
-    uint32_t warn_rows;         /* mass-change warning threshold */
-    const char *metrics_listen; /* ADDR:PORT for /metrics, or NULL */
-    uint64_t checkpoint_every;  /* journal bytes between maintenance runs (maint.h); 0: off */
-    uint64_t maint_memory;      /* the maintenance child's address-space limit, bytes */
-    const char *retention;      /* --retention DURATION, for the maintenance child; NULL: none */
+    int fsync_interval_ms;       /* group commit window */
+    uint64_t segment_size;       /* bytes */
+    int status_interval_s;       /* status line and standby status update period */
+    int receive_timeout_s;       /* silence after which the link is taken for dead */
+    uint64_t endpos;             /* stop once durable up to here; 0 = run until signalled */
+    uint64_t tx_memory_budget;   /* bytes of a transaction held in memory before spooling */
+    uint32_t warn_rows;          /* mass-change warning threshold */
+    const char *metrics_listen;  /* ADDR:PORT for /metrics, or NULL */
+    uint64_t checkpoint_every;   /* journal bytes between maintenance runs (maint.h); 0: off */
+    uint64_t maint_memory;       /* the maintenance child's address-space limit, bytes */
+    const char *retention;       /* --retention DURATION, for the maintenance child; NULL: none */
+    const char *archive_url;     /* --archive s3://BUCKET/PREFIX (archiver.h); NULL: none */
+    unsigned archive_interval_s; /* seconds between archive passes; 0: default */
 } tm_capture_opts;
 
 /* First run: publication, slot with exported snapshot, base snapshot,

@@ -22,6 +22,7 @@
 #include "capture/loop/capture.h"
 #include "capture/monitor/stats.h"
 #include "capture/source/slothealth.h"
+#include "capture/loop/archiver.h"
 #include "capture/loop/maint.h"
 #include "store/common/log.h"
 #include "store/common/lsn.h"
@@ -107,7 +108,8 @@ typedef struct stream {
     int64_t last_wal_warning;
     tm_wal_risk wal_risk;
     bool keep_noted;
-    tm_maint *maint; /* the background checkpoint runs (maint.h); NULL: off */
+    tm_maint *maint;       /* the background checkpoint runs (maint.h); NULL: off */
+    tm_archiver *archiver; /* the archive copy (archiver.h); NULL: off */
 } stream;
 
 static int64_t now_us(void)
@@ -1123,6 +1125,7 @@ static int run_session(stream *s, tm_error *err)
         if ((st = group_commit(s, rc == 1 && !more && !s->in_tx, now, err)) != 0)
             return st;
         tm_maint_poll(s->maint, tm_writer_bytes_written(s->w), now);
+        tm_archiver_poll(s->archiver, now);
         if (s->done || tm_capture_stop_requested) {
             if (sync_journal(s, err) != 0 || send_status(s, false, err) == -2)
                 return -2;
@@ -1233,6 +1236,9 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
                         .memory_bytes = o->maint_memory,
                         .retention = o->retention};
     s.maint = tm_maint_new(&mo);
+    tm_archiver_opts ao = {
+        .journal = o->journal, .url = o->archive_url, .interval_s = o->archive_interval_s};
+    s.archiver = tm_archiver_new(&ao);
     unsigned seed = (unsigned)getpid() ^ (unsigned)s.last_log;
     if (rc == 0 && connect_source(&s, err) != 0)
         rc = -1;
@@ -1261,6 +1267,7 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
         tm_stats_error(st, kind_of(err));
     sql_settle(&s);
     tm_maint_free(s.maint);
+    tm_archiver_free(s.archiver);
     disconnect_source(&s);
     reset_tx(&s);
     free(s.counts);

@@ -26,6 +26,8 @@
 
 #define MIN_PART (5u * 1024 * 1024)
 
+static int file_sha256(int fd, const char *path, uint64_t size, char out[65], tm_error *err);
+
 struct tm_s3 {
     tm_s3_config cfg;
     CURL *curl;
@@ -815,6 +817,23 @@ static int read_part(int fd, const char *path, tm_buf *b, size_t len, uint64_t o
     }
     b->len = len;
     return 0;
+}
+
+int tm_sha256_file(const char *path, char out[65], tm_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        tm_error_errno(err, "cannot open %s", path);
+        return -1;
+    }
+    struct stat st;
+    int rc = fstat(fd, &st);
+    if (rc < 0)
+        tm_error_errno(err, "cannot stat %s", path);
+    else
+        rc = file_sha256(fd, path, (uint64_t)st.st_size, out, err);
+    close(fd);
+    return rc;
 }
 
 static int file_sha256(int fd, const char *path, uint64_t size, char out[65], tm_error *err)

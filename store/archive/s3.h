@@ -122,5 +122,7 @@ int tm_s3_list(tm_s3 *s, const char *prefix, const char *delimiter, int page_siz
 
 /* SHA-256 as 64 lower-case hex digits. */
 void tm_sha256_hex(const void *data, size_t len, char out[65]);
+/* The same of a whole file. */
+int tm_sha256_file(const char *path, char out[65], tm_error *err);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "store/cli/opts.h"
 
+extern const tm_command tm_cmd_archive;
 extern const tm_command tm_cmd_capture;
 extern const tm_command tm_cmd_checkpoint;
 extern const tm_command tm_cmd_log;

@@ -214,31 +214,6 @@ START_TEST(outage_and_back)
 }
 END_TEST
 
-/* The first file under dir whose name ends with suffix, into out. */
-static int find_file(const char *dir, const char *suffix, char *out, size_t len)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    struct dirent *e;
-    int found = 0;
-    while (!found && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        size_t n = strlen(e->d_name), m = strlen(suffix);
-        if (e->d_type == DT_DIR)
-            found = find_file(path, suffix, out, len);
-        else if (n >= m && strcmp(e->d_name + n - m, suffix) == 0) {
-            snprintf(out, len, "%s", path);
-            found = 1;
-        }
-    }
-    closedir(d);
-    return found;
-}
-
 START_TEST(damaged_object_detected)
 {
     tm_s3srv *srv = tm_s3srv_shared();
@@ -248,17 +223,7 @@ START_TEST(damaged_object_detected)
     size_t len = 5000;
     unsigned char *data = pattern(len, 3);
     ck_assert_msg(tm_s3_put(s3, "seg", data, len, NULL, &err) == 0, "%s", err.msg);
-    /* Flip one byte of the stored object behind the server's back. */
-    char objects[512], path[1024];
-    snprintf(objects, sizeof objects, "%s/srv/d1/objects", srv->dir);
-    ck_assert(find_file(objects, ".data", path, sizeof path));
-    int fd = open(path, O_RDWR);
-    ck_assert_int_ge(fd, 0);
-    unsigned char b;
-    ck_assert_int_eq(pread(fd, &b, 1, 100), 1);
-    b ^= 0x20;
-    ck_assert_int_eq(pwrite(fd, &b, 1, 100), 1);
-    close(fd);
+    tm_s3srv_flip_stored_byte(srv, 1000, 100);
     tm_buf got = {0};
     ck_assert_int_eq(tm_s3_get(s3, "seg", 0, 0, &got, NULL, &err), -1);
     ck_assert_msg(tm_error_is(&err, TM_ERR_CORRUPT), "%s", err.msg);

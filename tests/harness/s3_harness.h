@@ -38,6 +38,11 @@ void tm_s3srv_stop(tm_s3srv *srv);
 void tm_s3srv_stop_proxy(const tm_s3srv *srv);
 void tm_s3srv_start_proxy(const tm_s3srv *srv);
 
+/* Damages a stored object behind the server's back: flips one bit at
+ * offset of the data file of the first object larger than min_bytes
+ * (fails the test when there is none). */
+void tm_s3srv_flip_stored_byte(const tm_s3srv *srv, long min_bytes, long offset);
+
 /* Client configuration for bucket on this server (few retries, short
  * backoff, so that outages show quickly). */
 void tm_s3srv_config(const tm_s3srv *srv, const char *bucket, tm_s3_config *cfg);

@@ -4,6 +4,7 @@
 #include "tests/harness/tm_run.h"
 #include "tests/harness/tm_sys.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,26 @@ void tm_s3srv_start_proxy(const tm_s3srv *srv)
     tm_run_result r;
     int st = script("start-proxy", srv->dir, NULL, &r);
     ck_assert_msg(st == 0, "starting the S3 endpoint again failed: %s", r.err);
+    tm_run_result_free(&r);
+}
+
+void tm_s3srv_flip_stored_byte(const tm_s3srv *srv, long min_bytes, long offset)
+{
+    char objects[300], size[32];
+    snprintf(objects, sizeof objects, "%s/srv/d1/objects", srv->dir);
+    snprintf(size, sizeof size, "+%ldc", min_bytes);
+    const char *argv[] = {"find", objects, "-name", "*.data", "-size", size, NULL};
+    tm_run_result r;
+    tm_runv(argv, NULL, &r);
+    r.out[strcspn(r.out, "\n")] = '\0';
+    ck_assert_msg(r.out[0], "no stored object larger than %ld bytes in %s", min_bytes, objects);
+    int fd = open(r.out, O_RDWR);
+    ck_assert_msg(fd >= 0, "cannot open %s", r.out);
+    unsigned char b;
+    ck_assert_int_eq(pread(fd, &b, 1, offset), 1);
+    b ^= 1;
+    ck_assert_int_eq(pwrite(fd, &b, 1, offset), 1);
+    close(fd);
     tm_run_result_free(&r);
 }
 

@@ -1,0 +1,498 @@
+/* One archive pass: see push.h. */
+#include "store/archive/push.h"
+
+#include "store/common/fsutil.h"
+#include "store/common/tm_time.h"
+#include "store/journal/journal.h"
+#include "store/journal/segment.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STATE_MAGIC "tidemark-archive-state 1"
+#define MANIFEST_MAGIC "tidemark-archive 1"
+#define CKPT_DIR "checkpoints"
+#define STATE_MAX (64u << 20)
+
+void tm_archive_state_free(tm_archive_state *st)
+{
+    free(st->files);
+    memset(st, 0, sizeof *st);
+}
+
+static tm_archive_file *find(tm_archive_state *st, const char *name)
+{
+    for (size_t i = 0; i < st->n_files; i++)
+        if (strcmp(st->files[i].name, name) == 0)
+            return &st->files[i];
+    return NULL;
+}
+
+static tm_archive_file *add(tm_archive_state *st, const char *name, tm_error *err)
+{
+    tm_archive_file *f = find(st, name);
+    if (f)
+        return f;
+    if (st->n_files == st->cap_files) {
+        size_t cap = st->cap_files ? 2 * st->cap_files : 64;
+        tm_archive_file *p = realloc(st->files, cap * sizeof *p);
+        if (!p) {
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+            return NULL;
+        }
+        st->files = p;
+        st->cap_files = cap;
+    }
+    f = &st->files[st->n_files++];
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    return f;
+}
+
+/* Parses the lines of a state file or manifest (their "file" lines differ
+ * by the mtime field). */
+static int parse(char *text, bool manifest, tm_archive_state *st, uint64_t *sysid, char *db,
+                 size_t dblen, const char *what, tm_error *err)
+{
+    char *save = NULL;
+    char *line = strtok_r(text, "\n", &save);
+    if (!line || strcmp(line, manifest ? MANIFEST_MAGIC : STATE_MAGIC) != 0) {
+        tm_error_setc(err, TM_ERR_CORRUPT, "%s is not a tidemark archive %s", what,
+                      manifest ? "manifest" : "state file");
+        return -1;
+    }
+    while ((line = strtok_r(NULL, "\n", &save))) {
+        char name[128], sha[65];
+        unsigned long long size, a, b;
+        long long mtime;
+        bool ok = true;
+        if (strncmp(line, "file ", 5) == 0) {
+            int n = manifest ? sscanf(line, "file %127s %llu %64s", name, &size, sha)
+                             : sscanf(line, "file %127s %llu %lld %64s", name, &size, &mtime, sha);
+            ok = n == (manifest ? 3 : 4);
+            tm_archive_file *f = ok ? add(st, name, err) : NULL;
+            if (ok && !f)
+                return -1;
+            if (f) {
+                f->size = size;
+                f->mtime_ns = manifest ? 0 : mtime;
+                snprintf(f->sha256, sizeof f->sha256, "%s", sha);
+            }
+        } else if (!manifest && strncmp(line, "url ", 4) == 0) {
+            snprintf(st->url, sizeof st->url, "%s", line + 4);
+        } else if (!manifest && sscanf(line, "pass %llu", &a) == 1) {
+            st->pass_us = (int64_t)a;
+        } else if (!manifest && sscanf(line, "success %llu", &a) == 1) {
+            st->success_us = (int64_t)a;
+        } else if (!manifest && sscanf(line, "pending %llu %llu", &a, &b) == 2) {
+            st->pending_files = a;
+            st->pending_bytes = b;
+        } else if (!manifest && strncmp(line, "error ", 6) == 0) {
+            snprintf(st->error, sizeof st->error, "%s", line + 6);
+        } else if (manifest && strncmp(line, "source ", 7) == 0) {
+            char d[256];
+            ok = sscanf(line, "source %llu %255s", &a, d) == 2;
+            if (ok && sysid)
+                *sysid = a;
+            if (ok && db)
+                snprintf(db, dblen, "%s", d);
+        } else if (manifest && strncmp(line, "updated ", 8) == 0) {
+            ok = sscanf(line, "updated %llu", &a) == 1;
+            st->success_us = (int64_t)a;
+        }
+        if (!ok) {
+            tm_error_setc(err, TM_ERR_CORRUPT, "%s: a line does not parse: %.80s", what, line);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int tm_archive_state_read(const char *dir, tm_archive_state *st, tm_error *err)
+{
+    memset(st, 0, sizeof *st);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, TM_ARCHIVE_STATE);
+    unsigned char *data = NULL;
+    size_t len = 0;
+    if (tm_read_file(path, STATE_MAX, &data, &len, err) < 0) {
+        if (tm_error_is(err, TM_ERR_NOT_FOUND)) {
+            tm_error_clear(err);
+            return 0;
+        }
+        return -1;
+    }
+    char *text = malloc(len + 1);
+    if (!text) {
+        free(data);
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    memcpy(text, data, len);
+    text[len] = '\0';
+    free(data);
+    int rc = parse(text, false, st, NULL, NULL, 0, path, err);
+    free(text);
+    if (rc < 0) {
+        tm_archive_state_free(st);
+        return -1;
+    }
+    return 1;
+}
+
+/* Text of the state (manifest false) or the manifest, malloc'd. */
+static char *render(const tm_archive_state *st, bool manifest, const tm_meta *meta)
+{
+    tm_buf b = {0};
+    size_t cap = 1024 + st->n_files * 300 + strlen(st->error);
+    if (tm_buf_reserve(&b, cap, NULL) < 0)
+        return NULL;
+    char *p = (char *)b.p;
+    size_t n = 0;
+    if (manifest) {
+        n += (size_t)snprintf(p + n, cap - n, "%s\nsource %" PRIu64 " %s\nupdated %" PRId64 "\n",
+                              MANIFEST_MAGIC, meta->system_identifier, meta->database,
+                              tm_time_now());
+    } else {
+        n += (size_t)snprintf(p + n, cap - n,
+                              "%s\nurl %s\npass %" PRId64 "\nsuccess %" PRId64 "\npending %" PRIu64
+                              " %" PRIu64 "\n",
+                              STATE_MAGIC, st->url, st->pass_us, st->success_us, st->pending_files,
+                              st->pending_bytes);
+        if (st->error[0])
+            n += (size_t)snprintf(p + n, cap - n, "error %s\n", st->error);
+    }
+    for (size_t i = 0; i < st->n_files; i++) {
+        const tm_archive_file *f = &st->files[i];
+        if (manifest)
+            n += (size_t)snprintf(p + n, cap - n, "file %s %" PRIu64 " %s\n", f->name, f->size,
+                                  f->sha256);
+        else
+            n += (size_t)snprintf(p + n, cap - n, "file %s %" PRIu64 " %" PRId64 " %s\n", f->name,
+                                  f->size, f->mtime_ns, f->sha256);
+    }
+    return p;
+}
+
+static int state_write(const char *dir, const tm_archive_state *st, tm_error *err)
+{
+    char *text = render(st, false, NULL);
+    if (!text) {
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    int rc = tm_write_file_atomic(dir, TM_ARCHIVE_STATE, text, strlen(text), err);
+    free(text);
+    return rc;
+}
+
+/* ---- what is to be archived -------------------------------------------- */
+
+typedef struct cand {
+    char name[128];
+    uint64_t size;
+    int64_t mtime_ns;
+    int order; /* segments, then indexes, then the rest */
+} cand;
+
+typedef struct cands {
+    cand *v;
+    size_t n, cap;
+    uint64_t live_bytes; /* segments without an index: not archived yet */
+} cands;
+
+static int cand_add(cands *c, const char *dir, const char *name, int order, tm_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        if (errno == ENOENT) /* removed meanwhile (a prune): nothing to archive */
+            return 0;
+        tm_error_errno(err, "cannot stat %s", path);
+        return -1;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        cand *p = realloc(c->v, cap * sizeof *p);
+        if (!p) {
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+        c->v = p;
+        c->cap = cap;
+    }
+    cand *x = &c->v[c->n++];
+    snprintf(x->name, sizeof x->name, "%s", name);
+    x->size = (uint64_t)st.st_size;
+    x->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    x->order = order;
+    return 0;
+}
+
+static int cand_cmp(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->order != y->order)
+        return x->order - y->order;
+    return strcmp(x->name, y->name);
+}
+
+static int scan(const char *dir, cands *c, tm_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        tm_error_errno(err, "cannot read journal directory %s", dir);
+        return -1;
+    }
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        const char *n = e->d_name;
+        uint64_t no;
+        if (tm_name_numbered(n, ".seg", &no)) {
+            char idx[TM_SEG_NAME_LEN], path[4096];
+            tm_idx_name(no, idx);
+            snprintf(path, sizeof path, "%s/%s", dir, idx);
+            struct stat st;
+            if (access(path, F_OK) == 0)
+                rc = cand_add(c, dir, n, 0, err);
+            else if (snprintf(path, sizeof path, "%s/%s", dir, n) > 0 && stat(path, &st) == 0)
+                c->live_bytes += (uint64_t)st.st_size;
+        } else if (tm_name_numbered(n, ".idx", NULL)) {
+            rc = cand_add(c, dir, n, 1, err);
+        } else if (tm_name_numbered(n, ".keys", NULL) || strcmp(n, "rowcounts") == 0 ||
+                   strcmp(n, "journal.meta") == 0 || strcmp(n, "horizon") == 0) {
+            rc = cand_add(c, dir, n, 2, err);
+        }
+    }
+    closedir(d);
+    if (rc < 0)
+        return -1;
+    char ck[4096];
+    snprintf(ck, sizeof ck, "%s/%s", dir, CKPT_DIR);
+    d = opendir(ck);
+    if (!d)
+        return 0; /* no checkpoints (yet) */
+    while (rc == 0 && (e = readdir(d))) {
+        if (tm_name_numbered(e->d_name, ".ckpt", NULL)) {
+            char name[300];
+            snprintf(name, sizeof name, "%s/%s", CKPT_DIR, e->d_name);
+            rc = cand_add(c, dir, name, 3, err);
+        }
+    }
+    closedir(d);
+    qsort(c->v, c->n, sizeof *c->v, cand_cmp);
+    return rc;
+}
+
+/* ---- the pass ----------------------------------------------------------- */
+
+static const char *kind_of(int order)
+{
+    static const char *const kinds[] = {"segment", "index", "summary", "checkpoint"};
+    return kinds[order];
+}
+
+/* Uploads one file and checks the archived copy (HEAD: size and SHA-256). */
+static int upload(tm_s3 *s3, const char *dir, const char *prefix, const cand *c, const char *sha,
+                  tm_error *err)
+{
+    char path[4096], key[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, c->name);
+    snprintf(key, sizeof key, "%s%s", prefix, c->name);
+    const char *meta[] = {"tm-kind", kind_of(c->order), NULL};
+    if (tm_s3_put_file(s3, key, path, meta, err) < 0)
+        return -1;
+    tm_s3_object info;
+    if (tm_s3_head(s3, key, &info, err) < 0)
+        return -1;
+    if (info.size != c->size || strcmp(info.sha256, sha) != 0) {
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "the archived copy s3://%s/%s is not %s (size %" PRIu64 ", SHA-256 %s; "
+                      "expected %" PRIu64 ", %s)",
+                      tm_s3_cfg(s3)->bucket, key, path, info.size, info.sha256, c->size, sha);
+        return -1;
+    }
+    return 0;
+}
+
+int tm_archive_manifest_read(tm_s3 *s3, const char *prefix, tm_archive_state *st, uint64_t *sysid,
+                             char *database, size_t dblen, tm_error *err)
+{
+    char key[1200];
+    snprintf(key, sizeof key, "%s%s", prefix, TM_ARCHIVE_MANIFEST);
+    tm_buf b = {0};
+    if (tm_s3_get(s3, key, 0, 0, &b, NULL, err) < 0) {
+        tm_buf_free(&b);
+        if (tm_error_is(err, TM_ERR_NOT_FOUND)) {
+            tm_error_clear(err);
+            return 0;
+        }
+        return -1;
+    }
+    if (tm_buf_reserve(&b, 1, err) < 0) {
+        tm_buf_free(&b);
+        return -1;
+    }
+    b.p[b.len] = '\0';
+    char what[1600];
+    snprintf(what, sizeof what, "s3://%s/%s", tm_s3_cfg(s3)->bucket, key);
+    int rc = parse((char *)b.p, true, st, sysid, database, dblen, what, err);
+    tm_buf_free(&b);
+    return rc < 0 ? -1 : 1;
+}
+
+int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, tm_archive_pass_result *res,
+                    tm_error *err)
+{
+    memset(res, 0, sizeof *res);
+    char bucket[256], prefix[1024];
+    if (tm_s3_parse_url(url, bucket, sizeof bucket, prefix, sizeof prefix, err) < 0)
+        return -1;
+    tm_meta meta;
+    if (tm_meta_read(dir, &meta, err) < 0)
+        return -1;
+    tm_archive_state st;
+    if (tm_archive_state_read(dir, &st, err) < 0)
+        return -1;
+    cands c = {0};
+    int rc = -1;
+    bool changed = false;
+    if (strcmp(st.url, url) != 0) {
+        /* Another archive (or none) before: start from what it holds. */
+        tm_archive_state_free(&st);
+        snprintf(st.url, sizeof st.url, "%s", url);
+    }
+    st.pass_us = tm_time_now();
+    if (scan(dir, &c, err) < 0)
+        goto out;
+    /* The lag first, so that status shows it while the archive is down. */
+    st.pending_files = 0;
+    st.pending_bytes = c.live_bytes;
+    for (size_t i = 0; i < c.n; i++) {
+        tm_archive_file *f = find(&st, c.v[i].name);
+        if (!f || f->size != c.v[i].size || f->mtime_ns != c.v[i].mtime_ns) {
+            st.pending_files++;
+            st.pending_bytes += c.v[i].size;
+        }
+    }
+    if (st.n_files == 0 && c.n > 0) {
+        /* No local record: adopt what the manifest says is there already. */
+        if (tm_archive_manifest_read(s3, prefix, &st, NULL, NULL, 0, err) < 0)
+            goto fail;
+        changed = st.n_files == 0;
+    }
+    if (state_write(dir, &st, err) < 0)
+        goto out;
+    for (size_t i = 0; i < c.n; i++) {
+        const cand *x = &c.v[i];
+        tm_archive_file *f = find(&st, x->name);
+        if (f && f->size == x->size && f->mtime_ns == x->mtime_ns)
+            continue;
+        char path[4096], sha[65];
+        snprintf(path, sizeof path, "%s/%s", dir, x->name);
+        if (tm_sha256_file(path, sha, err) < 0) {
+            if (tm_error_is(err, TM_ERR_NOT_FOUND)) { /* pruned meanwhile */
+                tm_error_clear(err);
+                continue;
+            }
+            goto fail;
+        }
+        if (!(f && f->size == x->size && strcmp(f->sha256, sha) == 0)) {
+            if (upload(s3, dir, prefix, x, sha, err) < 0)
+                goto fail;
+            res->uploaded_files++;
+            res->uploaded_bytes += x->size;
+            changed = true;
+            if (!(f = add(&st, x->name, err)))
+                goto fail;
+        }
+        f->size = x->size;
+        f->mtime_ns = x->mtime_ns;
+        snprintf(f->sha256, sizeof f->sha256, "%s", sha);
+        st.pending_files--;
+        st.pending_bytes -= x->size;
+        if (state_write(dir, &st, err) < 0)
+            goto out;
+    }
+    if (changed) {
+        char *text = render(&st, true, &meta);
+        char key[1200];
+        snprintf(key, sizeof key, "%s%s", prefix, TM_ARCHIVE_MANIFEST);
+        int prc = text ? tm_s3_put(s3, key, text, strlen(text), NULL, err) : -1;
+        if (!text)
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+        free(text);
+        if (prc < 0)
+            goto fail;
+    }
+    st.success_us = tm_time_now();
+    st.error[0] = '\0';
+    rc = state_write(dir, &st, err);
+    goto out;
+fail:
+    snprintf(st.error, sizeof st.error, "%s", err->msg);
+    for (char *p = st.error; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    {
+        tm_error ignored = {0};
+        state_write(dir, &st, &ignored);
+    }
+out:
+    res->pending_files = st.pending_files;
+    res->pending_bytes = st.pending_bytes;
+    free(c.v);
+    tm_archive_state_free(&st);
+    return rc;
+}
+
+long tm_archive_check(tm_s3 *s3, const char *prefix, FILE *out, tm_error *err)
+{
+    tm_archive_state st = {0};
+    int m = tm_archive_manifest_read(s3, prefix, &st, NULL, NULL, 0, err);
+    if (m <= 0) {
+        if (m == 0)
+            tm_error_setc(err, TM_ERR_NOT_FOUND, "s3://%s/%s%s: no archive manifest there",
+                          tm_s3_cfg(s3)->bucket, prefix, TM_ARCHIVE_MANIFEST);
+        tm_archive_state_free(&st);
+        return -1;
+    }
+    long bad = 0;
+    tm_buf b = {0};
+    for (size_t i = 0; i < st.n_files; i++) {
+        const tm_archive_file *f = &st.files[i];
+        char key[1200];
+        snprintf(key, sizeof key, "%s%s", prefix, f->name);
+        tm_error e = {0};
+        b.len = 0;
+        char got[65] = "";
+        int rc = tm_s3_get(s3, key, 0, 0, &b, NULL, &e);
+        if (rc == 0) {
+            tm_sha256_hex(b.p ? b.p : (const unsigned char *)"", b.len, got);
+            if (b.len != f->size || strcmp(got, f->sha256) != 0) {
+                tm_error_setc(&e, TM_ERR_CORRUPT,
+                              "object s3://%s/%s is damaged: %zu bytes, SHA-256 %s; the manifest "
+                              "says %" PRIu64 " bytes, %s",
+                              tm_s3_cfg(s3)->bucket, key, b.len, got, f->size, f->sha256);
+                rc = -1;
+            }
+        }
+        if (rc < 0) {
+            bad++;
+            if (out)
+                fprintf(out, "%s  BAD: %s\n", f->name, e.msg);
+        } else if (out) {
+            fprintf(out, "%s  ok  %" PRIu64 " bytes\n", f->name, f->size);
+        }
+    }
+    tm_buf_free(&b);
+    tm_archive_state_free(&st);
+    return bad;
+}
