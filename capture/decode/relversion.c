@@ -85,7 +85,8 @@ static int build_columns(PGconn *sql, const tm_rel *r, const tm_catrel *cur, tm_
     return 0;
 }
 
-/* Leaves out the unique keys on a column this version does not have. */
+/* Leaves out the unique and foreign keys on a column this version does not
+ * have. */
 static void keep_own_uniques(Tidemark__Relation *rel)
 {
     size_t n = 0;
@@ -98,6 +99,16 @@ static void keep_own_uniques(Tidemark__Relation *rel)
             rel->unique_keys[n++] = rel->unique_keys[i];
     }
     rel->n_unique_keys = n;
+    n = 0;
+    for (size_t i = 0; i < rel->n_foreign_keys; i++) {
+        const Tidemark__ForeignKey *f = rel->foreign_keys[i];
+        bool all = true;
+        for (size_t k = 0; k < f->n_columns && all; k++)
+            all = find_column(rel, f->columns[k]) != NULL;
+        if (all)
+            rel->foreign_keys[n++] = rel->foreign_keys[i];
+    }
+    rel->n_foreign_keys = n;
 }
 
 int tm_relversion_build(PGconn *sql, const tm_rel *r, tm_catrel *out, tm_error *err)
@@ -175,13 +186,16 @@ static bool column_equal(const Tidemark__Column *x, const Tidemark__Column *y)
            msg_eq((const ProtobufCMessage *)x->sequence, (const ProtobufCMessage *)y->sequence);
 }
 
-/* The catalog detail: types, unique keys, the primary key's name. */
+/* The catalog detail: types, unique and foreign keys, the primary key's name. */
 static bool detail_equal(const Tidemark__Relation *a, const Tidemark__Relation *b)
 {
     if (a->catalog_detail != b->catalog_detail ||
         !str_eq(a->primary_key_name, b->primary_key_name) || a->n_types != b->n_types ||
-        a->n_unique_keys != b->n_unique_keys)
+        a->n_unique_keys != b->n_unique_keys || a->n_foreign_keys != b->n_foreign_keys)
         return false;
+    for (size_t i = 0; i < a->n_foreign_keys; i++)
+        if (!msg_eq(&a->foreign_keys[i]->base, &b->foreign_keys[i]->base))
+            return false;
     for (size_t i = 0; i < a->n_types; i++)
         if (!msg_eq(&a->types[i]->base, &b->types[i]->base))
             return false;

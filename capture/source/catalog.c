@@ -106,6 +106,18 @@ static const char *uniques_sql =
     "   AND i.indexprs IS NULL AND i.indpred IS NULL AND k.n <= i.indnkeyatts"
     " ORDER BY ic.relname, i.indexrelid, k.n";
 
+/* Foreign keys of the table, one row per column pair. */
+static const char *fkeys_sql =
+    "SELECT c.oid, c.conname, a.attname, rn.nspname, rc.relname, ra.attname"
+    "  FROM pg_constraint c"
+    "  CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(att, fatt, n)"
+    "  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.att"
+    "  JOIN pg_class rc ON rc.oid = c.confrelid"
+    "  JOIN pg_namespace rn ON rn.oid = rc.relnamespace"
+    "  JOIN pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = k.fatt"
+    " WHERE c.conrelid = $1 AND c.contype = 'f'"
+    " ORDER BY c.conname, c.oid, k.n";
+
 /* ---- memory the catrel owns ------------------------------------------- */
 
 void *tm_catrel_own(tm_catrel *r, void *p, tm_error *err)
@@ -311,30 +323,86 @@ static Tidemark__UniqueKey *unique_key(tm_catrel *r, const PGresult *res, int fr
     return u;
 }
 
-static int read_uniques(PGconn *conn, const char *oidtxt, tm_catrel *out, tm_error *err)
+/* One foreign key from rows [from, to) of fkeys_sql. */
+static Tidemark__ForeignKey *foreign_key(tm_catrel *r, const PGresult *res, int from, int to,
+                                         tm_error *err)
+{
+    Tidemark__ForeignKey *f = tm_catrel_calloc(r, 1, sizeof *f, err);
+    if (!f)
+        return NULL;
+    tidemark__foreign_key__init(f);
+    size_t n = (size_t)(to - from);
+    if (!(f->name = tm_catrel_strdup(r, PQgetvalue(res, from, 1), err)) ||
+        !(f->ref_namespace = tm_catrel_strdup(r, PQgetvalue(res, from, 3), err)) ||
+        !(f->ref_name = tm_catrel_strdup(r, PQgetvalue(res, from, 4), err)) ||
+        !(f->columns = tm_catrel_calloc(r, n, sizeof *f->columns, err)) ||
+        !(f->ref_columns = tm_catrel_calloc(r, n, sizeof *f->ref_columns, err)))
+        return NULL;
+    for (int k = from; k < to; k++)
+        if (!(f->columns[f->n_columns++] = tm_catrel_strdup(r, PQgetvalue(res, k, 2), err)) ||
+            !(f->ref_columns[f->n_ref_columns++] = tm_catrel_strdup(r, PQgetvalue(res, k, 5), err)))
+            return NULL;
+    return f;
+}
+
+/* One key from rows [from, to) of its query (rows of one key share column 0). */
+typedef void *(*key_fn)(tm_catrel *r, const PGresult *res, int from, int to, tm_error *err);
+
+/* Runs sql (unique or foreign keys, one row per column) for the table and
+ * stores one message per key in *keys, their number in *n. */
+static int read_keys(PGconn *conn, const char *sql, const char *what, const char *oidtxt,
+                     key_fn make, tm_catrel *out, void ***keys, size_t *n, tm_error *err)
 {
     const char *params[] = {oidtxt};
-    PGresult *res = PQexecParams(conn, uniques_sql, 1, NULL, params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        tm_error_setc(err, TM_ERR_DB, "reading the unique keys of %s.%s: %s", out->rel.namespace_,
+        tm_error_setc(err, TM_ERR_DB, "reading the %s of %s.%s: %s", what, out->rel.namespace_,
                       out->rel.name, PQresultErrorMessage(res));
         PQclear(res);
         return -1;
     }
-    int n = PQntuples(res), rc = 0;
-    out->rel.unique_keys = tm_catrel_calloc(out, (size_t)n, sizeof *out->rel.unique_keys, err);
-    if (!out->rel.unique_keys)
+    int rows = PQntuples(res), rc = 0;
+    *keys = tm_catrel_calloc(out, (size_t)rows, sizeof **keys, err);
+    if (!*keys)
         rc = -1;
-    for (int from = 0, to; rc == 0 && from < n; from = to) {
-        for (to = from + 1; to < n && !strcmp(PQgetvalue(res, to, 0), PQgetvalue(res, from, 0));)
+    for (int from = 0, to; rc == 0 && from < rows; from = to) {
+        for (to = from + 1; to < rows && !strcmp(PQgetvalue(res, to, 0), PQgetvalue(res, from, 0));)
             to++;
-        Tidemark__UniqueKey *u = unique_key(out, res, from, to, err);
-        if (!u)
+        void *k = make(out, res, from, to, err);
+        if (!k)
             rc = -1;
         else
-            out->rel.unique_keys[out->rel.n_unique_keys++] = u;
+            (*keys)[(*n)++] = k;
     }
     PQclear(res);
+    return rc;
+}
+
+static void *unique_key_fn(tm_catrel *r, const PGresult *res, int from, int to, tm_error *err)
+{
+    return unique_key(r, res, from, to, err);
+}
+
+static void *foreign_key_fn(tm_catrel *r, const PGresult *res, int from, int to, tm_error *err)
+{
+    return foreign_key(r, res, from, to, err);
+}
+
+static int read_uniques(PGconn *conn, const char *oidtxt, tm_catrel *out, tm_error *err)
+{
+    void **keys = NULL;
+    int rc = read_keys(conn, uniques_sql, "unique keys", oidtxt, unique_key_fn, out, &keys,
+                       &out->rel.n_unique_keys, err);
+    out->rel.unique_keys = (Tidemark__UniqueKey **)keys;
+    return rc;
+}
+
+static int read_fkeys(PGconn *conn, const char *oidtxt, tm_catrel *out, tm_error *err)
+{
+    void **keys = NULL;
+    int rc = read_keys(conn, fkeys_sql, "foreign keys", oidtxt, foreign_key_fn, out, &keys,
+                       &out->rel.n_foreign_keys, err);
+    out->rel.foreign_keys = (Tidemark__ForeignKey **)keys;
     return rc;
 }
 
@@ -345,7 +413,8 @@ int tm_catalog_relation(PGconn *conn, uint32_t oid, tm_catrel *out, tm_error *er
     memset(out, 0, sizeof *out);
     tidemark__relation__init(&out->rel);
     if (read_class(conn, oidtxt, oid, out, err) != 0 || read_columns(conn, oidtxt, out, err) != 0 ||
-        read_uniques(conn, oidtxt, out, err) != 0 || tm_catalog_types(conn, out, err) != 0) {
+        read_uniques(conn, oidtxt, out, err) != 0 || read_fkeys(conn, oidtxt, out, err) != 0 ||
+        tm_catalog_types(conn, out, err) != 0) {
         tm_catrel_free(out);
         return -1;
     }

@@ -20,6 +20,12 @@ typedef struct tm_oidlist {
  * the publication must exist; its tables are returned in want. */
 int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_error *err);
 
+/* The tables publication pub publishes now, added to out. */
+int tm_publication_tables(PGconn *sql, const char *pub, tm_oidlist *out, tm_error *err);
+/* Adds to publication pub the tables of want it does not publish yet (a
+ * new --table on a later run), saying so. */
+int tm_publication_add(PGconn *sql, const char *pub, const tm_oidlist *want, tm_error *err);
+
 /* Tables without REPLICA IDENTITY FULL: a logged warning for each (saying
  * what will be missing and how to fix it), or, when set_full, sets FULL and
  * says so. */
@@ -67,13 +73,20 @@ int tm_server_setting_ms(PGconn *sql, const char *name, int64_t *ms, tm_error *e
 /* pg_drop_replication_slot(slot); -1 with err when it fails. */
 int tm_slot_drop(PGconn *sql, const char *slot, tm_error *err);
 
-/* CREATE_REPLICATION_SLOT ... LOGICAL pgoutput (SNAPSHOT 'export') on a
- * replication session. The exported snapshot stays valid until the next
- * command on repl; a temporary slot goes away with the session. */
+/* CREATE_REPLICATION_SLOT ... LOGICAL pgoutput with an exported snapshot
+ * on a replication session. The exported snapshot stays valid until the
+ * next command on repl; a temporary slot goes away with the session. */
 int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *consistent_lsn,
                    char *snapshot, size_t snaplen, tm_error *err);
 
+/* The CREATE_REPLICATION_SLOT statement for a server version: 14 knows only
+ * the keyword form (EXPORT_SNAPSHOT), 15 on the parenthesised options.
+ * ident is the quoted slot name. -1 with err when it does not fit out. */
+int tm_slot_create_sql(int server_version, const char *ident, bool temporary, char *out, size_t len,
+                       tm_error *err);
+
 void tm_oidlist_free(tm_oidlist *l);
+bool tm_oidlist_has(const tm_oidlist *l, uint32_t oid);
 int tm_oidlist_add(tm_oidlist *l, uint32_t oid);
 
 #endif

@@ -56,6 +56,25 @@ static int net_defaults(const char **keys, const char **vals, char bufs[5][16])
     return n;
 }
 
+int tm_source_check_version(int version, tm_error *err)
+{
+    if (version >= TM_SOURCE_MIN_VERSION)
+        return 0;
+    /* Before 10 the number was major * 10000 + minor * 100 + patch. */
+    if (version >= 100000)
+        tm_error_setc(err, TM_ERR_DB,
+                      "the source runs PostgreSQL %d.%d, which tidemark does not support: it needs "
+                      "PostgreSQL %d or later",
+                      version / 10000, version % 10000, TM_SOURCE_MIN_VERSION / 10000);
+    else
+        tm_error_setc(err, TM_ERR_DB,
+                      "the source runs PostgreSQL %d.%d.%d, which tidemark does not support: it "
+                      "needs PostgreSQL %d or later",
+                      version / 10000, version / 100 % 100, version % 100,
+                      TM_SOURCE_MIN_VERSION / 10000);
+    return -1;
+}
+
 PGconn *tm_source_connect(const char *conninfo, bool replication, tm_error *err)
 {
     char *errmsg = NULL;
@@ -97,6 +116,10 @@ PGconn *tm_source_connect(const char *conninfo, bool replication, tm_error *err)
         while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
             n--;
         tm_error_setc(err, TM_ERR_DB, "cannot connect to the source database: %.*s", (int)n, m);
+        PQfinish(conn);
+        return NULL;
+    }
+    if (tm_source_check_version(PQserverVersion(conn), err) != 0) {
         PQfinish(conn);
         return NULL;
     }

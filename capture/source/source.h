@@ -16,6 +16,10 @@
     "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=1 "          \
     "-c bytea_output=hex"
 
+/* The oldest server capture supports: pgoutput's streaming of large
+ * transactions (proto_version 2) and pg_stat_replication_slots start in 14. */
+#define TM_SOURCE_MIN_VERSION 140000
+
 typedef struct tm_identity {
     uint64_t system_identifier;
     uint32_t timeline;
@@ -30,6 +34,11 @@ typedef struct tm_identity {
  * keepalives_count), tcp_user_timeout and connect_timeout are set from the
  * network timeout, so that a link that died without a reset is noticed. */
 PGconn *tm_source_connect(const char *conninfo, bool replication, tm_error *err);
+
+/* 0 when a server of version (PQserverVersion's number: 140005, 180001)
+ * can be a source; -1 with err naming its version and the minimum.
+ * tm_source_connect refuses older servers with it. */
+int tm_source_check_version(int version, tm_error *err);
 
 /* The network timeout in seconds the connection defaults come from (30
  * until set): keepalives after a third of it, then every sixth, three

@@ -50,6 +50,7 @@ static void free_entry(tm_relver *e)
     tm_version_free(e->v);
     free(e->display);
     free(e->key);
+    free(e->search);
     free(e);
 }
 
@@ -62,6 +63,34 @@ void tm_relreg_free(tm_relreg *s)
     free(s->v);
     free(s->sorted);
     free(s);
+}
+
+/* Adds the column named name to e->search unless it is there already. */
+static void add_search(tm_relver *e, const char *name)
+{
+    long c = tm_relver_column(e, name);
+    if (c < 0)
+        return;
+    for (size_t i = 0; i < e->nsearch; i++)
+        if (e->search[i] == (size_t)c)
+            return;
+    e->search[e->nsearch++] = (size_t)c;
+}
+
+static int fill_search(tm_relver *e)
+{
+    const Tidemark__Relation *r = e->rel;
+    if (!(e->search = malloc((e->ncols + 1) * sizeof *e->search)))
+        return -1;
+    if (e->nkey)
+        e->search[e->nsearch++] = e->key[0];
+    for (size_t i = 0; i < r->n_unique_keys; i++)
+        if (r->unique_keys[i]->n_columns)
+            add_search(e, r->unique_keys[i]->columns[0]);
+    for (size_t i = 0; i < r->n_foreign_keys; i++)
+        if (r->foreign_keys[i]->n_columns)
+            add_search(e, r->foreign_keys[i]->columns[0]);
+    return 0;
 }
 
 static int fill_entry(tm_relver *e, const Tidemark__Relation *rel, tm_error *err)
@@ -94,6 +123,10 @@ static int fill_entry(tm_relver *e, const Tidemark__Relation *rel, tm_error *err
     e->keysrc = !unique                                     ? TM_KEY_ALL
                 : e->nkey && v->cols[e->key[0]].pk_position ? TM_KEY_PRIMARY
                                                             : TM_KEY_IDENTITY;
+    if (fill_search(e) != 0) {
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory keeping relation schemas");
+        return -1;
+    }
     return 0;
 }
 

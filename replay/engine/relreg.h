@@ -36,6 +36,11 @@ typedef struct tm_relver {
     size_t *key; /* column indexes of the row's key (tm_version_key) */
     size_t nkey;
     tm_keysrc keysrc;
+    /* The columns people look rows up by, each once: the key's first
+     * column, then the first column of each unique key and of each foreign
+     * key (user_id) the catalog detail records. */
+    size_t *search;
+    size_t nsearch;
 } tm_relver;
 
 typedef struct tm_relreg tm_relreg;

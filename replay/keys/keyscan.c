@@ -146,29 +146,40 @@ static bool canon_of(tm_keyscan *k, tm_tclass cls, const tm_value *v, const char
     return tm_keysum_canon(cls, v->ptr, v->len, buf, out, len);
 }
 
-/* The key hashes of one row image: its first key column, and for a
- * composite key the whole key. */
+/* The key hashes of one row image: each search column's value (the key's
+ * first column, unique and foreign-key columns), and for a composite key
+ * the whole key. A value without a canonical form (NULL, a type the
+ * summaries do not hash) is not indexed: no lookup pins it. */
 static int index_image(tm_keyscan *k, const tm_relver *rv, const tm_value *v, uint32_t n,
                        tm_error *err)
 {
+    const char *canon;
+    size_t clen;
+    int rc = 0;
+    for (size_t i = 0; i < rv->nsearch; i++) {
+        size_t c = rv->search[i];
+        if (c >= n)
+            continue;
+        tm_tclass cls = tm_type_class(rv->cols[c].type_oid, rv->cols[c].type_name);
+        if (!canon_of(k, cls, &v[c], &canon, &clen, err, &rc)) {
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        if (tm_keysum_add(k->ks, k->tx_frame,
+                          tm_keysum_hash_column(rv->oid, rv->cols[c].name, canon, clen), err) != 0)
+            return -1;
+    }
+    if (rv->nkey <= 1 || rv->keysrc == TM_KEY_ALL)
+        return 0;
     uint32_t row = tm_keysum_hash_row_begin(rv->oid);
-    bool whole = rv->nkey > 1 && rv->keysrc != TM_KEY_ALL;
     for (size_t i = 0; i < rv->nkey; i++) {
         size_t c = rv->key[i];
         if (c >= n)
             return 0;
         tm_tclass cls = tm_type_class(rv->cols[c].type_oid, rv->cols[c].type_name);
-        const char *canon;
-        size_t clen;
-        int rc = 0;
         if (!canon_of(k, cls, &v[c], &canon, &clen, err, &rc))
             return rc;
-        if (i == 0 &&
-            tm_keysum_add(k->ks, k->tx_frame,
-                          tm_keysum_hash_column(rv->oid, rv->cols[c].name, canon, clen), err) != 0)
-            return -1;
-        if (!whole)
-            return 0;
         row = tm_keysum_hash_row_add(row, canon, clen);
     }
     return tm_keysum_add(k->ks, k->tx_frame, row, err);

@@ -13,7 +13,9 @@
 #include "store/journal/segment.h"
 
 #define KS_MAGIC "TMKS"
-#define KS_VERSION 1
+/* Version 2 hashes unique and foreign-key columns too: a version 1 summary
+ * lacks them, so it is stale (rebuilt by the next read), not damaged. */
+#define KS_VERSION 2
 #define KS_HDR 32
 #define KS_FRAME 16
 #define KS_MAX_BYTES (1u << 30)
@@ -74,6 +76,7 @@ uint64_t tm_keysum_segment(const tm_keysum *ks)
 }
 
 static const char ks_nomem[] = "out of memory reading it";
+static const char ks_stale[] = "an older format that lacks the unique and foreign-key columns";
 
 /* Parses a summary file into ks (empty on entry): NULL when it is a sound
  * summary of ks->segno, else what is wrong (ks_nomem: out of memory). */
@@ -83,6 +86,8 @@ static const char *parse(tm_keysum *ks, const unsigned char *b, size_t len)
         return "it is not a key summary (bad magic or too short)";
     if (tm_crc32c(0, b, len - 4) != tm_get32(b + len - 4))
         return "its checksum does not match";
+    if (tm_get16(b + 4) == 1)
+        return ks_stale;
     if (tm_get16(b + 4) != KS_VERSION)
         return "its format version is not one this tidemark reads";
     if (tm_get64(b + 8) != ks->segno)
@@ -161,6 +166,14 @@ int tm_keysum_verify(const char *path, tm_vresult *res, tm_error *err)
         tm_keysum_free(ks);
         tm_error_setc(err, TM_ERR_NOMEM, "out of memory checking %s", path);
         return -1;
+    }
+    if (why == ks_stale) {
+        tm_keysum_free(ks);
+        res->damaged = false;
+        snprintf(res->text, sizeof res->text,
+                 "key summary of segment %016llx.seg in %s; rebuilt by the next read",
+                 (unsigned long long)segno, ks_stale);
+        return 0;
     }
     tm_vresult_judge(res, why, "key summary of segment %016llx.seg, frames=%zu relations=%zu",
                      (unsigned long long)segno, ks->nframes, ks->nrels);

@@ -3,7 +3,8 @@
  * those frames (with the reader's frame filter) instead of the journal.
  *
  * A summary is a cache beside its segment, DIR/NNNNNNNNNNNNNNNN.keys, built
- * by readers as a side effect of reading (never by capture), and trusted
+ * by readers as a side effect of reading (capture's maintenance child,
+ * tidemark checkpoint, reads for it; capture itself never), and trusted
  * only as far as it goes: it lists the frames it covers by offset and
  * payload CRC, and a frame it does not cover, or whose CRC differs, is read.
  * A damaged file (CRC32C over the whole) counts as absent, which also
@@ -17,10 +18,13 @@
  * frame be read for nothing. What is hashed:
  *   table    every relation oid the transaction changed (incl. TRUNCATE)
  *   trunc    relation oids it truncated
- *   column   (oid, column name, canonical value) of the first key column
- *            of each row image (old and new) of its changes: lookups by a
- *            whole single-column key, or by the leading column of a
- *            composite one ("all preferences of user 42")
+ *   column   (oid, column name, canonical value) of each search column
+ *            (tm_relver.search: the key's first column, the first column
+ *            of each unique and each foreign key) of each row image (old
+ *            and new) of its changes: lookups by a whole single-column
+ *            key, by the leading column of a composite one ("all
+ *            preferences of user 42"), by a unique column (email) or a
+ *            foreign-key column (user_id)
  *   row      (oid, the canonical values of all key columns) of each row
  *            image, for composite keys: lookups of one row
  *            Only key columns whose type has a canonical text form
@@ -31,7 +35,8 @@
  *            gap frames with a Gap (standalone records count under the
  *            frame they are in)
  *
- * File layout (version 1), little-endian:
+ * File layout (version 2; version 1, which hashed only the key's first
+ * column, is stale and rebuilt), little-endian:
  *   0 magic "TMKS", 4 u16 version, 6 u16 0, 8 u64 segment number,
  *   16 u32 frames, 20 u32 relations, 24 u32 hashes, 28 u32 0,
  *   32 frames: u64 offset, u32 payload CRC, u32 index of its first hash,

@@ -199,6 +199,26 @@ out:
     return ok;
 }
 
+/* The hashes of the first other search column (unique or foreign key:
+ * user_id) the --where pins; false when it pins none. */
+static bool search_hashes(const tm_relver *rv, const tm_where *w, group *g)
+{
+    for (size_t i = 0; i < rv->nsearch; i++) {
+        size_t c = rv->search[i], n, *lens = NULL;
+        if (rv->nkey && c == rv->key[0])
+            continue; /* key_hashes had it */
+        char **vals = pinned_values(rv, w, c, &n, &lens);
+        if (!vals)
+            continue;
+        g->h = malloc(n * sizeof *g->h);
+        for (size_t j = 0; g->h && j < n; j++)
+            g->h[g->n++] = tm_keysum_hash_column(rv->oid, rv->cols[c].name, vals[j], lens[j]);
+        free_values(vals, n, lens);
+        return g->h != NULL;
+    }
+    return false;
+}
+
 static int add_group(log_plan *p, const group *g)
 {
     group *v = realloc(p->groups, (p->ngroups + 1) * sizeof *v);
@@ -230,7 +250,7 @@ static void plan_segment(log_plan *p, const tm_keysum *ks)
         if (!lr->selected || !lr->possible)
             continue;
         group g = {oid, true, NULL, 0};
-        g.by_table = !key_hashes(rv, w, &g);
+        g.by_table = !key_hashes(rv, w, &g) && !search_hashes(rv, w, &g);
         if (add_group(p, &g) != 0) {
             free(g.h);
             p->whole = true;

@@ -35,6 +35,7 @@
 #include <lz4.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store/common/crc32c.h"
 #include "store/common/le.h"
@@ -146,6 +147,25 @@ int tm_frame_read(int fd, uint64_t off, const tm_frame_hdr *expect, tm_frame_hdr
         tm_frame_hdr_encode(expect, eb);
         if (memcmp(eb, hb, sizeof hb) != 0) {
             snprintf(why, whylen, "frame header differs from the segment index");
+            return 1;
+        }
+    }
+    if (!expect) {
+        /* Nothing vouches for clen (a scan or an index does for the
+         * others): a header claiming more than the file holds must not
+         * size an allocation. */
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+            tm_error_errno(err, "cannot stat the file of a frame");
+            return -1;
+        }
+        uint64_t have = (uint64_t)st.st_size > off + TM_FRAME_HDR_SIZE
+                            ? (uint64_t)st.st_size - off - TM_FRAME_HDR_SIZE
+                            : 0;
+        if (have < h->clen) {
+            snprintf(why, whylen,
+                     "frame payload cut short by the end of the file (%llu of %u bytes)",
+                     (unsigned long long)have, h->clen);
             return 1;
         }
     }

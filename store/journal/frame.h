@@ -51,8 +51,9 @@ int tm_frame_compress(const unsigned char *raw, size_t raw_len, tm_buf *out, tm_
 
 /* Reads the frame at off: header (compared with *expect when given),
  * payload, payload CRC, LZ4 decode into raw (exactly raw_len bytes). io is a
- * reusable read buffer. Returns 0, 1 when the frame is damaged (why says
- * how), -1 on an I/O error (err). */
+ * reusable read buffer. Without expect, a payload longer than the rest of
+ * the file is damage found before anything is allocated for it. Returns 0,
+ * 1 when the frame is damaged (why says how), -1 on an I/O error (err). */
 int tm_frame_read(int fd, uint64_t off, const tm_frame_hdr *expect, tm_frame_hdr *h, tm_buf *io,
                   tm_buf *raw, char *why, size_t whylen, tm_error *err);
 

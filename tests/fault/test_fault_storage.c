@@ -44,31 +44,15 @@ typedef struct fault_run {
 static void run_with_fault(PGconn *c, const char *j, const char *ci, const fault_kind *k, long nth,
                            fault_run *out)
 {
-    char dir[PATH_MAX + 16], real[PATH_MAX], parent[PATH_MAX];
-    snprintf(parent, sizeof parent, "%s", j);
-    *strrchr(parent, '/') = '\0';
-    ck_assert(realpath(parent, real) != NULL);
-    snprintf(dir, sizeof dir, "%s/journal", real);
-    char e_dir[PATH_MAX + 32], e_log[PATH_MAX + 32], e_op[64], e_nth[64], e_err[64], asan[512];
-    snprintf(e_dir, sizeof e_dir, "TM_FAULT_DIR=%s", dir);
-    snprintf(e_log, sizeof e_log, "TM_FAULT_LOG=%s/faultfs.log", real);
-    snprintf(e_op, sizeof e_op, "TM_FAULT_OP=%s", k->op);
-    snprintf(e_nth, sizeof e_nth, "TM_FAULT_NTH=%ld", nth);
-    snprintf(e_err, sizeof e_err, "TM_FAULT_ERR=%s", k->err);
-    const char *a = getenv("ASAN_OPTIONS");
-    /* the shim comes before the sanitizer's runtime */
-    snprintf(asan, sizeof asan, "ASAN_OPTIONS=%s%sverify_asan_link_order=0", a ? a : "",
-             a ? ":" : "");
-    const char *env[] = {"LD_PRELOAD=" TM_FAULTFS, e_dir, e_log, e_op, e_nth, e_err, asan, NULL};
-    char shimlog[PATH_MAX + 16], caplog[PATH_MAX + 16];
-    snprintf(shimlog, sizeof shimlog, "%s/faultfs.log", real);
+    tmf_shim shim;
+    tmf_shim_env(&shim, j, k->op, k->err, nth);
+    char caplog[PATH_MAX + 16];
     snprintf(caplog, sizeof caplog, "%s.log", j);
-    unlink(shimlog);
     unlink(caplog);
 
     char *lsn = tmc_current_lsn(c);
     const char *extra[] = {"--endpos", lsn, NULL};
-    pid_t pid = tmf_spawn(j, ci, env, extra);
+    pid_t pid = tmf_spawn(j, ci, shim.env, extra);
     out->status = tmc_wait_exit(pid, 120000);
     if (out->status == -1) {
         kill(pid, SIGKILL);
@@ -78,7 +62,7 @@ static void run_with_fault(PGconn *c, const char *j, const char *ci, const fault
     }
     free(lsn);
     snprintf(out->log, sizeof out->log, "%s", tmc_log(j));
-    if (tm_read_small_file(shimlog, out->shimlog, sizeof out->shimlog) < 0)
+    if (tm_read_small_file(shim.log, out->shimlog, sizeof out->shimlog) < 0)
         out->shimlog[0] = '\0';
     out->injected = strstr(out->shimlog, "injected ") != NULL;
     const char *calls = strstr(out->shimlog, "calls ");

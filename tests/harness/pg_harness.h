@@ -70,6 +70,29 @@ int tm_pg_start(tm_pg *pg, const char *extra_conf, char *err, size_t errlen);
  * Idempotent; does nothing in a process other than the one that started it. */
 void tm_pg_stop(tm_pg *pg);
 
+/* A base backup of pg's data directory into dest (which must not exist),
+ * with the low-level backup API (pg_backup_start/stop; pg_start_backup/
+ * pg_stop_backup on 14) and a file copy, since the npm builds have no
+ * pg_basebackup. pg_wal is left empty: recovery takes the WAL from an
+ * archive (the stop waits until it is archived) or from the primary.
+ * Owned by the server's OS user. Returns 0 or -1 with err. */
+int tm_pg_base_backup(const tm_pg *pg, const char *dest, char *err, size_t errlen);
+
+/* Starts a hot standby of primary in a new cluster: a base backup, then
+ * standby.signal and primary_conninfo (primary's socket), streaming through
+ * the physical slot `slot` that it creates on primary first (if missing) to
+ * hold the WAL. extra_conf as for tm_pg_start (hot_standby_feedback = on).
+ * Stop it with tm_pg_stop; the slot stays on primary. */
+int tm_pg_start_standby(tm_pg *standby, const tm_pg *primary, const char *slot,
+                        const char *extra_conf, char *err, size_t errlen);
+
+/* Waits until standby has replayed what primary has written up to now. */
+int tm_pg_wait_replay(const tm_pg *standby, const tm_pg *primary, int timeout_ms, char *err,
+                      size_t errlen);
+
+/* Promotes a standby (pg_ctl promote, waiting until it is done). */
+int tm_pg_promote(tm_pg *pg, char *err, size_t errlen);
+
 /* Stops the server with mode "fast" or "immediate" (a crash) and starts it
  * again on the same port and data. Returns 0 or -1 with err. */
 int tm_pg_restart(tm_pg *pg, const char *mode, char *err, size_t errlen);

@@ -93,9 +93,14 @@ const char *tmc_log(const char *journal)
     static char buf[65536];
     char path[4096];
     snprintf(path, sizeof path, "%s.log", journal);
-    long n = tm_read_small_file(path, buf, sizeof buf);
-    if (n < 0)
-        buf[0] = '\0';
+    /* the last 64 kB: what a long run said last */
+    int fd = open(path, O_RDONLY);
+    off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+    off_t from = size > (off_t)sizeof buf - 1 ? size - (off_t)sizeof buf + 1 : 0;
+    ssize_t n = size >= 0 ? pread(fd, buf, sizeof buf - 1, from) : -1;
+    buf[n > 0 ? n : 0] = '\0';
+    if (fd >= 0)
+        close(fd);
     return buf;
 }
 

@@ -3,6 +3,7 @@
 
 #include <check.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -130,6 +131,13 @@ static void quiet(void *arg, const char *message)
     (void)message; /* "terminating connection due to immediate shutdown" is expected */
 }
 
+static int pause_max_us = 2000;
+
+void tmf_workload_pace(int max_pause_us)
+{
+    pause_max_us = max_pause_us;
+}
+
 static void __attribute__((noreturn)) workload_main(int ctl, const char *conninfo, uint64_t seed)
 {
     PGconn *c = NULL;
@@ -167,7 +175,7 @@ static void __attribute__((noreturn)) workload_main(int ctl, const char *conninf
             c = NULL;
             continue;
         }
-        usleep((useconds_t)tmt_below(&rng, 2000));
+        usleep((useconds_t)tmt_below(&rng, (uint64_t)pause_max_us));
     }
 }
 
@@ -505,6 +513,29 @@ void tmf_oracle(PGconn *c, const char *journal, const char *kind, tmf_audit *a)
     tm_tidemark(&r, &o, "verify", "--journal", journal, NULL);
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
+}
+
+void tmf_shim_env(tmf_shim *s, const char *journal, const char *op, const char *err, long nth)
+{
+    char real[PATH_MAX], *parent = strdup(journal);
+    *strrchr(parent, '/') = '\0';
+    ck_assert_msg(realpath(parent, real) != NULL, "%s", parent);
+    free(parent);
+    snprintf(s->log, sizeof s->log, "%s/faultfs.log", real);
+    unlink(s->log);
+    const char *a = getenv("ASAN_OPTIONS");
+    snprintf(s->v[0], sizeof s->v[0], "TM_FAULT_DIR=%s/journal", real);
+    snprintf(s->v[1], sizeof s->v[1], "TM_FAULT_LOG=%s", s->log);
+    snprintf(s->v[2], sizeof s->v[2], "TM_FAULT_OP=%s", op);
+    snprintf(s->v[3], sizeof s->v[3], "TM_FAULT_ERR=%s", err);
+    snprintf(s->v[4], sizeof s->v[4], "TM_FAULT_NTH=%ld", nth);
+    /* the shim comes before the sanitizer's runtime */
+    snprintf(s->v[5], sizeof s->v[5], "ASAN_OPTIONS=%s%sverify_asan_link_order=0", a ? a : "",
+             a ? ":" : "");
+    s->env[0] = "LD_PRELOAD=" TM_FAULTFS;
+    for (int i = 0; i < 6; i++)
+        s->env[1 + i] = s->v[i];
+    s->env[7] = NULL;
 }
 
 uint64_t tmf_slot_confirmed(PGconn *c, const char *slot)

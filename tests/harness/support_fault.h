@@ -44,7 +44,7 @@ int tmf_tx(PGconn *c, tmt_rng *rng, int64_t *next_id);
 void tmf_commit(PGconn *c, int n, tmt_rng *rng);
 
 /* A workload in a child process: transactions back to back (a random
- * pause of up to 2 ms between them), reconnecting (every 100 ms) while the
+ * pause of up to 2 ms between them, tmf_workload_pace), reconnecting (every 100 ms) while the
  * server is away. */
 typedef struct tmf_workload {
     pid_t pid;
@@ -52,6 +52,9 @@ typedef struct tmf_workload {
 } tmf_workload;
 
 void tmf_workload_start(tmf_workload *w, const char *conninfo, uint64_t seed);
+/* The longest pause between two transactions of workloads started from
+ * now on (default 2000 us). */
+void tmf_workload_pace(int max_pause_us);
 /* Returns once no transaction of the workload is open (it waits then). */
 void tmf_workload_pause(tmf_workload *w);
 void tmf_workload_resume(tmf_workload *w);
@@ -106,6 +109,17 @@ void tmf_check_caught_up(PGconn *c, const char *journal, pid_t pid, const char *
  * the audit (asserted clean, with kind in the message), replay of events
  * at the current LSN equal to the live table, tidemark verify clean. */
 void tmf_oracle(PGconn *c, const char *journal, const char *kind, tmf_audit *a);
+
+/* The environment that loads the faultfs shim (tests/harness/faultfs)
+ * into a capture of journal, failing call nth (0: none, counting only) of
+ * op (write, fsync, rename, truncate, create) with err (EIO, ENOSPC,
+ * short); the shim's log is the file log (removed here), next to journal. */
+typedef struct tmf_shim {
+    char v[6][4300];
+    const char *env[8]; /* for tmf_spawn */
+    char log[4200];
+} tmf_shim;
+void tmf_shim_env(tmf_shim *s, const char *journal, const char *op, const char *err, long nth);
 
 /* The slot's confirmed_flush_lsn (0 when there is no slot) and the
  * journal's durable mark (its confirmed LSN; 0 when there is none). */

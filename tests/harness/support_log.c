@@ -97,6 +97,13 @@ void tlj_relation(tlj *j, uint32_t oid, uint32_t version, const char *schema, co
     size_t n = 0;
     uint32_t pk = 0;
     bool any_key = false;
+    /* ":uniq" and ":fk" columns: a single-column unique key, and a foreign
+     * key to public.users (id), in the catalog detail. */
+    Tidemark__UniqueKey uks[8], *puks[8];
+    Tidemark__ForeignKey fks[8], *pfks[8];
+    char *ucols[8], *fcols[8];
+    char *refcol = (char *)"id";
+    size_t nu = 0, nf = 0;
     for (char *save = NULL, *item = strtok_r(copy, ",", &save); item;
          item = strtok_r(NULL, ",", &save)) {
         ck_assert(n < 32);
@@ -122,6 +129,28 @@ void tlj_relation(tlj *j, uint32_t oid, uint32_t version, const char *schema, co
         } else if (flag && !strcmp(flag, "key")) {
             c->replica_key = 1;
             any_key = true;
+        } else if (flag && !strcmp(flag, "uniq")) {
+            ck_assert(nu < 8);
+            tidemark__unique_key__init(&uks[nu]);
+            uks[nu].name = item;
+            ucols[nu] = item;
+            uks[nu].columns = &ucols[nu];
+            uks[nu].n_columns = 1;
+            puks[nu] = &uks[nu];
+            nu++;
+        } else if (flag && !strcmp(flag, "fk")) {
+            ck_assert(nf < 8);
+            tidemark__foreign_key__init(&fks[nf]);
+            fks[nf].name = item;
+            fcols[nf] = item;
+            fks[nf].columns = &fcols[nf];
+            fks[nf].n_columns = 1;
+            fks[nf].ref_namespace = (char *)"public";
+            fks[nf].ref_name = (char *)"users";
+            fks[nf].ref_columns = &refcol;
+            fks[nf].n_ref_columns = 1;
+            pfks[nf] = &fks[nf];
+            nf++;
         }
         pcols[n] = c;
         n++;
@@ -137,6 +166,13 @@ void tlj_relation(tlj *j, uint32_t oid, uint32_t version, const char *schema, co
     rel.n_columns = n;
     rel.columns = pcols;
     rel.lsn = j->lsn;
+    if (nu || nf) {
+        rel.has_catalog_detail = rel.catalog_detail = 1;
+        rel.unique_keys = puks;
+        rel.n_unique_keys = nu;
+        rel.foreign_keys = pfks;
+        rel.n_foreign_keys = nf;
+    }
     Tidemark__Record rec = TIDEMARK__RECORD__INIT;
     rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
     rec.relation = &rel;

@@ -39,7 +39,8 @@ void tlj_destroy(tlj *j);
 /* A Relation: spec is "name:type[:pk|:key][,...]" with type one of int4,
  * int8, text, jsonb, json, bool, uuid, timestamptz, numeric, bpchar;
  * ":pk" marks primary key columns (in order), ":key" replica identity key
- * columns without a primary key. */
+ * columns without a primary key, ":uniq" a single-column unique key, ":fk"
+ * a single-column foreign key to public.users (id). */
 void tlj_relation(tlj *j, uint32_t oid, uint32_t version, const char *schema, const char *name,
                   const char *spec);
 

@@ -27,9 +27,7 @@ static const char *const pg_env[] = {"PGDATA",    "PGPORT",        "PGHOST",
                                      "PGOPTIONS", "PGUSER",        "PGDATABASE",
                                      "PGSERVICE", "PGSERVICEFILE", NULL};
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void tm_pg_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -132,11 +130,11 @@ static int find_debian(char *out, size_t len, char *err, size_t errlen)
         }
     }
     tm_run_result_free(&r);
-    set_err(err, errlen,
-            "no PostgreSQL " TM_PG_DEFAULT_MAJOR
-            " server found (looked in %s and pg_config --bindir); "
-            "run scripts/install-deps.sh or set TM_PG_BINDIR",
-            debian);
+    tm_pg_set_err(err, errlen,
+                  "no PostgreSQL " TM_PG_DEFAULT_MAJOR
+                  " server found (looked in %s and pg_config --bindir); "
+                  "run scripts/install-deps.sh or set TM_PG_BINDIR",
+                  debian);
     return -1;
 }
 
@@ -148,7 +146,7 @@ static int find_bindir(char *out, size_t len, char *err, size_t errlen)
     const char *env = getenv("TM_PG_BINDIR");
     if (env && *env) {
         if (!is_major(env, major)) {
-            set_err(err, errlen, "TM_PG_BINDIR=%s holds no PostgreSQL %s server", env, major);
+            tm_pg_set_err(err, errlen, "TM_PG_BINDIR=%s holds no PostgreSQL %s server", env, major);
             return -1;
         }
         snprintf(out, len, "%s", env);
@@ -160,10 +158,10 @@ static int find_bindir(char *out, size_t len, char *err, size_t errlen)
         int n = snprintf(out, len, "%s/%s/bin", cache, major);
         if (n > 0 && (size_t)n < len && is_major(out, major))
             return 0;
-        set_err(err, errlen,
-                "no PostgreSQL %s server in %s (TM_PG_MAJOR=%s); run scripts/pg-builds.sh %s "
-                "or set TM_PG_BINDIR",
-                major, out, major, major);
+        tm_pg_set_err(err, errlen,
+                      "no PostgreSQL %s server in %s (TM_PG_MAJOR=%s); run scripts/pg-builds.sh %s "
+                      "or set TM_PG_BINDIR",
+                      major, out, major, major);
         return -1;
     }
     return find_debian(out, len, err, errlen);
@@ -186,8 +184,7 @@ static int free_port(void)
 }
 
 /* Runs a PostgreSQL program as the cluster's OS user; output goes to err on failure. */
-static int run_pg(const tm_pg *pg, const char *const *argv, int timeout_ms, char *err,
-                  size_t errlen)
+int tm_pg_run(const tm_pg *pg, const char *const *argv, int timeout_ms, char *err, size_t errlen)
 {
     tm_run_opts o = {.env = pg_env, .timeout_ms = timeout_ms, .cwd = pg->dir};
     if (pg->run_as[0])
@@ -195,8 +192,8 @@ static int run_pg(const tm_pg *pg, const char *const *argv, int timeout_ms, char
     tm_run_result r;
     int rc = tm_runv(argv, &o, &r);
     if (rc != 0 && err)
-        set_err(err, errlen, "%s failed (status %d%s): %s%s", argv[0], rc,
-                r.timed_out ? ", timed out" : "", r.err, r.out);
+        tm_pg_set_err(err, errlen, "%s failed (status %d%s): %s%s", argv[0], rc,
+                      r.timed_out ? ", timed out" : "", r.err, r.out);
     tm_run_result_free(&r);
     return rc == 0 ? 0 : -1;
 }
@@ -216,7 +213,7 @@ static void conf_quote(char *out, size_t len, const char *s)
 }
 
 /* Writes (or appends) text to path, owned by `user` when that is set. */
-static int write_file(const char *path, const char *text, int append, const char *user)
+int tm_pg_write_file(const char *path, const char *text, int append, const char *user)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
     if (fd < 0)
@@ -268,7 +265,7 @@ static int write_conf(const tm_pg *pg, const char *extra_conf)
              "%s\n",
              pg->port, sock, extra_conf ? extra_conf : "");
     snprintf(path, sizeof path, "%s/tidemark.conf", pg->datadir);
-    int rc = write_file(path, text, 0, pg->run_as);
+    int rc = tm_pg_write_file(path, text, 0, pg->run_as);
     free(text);
     return rc;
 }
@@ -279,7 +276,7 @@ static int pg_ctl(const tm_pg *pg, const char *action, const char *mode, char *e
     snprintf(prog, sizeof prog, "%s/pg_ctl", pg->bindir);
     const char *argv[] = {prog, action, "-D", pg->datadir,        "-l", pg->logfile,
                           "-w", "-t",   "60", mode ? "-m" : NULL, mode, NULL};
-    return run_pg(pg, argv, 90000, err, errlen);
+    return tm_pg_run(pg, argv, 90000, err, errlen);
 }
 
 static long file_size(const char *path)
@@ -316,11 +313,13 @@ static int start_server(tm_pg *pg, const char *extra_conf, char *err, size_t err
     for (int attempt = 1;; attempt++) {
         pg->port = free_port();
         if (pg->port <= 0) {
-            set_err(err, errlen, "cannot find a free TCP port on 127.0.0.1: %s", strerror(errno));
+            tm_pg_set_err(err, errlen, "cannot find a free TCP port on 127.0.0.1: %s",
+                          strerror(errno));
             return -1;
         }
         if (write_conf(pg, extra_conf) < 0) {
-            set_err(err, errlen, "cannot write %s/tidemark.conf: %s", pg->datadir, strerror(errno));
+            tm_pg_set_err(err, errlen, "cannot write %s/tidemark.conf: %s", pg->datadir,
+                          strerror(errno));
             return -1;
         }
         long log_offset = file_size(pg->logfile);
@@ -335,8 +334,8 @@ static int start_server(tm_pg *pg, const char *extra_conf, char *err, size_t err
     pg->postmaster_pid = tm_pg_read_postmaster_pid(pg->datadir);
     fill_conninfo(pg);
     if (PQping(pg->conninfo) != PQPING_OK) {
-        set_err(err, errlen, "the server started but does not accept connections at %s",
-                pg->conninfo);
+        tm_pg_set_err(err, errlen, "the server started but does not accept connections at %s",
+                      pg->conninfo);
         return -1;
     }
     return 0;
@@ -348,11 +347,11 @@ static int init_cluster(tm_pg *pg, char *err, size_t errlen)
     snprintf(prog, sizeof prog, "%s/initdb", pg->bindir);
     const char *argv[] = {prog,          "-D", pg->datadir, "-U",        "postgres", "--auth=trust",
                           "--no-locale", "-E", "UTF8",      "--no-sync", NULL};
-    if (run_pg(pg, argv, 120000, err, errlen) < 0)
+    if (tm_pg_run(pg, argv, 120000, err, errlen) < 0)
         return -1;
     snprintf(path, sizeof path, "%s/postgresql.conf", pg->datadir);
-    if (write_file(path, "\ninclude 'tidemark.conf'\n", 1, pg->run_as) < 0) {
-        set_err(err, errlen, "cannot append to %s: %s", path, strerror(errno));
+    if (tm_pg_write_file(path, "\ninclude 'tidemark.conf'\n", 1, pg->run_as) < 0) {
+        tm_pg_set_err(err, errlen, "cannot append to %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -364,8 +363,8 @@ static int make_dir(tm_pg *pg, char *err, size_t errlen)
     const char *base = tm_pg_tmp_base();
     int n = snprintf(pg->dir, sizeof pg->dir, "%s/" TM_PG_DIR_PREFIX "XXXXXX", base);
     if (n < 0 || (size_t)n >= sizeof pg->dir - sizeof "/postgres.log" || !mkdtemp(pg->dir)) {
-        set_err(err, errlen, "cannot create a temp dir under %s: %s", base,
-                n < 0 || (size_t)n >= sizeof pg->dir ? "path too long" : strerror(errno));
+        tm_pg_set_err(err, errlen, "cannot create a temp dir under %s: %s", base,
+                      n < 0 || (size_t)n >= sizeof pg->dir ? "path too long" : strerror(errno));
         pg->dir[0] = '\0';
         return -1;
     }
@@ -377,22 +376,29 @@ static int make_dir(tm_pg *pg, char *err, size_t errlen)
     char owner[PATH_MAX], text[64];
     snprintf(owner, sizeof owner, "%s/%s", pg->dir, TM_PG_OWNER_FILE);
     snprintf(text, sizeof text, "%ld %llu\n", (long)pg->owner, tm_pid_starttime(pg->owner));
-    if (write_file(owner, text, 0, NULL) < 0) { /* stays ours: the server never needs it */
-        set_err(err, errlen, "cannot write %s: %s", owner, strerror(errno));
+    if (tm_pg_write_file(owner, text, 0, NULL) < 0) { /* stays ours: the server never needs it */
+        tm_pg_set_err(err, errlen, "cannot write %s: %s", owner, strerror(errno));
         return -1;
     }
     if (pg->run_as[0]) {
         struct passwd *pw = getpwnam(pg->run_as);
         if (!pw || chown(pg->dir, pw->pw_uid, pw->pw_gid) < 0) {
-            set_err(err, errlen, "cannot hand %s to the %s user: %s", pg->dir, pg->run_as,
-                    pw ? strerror(errno) : "no such user");
+            tm_pg_set_err(err, errlen, "cannot hand %s to the %s user: %s", pg->dir, pg->run_as,
+                          pw ? strerror(errno) : "no such user");
             return -1;
         }
     }
     return 0;
 }
 
-int tm_pg_start(tm_pg *pg, const char *extra_conf, char *err, size_t errlen)
+static int fill_initdb(tm_pg *pg, void *ctx, char *err, size_t errlen)
+{
+    (void)ctx;
+    return init_cluster(pg, err, errlen);
+}
+
+int tm_pg_create(tm_pg *pg, const char *extra_conf, tm_pg_fill_fn fill, void *ctx, char *err,
+                 size_t errlen)
 {
     memset(pg, 0, sizeof *pg);
     pg->guard_fd = -1;
@@ -404,15 +410,15 @@ int tm_pg_start(tm_pg *pg, const char *extra_conf, char *err, size_t errlen)
     if (geteuid() == 0) {
         /* PostgreSQL refuses to run as root. */
         if (!getpwnam("postgres")) {
-            set_err(err, errlen,
-                    "running as root needs a 'postgres' OS user to run the server "
-                    "(install postgresql-" TM_PG_DEFAULT_MAJOR ")");
+            tm_pg_set_err(err, errlen,
+                          "running as root needs a 'postgres' OS user to run the server "
+                          "(install postgresql-" TM_PG_DEFAULT_MAJOR ")");
             return -1;
         }
         snprintf(pg->run_as, sizeof pg->run_as, "postgres");
     }
     if (make_dir(pg, err, errlen) < 0 || tm_pg_guard_start(pg, err, errlen) < 0 ||
-        init_cluster(pg, err, errlen) < 0 || start_server(pg, extra_conf, err, errlen) < 0) {
+        fill(pg, ctx, err, errlen) < 0 || start_server(pg, extra_conf, err, errlen) < 0) {
         if (pg->dir[0])
             tm_pg_destroy_dir(pg->dir, pg->datadir);
         tm_pg_guard_release(pg);
@@ -421,6 +427,20 @@ int tm_pg_start(tm_pg *pg, const char *extra_conf, char *err, size_t errlen)
     }
     pg->running = 1;
     return 0;
+}
+
+int tm_pg_start(tm_pg *pg, const char *extra_conf, char *err, size_t errlen)
+{
+    return tm_pg_create(pg, extra_conf, fill_initdb, NULL, err, errlen);
+}
+
+int tm_pg_promote(tm_pg *pg, char *err, size_t errlen)
+{
+    if (!pg->running || pg->owner != getpid()) {
+        tm_pg_set_err(err, errlen, "tm_pg_promote: the cluster is not running in this process");
+        return -1;
+    }
+    return pg_ctl(pg, "promote", NULL, err, errlen);
 }
 
 void tm_pg_stop(tm_pg *pg)
@@ -438,7 +458,7 @@ void tm_pg_stop(tm_pg *pg)
 int tm_pg_restart(tm_pg *pg, const char *mode, char *err, size_t errlen)
 {
     if (!pg->running || pg->owner != getpid()) {
-        set_err(err, errlen, "tm_pg_restart: the cluster is not running in this process");
+        tm_pg_set_err(err, errlen, "tm_pg_restart: the cluster is not running in this process");
         return -1;
     }
     if (pg_ctl(pg, "stop", mode, err, errlen) < 0)
@@ -446,7 +466,7 @@ int tm_pg_restart(tm_pg *pg, const char *mode, char *err, size_t errlen)
     long log_offset = file_size(pg->logfile);
     if (pg_ctl(pg, "start", NULL, err, errlen) < 0) {
         if (port_was_taken(pg, log_offset))
-            set_err(err, errlen, "port %d was taken while the server was down", pg->port);
+            tm_pg_set_err(err, errlen, "port %d was taken while the server was down", pg->port);
         pg->running = 0;
         return -1;
     }

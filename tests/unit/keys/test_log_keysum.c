@@ -17,6 +17,7 @@
 
 #define USERS 16401
 #define PREFS 16402
+#define SETTINGS 16403
 
 START_TEST(canonical_forms)
 {
@@ -184,6 +185,12 @@ static void workload(tlj *j, tmt_rng *r, int first_xid, int ntx)
             default:
                 tlj_delete(j, PREFS, 1, 'K', 3, (const char *[]){id, keys[tmt_below(r, 3)], NULL});
             }
+            /* settings(id pk, user_id fk, token unique): found by user_id
+             * and token through their own summary entries */
+            char sid[16], tok[32];
+            snprintf(sid, sizeof sid, "%d", t * 10 + k);
+            snprintf(tok, sizeof tok, "t%ld-%d", u, t % 3);
+            tlj_insert(j, SETTINGS, 1, 3, (const char *[]){sid, id, tok});
         }
         if (tmt_below(r, 10) == 0)
             tlj_message(j, "tidemark", "{\"who\":\"x\"}");
@@ -197,6 +204,8 @@ static void build(tlj *j)
     tlj_open2(j, 0, 16 * 1024, NULL);
     tlj_relation(j, USERS, 1, "public", "users", "id:int8:pk,email:text");
     tlj_relation(j, PREFS, 1, "public", "prefs", "user_id:int4:pk,key:text:pk,value:jsonb");
+    tlj_relation(j, SETTINGS, 1, "public", "settings",
+                 "id:int8:pk,user_id:int4:fk,token:text:uniq");
     tmt_rng r = {11};
     workload(j, &r, 1000, 600);
     tlj_close(j);
@@ -257,6 +266,8 @@ static const char *const queries[][7] = {
     {"--where", "user_id = 3", "--column", "value"},
     {"--where", "key = 'ai'", "--table", "prefs"}, /* not the leading column: table level */
     {"--where", "user_id = +03 AND key = 'ai' AND value->>'v' IS NOT NULL"},
+    {"--table", "settings", "--where", "user_id = 7"},    /* a foreign-key column */
+    {"--table", "settings", "--where", "token = 't9-1'"}, /* a unique column */
 };
 
 START_TEST(lookups_read_only_what_they_need)
