@@ -304,7 +304,10 @@ static int write_body(ck_writer *w, const tm_state *s, tm_error *err)
         }
         if (put_stats(w, t, err) != 0)
             return -1;
-        nrec += 1 + t->nrows;
+        /* Rows of a table not captured then are not known: it goes in
+         * without them, so that a replay from here refuses it too. */
+        if (t->captured)
+            nrec += 1 + t->nrows;
     }
     Tidemark__TxBegin b = TIDEMARK__TX_BEGIN__INIT;
     b.has_commit_lsn = b.has_end_lsn = b.has_commit_time = b.has_n_records = b.has_snapshot = 1;
@@ -323,7 +326,8 @@ static int write_body(ck_writer *w, const tm_state *s, tm_error *err)
     if (rc)
         tm_error_setc(err, TM_ERR_NOMEM, "out of memory writing a checkpoint");
     for (size_t i = 0; i < nt && rc == 0; i++)
-        rc = put_rows(w, tm_state_table(s, i), kinds, lens, err);
+        if (tm_state_table(s, i)->captured)
+            rc = put_rows(w, tm_state_table(s, i), kinds, lens, err);
     free(kinds);
     free(lens);
     if (rc == 0)
