@@ -17,6 +17,7 @@
 #include "store/common/log.h"
 #include "store/common/lsn.h"
 #include "store/common/secret.h"
+#include "store/common/tm_time.h"
 
 volatile int tm_capture_stop_requested;
 
@@ -44,6 +45,7 @@ enum {
     OPT_METRICS_LISTEN,
     OPT_CHECKPOINT_EVERY,
     OPT_MAINT_MEMORY,
+    OPT_RETENTION,
     OPT_QUIET,
     OPT_VERBOSE,
 };
@@ -74,7 +76,8 @@ static const tm_option options[] = {
      .kind = TM_OPT_TEXT,
      .value = "SCHEMA.NAME",
      .help = "a table to capture (repeatable; required on first run unless the publication "
-             "exists)"},
+             "exists; on a later run, a table the publication lacks is added to it and joins "
+             "the capture set with a snapshot of its own)"},
     {.id = OPT_SLOT,
      .name = "slot",
      .kind = TM_OPT_TEXT,
@@ -159,6 +162,10 @@ static const tm_option options[] = {
              "needs more fails, is logged and is tried again later",
      .min = 64,
      .max = 1 << 24},
+    TM_OPTION_TEXT(OPT_RETENTION, "retention", "DURATION",
+                   "keep DURATION of history (30d, 12h, 2w): the background maintenance prunes "
+                   "what is older, keeping a checkpoint as the journal's new start (see tidemark "
+                   "prune; default: keep everything)"),
     {.id = OPT_QUIET,
      .name = "quiet",
      .letter = 'q',
@@ -188,7 +195,9 @@ const tm_command tm_cmd_capture = {
     .description = "Consumes a pgoutput logical replication slot into the journal in DIR. The "
                    "first run (empty or absent DIR) creates the publication and slot and copies "
                    "a base snapshot of the tables; later runs resume where the journal ends. "
-                   "Stops cleanly on SIGINT/SIGTERM.",
+                   "A table added to the publication (ALTER PUBLICATION ... ADD TABLE, or a new "
+                   "--table) gets a snapshot of its own, its capture start; a table removed "
+                   "from it is recorded as such. Stops cleanly on SIGINT/SIGTERM.",
     .options = options,
     .notes = "Exactly once: before a position is confirmed to the server it is recorded, after "
              "the fsync of the journal, in DIR/confirmed.mark. At every start whatever lies "
@@ -273,6 +282,9 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
         break;
     case OPT_MAINT_MEMORY:
         o->maint_memory = p->num << 20;
+        break;
+    case OPT_RETENTION:
+        o->retention = p->arg;
         break;
     default:
         break;
@@ -365,7 +377,17 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
     while ((id = tm_cli_next(&p)) > 0)
         take_option(o, &p, id);
     *status = p.status;
-    return id == TM_CLI_EXIT ? -1 : 0;
+    if (id == TM_CLI_EXIT)
+        return -1;
+    /* --retention is carried out by the maintenance runs: checked here. */
+    int64_t us;
+    tm_error err;
+    if (o->retention && tm_duration_parse(o->retention, &us, &err) != 0)
+        *status = tm_usage_error("capture", "--retention: %s", err.msg);
+    else if (o->retention && !o->checkpoint_every)
+        *status = tm_usage_error("capture", "--retention needs the background maintenance: "
+                                            "--checkpoint-every must not be 0");
+    return *status ? -1 : 0;
 }
 
 /* Slot names allow lower case letters, digits and underscores only. */
@@ -412,10 +434,6 @@ static int read_journal(run *r)
                               "%s holds no journal yet: name the tables to capture with --table "
                               "SCHEMA.NAME",
                               r->o.journal);
-    if (!r->fresh && r->o.n_tables > 0)
-        tm_log_info("note: the journal exists; --table is ignored (the publication \"%s\" "
-                    "decides what is captured)",
-                    r->meta.publication);
     r->initialised = !r->fresh;
     return 0;
 }
@@ -498,6 +516,15 @@ static int check_resume(run *r)
         tm_capture_check_slot(r->sql, r->o.journal, &r->meta, r->w, &r->err) != 0)
         return -1;
     tm_oidlist tables = {0};
+    /* A --table the publication lacks joins the capture set: added here,
+     * snapshotted by the stream. Tables are never removed this way. */
+    if (r->o.n_tables > 0 &&
+        (tm_capture_resolve_tables(&r->o, r->sql, &tables, &r->err) != 0 ||
+         tm_publication_add(r->sql, r->o.publication, &tables, &r->err) != 0)) {
+        tm_oidlist_free(&tables);
+        return -1;
+    }
+    tm_oidlist_free(&tables);
     if (tm_publication_ensure(r->sql, r->o.publication, &tables, &r->err) != 0)
         return -1;
     int ri = tm_replica_identity_check(r->sql, &tables, r->o.set_replica_identity_full, &r->err);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "replay/engine/checkpoint.h"
+#include "replay/engine/prune.h"
 #include "replay/engine/runner.h"
 #include "replay/keys/keyscan.h"
 #include "replay/keys/rowcount.h"
@@ -18,6 +19,7 @@
 #include "store/common/fsutil.h"
 #include "store/common/log.h"
 #include "store/common/lsn.h"
+#include "store/common/tm_time.h"
 #include "store/journal/journal.h"
 
 #define DEFAULT_EVERY 250000
@@ -26,10 +28,11 @@ typedef struct ck_run {
     const char *journal;
     uint64_t every, since; /* changes applied between checkpoints; applied at the last one */
     uint64_t written, kept, last_lsn;
+    int64_t retention; /* us; 0: no pruning */
     bool gap_noted, started;
 } ck_run;
 
-enum { OPT_JOURNAL = 1, OPT_EVERY, OPT_QUIET, OPT_VERBOSE };
+enum { OPT_JOURNAL = 1, OPT_EVERY, OPT_RETENTION, OPT_QUIET, OPT_VERBOSE };
 
 static const tm_option options[] = {
     TM_OPTION_JOURNAL(OPT_JOURNAL),
@@ -42,6 +45,9 @@ static const tm_option options[] = {
      .min = 1,
      .max = UINT64_MAX,
      .expect = "needs a positive count"},
+    TM_OPTION_TEXT(OPT_RETENTION, "retention", "DURATION",
+                   "then prune the history older than DURATION (as tidemark prune --older-than; "
+                   "capture --retention passes it on)"),
     TM_OPTION_QUIET(OPT_QUIET, "only warnings and errors (not the summary line)"),
     TM_OPTION_VERBOSE(OPT_VERBOSE, "a line per checkpoint written"),
     {0},
@@ -127,6 +133,13 @@ static int parse_args(int argc, char **argv, ck_run *c, int *status)
             c->journal = p.arg;
         else if (id == OPT_EVERY)
             c->every = p.num;
+        else if (id == OPT_RETENTION) {
+            tm_error err;
+            if (tm_duration_parse(p.arg, &c->retention, &err) != 0) {
+                *status = tm_usage_error("checkpoint", "--retention: %s", err.msg);
+                return -1;
+            }
+        }
     }
     *status = p.status;
     return id == TM_CLI_EXIT ? -1 : 0;
@@ -216,6 +229,13 @@ static int cmd_checkpoint(int argc, char **argv)
         goto fail;
     }
     tm_rowcount_free(counts);
+    /* Retention last: the checkpoint just written may be the new horizon. */
+    tm_prune_report pr;
+    if (c.retention && tm_prune(c.journal, tm_time_now() - c.retention, false, &pr, &err) != 0)
+        goto fail;
+    if (c.retention && pr.moved)
+        tm_log_info("pruned: %" PRIu64 " segments, %" PRIu64 " checkpoints, %" PRIu64 " bytes",
+                    pr.segments, pr.checkpoints, pr.bytes);
     rc = 0;
     goto out;
 fail:

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "replay/out/out.h"
@@ -40,6 +41,7 @@ enum {
     OPT_REPORT,
     OPT_USER,
     OPT_REASON,
+    OPT_VERBOSE,
 };
 
 static const char *const conflict_modes[] = {"abort", "skip", "overwrite", NULL};
@@ -100,6 +102,7 @@ static const tm_option options[] = {
     TM_OPTION_TEXT(OPT_USER, "user", "NAME",
                    "who undoes: goes into the undo's own context message, which log shows"),
     TM_OPTION_TEXT(OPT_REASON, "reason", "TEXT", "why: goes into that message too"),
+    TM_OPTION_VERBOSE(OPT_VERBOSE, "say where the time went"),
     {0},
 };
 
@@ -501,7 +504,7 @@ static int write_script(const opts *o, const tm_undo_plan *p, const tm_undo_entr
     if (!o->output) {
         if (tm_out_init_fd(&out, STDOUT_FILENO, err) != 0)
             return -1;
-        int rc = tm_undo_write_script(&out, p, es, n, o->skip, err);
+        int rc = tm_undo_write_script(&out, p, es, n, o->skip, o->by_row, err);
         if (rc == 0 && tm_out_sync(&out, err) != 0)
             rc = -1;
         tm_out_free(&out);
@@ -514,7 +517,7 @@ static int write_script(const opts *o, const tm_undo_plan *p, const tm_undo_entr
         tm_outfile_abort(&f);
         return -1;
     }
-    int rc = tm_undo_write_script(&out, p, es, n, o->skip, err);
+    int rc = tm_undo_write_script(&out, p, es, n, o->skip, o->by_row, err);
     if (rc == 0 && tm_out_flush(&out, err) != 0) {
         tm_error_prefix(err, "writing %s", o->output);
         rc = -1;
@@ -807,9 +810,17 @@ static int run(const opts *o)
     }
     int rc = 1;
     tm_undo_plan p = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (tm_undo_plan_build(&p, o->journal, &sel, &err) != 0) {
         tm_log_error("%s", err.msg);
-    } else if (check_selection(o, &p) == 0) {
+        tm_undo_plan_free(&p);
+        return 1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    tm_log_debug("plan: %zu rows of %zu transaction(s), from the journal in %.3fs", p.n, p.ntx,
+                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    if (check_selection(o, &p) == 0) {
         if (p.ntx == 0) {
             tm_log_info("no captured transaction committed between %s and %s; nothing to undo",
                         o->from, o->to);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "replay/engine/checkpoint.h"
+#include "store/journal/horizon.h"
 #include "store/journal/journal.h"
 #include "store/common/log.h"
 #include "store/common/lsn.h"
@@ -86,10 +87,11 @@ static void progress_line(const tm_progress *p, const tm_state *s, const tm_run_
                     eta);
 }
 
-/* Loads the newest checkpoint usable for t into s (info->ckpt_lsn: which,
- * 0 when none). Damaged ones are skipped with a warning. */
-static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, tm_run_info *info,
-                           tm_error *err)
+/* Loads the newest checkpoint usable for t, and not older than min_lsn,
+ * into s (info->ckpt_lsn: which, 0 when none). Damaged ones are skipped
+ * with a warning. */
+static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, uint64_t min_lsn,
+                           tm_run_info *info, tm_error *err)
 {
     tm_ckpt *c;
     size_t n;
@@ -101,6 +103,8 @@ static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, tm_
         bool usable = t->by_lsn ? c[i].lsn <= t->lsn : c[i].max_time <= t->time;
         if (!usable)
             continue;
+        if (c[i].lsn < min_lsn)
+            break;
         tm_error e2;
         if (!c[i].ok) {
             tm_log_warning("checkpoint %s is not used: %s", c[i].path, c[i].why);
@@ -122,6 +126,20 @@ static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, tm_
     return 0;
 }
 
+typedef struct removal {
+    uint32_t oid;
+    uint64_t lsn;
+    int64_t time;
+} removal;
+
+/* The removals read before a transaction that is applied take effect. */
+static void apply_removals(tm_state *s, const removal *v, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        tm_state_table_removed(s, v[i].oid);
+    *n = 0;
+}
+
 int tm_run_to(const char *dir, tm_state *s, const tm_target *t, const tm_progress *progress,
               tm_run_info *info, tm_error *err)
 {
@@ -134,9 +152,30 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
 {
     memset(info, 0, sizeof *info);
     const tm_progress *progress = o->progress;
+    /* TableRemoved records read since the last transaction applied: like a
+     * gap, they matter once a transaction after them is applied, or the
+     * target lies past them. */
+    removal *removed = NULL;
+    size_t nremoved = 0;
     double ckpt_start = mono();
-    if (o->use_checkpoints && load_checkpoint(dir, s, t, info, err) != 0)
+    /* A pruned journal starts at its horizon's checkpoint: nothing earlier
+     * can be replayed, and everything later starts from that checkpoint
+     * or a newer one. */
+    tm_horizon h;
+    int hz = tm_horizon_read(dir, &h, err);
+    if (hz < 0 || (hz == 1 && tm_horizon_refuse(dir, &h, t->by_lsn, t->lsn, t->time, err) != 0))
         return -1;
+    if ((o->use_checkpoints || hz == 1) &&
+        load_checkpoint(dir, s, t, hz == 1 ? h.lsn : 0, info, err) != 0)
+        return -1;
+    if (hz == 1 && !info->ckpt_lsn) {
+        char l[TM_LSN_BUFLEN];
+        tm_error_set(err,
+                     "journal %s was pruned to the checkpoint at LSN %s, which is missing or "
+                     "damaged (run tidemark verify); restore the journal from a backup",
+                     dir, tm_lsn_format(h.lsn, l));
+        return -1;
+    }
     info->ckpt_seconds = mono() - ckpt_start;
     tm_reader *r;
     if (tm_reader_open(dir, &r, err) != 0)
@@ -152,6 +191,7 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
     bool seen_base = info->ckpt_lsn != 0, pending_gap = false, in_snapshot = false;
     uint64_t gap_lsn = 0;
     char gap_reason[sizeof info->gap_reason];
+
     int rc;
     while ((rc = tm_reader_next_lazy(r, &rec, &raw, &len, err)) == 1) {
         int body = rec ? (int)rec->body_case : TIDEMARK__RECORD__BODY_CHANGE;
@@ -210,6 +250,7 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
             if ((pending_gap || (b->snapshot && b->n_records > 0) || o->after_tx) &&
                 tm_state_flush(s, err) != 0)
                 goto fail;
+            apply_removals(s, removed, &nremoved);
             if (pending_gap) {
                 pending_gap = false;
                 info->gap_lsn = gap_lsn;
@@ -235,6 +276,15 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
         } else if (body == TIDEMARK__RECORD__BODY_RELATION) {
             if (tm_state_relation(s, rec->relation, err) != 0)
                 goto fail;
+        } else if (body == TIDEMARK__RECORD__BODY_TABLE_REMOVED) {
+            removal *g = realloc(removed, (nremoved + 1) * sizeof *g);
+            if (!g) {
+                tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+                goto fail;
+            }
+            removed = g;
+            const Tidemark__TableRemoved *tr = rec->table_removed;
+            removed[nremoved++] = (removal){tr->oid, tr->lsn, tr->time};
         } else if (body == TIDEMARK__RECORD__BODY_GAP) {
             /* It matters only if a transaction after it is applied. */
             pending_gap = true;
@@ -256,6 +306,9 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
     /* A gap after the last transaction applied (the end of the journal, as
      * capture leaves it when it finds one): the transactions it lost may
      * come before the target, so the state there is not known either. */
+    for (size_t i = 0; i < nremoved; i++)
+        if (t->by_lsn ? t->lsn > removed[i].lsn : t->time > removed[i].time)
+            tm_state_table_removed(s, removed[i].oid);
     if (pending_gap && (!t->by_lsn || t->lsn > gap_lsn)) {
         info->gap_lsn = gap_lsn;
         snprintf(info->gap_reason, sizeof info->gap_reason, "%s", gap_reason);
@@ -273,9 +326,11 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
     info->cpu_seconds = tm_run_clock(true) - cpu0;
     if (progress)
         progress_line(progress, s, info, t, start, true);
+    free(removed);
     tm_reader_close(r);
     return 0;
 fail:
+    free(removed);
     tm_reader_close(r);
     return -1;
 }

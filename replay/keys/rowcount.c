@@ -11,6 +11,7 @@
 #include "store/common/fsutil.h"
 #include "store/common/le.h"
 #include "store/common/log.h"
+#include "store/journal/horizon.h"
 #include "store/journal/journal.h"
 
 #define RC_MAGIC "TMRC"
@@ -40,6 +41,7 @@ struct tm_rowcount {
     size_t nt, tcap;
     rc_trunc *tr; /* in commit LSN order */
     size_t ntr, trcap;
+    bool unknown_start; /* counting began at a retention horizon: tables met start unknown */
 };
 
 static int oom(tm_error *err)
@@ -82,7 +84,7 @@ static rc_table *table(tm_rowcount *rc, uint32_t oid, tm_error *err)
         return NULL;
     rc_table *t = &rc->t[slot_of(rc, oid)];
     if (!t->oid) {
-        *t = (rc_table){.oid = oid, .known = true};
+        *t = (rc_table){.oid = oid, .known = !rc->unknown_start};
         rc->nt++;
     }
     return t;
@@ -191,6 +193,20 @@ static int count_on(tm_rowcount *rc, tm_error *err)
     if (tm_reader_open(rc->dir, &r, err) != 0)
         return -1;
     counting k = {.rc = rc};
+    /* Counts not carried up to a retention horizon cannot be: the rows
+     * before it are gone, so they are unknown until a snapshot or
+     * TRUNCATE sets them, as after a gap. */
+    tm_horizon h;
+    int hz = tm_horizon_read(rc->dir, &h, err);
+    if (hz < 0) {
+        tm_reader_close(r);
+        return -1;
+    }
+    if (hz == 1 && rc->counted < h.lsn) {
+        on_gap(rc);
+        rc->unknown_start = true;
+        rc->counted = h.lsn;
+    }
     tm_change_decoder_init(&k.dec);
     int more = 0;
     if (rc->counted == 0 || tm_reader_seek_lsn(r, rc->counted + 1, err) == 0) {

@@ -7,6 +7,7 @@
 
 #include "store/journal/journal.h"
 #include "replay/keys/keyscan.h"
+#include "store/journal/horizon.h"
 #include "replay/keys/rowcount.h"
 #include "replay/log/log_diff.h"
 #include "replay/log/log_filter.h"
@@ -285,7 +286,16 @@ int log_run(const log_opts *o, int out_fd, log_run_stats *stats, tm_error *err)
         goto out;
     if (tm_reader_open(o->journal, &u.r, err) != 0)
         goto out;
+    /* A pruned journal: history from its horizon on, nothing before. */
+    tm_horizon h;
+    int hz = tm_horizon_read(o->journal, &h, err);
+    if (hz < 0 ||
+        (hz == 1 && ((o->has_from && tm_horizon_refuse(o->journal, &h, false, 0, o->from, err)) ||
+                     (o->has_to && tm_horizon_refuse(o->journal, &h, false, 0, o->to, err)))))
+        goto out;
     if (o->has_from && tm_reader_seek_time(u.r, o->from, err) != 0)
+        goto out;
+    if (!o->has_from && hz == 1 && tm_reader_seek_lsn(u.r, h.lsn + 1, err) != 0)
         goto out;
     if (o->has_to)
         tm_reader_set_time_limit(u.r, o->to);

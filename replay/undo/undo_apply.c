@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "replay/out/out.h"
 #include "replay/out/out_jsonl.h"
@@ -19,6 +20,13 @@
 #define ROWS "tidemark_undo_rows"
 #define JSONB_OID 3802
 
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* ---- the shape of an entry: what undoing it writes ------------------------------ */
 
 /* A jsonb member to set back (set: it was there before) or remove. */
@@ -26,6 +34,8 @@ typedef struct upath {
     uint32_t col;  /* in the before image's version */
     char *sql;     /* ARRAY['k1', 'k2']::text[] */
     char *display; /* col.k1.k2, for reports */
+    char *keys;    /* the decoded keys, each a uint32_t length then its bytes */
+    uint32_t depth;
     bool set;
 } upath;
 
@@ -41,6 +51,7 @@ static void shape_free(shape *s)
     for (uint32_t i = 0; i < s->npaths; i++) {
         free(s->paths[i].sql);
         free(s->paths[i].display);
+        free(s->paths[i].keys);
     }
     free(s->paths);
     free(s->cols);
@@ -64,7 +75,8 @@ typedef struct pathctx {
     shape *s;
     uint32_t col;
     const char *colname;
-    int rc;
+    tm_out *sig; /* only the signature: the paths' raw keys */
+    uint32_t count;
 } pathctx;
 
 /* tm_json_diff_fn: one changed member becomes a path to set or remove. */
@@ -75,12 +87,29 @@ static int add_path(void *arg, const tm_json_differ *d, size_t depth, const char
     (void)np;
     (void)ne;
     pathctx *x = arg;
-    tm_out sql, disp;
+    x->count++;
+    if (x->sig) {
+        char buf[48];
+        snprintf(buf, sizeof buf, "/p%u%c%zu", x->col, op ? 's' : 'r', depth);
+        tm_out_puts(x->sig, buf);
+        for (size_t i = 0; i < depth; i++) {
+            snprintf(buf, sizeof buf, ":%zu:", d->path[i].len);
+            tm_out_puts(x->sig, buf);
+            tm_out_write(x->sig, d->path[i].p, d->path[i].len);
+        }
+        return 0;
+    }
+    tm_out sql, disp, keys;
     tm_error err;
     if (tm_out_init_mem(&sql, &err) != 0)
         return -1;
     if (tm_out_init_mem(&disp, &err) != 0) {
         tm_out_free(&sql);
+        return -1;
+    }
+    if (tm_out_init_mem(&keys, &err) != 0) {
+        tm_out_free(&sql);
+        tm_out_free(&disp);
         return -1;
     }
     tm_out_puts(&sql, "ARRAY[");
@@ -97,38 +126,53 @@ static int add_path(void *arg, const tm_json_differ *d, size_t depth, const char
         rc = tm_sql_literal(&sql, k, kl);
         tm_out_putc(&disp, '.');
         tm_out_write(&disp, k, kl);
+        uint32_t l32 = (uint32_t)kl;
+        tm_out_write(&keys, (const char *)&l32, sizeof l32);
+        tm_out_write(&keys, k, kl);
         free(k);
     }
     tm_out_puts(&sql, "]::text[]");
     tm_out_putc(&sql, '\0');
     tm_out_putc(&disp, '\0');
-    upath *a = rc == 0 && !sql.err && !disp.err
+    upath *a = rc == 0 && !sql.err && !disp.err && !keys.err
                    ? realloc(x->s->paths, (x->s->npaths + 1) * sizeof *a)
                    : NULL;
     if (!a) {
         tm_out_free(&sql);
         tm_out_free(&disp);
+        tm_out_free(&keys);
         return -1;
     }
     x->s->paths = a;
-    size_t l;
-    a[x->s->npaths++] =
-        (upath){x->col, strdup(tm_out_data(&sql, &l)), strdup(tm_out_data(&disp, &l)), op != NULL};
+    size_t l, kl;
+    const char *kd = tm_out_data(&keys, &kl);
+    char *kc = malloc(kl + 1);
+    if (kc && kl)
+        memcpy(kc, kd, kl);
+    a[x->s->npaths++] = (upath){x->col,
+                                strdup(tm_out_data(&sql, &l)),
+                                strdup(tm_out_data(&disp, &l)),
+                                kc,
+                                (uint32_t)depth,
+                                op != NULL};
     tm_out_free(&sql);
     tm_out_free(&disp);
+    tm_out_free(&keys);
     upath *p = &a[x->s->npaths - 1];
-    return p->sql && p->display ? 0 : -1;
+    return p->sql && p->display && p->keys ? 0 : -1;
 }
 
 /* What undoing the UPDATE entry e sets back: columns (matched by name
- * between its images) and, by column, jsonb members. -1 out of memory. */
-static int shape_of(const tm_undo_entry *e, bool by_row, shape *s, tm_json_differ *jd)
+ * between its images) and, by column, jsonb members, into s; or (s NULL)
+ * only their signature, appended to sig. -1 out of memory. */
+static int shape_of(const tm_undo_entry *e, bool by_row, shape *s, tm_out *sig, tm_json_differ *jd)
 {
-    memset(s, 0, sizeof *s);
     const tm_undo_img *b = &e->before, *a = &e->after;
-    s->cols = malloc((b->ver->ncols + 1) * sizeof *s->cols);
-    if (!s->cols)
-        return -1;
+    if (s) {
+        memset(s, 0, sizeof *s);
+        if (!(s->cols = malloc((b->ver->ncols + 1) * sizeof *s->cols)))
+            return -1;
+    }
     for (uint32_t i = 0; i < b->ver->ncols; i++) {
         const tm_col *c = &b->ver->cols[i];
         int j = b->ver == a->ver ? (int)i : col_by_name(a->ver, c->name);
@@ -139,14 +183,19 @@ static int shape_of(const tm_undo_entry *e, bool by_row, shape *s, tm_json_diffe
         if (!by_row && c->type_oid == JSONB_OID && x->kind == TM_KIND_TEXT &&
             y->kind == TM_KIND_TEXT && tm_json_one_value(x->ptr, x->ptr + x->len, &xs, &xe) &&
             tm_json_one_value(y->ptr, y->ptr + y->len, &ys, &ye) && *xs == '{' && *ys == '{') {
-            uint32_t before = s->npaths;
-            pathctx px = {s, i, c->name, 0};
+            pathctx px = {s, i, c->name, s ? NULL : sig, 0};
             if (tm_json_diff(jd, xs, xe, ys, ye, add_path, &px) != 0)
                 return -1;
-            if (s->npaths > before)
+            if (px.count)
                 continue;
         }
-        s->cols[s->ncols++] = i;
+        if (s) {
+            s->cols[s->ncols++] = i;
+        } else {
+            char buf[24];
+            snprintf(buf, sizeof buf, "/c%u", i);
+            tm_out_puts(sig, buf);
+        }
     }
     return 0;
 }
@@ -177,33 +226,6 @@ typedef struct run {
     const tm_table *tt_of;
     bool guard; /* rows referring to it through cascading keys: check each deleted row */
 } run;
-
-static char *sig_of(const tm_undo_entry *e, tm_undo_kind k, const shape *s)
-{
-    tm_out o;
-    tm_error err;
-    if (tm_out_init_mem(&o, &err) != 0)
-        return NULL;
-    char buf[96];
-    snprintf(buf, sizeof buf, "%p/%d/%p/%p", (const void *)e->t, (int)k,
-             e->has_after ? (const void *)e->after.ver : NULL,
-             e->has_before ? (const void *)e->before.ver : NULL);
-    tm_out_puts(&o, buf);
-    for (uint32_t i = 0; i < s->ncols; i++) {
-        snprintf(buf, sizeof buf, "/c%u", s->cols[i]);
-        tm_out_puts(&o, buf);
-    }
-    for (uint32_t i = 0; i < s->npaths; i++) {
-        snprintf(buf, sizeof buf, "/p%u%c", s->paths[i].col, s->paths[i].set ? 's' : 'r');
-        tm_out_puts(&o, buf);
-        tm_out_puts(&o, s->paths[i].sql);
-    }
-    tm_out_putc(&o, '\0');
-    size_t len;
-    char *r = o.err ? NULL : strdup(tm_out_data(&o, &len));
-    tm_out_free(&o);
-    return r;
-}
 
 typedef struct groups {
     group **g;
@@ -252,16 +274,13 @@ static int groups_grow(groups *gs)
     return 0;
 }
 
-/* Adds entry i to the group of its shape; *sh moves into a new group. */
-static int group_add(groups *gs, const tm_undo_entry *e, size_t i, tm_undo_kind k, shape *sh)
+/* Adds entry i to the group whose signature is sig (its shape computed
+ * when the group is new). */
+static int group_add(groups *gs, const tm_undo_entry *e, size_t i, tm_undo_kind k, const char *sig,
+                     bool by_row, tm_json_differ *jd)
 {
-    char *sig = sig_of(e, k, sh);
-    if (!sig)
+    if ((gs->n + 1) * 2 > gs->mask && groups_grow(gs) != 0)
         return -1;
-    if ((gs->n + 1) * 2 > gs->mask && groups_grow(gs) != 0) {
-        free(sig);
-        return -1;
-    }
     size_t j = hash_str(sig) & gs->mask;
     group *g = NULL;
     /* Tables without a key: one group per row (their statements pick one
@@ -274,32 +293,25 @@ static int group_add(groups *gs, const tm_undo_entry *e, size_t i, tm_undo_kind 
         }
         j = (j + 1) & gs->mask;
     }
-    if (g) {
-        free(sig);
-        shape_free(sh);
-    } else {
+    if (!g) {
         if (gs->n == gs->cap) {
             size_t cap = gs->cap ? gs->cap * 2 : 16;
             group **a = realloc(gs->g, cap * sizeof *a);
-            if (!a) {
-                free(sig);
+            if (!a)
                 return -1;
-            }
             gs->g = a;
             gs->cap = cap;
         }
-        if (!(g = calloc(1, sizeof *g))) {
-            free(sig);
+        if (!(g = calloc(1, sizeof *g)))
             return -1;
-        }
+        gs->g[gs->n++] = g; /* owned by gs from here */
+        if (!(g->sig = strdup(sig)) ||
+            (k == TM_UNDO_UPDATE && shape_of(e, by_row, &g->sh, NULL, jd) != 0))
+            return -1;
         g->t = e->t;
         g->kind = k;
         g->va = e->has_after ? e->after.ver : NULL;
         g->vb = e->has_before ? e->before.ver : NULL;
-        g->sh = *sh;
-        memset(sh, 0, sizeof *sh);
-        g->sig = sig;
-        gs->g[gs->n++] = g;
         gs->slot[j] = gs->n;
     }
     if (g->n == g->cap) {
@@ -389,7 +401,9 @@ static void col_same(run *r, const tm_target_col *tc, uint32_t i, const char *al
     tm_out_puts(&r->sql, "::text)");
 }
 
-static void path_same(run *r, const tm_target_col *tc, const upath *p, uint32_t ai,
+/* The member at path k (p) is what the change left: s.apK, loaded as it
+ * was then (NULL when absent). */
+static void path_same(run *r, const tm_target_col *tc, const upath *p, uint32_t k,
                       const char *alias)
 {
     tm_out_puts(&r->sql, "((");
@@ -399,10 +413,8 @@ static void path_same(run *r, const tm_target_col *tc, const upath *p, uint32_t 
     tm_out_puts(&r->sql, "::jsonb #> ");
     tm_out_puts(&r->sql, p->sql);
     char buf[64];
-    snprintf(buf, sizeof buf, ") IS NOT DISTINCT FROM (s.a%u::jsonb #> ", ai);
+    snprintf(buf, sizeof buf, ") IS NOT DISTINCT FROM s.ap%u)", k);
     tm_out_puts(&r->sql, buf);
-    tm_out_puts(&r->sql, p->sql);
-    tm_out_puts(&r->sql, "))");
 }
 
 /* Calls fn for each test that makes up "the row is as the undone change
@@ -417,7 +429,8 @@ typedef struct test_sink {
     bool whole; /* every column, whatever the granularity */
 } test_sink;
 
-static void emit_test(run *r, const group *g, test_sink *ts, const tm_target_col *tc, uint32_t ai,
+/* One test: column idx of the after image, or (p) the member at path idx. */
+static void emit_test(run *r, const group *g, test_sink *ts, const tm_target_col *tc, uint32_t idx,
                       const upath *p, const char *label)
 {
     if (ts->mode == 0) {
@@ -427,9 +440,9 @@ static void emit_test(run *r, const group *g, test_sink *ts, const tm_target_col
     }
     ts->first = false;
     if (p)
-        path_same(r, tc, p, ai, ts->alias);
+        path_same(r, tc, p, idx, ts->alias);
     else
-        col_same(r, tc, ai, ts->alias);
+        col_same(r, tc, idx, ts->alias);
     if (ts->mode == 1) {
         tm_out_puts(&r->sql, " THEN ");
         tm_sql_literal(&r->sql, label, strlen(label));
@@ -460,9 +473,8 @@ static void tests(run *r, const group *g, test_sink *ts)
             const upath *p = &g->sh.paths[k];
             const char *name = g->vb->cols[p->col].name;
             const tm_target_col *tc = tm_target_col_find(&r->tt, name);
-            int ai = col_by_name(va, name);
-            if (tc && ai >= 0)
-                emit_test(r, g, ts, tc, (uint32_t)ai, p, p->display);
+            if (tc)
+                emit_test(r, g, ts, tc, k, p, p->display);
         }
     }
     if (ts->mode == 0 && ts->first)
@@ -748,10 +760,8 @@ static int write_stmt(run *r, const group *g, long only, bool checked, const cha
                     if (up->set) {
                         tm_out_puts(&r->sql, ", ");
                         tm_out_puts(&r->sql, up->sql);
-                        snprintf(buf, sizeof buf, ", s.b%u::jsonb #> ", up->col);
+                        snprintf(buf, sizeof buf, ", s.bp%u, true)", p);
                         tm_out_puts(&r->sql, buf);
-                        tm_out_puts(&r->sql, up->sql);
-                        tm_out_puts(&r->sql, ", true)");
                     } else {
                         tm_out_puts(&r->sql, " #- ");
                         tm_out_puts(&r->sql, up->sql);
@@ -896,51 +906,143 @@ static int conflict_query(run *r, const group *g, long only)
     return 0;
 }
 
-/* The group's images into a fresh ROWS table: idx, a0.. (after image),
- * b0.. (before image), as text. */
+/* Which image columns the group's statements read: na[i] for column i
+ * of the after image, nb[i] of the before image. */
+static void needed(run *r, const group *g, bool *na, bool *nb)
+{
+    bool all_a =
+        g->kind == TM_UNDO_DELETE || (g->kind == TM_UNDO_UPDATE && (r->o->by_row || !g->t->unique));
+    for (uint32_t i = 0; g->va && i < g->va->ncols; i++)
+        na[i] = all_a || is_key_col(g->t, g->va, i);
+    for (uint32_t i = 0; g->vb && i < g->vb->ncols; i++)
+        nb[i] = g->kind == TM_UNDO_INSERT;
+    if (g->kind != TM_UNDO_UPDATE)
+        return;
+    for (uint32_t k = 0; k < g->sh.ncols; k++) {
+        uint32_t bi = g->sh.cols[k];
+        nb[bi] = true;
+        int ai = col_by_name(g->va, g->vb->cols[bi].name);
+        if (ai >= 0)
+            na[ai] = true;
+    }
+}
+
+/* The member of column value v at path p: its raw JSON span, or false
+ * when v is no JSON object holding it. */
+static bool member_at(const tm_value *v, const upath *p, const char **vp, const char **ve)
+{
+    if (v->kind != TM_KIND_TEXT || !tm_json_one_value(v->ptr, v->ptr + v->len, vp, ve))
+        return false;
+    const char *k = p->keys;
+    for (uint32_t i = 0; i < p->depth; i++) {
+        uint32_t len;
+        memcpy(&len, k, sizeof len);
+        k += sizeof len;
+        const char *np, *ne;
+        if (!tm_json_get(*vp, *ve, k, len, &np, &ne))
+            return false;
+        *vp = np;
+        *ve = ne;
+        k += len;
+    }
+    return true;
+}
+
+/* The members at the group's paths in img (column ai... of its version),
+ * as COPY text fields: "\N" when absent. */
+static void copy_members(tm_out *o, const group *g, const tm_undo_img *img, bool before)
+{
+    for (uint32_t k = 0; k < g->sh.npaths; k++) {
+        const upath *p = &g->sh.paths[k];
+        if (before && !p->set)
+            continue;
+        int col = before ? (int)p->col : col_by_name(img->ver, g->vb->cols[p->col].name);
+        const char *vp, *ve;
+        tm_out_putc(o, '\t');
+        if (col >= 0 && member_at(&img->v[col], p, &vp, &ve))
+            tm_copy_text_field(o, vp, (size_t)(ve - vp));
+        else
+            tm_out_write(o, "\\N", 2);
+    }
+}
+
+/* One image's needed columns as COPY text fields, each after a tab. */
+static void copy_fields(tm_out *o, const tm_undo_img *img, const bool *need)
+{
+    for (uint32_t i = 0; i < img->ver->ncols; i++) {
+        if (!need[i])
+            continue;
+        tm_out_putc(o, '\t');
+        if (img->v[i].kind == TM_KIND_TEXT)
+            tm_copy_text_field(o, img->v[i].ptr, img->v[i].len);
+        else
+            tm_out_write(o, "\\N", 2);
+    }
+}
+
+/* The group's images into a fresh ROWS table: idx, then the columns its
+ * statements read, a<i> of the after image and b<i> of the before image,
+ * as text. */
 static int load_rows(run *r, const group *g)
 {
     if (exec_ok(r, "DROP TABLE IF EXISTS " ROWS) != 0)
         return -1;
+    uint32_t na_n = g->va ? g->va->ncols : 0, nb_n = g->vb ? g->vb->ncols : 0;
+    bool *na = calloc(na_n + nb_n + 1, sizeof *na);
+    if (!na) {
+        tm_error_setc(r->err, TM_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    bool *nb = na + na_n;
+    needed(r, g, na, nb);
     tm_out_puts(&r->sql, "CREATE TEMP TABLE " ROWS " (idx int");
     char buf[32];
-    for (uint32_t i = 0; g->va && i < g->va->ncols; i++) {
-        snprintf(buf, sizeof buf, ", a%u text", i);
+    for (uint32_t i = 0; i < na_n; i++)
+        if (na[i]) {
+            snprintf(buf, sizeof buf, ", a%u text", i);
+            tm_out_puts(&r->sql, buf);
+        }
+    for (uint32_t i = 0; i < nb_n; i++)
+        if (nb[i]) {
+            snprintf(buf, sizeof buf, ", b%u text", i);
+            tm_out_puts(&r->sql, buf);
+        }
+    /* jsonb members: what the change left (ap) and what was before (bp) */
+    for (uint32_t k = 0; k < g->sh.npaths; k++) {
+        snprintf(buf, sizeof buf, ", ap%u jsonb", k);
         tm_out_puts(&r->sql, buf);
     }
-    for (uint32_t i = 0; g->vb && i < g->vb->ncols; i++) {
-        snprintf(buf, sizeof buf, ", b%u text", i);
-        tm_out_puts(&r->sql, buf);
-    }
+    for (uint32_t k = 0; k < g->sh.npaths; k++)
+        if (g->sh.paths[k].set) {
+            snprintf(buf, sizeof buf, ", bp%u jsonb", k);
+            tm_out_puts(&r->sql, buf);
+        }
     tm_out_puts(&r->sql, ")");
-    PGresult *res;
-    if (exec_built(r, &res) != 0)
-        return -1;
-    if (!res_ok(res)) {
+    PGresult *res = NULL;
+    int rc = exec_built(r, &res);
+    if (rc == 0 && !res_ok(res)) {
         db_error(r, "creating a temporary table", res);
-        PQclear(res);
-        return -1;
+        rc = -1;
     }
     PQclear(res);
     tm_out_reset(&r->data);
-    for (size_t k = 0; k < g->n; k++) {
+    for (size_t k = 0; k < g->n && rc == 0; k++) {
         const tm_undo_entry *e = r->es[g->idx[k]];
         snprintf(buf, sizeof buf, "%zu", g->idx[k]);
         tm_out_puts(&r->data, buf);
-        if (g->va) {
-            tm_out_putc(&r->data, '\t');
-            if (tm_copy_text_row(&r->data, e->after.v, g->va->ncols, r->err) != 0)
-                return -1;
-            r->data.len--; /* its '\n' */
-        }
-        if (g->vb) {
-            tm_out_putc(&r->data, '\t');
-            if (tm_copy_text_row(&r->data, e->before.v, g->vb->ncols, r->err) != 0)
-                return -1;
-            r->data.len--;
+        if (g->va)
+            copy_fields(&r->data, &e->after, na);
+        if (g->vb)
+            copy_fields(&r->data, &e->before, nb);
+        if (g->sh.npaths) {
+            copy_members(&r->data, g, &e->after, false);
+            copy_members(&r->data, g, &e->before, true);
         }
         tm_out_putc(&r->data, '\n');
     }
+    free(na);
+    if (rc != 0)
+        return -1;
     if (r->data.err) {
         tm_error_setc(r->err, TM_ERR_NOMEM, "out of memory");
         return -1;
@@ -1079,12 +1181,41 @@ static int run_counted(run *r, uint64_t *n, bool *fk)
 static int set_based(run *r, group *g, bool *fk)
 {
     *fk = false;
+    double t0 = seconds();
     if (load_rows(r, g) != 0 || exec_ok(r, "SAVEPOINT tidemark_group") != 0)
         return -1;
+    double t1 = seconds();
     size_t nconf = 0;
     PGresult *res;
     bool over = r->o->mode == TM_UNDO_OVERWRITE;
     bool any_over = false;
+    /* Most undos meet no conflict: the guarded write first, and the
+     * conflict query only when it leaves rows out. */
+    if (!over) {
+        const char *why0 = NULL;
+        uint64_t written = 0;
+        int w = write_stmt(r, g, -1, true, &why0);
+        if (w == -1)
+            return -1;
+        if (w == 0) {
+            int wr = run_counted(r, &written, fk);
+            if (wr < 0)
+                return -1;
+            if (wr == 1)
+                return exec_ok(r, "ROLLBACK TO SAVEPOINT tidemark_group") == 0 ? 1 : -1;
+            if (written == g->n) {
+                for (size_t k = 0; k < g->n; k++)
+                    r->rows[g->idx[k]].status = TM_UNDO_DONE;
+                tm_log_debug("%s.%s: %zu rows copied in %.3fs, written in %.3fs",
+                             g->t->cur->nspname, g->t->cur->relname, g->n, t1 - t0, seconds() - t1);
+                return exec_ok(r, "RELEASE SAVEPOINT tidemark_group");
+            }
+            if (exec_ok(r, "ROLLBACK TO SAVEPOINT tidemark_group") != 0)
+                return -1;
+        } else {
+            tm_out_reset(&r->sql);
+        }
+    }
     if (conflict_query(r, g, -1) != 0 || exec_built(r, &res) != 0)
         return -1;
     if (!res_ok(res)) {
@@ -1103,6 +1234,7 @@ static int set_based(run *r, group *g, bool *fk)
         }
     }
     PQclear(res);
+    double t2 = seconds();
     const char *why = NULL;
     uint64_t written = 0;
     int w = write_stmt(r, g, -1, !over, &why);
@@ -1155,6 +1287,8 @@ static int set_based(run *r, group *g, bool *fk)
     for (size_t k = 0; k < g->n; k++)
         if (r->rows[g->idx[k]].status == TM_UNDO_PENDING)
             r->rows[g->idx[k]].status = TM_UNDO_DONE;
+    tm_log_debug("%s.%s: %zu rows copied in %.3fs, conflicts found in %.3fs, written in %.3fs",
+                 g->t->cur->nspname, g->t->cur->relname, g->n, t1 - t0, t2 - t1, seconds() - t2);
     return exec_ok(r, "RELEASE SAVEPOINT tidemark_group");
 }
 
@@ -1248,18 +1382,29 @@ static int run_groups(run *r, groups *gs)
 static int build_groups(run *r, groups *gs, size_t n)
 {
     tm_json_differ jd = {0};
+    tm_out sig;
+    if (tm_out_init_mem(&sig, r->err) != 0)
+        return -1;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const tm_undo_entry *e = r->es[i];
         tm_undo_kind k = tm_undo_kind_of(e);
-        shape sh = {0};
-        if (k == TM_UNDO_UPDATE && shape_of(e, r->o->by_row, &sh, &jd) != 0)
+        char buf[96];
+        snprintf(buf, sizeof buf, "%p/%d/%p/%p", (const void *)e->t, (int)k,
+                 e->has_after ? (const void *)e->after.ver : NULL,
+                 e->has_before ? (const void *)e->before.ver : NULL);
+        tm_out_reset(&sig);
+        tm_out_puts(&sig, buf);
+        if (k == TM_UNDO_UPDATE && shape_of(e, r->o->by_row, NULL, &sig, &jd) != 0)
             rc = -1;
-        else if (group_add(gs, e, i, k, &sh) != 0)
+        tm_out_putc(&sig, '\0');
+        size_t len;
+        if (rc == 0 &&
+            (sig.err || group_add(gs, e, i, k, tm_out_data(&sig, &len), r->o->by_row, &jd) != 0))
             rc = -1;
-        shape_free(&sh);
     }
     tm_json_differ_free(&jd);
+    tm_out_free(&sig);
     if (rc != 0)
         tm_error_setc(r->err, TM_ERR_NOMEM, "out of memory grouping the undo");
     return rc;
@@ -1338,13 +1483,15 @@ int tm_undo_apply(const tm_undo_apply_opts *o, const tm_undo_entry **es, size_t 
     if (tm_out_init_mem(&r.sql, err) != 0 || tm_out_init_mem(&r.data, err) != 0 ||
         tm_out_init_mem(&r.msg, err) != 0)
         goto out;
+    double t0 = seconds();
     if (check_target(&r) != 0 || build_groups(&r, &gs, n) != 0)
         goto out;
+    tm_log_debug("%zu rows in %zu group(s), grouped in %.3fs", n, gs.n, seconds() - t0);
     /* The same statements for the dry run and the real one; constraints at
      * once, so that a deferred key fails at its row. */
     if (exec_ok(&r, "SET client_encoding = 'UTF8'; SET standard_conforming_strings = on; "
                     "SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; BEGIN; "
-                    "SET CONSTRAINTS ALL IMMEDIATE") != 0 ||
+                    "SET CONSTRAINTS ALL IMMEDIATE; SET LOCAL work_mem = '64MB'") != 0 ||
         exec_ok(&r, TM_UNDO_SESSION_SQL) != 0)
         goto out;
     if (run_groups(&r, &gs) != 0)
@@ -1357,8 +1504,10 @@ int tm_undo_apply(const tm_undo_apply_opts *o, const tm_undo_entry **es, size_t 
     if (mark(&r, res) != 0)
         goto rollback;
     bool keep = !o->dry_run && !res->failed && !(res->conflicts && o->mode == TM_UNDO_ABORT);
+    t0 = seconds();
     if (exec_ok(&r, keep ? "COMMIT" : "ROLLBACK") != 0)
         goto out;
+    tm_log_debug("%s in %.3fs", keep ? "committed" : "rolled back", seconds() - t0);
     res->committed = keep;
     rc = 0;
     goto out;
@@ -1386,9 +1535,9 @@ void tm_undo_changed_json(tm_out *o, const tm_undo_entry *e, bool by_row)
     tm_out_putc(o, '[');
     tm_undo_kind k = tm_undo_kind_of(e);
     if (k == TM_UNDO_UPDATE) {
-        shape sh;
+        shape sh = {0};
         tm_json_differ jd = {0};
-        if (shape_of(e, by_row, &sh, &jd) == 0) {
+        if (shape_of(e, by_row, &sh, NULL, &jd) == 0) {
             bool first = true;
             for (uint32_t i = 0; i < sh.ncols; i++) {
                 const char *name = e->before.ver->cols[sh.cols[i]].name;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "replay/engine/change_decode.h"
 #include "store/journal/journal.h"
 #include "replay/out/out.h"
 
@@ -23,6 +24,9 @@ typedef struct scan {
     bool set_started; /* a selected transaction was seen */
     uint32_t xid;
     int64_t time;
+    tm_change_decoder dec;
+    bool with_state; /* the rows of the tables are followed (for TRUNCATE) */
+    bool want_state; /* a TRUNCATE of the set was met without them */
 } scan;
 
 static int oom(tm_error *err)
@@ -341,7 +345,7 @@ static int fold_change(scan *s, tm_table *t, const Tidemark__Change *c, tm_error
 {
     tm_undo_plan *p = s->p;
     if (c->op == TIDEMARK__CHANGE__OP__TRUNCATE)
-        return fold_truncate(s, t, err);
+        return s->with_state ? fold_truncate(s, t, err) : (s->want_state = true, -1);
     const tm_version *ver = c->relation_version < t->nver ? t->ver[c->relation_version] : NULL;
     if (!ver) {
         tm_error_setc(err, TM_ERR_CORRUPT,
@@ -478,25 +482,45 @@ static int on_begin(scan *s, const Tidemark__TxBegin *b, tm_error *err)
     return 0;
 }
 
-static int on_change(scan *s, const Tidemark__Change *c, tm_error *err)
+/* A change, packed as the journal holds it: unpacked only when it touches
+ * a selected table once the set has begun; the state follows every one by
+ * the packed fast path (a base snapshot's rows are loaded as such). */
+static int on_change(scan *s, const uint8_t *raw, size_t len, bool snapshot, tm_error *err)
 {
     tm_undo_plan *p = s->p;
-    tm_table *t = table_of(p, c->relation_oid);
-    if (t && t->selected && s->set_started) {
+    tm_change peek;
+    if (tm_change_peek(&s->dec, raw, len, &peek, err) != 0)
+        return -1;
+    tm_table *t = s->set_started ? table_of(p, peek.relation_oid) : NULL;
+    if (t && t->selected) {
+        Tidemark__Change *c = tidemark__change__unpack(NULL, len, raw);
+        if (!c) {
+            tm_error_setc(err, TM_ERR_CORRUPT,
+                          "the journal holds a change that does not decode; it is damaged (run "
+                          "tidemark verify)");
+            return -1;
+        }
         s->seq++;
-        if ((s->in_set ? fold_change(s, t, c, err) : note_later(s, t, c, err)) != 0)
+        int rc = s->in_set ? fold_change(s, t, c, err) : note_later(s, t, c, err);
+        tidemark__change__free_unpacked(c, NULL);
+        if (rc != 0)
             return -1;
     }
-    return tm_state_change(p->state, c, err);
+    if (!s->with_state)
+        return 0;
+    return snapshot ? tm_state_load_row_packed(p->state, raw, len, err)
+                    : tm_state_change_packed(p->state, raw, len, err);
 }
 
-int tm_undo_plan_build(tm_undo_plan *p, const char *journal, const tm_undo_select *sel,
-                       tm_error *err)
+/* One pass; *want_state when it met a TRUNCATE of the set without the
+ * rows it needs (then -1, and err says nothing). */
+static int build(tm_undo_plan *p, const char *journal, const tm_undo_select *sel, bool with_state,
+                 bool *want_state, tm_error *err)
 {
     p->sel = sel;
     if (!(p->state = tm_state_new(select_table, (void *)sel, err)))
         return -1;
-    scan s = {.p = p};
+    scan s = {.p = p, .with_state = with_state};
     if (tm_out_init_mem(&s.keybuf, err) != 0)
         return -1;
     tm_reader *r;
@@ -505,16 +529,23 @@ int tm_undo_plan_build(tm_undo_plan *p, const char *journal, const tm_undo_selec
         return -1;
     }
     const Tidemark__Record *rec;
+    const uint8_t *raw;
+    size_t len;
     uint64_t left = 0;
+    bool snapshot = false;
     int rc;
-    while ((rc = tm_reader_next(r, &rec, err)) == 1) {
-        switch (rec->body_case) {
+    tm_change_decoder_init(&s.dec);
+    while ((rc = tm_reader_next_lazy(r, &rec, &raw, &len, err)) == 1) {
+        switch (rec ? rec->body_case : TIDEMARK__RECORD__BODY_CHANGE) {
         case TIDEMARK__RECORD__BODY_BEGIN:
             rc = on_begin(&s, rec->begin, err);
             left = rec->begin->n_records;
+            snapshot = rec->begin->snapshot && left > 0;
             break;
         case TIDEMARK__RECORD__BODY_CHANGE:
-            rc = on_change(&s, rec->change, err);
+            rc = rec ? -1 : on_change(&s, raw, len, snapshot, err);
+            if (rec)
+                tm_error_setc(err, TM_ERR_CORRUPT, "the journal holds an unexpected change record");
             break;
         case TIDEMARK__RECORD__BODY_RELATION:
             rc = tm_state_relation(p->state, rec->relation, err);
@@ -527,16 +558,37 @@ int tm_undo_plan_build(tm_undo_plan *p, const char *journal, const tm_undo_selec
             rc = -1;
             break;
         }
-        if (rec->body_case != TIDEMARK__RECORD__BODY_BEGIN && left > 0 && --left == 0) {
+        if ((!rec || rec->body_case != TIDEMARK__RECORD__BODY_BEGIN) && left > 0 && --left == 0) {
             s.in_set = false;
+            if (snapshot && tm_state_flush(p->state, err) != 0) {
+                rc = -1;
+                break;
+            }
+            snapshot = false;
             tm_state_in_snapshot(p->state, false);
         }
     }
+    tm_change_decoder_free(&s.dec);
     tm_reader_close(r);
     tm_out_free(&s.keybuf);
     tm_colbuf_free(&s.oldv);
     tm_colbuf_free(&s.newv);
+    *want_state = s.want_state;
     return rc < 0 ? -1 : 0;
+}
+
+/* Following every row of the tables costs most of the pass and is needed
+ * only to expand a TRUNCATE of the set into its rows: a first pass
+ * without them, a second with them when it meets one. */
+int tm_undo_plan_build(tm_undo_plan *p, const char *journal, const tm_undo_select *sel,
+                       tm_error *err)
+{
+    bool want = false;
+    int rc = build(p, journal, sel, false, &want, err);
+    if (rc == 0 || !want)
+        return rc;
+    tm_undo_plan_free(p);
+    return build(p, journal, sel, true, &want, err);
 }
 
 void tm_undo_plan_free(tm_undo_plan *p)

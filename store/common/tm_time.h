@@ -21,6 +21,10 @@ char *tm_time_format(int64_t t, char *buf);
  * "" = UTC). Returns 0, or -1 with err saying what form is expected. */
 int tm_time_parse(const char *s, const char *tz, int64_t *t, tm_error *err);
 
+/* Parses a duration: a whole number and a unit, s, m (minutes), h, d or w
+ * ("30d", "12h"), into microseconds (> 0). Returns 0, or -1 with err. */
+int tm_duration_parse(const char *s, int64_t *us, tm_error *err);
+
 /* Current time. */
 int64_t tm_time_now(void);
 

@@ -10,6 +10,7 @@
 #include "store/common/tm_time.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -375,4 +376,28 @@ int tm_time_parse(const char *s, const char *tz, int64_t *t, tm_error *err)
     }
     *t = us;
     return 0;
+}
+
+int tm_duration_parse(const char *s, int64_t *us, tm_error *err)
+{
+    static const struct {
+        char unit;
+        int64_t us;
+    } units[] = {{'s', INT64_C(1000000)},
+                 {'m', INT64_C(60000000)},
+                 {'h', INT64_C(3600000000)},
+                 {'d', INT64_C(86400000000)},
+                 {'w', INT64_C(604800000000)}};
+    char *end;
+    errno = 0;
+    unsigned long long n = s[0] >= '0' && s[0] <= '9' ? strtoull(s, &end, 10) : 0;
+    for (size_t i = 0; n > 0 && errno == 0 && i < sizeof units / sizeof units[0]; i++)
+        if (end[0] == units[i].unit && end[1] == '\0' && n <= INT64_MAX &&
+            !__builtin_mul_overflow((int64_t)n, units[i].us, us))
+            return 0;
+    tm_error_setc(err, TM_ERR_FORMAT,
+                  "invalid duration \"%.80s\": expected a positive whole number and a unit, s, m "
+                  "(minutes), h, d or w, such as 30d",
+                  s);
+    return -1;
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "store/journal/arena.h"
+#include "store/journal/horizon.h"
 #include "store/journal/journal.h"
 #include "store/journal/record_decode.h"
 #include "store/journal/seg_index.h"
@@ -252,6 +253,18 @@ int tm_reader_open(const char *dir, tm_reader **out, tm_error *err)
         tm_reader_close(r);
         return -1;
     }
+    /* Below a retention horizon: gone, or going (a prune that was stopped). */
+    tm_horizon h;
+    int hz = tm_horizon_read(dir, &h, err);
+    if (hz < 0) {
+        tm_reader_close(r);
+        return -1;
+    }
+    size_t skip = 0;
+    while (hz == 1 && skip < r->nsegs && r->segs[skip] < h.first_segment)
+        skip++;
+    memmove(r->segs, r->segs + skip, (r->nsegs - skip) * sizeof *r->segs);
+    r->nsegs -= skip;
     *out = r;
     return 0;
 }

@@ -16,6 +16,7 @@
 #include "store/common/inert.h"
 #include "store/common/lsn.h"
 #include "store/journal/journal.h"
+#include "store/journal/horizon.h"
 #include "store/journal/segment.h"
 #include "store/journal/verify_internal.h"
 
@@ -56,6 +57,11 @@ static bool is_confirmed_mark(const char *n)
 static bool is_rewrites_pending(const char *n)
 {
     return !strcmp(n, "rewrites.pending");
+}
+
+static bool is_tables_captured(const char *n)
+{
+    return !strcmp(n, "tables.captured");
 }
 
 static bool is_init_pending(const char *n)
@@ -155,6 +161,11 @@ static int check_mark(const char *path, tm_vresult *r, tm_error *err)
     return 0;
 }
 
+static bool is_horizon(const char *name)
+{
+    return !strcmp(name, TM_HORIZON_FILE);
+}
+
 /* Checked by the segment pass (verify.c); listed so that they are known. */
 static const tm_vkind segment_kind = {.match = is_segment, .what = "a segment"};
 static const tm_vkind index_kind = {.match = is_index, .what = "the index of a sealed segment"};
@@ -165,10 +176,18 @@ static const tm_vkind journal_kinds[] = {
     {.match = is_heartbeat,
      .what = "capture's heartbeat: whether it runs and how far behind (tidemark status)"},
     {.match = is_confirmed_mark, .what = "capture's durable confirmed mark", .check = check_mark},
+    {.match = is_horizon,
+     .what = "the retention horizon (where a pruned journal starts)",
+     .check = tm_horizon_verify,
+     .if_damaged = "readers refuse the journal until it is restored from a backup or tidemark "
+                   "prune is run again"},
     {.match = is_init_pending,
      .what = "capture's record of a first run in progress (the slot it creates)"},
     {.match = is_rewrites_pending,
      .what = "capture's list of tables owed a fresh snapshot after a rewrite (not checked)"},
+    {.match = is_tables_captured,
+     .what = "capture's list of the tables whose capture has started and not ended (not "
+             "checked)"},
     {.match = is_spool, .what = "capture's spool of a large transaction", .temporary = true},
     {.match = is_snapshot_spool,
      .what = "capture's spool of a snapshot being taken",

@@ -229,10 +229,179 @@ START_TEST(lookup_by_foreign_key)
 }
 END_TEST
 
+/* ---- retention ---------------------------------------------------------- */
+
+#define PHASES 6
+
+/* What replay and log answer at the times after the horizon (T[2..]). */
+typedef struct answers {
+    char *replay[PHASES], *log_from[PHASES], *log_window;
+} answers;
+
+static char *run_ok(const char *const *args)
+{
+    tm_run_result r;
+    tm_tidemarkv(&r, NULL, args);
+    tm_assert_exit(&r, 0);
+    char *out = strdup(r.out);
+    tm_run_result_free(&r);
+    return out;
+}
+
+static void answer(const char *j, char *const *t, answers *a)
+{
+    for (int i = 2; i < PHASES; i++) {
+        const char *rp[] = {"replay", "--journal", j, "--at", t[i], "--table", "events", NULL};
+        a->replay[i] = run_ok(rp);
+        const char *lg[] = {"log", "--journal", j, "--from", t[i], NULL};
+        a->log_from[i] = run_ok(lg);
+    }
+    const char *w[] = {"log",  "--journal", j,          "--from", t[3],
+                       "--to", t[4],        "--format", "jsonl",  NULL};
+    a->log_window = run_ok(w);
+}
+
+static void same_answers(const char *j, char *const *t, const answers *want, const char *state)
+{
+    answers got;
+    answer(j, t, &got);
+    for (int i = 2; i < PHASES; i++) {
+        ck_assert_msg(!strcmp(got.replay[i], want->replay[i]), "%s: replay at T%d differs", state,
+                      i);
+        ck_assert_msg(!strcmp(got.log_from[i], want->log_from[i]), "%s: log from T%d differs",
+                      state, i);
+        free(got.replay[i]);
+        free(got.log_from[i]);
+    }
+    ck_assert_msg(!strcmp(got.log_window, want->log_window), "%s: log window differs", state);
+    free(got.log_window);
+    tm_run_result r;
+    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+}
+
+static void refused_before(const char *j, const char *t)
+{
+    tm_run_result r;
+    tm_tidemark(&r, NULL, "replay", "--journal", j, "--at", t, "--table", "events", NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "before the retention horizon") && strstr(r.err, "LSN"), "%s",
+                  r.err);
+    tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "log", "--journal", j, "--from", t, NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "before the retention horizon"), "%s", r.err);
+    tm_run_result_free(&r);
+}
+
+static void copy_dir(const char *from, const char *to)
+{
+    const char *cp[] = {"cp", "-a", from, to, NULL};
+    tm_run_result r;
+    tm_runv(cp, NULL, &r);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+}
+
+/* Phases of bulk inserts and updates, with a checkpoint after each (made
+ * while capture runs, as its maintenance does) and small segments; prune
+ * before T2; replay and log from T2 on give the same bytes, before it they
+ * refuse. The on-disk states a kill leaves (horizon written, files not yet
+ * removed; one segment removed) read the same, and prune again finishes. */
+START_TEST(prune_keeps_history_after_horizon)
+{
+    PGconn *c;
+    char *ci = tmc_setup_db(tm_pg_shared(), "maint_prune", &c);
+    char *j = tmt_journal_path();
+    free(tmc_capture_to_now(c, j, ci, 0));
+    pid_t pid = tmc_spawn(j, ci, "--segment-size", "1", "--checkpoint-every", "0", NULL);
+    tmc_wait_slot_active(c, "tidemark_maint_prune", true);
+    char *t[PHASES];
+    for (int i = 0; i < PHASES; i++) {
+        bulk(c, 2);
+        tm_pg_exec(c, "UPDATE events SET v = 'phase %d' WHERE id %% 7 = %d", i, i);
+        tm_pg_exec(c, "DELETE FROM events WHERE id %% 11 = %d", i);
+        t[i] = tm_pg_query_value(c, "SELECT clock_timestamp()");
+        char *lsn = tmc_current_lsn(c);
+        ck_assert(tmc_wait_confirmed(c, "tidemark_maint_prune", lsn, 30000));
+        free(lsn);
+        const char *ck[] = {"checkpoint", "--journal", j, "--quiet", NULL};
+        free(run_ok(ck));
+    }
+    tmc_stop(pid, j);
+    answers want;
+    answer(j, t, &want);
+    char *before = tmt_tempdir(), copy[2048], state[2048];
+    snprintf(copy, sizeof copy, "%s/copy", before);
+    copy_dir(j, copy);
+
+    tm_run_result r;
+    tm_tidemark(&r, NULL, "prune", "--journal", j, "--before", t[2], NULL);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.err, "removed") && !strstr(r.err, "removed 0 segments"), "%s", r.err);
+    tm_run_result_free(&r);
+    same_answers(j, t, &want, "pruned");
+    refused_before(j, t[1]);
+
+    /* A kill right after the horizon was written: nothing removed yet. */
+    snprintf(state, sizeof state, "%s/killed", before);
+    copy_dir(copy, state);
+    char hz[4096], hz2[4096];
+    snprintf(hz, sizeof hz, "%s/horizon", j);
+    snprintf(hz2, sizeof hz2, "%s/horizon", state);
+    const char *cp[] = {"cp", hz, hz2, NULL};
+    tm_runv(cp, NULL, &r);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    same_answers(state, t, &want, "horizon written, nothing removed");
+    refused_before(state, t[1]);
+    /* ... and after the oldest segment's files went (summary, index, segment). */
+    const char *suffix[] = {"keys", "idx", "seg"};
+    for (int k = 0; k < 3; k++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/0000000000000001.%s", state, suffix[k]);
+        unlink(p);
+    }
+    same_answers(state, t, &want, "one segment removed");
+    /* Prune again finishes the job: the same files as the pruned journal. */
+    tm_tidemark(&r, NULL, "prune", "--journal", state, "--before", t[2], NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    const char *diff[] = {"diff", "-r", "-q", "-x", "*.keys", "-x", "rowcounts", j, state, NULL};
+    tm_runv(diff, NULL, &r);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+
+    /* Capture goes on after the prune; replay now equals the live table. */
+    pid = tmc_spawn(j, ci, "--segment-size", "1", NULL);
+    tmc_wait_slot_active(c, "tidemark_maint_prune", true);
+    tmc_commit(c, 3);
+    char *lsn = tmc_current_lsn(c);
+    ck_assert(tmc_wait_confirmed(c, "tidemark_maint_prune", lsn, 30000));
+    free(lsn);
+    tmc_stop(pid, j);
+    check_replay_exact(c, j, true);
+
+    for (int i = 0; i < PHASES; i++) {
+        free(t[i]);
+        if (i >= 2) {
+            free(want.replay[i]);
+            free(want.log_from[i]);
+        }
+    }
+    free(want.log_window);
+    tmt_tempdir_remove(before);
+    PQfinish(c);
+    free(ci);
+    tmt_journal_remove(j);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *const tests[] = {capture_alone_makes_checkpoints, kill9_of_child_then_capture,
-                                  lookup_by_foreign_key, NULL};
+                                  lookup_by_foreign_key, prune_keeps_history_after_horizon, NULL};
     Suite *s = suite_create("pg_maint");
     TCase *tc = tcase_create("maint");
     tm_pg_fixture_add(tc);

@@ -294,9 +294,44 @@ START_TEST(round_trips)
 }
 END_TEST
 
+START_TEST(durations)
+{
+    struct {
+        const char *in;
+        int64_t us; /* 0: refused */
+    } cases[] = {
+        {"30d", INT64_C(30) * 86400 * 1000000},
+        {"12h", INT64_C(12) * 3600 * 1000000},
+        {"2w", INT64_C(14) * 86400 * 1000000},
+        {"90m", INT64_C(90) * 60 * 1000000},
+        {"5s", INT64_C(5) * 1000000},
+        {"0d", 0},
+        {"30", 0},
+        {"d", 0},
+        {"-3d", 0},
+        {"3dd", 0},
+        {"3 d", 0},
+        {"99999999999999w", 0}, /* overflows */
+        {"", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t us = -1;
+        tm_error err;
+        int rc = tm_duration_parse(cases[i].in, &us, &err);
+        if (!cases[i].us) {
+            ck_assert_msg(rc == -1 && strstr(err.msg, "invalid duration"), "%s accepted",
+                          cases[i].in);
+            continue;
+        }
+        ck_assert_msg(rc == 0 && us == cases[i].us, "%s -> %lld", cases[i].in, (long long)us);
+    }
+}
+END_TEST
+
 int main(void)
 {
     return tm_check_main("time", "core", 0,
                          TM_TESTS(civil_days, format_like_postgres, parse_forms, parse_rejects,
-                                  named_zones, zone_restores_tz, zone_rejects, round_trips));
+                                  named_zones, zone_restores_tz, zone_rejects, round_trips,
+                                  durations));
 }
