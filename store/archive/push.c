@@ -410,9 +410,9 @@ int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, tm_archive_pass
             res->uploaded_files++;
             res->uploaded_bytes += x->size;
             changed = true;
-            if (!(f = add(&st, x->name, err)))
-                goto fail;
         }
+        if (!(f = add(&st, x->name, err))) /* the entry (made when new) */
+            goto fail;
         f->size = x->size;
         f->mtime_ns = x->mtime_ns;
         snprintf(f->sha256, sizeof f->sha256, "%s", sha);
