@@ -96,7 +96,8 @@ static int cmd_status(int argc, char **argv);
 const tm_command tm_cmd_status = {
     .name = "status",
     .summary = "show what a journal holds and how far behind its source it is",
-    .synopsis = "--journal DIR [--source CONNINFO] [--json] [--check [THRESHOLDS]]",
+    .synopsis = "--journal DIR|s3://BUCKET/PREFIX [--source CONNINFO] [--json] [--check "
+                "[THRESHOLDS]]",
     .description = "Shows the journal's source, its first and last commit, segments and bytes, "
                    "the oldest time it can replay, checkpoints and gaps, the captured tables "
                    "with when their capture started, whether capture runs (DIR/capture.status, "
@@ -104,7 +105,10 @@ const tm_command tm_cmd_status = {
                    "it is, and the free space of the journal's file system. With --source, also "
                    "the slot's state, its confirmed position, the lag behind the server, the WAL "
                    "it holds back (wal_status, safe_wal_size, max_slot_wal_keep_size), and "
-                   "whether the slot can still feed the journal.",
+                   "whether the slot can still feed the journal. With --journal "
+                   "s3://BUCKET/PREFIX, the archived journals there (a fleet: one prefix per "
+                   "source): each one's source, files, commit time range and when its manifest "
+                   "was last written.",
     .options = options,
     .notes = "--check: CRITICAL when capture is not running (stopped, crashed, or its heartbeat "
              "older than three status intervals), the slot is missing, lost, invalidated or "
@@ -901,6 +905,29 @@ static int take(void *ctx, const tm_cli *p, int id)
 
 static int status_of(const args *a, const char *source);
 
+/* status --journal s3://BUCKET/PREFIX: the sources archived there. */
+static int archive_status(const char *url)
+{
+    char bucket[256], prefix[1024];
+    tm_s3_config cfg;
+    tm_error err = {0};
+    if (tm_s3_parse_url(url, bucket, sizeof bucket, prefix, sizeof prefix, &err) < 0 ||
+        tm_s3_config_from_env(&cfg, bucket, &err) < 0)
+        return tm_usage_error("status", "--journal: %s", err.msg);
+    tm_s3 *s3 = NULL;
+    long n = tm_s3_open(&cfg, &s3, &err) < 0 ? -1 : tm_archive_fleet(s3, prefix, stdout, &err);
+    tm_s3_close(s3);
+    if (n < 0) {
+        tm_log_error("%s", err.msg);
+        return 1;
+    }
+    if (n == 0) {
+        tm_log_error("no archived journal under %s", url);
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_status(int argc, char **argv)
 {
     args a = {.l = {.warn_lag = 60, .crit_lag = 300, .warn_disk = 10, .crit_disk = 5}};
@@ -913,6 +940,8 @@ static int cmd_status(int argc, char **argv)
     if (a.l.warn_disk < a.l.crit_disk)
         return tm_usage_error("status", "--warn-disk %llu is below --crit-disk %llu",
                               (unsigned long long)a.l.warn_disk, (unsigned long long)a.l.crit_disk);
+    if (tm_s3_is_url(a.journal))
+        return archive_status(a.journal);
     char *source = a.source ? tm_cli_conninfo("--source", (char *)a.source) : NULL;
     if (a.source && !source)
         return a.check ? ST_UNKNOWN : 1;

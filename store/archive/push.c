@@ -4,6 +4,7 @@
 #include "store/common/fsutil.h"
 #include "store/common/tm_time.h"
 #include "store/journal/journal.h"
+#include "store/journal/seg_index.h"
 #include "store/journal/segment.h"
 
 #include <dirent.h>
@@ -101,6 +102,12 @@ static int parse(char *text, bool manifest, tm_archive_state *st, uint64_t *sysi
                 *sysid = a;
             if (ok && db)
                 snprintf(db, dblen, "%s", d);
+        } else if (manifest && strncmp(line, "range ", 6) == 0) {
+            long long lo, hi;
+            ok = sscanf(line, "range %lld %lld %llu", &lo, &hi, &a) == 3;
+            st->min_time = lo;
+            st->max_time = hi;
+            st->last_lsn = a;
         } else if (manifest && strncmp(line, "updated ", 8) == 0) {
             ok = sscanf(line, "updated %llu", &a) == 1;
             st->success_us = (int64_t)a;
@@ -155,9 +162,11 @@ static char *render(const tm_archive_state *st, bool manifest, const tm_meta *me
     char *p = (char *)b.p;
     size_t n = 0;
     if (manifest) {
-        n += (size_t)snprintf(p + n, cap - n, "%s\nsource %" PRIu64 " %s\nupdated %" PRId64 "\n",
+        n += (size_t)snprintf(p + n, cap - n,
+                              "%s\nsource %" PRIu64 " %s\nupdated %" PRId64 "\nrange %" PRId64
+                              " %" PRId64 " %" PRIu64 "\n",
                               MANIFEST_MAGIC, meta->system_identifier, meta->database,
-                              tm_time_now());
+                              tm_time_now(), st->min_time, st->max_time, st->last_lsn);
     } else {
         n += (size_t)snprintf(p + n, cap - n,
                               "%s\nurl %s\npass %" PRId64 "\nsuccess %" PRId64 "\npending %" PRIu64
@@ -177,6 +186,36 @@ static char *render(const tm_archive_state *st, bool manifest, const tm_meta *me
                                   f->size, f->mtime_ns, f->sha256);
     }
     return p;
+}
+
+/* The commit times and last commit LSN of the archived segments, from
+ * their local indexes (frame headers). */
+static void commit_range(const char *dir, tm_archive_state *st)
+{
+    st->min_time = st->max_time = 0;
+    st->last_lsn = 0;
+    tm_frame_dir fd = {0};
+    for (size_t i = 0; i < st->n_files; i++) {
+        uint64_t no;
+        if (!tm_name_numbered(st->files[i].name, ".seg", &no))
+            continue;
+        char why[256];
+        tm_error e = {0};
+        if (tm_index_read(dir, no, st->files[i].size, &fd, why, sizeof why, &e) != TM_IDX_OK)
+            continue;
+        for (size_t k = 0; k < fd.n; k++) {
+            const tm_frame_hdr *h = &fd.v[k].h;
+            if (!h->first_lsn)
+                continue; /* no transaction in it */
+            if (!st->min_time || h->min_time < st->min_time)
+                st->min_time = h->min_time;
+            if (h->max_time > st->max_time)
+                st->max_time = h->max_time;
+            if (h->last_lsn > st->last_lsn)
+                st->last_lsn = h->last_lsn;
+        }
+    }
+    tm_frame_dir_free(&fd);
 }
 
 static int state_write(const char *dir, const tm_archive_state *st, tm_error *err)
@@ -422,6 +461,7 @@ int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, tm_archive_pass
             goto out;
     }
     if (changed) {
+        commit_range(dir, &st);
         char *text = render(&st, true, &meta);
         char key[1200];
         snprintf(key, sizeof key, "%s%s", prefix, TM_ARCHIVE_MANIFEST);
@@ -451,6 +491,58 @@ out:
     free(c.v);
     tm_archive_state_free(&st);
     return rc;
+}
+
+typedef struct fleet {
+    tm_s3 *s3;
+    FILE *out;
+    long n;
+} fleet;
+
+static int fleet_one(fleet *f, const char *prefix, tm_error *err)
+{
+    tm_archive_state st = {0};
+    uint64_t sysid = 0;
+    char db[256] = "";
+    int rc = tm_archive_manifest_read(f->s3, prefix, &st, &sysid, db, sizeof db, err);
+    if (rc == 1) {
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < st.n_files; i++)
+            bytes += st.files[i].size;
+        char a[TM_TIME_BUFLEN], b[TM_TIME_BUFLEN], u[TM_TIME_BUFLEN];
+        if (f->out) {
+            fprintf(f->out,
+                    "s3://%s/%s  system %" PRIu64 ", database \"%s\", %zu files, %" PRIu64
+                    " bytes, ",
+                    tm_s3_cfg(f->s3)->bucket, prefix, sysid, db, st.n_files, bytes);
+            if (st.max_time)
+                fprintf(f->out, "commits %s to %s", tm_time_format(st.min_time, a),
+                        tm_time_format(st.max_time, b));
+            else
+                fprintf(f->out, "no commits archived yet");
+            fprintf(f->out, ", manifest written %s (%.0f s ago)\n",
+                    tm_time_format(st.success_us, u),
+                    (double)(tm_time_now() - st.success_us) / 1e6);
+        }
+        f->n++;
+    }
+    tm_archive_state_free(&st);
+    return rc < 0 ? -1 : 0;
+}
+
+static int fleet_entry(const tm_s3_entry *e, void *arg, tm_error *err)
+{
+    return e->is_prefix ? fleet_one(arg, e->key, err) : 0;
+}
+
+long tm_archive_fleet(tm_s3 *s3, const char *prefix, FILE *out, tm_error *err)
+{
+    fleet f = {.s3 = s3, .out = out};
+    if (fleet_one(&f, prefix, err) < 0)
+        return -1;
+    if (f.n == 0 && tm_s3_list(s3, prefix, "/", 0, fleet_entry, &f, err) < 0)
+        return -1;
+    return f.n;
 }
 
 long tm_archive_check(tm_s3 *s3, const char *prefix, FILE *out, tm_error *err)

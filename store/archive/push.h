@@ -22,7 +22,8 @@
  *             "success USEC" / "pending FILES BYTES" / "error TEXT" /
  *             "file NAME SIZE MTIME_NS SHA256" ...
  *   manifest: "tidemark-archive 1" / "source SYSID DATABASE" / "updated USEC" /
- *             "file NAME SIZE SHA256" ... */
+ *             "range MIN_TIME MAX_TIME LAST_LSN" (of the archived segments'
+ *             commits, from their indexes) / "file NAME SIZE SHA256" ... */
 #ifndef TM_ARCHIVE_PUSH_H
 #define TM_ARCHIVE_PUSH_H
 
@@ -46,7 +47,9 @@ typedef struct tm_archive_state {
     char url[1024];
     int64_t pass_us, success_us; /* last pass started / last pass that finished (0: never) */
     uint64_t pending_files, pending_bytes;
-    char error[1024]; /* the last pass's error, "" when it succeeded */
+    char error[1024];           /* the last pass's error, "" when it succeeded */
+    int64_t min_time, max_time; /* manifest: commit times of the archived segments (0: none) */
+    uint64_t last_lsn;          /* manifest: the last archived commit */
     tm_archive_file *files;
     size_t n_files, cap_files;
 } tm_archive_state;
@@ -71,6 +74,12 @@ int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, tm_archive_pass
  * pass fields stay empty): 1, 0 when there is no manifest, -1 on error. */
 int tm_archive_manifest_read(tm_s3 *s3, const char *prefix, tm_archive_state *st, uint64_t *sysid,
                              char *database, size_t dblen, tm_error *err);
+
+/* The sources archived under prefix (a fleet: one prefix per source, or
+ * prefix itself when it holds a manifest), a line each on out: prefix,
+ * system identifier and database, files and bytes, the commit time range,
+ * and when the manifest was last written. Returns how many, or -1. */
+long tm_archive_fleet(tm_s3 *s3, const char *prefix, FILE *out, tm_error *err);
 
 /* Reads every file the manifest names back and checks its size and SHA-256;
  * a line per file on out (may be NULL). Returns the number of damaged or

@@ -182,8 +182,20 @@ START_TEST(capture_archive_outage_catch_up)
     tmc_stop(pid, j);
     ck_assert_msg(!strstr(tmc_log(j), "stopped (exit status"), "%s", tmc_log(j));
 
-    /* Read back: sound, then a damaged object is named. */
+    /* The bucket as a fleet: the source under its prefix, with its range. */
     tm_run_opts o = {.env = tm_s3srv_env(srv)};
+    tm_tidemark(&r, &o, "status", "--journal", "s3://cap/", NULL);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "s3://cap/src1/  system ") && strstr(r.out, "database \"arch\"") &&
+                      strstr(r.out, ", commits ") && !strstr(r.out, "\n\n"),
+                  "%s", r.out);
+    tm_run_result_free(&r);
+    tm_tidemark(&r, &o, "status", "--journal", "s3://cap/nothing", NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "no archived journal under s3://cap/nothing"), "%s", r.err);
+    tm_run_result_free(&r);
+
+    /* Read back: sound, then a damaged object is named. */
     tm_tidemark(&r, &o, "archive", "--journal", j, "--to", URL, "--check", NULL);
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
