@@ -100,6 +100,19 @@ def accepts(port):
         return False
 
 
+def is_swift_proxy(port):
+    # A port clash looks ready while our server dies: ask who answers.
+    import http.client
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        c.request("GET", "/info")
+        body = c.getresponse().read()
+        c.close()
+        return b'"swift"' in body
+    except (OSError, http.client.HTTPException):
+        return False
+
+
 def read(path):
     with open(path) as f:
         return f.read().strip()
@@ -227,9 +240,21 @@ def start(d, owner):
     for kind in KINDS:
         spawn(d, kind)
     wait_ready(d, KINDS)
+    start_proxy(d)
+    print("http://127.0.0.1:%s" % read(os.path.join(d, "proxy.port")))
+
+
+def start_proxy(d):
     spawn(d, "proxy")
     wait_ready(d, ("proxy",))
-    print("http://127.0.0.1:%s" % read(os.path.join(d, "proxy.port")))
+    port = int(read(os.path.join(d, "proxy.port")))
+    pid = int(read(os.path.join(d, "proxy.pid")))
+    end = time.time() + 10
+    while not is_swift_proxy(port):
+        if not alive(pid) or time.time() > end:
+            raise RuntimeError("port %d is not served by our swift proxy (taken by another "
+                               "process?); see %s/proxy.log" % (port, d))
+        time.sleep(0.1)
 
 
 def main(argv):
@@ -239,12 +264,19 @@ def main(argv):
     cmd, d = argv[1], os.path.abspath(argv[2])
     try:
         if cmd == "start" and len(argv) == 4:
-            start(d, int(argv[3]))
+            for attempt in range(3):  # new ports after a clash
+                try:
+                    start(d, int(argv[3]))
+                    break
+                except RuntimeError:
+                    if attempt == 2:
+                        raise
+                    for kind in ("proxy",) + KINDS:
+                        kill(d, kind)
         elif cmd == "stop-proxy":
             kill(d, "proxy")
         elif cmd == "start-proxy":
-            spawn(d, "proxy")
-            wait_ready(d, ("proxy",))
+            start_proxy(d)
         elif cmd == "destroy":
             destroy(d)
         else:
