@@ -343,6 +343,12 @@ START_TEST(prune_keeps_history_after_horizon)
     tm_run_result_free(&r);
     same_answers(j, t, &want, "pruned");
     refused_before(j, t[1]);
+    /* status names the oldest recoverable time: the horizon's. */
+    tm_tidemark(&r, NULL, "status", "--journal", j, NULL);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "recoverable:") && strstr(r.out, "older history was pruned"), "%s",
+                  r.out);
+    tm_run_result_free(&r);
 
     /* A kill right after the horizon was written: nothing removed yet. */
     snprintf(state, sizeof state, "%s/killed", before);
