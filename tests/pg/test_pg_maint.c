@@ -404,10 +404,74 @@ START_TEST(prune_keeps_history_after_horizon)
 }
 END_TEST
 
+/* The slot is dropped while capture is stopped, and transactions are lost:
+ * capture records the gap and stops; capture --reseed takes a fresh slot
+ * and base snapshot and goes on. Replay inside the gap (by LSN and by
+ * time) refuses and names it, log shows it; after it replay is exact. */
+START_TEST(reseed_after_gap)
+{
+    PGconn *c;
+    char *ci = tmc_setup_db(tm_pg_shared(), "maint_reseed", &c);
+    char *j = tmt_journal_path();
+    free(tmc_capture_to_now(c, j, ci, 0));
+    tmc_commit(c, 3);
+    free(tmc_capture_to_now(c, j, ci, 0));
+    tmc_wait_slot_active(c, "tidemark_maint_reseed", false);
+    tm_pg_exec(c, "SELECT pg_drop_replication_slot('tidemark_maint_reseed')");
+    tmc_commit(c, 4); /* lost: no slot kept them */
+    char *inside = tm_pg_query_value(c, "SELECT clock_timestamp()");
+    char *out = tmc_capture_to_now(c, j, ci, 1);
+    ck_assert_msg(strstr(out, "gap"), "%s", out);
+    free(out);
+
+    char *lsn = tmc_current_lsn(c);
+    tm_run_result r;
+    tm_tidemark(&r, NULL, "capture", "--journal", j, "--source", ci, "--reseed", "--endpos", lsn,
+                NULL);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.err, "reseeded journal"), "%s", r.err);
+    tm_run_result_free(&r);
+    free(lsn);
+    tm_pg_exec(c, "UPDATE events SET v = 'after' WHERE id %% 3 = 0");
+    tmc_commit(c, 2);
+    free(tmc_capture_to_now(c, j, ci, 0)); /* a plain start goes on */
+    check_replay_exact(c, j, false);
+
+    uint64_t from, to;
+    char *reason, at[32];
+    ck_assert(tmc_last_gap(j, &from, &to, &reason));
+    free(reason);
+    snprintf(at, sizeof at, "%X/%X", (unsigned)(from >> 32), (unsigned)(from + 1));
+    tm_tidemark(&r, NULL, "replay", "--journal", j, "--lsn", at, "--table", "events", NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "gap"), "%s", r.err);
+    tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "replay", "--journal", j, "--at", inside, "--table", "events", NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "gap"), "%s", r.err);
+    tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "log", "--journal", j, NULL);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "GAP in the journal"), "%s", r.out);
+    tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    free(inside);
+    PQfinish(c);
+    free(ci);
+    tmt_journal_remove(j);
+}
+END_TEST
+
 int main(void)
 {
-    const TTest *const tests[] = {capture_alone_makes_checkpoints, kill9_of_child_then_capture,
-                                  lookup_by_foreign_key, prune_keeps_history_after_horizon, NULL};
+    const TTest *const tests[] = {capture_alone_makes_checkpoints,
+                                  kill9_of_child_then_capture,
+                                  lookup_by_foreign_key,
+                                  prune_keeps_history_after_horizon,
+                                  reseed_after_gap,
+                                  NULL};
     Suite *s = suite_create("pg_maint");
     TCase *tc = tcase_create("maint");
     tm_pg_fixture_add(tc);
