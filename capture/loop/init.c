@@ -173,6 +173,17 @@ static void undo_slot(first_run *f)
                        f->o->slot, e.msg, f->o->journal);
 }
 
+/* The schemas and table list a first run or reseed held. */
+static void first_run_free(first_run *f)
+{
+    for (int i = 0; i < f->nrels; i++) {
+        tm_catrel_free(f->rels[i]);
+        free(f->rels[i]);
+    }
+    free(f->rels);
+    tm_oidlist_free(&f->oids);
+}
+
 int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
                             const tm_identity *id, tm_writer *w, tm_meta *meta, tm_error *err)
 {
@@ -196,12 +207,7 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
     } else {
         undo_slot(&f);
     }
-    for (int i = 0; i < f.nrels; i++) {
-        tm_catrel_free(f.rels[i]);
-        free(f.rels[i]);
-    }
-    free(f.rels);
-    tm_oidlist_free(&f.oids);
+    first_run_free(&f);
     return rc;
 }
 
@@ -233,11 +239,6 @@ int tm_capture_reseed(const tm_capture_opts *o, PGconn *sql, PGconn *repl, tm_wr
                 o->journal, o->slot, tm_lsn_format(f.rec.consistent, lsn), f.nrels,
                 (unsigned long long)f.rows);
 out:
-    for (int i = 0; i < f.nrels; i++) {
-        tm_catrel_free(f.rels[i]);
-        free(f.rels[i]);
-    }
-    free(f.rels);
-    tm_oidlist_free(&f.oids);
+    first_run_free(&f);
     return rc;
 }
