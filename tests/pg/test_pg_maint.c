@@ -193,13 +193,13 @@ START_TEST(lookup_by_foreign_key)
     char *ci = tm_pg_conninfo(pg, "maint_fk");
     tm_pg_exec(c, "CREATE TABLE users (id int PRIMARY KEY);"
                   "INSERT INTO users SELECT generate_series(1, 40);"
-                  "CREATE TABLE settings (id serial PRIMARY KEY, user_id int REFERENCES users,"
+                  "CREATE TABLE events (id serial PRIMARY KEY, user_id int REFERENCES users,"
                   "  v text);"
-                  "ALTER TABLE settings REPLICA IDENTITY FULL");
+                  "ALTER TABLE events REPLICA IDENTITY FULL");
     char *j = tmt_journal_path();
     char *lsn = tmc_current_lsn(c);
     tm_run_result r;
-    tm_tidemark(&r, NULL, "capture", "--journal", j, "--source", ci, "--table", "public.settings",
+    tm_tidemark(&r, NULL, "capture", "--journal", j, "--source", ci, "--table", "public.events",
                 "--endpos", lsn, NULL);
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
@@ -207,7 +207,7 @@ START_TEST(lookup_by_foreign_key)
     pid_t pid = tmc_spawn(j, ci, NULL);
     tmc_wait_slot_active(c, "tidemark_maint_fk", true);
     for (int i = 0; i < 40; i++) { /* one frame each: capture syncs when idle */
-        tm_pg_exec(c, "INSERT INTO settings (user_id, v) VALUES (%d, 'x')", 1 + i % 20);
+        tm_pg_exec(c, "INSERT INTO events (user_id, v) VALUES (%d, 'x')", 1 + i % 20);
         lsn = tmc_current_lsn(c);
         ck_assert(tmc_wait_confirmed(c, "tidemark_maint_fk", lsn, 30000));
         free(lsn);
@@ -215,8 +215,8 @@ START_TEST(lookup_by_foreign_key)
     tmc_stop(pid, j);
     unsigned long total, read;
     for (int pass = 0; pass < 2; pass++) { /* the first builds the summary */
-        tm_tidemark(&r, NULL, "log", "--journal", j, "--table", "settings", "--where",
-                    "user_id = 7", "--stats", NULL);
+        tm_tidemark(&r, NULL, "log", "--journal", j, "--table", "events", "--where", "user_id = 7",
+                    "--stats", NULL);
         tm_assert_exit(&r, 0);
         ck_assert_msg(strstr(r.out, "user_id") || strstr(r.out, "INSERT"), "%s", r.out);
         frames_read(r.err, &total, &read);
