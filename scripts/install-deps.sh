@@ -7,7 +7,8 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libpq-dev liblz4-dev libprotobuf-c-dev
           protobuf-c-compiler check uthash-dev postgresql-15 postgresql-client-15
           libmicrohttpd-dev prometheus clang-format cppcheck git
-          clang libclang-rt-14-dev)  # the fuzz build: clang with libFuzzer
+          clang libclang-rt-14-dev  # the fuzz build: clang with libFuzzer
+          python3-django python3-psycopg2)  # tests/app: the Django application test
 
 missing=()
 # npm fetches the PostgreSQL 14/16/17/18 server builds (scripts/pg-builds.sh);
