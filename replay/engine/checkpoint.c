@@ -415,8 +415,12 @@ static int on_message(ck_load *l, const Tidemark__LogicalMessage *m, tm_error *e
     if (m->prefix && !strcmp(m->prefix, TM_CKPT_ROWS_PREFIX)) {
         if (m->content.len != 12)
             return damaged(l, err, "a table's row count has the wrong size");
-        return tm_state_reserve_rows(l->s, tm_get32(m->content.data), tm_get64(m->content.data + 4),
-                                     err);
+        uint64_t rows = tm_get64(m->content.data + 4);
+        /* each row is a record of the file: a count beyond them would size
+         * the table for nothing (or for more than memory holds) */
+        if (rows > l->h.records)
+            return damaged(l, err, "a table's row count exceeds the records of the checkpoint");
+        return tm_state_reserve_rows(l->s, tm_get32(m->content.data), rows, err);
     }
     if (!m->prefix || strcmp(m->prefix, TM_CKPT_STATS_PREFIX) != 0)
         return 0;
