@@ -76,7 +76,8 @@ static const tm_option options[] = {
      .kind = TM_OPT_TEXT,
      .value = "SCHEMA.NAME",
      .help = "a table to capture (repeatable; required on first run unless the publication "
-             "exists)"},
+             "exists; on a later run, a table the publication lacks is added to it and joins "
+             "the capture set with a snapshot of its own)"},
     {.id = OPT_SLOT,
      .name = "slot",
      .kind = TM_OPT_TEXT,
@@ -194,7 +195,9 @@ const tm_command tm_cmd_capture = {
     .description = "Consumes a pgoutput logical replication slot into the journal in DIR. The "
                    "first run (empty or absent DIR) creates the publication and slot and copies "
                    "a base snapshot of the tables; later runs resume where the journal ends. "
-                   "Stops cleanly on SIGINT/SIGTERM.",
+                   "A table added to the publication (ALTER PUBLICATION ... ADD TABLE, or a new "
+                   "--table) gets a snapshot of its own, its capture start; a table removed "
+                   "from it is recorded as such. Stops cleanly on SIGINT/SIGTERM.",
     .options = options,
     .notes = "Exactly once: before a position is confirmed to the server it is recorded, after "
              "the fsync of the journal, in DIR/confirmed.mark. At every start whatever lies "
@@ -431,10 +434,6 @@ static int read_journal(run *r)
                               "%s holds no journal yet: name the tables to capture with --table "
                               "SCHEMA.NAME",
                               r->o.journal);
-    if (!r->fresh && r->o.n_tables > 0)
-        tm_log_info("note: the journal exists; --table is ignored (the publication \"%s\" "
-                    "decides what is captured)",
-                    r->meta.publication);
     r->initialised = !r->fresh;
     return 0;
 }
@@ -517,6 +516,15 @@ static int check_resume(run *r)
         tm_capture_check_slot(r->sql, r->o.journal, &r->meta, r->w, &r->err) != 0)
         return -1;
     tm_oidlist tables = {0};
+    /* A --table the publication lacks joins the capture set: added here,
+     * snapshotted by the stream. Tables are never removed this way. */
+    if (r->o.n_tables > 0 &&
+        (tm_capture_resolve_tables(&r->o, r->sql, &tables, &r->err) != 0 ||
+         tm_publication_add(r->sql, r->o.publication, &tables, &r->err) != 0)) {
+        tm_oidlist_free(&tables);
+        return -1;
+    }
+    tm_oidlist_free(&tables);
     if (tm_publication_ensure(r->sql, r->o.publication, &tables, &r->err) != 0)
         return -1;
     int ri = tm_replica_identity_check(r->sql, &tables, r->o.set_replica_identity_full, &r->err);

@@ -25,6 +25,7 @@
 #include "store/common/lsn.h"
 #include "store/common/tm_time.h"
 #include "store/journal/journal.h"
+#include "store/journal/tableset.h"
 
 enum {
     OPT_JOURNAL = 1,
@@ -123,8 +124,11 @@ typedef struct table_rows {
     uint32_t oid;
     char name[300];
     uint64_t rows;
-    uint64_t start_lsn; /* the first snapshot that holds its rows (0: the base snapshot) */
+    uint64_t start_lsn; /* its capture start (tableset.h): its latest (0: never captured) */
     int64_t start_time;
+    bool ended; /* that capture ended (removed from the publication) */
+    uint64_t end_lsn;
+    int64_t end_time;
 } table_rows;
 
 typedef struct gap_info {
@@ -139,6 +143,7 @@ typedef struct summary {
     int64_t first_time, last_time;
     table_rows *tables;
     size_t ntables;
+    tm_tableset spans; /* when each table was captured */
     gap_info *gaps;
     size_t ngaps;
     uint64_t segments, bytes;
@@ -182,8 +187,7 @@ static int summarise(const char *dir, summary *s, tm_error *err)
     const Tidemark__Record *rec;
     int rc;
     bool in_first_snapshot = false, in_snapshot = false;
-    uint64_t remaining = 0, cur_lsn = 0;
-    int64_t cur_time = 0;
+    uint64_t remaining = 0;
     while ((rc = tm_reader_next(r, &rec, err)) == 1) {
         switch (rec->body_case) {
         case TIDEMARK__RECORD__BODY_BEGIN:
@@ -201,25 +205,32 @@ static int summarise(const char *dir, summary *s, tm_error *err)
                 for (size_t i = 0; i < s->ngaps; i++)
                     s->gaps[i].healed = true;
             remaining = rec->begin->n_records;
-            cur_lsn = s->last_lsn = rec->begin->commit_lsn;
-            cur_time = s->last_time = rec->begin->commit_time;
+            s->last_lsn = rec->begin->commit_lsn;
+            s->last_time = rec->begin->commit_time;
             break;
         case TIDEMARK__RECORD__BODY_RELATION: {
             table_rows *t = table_for(s, rec->relation->oid);
             if (t)
                 snprintf(t->name, sizeof t->name, "%s.%s", rec->relation->namespace_,
                          rec->relation->name);
+            if (tm_tableset_relation(&s->spans, rec->relation->oid, rec->relation->namespace_,
+                                     rec->relation->name, err) != 0)
+                rc = -1;
             break;
         }
+        case TIDEMARK__RECORD__BODY_TABLE_REMOVED:
+            tm_tableset_removed(&s->spans, rec->table_removed->oid, rec->table_removed->lsn,
+                                rec->table_removed->time);
+            break;
         case TIDEMARK__RECORD__BODY_CHANGE:
-            if (in_snapshot && remaining && rec->change->op == TIDEMARK__CHANGE__OP__INSERT) {
+            if (in_snapshot && remaining &&
+                tm_tableset_snapshot(&s->spans, rec->change->relation_oid, s->last_lsn,
+                                     s->last_time, err) != 0)
+                rc = -1;
+            if (in_first_snapshot && remaining && rec->change->op == TIDEMARK__CHANGE__OP__INSERT) {
                 table_rows *t = table_for(s, rec->change->relation_oid);
-                if (t && in_first_snapshot)
+                if (t)
                     t->rows++;
-                if (t && !in_first_snapshot && !t->start_lsn && !t->rows) {
-                    t->start_lsn = cur_lsn;
-                    t->start_time = cur_time;
-                }
             }
             break;
         case TIDEMARK__RECORD__BODY_GAP:
@@ -230,14 +241,24 @@ static int summarise(const char *dir, summary *s, tm_error *err)
         }
         if (rec->body_case != TIDEMARK__RECORD__BODY_BEGIN && remaining)
             remaining--;
+        if (rc < 0)
+            break;
     }
     tm_reader_close(r);
     if (rc < 0)
         return -1;
+    /* Each table's latest capture (a table re-added later has several). */
     for (size_t i = 0; i < s->ntables; i++)
-        if (!s->tables[i].start_lsn) {
-            s->tables[i].start_lsn = s->first_lsn;
-            s->tables[i].start_time = s->first_time;
+        for (size_t k = 0; k < s->spans.n; k++) {
+            const tm_tablespan *sp = &s->spans.v[k];
+            table_rows *t = &s->tables[i];
+            if (sp->oid != t->oid)
+                continue;
+            t->start_lsn = sp->start_lsn;
+            t->start_time = sp->start_time;
+            t->ended = sp->ended;
+            t->end_lsn = sp->end_lsn;
+            t->end_time = sp->end_time;
         }
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -542,10 +563,24 @@ static void print_text(const report *r)
                (unsigned long long)r->disk_free, (unsigned long long)r->disk_total,
                r->disk_free_pct);
     printf("tables:\n");
-    for (size_t i = 0; i < s->ntables; i++)
-        printf("  %-40s %llu rows in the base snapshot, captured since %s\n",
-               INERT(s->tables[i].name), (unsigned long long)s->tables[i].rows,
-               tm_time_format(s->tables[i].start_time, t1));
+    for (size_t i = 0; i < s->ntables; i++) {
+        char span[200] = "";
+        int n = 0;
+        /* Each capture of it: a table re-added later has several. */
+        for (size_t k = 0; k < s->spans.n; k++) {
+            if (s->spans.v[k].oid != s->tables[i].oid)
+                continue;
+            char one[160];
+            tm_tablespan_describe(&s->spans.v[k], one, sizeof one);
+            n += snprintf(span + n, sizeof span - (size_t)n, "%s%s", n ? "; " : "",
+                          n ? one + strlen("captured ") : one);
+            if ((size_t)n >= sizeof span)
+                break;
+        }
+        printf("  %-40s %llu rows in the base snapshot, %s\n", INERT(s->tables[i].name),
+               (unsigned long long)s->tables[i].rows,
+               span[0] ? span : "never captured (no snapshot of it in the journal)");
+    }
 }
 
 /* ---- JSON (schema tidemark.status/1, README) ------------------------------- */
@@ -672,8 +707,14 @@ static void print_json(const report *r, const verdict *v)
             jkey("name", &g);
             jstr(s->tables[i].name);
             jnum("oid", s->tables[i].oid, &g);
-            jlsn("capture_start_lsn", s->tables[i].start_lsn, &g);
-            jtime("capture_start_time", s->tables[i].start_time, &g);
+            if (s->tables[i].start_lsn) {
+                jlsn("capture_start_lsn", s->tables[i].start_lsn, &g);
+                jtime("capture_start_time", s->tables[i].start_time, &g);
+            }
+            if (s->tables[i].ended) {
+                jlsn("capture_end_lsn", s->tables[i].end_lsn, &g);
+                jtime("capture_end_time", s->tables[i].end_time, &g);
+            }
             jnum("base_snapshot_rows", s->tables[i].rows, &g);
             printf("}");
         }
@@ -883,6 +924,7 @@ static int status_of(const args *a, const char *source)
         }
     }
     free(r.sum.tables);
+    tm_tableset_free(&r.sum.spans);
     free(r.sum.gaps);
     free(r.ckpts);
     return rc;

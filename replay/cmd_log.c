@@ -3,6 +3,7 @@
 #include "replay/cmd_log.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +12,9 @@
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
 #include "store/common/log.h"
+#include "store/common/qualname.h"
+#include "store/common/tm_time.h"
+#include "store/journal/tableset.h"
 
 enum {
     OPT_JOURNAL = 1,
@@ -216,11 +220,58 @@ static void print_stats(const log_run_stats *st)
                 st->transactions_shown);
 }
 
+/* A --table whose capture started after --to has no history in the
+ * window: refused, naming its start (0, or 1 said). A --from before the
+ * start gets a note. Read only when a table and a window are given. */
+static int check_capture_spans(const log_opts *o)
+{
+    if (!o->ntables || (!o->has_to && !o->has_from))
+        return 0;
+    tm_tableset ts = {0};
+    tm_error err;
+    if (tm_tableset_scan(o->journal, &ts, &err) != 0) {
+        tm_tableset_free(&ts);
+        return 0; /* log itself says what is wrong with the journal */
+    }
+    int rc = 0;
+    for (size_t i = 0; i < o->ntables && rc == 0; i++) {
+        const tm_tablespan *seen = NULL;
+        for (size_t k = 0; k < ts.nseen && !seen; k++)
+            if (!strcmp(ts.seen[k].nspname, o->tables[i].schema) &&
+                !strcmp(ts.seen[k].relname, o->tables[i].name))
+                seen = &ts.seen[k];
+        if (!seen)
+            continue;
+        char q[2 * TM_NAME_MAX + 8], span[200], t[TM_TIME_BUFLEN];
+        tm_qualname_format(seen->nspname, seen->relname, q, sizeof q);
+        const tm_tablespan *first = tm_tableset_next(&ts, seen->oid, false, 0, INT64_MIN);
+        if (o->has_to && !tm_tableset_prev(&ts, seen->oid, false, 0, o->to)) {
+            if (first)
+                tm_log_error("table %s joined the capture set after %s: it is %s, and the "
+                             "journal holds none of its history before that",
+                             q, tm_time_format(o->to, t),
+                             tm_tablespan_describe(first, span, sizeof span));
+            else
+                tm_log_error("table %s has no snapshot in the journal (it joined the capture "
+                             "set without one, under an older tidemark), so its history is not "
+                             "known",
+                             q);
+            rc = 1;
+        } else if (o->has_from && first && first->start_time > o->from) {
+            tm_log_info("note: table %s is %s; the journal holds none of its history before "
+                        "that",
+                        q, tm_tablespan_describe(first, span, sizeof span));
+        }
+    }
+    tm_tableset_free(&ts);
+    return rc;
+}
+
 static int cmd_log(int argc, char **argv)
 {
     log_opts o;
     int rc;
-    if (cmd_log_parse(argc, argv, &o, &rc) == 0) {
+    if (cmd_log_parse(argc, argv, &o, &rc) == 0 && (rc = check_capture_spans(&o)) == 0) {
         log_run_stats st;
         tm_error err;
         rc = log_run(&o, 1, &st, &err) == 0 ? 0 : 1;

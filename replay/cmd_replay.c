@@ -21,6 +21,7 @@
 #include "store/common/qualname.h"
 #include "store/common/tm_time.h"
 #include "store/journal/journal.h"
+#include "store/journal/tableset.h"
 
 enum {
     OPT_JOURNAL = 1,
@@ -458,6 +459,43 @@ static void table_warnings(const tm_table *t, const tm_version *v)
                        q, t->st.unresolved);
 }
 
+/* Why table t's rows are not known at the target (it was not captured
+ * then), naming when it was, into buf. */
+static void explain_uncaptured(const opts *o, const tm_table *t, const tm_version *v,
+                               const tm_target *tg, const char *when, char *buf, size_t len)
+{
+    char q[2 * TM_NAME_MAX + 8], span[200], next[200];
+    tm_qualname_format(v->nspname, v->relname, q, sizeof q);
+    tm_tableset ts = {0};
+    tm_error e2;
+    if (tm_tableset_scan(o->journal, &ts, &e2) != 0) {
+        snprintf(buf, len, "table %s was not captured at %s (%.300s)", q, when, e2.msg);
+        return;
+    }
+    const tm_tablespan *prev = tm_tableset_prev(&ts, t->oid, tg->by_lsn, tg->lsn, tg->time);
+    const tm_tablespan *nx = tm_tableset_next(&ts, t->oid, tg->by_lsn, tg->lsn, tg->time);
+    if (nx)
+        snprintf(next, sizeof next, "; it is %s", tm_tablespan_describe(nx, span, sizeof span));
+    else
+        next[0] = '\0';
+    if (prev && prev->ended)
+        snprintf(buf, len,
+                 "table %s left the capture set before %s, so its rows then are not known: it "
+                 "was %s%s",
+                 q, when, tm_tablespan_describe(prev, span, sizeof span), next);
+    else if (nx)
+        snprintf(buf, len,
+                 "table %s joined the capture set after %s, so its rows then are not known: it "
+                 "is %s; choose a point at or after its capture start",
+                 q, when, tm_tablespan_describe(nx, span, sizeof span));
+    else
+        snprintf(buf, len,
+                 "table %s has no snapshot in the journal by %s (it joined the capture set "
+                 "without one, under an older tidemark), so its rows are not known",
+                 q, when);
+    tm_tableset_free(&ts);
+}
+
 /* The tables to output, in order of first appearance. Returns their count
  * or -1 (message printed). */
 static int pick_tables(const opts *o, const tm_state *s, const tm_run_info *info,
@@ -486,13 +524,14 @@ static int pick_tables(const opts *o, const tm_state *s, const tm_run_info *info
         if (!t->selected)
             continue;
         const tm_version *v = tm_table_version_at(t, limit);
-        if (!v) {
+        if (!v || !t->captured) {
+            char why[2048];
+            explain_uncaptured(o, t, v ? v : t->cur, tg, when, why, sizeof why);
             if (o->ntables) {
-                tm_log_error("table %s.%s was not captured yet at %s; its history starts later "
-                             "in the journal",
-                             t->cur->nspname, t->cur->relname, when);
+                tm_log_error("%s", why);
                 return -1;
             }
+            tm_log_warning("%s; it is left out", why);
             continue;
         }
         if (t->gap) {

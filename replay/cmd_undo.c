@@ -504,7 +504,7 @@ static int write_script(const opts *o, const tm_undo_plan *p, const tm_undo_entr
     if (!o->output) {
         if (tm_out_init_fd(&out, STDOUT_FILENO, err) != 0)
             return -1;
-        int rc = tm_undo_write_script(&out, p, es, n, o->skip, err);
+        int rc = tm_undo_write_script(&out, p, es, n, o->skip, o->by_row, err);
         if (rc == 0 && tm_out_sync(&out, err) != 0)
             rc = -1;
         tm_out_free(&out);
@@ -517,7 +517,7 @@ static int write_script(const opts *o, const tm_undo_plan *p, const tm_undo_entr
         tm_outfile_abort(&f);
         return -1;
     }
-    int rc = tm_undo_write_script(&out, p, es, n, o->skip, err);
+    int rc = tm_undo_write_script(&out, p, es, n, o->skip, o->by_row, err);
     if (rc == 0 && tm_out_flush(&out, err) != 0) {
         tm_error_prefix(err, "writing %s", o->output);
         rc = -1;

@@ -2,7 +2,7 @@
 # Checks that every #include "..." in the product's C code goes in the
 # direction of the layers (README, "Developing"):
 #
-#   store/common <- store/journal <- capture/*, replay/* <- the commands
+#   store/common <- store/journal <- store/archive, capture/*, replay/* <- the commands
 #
 # Each folder (a "room") may include its own headers and those of the rooms
 # listed for it below, nothing else: no upward include, and no include
@@ -22,6 +22,7 @@ journal="$base store/journal"
 declare -A allowed=(
     [store/common]="$base"
     [store/journal]="$journal"
+    [store/archive]="$journal"
     [store/cli]="$base store/cli"
     [store]="$journal store/cli"
     [capture/source]="$journal"

@@ -7,7 +7,9 @@
 -- (prefix 'tidemark.ddl') in the DDL's own transaction; capture journals it
 -- (it shows in `tidemark log --all-messages`) and, as soon as that
 -- transaction commits, checks the captured tables for rewrites and takes
--- their fresh base snapshot right away.
+-- their fresh base snapshot right away. An ALTER PUBLICATION likewise makes
+-- capture read the publication at once: a table removed from it is then
+-- recorded as captured up to that very transaction.
 --
 -- Install as a superuser in the captured database:
 --   psql -v ON_ERROR_STOP=1 -d mydb -f scripts/ddl-messages.sql
@@ -32,5 +34,5 @@ $$;
 
 DROP EVENT TRIGGER IF EXISTS tidemark_ddl;
 CREATE EVENT TRIGGER tidemark_ddl ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE')
+    WHEN TAG IN ('ALTER TABLE', 'ALTER PUBLICATION')
     EXECUTE FUNCTION tidemark_ddl_message();

@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libpq-dev liblz4-dev libprotobuf-c-dev
           protobuf-c-compiler check uthash-dev postgresql-15 postgresql-client-15
           libmicrohttpd-dev prometheus clang-format cppcheck git
+          libcurl4-openssl-dev libxml2-dev libssl-dev
+          swift swift-proxy swift-account swift-container swift-object
           clang libclang-rt-14-dev)  # the fuzz build: clang with libFuzzer
 
 missing=()

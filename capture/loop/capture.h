@@ -89,6 +89,16 @@ int tm_capture_check_slot(PGconn *sql, const char *dir, const tm_meta *meta, tm_
  * held after the wait (err). */
 int tm_capture_wait_slot_free(PGconn *sql, const char *slot, tm_slot_info *si, tm_error *err);
 
+/* The tables named by --table, as oids added to oids. */
+int tm_capture_resolve_tables(const tm_capture_opts *o, PGconn *sql, tm_oidlist *oids,
+                              tm_error *err);
+
+/* The live table set (liveset.c): the tables whose capture has started
+ * and not ended, from DIR/tables.captured, or (absent) from the journal's
+ * snapshots and TableRemoved records, then saved. */
+#define TM_CAPTURED_FILE "tables.captured"
+int tm_liveset_load(const char *dir, tm_oidlist *captured, tm_error *err);
+
 /* Set by SIGINT/SIGTERM. */
 extern volatile int tm_capture_stop_requested;
 

@@ -95,9 +95,9 @@ int tm_firstrun_forget(const char *dir, tm_error *err)
 static bool made_by_first_run(const char *name, bool keep_lock)
 {
     static const char *const exact[] = {
-        "spool.tmp",       "snapshot.tmp",       "rewrites.pending", "rewrites.pending.tmp",
-        "confirmed.mark",  "confirmed.mark.tmp", "init.pending.tmp", "journal.meta",
-        "journal.meta.tmp"};
+        "spool.tmp",        "snapshot.tmp",       "rewrites.pending",   "rewrites.pending.tmp",
+        "confirmed.mark",   "confirmed.mark.tmp", "init.pending.tmp",   "journal.meta",
+        "journal.meta.tmp", "tables.captured",    "tables.captured.tmp"};
     if (!keep_lock && !strcmp(name, "capture.lock"))
         return true;
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)

@@ -16,22 +16,6 @@
 #include "store/common/lsn.h"
 #include "store/common/tm_time.h"
 
-static int resolve_tables(const tm_capture_opts *o, PGconn *sql, tm_oidlist *oids, tm_error *err)
-{
-    for (int i = 0; i < o->n_tables; i++) {
-        tm_qualname qn;
-        uint32_t oid;
-        if (tm_qualname_parse(o->tables[i], &qn, err) != 0 ||
-            tm_catalog_table_oid(sql, &qn, &oid, err) != 0)
-            return -1;
-        if (tm_oidlist_add(oids, oid) != 0) {
-            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static int write_relation(tm_writer *w, tm_catrel *cr, uint64_t lsn, tm_error *err)
 {
     Tidemark__Record rec = TIDEMARK__RECORD__INIT;
@@ -172,7 +156,7 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
     f.rec.system_identifier = id->system_identifier;
     char snapname[128], lsn[TM_LSN_BUFLEN];
     int rc = -1;
-    if (resolve_tables(o, sql, &f.oids, err) == 0 &&
+    if (tm_capture_resolve_tables(o, sql, &f.oids, err) == 0 &&
         tm_publication_ensure(sql, o->publication, &f.oids, err) == 0 &&
         tm_replica_identity_check(sql, &f.oids, o->set_replica_identity_full, err) == 0 &&
         create_slot(&f, snapname, sizeof snapname, err) == 0 &&

@@ -35,6 +35,11 @@
 #include "capture/decode/streamtx.h"
 #include "capture/decode/txbuf.h"
 
+/* A commit younger than this is live (the server's clock; one far behind
+ * ours makes every commit a backlog's, as before). */
+#define LIVE_AGE_US 1000000
+#define LIVE_FSYNC_US 40000
+
 /* Relation versions to journal before the transaction being received. */
 typedef struct pending_rel {
     tm_catrel cr;
@@ -89,6 +94,14 @@ typedef struct stream {
     tm_deferred_snapshot deferred;
     bool ddl_seen;
 
+    /* the live table set (liveset.c): the tables captured (started, not
+     * ended), and the TableRemoved records written, waiting like the
+     * snapshots for a sync and the mark before the set forgets them */
+    tm_oidlist captured, removed_after_sync, removed_after_confirm;
+    int64_t last_refresh; /* publication last read (monotonic) */
+    bool recheck_set;     /* a table the set does not hold sent a Relation */
+    int64_t last_commit_time;
+
     /* counters for the status line */
     uint64_t n_tx, n_changes, n_skipped;
     bool done;
@@ -100,6 +113,7 @@ typedef struct stream {
     int64_t last_wal_warning;
     tm_wal_risk wal_risk;
     bool keep_noted;
+    bool live;       /* the journaled transactions not yet synced include a recent commit */
     tm_maint *maint; /* the background checkpoint runs (maint.h); NULL: off */
 } stream;
 
@@ -153,6 +167,15 @@ static void reset_tx(stream *s)
     s->origin_lsn = 0;
 }
 
+static void oidlist_remove(tm_oidlist *l, uint32_t oid)
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->oids[i] == oid) {
+            l->oids[i] = l->oids[--l->n];
+            return;
+        }
+}
+
 static uint64_t flush_position(const stream *s)
 {
     uint64_t d = tm_writer_durable_end_lsn(s->w);
@@ -167,6 +190,23 @@ static int confirm(stream *s, tm_error *err)
 {
     if (tm_writer_confirm(s->w, flush_position(s), err) != 0)
         return -1;
+    if (s->clear_after_confirm.n == 0 && s->removed_after_confirm.n == 0)
+        return 0;
+    /* The set changes the mark now covers. */
+    bool set_changed = s->removed_after_confirm.n > 0;
+    for (int k = 0; k < s->clear_after_confirm.n; k++)
+        if (!tm_oidlist_has(&s->captured, s->clear_after_confirm.oids[k])) {
+            if (tm_oidlist_add(&s->captured, s->clear_after_confirm.oids[k]) != 0) {
+                tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+                return -1;
+            }
+            set_changed = true;
+        }
+    for (int k = 0; k < s->removed_after_confirm.n; k++)
+        oidlist_remove(&s->captured, s->removed_after_confirm.oids[k]);
+    tm_oidlist_free(&s->removed_after_confirm);
+    if (set_changed && tm_oidfile_save(s->o->journal, TM_CAPTURED_FILE, &s->captured, err) != 0)
+        return -1;
     if (s->clear_after_confirm.n == 0)
         return 0;
     tm_oidlist keep = {0};
@@ -180,7 +220,7 @@ static int confirm(stream *s, tm_error *err)
     tm_oidlist_free(&s->owed);
     s->owed = keep;
     tm_oidlist_free(&s->clear_after_confirm);
-    return tm_owed_save(s->o->journal, &s->owed, err);
+    return tm_oidfile_save(s->o->journal, TM_OWED_FILE, &s->owed, err);
 }
 
 /* A standby status update confirming what the durable mark holds (write,
@@ -214,6 +254,7 @@ static int sync_journal(stream *s, tm_error *err)
     if (tm_writer_sync(s->w, err) != 0)
         return -1;
     tm_stats_fsync(s->st, (now_us() - t0) * 1000);
+    s->live = false;
     atomic_store_explicit(&s->st->bytes, tm_writer_bytes_written(s->w), memory_order_relaxed);
     s->dirty = false;
     /* The snapshots journaled so far are durable: forgotten once the mark
@@ -224,6 +265,12 @@ static int sync_journal(stream *s, tm_error *err)
             return -1;
         }
     tm_oidlist_free(&s->clear_after_sync);
+    for (int i = 0; i < s->removed_after_sync.n; i++)
+        if (tm_oidlist_add(&s->removed_after_confirm, s->removed_after_sync.oids[i]) != 0) {
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+    tm_oidlist_free(&s->removed_after_sync);
     return 0;
 }
 
@@ -245,7 +292,7 @@ static int owe_snapshot(stream *s, uint32_t oid, tm_error *err)
         tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return -1;
     }
-    return tm_owed_save(s->o->journal, &s->owed, err);
+    return tm_oidfile_save(s->o->journal, TM_OWED_FILE, &s->owed, err);
 }
 
 /* Takes the owed snapshots when none is waiting. */
@@ -259,8 +306,11 @@ static int take_owed(stream *s, tm_error *err)
     if (tm_deferred_take(&s->deferred, s->o->source, s->sql, s->w, &s->owed, spool,
                          s->o->tx_memory_budget, err) != 0)
         return -1;
-    tm_log_info("fresh base snapshot of %d rewritten table(s), %llu rows", s->deferred.n,
-                (unsigned long long)s->deferred.rows);
+    char l[TM_LSN_BUFLEN];
+    tm_log_info("snapshot of %d table(s) that joined the capture set or were rewritten, %llu "
+                "rows, to be journaled at %s",
+                s->deferred.n, (unsigned long long)s->deferred.rows,
+                tm_lsn_format(s->deferred.lsn, l));
     return 0;
 }
 
@@ -280,6 +330,109 @@ static int write_deferred_upto(stream *s, uint64_t lsn, tm_error *err)
     /* Written, or voided by a schema change since: the owed set decides. */
     tm_deferred_clear(&s->deferred);
     return 0;
+}
+
+/* "schema.name" of a table the journal knows, else its oid. */
+static const char *table_name(stream *s, uint32_t oid, char *buf, size_t len)
+{
+    const Tidemark__Relation *r = tm_writer_relation(s->w, oid);
+    if (r)
+        snprintf(buf, len, "%s.%s", r->namespace_, r->name);
+    else
+        snprintf(buf, len, "the table of oid %u", oid);
+    return buf;
+}
+
+/* A table left the capture set: a TableRemoved record says up to where its
+ * rows are known (the last commit journaled; with scripts/ddl-messages.sql
+ * that is the ALTER PUBLICATION itself). */
+static int record_removal(stream *s, uint32_t oid, tm_error *err)
+{
+    char q[300];
+    if (tm_oidlist_has(&s->owed, oid)) {
+        oidlist_remove(&s->owed, oid);
+        if (tm_oidfile_save(s->o->journal, TM_OWED_FILE, &s->owed, err) != 0)
+            return -1;
+        for (int i = 0; i < s->deferred.n; i++)
+            if (s->deferred.rels[i].rel.oid == oid) {
+                tm_deferred_clear(&s->deferred); /* the others are taken again */
+                break;
+            }
+    }
+    if (!tm_oidlist_has(&s->captured, oid) || tm_oidlist_has(&s->removed_after_sync, oid) ||
+        tm_oidlist_has(&s->removed_after_confirm, oid))
+        return 0;
+    const Tidemark__Relation *r = tm_writer_relation(s->w, oid);
+    Tidemark__TableRemoved tr = TIDEMARK__TABLE_REMOVED__INIT;
+    tr.has_oid = tr.has_lsn = tr.has_time = 1;
+    tr.oid = oid;
+    tr.lsn = tm_writer_last_commit_lsn(s->w);
+    tr.time = s->last_commit_time ? s->last_commit_time : tm_time_now();
+    tr.namespace_ = r ? r->namespace_ : NULL;
+    tr.name = r ? r->name : NULL;
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_TABLE_REMOVED;
+    rec.table_removed = &tr;
+    if (tm_writer_put_standalone(s->w, &rec, err) != 0 ||
+        tm_oidlist_add(&s->removed_after_sync, oid) != 0)
+        return -1;
+    mark_dirty(s);
+    char l[TM_LSN_BUFLEN];
+    tm_log_info("%s left the capture set (publication \"%s\" no longer has it): its rows are "
+                "known up to %s",
+                table_name(s, oid, q, sizeof q), s->meta->publication, tm_lsn_format(tr.lsn, l));
+    return 0;
+}
+
+/* A table joined the capture set: its snapshot is owed (saved before
+ * anything of it can be durable), taken after the current transaction. */
+static int table_joined(stream *s, uint32_t oid, tm_error *err)
+{
+    if (tm_oidlist_has(&s->captured, oid) || tm_oidlist_has(&s->owed, oid))
+        return 0;
+    char q[300];
+    tm_oidlist one = {&oid, 1};
+    if (s->sql &&
+        tm_replica_identity_check(s->sql, &one, s->o->set_replica_identity_full, err) != 0)
+        return -1;
+    tm_log_info("table %u (%s) joined the capture set: taking its snapshot; its capture starts "
+                "there",
+                oid, table_name(s, oid, q, sizeof q));
+    return owe_snapshot(s, oid, err);
+}
+
+/* Compares the publication (s->tables, read just before) with the tables
+ * captured: snapshots for those that joined, TableRemoved for those that
+ * left. Between transactions only. */
+static int sync_table_set(stream *s, tm_error *err)
+{
+    for (int i = 0; i < s->tables.n; i++)
+        if (table_joined(s, s->tables.oids[i], err) != 0)
+            return -1;
+    for (int i = 0; i < s->captured.n; i++)
+        if (!tm_oidlist_has(&s->tables, s->captured.oids[i]) &&
+            record_removal(s, s->captured.oids[i], err) != 0)
+            return -1;
+    for (int i = s->owed.n; i-- > 0;)
+        if (!tm_oidlist_has(&s->tables, s->owed.oids[i]) &&
+            record_removal(s, s->owed.oids[i], err) != 0)
+            return -1;
+    s->last_refresh = now_us();
+    return 0;
+}
+
+/* Reads the publication again, then sync_table_set. */
+static int refresh_table_set(stream *s, tm_error *err)
+{
+    sql_settle(s);
+    tm_oidlist now = {0};
+    if (tm_publication_tables(s->sql, s->meta->publication, &now, err) != 0) {
+        tm_oidlist_free(&now);
+        return -1;
+    }
+    tm_oidlist_free(&s->tables);
+    s->tables = now;
+    return sync_table_set(s, err);
 }
 
 /* The status line. Lag is what is known, never a guess (stats.h): the
@@ -382,6 +535,8 @@ static int on_relation(stream *s, const tm_pgo_relation *m, tm_error *err)
     bool changed;
     if (tm_relcache_put(s->rels, m, &r, &changed, err) != 0)
         return -1;
+    if (!tm_oidlist_has(&s->captured, m->oid))
+        s->recheck_set = true; /* it joined the publication, most likely */
     if (!changed && r->version != 0)
         return 0;
     sql_settle(s);
@@ -522,6 +677,11 @@ static int on_message(stream *s, const tm_pgo_msg *m, tm_error *err)
  * owed are taken now, right after the DDL committed. */
 static int after_commit(stream *s, tm_error *err)
 {
+    if (s->ddl_seen || s->recheck_set) {
+        s->recheck_set = false;
+        if (refresh_table_set(s, err) != 0)
+            return -1;
+    }
     if (s->ddl_seen) {
         s->ddl_seen = false;
         sql_settle(s);
@@ -584,6 +744,8 @@ static int journal_tx(stream *s, Tidemark__TxBegin *hdr, const commit_info *c,
     atomic_store_explicit(&s->st->changes, s->n_changes, memory_order_relaxed);
     atomic_store_explicit(&s->st->last_commit_time, hdr->commit_time, memory_order_relaxed);
     mark_dirty(s);
+    if (tm_time_now() - hdr->commit_time < LIVE_AGE_US)
+        s->live = true;
     if (s->o->endpos && c->commit_lsn >= s->o->endpos)
         s->done = true;
     return 0;
@@ -592,6 +754,7 @@ static int journal_tx(stream *s, Tidemark__TxBegin *hdr, const commit_info *c,
 static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
 {
     uint64_t commit_lsn = m->commit.commit_lsn;
+    s->last_commit_time = m->commit.commit_time;
     if (!s->in_tx) {
         tm_error_setc(err, TM_ERR_FORMAT, "pgoutput sent a Commit outside a transaction");
         return -1;
@@ -816,7 +979,7 @@ static int connect_source(stream *s, tm_error *err)
         return rc == -3 ? -2 : rc;
     tm_oidlist_free(&s->tables);
     if (tm_publication_ensure(s->sql, s->meta->publication, &s->tables, err) != 0 ||
-        take_owed(s, err) != 0)
+        sync_table_set(s, err) != 0 || take_owed(s, err) != 0)
         return -1;
     return start_replication(s, err);
 }
@@ -1022,12 +1185,23 @@ static int maybe_log(stream *s, int64_t now, tm_error *err)
     return send_status(s, true, err);
 }
 
+/* The group commit window: --fsync-interval-ms, but at most LIVE_FSYNC_US
+ * while live transactions wait. Under a steady load the socket is seldom
+ * idle and the whole window was the commit-to-durable delay (flush_lag p99
+ * 106-128 ms at 2,000 tx/s with 200 ms); fsyncs take about 1 ms here, so
+ * 25 a second cost little. A backlog (commits older than LIVE_AGE_US) keeps
+ * the long window: its frames stay large and its drain as fast as before. */
+static int64_t window_us(const stream *s)
+{
+    int64_t w = (int64_t)s->o->fsync_interval_ms * 1000;
+    return s->live && w > LIVE_FSYNC_US ? LIVE_FSYNC_US : w;
+}
+
 /* Group commit: sync when idle (nothing more waiting on the socket), when
  * the window is over, or when stopping; then confirm. */
 static int group_commit(stream *s, bool idle, int64_t now, tm_error *err)
 {
-    const int64_t fsync_us = (int64_t)s->o->fsync_interval_ms * 1000;
-    if (!s->dirty || !(idle || s->done || now - s->dirty_since >= fsync_us))
+    if (!s->dirty || !(idle || s->done || now - s->dirty_since >= window_us(s)))
         return 0;
     if (sync_journal(s, err) != 0)
         return -2;
@@ -1050,12 +1224,13 @@ static int more_input(stream *s, int rc, tm_error *err)
     return more ? 1 : 0;
 }
 
+#define TABLESET_POLL_US 2000000
+
 /* One connected session: returns 0 on a clean stop, -1 when the connection
  * was lost (reconnect), -2 on a fatal error. */
 static int run_session(stream *s, tm_error *err)
 {
     const int64_t status_us = (int64_t)s->o->status_interval_s * 1000000;
-    const int64_t fsync_us = (int64_t)s->o->fsync_interval_ms * 1000;
     for (;;) {
         int st, rc = pump(s, err);
         if (rc < 0)
@@ -1083,9 +1258,14 @@ static int run_session(stream *s, tm_error *err)
         slot_result(s);
         if ((st = check_link(s, now, err)) != 0 || (st = maybe_log(s, now, err)) != 0)
             return st;
+        /* A table added to or removed from the publication shows here
+         * within TABLESET_POLL_US, also when it has no changes yet. */
+        if (!s->in_tx && now - s->last_refresh >= TABLESET_POLL_US &&
+            (refresh_table_set(s, err) != 0 || take_owed(s, err) != 0))
+            return connection_lost(s) ? -1 : -2;
         int64_t wait = 100000;
-        if (s->dirty && fsync_us - (now - s->dirty_since) < wait)
-            wait = fsync_us - (now - s->dirty_since);
+        if (s->dirty && window_us(s) - (now - s->dirty_since) < wait)
+            wait = window_us(s) - (now - s->dirty_since);
         if (!more && !wait_input(s, wait, err))
             return -1;
     }
@@ -1169,7 +1349,9 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
     if (rc == 0 && !(s.streams = tm_streams_new(o->journal, STREAM_BUFFER, err)))
         rc = -1;
     if (rc == 0)
-        rc = tm_owed_load(o->journal, &s.owed, err);
+        rc = tm_oidfile_load(o->journal, TM_OWED_FILE, &s.owed, err);
+    if (rc == 0)
+        rc = tm_liveset_load(o->journal, &s.captured, err);
     s.last_log = now_us();
     tm_maint_opts mo = {.journal = o->journal,
                         .every_bytes = o->checkpoint_every,
@@ -1212,6 +1394,9 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
     tm_oidlist_free(&s.owed);
     tm_oidlist_free(&s.clear_after_sync);
     tm_oidlist_free(&s.clear_after_confirm);
+    tm_oidlist_free(&s.captured);
+    tm_oidlist_free(&s.removed_after_sync);
+    tm_oidlist_free(&s.removed_after_confirm);
     tm_txbuf_free(s.tx);
     tm_streams_free(s.streams);
     tm_tuple_enc_free(&s.enc_old);

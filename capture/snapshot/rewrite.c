@@ -11,12 +11,10 @@
 #include "capture/snapshot/snapshot.h"
 #include "capture/source/source.h"
 
-#define OWED_FILE "rewrites.pending"
-
-int tm_owed_load(const char *dir, tm_oidlist *owed, tm_error *err)
+int tm_oidfile_load(const char *dir, const char *file, tm_oidlist *owed, tm_error *err)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, OWED_FILE);
+    snprintf(path, sizeof path, "%s/%s", dir, file);
     unsigned char *data;
     size_t len;
     if (access(path, F_OK) != 0)
@@ -40,13 +38,17 @@ int tm_owed_load(const char *dir, tm_oidlist *owed, tm_error *err)
     return 0;
 }
 
-int tm_owed_save(const char *dir, const tm_oidlist *owed, tm_error *err)
+int tm_oidfile_save(const char *dir, const char *file, const tm_oidlist *owed, tm_error *err)
 {
     char *buf = malloc((size_t)owed->n * 12 + 1);
     size_t len = 0;
     for (int i = 0; i < owed->n; i++)
         len += (size_t)sprintf(buf + len, "%u\n", owed->oids[i]);
-    int rc = tm_write_file_atomic(dir, OWED_FILE, buf, len, err);
+    if (!buf) {
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    int rc = tm_write_file_atomic(dir, file, buf, len, err);
     free(buf);
     return rc;
 }

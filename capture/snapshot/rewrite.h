@@ -4,6 +4,9 @@
  * taken under a temporary slot's exported snapshot and journaled when the
  * stream reaches that slot's consistent point, so replay after it is exact.
  *
+ * The same snapshot starts the capture of a table that joins the capture
+ * set (capture/loop/liveset.c).
+ *
  * The owed set lives in DIR/rewrites.pending (replaced atomically) and is
  * saved before the relation version that revealed the rewrite can become
  * durable, so a crash never forgets a snapshot it owes. */
@@ -16,8 +19,11 @@
 #include "capture/source/setup.h"
 #include "capture/decode/txbuf.h"
 
-int tm_owed_load(const char *dir, tm_oidlist *owed, tm_error *err);
-int tm_owed_save(const char *dir, const tm_oidlist *owed, tm_error *err);
+#define TM_OWED_FILE "rewrites.pending"
+/* A set of oids in DIR/file, one per line (absent: nothing added); saved
+ * by write, fsync, rename, fsync of the directory. */
+int tm_oidfile_load(const char *dir, const char *file, tm_oidlist *owed, tm_error *err);
+int tm_oidfile_save(const char *dir, const char *file, const tm_oidlist *owed, tm_error *err);
 
 /* A snapshot taken, waiting for the stream to reach its LSN. */
 typedef struct tm_deferred_snapshot {

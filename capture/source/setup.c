@@ -28,7 +28,7 @@ void tm_oidlist_free(tm_oidlist *l)
     l->n = 0;
 }
 
-static bool has_oid(const tm_oidlist *l, uint32_t oid)
+bool tm_oidlist_has(const tm_oidlist *l, uint32_t oid)
 {
     for (int i = 0; i < l->n; i++)
         if (l->oids[i] == oid)
@@ -75,6 +75,71 @@ static char *table_list_sql(PGconn *sql, const tm_oidlist *l, tm_error *err)
 oom:
     tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
     return NULL;
+}
+
+int tm_publication_tables(PGconn *sql, const char *pub, tm_oidlist *out, tm_error *err)
+{
+    const char *p[] = {pub};
+    PGresult *r = PQexecParams(sql,
+                               "SELECT format('%I.%I', schemaname, tablename)::regclass::oid "
+                               "FROM pg_publication_tables WHERE pubname = $1",
+                               1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        tm_error_setc(err, TM_ERR_DB, "reading the tables of publication %s: %s", pub,
+                      PQresultErrorMessage(r));
+        PQclear(r);
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(r); i++)
+        if (tm_oidlist_add(out, (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10)) != 0) {
+            PQclear(r);
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+    PQclear(r);
+    return 0;
+}
+
+int tm_publication_add(PGconn *sql, const char *pub, const tm_oidlist *want, tm_error *err)
+{
+    tm_oidlist have = {0}, add = {0};
+    int rc = -1;
+    if (tm_publication_tables(sql, pub, &have, err) != 0)
+        goto out;
+    for (int i = 0; i < want->n; i++)
+        if (!tm_oidlist_has(&have, want->oids[i]) && tm_oidlist_add(&add, want->oids[i]) != 0) {
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    rc = 0;
+    if (add.n == 0)
+        goto out;
+    char *list = table_list_sql(sql, &add, err);
+    char *ident = PQescapeIdentifier(sql, pub, strlen(pub));
+    rc = -1;
+    if (list && ident) {
+        size_t n = strlen(list) + strlen(ident) + 64;
+        char *stmt = malloc(n);
+        if (stmt) {
+            snprintf(stmt, n, "ALTER PUBLICATION %s ADD TABLE %s", ident, list);
+            rc = tm_source_exec(sql, stmt, err);
+            if (rc != 0)
+                tm_error_prefix(err,
+                                "adding %s to publication \"%s\" (its owner or a superuser can: "
+                                "ALTER PUBLICATION %s ADD TABLE %s)",
+                                list, pub, ident, list);
+            else
+                tm_log_info("added %s to publication \"%s\"", list, pub);
+            free(stmt);
+        }
+    }
+    free(list);
+    if (ident)
+        PQfreemem(ident);
+out:
+    tm_oidlist_free(&have);
+    tm_oidlist_free(&add);
+    return rc;
 }
 
 int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_error *err)
@@ -134,27 +199,16 @@ int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_err
                      pub);
         return -1;
     }
-    r = PQexecParams(sql,
-                     "SELECT format('%I.%I', schemaname, tablename)::regclass::oid "
-                     "FROM pg_publication_tables WHERE pubname = $1",
-                     1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        tm_error_setc(err, TM_ERR_DB, "reading the tables of publication %s: %s", pub,
-                      PQresultErrorMessage(r));
-        PQclear(r);
-        return -1;
-    }
     tm_oidlist have = {0};
-    for (int i = 0; i < PQntuples(r); i++)
-        tm_oidlist_add(&have, (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10));
-    PQclear(r);
+    if (tm_publication_tables(sql, pub, &have, err) != 0)
+        return -1;
     if (want->n == 0) {
         *want = have;
         return 0;
     }
     bool same = have.n == want->n;
     for (int i = 0; same && i < want->n; i++)
-        same = has_oid(&have, want->oids[i]);
+        same = tm_oidlist_has(&have, want->oids[i]);
     if (!same) {
         char *hl = table_list_sql(sql, &have, err), *wl = table_list_sql(sql, want, err);
         tm_error_set(err,

@@ -20,6 +20,12 @@ typedef struct tm_oidlist {
  * the publication must exist; its tables are returned in want. */
 int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_error *err);
 
+/* The tables publication pub publishes now, added to out. */
+int tm_publication_tables(PGconn *sql, const char *pub, tm_oidlist *out, tm_error *err);
+/* Adds to publication pub the tables of want it does not publish yet (a
+ * new --table on a later run), saying so. */
+int tm_publication_add(PGconn *sql, const char *pub, const tm_oidlist *want, tm_error *err);
+
 /* Tables without REPLICA IDENTITY FULL: a logged warning for each (saying
  * what will be missing and how to fix it), or, when set_full, sets FULL and
  * says so. */
@@ -80,6 +86,7 @@ int tm_slot_create_sql(int server_version, const char *ident, bool temporary, ch
                        tm_error *err);
 
 void tm_oidlist_free(tm_oidlist *l);
+bool tm_oidlist_has(const tm_oidlist *l, uint32_t oid);
 int tm_oidlist_add(tm_oidlist *l, uint32_t oid);
 
 #endif

@@ -304,7 +304,10 @@ static int write_body(ck_writer *w, const tm_state *s, tm_error *err)
         }
         if (put_stats(w, t, err) != 0)
             return -1;
-        nrec += 1 + t->nrows;
+        /* Rows of a table not captured then are not known: it goes in
+         * without them, so that a replay from here refuses it too. */
+        if (t->captured)
+            nrec += 1 + t->nrows;
     }
     Tidemark__TxBegin b = TIDEMARK__TX_BEGIN__INIT;
     b.has_commit_lsn = b.has_end_lsn = b.has_commit_time = b.has_n_records = b.has_snapshot = 1;
@@ -323,7 +326,8 @@ static int write_body(ck_writer *w, const tm_state *s, tm_error *err)
     if (rc)
         tm_error_setc(err, TM_ERR_NOMEM, "out of memory writing a checkpoint");
     for (size_t i = 0; i < nt && rc == 0; i++)
-        rc = put_rows(w, tm_state_table(s, i), kinds, lens, err);
+        if (tm_state_table(s, i)->captured)
+            rc = put_rows(w, tm_state_table(s, i), kinds, lens, err);
     free(kinds);
     free(lens);
     if (rc == 0)
@@ -411,8 +415,12 @@ static int on_message(ck_load *l, const Tidemark__LogicalMessage *m, tm_error *e
     if (m->prefix && !strcmp(m->prefix, TM_CKPT_ROWS_PREFIX)) {
         if (m->content.len != 12)
             return damaged(l, err, "a table's row count has the wrong size");
-        return tm_state_reserve_rows(l->s, tm_get32(m->content.data), tm_get64(m->content.data + 4),
-                                     err);
+        uint64_t rows = tm_get64(m->content.data + 4);
+        /* each row is a record of the file: a count beyond them would size
+         * the table for nothing (or for more than memory holds) */
+        if (rows > l->h.records)
+            return damaged(l, err, "a table's row count exceeds the records of the checkpoint");
+        return tm_state_reserve_rows(l->s, tm_get32(m->content.data), rows, err);
     }
     if (!m->prefix || strcmp(m->prefix, TM_CKPT_STATS_PREFIX) != 0)
         return 0;

@@ -1,6 +1,7 @@
 #include "replay/engine/rowmap.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "replay/engine/bigmem.h"
@@ -10,6 +11,10 @@ int tm_rowmap_grow(tm_rowmap *m, size_t n)
     size_t cap = m->slots ? m->mask + 1 : 0;
     if (n <= cap - cap / 4)
         return 0;
+    /* No table this big fits in memory; the doubling below would wrap to
+     * 0 and never end. */
+    if (n > SIZE_MAX / sizeof(tm_rowslot) / 4)
+        return -1;
     size_t ncap = cap ? cap : 16;
     while (n > ncap - ncap / 4)
         ncap *= 2;

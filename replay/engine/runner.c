@@ -126,6 +126,20 @@ static int load_checkpoint(const char *dir, tm_state *s, const tm_target *t, uin
     return 0;
 }
 
+typedef struct removal {
+    uint32_t oid;
+    uint64_t lsn;
+    int64_t time;
+} removal;
+
+/* The removals read before a transaction that is applied take effect. */
+static void apply_removals(tm_state *s, const removal *v, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        tm_state_table_removed(s, v[i].oid);
+    *n = 0;
+}
+
 int tm_run_to(const char *dir, tm_state *s, const tm_target *t, const tm_progress *progress,
               tm_run_info *info, tm_error *err)
 {
@@ -138,6 +152,11 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
 {
     memset(info, 0, sizeof *info);
     const tm_progress *progress = o->progress;
+    /* TableRemoved records read since the last transaction applied: like a
+     * gap, they matter once a transaction after them is applied, or the
+     * target lies past them. */
+    removal *removed = NULL;
+    size_t nremoved = 0;
     double ckpt_start = mono();
     /* A pruned journal starts at its horizon's checkpoint: nothing earlier
      * can be replayed, and everything later starts from that checkpoint
@@ -172,6 +191,7 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
     bool seen_base = info->ckpt_lsn != 0, pending_gap = false, in_snapshot = false;
     uint64_t gap_lsn = 0;
     char gap_reason[sizeof info->gap_reason];
+
     int rc;
     while ((rc = tm_reader_next_lazy(r, &rec, &raw, &len, err)) == 1) {
         int body = rec ? (int)rec->body_case : TIDEMARK__RECORD__BODY_CHANGE;
@@ -230,6 +250,7 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
             if ((pending_gap || (b->snapshot && b->n_records > 0) || o->after_tx) &&
                 tm_state_flush(s, err) != 0)
                 goto fail;
+            apply_removals(s, removed, &nremoved);
             if (pending_gap) {
                 pending_gap = false;
                 info->gap_lsn = gap_lsn;
@@ -255,6 +276,15 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
         } else if (body == TIDEMARK__RECORD__BODY_RELATION) {
             if (tm_state_relation(s, rec->relation, err) != 0)
                 goto fail;
+        } else if (body == TIDEMARK__RECORD__BODY_TABLE_REMOVED) {
+            removal *g = realloc(removed, (nremoved + 1) * sizeof *g);
+            if (!g) {
+                tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+                goto fail;
+            }
+            removed = g;
+            const Tidemark__TableRemoved *tr = rec->table_removed;
+            removed[nremoved++] = (removal){tr->oid, tr->lsn, tr->time};
         } else if (body == TIDEMARK__RECORD__BODY_GAP) {
             /* It matters only if a transaction after it is applied. */
             pending_gap = true;
@@ -276,6 +306,9 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
     /* A gap after the last transaction applied (the end of the journal, as
      * capture leaves it when it finds one): the transactions it lost may
      * come before the target, so the state there is not known either. */
+    for (size_t i = 0; i < nremoved; i++)
+        if (t->by_lsn ? t->lsn > removed[i].lsn : t->time > removed[i].time)
+            tm_state_table_removed(s, removed[i].oid);
     if (pending_gap && (!t->by_lsn || t->lsn > gap_lsn)) {
         info->gap_lsn = gap_lsn;
         snprintf(info->gap_reason, sizeof info->gap_reason, "%s", gap_reason);
@@ -293,9 +326,11 @@ int tm_run_to_opts(const char *dir, tm_state *s, const tm_target *t, const tm_ru
     info->cpu_seconds = tm_run_clock(true) - cpu0;
     if (progress)
         progress_line(progress, s, info, t, start, true);
+    free(removed);
     tm_reader_close(r);
     return 0;
 fail:
+    free(removed);
     tm_reader_close(r);
     return -1;
 }

@@ -367,6 +367,13 @@ void tm_state_gap(tm_state *s)
         s->tables[i]->gap = true;
 }
 
+void tm_state_table_removed(tm_state *s, uint32_t oid)
+{
+    tm_table *t = find_table(s, oid);
+    if (t)
+        t->captured = false;
+}
+
 void tm_state_in_snapshot(tm_state *s, bool on)
 {
     s->in_snapshot = on;
@@ -773,6 +780,8 @@ static int apply_decoded(tm_state *s, tm_decoded *d, tm_error *err)
     tm_table *t = d->t;
     if (!t)
         return 0;
+    if (s->in_snapshot)
+        t->captured = true; /* its capture starts (again) with a snapshot */
     const tm_change *c = &d->c;
     if (c->op == TIDEMARK__CHANGE__OP__TRUNCATE) {
         t->st.truncates++;
@@ -936,6 +945,8 @@ int tm_state_load_row_packed(tm_state *s, const uint8_t *p, size_t len, tm_error
         s->skipped++;
         return 0;
     }
+    if (t && s->in_snapshot)
+        t->captured = true;
     uint32_t v = d->c.relation_version;
     tm_tuple_view tv;
     if (!t || !t->selected || d->c.op != TIDEMARK__CHANGE__OP__INSERT || v >= t->nver ||

@@ -63,6 +63,7 @@ typedef struct tm_table {
     uint32_t oid;
     bool selected;
     bool gap;         /* a gap in the journal since its last snapshot */
+    bool captured;    /* a snapshot of it was read, and no TableRemoved since */
     tm_version **ver; /* ver[n] is version n (NULL when never seen); n < nver */
     uint32_t nver;
     tm_version *cur; /* the newest version seen */
@@ -115,8 +116,12 @@ int tm_state_load_row_packed(tm_state *s, const uint8_t *p, size_t len, tm_error
 int tm_state_flush(tm_state *s, tm_error *err);
 /* A Gap record: every table's rows are unreliable until its next snapshot. */
 void tm_state_gap(tm_state *s);
+/* A TableRemoved record: the table's rows are not known from here on,
+ * until its next snapshot. */
+void tm_state_table_removed(tm_state *s, uint32_t oid);
 /* Entering (true) or leaving a snapshot transaction: its TRUNCATE of a
- * table ends that table's gap. */
+ * table ends that table's gap; any change of a table in it starts (or goes
+ * on with) the table's capture. */
 void tm_state_in_snapshot(tm_state *s, bool on);
 
 /* Makes room for n distinct rows in table oid (a loader that knows how

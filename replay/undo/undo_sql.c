@@ -83,16 +83,16 @@ static bool is_key(const tm_table *t, const tm_version *v, uint32_t i)
     return false;
 }
 
-/* Every column of img: key columns with = (so an index finds the row),
- * the others IS NOT DISTINCT FROM. */
-static int match(tm_out *o, const tm_table *t, const tm_undo_img *img)
+/* Every column of img (only: those it marks, and the key): key columns
+ * with = (so an index finds the row), the others IS NOT DISTINCT FROM. */
+static int match(tm_out *o, const tm_table *t, const tm_undo_img *img, const bool *only)
 {
     const tm_version *v = img->ver;
     bool first = true;
     for (int pass = 0; pass < 2; pass++)
         for (uint32_t i = 0; i < v->ncols; i++) {
             bool key = is_key(t, v, i);
-            if (key != (pass == 0))
+            if (key != (pass == 0) || (only && !key && !only[i]))
                 continue;
             const tm_col *c = &v->cols[i];
             tm_out_puts(o, first ? "" : " AND ");
@@ -114,17 +114,18 @@ static int match(tm_out *o, const tm_table *t, const tm_undo_img *img)
     return 0;
 }
 
-/* WHERE clause picking the row that looks like img. */
-static int where_row(tm_out *o, const tm_table *t, const tm_undo_img *img)
+/* WHERE clause picking the row that looks like img (only: in the columns
+ * it marks; tables without a key always in all of them). */
+static int where_row(tm_out *o, const tm_table *t, const tm_undo_img *img, const bool *only)
 {
     if (t->unique) {
         tm_out_puts(o, " WHERE ");
-        return match(o, t, img);
+        return match(o, t, img, only);
     }
     tm_out_puts(o, " WHERE ctid = (SELECT ctid FROM ");
     tm_undo_table_name(o, t);
     tm_out_puts(o, " WHERE ");
-    if (match(o, t, img) < 0)
+    if (match(o, t, img, NULL) < 0)
         return -1;
     tm_out_puts(o, " LIMIT 1)");
     return 0;
@@ -153,7 +154,7 @@ static bool value_eq(const tm_value *x, const tm_value *y)
     return x->kind == y->kind && x->len == y->len && (!x->len || !memcmp(x->ptr, y->ptr, x->len));
 }
 
-int tm_undo_stmt(tm_out *o, const tm_undo_entry *e, tm_error *err)
+int tm_undo_stmt(tm_out *o, const tm_undo_entry *e, bool by_row, tm_error *err)
 {
     const tm_table *t = e->t;
     int rc = 0;
@@ -161,7 +162,7 @@ int tm_undo_stmt(tm_out *o, const tm_undo_entry *e, tm_error *err)
     case TM_UNDO_DELETE:
         tm_out_puts(o, "DELETE FROM ");
         tm_undo_table_name(o, t);
-        rc = where_row(o, t, &e->after);
+        rc = where_row(o, t, &e->after, NULL);
         if (rc == 0)
             rc = unreferenced(o, t);
         break;
@@ -183,8 +184,14 @@ int tm_undo_stmt(tm_out *o, const tm_undo_entry *e, tm_error *err)
             if (rc == 0)
                 rc = tm_sql_value(o, &b->v[i]);
         }
+        /* By column: the row is as the change left it in the columns set
+         * back (what later changes did to others is kept). */
+        bool *only = !by_row && b->ver == a->ver ? calloc(a->ver->ncols + 1, sizeof *only) : NULL;
+        for (uint32_t i = 0; only && i < a->ver->ncols; i++)
+            only[i] = !value_eq(&b->v[i], &a->v[i]);
         if (rc == 0)
-            rc = where_row(o, t, a);
+            rc = where_row(o, t, a, only);
+        free(only);
         break;
     }
     case TM_UNDO_INSERT: {
@@ -312,7 +319,7 @@ static void pick_tag(const char *body, char *tag, size_t len)
 }
 
 int tm_undo_write_script(tm_out *o, const tm_undo_plan *p, const tm_undo_entry **es, size_t n,
-                         bool skip, tm_error *err)
+                         bool skip, bool by_row, tm_error *err)
 {
     char buf[256];
     snprintf(buf, sizeof buf,
@@ -353,7 +360,7 @@ int tm_undo_write_script(tm_out *o, const tm_undo_plan *p, const tm_undo_entry *
         tm_value mv = {m, (uint32_t)mlen, TM_KIND_TEXT}, wv = {w, (uint32_t)wlen, TM_KIND_TEXT};
 
         tm_out_puts(&body, "#variable_conflict use_column\nBEGIN\n  ");
-        if (tm_undo_stmt(&body, e, err) != 0) {
+        if (tm_undo_stmt(&body, e, by_row, err) != 0) {
             rc = -1;
             break;
         }

@@ -4,7 +4,8 @@
  * one row, and only if that row still looks as the undone changes left it:
  *   inserted row  -> DELETE ... WHERE key = ... AND every column IS NOT
  *                    DISTINCT FROM its value after the change
- *   updated row   -> UPDATE ... SET (columns back) WHERE (the same test)
+ *   updated row   -> UPDATE ... SET (columns back) WHERE (the same test,
+ *                    by column: over the key and the columns set back)
  *   deleted row   -> INSERT ... ON CONFLICT DO NOTHING (the key is free)
  * so an affected-row count other than 1 is a conflict. Tables without a
  * unique key pick one of the identical rows by ctid in a subquery.
@@ -68,9 +69,10 @@ tm_undo_kind tm_undo_kind_of(const tm_undo_entry *e);
  * malloc'd array in *out. Returns the count, or -1 when out of memory. */
 long tm_undo_order(const tm_undo_plan *p, const tm_undo_entry ***out);
 
-/* The statement for e, without a terminating ';'. -1 with err when a value
- * cannot be written (a NUL byte). */
-int tm_undo_stmt(tm_out *o, const tm_undo_entry *e, tm_error *err);
+/* The statement for e, without a terminating ';'. An UPDATE's test covers
+ * the key and the columns it sets back, or (by_row) every column. -1 with
+ * err when a value cannot be written (a NUL byte). */
+int tm_undo_stmt(tm_out *o, const tm_undo_entry *e, bool by_row, tm_error *err);
 
 /* "public.prefs (user_id, key) = (3, 'theme')" for messages. */
 void tm_undo_describe(tm_out *o, const tm_undo_entry *e);
@@ -86,6 +88,6 @@ void tm_undo_table_name(tm_out *o, const tm_table *t);
  * an error (abort) or a warning (skip) when the row count is not 1 (skip
  * also turns integrity errors into warnings), COMMIT. */
 int tm_undo_write_script(tm_out *o, const tm_undo_plan *p, const tm_undo_entry **es, size_t n,
-                         bool skip, tm_error *err);
+                         bool skip, bool by_row, tm_error *err);
 
 #endif

@@ -50,17 +50,18 @@ static int bad(char *why, size_t whylen, const char *msg)
     return TM_IDX_BAD;
 }
 
-int tm_index_read(const char *dir, uint64_t segno, uint64_t seg_size, tm_frame_dir *out, char *why,
-                  size_t whylen, tm_error *err)
+/* Reads DIR/NNNN.idx into *buf (malloc'd) and checks what does not depend
+ * on the segment: magic, checksum, version, length, segment number. */
+static int load_checked(const char *dir, uint64_t segno, unsigned char **buf, size_t *len,
+                        char *why, size_t whylen, tm_error *err)
 {
-    out->n = 0;
     char name[TM_SEG_NAME_LEN], path[PATH_MAX];
+    *buf = NULL;
     if (tm_seg_path(dir, tm_idx_name(segno, name), path, sizeof path, err) != 0)
         return -1;
-    unsigned char *buf;
-    size_t len;
     tm_error rerr;
-    if (tm_read_file(path, IDX_MAX_BYTES, &buf, &len, &rerr) != 0) {
+    if (tm_read_file(path, IDX_MAX_BYTES, buf, len, &rerr) != 0) {
+        *buf = NULL;
         if (tm_error_is(&rerr, TM_ERR_NOT_FOUND))
             return TM_IDX_ABSENT;
         if (tm_error_is(&rerr, TM_ERR_FORMAT))
@@ -69,25 +70,42 @@ int tm_index_read(const char *dir, uint64_t segno, uint64_t seg_size, tm_frame_d
             *err = rerr;
         return -1;
     }
-    int rc = TM_IDX_OK;
-    if (len < IDX_HDR + 4 || memcmp(buf, IDX_MAGIC, 4) != 0) {
-        rc = bad(why, whylen, "not a segment index (bad magic or too short)");
+    const unsigned char *b = *buf;
+    if (*len < IDX_HDR + 4 || memcmp(b, IDX_MAGIC, 4) != 0)
+        return bad(why, whylen, "not a segment index (bad magic or too short)");
+    if (tm_get32(b + *len - 4) != tm_crc32c(0, b, *len - 4))
+        return bad(why, whylen, "index checksum mismatch");
+    uint32_t n = tm_get32(b + 24);
+    if (tm_get16(b + 4) != IDX_VERSION || tm_get16(b + 6) != IDX_ENTRY ||
+        (*len - IDX_HDR - 4) % IDX_ENTRY != 0 || (*len - IDX_HDR - 4) / IDX_ENTRY != n)
+        return bad(why, whylen, "index has an unknown version or a wrong length");
+    if (tm_get64(b + 8) != segno)
+        return bad(why, whylen, "index belongs to another segment");
+    return TM_IDX_OK;
+}
+
+uint64_t tm_index_seg_size(const char *dir, uint64_t segno)
+{
+    unsigned char *buf;
+    size_t len;
+    char why[160];
+    uint64_t size = 0;
+    if (load_checked(dir, segno, &buf, &len, why, sizeof why, NULL) == TM_IDX_OK)
+        size = tm_get64(buf + 16);
+    free(buf);
+    return size;
+}
+
+int tm_index_read(const char *dir, uint64_t segno, uint64_t seg_size, tm_frame_dir *out, char *why,
+                  size_t whylen, tm_error *err)
+{
+    out->n = 0;
+    unsigned char *buf;
+    size_t len;
+    int rc = load_checked(dir, segno, &buf, &len, why, whylen, err);
+    if (rc != TM_IDX_OK)
         goto out;
-    }
-    if (tm_get32(buf + len - 4) != tm_crc32c(0, buf, len - 4)) {
-        rc = bad(why, whylen, "index checksum mismatch");
-        goto out;
-    }
     uint32_t n = tm_get32(buf + 24);
-    if (tm_get16(buf + 4) != IDX_VERSION || tm_get16(buf + 6) != IDX_ENTRY ||
-        (len - IDX_HDR - 4) % IDX_ENTRY != 0 || (len - IDX_HDR - 4) / IDX_ENTRY != n) {
-        rc = bad(why, whylen, "index has an unknown version or a wrong length");
-        goto out;
-    }
-    if (tm_get64(buf + 8) != segno) {
-        rc = bad(why, whylen, "index belongs to another segment");
-        goto out;
-    }
     if (tm_get64(buf + 16) != seg_size) {
         snprintf(why, whylen, "index describes %" PRIu64 " segment bytes, the segment has %" PRIu64,
                  tm_get64(buf + 16), seg_size);

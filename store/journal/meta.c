@@ -1,7 +1,10 @@
 /* DIR/journal.meta: "key=value" lines, replaced atomically. Values escape
  * backslash, newline and carriage return as \\, \n, \r so that any name
  * PostgreSQL allows round-trips. Unknown keys are ignored (newer writers may
- * add some); a newer format_version is refused. */
+ * add some); a newer format_version is refused. The last line,
+ * "crc32c=XXXXXXXX", is the CRC32C of every byte before it, so that a
+ * flipped bit in a name or a number is damage, not another journal's
+ * identity (files written before it have no such line and read as before). */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -9,12 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/common/crc32c.h"
 #include "store/common/fsutil.h"
 #include "store/journal/journal.h"
 #include "store/common/lsn.h"
 
 #define META_NAME "journal.meta"
 #define META_MAX (64 * 1024)
+#define CRC_KEY "crc32c="
+#define CRC_LINE_LEN (sizeof CRC_KEY - 1 + 8 + 1)
 
 static int put_escaped(char *out, size_t cap, size_t *len, const char *key, const char *v,
                        size_t vmax, tm_error *err)
@@ -66,6 +72,12 @@ int tm_meta_write(const char *dir, const tm_meta *m, tm_error *err)
         put_escaped(buf, sizeof buf, &len, "publication", m->publication, sizeof m->publication,
                     err) != 0)
         return -1;
+    if (len + CRC_LINE_LEN >= sizeof buf) {
+        tm_error_set(err, "journal metadata is too large");
+        return -1;
+    }
+    len += (size_t)snprintf(buf + len, sizeof buf - len, CRC_KEY "%08" PRIx32 "\n",
+                            tm_crc32c(0, buf, len));
     if (tm_write_file_atomic(dir, META_NAME, buf, len, err) != 0) {
         tm_error_prefix(err, "cannot write the journal metadata");
         return -1;
@@ -136,6 +148,37 @@ static int parse_line(char *key, char *val, tm_meta *m, bool *have_version)
     return 0; /* unknown keys: from a newer tidemark, ignored */
 }
 
+/* With a checksum line (the last one), the bytes before it must match it;
+ * *len is cut to them. Without one (an older file), nothing to check. */
+static int check_crc(const char *path, const char *data, size_t *len, tm_error *err)
+{
+    const char *end = data + *len, *line = NULL;
+    for (const char *p = data; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if ((size_t)(end - p) >= sizeof CRC_KEY - 1 && !memcmp(p, CRC_KEY, sizeof CRC_KEY - 1))
+            line = p;
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    /* no checksum line but its key somewhere: a line break before it lost */
+    if (!line && !memmem(data, *len, CRC_KEY, sizeof CRC_KEY - 1))
+        return 0;
+    char want[9] = "";
+    if (line)
+        snprintf(want, sizeof want, "%08" PRIx32, tm_crc32c(0, data, (size_t)(line - data)));
+    if (!line || (size_t)(end - line) != CRC_LINE_LEN ||
+        memcmp(line + sizeof CRC_KEY - 1, want, 8) || line[CRC_LINE_LEN - 1] != '\n') {
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "%s does not match its checksum; the file is damaged (restore it from a "
+                      "backup)",
+                      path);
+        return -1;
+    }
+    *len = (size_t)(line - data);
+    return 0;
+}
+
 /* Parses the text of path into m; -1 with err (CORRUPT or FORMAT) when it
  * is not metadata this tidemark reads. data is modified. */
 static int parse_meta(const char *path, char *data, size_t len, tm_meta *m, tm_error *err)
@@ -148,6 +191,9 @@ static int parse_meta(const char *path, char *data, size_t len, tm_meta *m, tm_e
         tm_error_setc(err, TM_ERR_CORRUPT, "%s is not a text file; it may be damaged", path);
         return -1;
     }
+    if (check_crc(path, data, &len, err) != 0)
+        return -1;
+    data[len] = '\0'; /* the lines before the checksum */
     for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         lineno++;
         if (line[0] == '#' || line[0] == '\0')

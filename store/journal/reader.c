@@ -179,6 +179,17 @@ static int load_segment(tm_reader *r, size_t si, tm_error *err)
         snprintf(r->bad_why, sizeof r->bad_why, "%s", sc.why);
     }
     if (!last) {
+        /* a sealed segment shorter than its sound index says lost its end,
+         * also when it ends at a frame boundary */
+        uint64_t indexed = tm_index_seg_size(r->dir, r->segs[si]);
+        if (!r->seg_damaged && indexed > r->seg_size) {
+            r->seg_damaged = true;
+            r->bad_offset = r->seg_size;
+            snprintf(r->bad_why, sizeof r->bad_why,
+                     "the segment ends at offset %" PRIu64 ", its index says %" PRIu64
+                     ": its end was lost",
+                     r->seg_size, indexed);
+        }
         r->visible = r->frames.n;
         return 0;
     }

@@ -29,4 +29,9 @@ int tm_index_write(const char *dir, uint64_t segno, uint64_t seg_size, const tm_
 int tm_index_read(const char *dir, uint64_t segno, uint64_t seg_size, tm_frame_dir *out, char *why,
                   size_t whylen, tm_error *err);
 
+/* The segment size a sound index of segment segno records, 0 when it has
+ * none: a segment shorter than that lost its end, even when it ends at a
+ * frame boundary. */
+uint64_t tm_index_seg_size(const char *dir, uint64_t segno);
+
 #endif

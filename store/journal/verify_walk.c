@@ -59,6 +59,11 @@ static bool is_rewrites_pending(const char *n)
     return !strcmp(n, "rewrites.pending");
 }
 
+static bool is_tables_captured(const char *n)
+{
+    return !strcmp(n, "tables.captured");
+}
+
 static bool is_init_pending(const char *n)
 {
     return !strcmp(n, "init.pending");
@@ -180,6 +185,9 @@ static const tm_vkind journal_kinds[] = {
      .what = "capture's record of a first run in progress (the slot it creates)"},
     {.match = is_rewrites_pending,
      .what = "capture's list of tables owed a fresh snapshot after a rewrite (not checked)"},
+    {.match = is_tables_captured,
+     .what = "capture's list of the tables whose capture has started and not ended (not "
+             "checked)"},
     {.match = is_spool, .what = "capture's spool of a large transaction", .temporary = true},
     {.match = is_snapshot_spool,
      .what = "capture's spool of a snapshot being taken",

@@ -232,6 +232,8 @@ static bool body_present(const Tidemark__Record *r)
         return r->message != NULL;
     case TIDEMARK__RECORD__BODY_GAP:
         return r->gap != NULL;
+    case TIDEMARK__RECORD__BODY_TABLE_REMOVED:
+        return r->table_removed != NULL;
     default:
         return false;
     }
@@ -432,9 +434,11 @@ int tm_writer_put_standalone(tm_writer *w, const Tidemark__Record *rec, tm_error
     }
     if ((rec->body_case != TIDEMARK__RECORD__BODY_RELATION &&
          rec->body_case != TIDEMARK__RECORD__BODY_MESSAGE &&
-         rec->body_case != TIDEMARK__RECORD__BODY_GAP) ||
+         rec->body_case != TIDEMARK__RECORD__BODY_GAP &&
+         rec->body_case != TIDEMARK__RECORD__BODY_TABLE_REMOVED) ||
         !body_present(rec)) {
-        tm_error_set(err, "only Relation, LogicalMessage and Gap records stand alone");
+        tm_error_set(err,
+                     "only Relation, LogicalMessage, Gap and TableRemoved records stand alone");
         return -1;
     }
     if (maybe_roll(w, err) != 0 || add_record(w, rec, false, err) != 0)

@@ -68,6 +68,7 @@ typedef struct soak {
     /* figures */
     long injected[F_N], attempted[F_N];
     long peak_rss_kb, fds_start, fds_end, fds_max;
+    long refused_starts; /* first connection failed: started again */
     tmf_shim shim;
 } soak;
 
@@ -177,7 +178,7 @@ static bool storage_fault(soak *s)
         tmc_stop(s->pid, s->j);
     } else {
         ck_assert_msg(met && WIFEXITED(status) && WEXITSTATUS(status) == 1,
-                      "capture under faultfs: status %d; its log:\n%s", status, tmc_log(s->j));
+                      "capture under faultfs: status %d; its log:\n%s", status, tmf_log_tail(s->j));
     }
     ck_assert_msg(tmf_slot_confirmed(s->c, SLOT) <= tmf_mark_confirmed(s->j),
                   "confirmed past the durable mark");
@@ -228,6 +229,29 @@ static void inject(soak *s, int f)
     s->injected[f] += met;
 }
 
+/* As a service manager would: a capture that could not make its first
+ * connection (exit 1, saying so) is started again; anything else it exits
+ * with is left to the check to fail on. */
+static void supervise(soak *s)
+{
+    char *lsn = tmc_current_lsn(s->c);
+    for (long long until = tm_now_ms() + 120000; tm_now_ms() < until;) {
+        if (tmc_wait_confirmed(s->c, SLOT, lsn, 500))
+            break;
+        int status = tmc_wait_exit(s->pid, 0);
+        if (status == -1)
+            continue;
+        const char *log = tmf_log_tail(s->j);
+        const char *last = strstr(log, "cannot connect to the source database");
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1 && last &&
+                          !strstr(last + 1, "tidemark capture: "),
+                      "capture exited (status %d); its log:\n%s", status, log);
+        s->refused_starts++;
+        spawn(s, NULL);
+    }
+    free(lsn);
+}
+
 START_TEST(soak_run)
 {
     const char *secs = getenv("TM_SOAK_SECONDS"), *seed = getenv("TM_FAULT_SEED");
@@ -259,6 +283,7 @@ START_TEST(soak_run)
         inject(s, (int)tmt_below(&s->rng, F_N));
         faults++;
         tmf_workload_pause(&s->w);
+        supervise(s);
         tmf_check_caught_up(s->c, s->j, s->pid, SLOT, "soak", &sum);
         sample(s, true);
         if (faults % 20 == 0) {
@@ -284,6 +309,8 @@ START_TEST(soak_run)
            "transactions, %ld checked, lost %ld, duplicated %ld\n",
            (tm_now_ms() - t0) / 1000, faults, s->attempted[F_STORAGE], s->injected[F_STORAGE], txs,
            sum.checked, sum.lost, sum.duplicated);
+    printf("soak: %ld starts of capture could not connect (exit 1) and were started again\n",
+           s->refused_starts);
     printf("soak: capture peak RSS %ld kB; open descriptors %ld at start, %ld at end, %ld at "
            "most\n",
            s->peak_rss_kb, s->fds_start, s->fds_end, s->fds_max);

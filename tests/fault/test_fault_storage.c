@@ -58,7 +58,7 @@ static void run_with_fault(PGconn *c, const char *j, const char *ci, const fault
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         ck_abort_msg("%s %s at call %ld: capture hung; its log:\n%s", k->op, k->err, nth,
-                     tmc_log(j));
+                     tmf_log_tail(j));
     }
     free(lsn);
     snprintf(out->log, sizeof out->log, "%s", tmc_log(j));
@@ -95,11 +95,11 @@ static void check_faulted_run(PGconn *c, const char *j, const char *slot, const 
                    WEXITSTATUS(r->status) == 0 && !strcmp(k->op, "fsync");
     if (r->injected && strcmp(k->err, "short") != 0 && !cleanup) {
         ck_assert_msg(WIFEXITED(r->status) && WEXITSTATUS(r->status) == 1 && strstr(r->log, what),
-                      "%s %s at call %ld: status %d, not exit 1 naming the error; log:\n%s%s",
+                      "%s %s at call %ld: status %d, not exit 1 naming the error; log:\n%.3000s%s",
                       k->op, k->err, nth, r->status, r->log, r->shimlog);
     } else {
         ck_assert_msg(WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0,
-                      "%s %s at call %ld (%s): status %d; log:\n%s%s", k->op, k->err, nth,
+                      "%s %s at call %ld (%s): status %d; log:\n%.3000s%s", k->op, k->err, nth,
                       r->injected ? "injected" : "not reached", r->status, r->log, r->shimlog);
     }
     uint64_t slot_at = tmf_slot_confirmed(c, slot), mark = tmf_mark_confirmed(j);
@@ -276,10 +276,10 @@ START_TEST(disk_full)
     }
     if (status == -1)
         status = tmc_wait_exit(pid, 30000);
-    ck_assert_msg(status != -1, "capture went on with the disk full; log:\n%s", tmc_log(j));
+    ck_assert_msg(status != -1, "capture went on with the disk full; log:\n%s", tmf_log_tail(j));
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
                       strstr(tmc_log(j), "No space left on device"),
-                  "status %d; log:\n%s", status, tmc_log(j));
+                  "status %d; log:\n%s", status, tmf_log_tail(j));
     uint64_t slot_at = tmf_slot_confirmed(c, "tidemark_fs_full"), mark = tmf_mark_confirmed(j);
     ck_assert_msg(slot_at <= mark, "the server was told more than the durable mark holds");
     /* more room, and on */

@@ -246,7 +246,8 @@ static int run_path(const char *path, size_t *count)
         sprintf(names[n++], "%s/%s", path, e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n > 0) /* names is NULL for an empty directory */
+        qsort(names, n, sizeof *names, cmp_names);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (stat(names[i], &st) == 0 && S_ISREG(st.st_mode)) {

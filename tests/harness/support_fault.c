@@ -275,8 +275,15 @@ void tmf_catch_up(PGconn *c, const char *journal, const char *conninfo)
         waitpid(pid, &status, 0);
     }
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "capture to %s: status %d; its log:\n%s", lsn, status, tmc_log(journal));
+                  "capture to %s: status %d; its log:\n%s", lsn, status, tmf_log_tail(journal));
     free(lsn);
+}
+
+const char *tmf_log_tail(const char *journal)
+{
+    const char *log = tmc_log(journal);
+    size_t n = strlen(log);
+    return n > 3000 ? log + n - 3000 : log;
 }
 
 /* ---- the audit ------------------------------------------------------------- */
@@ -317,7 +324,7 @@ static int cmp_u32(const void *a, const void *b)
 /* How often x is in the sorted list. */
 static long count_in(const xidlist *l, uint32_t x)
 {
-    uint32_t *p = bsearch(&x, l->v, l->n, sizeof *l->v, cmp_u32);
+    uint32_t *p = l->n ? bsearch(&x, l->v, l->n, sizeof *l->v, cmp_u32) : NULL;
     if (!p)
         return 0;
     uint32_t *lo = p, *hi = p;
@@ -405,10 +412,12 @@ void tmf_audit_journal(PGconn *c, const char *journal, tmf_audit *a)
     xidlist snap = {0}, live = {0}, jx = {0};
     size_t n;
     jtx *v = scan_journal(journal, &n, &snap, a);
-    qsort(v, n, sizeof *v, cmp_jtx);
+    if (n) /* (qsort and bsearch take no NULL, even for nothing) */
+        qsort(v, n, sizeof *v, cmp_jtx);
     for (size_t i = 0; i < n; i++)
         xid_push(&jx, v[i].xid);
-    qsort(snap.v, snap.n, sizeof *snap.v, cmp_u32);
+    if (snap.n)
+        qsort(snap.v, snap.n, sizeof *snap.v, cmp_u32);
 
     PGresult *r = tm_pg_query(c, "SELECT xid %% 4294967296, changes FROM expected ORDER BY 1");
     a->checked = PQntuples(r);
@@ -481,10 +490,10 @@ void tmf_check_caught_up(PGconn *c, const char *journal, pid_t pid, const char *
 {
     char *lsn = tmc_current_lsn(c);
     ck_assert_msg(tmc_wait_confirmed(c, slot, lsn, 120000),
-                  "%s: capture did not catch up; its log:\n%s", kind, tmc_log(journal));
+                  "%s: capture did not catch up; its log:\n%s", kind, tmf_log_tail(journal));
     free(lsn);
     ck_assert_msg(tmc_wait_exit(pid, 0) == -1, "%s: capture exited; its log:\n%s", kind,
-                  tmc_log(journal));
+                  tmf_log_tail(journal));
     tmf_audit a;
     tmf_audit_journal(c, journal, &a);
     if (!tmf_audit_clean(&a))

@@ -72,6 +72,10 @@ pid_t tmf_spawn(const char *journal, const char *conninfo, const char *const *en
 /* Whether tmf_spawn captures ballast too (set before the first spawn). */
 void tmf_capture_ballast(bool on);
 
+/* The last 3000 bytes of what capture printed (tmc_log), for failure
+ * messages (Check refuses long ones). */
+const char *tmf_log_tail(const char *journal);
+
 /* Runs capture in the foreground up to the current WAL position (exit 0
  * expected; waits for a slot still held by a killed capture). */
 void tmf_catch_up(PGconn *c, const char *journal, const char *conninfo);

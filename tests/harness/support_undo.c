@@ -275,7 +275,7 @@ char *tmt_undo_stmt(const tm_undo_entry *e)
 {
     tm_out o = mem_out();
     tm_error err;
-    ck_assert_msg(tm_undo_stmt(&o, e, &err) == 0, "%s", err.msg);
+    ck_assert_msg(tm_undo_stmt(&o, e, false, &err) == 0, "%s", err.msg);
     return text_of(&o);
 }
 
@@ -300,7 +300,8 @@ char *tmt_undo_script(const tm_undo_plan *p, bool skip)
     ck_assert_int_ge(n, 0);
     tm_out o = mem_out();
     tm_error err;
-    ck_assert_msg(tm_undo_write_script(&o, p, es, (size_t)n, skip, &err) == 0, "%s", err.msg);
+    ck_assert_msg(tm_undo_write_script(&o, p, es, (size_t)n, skip, false, &err) == 0, "%s",
+                  err.msg);
     free(es);
     return text_of(&o);
 }

@@ -79,7 +79,7 @@ const tm_undo_entry *tmt_undo_entry(const tm_undo_plan *p, const char *table, co
  *                                    how many changes */
 char *tmt_undo_plan_text(const tm_undo_plan *p);
 
-/* What tm_undo_stmt, tm_undo_describe, tm_undo_later write for e. */
+/* What tm_undo_stmt (by column), tm_undo_describe, tm_undo_later write for e. */
 char *tmt_undo_stmt(const tm_undo_entry *e);
 char *tmt_undo_describe(const tm_undo_entry *e);
 char *tmt_undo_later(const tm_undo_entry *e);

@@ -56,6 +56,46 @@ START_TEST(meta_round_trip)
 }
 END_TEST
 
+/* A flipped bit anywhere in the data lines of journal.meta (a digit of the
+ * system identifier, a letter of the database name, a comment) is damage
+ * (its checksum line), not another journal's identity; a file without a
+ * checksum line (written before it existed) reads as before. */
+START_TEST(meta_checksum)
+{
+    char *dir = tmt_tempdir();
+    tm_meta m = {.format_version = 1, .system_identifier = 42, .start_lsn = 100};
+    strcpy(m.database, "shop");
+    strcpy(m.slot, "tidemark_shop");
+    tm_error err;
+    ck_assert(tm_meta_write(dir, &m, &err) == 0);
+    char *path = tmt_path(dir, "journal.meta");
+    size_t len;
+    unsigned char *orig = tmt_slurp(path, &len);
+    char *crc = strstr((char *)orig, "\ncrc32c=");
+    ck_assert_msg(crc && (size_t)(crc + 1 - (char *)orig) + 16 == len, "no checksum line last");
+    size_t data_end = (size_t)(crc + 1 - (char *)orig);
+    tm_meta back;
+    for (size_t at = 0; at < data_end; at++) {
+        orig[at] ^= 0x01;
+        tmt_spit(path, orig, len);
+        ck_assert_msg(tm_meta_read(dir, &back, &err) == -1 && tm_error_is(&err, TM_ERR_CORRUPT),
+                      "a flip at byte %zu was accepted", at);
+        orig[at] ^= 0x01;
+    }
+    /* the checksum's digits too */
+    orig[len - 2] ^= 0x01;
+    tmt_spit(path, orig, len);
+    ck_assert_int_eq(tm_meta_read(dir, &back, &err), -1);
+    /* an older file: no checksum line */
+    tmt_spit(path, orig, data_end);
+    ck_assert_msg(tm_meta_read(dir, &back, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(back.system_identifier, 42);
+    free(orig);
+    free(path);
+    tmt_tempdir_remove(dir);
+}
+END_TEST
+
 START_TEST(meta_missing_and_bad)
 {
     char *dir = tmt_tempdir();
@@ -152,6 +192,7 @@ END_TEST
 
 int main(void)
 {
-    return tm_check_main("store_meta", "core", 0,
-                         TM_TESTS(meta_round_trip, meta_missing_and_bad, lock_refused_while_held));
+    return tm_check_main(
+        "store_meta", "core", 0,
+        TM_TESTS(meta_round_trip, meta_checksum, meta_missing_and_bad, lock_refused_while_held));
 }

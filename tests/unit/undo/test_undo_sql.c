@@ -97,9 +97,11 @@ static const stmt_case cases[] = {
      "AND pg_temp.tidemark_unreferenced('`public`.`keyed`'::regclass, ctid)"},
     /* an updated row gets back the values that changed where it still
      * holds what the update wrote */
+    /* by column: the test covers the key and the columns set back, so a
+     * later change of j would not stop it */
     {"an update", "keyed x,1,{\"a\": 1} > y,1,{\"a\": 1}", 0,
      "UPDATE `public`.`keyed` SET `note` = 'x' WHERE `id` = '1' AND `note` IS NOT DISTINCT "
-     "FROM 'y' AND `j`::text IS NOT DISTINCT FROM '{`a`: 1}'"},
+     "FROM 'y'"},
     {"an update of NULLs", "keyed _,2,_ > z,2,[]", 0,
      "UPDATE `public`.`keyed` SET `note` = NULL, `j` = NULL WHERE `id` = '2' AND `note` IS NOT "
      "DISTINCT FROM 'z' AND `j`::text IS NOT DISTINCT FROM '[]'"},
@@ -151,6 +153,28 @@ START_TEST(statement_of_each_kind)
 }
 END_TEST
 
+/* --granularity row: an UPDATE's test covers every column, so a later
+ * change of any of them stops it. */
+START_TEST(row_granularity_tests_every_column)
+{
+    tm_undo_plan p;
+    plan(&p, "keyed x,1,{\"a\": 1} > y,1,{\"a\": 1}");
+    tm_out o;
+    tm_error err;
+    ck_assert_int_eq(tm_out_init_mem(&o, &err), 0);
+    ck_assert_int_eq(tm_undo_stmt(&o, p.e[0], true, &err), 0);
+    tm_out_putc(&o, '\0');
+    size_t len;
+    const char *got = tm_out_data(&o, &len);
+    const char *want =
+        "UPDATE `public`.`keyed` SET `note` = 'x' WHERE `id` = '1' AND `note` IS NOT "
+        "DISTINCT FROM 'y' AND `j`::text IS NOT DISTINCT FROM '{`a`: 1}'";
+    ck_assert_msg(same_text(got, want), "got: %s\nwant: %s", got, want);
+    tm_out_free(&o);
+    tm_undo_plan_free(&p);
+}
+END_TEST
+
 /* A value with a NUL byte cannot be SQL (nor a PostgreSQL text value):
  * the statement and the script are refused, a description shows '?'. */
 START_TEST(nul_bytes_are_refused)
@@ -168,11 +192,12 @@ START_TEST(nul_bytes_are_refused)
     tm_out o;
     tm_error err;
     ck_assert_int_eq(tm_out_init_mem(&o, &err), 0);
-    ck_assert_int_eq(tm_undo_stmt(&o, p.e[0], &err), -1);
+    ck_assert_int_eq(tm_undo_stmt(&o, p.e[0], false, &err), -1);
     ck_assert_str_eq(err.msg, "a value of public.bag cannot be written as SQL (it holds a NUL "
                               "byte)");
     expect_text(tmt_undo_describe(p.e[0]), "`public`.`bag` (`v`, `n`) = (?, '9')");
-    ck_assert_int_eq(tm_undo_write_script(&o, &p, (const tm_undo_entry **)p.e, 1, false, &err), -1);
+    ck_assert_int_eq(
+        tm_undo_write_script(&o, &p, (const tm_undo_entry **)p.e, 1, false, false, &err), -1);
     tm_out_free(&o);
     tm_undo_plan_free(&p);
     tmt_tempdir_remove(dir);
@@ -360,9 +385,9 @@ int main(void)
     tcase_add_loop_test(statements, statement_of_each_kind, 0, sizeof cases / sizeof *cases);
     suite_add_tcase(s, statements);
     tm_check_case(s, "sql", 0,
-                  TM_TESTS(nul_bytes_are_refused, schema_change_sets_back_every_column,
-                           statements_in_undo_order, rows_are_described_by_key,
-                           later_changes_are_listed, script_guards_each_statement,
-                           script_quotes_around_dollars));
+                  TM_TESTS(row_granularity_tests_every_column, nul_bytes_are_refused,
+                           schema_change_sets_back_every_column, statements_in_undo_order,
+                           rows_are_described_by_key, later_changes_are_listed,
+                           script_guards_each_statement, script_quotes_around_dollars));
     return tm_check_run(s);
 }

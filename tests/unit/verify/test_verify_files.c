@@ -14,9 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/journal/journal.h"
+#include "store/journal/segment.h"
 #include "tests/harness/support_journal.h"
 #include "tests/harness/support_store.h"
 #include "tests/harness/tm_check.h"
@@ -355,11 +358,220 @@ START_TEST(durable_mark)
 }
 END_TEST
 
+/* ---- damage everywhere ------------------------------------------------------ */
+
+static long damage_runs, damage_found;
+
+/* verify exits 1 and the line of name says BAD (at an offset when
+ * at_offset); with name ending in '.', the line of some file whose name
+ * starts so (a segment or its index). Unless harmless_ok and verify calls
+ * the journal sound: then returns false. */
+static bool verify_names(const char *name, bool at_offset, bool harmless_ok, const char *what)
+{
+    tm_run_result r;
+    verify(&r);
+    damage_runs++;
+    if (harmless_ok && r.status == 0) {
+        tm_run_result_free(&r);
+        return false;
+    }
+    char l[2048] = "";
+    const char *want = at_offset ? "  BAD at offset " : "  BAD";
+    if (name[strlen(name) - 1] == '.') {
+        for (const char *p = r.out; (p = strstr(p, name)) != NULL; p++)
+            if ((p == r.out || p[-1] == '\n') && strstr(p, want) &&
+                strstr(p, want) < p + strcspn(p, "\n"))
+                snprintf(l, sizeof l, "%.*s", (int)strcspn(p, "\n"), p);
+    } else {
+        line_of(r.out, name, l, sizeof l);
+    }
+    ck_assert_msg(r.status == 1 && strstr(l, want), "%s: verify exit %d, %s's line '%s'\n%s%s",
+                  what, r.status, name, l, r.out, r.err);
+    damage_found++;
+    tm_run_result_free(&r);
+    return true;
+}
+
+/* The reader ends in TM_ERR_CORRUPT naming seg; capture's open of the
+ * journal refuses it too when seg is the last segment (damage below the
+ * mark), and else changes nothing. */
+static void readers_refuse(uint64_t seg, bool last, const unsigned char *bytes, size_t len,
+                           const char *what)
+{
+    tm_reader *rd;
+    tm_error err;
+    const Tidemark__Record *rec;
+    int rc = tm_reader_open(journal, &rd, &err);
+    if (rc == 0) {
+        while ((rc = tm_reader_next(rd, &rec, &err)) == 1)
+            ;
+        tm_reader_close(rd);
+    }
+    char *p = tmt_seg_path(journal, seg);
+    ck_assert_msg(rc < 0 && tm_error_is(&err, TM_ERR_CORRUPT) && !strcmp(err.file, p),
+                  "%s: the reader did not refuse (%d): %s", what, rc, rc < 0 ? err.msg : "");
+    tm_writer *w;
+    tm_writer_options o = {.keep_mark = true};
+    if (tm_writer_open(journal, &o, &w, &err) == 0) {
+        ck_assert_msg(!last, "%s: capture's open accepted damage in the last segment", what);
+        ck_assert_int_eq(tm_writer_close(w, &err), 0);
+    } else {
+        ck_assert_msg(tm_error_is(&err, TM_ERR_CORRUPT) && !strcmp(err.file, p) && err.has_offset,
+                      "%s: capture's open: %s", what, err.msg);
+    }
+    size_t now;
+    unsigned char *after = tmt_slurp(p, &now);
+    ck_assert_msg(now == len && !memcmp(after, bytes, len), "%s: the open changed %s", what, p);
+    free(after);
+    free(p);
+}
+
+/* The number of the journal's last segment. */
+static uint64_t last_segment(void)
+{
+    uint64_t n = 0;
+    for (;;) {
+        char *p = tmt_seg_path(journal, n + 1);
+        bool there = access(p, F_OK) == 0;
+        free(p);
+        if (!there)
+            return n;
+        n++;
+    }
+}
+
+/* A bit flipped in the header, the middle of the payload and the last byte
+ * of every frame of the last two segments, and each segment cut in the
+ * middle and at the start of every one of them: verify names the segment
+ * and an offset, the reader refuses, and capture's open refuses damage in
+ * the last segment (below the durable mark) and changes nothing. */
+START_TEST(every_frame_of_the_last_two_segments)
+{
+    tm_mark m = confirm_all();
+    uint64_t last = last_segment();
+    ck_assert_uint_ge(last, 2);
+    ck_assert_uint_eq(m.segment, last);
+    long flips = 0, cuts = 0;
+    for (uint64_t seg = last - 1; seg <= last; seg++) {
+        char *path = tmt_seg_path(journal, seg), name[32];
+        snprintf(name, sizeof name, "%016llx.seg", (unsigned long long)seg);
+        int fd = open(path, O_RDONLY);
+        tm_seg_scan sc;
+        tm_error err;
+        ck_assert(fd >= 0 && tm_segment_scan(fd, seg, true, &sc, &err) == 0);
+        close(fd);
+        ck_assert(!sc.damaged && sc.frames.n >= 2);
+        size_t len;
+        unsigned char *orig = tmt_slurp(path, &len), *bad = malloc(len);
+        for (size_t f = 0; f < sc.frames.n; f++) {
+            const tm_frame_entry *fr = &sc.frames.v[f];
+            uint64_t at[] = {fr->offset + 5, fr->offset + TM_FRAME_HDR_SIZE + fr->h.clen / 2,
+                             tm_frame_end(fr) - 1};
+            char what[96];
+            for (size_t i = 0; i < 3; i++) {
+                memcpy(bad, orig, len);
+                bad[at[i]] ^= 0x08;
+                tmt_spit(path, bad, len);
+                snprintf(what, sizeof what, "%s: bit flipped at %llu", name,
+                         (unsigned long long)at[i]);
+                verify_names(name, true, false, what);
+                readers_refuse(seg, seg == last, bad, len, what);
+                flips++;
+            }
+            uint64_t cut[] = {fr->offset + TM_FRAME_HDR_SIZE + fr->h.clen / 2, fr->offset};
+            for (size_t i = 0; i < 2; i++) {
+                tmt_spit(path, orig, (size_t)cut[i]);
+                snprintf(what, sizeof what, "%s: cut at %llu", name, (unsigned long long)cut[i]);
+                /* the last segment cut short of the mark: the mark's line says it; a
+                 * sealed one cut at a frame boundary: its index's line */
+                char prefix[32];
+                snprintf(prefix, sizeof prefix, "%016llx.", (unsigned long long)seg);
+                verify_names(seg == last ? "confirmed.mark" : prefix, false, false, what);
+                readers_refuse(seg, seg == last, orig, (size_t)cut[i], what);
+                cuts++;
+            }
+        }
+        tmt_spit(path, orig, len);
+        tm_seg_scan_free(&sc);
+        free(orig);
+        free(bad);
+        free(path);
+    }
+    printf("fault-matrix: %-44s injected %5ld | detected by verify, reader and open %5ld | "
+           "missed 0\n",
+           "journal: bit flips in the last two segments", flips, flips);
+    printf("fault-matrix: %-44s injected %5ld | detected by verify, reader and open %5ld | "
+           "missed 0\n",
+           "journal: last two segments cut", cuts, cuts);
+    fflush(stdout);
+}
+END_TEST
+
+/* Every other file of the journal (metadata, index, durable mark,
+ * checkpoint, key summaries, row counts) with a bit flipped at up to 48
+ * places spread over its bytes (the mark: over its two copies, both at
+ * once), and cut to 0, 1 and half its length (the mark: 40 bytes): verify
+ * names it as damaged every time. */
+START_TEST(every_other_file)
+{
+    confirm_all();
+    const char *names[] = {"journal.meta", "0000000000000001.idx",  "confirmed.mark",
+                           ckpt_name,      "0000000000000001.keys", "rowcounts"};
+    long flips = 0, cuts = 0, harmless = 0;
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        bool is_mark = !strcmp(names[k], "confirmed.mark");
+        char *path = tmt_path(journal, names[k]);
+        size_t len;
+        unsigned char *orig = tmt_slurp(path, &len), *bad = malloc(len);
+        /* the mark's bytes are its two copies of 56 bytes at 0 and 512 */
+        size_t span = is_mark ? 56 : len, places = span < 48 ? span : 48;
+        for (size_t i = 0; i < places; i++) {
+            size_t at = i * span / places;
+            memcpy(bad, orig, len);
+            bad[at] ^= 0x02;
+            if (is_mark)
+                bad[512 + at] ^= 0x02;
+            tmt_spit(path, bad, len);
+            char what[128];
+            snprintf(what, sizeof what, "%s: bit flipped at %zu", names[k], at);
+            /* a flip in the key of journal.meta's checksum line leaves an
+             * older file without a checksum whose lines are all intact */
+            bool crc_key = k == 0 && at >= len - 16 && at < len - 9;
+            bool found = verify_names(names[k], false, crc_key, what);
+            flips += found;
+            harmless += !found;
+        }
+        /* (the mark cut to its first copy is a torn write of the second one:
+         * cut inside the first) */
+        size_t cut[] = {0, 1, is_mark ? 40 : len / 2};
+        for (size_t i = 0; i < 3; i++) {
+            tmt_spit(path, orig, cut[i]);
+            char what[128];
+            snprintf(what, sizeof what, "%s: cut to %zu bytes", names[k], cut[i]);
+            verify_names(names[k], false, false, what);
+            cuts++;
+        }
+        tmt_spit(path, orig, len);
+        free(orig);
+        free(bad);
+        free(path);
+    }
+    printf("fault-matrix: %-44s injected %5ld | detected by verify %5ld | missed 0\n",
+           "journal: bit flips in every other file", flips + harmless, flips);
+    printf("(%ld flips in the key of journal.meta's checksum line leave its data intact)\n",
+           harmless);
+    printf("fault-matrix: %-44s injected %5ld | detected by verify %5ld | missed 0\n",
+           "journal: every other file cut", cuts, cuts);
+    fflush(stdout);
+}
+END_TEST
+
 int main(void)
 {
     return tm_check_main_fixture("verify_files", "core", 120,
                                  TM_TESTS(clean_journal_is_clean, each_damaged_file_is_named,
                                           cut_caches, unknown_and_temporary_files, orphan_index,
-                                          durable_mark),
+                                          durable_mark, every_frame_of_the_last_two_segments,
+                                          every_other_file),
                                  setup, teardown);
 }
