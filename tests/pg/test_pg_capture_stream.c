@@ -45,8 +45,8 @@ START_TEST(large_transactions_streamed)
 {
     tm_pg pg;
     char err[2048];
-    ck_assert_msg(tm_pg_start(&pg, "logical_decoding_work_mem = 64kB", err, sizeof err) == 0,
-                  "%s", err);
+    ck_assert_msg(tm_pg_start(&pg, "logical_decoding_work_mem = 64kB", err, sizeof err) == 0, "%s",
+                  err);
     tm_pg_createdb(&pg, "app");
     PGconn *c = tm_pg_connect(&pg, "app");
     PGconn *other = tm_pg_connect(&pg, "app");
@@ -90,8 +90,8 @@ START_TEST(large_transactions_streamed)
     char *want = tm_pg_copy_csv(c, "SELECT * FROM big ORDER BY id");
     tm_run_result r;
     tm_run_opts o = {.timeout_ms = 300000};
-    tm_tidemark(&r, &o, "replay", "--journal", journal, "--at", "2999-01-01 00:00:00+00",
-                "--table", "public.big", NULL);
+    tm_tidemark(&r, &o, "replay", "--journal", journal, "--at", "2999-01-01 00:00:00+00", "--table",
+                "public.big", NULL);
     tm_assert_exit(&r, 0);
     ck_assert_msg(r.out_len == strlen(want) && memcmp(r.out, want, r.out_len) == 0,
                   "replay differs from the table: %zu bytes, want %zu", r.out_len, strlen(want));
@@ -116,10 +116,9 @@ START_TEST(large_transactions_streamed)
     char *stats = NULL;
     for (int i = 0; i < 100; i++) {
         free(stats);
-        stats = tm_pg_query_value(c,
-                                  "SELECT coalesce((SELECT spill_bytes || ' ' || stream_bytes "
-                                  "FROM pg_stat_replication_slots WHERE slot_name = "
-                                  "'tidemark_app'), '0 0')");
+        stats = tm_pg_query_value(c, "SELECT coalesce((SELECT spill_bytes || ' ' || stream_bytes "
+                                     "FROM pg_stat_replication_slots WHERE slot_name = "
+                                     "'tidemark_app'), '0 0')");
         if (strcmp(stats, "0 0") != 0)
             break;
         usleep(100000);
@@ -141,6 +140,5 @@ END_TEST
 
 int main(void)
 {
-    return tm_check_main("pg_capture_stream", "stream", 600,
-                         TM_TESTS(large_transactions_streamed));
+    return tm_check_main("pg_capture_stream", "stream", 600, TM_TESTS(large_transactions_streamed));
 }
