@@ -40,6 +40,7 @@ check_summaries() {
     awk '/^[0-9]+\/[0-9]+ Test: / { name = $3; seen[name] = 0 }
          /^[0-9]+%: Checks: / { print "  " name ": " $0; seen[name] = 1 }
          /^demo: OK$/ { print "  " name ": " $0; seen[name] = 1 }
+         /^app: (OK|FAILED)/ { print "  " name ": " $0; seen[name] = 1 }
          /^fuzz [a-z_]+: / { print "  " name ": " $0; seen[name] = 1 }
          END { for (n in seen) if (!seen[n]) print "  " n ": no Check summary (crashed or not run)" }' \
         "$1/Testing/Temporary/LastTest.log" | sort

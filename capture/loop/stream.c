@@ -655,6 +655,42 @@ static int on_message(stream *s, const tm_pgo_msg *m, tm_error *err)
     return 0;
 }
 
+/* After DDL (a tidemark.ddl message): each captured table whose schema
+ * changed gets its new version now, at the DDL's commit. pgoutput sends a
+ * Relation only before the table's next row change, so without this a
+ * renamed column kept its old name in replay until the table changed
+ * again. Rewrites are detected first (they compare file nodes with the
+ * latest version). A Relation that pgoutput sends later finds this version
+ * equal and reuses it. */
+static int record_schema_changes(stream *s, tm_error *err)
+{
+    for (int i = 0; i < s->tables.n; i++) {
+        uint32_t oid = s->tables.oids[i];
+        const Tidemark__Relation *last = tm_writer_relation(s->w, oid);
+        if (!last || !tm_oidlist_has(&s->captured, oid))
+            continue;
+        tm_catrel cr;
+        if (tm_catalog_relation(s->sql, oid, &cr, err) != 0)
+            return -1;
+        int rc = 0;
+        if (!tm_relation_equal(last, &cr.rel)) {
+            cr.rel.has_version = cr.rel.has_lsn = 1;
+            cr.rel.version = last->version + 1;
+            cr.rel.lsn = tm_writer_last_commit_lsn(s->w);
+            Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+            rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
+            rec.relation = &cr.rel;
+            rc = tm_writer_put_standalone(s->w, &rec, err);
+            if (rc == 0)
+                mark_dirty(s);
+        }
+        tm_catrel_free(&cr);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* After a transaction: a DDL message in it may mean a rewrite; snapshots
  * owed are taken now, right after the DDL committed. */
 static int after_commit(stream *s, tm_error *err)
@@ -676,6 +712,8 @@ static int after_commit(stream *s, tm_error *err)
                 return -1;
             }
         tm_oidlist_free(&found);
+        if (record_schema_changes(s, err) != 0)
+            return -1;
     }
     return take_owed(s, err);
 }

@@ -357,6 +357,48 @@ static bool is_key_col(const tm_table *t, const tm_version *v, uint32_t i)
     return false;
 }
 
+/* The name column i of version v has in the table's newest recorded
+ * version: its own, or what a later version renamed it to (RENAME COLUMN:
+ * at the same position a column of the same type whose name is new, while
+ * the old name is gone). Writes follow renames to the target that way. */
+static const char *cur_name(const tm_table *t, const tm_version *v, uint32_t i)
+{
+    const char *name = v->cols[i].name;
+    uint32_t pos = i, type = v->cols[i].type_oid;
+    const tm_version *prev = v;
+    for (uint32_t k = v->version + 1; k < t->nver; k++) {
+        const tm_version *nx = t->ver[k];
+        if (!nx)
+            continue;
+        int at = tm_version_find(nx, name);
+        if (at >= 0) {
+            pos = (uint32_t)at;
+        } else if (pos < nx->ncols && nx->cols[pos].type_oid == type &&
+                   tm_version_find(prev, nx->cols[pos].name) < 0) {
+            name = nx->cols[pos].name;
+        } else {
+            return v->cols[i].name; /* dropped */
+        }
+        prev = nx;
+    }
+    return name;
+}
+
+/* The target's column for column i of version v, or NULL. */
+static const tm_target_col *tcol(run *r, const tm_version *v, uint32_t i)
+{
+    return tm_target_col_find(&r->tt, cur_name(r->tt_of, v, i));
+}
+
+/* The column of version v that the target's column name stands for, or -1. */
+static int image_col(run *r, const tm_version *v, const char *name)
+{
+    for (uint32_t i = 0; i < v->ncols; i++)
+        if (!strcmp(cur_name(r->tt_of, v, i), name))
+            return (int)i;
+    return -1;
+}
+
 /* alias.key = s.<side>N::type AND ... over the key columns of v. -1 when
  * the target lacks one. */
 static int key_match(run *r, const tm_version *v, char side, const char *alias)
@@ -365,7 +407,7 @@ static int key_match(run *r, const tm_version *v, char side, const char *alias)
     for (uint32_t i = 0; i < v->ncols; i++) {
         if (!is_key_col(r->tt_of, v, i))
             continue;
-        const tm_target_col *tc = tm_target_col_find(&r->tt, v->cols[i].name);
+        const tm_target_col *tc = tcol(r, v, i);
         if (!tc) {
             tm_error_set(r->err,
                          "the target's table %s.%s lacks key column \"%s\"; its rows cannot be "
@@ -457,22 +499,21 @@ static void tests(run *r, const group *g, test_sink *ts)
     bool whole = g->kind != TM_UNDO_UPDATE || r->o->by_row || ts->whole;
     if (whole) {
         for (uint32_t i = 0; i < va->ncols; i++) {
-            const tm_target_col *tc = tm_target_col_find(&r->tt, va->cols[i].name);
+            const tm_target_col *tc = tcol(r, va, i);
             if (tc && !is_key_col(g->t, va, i))
                 emit_test(r, g, ts, tc, i, NULL, va->cols[i].name);
         }
     } else {
         for (uint32_t k = 0; k < g->sh.ncols; k++) {
             const char *name = g->vb->cols[g->sh.cols[k]].name;
-            const tm_target_col *tc = tm_target_col_find(&r->tt, name);
+            const tm_target_col *tc = tcol(r, g->vb, g->sh.cols[k]);
             int ai = col_by_name(va, name);
             if (tc && ai >= 0)
                 emit_test(r, g, ts, tc, (uint32_t)ai, NULL, name);
         }
         for (uint32_t k = 0; k < g->sh.npaths; k++) {
             const upath *p = &g->sh.paths[k];
-            const char *name = g->vb->cols[p->col].name;
-            const tm_target_col *tc = tm_target_col_find(&r->tt, name);
+            const tm_target_col *tc = tcol(r, g->vb, p->col);
             if (tc)
                 emit_test(r, g, ts, tc, k, p, p->display);
         }
@@ -642,7 +683,7 @@ static int insert_lists(run *r, const group *g, tm_out *cols, tm_out *vals,
         const tm_target_col *tc = &r->tt.cols[k];
         if (tc->generated)
             continue;
-        int bi = col_by_name(g->vb, tc->name);
+        int bi = image_col(r, g->vb, tc->name);
         if (bi < 0 && !tc->missing) {
             if (tc->notnull && !tc->has_default) {
                 *missing_col = tc->name;
@@ -729,7 +770,7 @@ static int write_stmt(run *r, const group *g, long only, bool checked, const cha
         bool any = false;
         for (uint32_t k = 0; k < g->sh.ncols; k++) {
             uint32_t bi = g->sh.cols[k];
-            const tm_target_col *tc = tm_target_col_find(&r->tt, g->vb->cols[bi].name);
+            const tm_target_col *tc = tcol(r, g->vb, bi);
             if (!tc || tc->generated || tc->always)
                 continue;
             tm_out_puts(&r->sql, any ? ", " : "");
@@ -743,7 +784,7 @@ static int write_stmt(run *r, const group *g, long only, bool checked, const cha
             uint32_t col = g->sh.paths[k].col, end = k;
             while (end < g->sh.npaths && g->sh.paths[end].col == col)
                 end++;
-            const tm_target_col *tc = tm_target_col_find(&r->tt, g->vb->cols[col].name);
+            const tm_target_col *tc = tcol(r, g->vb, col);
             if (tc && !tc->generated) {
                 tm_out_puts(&r->sql, any ? ", " : "");
                 any = true;
@@ -849,7 +890,7 @@ static int overwrite_stmt(run *r, const group *g, long only)
     tm_out_puts(&r->sql, " t SET ");
     bool any = false;
     for (uint32_t bi = 0; bi < g->vb->ncols; bi++) {
-        const tm_target_col *tc = tm_target_col_find(&r->tt, g->vb->cols[bi].name);
+        const tm_target_col *tc = tcol(r, g->vb, bi);
         if (!tc || tc->generated || tc->always || is_key_col(g->t, g->vb, bi))
             continue;
         tm_out_puts(&r->sql, any ? ", " : "");

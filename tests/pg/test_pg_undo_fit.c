@@ -4,7 +4,8 @@
  *     default dropped since (Django's AddField) gets attmissingval, a NOT
  *     NULL column without any value makes the row a conflict (never a
  *     failed transaction), dropped columns are left out, retyped columns
- *     cast from text, generated and identity columns never written;
+ *     cast from text, generated and identity columns never written, a
+ *     renamed column written under its new name;
  *   - column- and JSON-member-level undo: later changes to other columns
  *     and keys survive and are no conflict; --granularity row counts them;
  *   - --on-conflict abort (exit 3), skip, overwrite; the totals line;
@@ -47,7 +48,8 @@ static void capture_to_now(PGconn *c, bool first)
     if (first)
         tm_tidemark(&r, &ro, "capture", "--journal", journal, "--source", ci, "--table", "acct",
                     "--table", "strict", "--table", "shaped", "--table", "prefs", "--table", "dpar",
-                    "--table", "gone", "--set-replica-identity-full", "--endpos", lsn, NULL);
+                    "--table", "gone", "--table", "ren", "--set-replica-identity-full", "--endpos",
+                    lsn, NULL);
     else
         tm_tidemark(&r, &ro, "capture", "--journal", journal, "--source", ci, "--endpos", lsn,
                     NULL);
@@ -69,8 +71,8 @@ static void same(const char *what, char *want, char *got)
 }
 
 typedef struct refs {
-    char *x_acct, *x_strict, *x_shaped, *x_prefs, *x_dpar, *x_gone;
-    char *acct, *shaped;
+    char *x_acct, *x_strict, *x_shaped, *x_prefs, *x_dpar, *x_gone, *x_ren;
+    char *acct, *shaped, *ren;
 } refs;
 
 static void setup(PGconn *c)
@@ -89,6 +91,8 @@ static void setup(PGconn *c)
                   "CREATE TABLE dpar (id int PRIMARY KEY);"
                   "CREATE TABLE dchild (id int PRIMARY KEY, p int REFERENCES dpar DEFERRABLE "
                   "  INITIALLY DEFERRED);"
+                  "CREATE TABLE ren (id int PRIMARY KEY, nick text NOT NULL, note text);"
+                  "INSERT INTO ren SELECT g, 'n' || g, 'x' FROM generate_series(1, 4) g;"
                   "CREATE TABLE gone (id int PRIMARY KEY, v text);"
                   "INSERT INTO gone SELECT g, 'g' || g FROM generate_series(1, 3) g;");
 }
@@ -132,6 +136,14 @@ static void workload(PGconn *c, refs *f)
     f->x_dpar = tm_pg_tx(c, "INSERT INTO dpar VALUES (1), (2)");
     tm_pg_exec(c, "INSERT INTO dchild VALUES (10, 1)");
     f->x_gone = tm_pg_tx(c, "UPDATE gone SET v = 'bad'");
+    /* a delete and an update, then RENAME COLUMN (Django's RenameField)
+     * and a later change that brings the new name into the journal */
+    f->ren = tm_pg_copy_csv(c, "SELECT id, nick AS handle, CASE id WHEN 4 THEN 'later' ELSE note "
+                               "END AS note FROM ren ORDER BY 1");
+    f->x_ren =
+        tm_pg_tx(c, "DELETE FROM ren WHERE id <= 2; UPDATE ren SET nick = 'bad' WHERE id = 3");
+    tm_pg_exec(c, "ALTER TABLE ren RENAME COLUMN nick TO handle;"
+                  "UPDATE ren SET note = 'later' WHERE id = 4");
 }
 
 static void check_fit(PGconn *c, refs *f)
@@ -164,6 +176,13 @@ static void check_fit(PGconn *c, refs *f)
     same("shaped after undo", f->shaped,
          tm_pg_copy_csv(c, "SELECT id, code, v, twice FROM shaped ORDER BY 1"));
     tm_pg_assert_value(c, "5", "SELECT n FROM shaped WHERE id = 5");
+
+    /* a renamed column is written under its new name */
+    undo(&r, "--xid", f->x_ren, "--apply", ci, NULL);
+    tm_assert_exit(&r, 0);
+    contains("stdout", r.out, "\nundo: 3 rows restored, 0 skipped as conflicts, 0 failed\n");
+    tm_run_result_free(&r);
+    same("ren after undo", f->ren, tm_pg_copy_csv(c, "SELECT * FROM ren ORDER BY 1"));
 }
 
 static void check_granularity(PGconn *c, refs *f)
@@ -319,7 +338,7 @@ START_TEST(undo_fits_the_target)
     check_rehearsal(c, &f);
     check_target(c, &f);
 
-    char **s[] = {&f.x_acct, &f.x_strict, &f.x_shaped, &f.x_prefs, &f.x_dpar, &f.x_gone};
+    char **s[] = {&f.x_acct, &f.x_strict, &f.x_shaped, &f.x_prefs, &f.x_dpar, &f.x_gone, &f.x_ren};
     for (size_t i = 0; i < sizeof s / sizeof *s; i++)
         free(*s[i]);
     PQfinish(c);
