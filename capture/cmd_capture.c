@@ -46,6 +46,7 @@ enum {
     OPT_CHECKPOINT_EVERY,
     OPT_MAINT_MEMORY,
     OPT_RETENTION,
+    OPT_RESEED,
     OPT_QUIET,
     OPT_VERBOSE,
 };
@@ -166,6 +167,12 @@ static const tm_option options[] = {
                    "keep DURATION of history (30d, 12h, 2w): the background maintenance prunes "
                    "what is older, keeping a checkpoint as the journal's new start (see tidemark "
                    "prune; default: keep everything)"),
+    {.id = OPT_RESEED,
+     .name = "reseed",
+     .help = "after a gap (the slot was lost, dropped or replaced): drop the old slot if it is "
+             "still there, create it again with an exported snapshot and take a fresh base "
+             "snapshot of the tables under it, so that the journal goes on; replay refuses "
+             "times inside the gap and is exact after it"},
     {.id = OPT_QUIET,
      .name = "quiet",
      .letter = 'q',
@@ -209,7 +216,8 @@ const tm_command tm_cmd_capture = {
              "lost, advanced by someone else) the transactions in between never reached the "
              "journal: the gap (its LSN range and why) is recorded in the journal, capture exits "
              "1, and every later start refuses the same way. Start a new journal in an empty "
-             "directory; keep the old one for the history it holds. A slot still held by the "
+             "directory; keep the old one for the history it holds. Or go on in the same journal "
+             "with --reseed (a new slot and base snapshot after the gap). A slot still held by the "
              "walsender of a killed capture is waited for (up to wal_sender_timeout + 10 s).\n\n"
              "A first run that crashed leaves DIR/init.pending; the rerun drops the slot it "
              "created and starts over.\n\n"
@@ -285,6 +293,9 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
         break;
     case OPT_RETENTION:
         o->retention = p->arg;
+        break;
+    case OPT_RESEED:
+        o->reseed = true;
         break;
     default:
         break;
@@ -387,6 +398,9 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
     else if (o->retention && !o->checkpoint_every)
         *status = tm_usage_error("capture", "--retention needs the background maintenance: "
                                             "--checkpoint-every must not be 0");
+    /* A bad metrics address is a usage error, said before anything is touched. */
+    else if (o->metrics_listen && tm_metrics_listen_check(o->metrics_listen, &err) != 0)
+        *status = tm_usage_error("capture", "%s", err.msg);
     return *status ? -1 : 0;
 }
 
@@ -512,8 +526,16 @@ static int check_resume(run *r)
     if (tm_capture_init_forget(r->o.journal, &r->err) != 0 ||
         (!r->w && open_writer(r->o.journal, &wo, &r->w, &r->err) != 0))
         return -1;
-    if (tm_capture_check_gap(r->o.journal, r->w, &r->err) != 0 ||
-        tm_capture_check_slot(r->sql, r->o.journal, &r->meta, r->w, &r->err) != 0)
+    /* A gap (found at the journal's end, or recorded now for the slot):
+     * capture stops, unless asked to go on after it with a fresh start. */
+    int gap = tm_capture_check_gap(r->o.journal, r->w, &r->err) != 0
+                  ? (tm_error_is(&r->err, TM_ERR_CONFLICT) ? -2 : -1)
+                  : tm_capture_check_slot(r->sql, r->o.journal, &r->meta, r->w, &r->err);
+    if (gap == -2 && r->o.reseed) {
+        tm_log_warning("%s", r->err.msg);
+        gap = tm_capture_reseed(&r->o, r->sql, r->repl, r->w, &r->err);
+    }
+    if (gap != 0)
         return -1;
     tm_oidlist tables = {0};
     /* A --table the publication lacks joins the capture set: added here,

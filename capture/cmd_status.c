@@ -24,6 +24,7 @@
 #include "store/common/log.h"
 #include "store/common/lsn.h"
 #include "store/common/tm_time.h"
+#include "store/journal/horizon.h"
 #include "store/journal/journal.h"
 #include "store/journal/tableset.h"
 
@@ -141,6 +142,8 @@ typedef struct gap_info {
 typedef struct summary {
     uint64_t first_lsn, last_lsn, tx, changes;
     int64_t first_time, last_time;
+    int64_t recoverable_time; /* the base snapshot's, or a pruned journal's horizon */
+    bool pruned;
     table_rows *tables;
     size_t ntables;
     tm_tableset spans; /* when each table was captured */
@@ -247,6 +250,13 @@ static int summarise(const char *dir, summary *s, tm_error *err)
     tm_reader_close(r);
     if (rc < 0)
         return -1;
+    /* A pruned journal recovers from its horizon (store/journal/horizon.h). */
+    tm_horizon h;
+    int hz = tm_horizon_read(dir, &h, err);
+    if (hz < 0)
+        return -1;
+    s->pruned = hz == 1;
+    s->recoverable_time = s->pruned ? h.time : s->first_time;
     /* Each table's latest capture (a table re-added later has several). */
     for (size_t i = 0; i < s->ntables; i++)
         for (size_t k = 0; k < s->spans.n; k++) {
@@ -538,7 +548,8 @@ static void print_text(const report *r)
            tm_lsn_format(s->first_lsn, a));
     printf("last commit:   %s at %s\n", tm_time_format(s->last_time, t2),
            tm_lsn_format(s->last_lsn, b));
-    printf("recoverable:   from %s\n", tm_time_format(s->first_time, t1));
+    printf("recoverable:   from %s%s\n", tm_time_format(s->recoverable_time, t1),
+           s->pruned ? " (the retention horizon: older history was pruned)" : "");
     printf("transactions:  %llu (%llu records) since the base snapshot\n",
            (unsigned long long)s->tx, (unsigned long long)s->changes);
     printf("segments:      %llu, %llu bytes\n", (unsigned long long)s->segments,
@@ -668,7 +679,7 @@ static void print_json(const report *r, const verdict *v)
         jtime("base_snapshot_time", s->first_time, &f);
         jlsn("last_commit_lsn", s->last_lsn, &f);
         jtime("last_commit_time", s->last_time, &f);
-        jtime("oldest_recoverable_time", s->first_time, &f);
+        jtime("oldest_recoverable_time", s->recoverable_time, &f);
         jnum("transactions", s->tx, &f);
         jnum("records", s->changes, &f);
         jnum("segments", s->segments, &f);

@@ -9,7 +9,8 @@ packages=(build-essential cmake pkg-config libpq-dev liblz4-dev libprotobuf-c-de
           libmicrohttpd-dev prometheus clang-format cppcheck git
           libcurl4-openssl-dev libxml2-dev libssl-dev
           swift swift-proxy swift-account swift-container swift-object
-          clang libclang-rt-14-dev)  # the fuzz build: clang with libFuzzer
+          clang libclang-rt-14-dev  # the fuzz build: clang with libFuzzer
+          python3-django python3-psycopg2)  # tests/app: the Django application test
 
 missing=()
 # npm fetches the PostgreSQL 14/16/17/18 server builds (scripts/pg-builds.sh);

@@ -68,6 +68,8 @@ static int build_columns(PGconn *sql, const tm_rel *r, const tm_catrel *cur, tm_
         if (!cc)
             continue;
         c->has_pk_position = c->has_not_null = 1;
+        c->has_attnum = cc->has_attnum;
+        c->attnum = cc->attnum;
         c->pk_position = cc->pk_position;
         c->not_null = cc->not_null;
         c->has_has_missing = cc->has_has_missing;

@@ -163,3 +163,27 @@ int tm_txbuf_write_tx(tm_txbuf *b, tm_writer *w, const Tidemark__TxBegin *hdr, t
         return -1;
     return tm_writer_end_tx(w, err);
 }
+
+typedef struct kept_ctx {
+    tm_writer *w;
+    tm_txbuf_keep_fn keep;
+    void *arg;
+    uint64_t index;
+} kept_ctx;
+
+static int put_kept_cb(void *arg, const uint8_t *rec, size_t len, tm_error *err)
+{
+    kept_ctx *k = arg;
+    if (!k->keep(k->arg, k->index++))
+        return 0;
+    return tm_writer_put_packed(k->w, rec, len, err);
+}
+
+int tm_txbuf_write_tx_kept(tm_txbuf *b, tm_writer *w, const Tidemark__TxBegin *hdr,
+                           tm_txbuf_keep_fn keep, void *arg, tm_error *err)
+{
+    kept_ctx k = {.w = w, .keep = keep, .arg = arg};
+    if (tm_writer_begin_tx(w, hdr, err) != 0 || tm_txbuf_drain(b, put_kept_cb, &k, err) != 0)
+        return -1;
+    return tm_writer_end_tx(w, err);
+}

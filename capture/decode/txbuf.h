@@ -5,6 +5,7 @@
 #ifndef TM_TXBUF_H
 #define TM_TXBUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,5 +31,10 @@ int tm_txbuf_drain(tm_txbuf *b, tm_txbuf_fn fn, void *arg, tm_error *err);
 /* Journals the buffered records as one transaction with header hdr
  * (hdr->n_records must equal the count). */
 int tm_txbuf_write_tx(tm_txbuf *b, tm_writer *w, const Tidemark__TxBegin *hdr, tm_error *err);
+/* Same with only the records whose index (0-based, in order) keep accepts
+ * (hdr->n_records must be their count). */
+typedef bool (*tm_txbuf_keep_fn)(void *arg, uint64_t index);
+int tm_txbuf_write_tx_kept(tm_txbuf *b, tm_writer *w, const Tidemark__TxBegin *hdr,
+                           tm_txbuf_keep_fn keep, void *arg, tm_error *err);
 
 #endif

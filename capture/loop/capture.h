@@ -32,12 +32,22 @@ typedef struct tm_capture_opts {
     uint64_t checkpoint_every;  /* journal bytes between maintenance runs (maint.h); 0: off */
     uint64_t maint_memory;      /* the maintenance child's address-space limit, bytes */
     const char *retention;      /* --retention DURATION, for the maintenance child; NULL: none */
+    bool reseed;                /* --reseed: after a gap, a new slot and base snapshot */
 } tm_capture_opts;
 
 /* First run: publication, slot with exported snapshot, base snapshot,
  * metadata. On success the journal is initialised and w holds it open. */
 int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
                             const tm_identity *id, tm_writer *w, tm_meta *meta, tm_error *err);
+
+/* After a gap (recorded in the journal): a new slot with an exported
+ * snapshot in place of the old one (dropped when it is still there), and a
+ * base snapshot of the publication's tables under it, journaled at the new
+ * slot's consistent point, fsynced and marked, so that the journal goes on
+ * and replay after it is exact. Interrupted, it leaves the journal ending
+ * with its gap, and --reseed again starts over. -1 with err. */
+int tm_capture_reseed(const tm_capture_opts *o, PGconn *sql, PGconn *repl, tm_writer *w,
+                      tm_error *err);
 
 /* A first run that failed before its metadata was written: removes the
  * files it made (segments, indexes, spools, the mark, the lock) and the

@@ -9,6 +9,7 @@
 
 #include "capture/loop/capture.h"
 #include "capture/loop/firstrun.h"
+#include "capture/decode/relversion.h"
 #include "capture/snapshot/snapshot.h"
 #include "capture/source/catalog.h"
 #include "capture/source/setup.h"
@@ -16,13 +17,21 @@
 #include "store/common/lsn.h"
 #include "store/common/tm_time.h"
 
+/* The table's schema as a Relation record: version 1 in a new journal; in
+ * a journal that knows the table (a reseed) the version it has when the
+ * schema is the same, else the next one. */
 static int write_relation(tm_writer *w, tm_catrel *cr, uint64_t lsn, tm_error *err)
 {
     Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    const Tidemark__Relation *last = tm_writer_relation(w, cr->rel.oid);
     cr->rel.has_version = 1;
-    cr->rel.version = 1;
+    cr->rel.version = last ? last->version + 1 : 1;
     cr->rel.has_lsn = 1;
     cr->rel.lsn = lsn;
+    if (last && tm_relation_equal(last, &cr->rel)) {
+        cr->rel.version = last->version;
+        return 0;
+    }
     rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
     rec.relation = &cr->rel;
     return tm_writer_put_standalone(w, &rec, err);
@@ -148,6 +157,17 @@ static void undo_slot(first_run *f)
                        f->o->slot, e.msg, f->o->journal);
 }
 
+/* The schemas and table list a first run or reseed held. */
+static void first_run_free(first_run *f)
+{
+    for (int i = 0; i < f->nrels; i++) {
+        tm_catrel_free(f->rels[i]);
+        free(f->rels[i]);
+    }
+    free(f->rels);
+    tm_oidlist_free(&f->oids);
+}
+
 int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
                             const tm_identity *id, tm_writer *w, tm_meta *meta, tm_error *err)
 {
@@ -171,11 +191,38 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
     } else {
         undo_slot(&f);
     }
-    for (int i = 0; i < f.nrels; i++) {
-        tm_catrel_free(f.rels[i]);
-        free(f.rels[i]);
+    first_run_free(&f);
+    return rc;
+}
+
+int tm_capture_reseed(const tm_capture_opts *o, PGconn *sql, PGconn *repl, tm_writer *w,
+                      tm_error *err)
+{
+    first_run f = {.o = o, .sql = sql, .repl = repl, .w = w};
+    char snapname[128], lsn[TM_LSN_BUFLEN];
+    tm_slot_info si;
+    int rc = -1;
+    /* The old slot cannot feed the journal any more (that is the gap): a
+     * new one, with an exported snapshot to copy the tables under. */
+    if (tm_publication_ensure(sql, o->publication, &f.oids, err) != 0 ||
+        tm_capture_wait_slot_free(sql, o->slot, &si, err) != 0)
+        goto out;
+    if (si.exists) {
+        tm_log_warning("--reseed: dropping replication slot \"%s\", which cannot feed the journal",
+                       o->slot);
+        if (tm_slot_drop(sql, o->slot, err) != 0)
+            goto out;
     }
-    free(f.rels);
-    tm_oidlist_free(&f.oids);
+    if (tm_slot_create(repl, o->slot, false, &f.rec.consistent, snapname, sizeof snapname, err) !=
+            0 ||
+        base_snapshot(&f, snapname, err) != 0)
+        goto out;
+    rc = 0;
+    tm_log_info("reseeded journal %s after its gap: slot \"%s\" at %s, base snapshot of %d "
+                "table(s), %llu rows; replay is exact again from there",
+                o->journal, o->slot, tm_lsn_format(f.rec.consistent, lsn), f.nrels,
+                (unsigned long long)f.rows);
+out:
+    first_run_free(&f);
     return rc;
 }

@@ -25,7 +25,8 @@
 #define GAP_ADVICE                                                                                 \
     "the transactions committed in that range are not in the journal, and nothing is appended "    \
     "across a gap. Start a new journal in an empty directory (it takes a fresh base snapshot); "   \
-    "keep %s for the history it holds"
+    "keep %s for the history it holds. Or go on in it with capture --reseed (a fresh slot and "    \
+    "base snapshot after the gap)"
 
 /* How long past wal_sender_timeout a held slot is waited for. */
 #define HELD_MARGIN_MS 10000

@@ -33,6 +33,7 @@
 #include "capture/snapshot/rewrite.h"
 #include "store/common/tm_time.h"
 #include "capture/decode/tuple_encode.h"
+#include "capture/decode/streamtx.h"
 #include "capture/decode/txbuf.h"
 
 /* A commit younger than this is live (the server's clock; one far behind
@@ -45,12 +46,6 @@ typedef struct pending_rel {
     tm_catrel cr;
     struct pending_rel *next;
 } pending_rel;
-
-/* Update/delete counts per relation in the current transaction, for the
- * mass-change warning. */
-typedef struct relcount {
-    uint32_t oid, rows;
-} relcount;
 
 typedef struct stream {
     const tm_capture_opts *o;
@@ -70,8 +65,14 @@ typedef struct stream {
     char origin[128];
     uint64_t origin_lsn;
     pending_rel *pending;
-    relcount *counts;
+    tm_relrows *counts; /* updated and deleted rows per relation, for the mass-change warning */
     size_t ncounts, counts_cap;
+
+    /* transactions streamed while in progress (proto_version 2) */
+    tm_streams *streams;
+    bool in_stream;      /* between Stream Start and Stream Stop */
+    tm_streamtx *cur;    /* the one of that block */
+    uint32_t stream_xid; /* its top-level xid */
 
     /* positions */
     uint64_t received_lsn;  /* highest WAL position seen from the server */
@@ -523,22 +524,25 @@ static void slot_result(stream *s)
     sql_settle(s);
 }
 
-static void count_row(stream *s, uint32_t oid)
+/* An updated or deleted row, for the mass-change warning. */
+static int count_row(stream *s, uint32_t oid, tm_error *err)
 {
-    for (size_t i = 0; i < s->ncounts; i++)
-        if (s->counts[i].oid == oid) {
-            s->counts[i].rows++;
-            return;
-        }
-    if (s->ncounts == s->counts_cap) {
-        size_t cap = s->counts_cap ? s->counts_cap * 2 : 8;
-        relcount *g = realloc(s->counts, cap * sizeof *g);
-        if (!g)
-            return;
-        s->counts = g;
-        s->counts_cap = cap;
+    if (s->in_stream)
+        return tm_streamtx_count_row(s->cur, oid, err);
+    if (tm_relrows_add(&s->counts, &s->ncounts, &s->counts_cap, oid, 1) != 0) {
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+        return -1;
     }
-    s->counts[s->ncounts++] = (relcount){oid, 1};
+    return 0;
+}
+
+/* A record of the transaction being received: a plain one, or the
+ * streamed one of this block (m's xid names the subtransaction). */
+static int add_record(stream *s, const tm_pgo_msg *m, const Tidemark__Record *rec, tm_error *err)
+{
+    if (s->in_stream)
+        return tm_streamtx_add(s->cur, m->has_xid ? m->xid : s->stream_xid, rec, err);
+    return tm_txbuf_add(s->tx, rec, err);
 }
 
 static int on_relation(stream *s, const tm_pgo_relation *m, tm_error *err)
@@ -572,7 +576,7 @@ static int on_relation(stream *s, const tm_pgo_relation *m, tm_error *err)
             r->version = q->cr.rel.version + 1;
     p->cr.rel.has_version = p->cr.rel.has_lsn = 1;
     p->cr.rel.version = r->version;
-    p->cr.rel.lsn = s->final_lsn;
+    p->cr.rel.lsn = s->in_stream ? s->received_lsn : s->final_lsn;
     if (last && last->filenode != p->cr.rel.filenode) {
         tm_log_debug("%s.%s has a new file node (rewrite or truncate)", m->nspname, m->relname);
         if (owe_snapshot(s, m->oid, err) != 0) {
@@ -580,6 +584,20 @@ static int on_relation(stream *s, const tm_pgo_relation *m, tm_error *err)
             free(p);
             return -1;
         }
+    }
+    if (s->in_stream) {
+        /* The streamed transaction commits later, after others perhaps: its
+         * schema version is journaled now (one that is never used is
+         * harmless), so that the versions numbered since build on it. */
+        Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+        rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
+        rec.relation = &p->cr.rel;
+        int rc = tm_writer_put_standalone(s->w, &rec, err);
+        tm_catrel_free(&p->cr);
+        free(p);
+        if (rc == 0)
+            mark_dirty(s);
+        return rc;
     }
     p->next = s->pending;
     s->pending = p;
@@ -619,12 +637,12 @@ static int on_change(stream *s, const tm_pgo_msg *m, tm_error *err)
                             err) != 0)
             return -1;
         ch.new_tuple = &newt;
-    } else {
-        count_row(s, c->relid);
     }
-    if (m->type == TM_PGO_UPDATE)
-        count_row(s, c->relid);
-    return tm_txbuf_add(s->tx, &rec, err);
+    /* After the record: in a stream, a new subtransaction's first record
+     * starts the run it is counted in. */
+    if (add_record(s, m, &rec, err) != 0)
+        return -1;
+    return m->type == TM_PGO_INSERT ? 0 : count_row(s, c->relid, err);
 }
 
 static int on_truncate(stream *s, const tm_pgo_msg *m, tm_error *err)
@@ -640,7 +658,7 @@ static int on_truncate(stream *s, const tm_pgo_msg *m, tm_error *err)
         tm_rel *r = tm_relcache_get(s->rels, m->truncate.relids[i]);
         ch.relation_oid = m->truncate.relids[i];
         ch.relation_version = r ? r->version : 0;
-        if (tm_txbuf_add(s->tx, &rec, err) != 0)
+        if (add_record(s, m, &rec, err) != 0)
             return -1;
     }
     return 0;
@@ -660,14 +678,50 @@ static int on_message(stream *s, const tm_pgo_msg *m, tm_error *err)
     lm.content.len = m->message.content_len;
     if (!strcmp(m->message.prefix, "tidemark.ddl"))
         s->ddl_seen = true;
-    if (m->message.transactional && s->in_tx)
-        return tm_txbuf_add(s->tx, &rec, err);
+    if (m->message.transactional && (s->in_tx || s->in_stream))
+        return add_record(s, m, &rec, err);
     /* Non-transactional: journaled on its own, durable with the next sync.
      * Its LSN is not a commit, so a resend after restart is not detectable;
      * such messages are context, at most once-or-twice, never row data. */
     if (tm_writer_put_standalone(s->w, &rec, err) != 0)
         return -1;
     mark_dirty(s);
+    return 0;
+}
+
+/* After DDL (a tidemark.ddl message): each captured table whose schema
+ * changed gets its new version now, at the DDL's commit. pgoutput sends a
+ * Relation only before the table's next row change, so without this a
+ * renamed column kept its old name in replay until the table changed
+ * again. Rewrites are detected first (they compare file nodes with the
+ * latest version). A Relation that pgoutput sends later finds this version
+ * equal and reuses it. */
+static int record_schema_changes(stream *s, tm_error *err)
+{
+    for (int i = 0; i < s->tables.n; i++) {
+        uint32_t oid = s->tables.oids[i];
+        const Tidemark__Relation *last = tm_writer_relation(s->w, oid);
+        if (!last || !tm_oidlist_has(&s->captured, oid))
+            continue;
+        tm_catrel cr;
+        if (tm_catalog_relation(s->sql, oid, &cr, err) != 0)
+            return -1;
+        int rc = 0;
+        if (!tm_relation_equal(last, &cr.rel)) {
+            cr.rel.has_version = cr.rel.has_lsn = 1;
+            cr.rel.version = last->version + 1;
+            cr.rel.lsn = tm_writer_last_commit_lsn(s->w);
+            Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+            rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
+            rec.relation = &cr.rel;
+            rc = tm_writer_put_standalone(s->w, &rec, err);
+            if (rc == 0)
+                mark_dirty(s);
+        }
+        tm_catrel_free(&cr);
+        if (rc != 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -692,8 +746,63 @@ static int after_commit(stream *s, tm_error *err)
                 return -1;
             }
         tm_oidlist_free(&found);
+        if (record_schema_changes(s, err) != 0)
+            return -1;
     }
     return take_owed(s, err);
+}
+
+/* What Commit and Stream Commit say of a transaction. */
+typedef struct commit_info {
+    uint32_t xid;
+    uint64_t commit_lsn, end_lsn;
+    int64_t commit_time;
+} commit_info;
+
+/* Journals a transaction: hdr (origin set by the caller) completed from c
+ * and the rows per relation (the mass-change warning), the records from the
+ * streamed transaction st or else the plain buffer. */
+static int journal_tx(stream *s, Tidemark__TxBegin *hdr, const commit_info *c,
+                      const tm_relrows *counts, size_t ncounts, tm_streamtx *st, tm_error *err)
+{
+    hdr->has_xid = hdr->has_commit_lsn = hdr->has_end_lsn = hdr->has_commit_time = 1;
+    hdr->has_n_records = 1;
+    hdr->xid = c->xid;
+    hdr->commit_lsn = c->commit_lsn;
+    hdr->end_lsn = c->end_lsn;
+    hdr->commit_time = c->commit_time;
+    hdr->n_records = st ? tm_streamtx_kept(st) : tm_txbuf_count(s->tx);
+    uint32_t most = 0;
+    for (size_t i = 0; i < ncounts; i++) {
+        if (counts[i].rows > most)
+            most = counts[i].rows;
+        if (s->o->warn_rows && counts[i].rows > s->o->warn_rows) {
+            tm_rel *r = tm_relcache_get(s->rels, counts[i].oid);
+            char l[TM_LSN_BUFLEN];
+            tm_log_warning("mass change: transaction %u (commit %s) updated or deleted %u rows "
+                           "of %s.%s",
+                           c->xid, tm_lsn_format(c->commit_lsn, l), counts[i].rows,
+                           r ? r->nspname : "?", r ? r->relname : "?");
+        }
+    }
+    if (s->o->warn_rows && most > s->o->warn_rows) {
+        hdr->has_large_change_rows = 1;
+        hdr->large_change_rows = most;
+    }
+    if ((st ? tm_streamtx_write(st, s->w, hdr, err) : tm_txbuf_write_tx(s->tx, s->w, hdr, err)) !=
+        0)
+        return -1;
+    s->n_tx++;
+    s->n_changes += hdr->n_records;
+    atomic_store_explicit(&s->st->tx, s->n_tx, memory_order_relaxed);
+    atomic_store_explicit(&s->st->changes, s->n_changes, memory_order_relaxed);
+    atomic_store_explicit(&s->st->last_commit_time, hdr->commit_time, memory_order_relaxed);
+    mark_dirty(s);
+    if (tm_time_now() - hdr->commit_time < LIVE_AGE_US)
+        s->live = true;
+    if (s->o->endpos && c->commit_lsn >= s->o->endpos)
+        s->done = true;
+    return 0;
 }
 
 static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
@@ -739,49 +848,54 @@ static int on_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
             return -1;
     }
     Tidemark__TxBegin hdr = TIDEMARK__TX_BEGIN__INIT;
-    hdr.has_xid = hdr.has_commit_lsn = hdr.has_end_lsn = hdr.has_commit_time = 1;
-    hdr.has_n_records = 1;
-    hdr.xid = s->xid;
-    hdr.commit_lsn = commit_lsn;
-    hdr.end_lsn = m->commit.end_lsn;
-    hdr.commit_time = m->commit.commit_time;
-    hdr.n_records = tm_txbuf_count(s->tx);
     if (s->origin[0]) {
         hdr.origin = s->origin;
         hdr.has_origin_lsn = 1;
         hdr.origin_lsn = s->origin_lsn;
     }
-    uint32_t most = 0;
-    for (size_t i = 0; i < s->ncounts; i++) {
-        if (s->counts[i].rows > most)
-            most = s->counts[i].rows;
-        if (s->o->warn_rows && s->counts[i].rows > s->o->warn_rows) {
-            tm_rel *r = tm_relcache_get(s->rels, s->counts[i].oid);
-            char c[TM_LSN_BUFLEN];
-            tm_log_warning("mass change: transaction %u (commit %s) updated or deleted %u rows "
-                           "of %s.%s",
-                           s->xid, tm_lsn_format(commit_lsn, c), s->counts[i].rows,
-                           r ? r->nspname : "?", r ? r->relname : "?");
-        }
-    }
-    if (s->o->warn_rows && most > s->o->warn_rows) {
-        hdr.has_large_change_rows = 1;
-        hdr.large_change_rows = most;
-    }
-    if (tm_txbuf_write_tx(s->tx, s->w, &hdr, err) != 0)
+    commit_info c = {s->xid, commit_lsn, m->commit.end_lsn, m->commit.commit_time};
+    if (journal_tx(s, &hdr, &c, s->counts, s->ncounts, NULL, err) != 0)
         return -1;
-    s->n_tx++;
-    s->n_changes += hdr.n_records;
-    atomic_store_explicit(&s->st->tx, s->n_tx, memory_order_relaxed);
-    atomic_store_explicit(&s->st->changes, s->n_changes, memory_order_relaxed);
-    atomic_store_explicit(&s->st->last_commit_time, hdr.commit_time, memory_order_relaxed);
-    mark_dirty(s);
-    if (tm_time_now() - hdr.commit_time < LIVE_AGE_US)
-        s->live = true;
     reset_tx(s);
-    if (s->o->endpos && commit_lsn >= s->o->endpos)
-        s->done = true;
     return after_commit(s, err);
+}
+
+/* Stream Commit: the streamed transaction is journaled (without the
+ * records of its rolled-back subtransactions) unless the journal has it. */
+static int on_stream_commit(stream *s, const tm_pgo_msg *m, tm_error *err)
+{
+    uint32_t xid = m->stream_commit.xid;
+    tm_streamtx *t = tm_streams_get(s->streams, xid, false, err);
+    if (!t) {
+        tm_error_setc(err, TM_ERR_FORMAT,
+                      "pgoutput sent a Stream Commit for transaction %u, which it never streamed",
+                      xid);
+        return -1;
+    }
+    uint64_t commit_lsn = m->stream_commit.commit_lsn;
+    if (s->o->endpos && commit_lsn > s->o->endpos) {
+        s->done = true;
+        tm_streams_drop(s->streams, xid);
+        return 0;
+    }
+    if (write_deferred_upto(s, commit_lsn, err) != 0)
+        return -1;
+    if (commit_lsn <= tm_writer_last_commit_lsn(s->w) || tm_streamtx_kept(t) == 0) {
+        if (tm_streamtx_kept(t))
+            atomic_store_explicit(&s->st->skipped, ++s->n_skipped, memory_order_relaxed);
+        tm_streams_drop(s->streams, xid);
+        return after_commit(s, err);
+    }
+    tm_relrows *rows;
+    size_t nrows;
+    if (tm_streamtx_rows(t, &rows, &nrows, err) != 0)
+        return -1;
+    Tidemark__TxBegin hdr = TIDEMARK__TX_BEGIN__INIT;
+    commit_info c = {xid, commit_lsn, m->stream_commit.end_lsn, m->stream_commit.commit_time};
+    int rc = journal_tx(s, &hdr, &c, rows, nrows, t, err);
+    free(rows);
+    tm_streams_drop(s->streams, xid);
+    return rc == 0 ? after_commit(s, err) : -1;
 }
 
 static int on_pgoutput(stream *s, const char *data, size_t len, tm_error *err)
@@ -823,6 +937,26 @@ static int on_pgoutput(stream *s, const char *data, size_t len, tm_error *err)
         return on_truncate(s, &m, err);
     case TM_PGO_MESSAGE:
         return on_message(s, &m, err);
+    case TM_PGO_STREAM_START:
+        if (!(s->cur = tm_streams_get(s->streams, m.stream_start.xid, true, err)))
+            return -1;
+        s->in_stream = true;
+        s->stream_xid = m.stream_start.xid;
+        return 0;
+    case TM_PGO_STREAM_STOP:
+        s->in_stream = false;
+        s->cur = NULL;
+        return 0;
+    case TM_PGO_STREAM_COMMIT:
+        return on_stream_commit(s, &m, err);
+    case TM_PGO_STREAM_ABORT: {
+        tm_streamtx *t = tm_streams_get(s->streams, m.stream_abort.xid, false, err);
+        if (m.stream_abort.subxid == m.stream_abort.xid)
+            tm_streams_drop(s->streams, m.stream_abort.xid);
+        else if (t)
+            tm_streamtx_abort_sub(t, m.stream_abort.subxid);
+        return 0;
+    }
     default:
         tm_error_setc(err, TM_ERR_FORMAT,
                       "pgoutput sent a %s message, which capture did not ask for",
@@ -844,8 +978,8 @@ static int start_replication(stream *s, tm_error *err)
     char *pub = PQescapeIdentifier(s->conn, s->meta->publication, strlen(s->meta->publication));
     char *publit = PQescapeLiteral(s->conn, pub ? pub : "", pub ? strlen(pub) : 0);
     snprintf(cmd, sizeof cmd,
-             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', publication_names %s, "
-             "messages 'true')",
+             "START_REPLICATION SLOT %s LOGICAL %s (proto_version '2', streaming 'on', "
+             "publication_names %s, messages 'true')",
              slot, tm_lsn_format(from, lsn), publit);
     PQfreemem(slot);
     PQfreemem(pub);
@@ -858,6 +992,10 @@ static int start_replication(stream *s, tm_error *err)
     }
     PQclear(r);
     tm_pgo_decoder_reset(&s->dec);
+    /* Transactions streamed in part are streamed again from their start. */
+    tm_streams_reset(s->streams);
+    s->in_stream = false;
+    s->cur = NULL;
     s->confirmed_lsn = from;
     s->last_recv = now_us();
     s->slot_query = s->tables_query = false;
@@ -1284,6 +1422,8 @@ static tm_errkind kind_of(const tm_error *err)
     }
 }
 
+#define STREAM_BUFFER (256 * 1024)
+
 int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *w,
                       tm_capture_stats *st, tm_error *err)
 {
@@ -1297,6 +1437,10 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
     tm_pgo_decoder_init(&s.dec);
     s.tx = tm_txbuf_new(spool, o->tx_memory_budget);
     int rc = tm_relcache_create(&s.rels, err);
+    /* A streamed transaction keeps a small buffer: it is large by
+     * definition, and several may be open at once. */
+    if (rc == 0 && !(s.streams = tm_streams_new(o->journal, STREAM_BUFFER, err)))
+        rc = -1;
     if (rc == 0)
         rc = tm_oidfile_load(o->journal, TM_OWED_FILE, &s.owed, err);
     if (rc == 0)
@@ -1347,6 +1491,7 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
     tm_oidlist_free(&s.removed_after_sync);
     tm_oidlist_free(&s.removed_after_confirm);
     tm_txbuf_free(s.tx);
+    tm_streams_free(s.streams);
     tm_tuple_enc_free(&s.enc_old);
     tm_tuple_enc_free(&s.enc_new);
     tm_relcache_destroy(s.rels);

@@ -69,7 +69,9 @@ static const char *columns_sql =
     /* 11-20: the sequence it owns (serial, identity), else the one its
      * default calls */
     "       sn.nspname, sc.relname, format_type(sq.seqtypid, NULL), sq.seqstart,"
-    "       sq.seqincrement, sq.seqmin, sq.seqmax, sq.seqcache, sq.seqcycle, s.owned"
+    "       sq.seqincrement, sq.seqmin, sq.seqmax, sq.seqcache, sq.seqcycle, s.owned,"
+    /* 21 */
+    "       a.attnum"
     "  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
     "  LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum"
     "  LEFT JOIN LATERAL ("
@@ -236,6 +238,8 @@ static int fill_column(tm_catrel *r, Tidemark__Column *c, const PGresult *res, i
 {
     tidemark__column__init(c);
     c->name = dupstr(PQgetvalue(res, i, 0));
+    c->has_attnum = 1;
+    c->attnum = (uint32_t)atoi(PQgetvalue(res, i, 21));
     c->has_type_oid = 1;
     c->type_oid = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
     c->type_name = dupstr(PQgetvalue(res, i, 2));

@@ -102,8 +102,33 @@ uint32_t tm_version_key(const tm_version *v, uint32_t *keys, bool *unique)
     return v->ncols;
 }
 
+/* The column of v whose attnum is attnum, else -1. */
+static int32_t find_attnum(const tm_version *v, uint32_t attnum)
+{
+    for (uint32_t i = 0; i < v->ncols; i++)
+        if (v->rel->columns[i]->attnum == attnum)
+            return (int32_t)i;
+    return -1;
+}
+
+/* Whether every column of v has its attnum recorded. */
+static bool has_attnums(const tm_version *v)
+{
+    for (uint32_t i = 0; i < v->ncols; i++)
+        if (!v->rel->columns[i]->has_attnum)
+            return false;
+    return v->ncols > 0;
+}
+
 void tm_version_map(const tm_version *from, const tm_version *to, int32_t *map)
 {
+    /* By attnum when both versions know it: a renamed column is the same
+     * column (by name, its values read as NULL after the rename). */
+    if (has_attnums(from) && has_attnums(to)) {
+        for (uint32_t i = 0; i < to->ncols; i++)
+            map[i] = find_attnum(from, to->rel->columns[i]->attnum);
+        return;
+    }
     for (uint32_t i = 0; i < to->ncols; i++) {
         /* Usually the same position. */
         if (i < from->ncols && !strcmp(from->cols[i].name, to->cols[i].name))

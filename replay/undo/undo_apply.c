@@ -358,11 +358,22 @@ static bool is_key_col(const tm_table *t, const tm_version *v, uint32_t i)
 }
 
 /* The name column i of version v has in the table's newest recorded
- * version: its own, or what a later version renamed it to (RENAME COLUMN:
- * at the same position a column of the same type whose name is new, while
- * the old name is gone). Writes follow renames to the target that way. */
+ * version: its own, or what a later version renamed it to (by attnum when
+ * the journal has them; in older journals, at the same position a column
+ * of the same type whose name is new while the old name is gone). Writes
+ * follow renames to the target that way. */
 static const char *cur_name(const tm_table *t, const tm_version *v, uint32_t i)
 {
+    /* Journals that record attnums say it exactly: the state's column map
+     * follows them. */
+    const int32_t *map = t->to_cur ? t->to_cur[v->version] : NULL;
+    if (map && v->rel->columns[i]->has_attnum && t->cur->ncols &&
+        t->cur->rel->columns[0]->has_attnum) {
+        for (uint32_t c = 0; c < t->cur->ncols; c++)
+            if (map[c] == (int32_t)i)
+                return t->cur->cols[c].name;
+        return v->cols[i].name; /* dropped */
+    }
     const char *name = v->cols[i].name;
     uint32_t pos = i, type = v->cols[i].type_oid;
     const tm_version *prev = v;

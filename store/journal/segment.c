@@ -58,6 +58,14 @@ int tm_seg_path(const char *dir, const char *name, char *buf, size_t len, tm_err
     return 0;
 }
 
+bool tm_name_stream_spool(const char *name)
+{
+    if (strncmp(name, "stream-", 7) != 0)
+        return false;
+    size_t digits = strspn(name + 7, "0123456789");
+    return digits > 0 && digits <= 10 && !strcmp(name + 7 + digits, ".spool");
+}
+
 bool tm_name_numbered(const char *name, const char *suffix, uint64_t *n)
 {
     uint64_t v = 0;

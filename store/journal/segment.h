@@ -37,6 +37,9 @@ char *tm_seg_name(uint64_t segno, char buf[TM_SEG_NAME_LEN]);
  * ".idx", ".keys", ".ckpt", ...), as the journal names its files; the
  * number in *n when n is not NULL. */
 bool tm_name_numbered(const char *name, const char *suffix, uint64_t *n);
+/* Whether name is capture's spool of a transaction streamed while in
+ * progress: "stream-<xid>.spool". */
+bool tm_name_stream_spool(const char *name);
 char *tm_idx_name(uint64_t segno, char buf[TM_SEG_NAME_LEN]);
 /* DIR/name into buf (PATH_MAX); -1 with err when too long. */
 int tm_seg_path(const char *dir, const char *name, char *buf, size_t len, tm_error *err);

@@ -71,7 +71,7 @@ static bool is_init_pending(const char *n)
 
 static bool is_spool(const char *n)
 {
-    return !strcmp(n, "spool.tmp");
+    return !strcmp(n, "spool.tmp") || tm_name_stream_spool(n);
 }
 
 static bool is_snapshot_spool(const char *n)

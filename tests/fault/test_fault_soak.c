@@ -175,6 +175,7 @@ static bool storage_fault(soak *s)
     int status = tmc_wait_exit(s->pid, met ? 10000 : 0);
     if (status == -1) {
         /* not met yet, or a short write that was retried: on without the shim */
+        tmf_wait_streaming(s->j, s->pid);
         tmc_stop(s->pid, s->j);
     } else {
         ck_assert_msg(met && WIFEXITED(status) && WEXITSTATUS(status) == 1,

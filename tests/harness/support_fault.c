@@ -18,6 +18,7 @@
 #include "store/journal/journal.h"
 #include "tests/harness/support_capture.h"
 #include "tests/harness/tm_run.h"
+#include "tests/harness/tm_sys.h"
 
 char *tmf_setup_db(tm_pg *pg, const char *name, int ballast_rows, PGconn **conn)
 {
@@ -485,9 +486,24 @@ void tmf_matrix_check(const char *kind, long injected, const tmf_audit *a)
                   kind, a->lost, a->duplicated, a->extra, a->wrong, a->disorder);
 }
 
+void tmf_wait_streaming(const char *journal, pid_t pid)
+{
+    char path[4096], want[64], text[1024];
+    snprintf(path, sizeof path, "%s/capture.status", journal);
+    snprintf(want, sizeof want, "pid=%ld\nstate=running\n", (long)pid);
+    for (long long until = tm_now_ms() + 120000; tm_now_ms() < until; usleep(20000))
+        if (tm_read_small_file(path, text, sizeof text) > 0 && strstr(text, want))
+            return;
+    ck_abort_msg("capture %ld never reported that it streams; its log:\n%s", (long)pid,
+                 tmf_log_tail(journal));
+}
+
 void tmf_check_caught_up(PGconn *c, const char *journal, pid_t pid, const char *slot,
                          const char *kind, tmf_audit *sum)
 {
+    /* the slot may be past the LSN from the capture before: this one must
+     * be streaming too (and handle SIGTERM) */
+    tmf_wait_streaming(journal, pid);
     char *lsn = tmc_current_lsn(c);
     ck_assert_msg(tmc_wait_confirmed(c, slot, lsn, 120000),
                   "%s: capture did not catch up; its log:\n%s", kind, tmf_log_tail(journal));

@@ -103,7 +103,11 @@ void tmf_matrix(const char *kind, long injected, const tmf_audit *a);
 /* tmf_matrix, then fails the test unless a is clean. */
 void tmf_matrix_check(const char *kind, long injected, const tmf_audit *a);
 
-/* With the workload paused: the running capture pid confirms everything
+/* Waits (up to 120 s) until capture pid streams (DIR/capture.status names
+ * it running): past its start-up, where SIGTERM ends it by default. */
+void tmf_wait_streaming(const char *journal, pid_t pid);
+
+/* With the workload paused: the running capture pid streams, confirms everything
  * committed to slot (within 120 s) and is still running, and the audit is
  * clean (else the matrix line and a failure); adds the audit to sum. */
 void tmf_check_caught_up(PGconn *c, const char *journal, pid_t pid, const char *slot,

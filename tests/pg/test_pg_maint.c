@@ -193,13 +193,13 @@ START_TEST(lookup_by_foreign_key)
     char *ci = tm_pg_conninfo(pg, "maint_fk");
     tm_pg_exec(c, "CREATE TABLE users (id int PRIMARY KEY);"
                   "INSERT INTO users SELECT generate_series(1, 40);"
-                  "CREATE TABLE settings (id serial PRIMARY KEY, user_id int REFERENCES users,"
+                  "CREATE TABLE events (id serial PRIMARY KEY, user_id int REFERENCES users,"
                   "  v text);"
-                  "ALTER TABLE settings REPLICA IDENTITY FULL");
+                  "ALTER TABLE events REPLICA IDENTITY FULL");
     char *j = tmt_journal_path();
     char *lsn = tmc_current_lsn(c);
     tm_run_result r;
-    tm_tidemark(&r, NULL, "capture", "--journal", j, "--source", ci, "--table", "public.settings",
+    tm_tidemark(&r, NULL, "capture", "--journal", j, "--source", ci, "--table", "public.events",
                 "--endpos", lsn, NULL);
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
@@ -207,7 +207,7 @@ START_TEST(lookup_by_foreign_key)
     pid_t pid = tmc_spawn(j, ci, NULL);
     tmc_wait_slot_active(c, "tidemark_maint_fk", true);
     for (int i = 0; i < 40; i++) { /* one frame each: capture syncs when idle */
-        tm_pg_exec(c, "INSERT INTO settings (user_id, v) VALUES (%d, 'x')", 1 + i % 20);
+        tm_pg_exec(c, "INSERT INTO events (user_id, v) VALUES (%d, 'x')", 1 + i % 20);
         lsn = tmc_current_lsn(c);
         ck_assert(tmc_wait_confirmed(c, "tidemark_maint_fk", lsn, 30000));
         free(lsn);
@@ -215,8 +215,8 @@ START_TEST(lookup_by_foreign_key)
     tmc_stop(pid, j);
     unsigned long total, read;
     for (int pass = 0; pass < 2; pass++) { /* the first builds the summary */
-        tm_tidemark(&r, NULL, "log", "--journal", j, "--table", "settings", "--where",
-                    "user_id = 7", "--stats", NULL);
+        tm_tidemark(&r, NULL, "log", "--journal", j, "--table", "events", "--where", "user_id = 7",
+                    "--stats", NULL);
         tm_assert_exit(&r, 0);
         ck_assert_msg(strstr(r.out, "user_id") || strstr(r.out, "INSERT"), "%s", r.out);
         frames_read(r.err, &total, &read);
@@ -343,6 +343,12 @@ START_TEST(prune_keeps_history_after_horizon)
     tm_run_result_free(&r);
     same_answers(j, t, &want, "pruned");
     refused_before(j, t[1]);
+    /* status names the oldest recoverable time: the horizon's. */
+    tm_tidemark(&r, NULL, "status", "--journal", j, NULL);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "recoverable:") && strstr(r.out, "older history was pruned"), "%s",
+                  r.out);
+    tm_run_result_free(&r);
 
     /* A kill right after the horizon was written: nothing removed yet. */
     snprintf(state, sizeof state, "%s/killed", before);
@@ -398,10 +404,74 @@ START_TEST(prune_keeps_history_after_horizon)
 }
 END_TEST
 
+/* The slot is dropped while capture is stopped, and transactions are lost:
+ * capture records the gap and stops; capture --reseed takes a fresh slot
+ * and base snapshot and goes on. Replay inside the gap (by LSN and by
+ * time) refuses and names it, log shows it; after it replay is exact. */
+START_TEST(reseed_after_gap)
+{
+    PGconn *c;
+    char *ci = tmc_setup_db(tm_pg_shared(), "maint_reseed", &c);
+    char *j = tmt_journal_path();
+    free(tmc_capture_to_now(c, j, ci, 0));
+    tmc_commit(c, 3);
+    free(tmc_capture_to_now(c, j, ci, 0));
+    tmc_wait_slot_active(c, "tidemark_maint_reseed", false);
+    tm_pg_exec(c, "SELECT pg_drop_replication_slot('tidemark_maint_reseed')");
+    tmc_commit(c, 4); /* lost: no slot kept them */
+    char *inside = tm_pg_query_value(c, "SELECT clock_timestamp()");
+    char *out = tmc_capture_to_now(c, j, ci, 1);
+    ck_assert_msg(strstr(out, "gap"), "%s", out);
+    free(out);
+
+    char *lsn = tmc_current_lsn(c);
+    tm_run_result r;
+    tm_tidemark(&r, NULL, "capture", "--journal", j, "--source", ci, "--reseed", "--endpos", lsn,
+                NULL);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.err, "reseeded journal"), "%s", r.err);
+    tm_run_result_free(&r);
+    free(lsn);
+    tm_pg_exec(c, "UPDATE events SET v = 'after' WHERE id %% 3 = 0");
+    tmc_commit(c, 2);
+    free(tmc_capture_to_now(c, j, ci, 0)); /* a plain start goes on */
+    check_replay_exact(c, j, false);
+
+    uint64_t from, to;
+    char *reason, at[32];
+    ck_assert(tmc_last_gap(j, &from, &to, &reason));
+    free(reason);
+    snprintf(at, sizeof at, "%X/%X", (unsigned)(from >> 32), (unsigned)(from + 1));
+    tm_tidemark(&r, NULL, "replay", "--journal", j, "--lsn", at, "--table", "events", NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "gap"), "%s", r.err);
+    tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "replay", "--journal", j, "--at", inside, "--table", "events", NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "gap"), "%s", r.err);
+    tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "log", "--journal", j, NULL);
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, "GAP in the journal"), "%s", r.out);
+    tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    free(inside);
+    PQfinish(c);
+    free(ci);
+    tmt_journal_remove(j);
+}
+END_TEST
+
 int main(void)
 {
-    const TTest *const tests[] = {capture_alone_makes_checkpoints, kill9_of_child_then_capture,
-                                  lookup_by_foreign_key, prune_keeps_history_after_horizon, NULL};
+    const TTest *const tests[] = {capture_alone_makes_checkpoints,
+                                  kill9_of_child_then_capture,
+                                  lookup_by_foreign_key,
+                                  prune_keeps_history_after_horizon,
+                                  reseed_after_gap,
+                                  NULL};
     Suite *s = suite_create("pg_maint");
     TCase *tc = tcase_create("maint");
     tm_pg_fixture_add(tc);
