@@ -405,6 +405,9 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
     else if (o->retention && !o->checkpoint_every)
         *status = tm_usage_error("capture", "--retention needs the background maintenance: "
                                             "--checkpoint-every must not be 0");
+    /* A bad metrics address is a usage error, said before anything is touched. */
+    else if (o->metrics_listen && tm_metrics_listen_check(o->metrics_listen, &err) != 0)
+        *status = tm_usage_error("capture", "%s", err.msg);
     return *status ? -1 : 0;
 }
 

@@ -95,6 +95,12 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, tm_erro
     return -1;
 }
 
+int tm_metrics_listen_check(const char *listen, tm_error *err)
+{
+    struct sockaddr_storage ss;
+    return parse_listen(listen, &ss, err);
+}
+
 int tm_metrics_serve(const char *listen, const tm_capture_stats *st, tm_metrics_server **out,
                      tm_error *err)
 {

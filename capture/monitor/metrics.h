@@ -15,6 +15,10 @@ int tm_metrics_render(const tm_capture_stats *st, tm_buf *out, tm_error *err);
 
 typedef struct tm_metrics_server tm_metrics_server;
 
+/* Whether listen reads as an address to serve on: 0, or -1 with err
+ * (TM_ERR_USAGE) saying what is expected. */
+int tm_metrics_listen_check(const char *listen, tm_error *err);
+
 /* Serves GET /metrics on listen ("ADDR:PORT", "[IPv6]:PORT" or ":PORT" for
  * every address) from libmicrohttpd's own thread, which only reads st.
  * *out is NULL with err when the address does not parse or cannot be bound. */

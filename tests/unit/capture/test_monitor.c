@@ -151,8 +151,25 @@ START_TEST(metrics_text)
 }
 END_TEST
 
+START_TEST(listen_addresses)
+{
+    tm_error err;
+    const char *good[] = {"127.0.0.1:9187", ":9187", "[::1]:9187", "0.0.0.0:1"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        ck_assert_msg(tm_metrics_listen_check(good[i], &err) == 0, "%s: %s", good[i], err.msg);
+    const char *bad[] = {"9187",        "localhost:9187",  "1.2.3:99",
+                         "127.0.0.1:0", "127.0.0.1:65536", "[::1]:99x",
+                         "::1:9187",    "127.0.0.1:"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_msg(tm_metrics_listen_check(bad[i], &err) != 0, "%s taken", bad[i]);
+        ck_assert_int_eq(err.code, TM_ERR_USAGE);
+    }
+}
+END_TEST
+
 int main(void)
 {
-    return tm_check_main("monitor", "monitor", 0,
-                         TM_TESTS(lag_track, lag_seconds, wal_risk, heartbeat_file, metrics_text));
+    return tm_check_main(
+        "monitor", "monitor", 0,
+        TM_TESTS(lag_track, lag_seconds, wal_risk, heartbeat_file, metrics_text, listen_addresses));
 }
