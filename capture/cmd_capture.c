@@ -248,6 +248,13 @@ const tm_command tm_cmd_capture = {
              "max_slot_wal_keep_size. Reconnects back off from 0.1 s to 30 s with jitter.\n\n"
              "Monitoring: DIR/capture.status is rewritten every --status-interval (tidemark "
              "status --check reads it); --metrics-listen serves /metrics.\n\n"
+             "Servers: PostgreSQL 14 to 18 (older ones are refused). Transactions larger than "
+             "the server's logical_decoding_work_mem are streamed while in progress "
+             "(proto_version 2) and spooled to DIR/stream-<xid>.spool until their commit, so "
+             "the server never spills them. From a hot standby (16+): wal_level=logical on the "
+             "primary, hot_standby_feedback=on on the standby, the publication created on the "
+             "primary and named with --publication. On 14-16 a failover loses the slot: the "
+             "next start records a gap. README: Supported PostgreSQL versions.\n\n"
              "Passwords: use PGPASSWORD, ~/.pgpass, a service file or --source-file (chmod 600). "
              "A password in --source is hidden from ps at once, with a warning; passwords are "
              "masked in every message.",

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "capture/loop/capture.h"
+#include "capture/loop/sqlguard.h"
 #include "capture/monitor/stats.h"
 #include "capture/source/slothealth.h"
 #include "capture/loop/archiver.h"
@@ -110,7 +111,8 @@ typedef struct stream {
     /* what the status line, the heartbeat and /metrics show (stats.h) */
     tm_capture_stats *st;
     tm_lag_track lag;
-    bool slot_query; /* a slot query is in flight on sql (sql_settle) */
+    bool slot_query;   /* a slot query is in flight on sql (sql_settle) */
+    bool tables_query; /* the publication's tables are being read on sql */
     int64_t last_wal_warning;
     tm_wal_risk wal_risk;
     bool keep_noted;
@@ -139,14 +141,17 @@ static void server_at(stream *s, uint64_t lsn)
 /* The periodic slot query on sql (sent by maybe_log, read as it arrives,
  * so a slow server never holds up the stream) is finished before sql is
  * used for anything else. */
-static void sql_settle(stream *s)
+/* Returns whether the deadline cut the session (sqlguard.h). */
+static bool sql_settle(stream *s)
 {
-    if (!s->slot_query)
-        return;
+    if (!s->slot_query && !s->tables_query)
+        return false;
     PGresult *r;
+    tm_sqlguard_arm(s->sql, (unsigned)s->o->receive_timeout_s);
     while ((r = PQgetResult(s->sql)))
         PQclear(r);
-    s->slot_query = false;
+    s->slot_query = s->tables_query = false;
+    return tm_sqlguard_disarm();
 }
 
 static void clear_pending(stream *s)
@@ -426,9 +431,20 @@ static int sync_table_set(stream *s, tm_error *err)
 /* Reads the publication again, then sync_table_set. */
 static int refresh_table_set(stream *s, tm_error *err)
 {
-    sql_settle(s);
+    bool cut = sql_settle(s);
     tm_oidlist now = {0};
-    if (tm_publication_tables(s->sql, s->meta->publication, &now, err) != 0) {
+    int rc = -1;
+    if (!cut) {
+        tm_sqlguard_arm(s->sql, (unsigned)s->o->receive_timeout_s);
+        rc = tm_publication_tables(s->sql, s->meta->publication, &now, err);
+        cut = tm_sqlguard_disarm();
+    }
+    if (cut)
+        tm_error_setc(err, TM_ERR_DB,
+                      "nothing came from the server for %d s (a catalog query); "
+                      "taking the link for dead",
+                      s->o->receive_timeout_s);
+    if (rc != 0 || cut) {
         tm_oidlist_free(&now);
         return -1;
     }
@@ -984,7 +1000,7 @@ static int start_replication(stream *s, tm_error *err)
     s->cur = NULL;
     s->confirmed_lsn = from;
     s->last_recv = now_us();
-    s->slot_query = false;
+    s->slot_query = s->tables_query = false;
     tm_lag_confirmed(&s->lag, from);
     atomic_store(&s->st->confirmed_lsn, from);
     atomic_store(&s->st->last_recv, s->last_recv);
@@ -1026,7 +1042,7 @@ static int connect_source(stream *s, tm_error *err)
 
 static void disconnect_source(stream *s)
 {
-    s->slot_query = false;
+    s->slot_query = s->tables_query = false;
     if (s->conn)
         PQfinish(s->conn);
     if (s->sql)
@@ -1206,7 +1222,7 @@ static int maybe_log(stream *s, int64_t now, tm_error *err)
     if (now - s->last_log < status_us)
         return 0;
     /* The slot's retained WAL for the next line, asked without waiting. */
-    if (!s->slot_query && !s->log_due && s->sql) {
+    if (!s->slot_query && !s->tables_query && !s->log_due && s->sql) {
         if (tm_slot_info_send(s->sql, s->meta->slot) == 0)
             s->slot_query = true;
         else
@@ -1266,6 +1282,36 @@ static int more_input(stream *s, int rc, tm_error *err)
 
 #define TABLESET_POLL_US 2000000
 
+/* The publication's tables, read without waiting (a frozen network must
+ * not hold up the stream: its receive timeout notices it) and taken in
+ * between transactions: tables added or removed since the last read. */
+static int tables_result(stream *s, tm_error *err)
+{
+    if (!s->tables_query || s->in_tx)
+        return 0;
+    if (!PQconsumeInput(s->sql) || PQisBusy(s->sql)) {
+        if (PQstatus(s->sql) != CONNECTION_BAD)
+            return 0;
+        tm_error_setc(err, TM_ERR_DB, "reading the tables of publication %s: %s",
+                      s->meta->publication, PQerrorMessage(s->sql));
+        return -1;
+    }
+    PGresult *r = PQgetResult(s->sql);
+    tm_oidlist now = {0};
+    int rc = tm_publication_tables_read(r, s->meta->publication, &now, err);
+    PQclear(r);
+    sql_settle(s);
+    if (rc != 0) {
+        tm_oidlist_free(&now);
+        return connection_lost(s) ? -1 : -2;
+    }
+    tm_oidlist_free(&s->tables);
+    s->tables = now;
+    if (sync_table_set(s, err) != 0 || take_owed(s, err) != 0)
+        return connection_lost(s) ? -1 : -2;
+    return 0;
+}
+
 /* One connected session: returns 0 on a clean stop, -1 when the connection
  * was lost (reconnect), -2 on a fatal error. */
 static int run_session(stream *s, tm_error *err)
@@ -1297,13 +1343,22 @@ static int run_session(stream *s, tm_error *err)
             (st = send_status(s, false, err)) != 0)
             return st;
         slot_result(s);
+        if ((st = tables_result(s, err)) != 0)
+            return st;
         if ((st = check_link(s, now, err)) != 0 || (st = maybe_log(s, now, err)) != 0)
             return st;
         /* A table added to or removed from the publication shows here
          * within TABLESET_POLL_US, also when it has no changes yet. */
-        if (!s->in_tx && now - s->last_refresh >= TABLESET_POLL_US &&
-            (refresh_table_set(s, err) != 0 || take_owed(s, err) != 0))
-            return connection_lost(s) ? -1 : -2;
+        if (!s->in_tx && !s->slot_query && !s->tables_query &&
+            now - s->last_refresh >= TABLESET_POLL_US) {
+            if (tm_publication_tables_send(s->sql, s->meta->publication) != 0) {
+                tm_error_setc(err, TM_ERR_DB, "reading the tables of publication %s: %s",
+                              s->meta->publication, PQerrorMessage(s->sql));
+                return -1;
+            }
+            s->tables_query = true;
+            s->last_refresh = now;
+        }
         int64_t wait = 100000;
         if (s->dirty && window_us(s) - (now - s->dirty_since) < wait)
             wait = window_us(s) - (now - s->dirty_since);

@@ -77,26 +77,37 @@ oom:
     return NULL;
 }
 
+#define PUBLICATION_TABLES_SQL                                                                     \
+    "SELECT format('%I.%I', schemaname, tablename)::regclass::oid "                                \
+    "FROM pg_publication_tables WHERE pubname = $1"
+
 int tm_publication_tables(PGconn *sql, const char *pub, tm_oidlist *out, tm_error *err)
 {
     const char *p[] = {pub};
-    PGresult *r = PQexecParams(sql,
-                               "SELECT format('%I.%I', schemaname, tablename)::regclass::oid "
-                               "FROM pg_publication_tables WHERE pubname = $1",
-                               1, NULL, p, NULL, NULL, 0);
+    PGresult *r = PQexecParams(sql, PUBLICATION_TABLES_SQL, 1, NULL, p, NULL, NULL, 0);
+    int rc = tm_publication_tables_read(r, pub, out, err);
+    PQclear(r);
+    return rc;
+}
+
+int tm_publication_tables_send(PGconn *sql, const char *pub)
+{
+    const char *p[] = {pub};
+    return PQsendQueryParams(sql, PUBLICATION_TABLES_SQL, 1, NULL, p, NULL, NULL, 0) ? 0 : -1;
+}
+
+int tm_publication_tables_read(const PGresult *r, const char *pub, tm_oidlist *out, tm_error *err)
+{
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         tm_error_setc(err, TM_ERR_DB, "reading the tables of publication %s: %s", pub,
                       PQresultErrorMessage(r));
-        PQclear(r);
         return -1;
     }
     for (int i = 0; i < PQntuples(r); i++)
         if (tm_oidlist_add(out, (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10)) != 0) {
-            PQclear(r);
             tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
             return -1;
         }
-    PQclear(r);
     return 0;
 }
 

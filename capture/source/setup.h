@@ -22,6 +22,10 @@ int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_err
 
 /* The tables publication pub publishes now, added to out. */
 int tm_publication_tables(PGconn *sql, const char *pub, tm_oidlist *out, tm_error *err);
+/* The same in two steps, for a session that must not wait: the query
+ * sent (0, or -1 when it could not be), and its result read into out. */
+int tm_publication_tables_send(PGconn *sql, const char *pub);
+int tm_publication_tables_read(const PGresult *r, const char *pub, tm_oidlist *out, tm_error *err);
 /* Adds to publication pub the tables of want it does not publish yet (a
  * new --table on a later run), saying so. */
 int tm_publication_add(PGconn *sql, const char *pub, const tm_oidlist *want, tm_error *err);
