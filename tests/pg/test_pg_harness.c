@@ -393,6 +393,32 @@ START_TEST(sweeper_removes_only_dead_owners_clusters)
 }
 END_TEST
 
+/* A hot standby made with the low-level backup API streams from its
+ * primary: what the primary commits is read on the standby. */
+START_TEST(standby_follows_primary)
+{
+    tm_pg primary, standby;
+    char err[2048];
+    ck_assert_msg(tm_pg_start(&primary, NULL, err, sizeof err) == 0, "%s", err);
+    PGconn *c = tm_pg_connect(&primary, NULL);
+    tm_pg_exec(c, "CREATE TABLE t (id int PRIMARY KEY)");
+    tm_pg_exec(c, "INSERT INTO t SELECT generate_series(1, 100)");
+    ck_assert_msg(tm_pg_start_standby(&standby, &primary, "standby1", "hot_standby_feedback = on",
+                                      err, sizeof err) == 0,
+                  "%s", err);
+    tm_pg_exec(c, "INSERT INTO t SELECT generate_series(101, 150)");
+    ck_assert_msg(tm_pg_wait_replay(&standby, &primary, 60000, err, sizeof err) == 0, "%s", err);
+    PGconn *s = tm_pg_connect(&standby, NULL);
+    tm_pg_assert_value(s, "t", "SELECT pg_is_in_recovery()");
+    tm_pg_assert_value(s, "150", "SELECT count(*) FROM t");
+    tm_pg_assert_value(c, "streaming", "SELECT state FROM pg_stat_replication");
+    PQfinish(s);
+    PQfinish(c);
+    tm_pg_stop(&standby);
+    tm_pg_stop(&primary);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pg_harness");
@@ -406,5 +432,6 @@ int main(void)
                            sigterm_of_owner_removes_cluster_before_it_exits,
                            sigkill_of_owner_is_cleaned_by_watchdog,
                            sweeper_removes_only_dead_owners_clusters));
+    tm_check_case(s, "standby", 0, TM_TESTS(standby_follows_primary));
     return tm_check_run(s);
 }
