@@ -95,13 +95,24 @@ void tm_s3srv_flip_stored_byte(const tm_s3srv *srv, long min_bytes, long offset)
     char objects[300], size[32];
     snprintf(objects, sizeof objects, "%s/srv/d1/objects", srv->dir);
     snprintf(size, sizeof size, "+%ldc", min_bytes);
-    const char *argv[] = {"find", objects, "-name", "*.data", "-size", size, NULL};
+    /* The newest such file: the shared server also holds other tests'
+     * objects, and find lists them in no particular order. */
+    const char *argv[] = {"find", objects,   "-name",    "*.data", "-size",
+                          size,   "-printf", "%T@ %p\n", NULL};
     tm_run_result r;
     tm_runv(argv, NULL, &r);
-    r.out[strcspn(r.out, "\n")] = '\0';
-    ck_assert_msg(r.out[0], "no stored object larger than %ld bytes in %s", min_bytes, objects);
-    int fd = open(r.out, O_RDWR);
-    ck_assert_msg(fd >= 0, "cannot open %s", r.out);
+    const char *path = NULL;
+    double newest = -1;
+    for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n")) {
+        char *sp = strchr(line, ' ');
+        if (sp && strtod(line, NULL) > newest) {
+            newest = strtod(line, NULL);
+            path = sp + 1;
+        }
+    }
+    ck_assert_msg(path, "no stored object larger than %ld bytes in %s", min_bytes, objects);
+    int fd = open(path, O_RDWR);
+    ck_assert_msg(fd >= 0, "cannot open %s", path);
     unsigned char b;
     ck_assert_int_eq(pread(fd, &b, 1, offset), 1);
     b ^= 1;
