@@ -263,8 +263,10 @@ int tm_reader_open(const char *dir, tm_reader **out, tm_error *err)
     size_t skip = 0;
     while (hz == 1 && skip < r->nsegs && r->segs[skip] < h.first_segment)
         skip++;
-    memmove(r->segs, r->segs + skip, (r->nsegs - skip) * sizeof *r->segs);
-    r->nsegs -= skip;
+    if (skip) {
+        memmove(r->segs, r->segs + skip, (r->nsegs - skip) * sizeof *r->segs);
+        r->nsegs -= skip;
+    }
     *out = r;
     return 0;
 }
