@@ -1124,6 +1124,16 @@ static int classify(run *r, size_t i, PGresult *res, bool report_fk)
     return r->rows[i].status;
 }
 
+/* Why a row cannot be restored: the target's column has neither a value
+ * nor a default for rows older than it. */
+static void no_value_reason(char *m, size_t size, const char *column)
+{
+    snprintf(m, size,
+             "column \"%s\" is NOT NULL in the target and has no default and no value for rows "
+             "older than it",
+             column);
+}
+
 /* One row of g, under a savepoint: conflict check, then the write.
  * Returns its status (PENDING: a foreign key, to retry), or -1 with err. */
 static int one_row(run *r, const group *g, size_t i, bool report_fk)
@@ -1162,10 +1172,7 @@ static int one_row(run *r, const group *g, size_t i, bool report_fk)
         return -1;
     if (w == -2) {
         char m[400];
-        snprintf(m, sizeof m,
-                 "column \"%s\" is NOT NULL in the target and has no default and no value for "
-                 "rows older than it",
-                 why);
+        no_value_reason(m, sizeof m, why);
         set_row(r, i, TM_UNDO_CONFLICT, m, NULL);
         return exec_ok(r, "RELEASE SAVEPOINT tidemark_row") == 0 ? TM_UNDO_CONFLICT : -1;
     }
@@ -1294,10 +1301,7 @@ static int set_based(run *r, group *g, bool *fk)
         return -1;
     if (w == -2) {
         char m[400];
-        snprintf(m, sizeof m,
-                 "column \"%s\" is NOT NULL in the target and has no default and no value for "
-                 "rows older than it",
-                 why);
+        no_value_reason(m, sizeof m, why);
         for (size_t k = 0; k < g->n; k++)
             if (r->rows[g->idx[k]].status == TM_UNDO_PENDING) {
                 r->rows[g->idx[k]].overwritten = false;
