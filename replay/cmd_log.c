@@ -9,6 +9,7 @@
 
 #include "replay/log/log_run.h"
 #include "replay/query/where.h"
+#include "store/archive/source.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
 #include "store/common/log.h"
@@ -30,13 +31,14 @@ enum {
     OPT_FORMAT,
     OPT_TZ,
     OPT_STATS,
+    OPT_CACHE_DIR,
 };
 
 static const char *const formats[] = {"text", "jsonl", NULL};
 static const log_format_kind format_of[] = {LOG_TEXT, LOG_JSONL};
 
 static const tm_option options[] = {
-    TM_OPTION_JOURNAL(OPT_JOURNAL),
+    TM_OPTION_JOURNAL_READ(OPT_JOURNAL),
     TM_OPTION_TEXT(
         OPT_TABLE, "table", "SCHEMA.NAME",
         "only changes of this table (repeatable; NAME alone is public.NAME; quote \"Mixed "
@@ -88,6 +90,7 @@ static const tm_option options[] = {
     {.id = OPT_STATS,
      .name = "stats",
      .help = "print what was read (frames read and skipped) on stderr"},
+    TM_OPTION_CACHE_DIR(OPT_CACHE_DIR),
     {0},
 };
 
@@ -103,7 +106,8 @@ static int cmd_log(int argc, char **argv);
 const tm_command tm_cmd_log = {
     .name = "log",
     .summary = "forensic history: who changed what, when, old -> new",
-    .synopsis = "--journal DIR [--table SCHEMA.NAME ...] [--where EXPR] [--from TS] [--to TS] "
+    .synopsis = "--journal DIR|s3://BUCKET/PREFIX [--table SCHEMA.NAME ...] [--where EXPR] [--from "
+                "TS] [--to TS] "
                 "[--xid N ...] [--column NAME ...] [--transactions [--top N]] [--all-messages] "
                 "[--format text|jsonl] [--tz ZONE] [--stats]",
     .description =
@@ -137,6 +141,9 @@ static int take_option(void *ctx, const tm_cli *p, int id)
     switch (id) {
     case OPT_JOURNAL:
         o->journal = p->arg;
+        break;
+    case OPT_CACHE_DIR:
+        o->cache_dir = p->arg;
         break;
     case OPT_TABLE:
         rc = log_opts_add_table(o, p->arg, &err);
@@ -271,7 +278,9 @@ static int cmd_log(int argc, char **argv)
 {
     log_opts o;
     int rc;
-    if (cmd_log_parse(argc, argv, &o, &rc) == 0 && (rc = check_capture_spans(&o)) == 0) {
+    if (cmd_log_parse(argc, argv, &o, &rc) == 0 &&
+        (rc = tm_archive_source_use(o.journal, o.cache_dir)) == 0 &&
+        (rc = check_capture_spans(&o)) == 0) {
         log_run_stats st;
         tm_error err;
         rc = log_run(&o, 1, &st, &err) == 0 ? 0 : 1;
@@ -280,6 +289,7 @@ static int cmd_log(int argc, char **argv)
         if (o.stats)
             print_stats(&st);
     }
+    tm_archive_source_close();
     log_opts_free(&o);
     return rc;
 }

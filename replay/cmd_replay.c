@@ -13,6 +13,7 @@
 #include "replay/out/emit.h"
 #include "replay/out/outfile.h"
 #include "replay/query/where.h"
+#include "store/archive/source.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
 #include "store/common/fsutil.h"
@@ -39,6 +40,7 @@ enum {
     OPT_DRY_RUN,
     OPT_ALLOW_SOURCE,
     OPT_NO_CHECKPOINT,
+    OPT_CACHE_DIR,
     OPT_QUIET,
     OPT_VERBOSE,
 };
@@ -48,7 +50,7 @@ static const tm_format format_of[] = {TM_FMT_CSV, TM_FMT_JSONL, TM_FMT_SQL};
 static const char *const modes[] = {"replace", "merge", NULL};
 
 static const tm_option options[] = {
-    TM_OPTION_JOURNAL(OPT_JOURNAL),
+    TM_OPTION_JOURNAL_READ(OPT_JOURNAL),
     TM_OPTION_TEXT(OPT_AT, "at", "TIMESTAMP",
                    "e.g. '2026-11-22 14:03:12+01' or '2026-11-22T13:03:12Z'; without an offset the "
                    "time is in --tz (default UTC)"),
@@ -97,6 +99,7 @@ static const tm_option options[] = {
     {.id = OPT_NO_CHECKPOINT,
      .name = "no-checkpoint",
      .help = "replay from the base snapshot, ignoring the checkpoints of 'tidemark checkpoint'"},
+    TM_OPTION_CACHE_DIR(OPT_CACHE_DIR),
     TM_OPTION_QUIET(OPT_QUIET, "only warnings and errors on stderr (no progress)"),
     TM_OPTION_VERBOSE(OPT_VERBOSE, "progress and a summary on stderr"),
     {0},
@@ -115,7 +118,7 @@ static int cmd_replay(int argc, char **argv);
 const tm_command tm_cmd_replay = {
     .name = "replay",
     .summary = "reconstruct rows as of a time or LSN, to files or a database",
-    .synopsis = "--journal DIR (--at TIMESTAMP | --lsn LSN) [OPTIONS]",
+    .synopsis = "--journal DIR|s3://BUCKET/PREFIX (--at TIMESTAMP | --lsn LSN) [OPTIONS]",
     .description = "Reconstructs the rows of captured tables as they were at a point in time: "
                    "the base snapshot plus the journaled transactions in commit order, up to "
                    "(not including) the first one that committed after TIMESTAMP, as "
@@ -127,7 +130,7 @@ const tm_command tm_cmd_replay = {
 };
 
 typedef struct opts {
-    const char *journal, *at, *tz, *where_text, *output;
+    const char *journal, *at, *tz, *where_text, *output, *cache_dir;
     char *apply; /* --apply, a copy (its password hidden in argv) */
     tm_format format;
     tm_qualname *tables;
@@ -146,6 +149,9 @@ static int take_option(void *ctx, const tm_cli *p, int id)
     switch (id) {
     case OPT_JOURNAL:
         o->journal = p->arg;
+        break;
+    case OPT_CACHE_DIR:
+        o->cache_dir = p->arg;
         break;
     case OPT_AT:
         o->at = p->arg;
@@ -688,7 +694,9 @@ static int cmd_replay(int argc, char **argv)
     }
     int rc;
     if (tm_cli_parse(&tm_cmd_replay, argc, argv, take_option, check_args, &o, &rc) == 0)
-        rc = run(&o);
+        if ((rc = tm_archive_source_use(o.journal, o.cache_dir)) == 0)
+            rc = run(&o);
+    tm_archive_source_close();
     tm_where_free(o.where);
     free(o.tables);
     free(o.apply);

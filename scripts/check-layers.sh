@@ -37,7 +37,7 @@ declare -A allowed=(
     [replay/out]="$journal replay/query replay/engine"
     [replay/log]="$journal replay/query replay/engine replay/keys replay/out"
     [replay/undo]="$journal replay/query replay/engine replay/out"
-    [replay]="$journal replay/query replay/engine replay/keys replay/out replay/log replay/undo store/cli"
+    [replay]="$journal store/archive replay/query replay/engine replay/keys replay/out replay/log replay/undo store/cli"
 )
 
 bad=0 files=0 includes=0

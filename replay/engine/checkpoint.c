@@ -13,6 +13,7 @@
 #include "store/common/filehdr.h"
 #include "store/journal/frame.h"
 #include "store/common/fsutil.h"
+#include "store/common/jsource.h"
 #include "store/common/le.h"
 #include "store/common/lsn.h"
 #include "store/journal/record_decode.h"
@@ -76,14 +77,15 @@ static bool parse_name(const char *name, uint64_t *lsn)
 static void read_header(tm_ckpt *c)
 {
     c->ok = false;
-    int fd = open(c->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(c->why, sizeof c->why, "it cannot be opened (%s)", strerror(errno));
+    int fd;
+    tm_error oerr;
+    if (tm_jsrc_open(c->path, false, &fd, &oerr) != 0) {
+        snprintf(c->why, sizeof c->why, "it cannot be opened (%.200s)", oerr.msg);
         return;
     }
     unsigned char b[CK_HDR_SIZE];
-    ssize_t r = pread(fd, b, sizeof b, 0);
-    close(fd);
+    ssize_t r = tm_pread_full(fd, b, sizeof b, 0, c->path, &oerr);
+    tm_jsrc_close(fd);
     ck_hdr h;
     if (r != (ssize_t)sizeof b) {
         snprintf(c->why, sizeof c->why, "its header is cut short");
@@ -100,6 +102,38 @@ static void read_header(tm_ckpt *c)
     c->ok = true;
 }
 
+typedef struct ck_list {
+    const char *cdir;
+    tm_ckpt *v;
+    size_t n, cap;
+} ck_list;
+
+static int add_ckpt(const char *name, void *arg, tm_error *err)
+{
+    ck_list *l = arg;
+    uint64_t lsn;
+    if (!parse_name(name, &lsn))
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        tm_ckpt *a = realloc(l->v, cap * sizeof *a);
+        if (!a) {
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory listing checkpoints");
+            return -1;
+        }
+        l->v = a;
+        l->cap = cap;
+    }
+    tm_ckpt *c = &l->v[l->n];
+    memset(c, 0, sizeof *c);
+    c->lsn = lsn;
+    if (snprintf(c->path, sizeof c->path, "%s/%.21s", l->cdir, name) >= (int)sizeof c->path)
+        return 0;
+    l->n++;
+    read_header(c);
+    return 0;
+}
+
 int tm_ckpt_list(const char *dir, tm_ckpt **out, size_t *n, tm_error *err)
 {
     *out = NULL;
@@ -109,43 +143,19 @@ int tm_ckpt_list(const char *dir, tm_ckpt **out, size_t *n, tm_error *err)
         tm_error_set(err, "path %s/%s is too long", dir, TM_CKPT_DIR);
         return -1;
     }
-    DIR *d = opendir(cdir);
-    if (!d) {
-        if (errno == ENOENT)
+    ck_list l = {.cdir = cdir};
+    tm_error lerr;
+    if (tm_jsrc_list(cdir, add_ckpt, &l, &lerr) != 0) {
+        free(l.v);
+        if (tm_error_is(&lerr, TM_ERR_NOT_FOUND))
             return 0;
-        tm_error_errno(err, "cannot read checkpoint directory %s", cdir);
+        *err = lerr;
         return -1;
     }
-    size_t cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        uint64_t lsn;
-        if (!parse_name(e->d_name, &lsn))
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            tm_ckpt *a = realloc(*out, cap * sizeof *a);
-            if (!a) {
-                closedir(d);
-                free(*out);
-                *out = NULL;
-                *n = 0;
-                tm_error_setc(err, TM_ERR_NOMEM, "out of memory listing checkpoints");
-                return -1;
-            }
-            *out = a;
-        }
-        tm_ckpt *c = &(*out)[*n];
-        memset(c, 0, sizeof *c);
-        c->lsn = lsn;
-        if (snprintf(c->path, sizeof c->path, "%s/%.21s", cdir, e->d_name) >= (int)sizeof c->path)
-            continue;
-        (*n)++;
-        read_header(c);
-    }
-    closedir(d);
-    if (*n)
-        qsort(*out, *n, sizeof **out, cmp_ckpt);
+    if (l.n)
+        qsort(l.v, l.n, sizeof *l.v, cmp_ckpt);
+    *out = l.v;
+    *n = l.n;
     return 0;
 }
 
@@ -498,11 +508,9 @@ static void restore_stats(ck_load *l)
 static int load(const tm_ckpt *c, tm_state *s, ck_load *lp, tm_error *err)
 {
     ck_load l = {.c = c, .s = s};
-    int fd = open(c->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        tm_error_errno(err, "cannot open checkpoint %s", c->path);
+    int fd;
+    if (tm_jsrc_open(c->path, false, &fd, err) != 0)
         return -1;
-    }
     tm_buf io = {0}, raw = {0};
     int rc = -1;
     unsigned char hb[CK_HDR_SIZE];
@@ -512,7 +520,10 @@ static int load(const tm_ckpt *c, tm_state *s, ck_load *lp, tm_error *err)
         tm_error_errno(err, "cannot stat checkpoint %s", c->path);
         goto out;
     }
-    if (pread(fd, hb, sizeof hb, 0) != (ssize_t)sizeof hb) {
+    ssize_t got = tm_pread_full(fd, hb, sizeof hb, 0, c->path, err);
+    if (got < 0)
+        goto out;
+    if (got != (ssize_t)sizeof hb) {
         damaged(&l, err, "its header is cut short");
         goto out;
     }
@@ -565,7 +576,7 @@ out:
     free(l.stats);
     tm_buf_free(&io);
     tm_buf_free(&raw);
-    close(fd);
+    tm_jsrc_close(fd);
     *lp = l;
     lp->stats = NULL;
     return rc;

@@ -14,7 +14,8 @@ typedef enum log_format_kind { LOG_TEXT, LOG_JSONL } log_format_kind;
 
 typedef struct log_opts {
     const char *journal;
-    tm_qualname *tables; /* --table, as parsed (plain names folded) */
+    const char *cache_dir; /* --cache-dir, for an s3:// journal */
+    tm_qualname *tables;   /* --table, as parsed (plain names folded) */
     size_t ntables;
     const char *where; /* --where text */
     bool has_from, has_to;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "store/common/jsource.h"
 #include "store/journal/journal.h"
 #include "replay/keys/keyscan.h"
 #include "store/journal/horizon.h"
@@ -229,12 +230,11 @@ static int on_record(run *u, const Tidemark__Record *rec, tm_error *err)
 
 static int check_journal(const char *dir, tm_error *err)
 {
-    struct stat st;
-    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+    int kind = tm_jsrc_kind(dir, err);
+    if (kind < 0)
+        return -1;
+    if (kind != 1) {
         errno = ENOTDIR;
-    else if (stat(dir, &st) == 0)
-        errno = 0;
-    if (errno) {
         tm_error_errno(err, "cannot open journal %s", dir);
         return -1;
     }

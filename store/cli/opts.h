@@ -119,6 +119,22 @@ int tm_cli_next(tm_cli *p);
         .id = (ident), .name = "journal", .letter = 'j', .kind = TM_OPT_TEXT, .value = "DIR",      \
         .help = "the journal directory (required)", .flags = TM_OPT_REQUIRED                       \
     }
+/* --journal of a reader that also reads an archived journal in place
+ * (store/archive/source.h), and where it may keep what it fetched. */
+#define TM_OPTION_JOURNAL_READ(ident)                                                              \
+    {                                                                                              \
+        .id = (ident), .name = "journal", .letter = 'j', .kind = TM_OPT_TEXT,                      \
+        .value = "DIR|s3://BUCKET/PREFIX",                                                         \
+        .help = "the journal directory, or an archived journal (tidemark archive) read in place "  \
+                "with ranged GETs, S3 settings from the environment as for archive (required)",    \
+        .flags = TM_OPT_REQUIRED                                                                   \
+    }
+#define TM_OPTION_CACHE_DIR(ident)                                                                 \
+    {                                                                                              \
+        .id = (ident), .name = "cache-dir", .kind = TM_OPT_TEXT, .value = "DIR",                   \
+        .help = "with an s3:// journal: keep the parts fetched in DIR and read them from there "   \
+                "next time"                                                                        \
+    }
 #define TM_OPTION_QUIET(ident, text)                                                               \
     {                                                                                              \
         .id = (ident), .name = "quiet", .letter = 'q', .help = (text), .flags = TM_OPT_QUIET       \

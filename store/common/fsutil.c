@@ -1,4 +1,5 @@
 #include "store/common/fsutil.h"
+#include "store/common/jsource.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +44,9 @@ int tm_pwrite2_full(int fd, const void *a, size_t alen, const void *b, size_t bl
 
 ssize_t tm_pread_full(int fd, void *buf, size_t len, uint64_t off, const char *what, tm_error *err)
 {
+    /* A remote journal's file: fetch the range first (jsource.h). */
+    if (tm_jsrc_fault_hook && tm_jsrc_fault_hook(fd, off, len, err) != 0)
+        return -1;
     size_t got = 0;
     while (got < len) {
         ssize_t r = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
@@ -122,6 +126,10 @@ int tm_write_file_atomic(const char *dir, const char *name, const void *data, si
         tm_error_set(err, "path %s/%s is too long", dir, name);
         return -1;
     }
+    if (tm_jsrc_remote(dir)) {
+        tm_error_set(err, "cannot write %s: an archived journal is read-only", final);
+        return -1;
+    }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, TM_FILE_MODE);
     if (fd < 0) {
         tm_error_errno(err, "cannot create %s", tmp);
@@ -147,33 +155,31 @@ int tm_write_file_atomic(const char *dir, const char *name, const void *data, si
 
 int tm_read_file(const char *path, size_t max, unsigned char **data, size_t *len, tm_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        tm_error_errno(err, "cannot open %s", path);
+    int fd;
+    if (tm_jsrc_open(path, true, &fd, err) != 0)
         return -1;
-    }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         tm_error_errno(err, "cannot stat %s", path);
-        close(fd);
+        tm_jsrc_close(fd);
         return -1;
     }
     if ((uint64_t)st.st_size > max) {
         tm_error_setc(err, TM_ERR_FORMAT, "%s is too large (%lld bytes, at most %zu expected)",
                       path, (long long)st.st_size, max);
         tm_error_in(err, path);
-        close(fd);
+        tm_jsrc_close(fd);
         return -1;
     }
     size_t n = (size_t)st.st_size;
     unsigned char *p = malloc(n + 1);
     if (!p) {
         tm_error_setc(err, TM_ERR_NOMEM, "out of memory reading %s", path);
-        close(fd);
+        tm_jsrc_close(fd);
         return -1;
     }
     ssize_t r = tm_pread_full(fd, p, n, 0, path, err);
-    close(fd);
+    tm_jsrc_close(fd);
     if (r < 0) {
         free(p);
         return -1;

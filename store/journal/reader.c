@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/common/jsource.h"
 #include "store/journal/arena.h"
 #include "store/journal/horizon.h"
 #include "store/journal/journal.h"
@@ -119,8 +120,7 @@ static int io_fail(tm_reader *r, tm_error *err)
 
 static void unload(tm_reader *r)
 {
-    if (r->fd >= 0)
-        close(r->fd);
+    tm_jsrc_close(r->fd);
     r->fd = -1;
     r->loaded = false;
     r->in_frame = false;
@@ -142,9 +142,12 @@ static int load_segment(tm_reader *r, size_t si, tm_error *err)
                     r->segs[si] - 1);
     if (tm_seg_path(r->dir, tm_seg_name(r->segs[si], name), path, sizeof path, err) != 0)
         return io_fail(r, err);
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (tm_jsrc_open(path, false, &r->fd, err) != 0) {
+        tm_error_prefix(err, "cannot open segment %s: ", path);
+        return io_fail(r, err);
+    }
     struct stat st;
-    if (r->fd < 0 || fstat(r->fd, &st) != 0) {
+    if (fstat(r->fd, &st) != 0) {
         tm_error_errno(err, "cannot open segment %s", path);
         return io_fail(r, err);
     }
@@ -229,12 +232,10 @@ static int load_segment(tm_reader *r, size_t si, tm_error *err)
 
 int tm_reader_open(const char *dir, tm_reader **out, tm_error *err)
 {
-    struct stat st;
-    if (stat(dir, &st) != 0) {
-        tm_error_errno(err, "cannot open journal %s", dir);
+    int kind = tm_jsrc_kind(dir, err);
+    if (kind < 0)
         return -1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
+    if (kind != 1) {
         errno = ENOTDIR;
         tm_error_errno(err, "cannot open journal %s", dir);
         return -1;

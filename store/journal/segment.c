@@ -11,6 +11,7 @@
 
 #include "store/common/crc32c.h"
 #include "store/common/filehdr.h"
+#include "store/common/jsource.h"
 #include "store/common/le.h"
 
 static const tm_filehdr_kind seg_kind = {
@@ -91,39 +92,42 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+typedef struct seg_list {
+    uint64_t *v;
+    size_t len, cap;
+} seg_list;
+
+static int add_seg(const char *name, void *arg, tm_error *err)
+{
+    seg_list *l = arg;
+    uint64_t s;
+    if (!tm_name_numbered(name, ".seg", &s))
+        return 0;
+    if (l->len == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        uint64_t *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv) {
+            tm_error_setc(err, TM_ERR_NOMEM, "out of memory listing segments");
+            return -1;
+        }
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->len++] = s;
+    return 0;
+}
+
 int tm_segment_list(const char *dir, uint64_t **segs, size_t *n, tm_error *err)
 {
-    DIR *d = opendir(dir);
-    if (!d) {
-        tm_error_errno(err, "cannot read journal directory %s", dir);
+    seg_list l = {0};
+    if (tm_jsrc_list(dir, add_seg, &l, err) != 0) {
+        free(l.v);
         return -1;
     }
-    uint64_t *v = NULL;
-    size_t len = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        uint64_t s;
-        if (!tm_name_numbered(de->d_name, ".seg", &s))
-            continue;
-        if (len == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            uint64_t *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                free(v);
-                closedir(d);
-                tm_error_setc(err, TM_ERR_NOMEM, "out of memory listing %s", dir);
-                return -1;
-            }
-            v = nv;
-            cap = nc;
-        }
-        v[len++] = s;
-    }
-    closedir(d);
-    if (len > 1)
-        qsort(v, len, sizeof *v, cmp_u64);
-    *segs = v;
-    *n = len;
+    if (l.len > 1)
+        qsort(l.v, l.len, sizeof *l.v, cmp_u64);
+    *segs = l.v;
+    *n = l.len;
     return 0;
 }
 

@@ -1,0 +1,209 @@
+/* Readers read the archive in place: replay and log of s3://BUCKET/PREFIX
+ * give the same bytes as of the local journal, with the local journal gone;
+ * a replay at an early time fetches only a part of the archive with ranged
+ * GETs; a cache directory serves a second run without fetching again.
+ * Against a real PostgreSQL and a real S3 server. */
+#include "tests/harness/pg_harness.h"
+#include "tests/harness/s3_harness.h"
+#include "tests/harness/tm_check.h"
+#include "tests/harness/tm_run.h"
+#include "tests/harness/tm_sys.h"
+
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The journal of database name at ci, captured up to now. */
+static void capture_now(PGconn *c, const char *j, const char *ci)
+{
+    char *lsn = tm_pg_query_value(c, "SELECT pg_current_wal_lsn()");
+    tm_run_result r;
+    tm_run_opts o = {.timeout_ms = 120000};
+    tm_tidemark(&r, &o, "capture", "--journal", j, "--source", ci, "--table", "public.events",
+                "--table", "public.prefs", "--segment-size", "1", "--checkpoint-every", "0",
+                "--endpos", lsn, NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    free(lsn);
+}
+
+/* About 3 MB of events in ten transactions (segments of 1 MB roll over
+ * between them). */
+static void bulk(PGconn *c, int from)
+{
+    for (int i = 0; i < 10; i++)
+        tm_pg_exec(c,
+                   "INSERT INTO events SELECT g, md5(g::text) || md5((g * 3)::text) || "
+                   "md5((g * 7)::text) || md5((g * 11)::text) FROM generate_series(%d, %d) g",
+                   from + i * 4000, from + i * 4000 + 3999);
+}
+
+/* A journal with prefs changed early (before at) and events in bulk after
+ * it, prefs changed again before end, then more bulk (the live segment,
+ * which is not archived, holds only what follows end); checkpointed and
+ * archived at url. */
+static void make_archived(tm_pg *pg, tm_s3srv *srv, const char *j, const char *url, char *at,
+                          char *end, size_t len)
+{
+    tm_pg_createdb(pg, "rd");
+    PGconn *c = tm_pg_connect(pg, "rd");
+    tm_pg_exec(c, "CREATE TABLE events (id int PRIMARY KEY, v text);"
+                  "ALTER TABLE events REPLICA IDENTITY FULL;"
+                  "CREATE TABLE prefs (id int PRIMARY KEY, theme text, n int);"
+                  "ALTER TABLE prefs REPLICA IDENTITY FULL;"
+                  "INSERT INTO prefs SELECT g, 'light', g FROM generate_series(1, 50) g");
+    char *ci = tm_pg_conninfo(pg, "rd");
+    capture_now(c, j, ci);
+    tm_pg_exec(c, "UPDATE prefs SET theme = 'dark' WHERE id %% 3 = 0");
+    tm_pg_exec(c, "DELETE FROM prefs WHERE id > 45");
+    tm_pg_exec(c, "INSERT INTO prefs VALUES (100, 'blue', 7)");
+    char *t = tm_pg_query_value(c, "SELECT clock_timestamp()::text");
+    snprintf(at, len, "%s", t);
+    free(t);
+    usleep(20000);
+    tm_pg_exec(c, "UPDATE prefs SET n = n + 1000");
+    bulk(c, 1000001);
+    tm_pg_exec(c, "UPDATE prefs SET theme = 'late'");
+    t = tm_pg_query_value(c, "SELECT clock_timestamp()::text");
+    snprintf(end, len, "%s", t);
+    free(t);
+    usleep(20000);
+    bulk(c, 2000001);
+    capture_now(c, j, ci);
+    tm_run_result r;
+    tm_tidemark(&r, NULL, "checkpoint", "--journal", j, NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    tm_run_opts o = {.env = tm_s3srv_env(srv), .timeout_ms = 120000};
+    tm_tidemark(&r, &o, "archive", "--journal", j, "--to", url, "--once", NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    PQfinish(c);
+    free(ci);
+}
+
+/* Runs tidemark with args (NULL-terminated) against the S3 server, expects
+ * exit 0 and returns its stdout (malloc'd); its stderr in *err_out when
+ * not NULL. */
+static char *run_ok(tm_s3srv *srv, char **err_out, const char *const *args)
+{
+    tm_run_result r;
+    tm_run_opts o = {.env = tm_s3srv_env(srv), .timeout_ms = 120000};
+    tm_tidemarkv(&r, &o, args);
+    ck_assert_msg(r.status == 0, "tidemark %s %s exited %d:\n%s", args[0], args[2], r.status,
+                  r.err);
+    char *out = strdup(r.out);
+    if (err_out)
+        *err_out = strdup(r.err);
+    tm_run_result_free(&r);
+    return out;
+}
+
+/* a and b are the same bytes; else the first difference is shown. */
+static void same(const char *a, const char *b, const char *what)
+{
+    size_t i = 0;
+    while (a[i] && a[i] == b[i])
+        i++;
+    size_t from = i > 80 ? i - 80 : 0;
+    ck_assert_msg(
+        a[i] == b[i],
+        "%s from the archive differs at byte %zu:\nlocal:   ...%.200s\narchive: ...%.200s", what, i,
+        a + from, b + from);
+}
+
+/* "archive URL: N requests, B bytes read of A archived" from --verbose. */
+static void read_cost(const char *err, uint64_t *req, uint64_t *bytes, uint64_t *archived)
+{
+    const char *p = strstr(err, " requests, ");
+    ck_assert_msg(p, "no read statistics in:\n%s", err);
+    while (p > err && p[-1] >= '0' && p[-1] <= '9')
+        p--;
+    ck_assert_int_eq(
+        sscanf(p, "%" SCNu64 " requests, %" SCNu64 " bytes read of %" SCNu64, req, bytes, archived),
+        3);
+}
+
+START_TEST(replay_and_log_from_archive)
+{
+    tm_s3srv *srv = tm_s3srv_shared();
+    tm_s3srv_bucket(srv, "arcread");
+    tm_pg pg;
+    char perr[1024];
+    ck_assert_msg(tm_pg_start(&pg, NULL, perr, sizeof perr) == 0, "%s", perr);
+    char j[512], gone[600], cache[600], at[128], end[128];
+    snprintf(j, sizeof j, "%s/journal", pg.dir);
+    snprintf(gone, sizeof gone, "%s/journal.gone", pg.dir);
+    snprintf(cache, sizeof cache, "%s/cache", pg.dir);
+    const char *url = "s3://arcread/j1";
+    make_archived(&pg, srv, j, url, at, end, sizeof at);
+
+    /* The local results first. */
+    const char *rp[] = {"replay", "--journal", j, "--at", at, "--table", "public.prefs", NULL};
+    const char *ra[] = {"replay", "--journal", j, "--at", end, "--format", "sql", NULL};
+    const char *lg[] = {"log", "--journal", j, "--table", "public.prefs", "--to", end, NULL};
+    char *l_prefs = run_ok(srv, NULL, rp), *l_all = run_ok(srv, NULL, ra);
+    char *l_log = run_ok(srv, NULL, lg);
+    ck_assert_msg(strstr(l_prefs, "dark") && !strstr(l_prefs, "late"), "%s", l_prefs);
+    ck_assert_msg(strstr(l_all, "late") && strstr(l_log, "late"), "%s", l_log);
+
+    /* The local journal is gone: the archive alone answers, the same. */
+    ck_assert_int_eq(rename(j, gone), 0);
+    const char *rp3[] = {"replay",  "--journal",    url,         "--at", at,
+                         "--table", "public.prefs", "--verbose", NULL};
+    char *err;
+    char *s_prefs = run_ok(srv, &err, rp3);
+    same(l_prefs, s_prefs, "replay of prefs");
+    uint64_t req, bytes, archived;
+    read_cost(err, &req, &bytes, &archived);
+    /* An early time: the segments after it are never fetched. */
+    ck_assert_msg(bytes * 3 < archived, "replay at %s read %" PRIu64 " of %" PRIu64 " bytes", at,
+                  bytes, archived);
+    free(err);
+    const char *ra3[] = {"replay", "--journal", url, "--at", end, "--format", "sql", NULL};
+    char *s_all = run_ok(srv, NULL, ra3);
+    same(l_all, s_all, "replay of all tables");
+    const char *lg3[] = {"log", "--journal", url, "--table", "public.prefs", "--to", end, NULL};
+    char *s_log = run_ok(srv, NULL, lg3);
+    same(l_log, s_log, "log");
+
+    /* With a cache directory, the second run fetches nothing but the
+     * manifest. */
+    const char *rc3[] = {"replay",       "--journal",   url,   "--at",      at,  "--table",
+                         "public.prefs", "--cache-dir", cache, "--verbose", NULL};
+    for (int i = 0; i < 2; i++) {
+        char *out = run_ok(srv, &err, rc3);
+        same(l_prefs, out, "cached replay");
+        read_cost(err, &req, &bytes, &archived);
+        if (i == 1)
+            ck_assert_msg(req == 1, "the cached run made %" PRIu64 " requests:\n%s", req, err);
+        free(out);
+        free(err);
+    }
+
+    /* Not an archive: said, exit 1. */
+    tm_run_result r;
+    tm_run_opts o = {.env = tm_s3srv_env(srv)};
+    tm_tidemark(&r, &o, "replay", "--journal", "s3://arcread/none", "--lsn", "0/1", NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "no archived journal at s3://arcread/none"), "%s", r.err);
+    tm_run_result_free(&r);
+
+    free(l_prefs);
+    free(l_all);
+    free(l_log);
+    free(s_prefs);
+    free(s_all);
+    free(s_log);
+    tm_pg_stop(&pg);
+}
+END_TEST
+
+int main(void)
+{
+    return tm_s3srv_check_main("archive_read", "archive_read", 600,
+                               TM_TESTS(replay_and_log_from_archive));
+}
