@@ -123,10 +123,10 @@ int tm_cli_next(tm_cli *p);
  * (store/archive/source.h), and where it may keep what it fetched. */
 #define TM_OPTION_JOURNAL_READ(ident)                                                              \
     {                                                                                              \
-        .id = (ident), .name = "journal", .letter = 'j', .kind = TM_OPT_TEXT,                      \
-        .value = "DIR|s3://BUCKET/PREFIX",                                                         \
-        .help = "the journal directory, or an archived journal (tidemark archive) read in place "  \
-                "with ranged GETs, S3 settings from the environment as for archive (required)",    \
+        .id = (ident), .name = "journal", .letter = 'j', .kind = TM_OPT_TEXT, .value = "DIR",      \
+        .help = "the journal directory, or s3://BUCKET/PREFIX: an archived journal (tidemark "     \
+                "archive) read in place with ranged GETs, S3 settings from the environment as "    \
+                "for archive (required)",                                                          \
         .flags = TM_OPT_REQUIRED                                                                   \
     }
 #define TM_OPTION_CACHE_DIR(ident)                                                                 \
