@@ -32,6 +32,7 @@ enum {
     OPT_TZ,
     OPT_STATS,
     OPT_CACHE_DIR,
+    OPT_KEY_FILE,
 };
 
 static const char *const formats[] = {"text", "jsonl", NULL};
@@ -91,6 +92,7 @@ static const tm_option options[] = {
      .name = "stats",
      .help = "print what was read (frames read and skipped) on stderr"},
     TM_OPTION_CACHE_DIR(OPT_CACHE_DIR),
+    TM_OPTION_ARCHIVE_KEY(OPT_KEY_FILE),
     {0},
 };
 
@@ -144,6 +146,9 @@ static int take_option(void *ctx, const tm_cli *p, int id)
         break;
     case OPT_CACHE_DIR:
         o->cache_dir = p->arg;
+        break;
+    case OPT_KEY_FILE:
+        o->key_file = p->arg;
         break;
     case OPT_TABLE:
         rc = log_opts_add_table(o, p->arg, &err);
@@ -279,7 +284,7 @@ static int cmd_log(int argc, char **argv)
     log_opts o;
     int rc;
     if (cmd_log_parse(argc, argv, &o, &rc) == 0 &&
-        (rc = tm_archive_source_use(o.journal, o.cache_dir)) == 0 &&
+        (rc = tm_archive_source_use(o.journal, o.cache_dir, o.key_file)) == 0 &&
         (rc = check_capture_spans(&o)) == 0) {
         log_run_stats st;
         tm_error err;

@@ -41,6 +41,7 @@ enum {
     OPT_ALLOW_SOURCE,
     OPT_NO_CHECKPOINT,
     OPT_CACHE_DIR,
+    OPT_KEY_FILE,
     OPT_QUIET,
     OPT_VERBOSE,
 };
@@ -100,6 +101,7 @@ static const tm_option options[] = {
      .name = "no-checkpoint",
      .help = "replay from the base snapshot, ignoring the checkpoints of 'tidemark checkpoint'"},
     TM_OPTION_CACHE_DIR(OPT_CACHE_DIR),
+    TM_OPTION_ARCHIVE_KEY(OPT_KEY_FILE),
     TM_OPTION_QUIET(OPT_QUIET, "only warnings and errors on stderr (no progress)"),
     TM_OPTION_VERBOSE(OPT_VERBOSE, "progress and a summary on stderr"),
     {0},
@@ -130,7 +132,7 @@ const tm_command tm_cmd_replay = {
 };
 
 typedef struct opts {
-    const char *journal, *at, *tz, *where_text, *output, *cache_dir;
+    const char *journal, *at, *tz, *where_text, *output, *cache_dir, *key_file;
     char *apply; /* --apply, a copy (its password hidden in argv) */
     tm_format format;
     tm_qualname *tables;
@@ -152,6 +154,9 @@ static int take_option(void *ctx, const tm_cli *p, int id)
         break;
     case OPT_CACHE_DIR:
         o->cache_dir = p->arg;
+        break;
+    case OPT_KEY_FILE:
+        o->key_file = p->arg;
         break;
     case OPT_AT:
         o->at = p->arg;
@@ -694,7 +699,7 @@ static int cmd_replay(int argc, char **argv)
     }
     int rc;
     if (tm_cli_parse(&tm_cmd_replay, argc, argv, take_option, check_args, &o, &rc) == 0)
-        if ((rc = tm_archive_source_use(o.journal, o.cache_dir)) == 0)
+        if ((rc = tm_archive_source_use(o.journal, o.cache_dir, o.key_file)) == 0)
             rc = run(&o);
     tm_archive_source_close();
     tm_where_free(o.where);

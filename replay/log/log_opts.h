@@ -15,6 +15,7 @@ typedef enum log_format_kind { LOG_TEXT, LOG_JSONL } log_format_kind;
 typedef struct log_opts {
     const char *journal;
     const char *cache_dir; /* --cache-dir, for an s3:// journal */
+    const char *key_file;  /* --encrypt-key-file, for an s3:// journal */
     tm_qualname *tables;   /* --table, as parsed (plain names folded) */
     size_t ntables;
     const char *where; /* --where text */

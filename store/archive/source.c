@@ -3,6 +3,7 @@
 
 #include "store/archive/push.h"
 #include "store/archive/s3.h"
+#include "store/archive/sealed.h"
 #include "store/common/fsutil.h"
 #include "store/common/jsource.h"
 #include "store/common/le.h"
@@ -26,6 +27,7 @@
 /* A file of the archive opened by a reader. */
 typedef struct rfile {
     const tm_archive_file *af;
+    uint64_t size; /* of the file (a sealed object's plaintext is shorter) */
     size_t nblocks;
     unsigned char *have; /* a bit per block held */
     size_t next;         /* the block after the last fetch: in-order reading */
@@ -38,6 +40,7 @@ static struct {
     char prefix[1024]; /* key prefix, "" or with a trailing slash */
     const char *cache;
     char cache_buf[4096];
+    tm_keyring *kr; /* NULL: no key file (sealed objects cannot be read) */
     tm_archive_state man;
     rfile **fds;
     size_t nfds;
@@ -93,7 +96,8 @@ static int fetch(const tm_archive_file *f, bool whole, uint64_t off, uint64_t le
     snprintf(key, sizeof key, "%s%s", src.prefix, f->name);
     size_t start = out->len;
     src.stats.requests++;
-    if (tm_s3_get(src.s3, key, whole ? 0 : off, whole ? 0 : len, out, NULL, err) < 0)
+    tm_s3_object info;
+    if (tm_s3_get(src.s3, key, whole ? 0 : off, whole ? 0 : len, out, &info, err) < 0)
         return -1;
     size_t got = out->len - start;
     src.stats.bytes += got;
@@ -110,6 +114,15 @@ static int fetch(const tm_archive_file *f, bool whole, uint64_t off, uint64_t le
                       src.root, f->name, got, sha[0] ? ", SHA-256 " : "", sha);
         return -1;
     }
+    if (!whole)
+        return 0;
+    /* Sealed objects are opened here (plain ones are left as they are). */
+    char url[1300];
+    snprintf(url, sizeof url, "%s/%s", src.root, f->name);
+    tm_buf body = {.p = out->p + start, .len = got, .cap = out->cap - start};
+    if (tm_archive_decrypt(src.kr, f->name, url, &body, &info, err) < 0)
+        return -1;
+    out->len = start + body.len;
     return 0;
 }
 
@@ -135,7 +148,7 @@ static void cache_load(rfile *r)
     tm_error ignored;
     if (tm_read_file(path, 12 + bits, &b, &len, &ignored) != 0)
         return;
-    if (len == 12 + bits && memcmp(b, HAVE_MAGIC, 4) == 0 && tm_get64(b + 4) == r->af->size)
+    if (len == 12 + bits && memcmp(b, HAVE_MAGIC, 4) == 0 && tm_get64(b + 4) == r->size)
         memcpy(r->have, b + 12, bits);
     free(b);
 }
@@ -152,7 +165,7 @@ static int cache_note(int fd, const rfile *r, tm_error *err)
         return -1;
     }
     memcpy(b, HAVE_MAGIC, 4);
-    tm_put64(b + 4, r->af->size);
+    tm_put64(b + 4, r->size);
     memcpy(b + 12, r->have, bits);
     int rc = tm_fsync_fd(fd, data, err) == 0 &&
                      tm_write_file_atomic(src.cache, have, b, 12 + bits, err) == 0
@@ -166,8 +179,8 @@ static int cache_note(int fd, const rfile *r, tm_error *err)
 static int fill(int fd, rfile *r, size_t b, size_t e, bool whole, tm_error *err)
 {
     uint64_t off = (uint64_t)b * BLK, end = (uint64_t)(e + 1) * BLK;
-    if (end > r->af->size)
-        end = r->af->size;
+    if (end > r->size)
+        end = r->size;
     tm_buf buf = {0};
     int rc = fetch(r->af, whole, off, end - off, &buf, err);
     if (rc == 0)
@@ -177,7 +190,7 @@ static int fill(int fd, rfile *r, size_t b, size_t e, bool whole, tm_error *err)
         return -1;
     for (size_t i = b; i <= e; i++)
         r->have[i / 8] |= (unsigned char)(1u << (i % 8));
-    return src.cache ? cache_note(fd, r, err) : 0;
+    return src.cache && !r->af->key_id[0] ? cache_note(fd, r, err) : 0;
 }
 
 static int fault(int fd, uint64_t off, size_t len, tm_error *err)
@@ -185,9 +198,9 @@ static int fault(int fd, uint64_t off, size_t len, tm_error *err)
     if (fd < 0 || (size_t)fd >= src.nfds || !src.fds[fd])
         return 0;
     rfile *r = src.fds[fd];
-    if (len == 0 || off >= r->af->size)
+    if (len == 0 || off >= r->size)
         return 0;
-    uint64_t end = off + len < r->af->size ? off + len : r->af->size;
+    uint64_t end = off + len < r->size ? off + len : r->size;
     size_t b = (size_t)(off / BLK), last = (size_t)((end - 1) / BLK);
     while (b <= last) {
         if (has(r, b)) {
@@ -227,7 +240,7 @@ static void src_close(int fd)
 static int backing_fd(rfile *r, tm_error *err)
 {
     int fd;
-    if (src.cache) {
+    if (src.cache && !r->af->key_id[0]) { /* never a decrypted copy on disk */
         char data[4096], have[200];
         cache_names(r, data, have, sizeof have);
         fd = open(data, O_RDWR | O_CREAT | O_CLOEXEC, TM_FILE_MODE);
@@ -236,7 +249,7 @@ static int backing_fd(rfile *r, tm_error *err)
     } else {
         fd = memfd_create("tidemark-archive", MFD_CLOEXEC);
     }
-    if (fd < 0 || ftruncate(fd, (off_t)r->af->size) != 0) {
+    if (fd < 0 || ftruncate(fd, (off_t)r->size) != 0) {
         tm_error_errno(err, "cannot make a local copy of archived file %s/%s", src.root,
                        r->af->name);
         if (fd >= 0)
@@ -255,19 +268,36 @@ static int src_open(const char *path, bool whole, tm_error *err)
         tm_error_setc(err, TM_ERR_NOT_FOUND, "cannot open %s: the archive has no such file", path);
         return -1;
     }
+    /* A sealed object cannot be read in ranges (its tag covers all of
+     * it): it comes whole, opened, at once. */
+    tm_buf plain = {0};
+    if (af->key_id[0] && fetch(af, true, 0, 0, &plain, err) != 0) {
+        tm_buf_free(&plain);
+        return -1;
+    }
     rfile *r = calloc(1, sizeof *r);
     if (r) {
         r->af = af;
-        r->nblocks = (size_t)((af->size + BLK - 1) / BLK);
+        r->size = af->key_id[0] ? plain.len : af->size;
+        r->nblocks = (size_t)((r->size + BLK - 1) / BLK);
         r->have = calloc(1, (r->nblocks + 7) / 8 + 1);
     }
     if (!r || !r->have) {
         if (r)
             free(r);
+        tm_buf_free(&plain);
         tm_error_setc(err, TM_ERR_NOMEM, "out of memory opening %s", path);
         return -1;
     }
     int fd = backing_fd(r, err);
+    if (fd >= 0 && af->key_id[0]) {
+        if (tm_pwrite_full(fd, plain.p, plain.len, 0, af->name, err) != 0) {
+            close(fd);
+            fd = -1;
+        }
+        memset(r->have, 0xff, (r->nblocks + 7) / 8);
+    }
+    tm_buf_free(&plain);
     if (fd < 0) {
         free(r->have);
         free(r);
@@ -293,7 +323,7 @@ static int src_open(const char *path, bool whole, tm_error *err)
         bool none = true;
         for (size_t i = 0; i < r->nblocks && none; i++)
             none = !has(r, i);
-        int rc = none ? fill(fd, r, 0, r->nblocks - 1, true, err) : fault(fd, 0, af->size, err);
+        int rc = none ? fill(fd, r, 0, r->nblocks - 1, true, err) : fault(fd, 0, r->size, err);
         if (rc != 0) {
             src_close(fd);
             return -1;
@@ -350,11 +380,16 @@ static const tm_jsrc_ops ops = {
     .list = src_list,
 };
 
-int tm_archive_source_open(const char *url, const char *cache_dir, tm_error *err)
+int tm_archive_source_open(const char *url, const char *cache_dir, const char *key_file,
+                           tm_error *err)
 {
     char bucket[256];
     tm_s3_config cfg;
     tm_archive_source_close();
+    if (key_file && tm_keyring_load(key_file, &src.kr, err) != 0) {
+        tm_error_prefix(err, "--encrypt-key-file: ");
+        return -1;
+    }
     if (tm_s3_parse_url(url, bucket, sizeof bucket, src.prefix, sizeof src.prefix, err) < 0 ||
         tm_s3_config_from_env(&cfg, bucket, err) < 0 || tm_s3_open(&cfg, &src.s3, err) < 0)
         return -1;
@@ -382,12 +417,12 @@ int tm_archive_source_open(const char *url, const char *cache_dir, tm_error *err
     return 0;
 }
 
-int tm_archive_source_use(const char *journal, const char *cache_dir)
+int tm_archive_source_use(const char *journal, const char *cache_dir, const char *key_file)
 {
     if (!tm_s3_is_url(journal))
         return 0;
     tm_error err;
-    if (tm_archive_source_open(journal, cache_dir, &err) == 0)
+    if (tm_archive_source_open(journal, cache_dir, key_file, &err) == 0)
         return 0;
     tm_log_error("%s", err.msg);
     return tm_error_is(&err, TM_ERR_USAGE) ? 2 : 1;
@@ -409,6 +444,7 @@ void tm_archive_source_close(void)
         drop((int)i);
     free(src.fds);
     tm_archive_state_free(&src.man);
+    tm_keyring_free(src.kr);
     if (src.s3)
         tm_s3_close(src.s3);
     memset(&src, 0, sizeof src);

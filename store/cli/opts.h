@@ -135,6 +135,12 @@ int tm_cli_next(tm_cli *p);
         .help = "with an s3:// journal: keep the parts fetched in DIR and read them from there "   \
                 "next time"                                                                        \
     }
+#define TM_OPTION_ARCHIVE_KEY(ident)                                                               \
+    {                                                                                              \
+        .id = (ident), .name = "encrypt-key-file", .kind = TM_OPT_TEXT, .value = "FILE",           \
+        .help = "with an s3:// journal archived with encryption: the key file (tidemark archive "  \
+                "--help)"                                                                          \
+    }
 #define TM_OPTION_QUIET(ident, text)                                                               \
     {                                                                                              \
         .id = (ident), .name = "quiet", .letter = 'q', .help = (text), .flags = TM_OPT_QUIET       \

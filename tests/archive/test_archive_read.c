@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The journal of database name at ci, captured up to now. */
@@ -81,6 +82,22 @@ static void make_archived(tm_pg *pg, tm_s3srv *srv, const char *j, const char *u
     tm_tidemark(&r, &o, "archive", "--journal", j, "--to", url, "--once", NULL);
     tm_assert_exit(&r, 0);
     tm_run_result_free(&r);
+    /* and again, encrypted (the state file is of the first archive) */
+    char key[600], st[600], saved[700];
+    snprintf(key, sizeof key, "%s/archive.key", pg->dir);
+    FILE *f = fopen(key, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "k1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n");
+    fclose(f);
+    chmod(key, 0600);
+    snprintf(st, sizeof st, "%s/archive.state", j);
+    snprintf(saved, sizeof saved, "%s.saved", st);
+    ck_assert_int_eq(rename(st, saved), 0);
+    tm_tidemark(&r, &o, "archive", "--journal", j, "--to", "s3://arcread/enc", "--once",
+                "--encrypt-key-file", key, NULL);
+    tm_assert_exit(&r, 0);
+    tm_run_result_free(&r);
+    ck_assert_int_eq(rename(saved, st), 0);
     PQfinish(c);
     free(ci);
 }
@@ -170,6 +187,21 @@ START_TEST(replay_and_log_from_archive)
     char *s_log = run_ok(srv, NULL, lg3);
     same(l_log, s_log, "log");
 
+    /* Encrypted: opened with the key file, the same bytes; refused without. */
+    char key[600];
+    snprintf(key, sizeof key, "%s/archive.key", pg.dir);
+    const char *re[] = {"replay",  "--journal",    "s3://arcread/enc",   "--at", at,
+                        "--table", "public.prefs", "--encrypt-key-file", key,    NULL};
+    char *e_prefs = run_ok(srv, NULL, re);
+    same(l_prefs, e_prefs, "replay of prefs (encrypted)");
+    free(e_prefs);
+    tm_run_result r;
+    tm_run_opts o = {.env = tm_s3srv_env(srv)};
+    tm_tidemark(&r, &o, "replay", "--journal", "s3://arcread/enc", "--at", at, "--table",
+                "public.prefs", NULL);
+    tm_assert_exit(&r, 1);
+    tm_run_result_free(&r);
+
     /* With a cache directory, the second run fetches nothing but the
      * manifest. */
     const char *rc3[] = {"replay",       "--journal",   url,   "--at",      at,  "--table",
@@ -185,8 +217,6 @@ START_TEST(replay_and_log_from_archive)
     }
 
     /* Not an archive: said, exit 1. */
-    tm_run_result r;
-    tm_run_opts o = {.env = tm_s3srv_env(srv)};
     tm_tidemark(&r, &o, "replay", "--journal", "s3://arcread/none", "--lsn", "0/1", NULL);
     tm_assert_exit(&r, 1);
     ck_assert_msg(strstr(r.err, "no archived journal at s3://arcread/none"), "%s", r.err);
