@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scripts/bench/bench_util.h"
 #include "store/common/fsutil.h"
 #include "store/journal/journal.h"
 #include "store/common/tm_time.h"
@@ -35,10 +36,7 @@ static const char *keys[NKEYS] = {"theme", "lang", "digest", "ai.model",
 static uint64_t rng = 7;
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return bench_splitmix(&rng);
 }
 
 static void die(const char *what, const tm_error *err)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scripts/bench/bench_util.h"
 #include "store/journal/journal.h"
 #include "replay/out/out_csv.h"
 #include "store/common/tm_time.h"
@@ -28,10 +29,7 @@
 static uint64_t rng_s = 42;
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng_s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return bench_splitmix(&rng_s);
 }
 
 static const char *keys[NKEYS] = {"theme", "lang",    "digest", "ai.model", "ai.temperature",
