@@ -23,10 +23,8 @@
 static char *make_journal(void)
 {
     char *dir = tmt_tempdir();
-    tmt_jw_meta(dir);
     tmt_jw j = {.time = T0};
-    tm_error err;
-    ck_assert_msg(tm_writer_open(dir, NULL, &j.w, &err) == 0, "%s", err.msg);
+    tmt_jw_open(&j, dir, NULL);
     const tmt_col cols[] = {{"id", 23, 1, false, NULL}, {"v", 25, 0, false, NULL}};
     tmt_jw_relation(j.w, 500, 1, 100, "a", 'f', cols, 2);
     tmt_jw_relation(j.w, 501, 1, 100, "b", 'f', cols, 2);
@@ -41,9 +39,7 @@ static char *make_journal(void)
     tmt_jw_begin(&j, 1, false, T0 + 1000000);
     tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, 500, 1, 0, NULL, 0, two, 2);
     tmt_jw_end(&j);
-    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
-    tm_tuple_enc_free(&j.eo);
-    tm_tuple_enc_free(&j.en);
+    tmt_jw_close(&j);
     return dir;
 }
 
