@@ -13,6 +13,7 @@
 #include "capture/source/setup.h"
 #include "capture/source/standby.h"
 #include "store/archive/s3.h"
+#include "store/crypt/keyring.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
 #include "store/common/fsutil.h"
@@ -50,6 +51,7 @@ enum {
     OPT_RETENTION,
     OPT_ARCHIVE,
     OPT_ARCHIVE_INTERVAL,
+    OPT_ENCRYPT_KEY_FILE,
     OPT_RESEED,
     OPT_FAILOVER_SLOT,
     OPT_QUIET,
@@ -184,6 +186,13 @@ static const tm_option options[] = {
      .help = "seconds between archive passes (default 10)",
      .min = 1,
      .max = 86400},
+    {.id = OPT_ENCRYPT_KEY_FILE,
+     .name = "encrypt-key-file",
+     .kind = TM_OPT_TEXT,
+     .value = "FILE",
+     .help = "with --archive: encrypt every archived object with AES-256-GCM under the first "
+             "key of FILE (lines \"KEYID HEX64\"; older keys below it stay readable by id; "
+             "chmod 600; README: Encryption)"},
     TM_OPTION_TEXT(OPT_RETENTION, "retention", "DURATION",
                    "keep DURATION of history (30d, 12h, 2w): the background maintenance prunes "
                    "what is older, keeping a checkpoint as the journal's new start (see tidemark "
@@ -340,6 +349,9 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
     case OPT_ARCHIVE_INTERVAL:
         o->archive_interval_s = (unsigned)p->num;
         break;
+    case OPT_ENCRYPT_KEY_FILE:
+        o->archive_keys = p->arg;
+        break;
     case OPT_RESEED:
         o->reseed = true;
         break;
@@ -361,6 +373,16 @@ static int archive_usable(const char *url, tm_error *err)
     if (rc == 0)
         rc = tm_s3_config_from_env(&cfg, bucket, err);
     explicit_bzero(&cfg, sizeof cfg);
+    return rc;
+}
+
+/* The key file, read once before capture starts (the archive child reads
+ * it again at each start). */
+static int key_file_usable(const char *path, tm_error *err)
+{
+    tm_keyring *kr = NULL;
+    int rc = tm_keyring_load(path, &kr, err);
+    tm_keyring_free(kr);
     return rc;
 }
 
@@ -462,6 +484,10 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
                                             "--checkpoint-every must not be 0");
     else if (o->archive_url && archive_usable(o->archive_url, &err) != 0)
         *status = tm_usage_error("capture", "--archive: %s", err.msg);
+    else if (o->archive_keys && !o->archive_url)
+        *status = tm_usage_error("capture", "--encrypt-key-file needs --archive");
+    else if (o->archive_keys && key_file_usable(o->archive_keys, &err) != 0)
+        *status = tm_usage_error("capture", "--encrypt-key-file: %s", err.msg);
     /* A bad metrics address is a usage error, said before anything is touched. */
     else if (o->metrics_listen && tm_metrics_listen_check(o->metrics_listen, &err) != 0)
         *status = tm_usage_error("capture", "%s", err.msg);

@@ -1455,8 +1455,10 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
                         .memory_bytes = o->maint_memory,
                         .retention = o->retention};
     s.maint = tm_maint_new(&mo);
-    tm_archiver_opts ao = {
-        .journal = o->journal, .url = o->archive_url, .interval_s = o->archive_interval_s};
+    tm_archiver_opts ao = {.journal = o->journal,
+                           .url = o->archive_url,
+                           .interval_s = o->archive_interval_s,
+                           .keys = o->archive_keys};
     s.archiver = tm_archiver_new(&ao);
     unsigned seed = (unsigned)getpid() ^ (unsigned)s.last_log;
     if (rc == 0 && connect_source(&s, err) != 0)
