@@ -37,6 +37,52 @@ static void copy_detail(Tidemark__Column *c, const Tidemark__Column *cc)
     c->has_identity = cc->has_identity;
     c->identity = cc->identity;
     c->sequence = cc->sequence;
+    c->has_generated = cc->has_generated;
+    c->generated = cc->generated;
+    c->generation_expr = cc->generation_expr;
+}
+
+static bool sent(const tm_rel *r, const char *name)
+{
+    for (uint32_t i = 0; i < r->ncols; i++)
+        if (!strcmp(r->cols[i].name, name))
+            return true;
+    return false;
+}
+
+/* The catalog's unpublished columns, and its generated columns that this
+ * pgoutput Relation leaves out all the same (a publication that does not
+ * publish them): out's unpublished_columns, memory that out owns. */
+static int unpublished(const tm_rel *r, const tm_catrel *cur, tm_catrel *out, tm_error *err)
+{
+    const Tidemark__Relation *c = &cur->rel;
+    Tidemark__Column **u =
+        tm_catrel_calloc(out, c->n_unpublished_columns + c->n_columns, sizeof *u, err);
+    if (!u)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_unpublished_columns; i++)
+        u[n++] = c->unpublished_columns[i];
+    for (size_t i = 0; i < c->n_columns; i++) {
+        const Tidemark__Column *g = c->columns[i];
+        if (!g->generated || sent(r, g->name))
+            continue;
+        Tidemark__Column *x = tm_catrel_calloc(out, 1, sizeof *x, err);
+        if (!x)
+            return -1;
+        *x = *g;
+        x->sequence = NULL;
+        if (!(x->name = tm_catrel_strdup(out, g->name, err)) ||
+            !(x->type_name = tm_catrel_strdup(out, g->type_name, err)))
+            return -1;
+        x->has_missing_value = 0;
+        x->missing_value.data = NULL;
+        x->missing_value.len = 0;
+        u[n++] = x;
+    }
+    out->rel.unpublished_columns = u;
+    out->rel.n_unpublished_columns = n;
+    return 0;
 }
 
 static int build_columns(PGconn *sql, const tm_rel *r, const tm_catrel *cur, tm_catrel *out,
@@ -133,7 +179,7 @@ int tm_relversion_build(PGconn *sql, const tm_rel *r, tm_catrel *out, tm_error *
         build_columns(sql, r, &cur, out, &types_differ) != 0) {
         tm_error_setc(err, TM_ERR_NOMEM, "out of memory building a relation version");
         rc = -1;
-    } else if (tm_catrel_take_owned(out, &cur, err) != 0) {
+    } else if (tm_catrel_take_owned(out, &cur, err) != 0 || unpublished(r, &cur, out, err) != 0) {
         rc = -1;
     }
     if (rc == 0) {
@@ -185,6 +231,7 @@ static bool column_equal(const Tidemark__Column *x, const Tidemark__Column *y)
            (!x->missing_value.len ||
             !memcmp(x->missing_value.data, y->missing_value.data, x->missing_value.len)) &&
            str_eq(x->default_expr, y->default_expr) && x->identity == y->identity &&
+           x->generated == y->generated && str_eq(x->generation_expr, y->generation_expr) &&
            msg_eq((const ProtobufCMessage *)x->sequence, (const ProtobufCMessage *)y->sequence);
 }
 
@@ -193,8 +240,12 @@ static bool detail_equal(const Tidemark__Relation *a, const Tidemark__Relation *
 {
     if (a->catalog_detail != b->catalog_detail ||
         !str_eq(a->primary_key_name, b->primary_key_name) || a->n_types != b->n_types ||
-        a->n_unique_keys != b->n_unique_keys || a->n_foreign_keys != b->n_foreign_keys)
+        a->n_unique_keys != b->n_unique_keys || a->n_foreign_keys != b->n_foreign_keys ||
+        a->n_unpublished_columns != b->n_unpublished_columns)
         return false;
+    for (size_t i = 0; i < a->n_unpublished_columns; i++)
+        if (!msg_eq(&a->unpublished_columns[i]->base, &b->unpublished_columns[i]->base))
+            return false;
     for (size_t i = 0; i < a->n_foreign_keys; i++)
         if (!msg_eq(&a->foreign_keys[i]->base, &b->foreign_keys[i]->base))
             return false;

@@ -104,8 +104,9 @@ static bool made_by_first_run(const char *name, bool keep_lock)
         if (!strcmp(name, exact[i]))
             return true;
     size_t n = strlen(name);
-    return n == 20 && strspn(name, "0123456789abcdef") == 16 &&
-           (!strcmp(name + 16, ".seg") || !strcmp(name + 16, ".idx"));
+    return (n == 20 || n == 21) && strspn(name, "0123456789abcdef") == 16 &&
+           (!strcmp(name + 16, ".seg") || !strcmp(name + 16, ".idx") ||
+            !strcmp(name + 16, ".lidx"));
 }
 
 void tm_firstrun_discard(const char *dir, bool keep_lock, bool rmdir_too)

@@ -63,22 +63,32 @@ int tm_copy_decode(char *line, size_t len, size_t n, tm_copyrow *row, Tidemark__
     return 0;
 }
 
-/* "schema"."name" ("c1", "c2", ...) for COPY; caller frees. */
+/* "schema"."name" ("c1", "c2", ...) for COPY; caller frees. COPY refuses
+ * generated columns in its list, so a table whose stored generated columns
+ * are published (18) is read through a query: (SELECT "c1", ... FROM ONLY
+ * "schema"."name"), the same rows in the same text form. */
 static char *copy_target(PGconn *sql, const Tidemark__Relation *rel)
 {
+    bool query = false;
+    for (size_t i = 0; i < rel->n_columns; i++)
+        query |= rel->columns[i]->generated != 0;
     char *ns = PQescapeIdentifier(sql, rel->namespace_, strlen(rel->namespace_));
     char *nm = PQescapeIdentifier(sql, rel->name, strlen(rel->name));
-    size_t cap = strlen(ns) + strlen(nm) + 8, len;
+    size_t cap = strlen(ns) + strlen(nm) + 32, len;
     for (size_t i = 0; i < rel->n_columns; i++)
         cap += 2 * strlen(rel->columns[i]->name) + 6;
     char *out = malloc(cap);
-    len = (size_t)snprintf(out, cap, "%s.%s (", ns, nm);
+    len = query ? (size_t)snprintf(out, cap, "(SELECT ")
+                : (size_t)snprintf(out, cap, "%s.%s (", ns, nm);
     for (size_t i = 0; i < rel->n_columns; i++) {
         char *c = PQescapeIdentifier(sql, rel->columns[i]->name, strlen(rel->columns[i]->name));
         len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? ", " : "", c);
         PQfreemem(c);
     }
-    snprintf(out + len, cap - len, ")");
+    if (query)
+        snprintf(out + len, cap - len, " FROM ONLY %s.%s)", ns, nm);
+    else
+        snprintf(out + len, cap - len, ")");
     PQfreemem(ns);
     PQfreemem(nm);
     return out;

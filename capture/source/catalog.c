@@ -44,7 +44,9 @@ int tm_catalog_table_oid(PGconn *conn, const tm_qualname *name, uint32_t *oid, t
     return 0;
 }
 
-/* Columns as pgoutput sends them: live, not generated, in attnum order. */
+/* Live columns in attnum order. pgoutput sends the plain ones, and the
+ * stored generated ones from 18 on (the publication is made to publish them:
+ * setup.c); the rest are unpublished (field 23: whether it is sent). */
 static const char *columns_sql =
     "SELECT a.attname, a.atttypid, format_type(a.atttypid, a.atttypmod), a.atttypmod,"
     "       a.attnotnull,"
@@ -70,8 +72,10 @@ static const char *columns_sql =
      * default calls */
     "       sn.nspname, sc.relname, format_type(sq.seqtypid, NULL), sq.seqstart,"
     "       sq.seqincrement, sq.seqmin, sq.seqmax, sq.seqcache, sq.seqcycle, s.owned,"
-    /* 21 */
-    "       a.attnum"
+    /* 21-23: attnum, generated ('s', 'v' or ''), whether pgoutput sends it */
+    "       a.attnum, a.attgenerated,"
+    "       a.attgenerated = '' OR (a.attgenerated = 's'"
+    "         AND current_setting('server_version_num')::int >= 180000)"
     "  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
     "  LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum"
     "  LEFT JOIN LATERAL ("
@@ -89,7 +93,7 @@ static const char *columns_sql =
     "  LEFT JOIN pg_sequence sq ON sq.seqrelid = s.seq"
     "  LEFT JOIN pg_class sc ON sc.oid = s.seq"
     "  LEFT JOIN pg_namespace sn ON sn.oid = sc.relnamespace"
-    " WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''"
+    " WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped"
     " ORDER BY a.attnum";
 
 /* Unique constraints and unique indexes on plain columns (no expression,
@@ -272,10 +276,41 @@ static int fill_column(tm_catrel *r, Tidemark__Column *c, const PGresult *res, i
         c->has_identity = 1;
         c->identity = (uint32_t)(unsigned char)identity[0];
     }
-    if (!PQgetisnull(res, i, 10) &&
-        !(c->default_expr = tm_catrel_strdup(r, PQgetvalue(res, i, 10), err)))
+    const char *generated = PQgetvalue(res, i, 22);
+    char *expr = NULL;
+    if (!PQgetisnull(res, i, 10) && !(expr = tm_catrel_strdup(r, PQgetvalue(res, i, 10), err)))
         return -1;
+    /* A generated column's pg_attrdef entry is its generation expression. */
+    if (generated[0]) {
+        c->has_generated = 1;
+        c->generated = (uint32_t)(unsigned char)generated[0];
+        c->generation_expr = expr;
+        return 0;
+    }
+    c->default_expr = expr;
     return fill_sequence(r, c, res, i, err);
+}
+
+/* A generated column pgoutput does not send (row i of columns_sql), all its
+ * memory owned by r. */
+static Tidemark__Column *unpublished_column(tm_catrel *r, const PGresult *res, int i, tm_error *err)
+{
+    Tidemark__Column *c = tm_catrel_calloc(r, 1, sizeof *c, err);
+    if (!c)
+        return NULL;
+    tidemark__column__init(c);
+    if (!(c->name = tm_catrel_strdup(r, PQgetvalue(res, i, 0), err)) ||
+        !(c->type_name = tm_catrel_strdup(r, PQgetvalue(res, i, 2), err)) ||
+        (!PQgetisnull(res, i, 10) &&
+         !(c->generation_expr = tm_catrel_strdup(r, PQgetvalue(res, i, 10), err))))
+        return NULL;
+    c->has_attnum = c->has_type_oid = c->has_typmod = c->has_not_null = c->has_generated = 1;
+    c->attnum = (uint32_t)atoi(PQgetvalue(res, i, 21));
+    c->type_oid = (uint32_t)strtoul(PQgetvalue(res, i, 1), NULL, 10);
+    c->typmod = atoi(PQgetvalue(res, i, 3));
+    c->not_null = PQgetvalue(res, i, 4)[0] == 't';
+    c->generated = (uint32_t)(unsigned char)PQgetvalue(res, i, 22)[0];
+    return c;
 }
 
 static int read_columns(PGconn *conn, const char *oidtxt, tm_catrel *out, tm_error *err)
@@ -291,17 +326,28 @@ static int read_columns(PGconn *conn, const char *oidtxt, tm_catrel *out, tm_err
     int n = PQntuples(res);
     out->cols = calloc((size_t)n + 1, sizeof *out->cols);
     out->colptrs = calloc((size_t)n + 1, sizeof *out->colptrs);
-    if (!out->cols || !out->colptrs) {
+    out->rel.unpublished_columns =
+        tm_catrel_calloc(out, (size_t)n, sizeof(Tidemark__Column *), err);
+    if (!out->cols || !out->colptrs || !out->rel.unpublished_columns) {
         tm_error_setc(err, TM_ERR_NOMEM, "out of memory reading the catalog");
         PQclear(res);
         return -1;
     }
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        out->colptrs[i] = &out->cols[i];
-        out->rel.n_columns = (size_t)i + 1;
+        if (PQgetvalue(res, i, 23)[0] != 't') {
+            Tidemark__Column *u = unpublished_column(out, res, i, err);
+            if (!u)
+                rc = -1;
+            else
+                out->rel.unpublished_columns[out->rel.n_unpublished_columns++] = u;
+            continue;
+        }
+        size_t k = out->rel.n_columns;
+        out->colptrs[k] = &out->cols[k];
+        out->rel.n_columns = k + 1;
         out->rel.columns = out->colptrs;
-        rc = fill_column(out, &out->cols[i], res, i, err);
+        rc = fill_column(out, &out->cols[k], res, i, err);
     }
     PQclear(res);
     return rc;

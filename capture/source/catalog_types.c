@@ -242,6 +242,8 @@ int tm_catalog_types(PGconn *conn, tm_catrel *r, tm_error *err)
     int rc = 0;
     for (size_t i = 0; i < r->rel.n_columns && rc == 0; i++)
         rc = visit(&w, r->rel.columns[i]->type_oid, 0);
+    for (size_t i = 0; i < r->rel.n_unpublished_columns && rc == 0; i++)
+        rc = visit(&w, r->rel.unpublished_columns[i]->type_oid, 0);
     r->rel.n_types = 0;
     r->rel.types = NULL;
     if (rc == 0 && w.n) {

@@ -77,6 +77,8 @@ oom:
     return NULL;
 }
 
+static int virtual_identity_check(PGconn *sql, const tm_oidlist *tables, tm_error *err);
+
 #define PUBLICATION_TABLES_SQL                                                                     \
     "SELECT format('%I.%I', schemaname, tablename)::regclass::oid "                                \
     "FROM pg_publication_tables WHERE pubname = $1"
@@ -125,6 +127,9 @@ int tm_publication_add(PGconn *sql, const char *pub, const tm_oidlist *want, tm_
     rc = 0;
     if (add.n == 0)
         goto out;
+    rc = -1;
+    if (virtual_identity_check(sql, &add, err) != 0)
+        goto out;
     char *list = table_list_sql(sql, &add, err);
     char *ident = PQescapeIdentifier(sql, pub, strlen(pub));
     rc = -1;
@@ -153,6 +158,91 @@ out:
     return rc;
 }
 
+/* PostgreSQL 18 refuses UPDATE and DELETE on a published table whose
+ * replica identity holds a column that cannot be published: with REPLICA
+ * IDENTITY FULL, any virtual generated column. Publishing such a table
+ * would break the application's writes, so it is refused beforehand. */
+static int virtual_identity_check(PGconn *sql, const tm_oidlist *tables, tm_error *err)
+{
+    for (int i = 0; i < tables->n; i++) {
+        char oid[16];
+        snprintf(oid, sizeof oid, "%u", tables->oids[i]);
+        const char *p[] = {oid};
+        PGresult *r =
+            PQexecParams(sql,
+                         "SELECT c.oid::regclass::text, string_agg(quote_ident(a.attname), ', '"
+                         "                                         ORDER BY a.attnum)"
+                         "  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid"
+                         " WHERE c.oid = $1 AND c.relreplident = 'f' AND a.attgenerated = 'v'"
+                         "   AND NOT a.attisdropped GROUP BY c.oid",
+                         1, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            tm_error_setc(err, TM_ERR_DB, "reading the columns of relation %s: %s", oid,
+                          PQresultErrorMessage(r));
+            PQclear(r);
+            return -1;
+        }
+        if (PQntuples(r) == 1) {
+            tm_error_set(err,
+                         "%s has REPLICA IDENTITY FULL and virtual generated column(s) %s, which "
+                         "no publication can carry: once it is published, PostgreSQL refuses its "
+                         "UPDATEs and DELETEs. Capture it with the primary key as replica "
+                         "identity (ALTER TABLE %s REPLICA IDENTITY DEFAULT)",
+                         PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 0));
+            PQclear(r);
+            return -1;
+        }
+        PQclear(r);
+    }
+    return 0;
+}
+
+/* From PostgreSQL 18 on pgoutput sends stored generated columns when the
+ * publication says publish_generated_columns = stored, and the catalog
+ * (catalog.c) counts on it there: a publication that does not is refused
+ * when a captured table has one, with the statement that fixes it. Virtual
+ * generated columns are never sent; the journal records them as
+ * unpublished. */
+static int generated_columns_check(PGconn *sql, const char *pub, const tm_oidlist *tables,
+                                   tm_error *err)
+{
+    if (PQserverVersion(sql) < 180000 || tables->n == 0)
+        return 0;
+    char *list = malloc((size_t)tables->n * 12 + 3);
+    if (!list) {
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    size_t len = (size_t)sprintf(list, "{");
+    for (int i = 0; i < tables->n; i++)
+        len += (size_t)sprintf(list + len, "%s%u", i ? "," : "", tables->oids[i]);
+    sprintf(list + len, "}");
+    const char *p[] = {pub, list};
+    PGresult *r = PQexecParams(
+        sql,
+        "SELECT string_agg(format('%s.%I', a.attrelid::regclass, a.attname), ', '"
+        "                  ORDER BY a.attrelid, a.attnum)"
+        "  FROM pg_attribute a, pg_publication p"
+        " WHERE p.pubname = $1 AND p.pubgencols <> 's' AND a.attrelid = ANY ($2::oid[])"
+        "   AND a.attgenerated = 's' AND NOT a.attisdropped",
+        2, NULL, p, NULL, NULL, 0);
+    free(list);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        tm_error_setc(err, TM_ERR_DB, "reading publication %s: %s", pub, PQresultErrorMessage(r));
+        rc = -1;
+    } else if (!PQgetisnull(r, 0, 0)) {
+        tm_error_set(err,
+                     "publication \"%s\" does not publish stored generated columns, so their "
+                     "values (%s) would be missing from the journal; its owner can publish them: "
+                     "ALTER PUBLICATION %s SET (publish_generated_columns = stored)",
+                     pub, PQgetvalue(r, 0, 0), pub);
+        rc = -1;
+    }
+    PQclear(r);
+    return rc;
+}
+
 int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_error *err)
 {
     const char *p[] = {pub};
@@ -174,13 +264,18 @@ int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_err
                          pub);
             return -1;
         }
+        if (virtual_identity_check(sql, want, err) != 0)
+            return -1;
         char *list = table_list_sql(sql, want, err);
         if (!list)
             return -1;
         char *ident = PQescapeIdentifier(sql, pub, strlen(pub));
-        size_t n = strlen(list) + strlen(ident) + 64;
+        size_t n = strlen(list) + strlen(ident) + 128;
         char *stmt = malloc(n);
-        snprintf(stmt, n, "CREATE PUBLICATION %s FOR TABLE %s", ident, list);
+        /* 18 publishes stored generated columns only when asked. */
+        snprintf(stmt, n, "CREATE PUBLICATION %s FOR TABLE %s%s", ident, list,
+                 PQserverVersion(sql) >= 180000 ? " WITH (publish_generated_columns = stored)"
+                                                : "");
         int rc = tm_source_exec(sql, stmt, err);
         if (rc != 0)
             tm_error_prefix(err,
@@ -215,7 +310,9 @@ int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_err
         return -1;
     if (want->n == 0) {
         *want = have;
-        return 0;
+        if (virtual_identity_check(sql, want, err) != 0)
+            return -1;
+        return generated_columns_check(sql, pub, want, err);
     }
     bool same = have.n == want->n;
     for (int i = 0; same && i < want->n; i++)
@@ -232,7 +329,9 @@ int tm_publication_ensure(PGconn *sql, const char *pub, tm_oidlist *want, tm_err
         return -1;
     }
     tm_oidlist_free(&have);
-    return 0;
+    if (virtual_identity_check(sql, want, err) != 0)
+        return -1;
+    return generated_columns_check(sql, pub, want, err);
 }
 
 int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_full, tm_error *err)
@@ -242,8 +341,11 @@ int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_fu
         snprintf(oid, sizeof oid, "%u", tables->oids[i]);
         const char *p[] = {oid};
         PGresult *r = PQexecParams(sql,
-                                   "SELECT relreplident, $1::oid::regclass::text FROM pg_class "
-                                   "WHERE oid = $1",
+                                   "SELECT relreplident, $1::oid::regclass::text,"
+                                   "       (SELECT string_agg(quote_ident(attname), ', ')"
+                                   "          FROM pg_attribute WHERE attrelid = $1"
+                                   "           AND attgenerated = 'v' AND NOT attisdropped)"
+                                   "  FROM pg_class WHERE oid = $1",
                                    1, NULL, p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
             tm_error_setc(err, TM_ERR_DB, "reading the replica identity of relation %s: %s", oid,
@@ -252,12 +354,24 @@ int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_fu
             return -1;
         }
         char ident = PQgetvalue(r, 0, 0)[0];
-        char name[300];
+        char name[300], virt[300];
         snprintf(name, sizeof name, "%s", PQgetvalue(r, 0, 1));
+        snprintf(virt, sizeof virt, "%s", PQgetvalue(r, 0, 2));
         PQclear(r);
         if (ident == 'f')
             continue;
-        if (set_full) {
+        if (virt[0]) { /* FULL would break its writes (virtual_identity_check) */
+            tm_log_warning("%s has REPLICA IDENTITY %s, not FULL, and must keep it: with its "
+                           "virtual generated column(s) %s, PostgreSQL refuses UPDATE and DELETE "
+                           "on a published table of REPLICA IDENTITY FULL. Its deletes and "
+                           "updates carry only the key of the old row, so undo and the old values "
+                           "in log are missing for them",
+                           name,
+                           ident == 'd'   ? "DEFAULT"
+                           : ident == 'n' ? "NOTHING"
+                                          : "USING INDEX",
+                           virt);
+        } else if (set_full) {
             char stmt[400];
             snprintf(stmt, sizeof stmt, "ALTER TABLE %s REPLICA IDENTITY FULL", name);
             if (tm_source_exec(sql, stmt, err) != 0) {
@@ -404,12 +518,18 @@ int tm_slot_drop(PGconn *sql, const char *slot, tm_error *err)
     return 0;
 }
 
-int tm_slot_create_sql(int server_version, const char *ident, bool temporary, char *out, size_t len,
+int tm_slot_create_sql(int server_version, const char *ident, unsigned flags, char *out, size_t len,
                        tm_error *err)
 {
+    if ((flags & TM_SLOT_FAILOVER) && server_version < 170000) {
+        tm_error_setc(err, TM_ERR_DB, "a failover slot needs PostgreSQL 17 or later");
+        return -1;
+    }
     int n = snprintf(out, len, "CREATE_REPLICATION_SLOT %s %sLOGICAL pgoutput %s", ident,
-                     temporary ? "TEMPORARY " : "",
-                     server_version >= 150000 ? "(SNAPSHOT 'export')" : "EXPORT_SNAPSHOT");
+                     (flags & TM_SLOT_TEMPORARY) ? "TEMPORARY " : "",
+                     server_version < 150000      ? "EXPORT_SNAPSHOT"
+                     : (flags & TM_SLOT_FAILOVER) ? "(SNAPSHOT 'export', FAILOVER true)"
+                                                  : "(SNAPSHOT 'export')");
     if (n < 0 || (size_t)n >= len) {
         tm_error_setc(err, TM_ERR_FORMAT, "the slot name %s is too long", ident);
         return -1;
@@ -417,7 +537,7 @@ int tm_slot_create_sql(int server_version, const char *ident, bool temporary, ch
     return 0;
 }
 
-int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *consistent_lsn,
+int tm_slot_create(PGconn *repl, const char *slot, unsigned flags, uint64_t *consistent_lsn,
                    char *snapshot, size_t snaplen, tm_error *err)
 {
     char *ident = PQescapeIdentifier(repl, slot, strlen(slot));
@@ -426,7 +546,7 @@ int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *con
         return -1;
     }
     char stmt[512];
-    int rc = tm_slot_create_sql(PQserverVersion(repl), ident, temporary, stmt, sizeof stmt, err);
+    int rc = tm_slot_create_sql(PQserverVersion(repl), ident, flags, stmt, sizeof stmt, err);
     PQfreemem(ident);
     if (rc != 0)
         return -1;

@@ -165,7 +165,7 @@ static int check_target_columns(apply *a, const tm_version *v)
             list_name(keys, sizeof keys, v->cols[i].name);
         else if (!t->present)
             list_name(absent, sizeof absent, v->cols[i].name);
-        else if (t->generated)
+        else if (t->generated && !v->rel->columns[i]->generated) /* computed there as here */
             list_name(generated, sizeof generated, v->cols[i].name);
     }
     if (keys[0]) {

@@ -435,6 +435,41 @@ static int identity(tm_out *o, const Tidemark__Column *c)
     return 0;
 }
 
+/* GENERATED ALWAYS AS (expr) STORED|VIRTUAL, so that the target computes
+ * the column as the source did; false (and a warning) when the expression
+ * does not read as one. */
+static bool generation(tm_out *o, const tm_version *v, const Tidemark__Column *c)
+{
+    if (!c->generation_expr || !tm_ddl_expr_ok(c->generation_expr)) {
+        tm_log_warning("%s.%s column %s: its generation expression (%s) does not read as one "
+                       "expression; the column is created without it",
+                       v->nspname, v->relname, c->name,
+                       c->generation_expr ? c->generation_expr : "none recorded");
+        return false;
+    }
+    tm_out_puts(o, " GENERATED ALWAYS AS (");
+    tm_out_puts(o, c->generation_expr);
+    tm_out_puts(o, c->generated == 'v' ? ") VIRTUAL" : ") STORED");
+    return true;
+}
+
+/* A generated column of the source that the journal has no values of
+ * (Relation.unpublished_columns): created for the target to compute. */
+static int unpublished_def(tm_out *o, const tm_version *v, const Tidemark__Column *c, tm_error *err)
+{
+    if (tm_sql_ident(o, c->name, strlen(c->name)) != 0)
+        return tm_ddl_bad_name(v, err);
+    tm_out_putc(o, ' ');
+    char what[300];
+    snprintf(what, sizeof what, "%.100s.%.100s column \"%.60s\"", v->nspname, v->relname, c->name);
+    if (type_ref(o, v->rel, c->type_oid, c->type_name, what, err) != 0)
+        return -1;
+    generation(o, v, c);
+    if (c->not_null)
+        tm_out_puts(o, " NOT NULL");
+    return 0;
+}
+
 static int column_def(tm_out *o, const tm_version *v, uint32_t i, bool detail, tm_error *err)
 {
     const tm_col *c = &v->cols[i];
@@ -446,7 +481,9 @@ static int column_def(tm_out *o, const tm_version *v, uint32_t i, bool detail, t
     snprintf(what, sizeof what, "%.100s.%.100s column \"%.60s\"", v->nspname, v->relname, c->name);
     if (type_ref(o, v->rel, c->type_oid, c->type_name, what, err) != 0)
         return -1;
-    if (detail && rc->identity) {
+    if (detail && rc->generated) {
+        generation(o, v, rc);
+    } else if (detail && rc->identity) {
         if (identity(o, rc) != 0)
             return tm_ddl_bad_name(v, err);
     } else if (detail && rc->default_expr && tm_ddl_expr_ok(rc->default_expr)) {
@@ -548,9 +585,17 @@ int tm_sql_create_table(tm_out *o, const tm_version *v, tm_error *err)
     if (tm_sql_qualified(o, v->nspname, v->relname) != 0)
         return tm_ddl_bad_name(v, err);
     tm_out_puts(o, " (");
-    for (uint32_t i = 0; i < v->ncols; i++) {
-        tm_out_puts(o, i ? ",\n    " : "\n    ");
-        if (column_def(o, v, i, detail, err) != 0)
+    /* The columns in the source's order (attnum), the unpublished generated
+     * ones among them, so that SELECT * on the target lists them alike. */
+    const Tidemark__Relation *r = v->rel;
+    size_t u = 0, nu = r->n_unpublished_columns;
+    for (uint32_t i = 0, n = 0; i < v->ncols || u < nu; n++) {
+        tm_out_puts(o, n ? ",\n    " : "\n    ");
+        bool gen_first = u < nu && (i == v->ncols ||
+                                    (r->columns[i]->has_attnum &&
+                                     r->unpublished_columns[u]->attnum < r->columns[i]->attnum));
+        if (gen_first ? unpublished_def(o, v, r->unpublished_columns[u++], err) != 0
+                      : column_def(o, v, i++, detail, err) != 0)
             return -1;
     }
     if (primary_key(o, v, detail) != 0 || (detail && unique_constraints(o, v) != 0))

@@ -2,23 +2,34 @@
  * scripts for psql. */
 #include "replay/out/emit.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "replay/out/ddl.h"
 #include "replay/out/out_csv.h"
 #include "replay/out/out_jsonl.h"
 #include "replay/out/sql_quote.h"
+#include "store/common/log.h"
 
 const char *tm_format_ext(tm_format f)
 {
     return f == TM_FMT_CSV ? "csv" : f == TM_FMT_JSONL ? "jsonl" : "sql";
 }
 
+/* Whether column i was a generated column at the source (stored, sent by
+ * pgoutput on 18): the target computes it, COPY may not write it. */
+static bool generated(const tm_version *v, uint32_t i)
+{
+    return v->rel->columns[i]->generated != 0;
+}
+
 int tm_sql_column_list(tm_out *o, const tm_version *v, tm_error *err)
 {
     tm_out_putc(o, '(');
-    for (uint32_t i = 0; i < v->ncols; i++) {
-        if (i)
+    for (uint32_t i = 0, n = 0; i < v->ncols; i++) {
+        if (generated(v, i))
+            continue;
+        if (n++)
             tm_out_write(o, ", ", 2);
         if (tm_sql_ident(o, v->cols[i].name, strlen(v->cols[i].name)) != 0)
             return tm_ddl_bad_name(v, err);
@@ -62,11 +73,52 @@ static int emit_sql(tm_out *o, tm_rowset *rs, bool create_tables, tm_error *err)
     if (tm_sql_column_list(o, v, err) != 0)
         return -1;
     tm_out_puts(o, " FROM stdin;\n");
-    for (size_t i = 0; i < rs->n; i++)
-        if (tm_copy_text_row(o, tm_rowset_row(rs, i), v->ncols, err) != 0)
-            return -1;
+    /* The columns written, and a row of them (one buffer per table). */
+    uint32_t cols[v->ncols + 1], nw = 0;
+    for (uint32_t i = 0; i < v->ncols; i++)
+        if (!generated(v, i))
+            cols[nw++] = i;
+    tm_value *buf = nw < v->ncols ? malloc((nw + 1) * sizeof *buf) : NULL;
+    if (nw < v->ncols && !buf) {
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory writing %s.%s", v->nspname, v->relname);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < rs->n && rc == 0; i++) {
+        const tm_value *row = tm_rowset_row(rs, i);
+        if (buf) {
+            for (uint32_t k = 0; k < nw; k++)
+                buf[k] = row[cols[k]];
+            row = buf;
+        }
+        rc = tm_copy_text_row(o, row, nw, err);
+    }
+    free(buf);
+    if (rc != 0)
+        return -1;
     tm_out_puts(o, "\\.\n");
     return tm_ddl_set_sequences_script(o, v, err);
+}
+
+/* CSV and JSON lines are to be what COPY (SELECT * ...) gives: say which
+ * generated columns they cannot hold, those the journal has no value of. */
+static void warn_unpublished(const tm_version *v, tm_format f)
+{
+    const Tidemark__Relation *r = v->rel;
+    if (!r->n_unpublished_columns)
+        return;
+    char list[600] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < r->n_unpublished_columns && len < sizeof list; i++) {
+        const Tidemark__Column *c = r->unpublished_columns[i];
+        len += (size_t)snprintf(list + len, sizeof list - len, "%s\"%s\" (%s)", i ? ", " : "",
+                                c->name ? c->name : "", c->generated == 'v' ? "virtual" : "stored");
+    }
+    tm_log_warning("%s.%s: generated column(s) %s are not in the journal (pgoutput does not send "
+                   "virtual generated columns, nor stored ones before PostgreSQL 18), so this %s "
+                   "leaves them out and differs from COPY (SELECT * ...); replay --apply "
+                   "--create-tables recreates them for the target to compute",
+                   v->nspname, v->relname, list, f == TM_FMT_CSV ? "CSV" : "JSON lines output");
 }
 
 int tm_emit_table(tm_out *o, tm_format f, tm_rowset *rs, bool create_tables, tm_error *err)
@@ -74,6 +126,7 @@ int tm_emit_table(tm_out *o, tm_format f, tm_rowset *rs, bool create_tables, tm_
     const tm_version *v = rs->v;
     if (f == TM_FMT_SQL)
         return emit_sql(o, rs, create_tables, err);
+    warn_unpublished(v, f);
     if (f == TM_FMT_CSV) {
         tm_csv_header(o, v->desc, v->ncols);
         for (size_t i = 0; i < rs->n; i++)

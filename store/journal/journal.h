@@ -272,6 +272,9 @@ typedef struct tm_reader_stats {
     uint64_t index_loads;    /* segments whose frames came from their index */
     uint64_t header_scans;   /* segments whose frames were found by scanning headers */
     uint64_t frames_skipped; /* frames a frame filter had skipped unread */
+    /* of the scanned segments' frames: those a live index vouched for, and
+     * those whose header was read to find them */
+    uint64_t live_index_frames, headers_read;
 } tm_reader_stats;
 tm_reader_stats tm_reader_get_stats(const tm_reader *r);
 

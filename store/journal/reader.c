@@ -24,6 +24,7 @@
 #include "store/journal/arena.h"
 #include "store/journal/horizon.h"
 #include "store/journal/journal.h"
+#include "store/journal/live_index.h"
 #include "store/journal/record_decode.h"
 #include "store/journal/seg_index.h"
 #include "store/journal/segment.h"
@@ -162,14 +163,19 @@ static int load_segment(tm_reader *r, size_t si, tm_error *err)
         return 0;
     }
     r->stats.header_scans++;
-    /* No usable index: scan the headers. */
-    tm_seg_scan sc;
-    if (tm_segment_scan(r->fd, r->segs[si], false, &sc, err) != 0) {
+    /* No sealed index: the live index's frames, then scan the headers after
+     * them. */
+    tm_seg_scan sc = {0};
+    int known = tm_lidx_load(r->dir, r->segs[si], r->fd, r->seg_size, &r->frames, err);
+    if (known < 0 || tm_segment_scan_after(r->fd, r->segs[si], false, &r->frames, &sc, err) != 0) {
         tm_seg_scan_free(&sc);
         return io_fail(r, err);
     }
     tm_frame_dir_free(&r->frames);
     r->frames = sc.frames;
+    size_t vouched = sc.hdr_ok && sc.frames.n >= (size_t)known ? (size_t)known : 0;
+    r->stats.live_index_frames += vouched;
+    r->stats.headers_read += sc.frames.n - vouched;
     /* Up to here the segment was fsynced and confirmed: nothing is torn. */
     uint64_t marked = r->has_mark && r->mark.segment == r->segs[si] ? r->mark.offset : 0;
     bool torn_tail = last && sc.damaged && sc.tail && sc.bad_offset >= marked;

@@ -247,6 +247,8 @@ static int take_last(tm_writer *w, const uint64_t *segs, size_t nsegs, int fd, t
     w->frames = sc->frames; /* ownership moves to the writer */
     sc->frames = (tm_frame_dir){0};
     w->seg_data = w->frames.n > 0;
+    if (tm_writer_start_live_index(w, err) != 0)
+        return -1;
     bool have_rels = w->frames.n > 0;
     if (have_rels && load_relations(w, last, fd, &w->frames, w->frames.n, err) != 0)
         return -1;

@@ -213,7 +213,19 @@ static int damage(tm_seg_scan *s, int fd, uint64_t off, tm_error *err, const cha
 
 int tm_segment_scan(int fd, uint64_t segno, bool check_payloads, tm_seg_scan *s, tm_error *err)
 {
+    tm_frame_dir none = {0};
+    return tm_segment_scan_after(fd, segno, check_payloads, &none, s, err);
+}
+
+int tm_segment_scan_after(int fd, uint64_t segno, bool check_payloads, tm_frame_dir *known,
+                          tm_seg_scan *s, tm_error *err)
+{
     memset(s, 0, sizeof *s);
+    /* Kept (emptied) whatever the header says: the caller frees s. */
+    s->frames = *known;
+    *known = (tm_frame_dir){0};
+    size_t nknown = check_payloads ? 0 : s->frames.n;
+    s->frames.n = 0;
     struct stat st;
     if (fstat(fd, &st) != 0) {
         tm_error_errno(err, "cannot stat segment");
@@ -238,9 +250,19 @@ int tm_segment_scan(int fd, uint64_t segno, bool check_payloads, tm_seg_scan *s,
     }
     s->hdr_ok = true;
     s->good_end = s->safe_end = TM_SEG_HDR_SIZE;
+    /* Frames vouched for by a live index: taken as read (the payload check,
+     * for recovery and verify, never passes any). */
+    s->frames.n = nknown;
+    for (size_t i = 0; i < s->frames.n; i++) {
+        s->good_end = tm_frame_end(&s->frames.v[i]);
+        if (s->frames.v[i].h.flags & TM_FRAME_TX_END) {
+            s->n_safe = i + 1;
+            s->safe_end = s->good_end;
+        }
+    }
 
     tm_buf io = {0};
-    uint64_t off = TM_SEG_HDR_SIZE;
+    uint64_t off = s->good_end;
     int rc = 0;
     while (off < s->file_size) {
         tm_frame_hdr h;

@@ -93,6 +93,11 @@ typedef struct tm_seg_scan {
  * otherwise payloads are seeked over. Returns 0 (see damaged), or -1 on an
  * I/O error. */
 int tm_segment_scan(int fd, uint64_t segno, bool check_payloads, tm_seg_scan *out, tm_error *err);
+/* The same, taking the frames of `known` (what a live index vouched for,
+ * from the segment's first frame on; emptied) as found and scanning after
+ * them. */
+int tm_segment_scan_after(int fd, uint64_t segno, bool check_payloads, tm_frame_dir *known,
+                          tm_seg_scan *s, tm_error *err);
 void tm_seg_scan_free(tm_seg_scan *s);
 
 /* Whether a well-formed frame header starts anywhere in (from, size). */

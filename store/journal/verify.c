@@ -17,6 +17,7 @@
 #include "store/journal/arena.h"
 #include "store/journal/journal.h"
 #include "store/common/lsn.h"
+#include "store/journal/live_index.h"
 #include "store/journal/seg_index.h"
 #include "store/journal/segment.h"
 #include "store/journal/verify_internal.h"
@@ -292,6 +293,51 @@ static int verify_index(vstate *v, uint64_t segno, uint64_t seg_size, const tm_s
     return 0;
 }
 
+/* The live index of an open segment: the frames readers would take from
+ * it must be the segment's (a torn or stale end is not damage: readers
+ * leave it out by themselves). */
+static int verify_live_index(vstate *v, uint64_t segno, const char *path, const tm_seg_scan *sc,
+                             bool seg_sound, tm_error *err)
+{
+    char sname[TM_SEG_NAME_LEN], lname[TM_LIDX_NAME_LEN], lpath[PATH_MAX];
+    tm_seg_name(segno, sname);
+    tm_lidx_name(segno, lname);
+    if (tm_seg_path(v->w->dir, lname, lpath, sizeof lpath, err) != 0)
+        return -1;
+    if (access(lpath, F_OK) != 0)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* the segment's own line said so */
+    struct stat st;
+    tm_frame_dir d = {0};
+    int n =
+        fstat(fd, &st) == 0 ? tm_lidx_load(v->w->dir, segno, fd, (uint64_t)st.st_size, &d, err) : 0;
+    close(fd);
+    if (n < 0) {
+        tm_frame_dir_free(&d);
+        return -1;
+    }
+    tm_vresult r = {0};
+    bool same = !seg_sound || d.n <= sc->frames.n;
+    for (size_t i = 0; same && seg_sound && i < d.n; i++)
+        same = d.v[i].offset == sc->frames.v[i].offset &&
+               !memcmp(&d.v[i].h, &sc->frames.v[i].h, sizeof d.v[i].h);
+    if (!same) {
+        r.damaged = true;
+        snprintf(r.text, sizeof r.text, "it disagrees with the frames of %s", sname);
+    } else {
+        snprintf(r.text, sizeof r.text, "live index of %s, frames=%zu of %zu%s", sname, d.n,
+                 sc->frames.n, seg_sound ? "" : " (not compared: the segment is damaged)");
+    }
+    tm_frame_dir_free(&d);
+    tm_vwalk_report(v->w, lname, &r,
+                    "readers would take frames from it that the segment does not hold; remove "
+                    "it (readers then scan the segment's frame headers; capture writes it again "
+                    "at its next start)");
+    return 0;
+}
+
 static void add_totals(vstate *v, const segstat *s, uint64_t bytes)
 {
     tm_verify_totals *t = v->w->t;
@@ -356,6 +402,8 @@ static int verify_segment(vstate *v, uint64_t segno, bool last, tm_error *err)
         tm_vwalk_report(v->w, name, &r, NULL);
         if (sealed)
             rc = verify_index(v, segno, size, &sc, !s.bad, err);
+        if (rc == 0) /* also a sealed one's (left by a crash): read when its index is bad */
+            rc = verify_live_index(v, segno, path, &sc, !s.bad, err);
     }
     tm_seg_scan_free(&sc);
     return rc;

@@ -39,6 +39,11 @@ static bool is_meta(const char *n)
     return !strcmp(n, META_NAME);
 }
 
+static bool is_live_index(const char *n)
+{
+    return tm_name_numbered(n, ".lidx", NULL);
+}
+
 static bool is_lock(const char *n)
 {
     return !strcmp(n, "capture.lock");
@@ -173,6 +178,9 @@ static const tm_vkind index_kind = {.match = is_index, .what = "the index of a s
 static const tm_vkind journal_kinds[] = {
     {.match = is_meta, .what = "the journal's metadata", .check = check_meta},
     {.match = is_lock, .what = "the capture lock (held while a capture runs)"},
+    {.match = is_live_index,
+     .what = "the live segment's frame index (a cache: readers use it only as far as it agrees "
+             "with the segment)"},
     {.match = is_heartbeat,
      .what = "capture's heartbeat: whether it runs and how far behind (tidemark status)"},
     {.match = is_confirmed_mark, .what = "capture's durable confirmed mark", .check = check_mark},
@@ -431,7 +439,7 @@ static void claim_segments(ventries *e, const uint64_t *segs, size_t n)
             continue;
         if (tm_name_numbered(x->base, ".seg", NULL))
             x->claimed = true;
-        else if (tm_name_numbered(x->base, ".idx", &no))
+        else if (tm_name_numbered(x->base, ".idx", &no) || tm_name_numbered(x->base, ".lidx", &no))
             /* segs is NULL without segments (an index left alone) */
             x->claimed = n > 0 && bsearch(&no, segs, n, sizeof *segs, cmp_u64) != NULL;
     }

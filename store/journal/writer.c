@@ -273,6 +273,23 @@ int tm_writer_create_segment(tm_writer *w, uint64_t segno, tm_error *err)
     w->dir_dirty = true;
     w->seg_data = false;
     w->bytes_written += TM_SEG_HDR_SIZE;
+    return tm_writer_start_live_index(w, err);
+}
+
+int tm_writer_start_live_index(tm_writer *w, tm_error *err)
+{
+    if (tm_lidx_start(&w->lidx, w->dir, w->segno, w->seg_created, &w->frames, err) != 0) {
+        tm_error_prefix(err, "cannot write the live index of segment %016" PRIx64 " of journal %s",
+                        w->segno, w->dir);
+        return -1;
+    }
+    if (w->segno > 0) {
+        /* a sealed segment's, left by a crash before it was removed */
+        char name[TM_LIDX_NAME_LEN], path[PATH_MAX];
+        tm_error ignored;
+        if (tm_seg_path(w->dir, tm_lidx_name(w->segno - 1, name), path, sizeof path, &ignored) == 0)
+            (void)unlink(path);
+    }
     return 0;
 }
 
@@ -313,6 +330,8 @@ static int sync_segment(tm_writer *w, tm_error *err)
             goto fail;
         w->dir_dirty = false;
     }
+    /* The frames are durable now: readers may find them by the live index. */
+    tm_lidx_append(&w->lidx, &w->frames);
     w->durable_commit = commit;
     w->durable_end = end;
     if (safe) {
@@ -362,6 +381,7 @@ static int roll_over(tm_writer *w, tm_error *err)
         (w->mark_fd >= 0 && store_mark(w, w->mark.lsn, false, err) != 0) ||
         tm_index_write(w->dir, w->segno, w->seg_size, &w->frames, err) != 0)
         goto fail;
+    tm_lidx_stop(&w->lidx, w->dir, true);
     close(w->fd);
     w->fd = -1;
     if (tm_writer_create_segment(w, w->segno + 1, err) != 0)
@@ -410,6 +430,7 @@ int tm_writer_open(const char *dir, const tm_writer_options *opt, tm_writer **ou
         w->opt.frame_target = TM_FRAME_MAX_RAW / 2;
     w->fd = -1;
     w->mark_fd = -1;
+    w->lidx.fd = -1;
     tm_arena_init(&w->arena);
     int rc = tm_mkdir_p(dir, err) == 0 ? tm_writer_recover(w, err) : -1;
     if (w->opt.report)
@@ -634,6 +655,7 @@ int tm_writer_close(tm_writer *w, tm_error *err)
         close(w->fd);
     if (w->mark_fd >= 0)
         close(w->mark_fd);
+    tm_lidx_stop(&w->lidx, w->dir, false);
     free(w->dir);
     tm_frame_dir_free(&w->frames);
     tm_buf_free(&w->raw);

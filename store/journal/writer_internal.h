@@ -6,6 +6,7 @@
 #include "store/journal/arena.h"
 #include "store/journal/frame.h"
 #include "store/journal/journal.h"
+#include "store/journal/live_index.h"
 #include "store/journal/segment.h"
 
 /* Latest packed Relation record per oid, sorted by oid: repeated at the
@@ -37,6 +38,7 @@ struct tm_writer {
     uint64_t seg_size;
     int64_t seg_created;
     tm_frame_dir frames; /* its frames so far, for the index at sealing */
+    tm_lidx lidx;        /* its live index, appended to at each sync */
     bool dir_dirty;      /* a file was created or renamed since the last sync */
     bool seg_data;       /* it holds more than its schema preamble */
 
@@ -76,5 +78,8 @@ int tm_writer_recover(tm_writer *w, tm_error *err);
 /* writer.c, used by recovery */
 int tm_writer_create_segment(tm_writer *w, uint64_t segno, tm_error *err);
 int tm_writer_write_preamble(tm_writer *w, tm_error *err);
+/* Starts the live index of the segment appended to with its frames so far
+ * (before anything more is appended), and removes the previous segment's. */
+int tm_writer_start_live_index(tm_writer *w, tm_error *err);
 
 #endif

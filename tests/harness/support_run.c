@@ -105,9 +105,6 @@ child_exec(const struct child_setup *cs, const char *const *argv, char **envp)
 {
     int e;
     setpgid(0, 0); /* our own group, so a timeout kills everything it started */
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            signal(s, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -225,7 +222,7 @@ int tm_runv(const char *const *argv, const tm_run_opts *opts, tm_run_result *res
     struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
     sigaction(SIGPIPE, &ign, &old_pipe);
 
-    pid_t pid = fork();
+    pid_t pid = tm_fork_child(); /* handlers at their defaults */
     if (pid == 0)
         child_exec(&cs, argv, envp);
     int fork_errno = errno;

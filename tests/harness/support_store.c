@@ -1,4 +1,5 @@
 #include "tests/harness/support_store.h"
+#include "tests/harness/tm_sys.h"
 
 #include "store/journal/frame.h"
 #include "store/journal/segment.h"
@@ -703,8 +704,7 @@ int tmt_run(char **out, const char *arg, ...)
     argv[argc] = NULL;
     int pfd[2];
     ck_assert(pipe(pfd) == 0);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = tm_fork_child();
     ck_assert(pid >= 0);
     if (pid == 0) {
         dup2(pfd[1], 1);
