@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scripts/bench/bench_journal.h"
 #include "scripts/bench/bench_util.h"
 #include "store/common/fsutil.h"
 #include "store/journal/journal.h"
@@ -101,23 +102,9 @@ static void value_of(char *out, size_t cap, unsigned key, unsigned gen)
 static void put_change(tm_writer *w, int op, const char *const oldv[4], const char *const newv[4])
 {
     static tbuf ob, nb;
-    Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
-    ch.has_op = ch.has_relation_oid = ch.has_relation_version = 1;
-    ch.op = op;
-    ch.relation_oid = PREFS_OID;
-    ch.relation_version = 1;
-    if (oldv) {
-        ch.has_old_kind = 1;
-        ch.old_kind = 'O';
-        ch.old_tuple = tuple(&ob, oldv);
-    }
-    if (newv)
-        ch.new_tuple = tuple(&nb, newv);
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
-    rec.change = &ch;
     tm_error err;
-    if (tm_writer_put(w, &rec, &err) != 0)
+    if (bench_put_change(w, op, PREFS_OID, oldv ? tuple(&ob, oldv) : NULL,
+                         newv ? tuple(&nb, newv) : NULL, &err) != 0)
         die("put", &err);
 }
 
