@@ -17,10 +17,12 @@
 #include "tests/harness/tm_check.h"
 
 static char dir[] = "/tmp/tm_test_outfile_XXXXXX";
+static char out_csv[128]; /* dir/out.csv, the output most tests write */
 
 static void setup(void)
 {
     ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(out_csv, sizeof out_csv, "%s/out.csv", dir);
 }
 
 static void teardown(void)
@@ -53,8 +55,7 @@ static void open_and_write(tm_outfile *f, const char *path, const char *text)
 
 START_TEST(regular_file_appears_at_commit)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/out.csv", dir);
+    const char *path = out_csv;
     tm_outfile f;
     tm_error err;
     open_and_write(&f, path, "a,b\n");
@@ -154,8 +155,7 @@ static void assert_content(const char *path, const char *want)
 
 START_TEST(existing_file_is_refused_without_force)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/out.csv", dir);
+    const char *path = out_csv;
     put_file(path, "precious\n");
     tm_outfile f;
     tm_error err;
@@ -181,8 +181,7 @@ END_TEST
 
 START_TEST(force_replaces_atomically)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/out.csv", dir);
+    const char *path = out_csv;
     put_file(path, "old\n");
     struct stat before, after;
     ck_assert_int_eq(stat(path, &before), 0);
@@ -205,8 +204,7 @@ END_TEST
  * output was written is not overwritten either. */
 START_TEST(file_appearing_meanwhile_is_kept)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/out.csv", dir);
+    const char *path = out_csv;
     tm_outfile f;
     tm_error err;
     open_and_write(&f, path, "mine\n");
