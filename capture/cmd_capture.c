@@ -49,6 +49,7 @@ enum {
     OPT_CHECKPOINT_EVERY,
     OPT_MAINT_MEMORY,
     OPT_RETENTION,
+    OPT_LOCAL_RETENTION,
     OPT_ARCHIVE,
     OPT_ARCHIVE_INTERVAL,
     OPT_ENCRYPT_KEY_FILE,
@@ -199,6 +200,10 @@ static const tm_option options[] = {
                    "keep DURATION of history (30d, 12h, 2w): the background maintenance prunes "
                    "what is older, keeping a checkpoint as the journal's new start (see tidemark "
                    "prune; default: keep everything)"),
+    TM_OPTION_TEXT(OPT_LOCAL_RETENTION, "local-retention", "DURATION",
+                   "with --archive: the background maintenance removes the local copies of "
+                   "sealed files older than DURATION once the archive holds them, checked (see "
+                   "tidemark prune --local); the archive keeps the history"),
     {.id = OPT_RESEED,
      .name = "reseed",
      .help = "after a gap (the slot was lost, dropped or replaced): drop the old slot if it is "
@@ -345,6 +350,9 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
     case OPT_RETENTION:
         o->retention = p->arg;
         break;
+    case OPT_LOCAL_RETENTION:
+        o->local_retention = p->arg;
+        break;
     case OPT_ARCHIVE:
         o->archive_url = p->arg;
         break;
@@ -481,9 +489,15 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
     tm_error err;
     if (o->retention && tm_duration_parse(o->retention, &us, &err) != 0)
         *status = tm_usage_error("capture", "--retention: %s", err.msg);
-    else if (o->retention && !o->checkpoint_every)
-        *status = tm_usage_error("capture", "--retention needs the background maintenance: "
-                                            "--checkpoint-every must not be 0");
+    else if (o->local_retention && tm_duration_parse(o->local_retention, &us, &err) != 0)
+        *status = tm_usage_error("capture", "--local-retention: %s", err.msg);
+    else if (o->local_retention && !o->archive_url)
+        *status = tm_usage_error("capture", "--local-retention goes with --archive");
+    else if ((o->retention || o->local_retention) && !o->checkpoint_every)
+        *status = tm_usage_error("capture",
+                                 "--%sretention needs the background maintenance: "
+                                 "--checkpoint-every must not be 0",
+                                 o->retention ? "" : "local-");
     else if (o->archive_url && archive_usable(o->archive_url, &err) != 0)
         *status = tm_usage_error("capture", "--archive: %s", err.msg);
     else if (o->archive_keys && !o->archive_url)

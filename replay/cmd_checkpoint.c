@@ -17,6 +17,7 @@
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
 #include "store/common/fsutil.h"
+#include "store/archive/held.h"
 #include "store/common/log.h"
 #include "store/common/lsn.h"
 #include "store/common/tm_time.h"
@@ -28,11 +29,12 @@ typedef struct ck_run {
     const char *journal;
     uint64_t every, since; /* changes applied between checkpoints; applied at the last one */
     uint64_t written, kept, last_lsn;
-    int64_t retention; /* us; 0: no pruning */
+    int64_t retention;       /* us; 0: no pruning */
+    int64_t local_retention; /* us; 0: none (prune --local) */
     bool gap_noted, started;
 } ck_run;
 
-enum { OPT_JOURNAL = 1, OPT_EVERY, OPT_RETENTION, OPT_QUIET, OPT_VERBOSE };
+enum { OPT_JOURNAL = 1, OPT_EVERY, OPT_RETENTION, OPT_LOCAL_RETENTION, OPT_QUIET, OPT_VERBOSE };
 
 static const tm_option options[] = {
     TM_OPTION_JOURNAL(OPT_JOURNAL),
@@ -48,6 +50,9 @@ static const tm_option options[] = {
     TM_OPTION_TEXT(OPT_RETENTION, "retention", "DURATION",
                    "then prune the history older than DURATION (as tidemark prune --older-than; "
                    "capture --retention passes it on)"),
+    TM_OPTION_TEXT(OPT_LOCAL_RETENTION, "local-retention", "DURATION",
+                   "then remove the local copies of archived files older than DURATION (as "
+                   "tidemark prune --local --older-than; capture --local-retention passes it on)"),
     TM_OPTION_QUIET(OPT_QUIET, "only warnings and errors (not the summary line)"),
     TM_OPTION_VERBOSE(OPT_VERBOSE, "a line per checkpoint written"),
     {0},
@@ -121,6 +126,23 @@ static int after_tx(void *arg, tm_state *s, const tm_run_info *info, tm_error *e
     return checkpoint_here(c, s, info, err);
 }
 
+/* The local copies of archived files older than --local-retention go. */
+static int local_retention(const ck_run *c, tm_error *err)
+{
+    tm_archive_held held;
+    tm_prune_report pr;
+    int rc = tm_archive_held_load(&held, c->journal, err);
+    if (rc == 0)
+        rc = tm_prune_local(c->journal, tm_time_now() - c->local_retention, false,
+                            tm_archive_held_has, &held, &pr, err);
+    tm_archive_held_free(&held);
+    if (rc == 0 && (pr.segments || pr.checkpoints))
+        tm_log_info("local copies removed (the archive holds them): %" PRIu64 " segments, %" PRIu64
+                    " checkpoints, %" PRIu64 " bytes",
+                    pr.segments, pr.checkpoints, pr.bytes);
+    return rc;
+}
+
 /* Reads the command line into c: 0, or -1 to stop with *status (after
  * --help, or a usage error said). */
 static int parse_args(int argc, char **argv, ck_run *c, int *status)
@@ -137,6 +159,12 @@ static int parse_args(int argc, char **argv, ck_run *c, int *status)
             tm_error err;
             if (tm_duration_parse(p.arg, &c->retention, &err) != 0) {
                 *status = tm_usage_error("checkpoint", "--retention: %s", err.msg);
+                return -1;
+            }
+        } else if (id == OPT_LOCAL_RETENTION) {
+            tm_error err;
+            if (tm_duration_parse(p.arg, &c->local_retention, &err) != 0) {
+                *status = tm_usage_error("checkpoint", "--local-retention: %s", err.msg);
                 return -1;
             }
         }
@@ -236,6 +264,8 @@ static int cmd_checkpoint(int argc, char **argv)
     if (c.retention && pr.moved)
         tm_log_info("pruned: %" PRIu64 " segments, %" PRIu64 " checkpoints, %" PRIu64 " bytes",
                     pr.segments, pr.checkpoints, pr.bytes);
+    if (c.local_retention && local_retention(&c, &err) != 0)
+        goto fail;
     rc = 0;
     goto out;
 fail:

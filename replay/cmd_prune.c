@@ -3,13 +3,14 @@
 #include <stdio.h>
 
 #include "replay/engine/prune.h"
+#include "store/archive/held.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
 #include "store/common/log.h"
 #include "store/common/lsn.h"
 #include "store/common/tm_time.h"
 
-enum { OPT_JOURNAL = 1, OPT_BEFORE, OPT_OLDER, OPT_TZ, OPT_DRY_RUN, OPT_QUIET };
+enum { OPT_JOURNAL = 1, OPT_BEFORE, OPT_OLDER, OPT_TZ, OPT_LOCAL, OPT_DRY_RUN, OPT_QUIET };
 
 static const tm_option options[] = {
     TM_OPTION_JOURNAL(OPT_JOURNAL),
@@ -18,6 +19,11 @@ static const tm_option options[] = {
     TM_OPTION_TEXT(OPT_OLDER, "older-than", "DURATION",
                    "remove the history older than DURATION (30d, 12h, 2w; s, m, h, d, w)"),
     TM_OPTION_TEXT(OPT_TZ, "tz", "ZONE", "time zone of a TIME without an offset (default UTC)"),
+    {.id = OPT_LOCAL,
+     .name = "local",
+     .help = "an archived journal: remove only the local copies of files the archive holds "
+             "(checked), keep the history in the archive; the local copy starts at "
+             "DIR/local.horizon (capture --local-retention does this)"},
     {.id = OPT_DRY_RUN, .name = "dry-run", .help = "say what would be removed; remove nothing"},
     TM_OPTION_QUIET(OPT_QUIET, "only warnings and errors"),
     {0},
@@ -30,7 +36,7 @@ static int cmd_prune(int argc, char **argv);
 const tm_command tm_cmd_prune = {
     .name = "prune",
     .summary = "remove the journal's history before a time (retention)",
-    .synopsis = "--journal DIR (--before TIME | --older-than DURATION) [--dry-run]",
+    .synopsis = "--journal DIR (--before TIME | --older-than DURATION) [--local] [--dry-run]",
     .description =
         "Keeps the newest checkpoint whose transactions all committed by TIME as the journal's "
         "new start (its retention horizon, DIR/horizon) and removes only whole files before it: "
@@ -48,7 +54,7 @@ const tm_command tm_cmd_prune = {
 static int cmd_prune(int argc, char **argv)
 {
     const char *journal = NULL, *before = NULL, *older = NULL, *tz = NULL;
-    bool dry_run = false;
+    bool dry_run = false, local = false;
     tm_cli p;
     tm_cli_begin(&p, &tm_cmd_prune, argc, argv);
     int id;
@@ -63,6 +69,8 @@ static int cmd_prune(int argc, char **argv)
             tz = p.arg;
         else if (id == OPT_DRY_RUN)
             dry_run = true;
+        else if (id == OPT_LOCAL)
+            local = true;
     }
     if (id == TM_CLI_EXIT)
         return p.status;
@@ -78,7 +86,13 @@ static int cmd_prune(int argc, char **argv)
         t = tm_time_now() - age;
     }
     tm_prune_report rep;
-    if (tm_prune(journal, t, dry_run, &rep, &err) != 0) {
+    tm_archive_held held = {0};
+    int rc = local ? tm_archive_held_load(&held, journal, &err) : 0;
+    if (rc == 0)
+        rc = local ? tm_prune_local(journal, t, dry_run, tm_archive_held_has, &held, &rep, &err)
+                   : tm_prune(journal, t, dry_run, &rep, &err);
+    tm_archive_held_free(&held);
+    if (rc != 0) {
         tm_log_error("%s", err.msg);
         return 1;
     }
@@ -89,11 +103,13 @@ static int cmd_prune(int argc, char **argv)
                     tm_time_format(t, ts));
         return 0;
     }
-    tm_log_info(
-        "%s%s at %s (LSN %s); %s %" PRIu64 " segments, %" PRIu64 " checkpoints, %" PRIu64 " bytes",
-        dry_run ? "would keep the journal from the horizon" : "the journal starts at its horizon",
-        rep.moved ? "" : " (unchanged)", tm_time_format(rep.horizon.time, ts),
-        tm_lsn_format(rep.horizon.lsn, hl), dry_run ? "would remove" : "removed", rep.segments,
-        rep.checkpoints, rep.bytes);
+    tm_log_info("%s%s at %s (LSN %s); %s %" PRIu64 " segments, %" PRIu64 " checkpoints, %" PRIu64
+                " bytes",
+                dry_run ? "would keep the journal from the horizon"
+                : local ? "the local copy starts at its local horizon"
+                        : "the journal starts at its horizon",
+                rep.moved ? "" : " (unchanged)", tm_time_format(rep.horizon.time, ts),
+                tm_lsn_format(rep.horizon.lsn, hl), dry_run ? "would remove" : "removed",
+                rep.segments, rep.checkpoints, rep.bytes);
     return 0;
 }

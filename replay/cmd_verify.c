@@ -12,15 +12,18 @@
 #include "replay/engine/checkpoint.h"
 #include "replay/keys/keysum.h"
 #include "replay/keys/rowcount.h"
+#include "store/archive/source.h"
 #include "store/cli/commands.h"
 #include "store/common/log.h"
 #include "store/journal/verify.h"
 #include "store/journal/segment.h"
 
-enum { OPT_JOURNAL = 1, OPT_QUIET };
+enum { OPT_JOURNAL = 1, OPT_CACHE_DIR, OPT_KEY_FILE, OPT_QUIET };
 
 static const tm_option options[] = {
-    TM_OPTION_JOURNAL(OPT_JOURNAL),
+    TM_OPTION_JOURNAL_READ(OPT_JOURNAL),
+    TM_OPTION_CACHE_DIR(OPT_CACHE_DIR),
+    TM_OPTION_ARCHIVE_KEY(OPT_KEY_FILE),
     TM_OPTION_QUIET(OPT_QUIET, "print only damaged files and the totals"),
     {0},
 };
@@ -37,7 +40,7 @@ static int cmd_verify(int argc, char **argv);
 const tm_command tm_cmd_verify = {
     .name = "verify",
     .summary = "check every file of a journal",
-    .synopsis = "--journal DIR [--quiet]",
+    .synopsis = "--journal DIR|s3://BUCKET/PREFIX [--quiet]",
     .description =
         "Checks every file of a journal and prints one line per file and a totals line: every "
         "frame of every segment (checksums, decoding, LSN order, no missing segments), the "
@@ -94,9 +97,11 @@ static const tm_vkind reader_kinds[] = {
                    "remove it or run tidemark checkpoint again"},
 };
 
+static int verify(const char *dir, bool quiet);
+
 static int cmd_verify(int argc, char **argv)
 {
-    const char *dir = NULL;
+    const char *dir = NULL, *cache_dir = NULL, *key_file = NULL;
     bool quiet = false;
     tm_cli p;
     tm_cli_begin(&p, &tm_cmd_verify, argc, argv);
@@ -106,9 +111,23 @@ static int cmd_verify(int argc, char **argv)
             dir = p.arg;
         else if (id == OPT_QUIET)
             quiet = true;
+        else if (id == OPT_CACHE_DIR)
+            cache_dir = p.arg;
+        else if (id == OPT_KEY_FILE)
+            key_file = p.arg;
     }
     if (id == TM_CLI_EXIT)
         return p.status;
+    int rc = tm_archive_source_use(dir, cache_dir, key_file);
+    if (rc == 0)
+        rc = verify(dir, quiet);
+    tm_archive_source_close();
+    return rc;
+}
+
+/* Verifies journal dir (local, or the archive opened above). */
+static int verify(const char *dir, bool quiet)
+{
     tm_verify_opts o = {.out = stdout,
                         .quiet = quiet,
                         .kinds = reader_kinds,

@@ -75,7 +75,7 @@ static void exec_child(const tm_maint *m)
     }
 #endif
     syscall(SYS_close_range, 3U, ~0U, 0U);
-    char *argv[8];
+    char *argv[10];
     int n = 0;
     argv[n++] = (char *)"tidemark";
     argv[n++] = (char *)"checkpoint";
@@ -85,6 +85,10 @@ static void exec_child(const tm_maint *m)
     if (m->o.retention) {
         argv[n++] = (char *)"--retention";
         argv[n++] = (char *)m->o.retention;
+    }
+    if (m->o.local_retention) {
+        argv[n++] = (char *)"--local-retention";
+        argv[n++] = (char *)m->o.local_retention;
     }
     argv[n] = NULL;
     execv("/proc/self/exe", argv);

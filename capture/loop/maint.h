@@ -21,9 +21,10 @@
 
 typedef struct tm_maint_opts {
     const char *journal;
-    uint64_t every_bytes;  /* journal bytes between runs; 0: no maintenance */
-    uint64_t memory_bytes; /* the child's address-space limit; 0: none */
-    const char *retention; /* --retention, passed on to tidemark checkpoint; NULL: none */
+    uint64_t every_bytes;        /* journal bytes between runs; 0: no maintenance */
+    uint64_t memory_bytes;       /* the child's address-space limit; 0: none */
+    const char *retention;       /* --retention, passed on to tidemark checkpoint; NULL: none */
+    const char *local_retention; /* --local-retention, likewise */
 } tm_maint_opts;
 
 typedef struct tm_maint tm_maint;

@@ -1,6 +1,7 @@
 /* DIR/capture.status, written by capture's heartbeat thread and read by
  * status. See heartbeat.h. */
 #include "capture/monitor/heartbeat.h"
+#include "store/archive/push.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -174,6 +175,15 @@ static void refresh(tm_heartbeat_thread *t, bool running)
     atomic_store(&t->st->checkpoints, n);
     atomic_store(&t->st->checkpoint_mtime, newest);
     tm_error err;
+    tm_archive_state as = {0};
+    if (tm_archive_state_read(t->dir, &as, &err) == 1) {
+        atomic_store(&t->st->archive_pending_files, as.pending_files);
+        atomic_store(&t->st->archive_pending_bytes, as.pending_bytes);
+        atomic_store(&t->st->archive_success, as.success_us);
+        atomic_store(&t->st->archive_failing, as.error[0] != '\0');
+        atomic_store(&t->st->archive_known, true);
+    }
+    tm_archive_state_free(&as);
     /* A failed heartbeat shows as capture not running: said, not fatal. */
     if (write_file(t->dir, t->st, running, &err) != 0)
         tm_log_warning("%s", err.msg);

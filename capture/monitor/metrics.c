@@ -118,6 +118,22 @@ int tm_metrics_render(const tm_capture_stats *st, tm_buf *b, tm_error *err)
         dbl(&o, "tidemark_checkpoint_age_seconds", "gauge",
             "Seconds since the newest checkpoint was written.",
             now > cm ? (double)(now - cm) / 1e6 : 0);
+    if (atomic_load(&st->archive_known)) {
+        u64(&o, "tidemark_archive_lag_files", "gauge",
+            "Finished journal files not yet in the archive (capture --archive).",
+            atomic_load(&st->archive_pending_files));
+        u64(&o, "tidemark_archive_lag_bytes", "gauge",
+            "Journal bytes not yet in the archive, the live segment included.",
+            atomic_load(&st->archive_pending_bytes));
+        int64_t ok = atomic_load(&st->archive_success);
+        if (ok)
+            dbl(&o, "tidemark_archive_lag_seconds", "gauge",
+                "Seconds since the last archive pass that finished (the archive holds everything "
+                "sealed before it).",
+                now > ok ? (double)(now - ok) / 1e6 : 0);
+        u64(&o, "tidemark_archive_up", "gauge", "1 when the last archive pass succeeded, else 0.",
+            !atomic_load(&st->archive_failing));
+    }
     if (atomic_load(&st->slot_known)) {
         u64(&o, "tidemark_slot_retained_wal_bytes", "gauge",
             "WAL the replication slot holds back on the server (current WAL position minus "

@@ -69,6 +69,11 @@ typedef struct tm_capture_stats {
     /* checkpoints in DIR/checkpoints, as the heartbeat thread last saw them */
     atomic_uint_fast64_t checkpoints;
     atomic_int_fast64_t checkpoint_mtime; /* Unix us of the newest; 0 none */
+    /* the archive (DIR/archive.state), as the heartbeat thread last saw it */
+    atomic_bool archive_known;
+    atomic_uint_fast64_t archive_pending_files, archive_pending_bytes;
+    atomic_int_fast64_t archive_success; /* Unix us of the last finished pass; 0 none */
+    atomic_bool archive_failing;         /* the last pass failed */
 } tm_capture_stats;
 
 /* The values of wal_status, as pg_replication_slots spells them. */

@@ -85,9 +85,26 @@ static int remove_file(const char *dir, const char *name, bool dry_run, uint64_t
     return 0;
 }
 
+/* Which files may go: all (archived NULL), or those the archive holds. */
+typedef struct keep_rule {
+    tm_prune_archived_fn archived;
+    void *ctx;
+} keep_rule;
+
+/* Whether DIR/name may be removed under k: absent, or archived. */
+static bool may_remove(const keep_rule *k, const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (!k->archived || snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
+        lstat(path, &st) != 0)
+        return true;
+    return k->archived(k->ctx, name);
+}
+
 /* Step 3 of prune.h: the files below horizon h. */
 static int remove_below(const char *dir, const tm_horizon *h, const tm_ckpt *c, size_t nc,
-                        bool dry_run, tm_prune_report *rep, tm_error *err)
+                        const keep_rule *k, bool dry_run, tm_prune_report *rep, tm_error *err)
 {
     uint64_t *segs;
     size_t n;
@@ -98,8 +115,15 @@ static int remove_below(const char *dir, const tm_horizon *h, const tm_ckpt *c, 
         char name[64];
         bool gone;
         static const char *const suffix[] = {"keys", "idx", "seg"}; /* the segment last */
-        for (int k = 0; k < 3 && rc == 0; k++) {
-            snprintf(name, sizeof name, "%016llx.%s", (unsigned long long)segs[i], suffix[k]);
+        bool all = true;
+        for (int s = 0; s < 3 && all; s++) {
+            snprintf(name, sizeof name, "%016llx.%s", (unsigned long long)segs[i], suffix[s]);
+            all = may_remove(k, dir, name);
+        }
+        if (!all)
+            break; /* not archived yet: it and the later ones stay for now */
+        for (int s = 0; s < 3 && rc == 0; s++) {
+            snprintf(name, sizeof name, "%016llx.%s", (unsigned long long)segs[i], suffix[s]);
             rc = remove_file(dir, name, dry_run, &rep->bytes, &gone, err);
         }
         rep->segments++;
@@ -109,7 +133,11 @@ static int remove_below(const char *dir, const tm_horizon *h, const tm_ckpt *c, 
     snprintf(cdir, sizeof cdir, "%s/%s", dir, TM_CKPT_DIR);
     for (size_t i = 0; i < nc && rc == 0 && c[i].lsn < h->lsn; i++) {
         const char *base = strrchr(c[i].path, '/');
+        char name[PATH_MAX];
+        snprintf(name, sizeof name, "%s/%s", TM_CKPT_DIR, base ? base + 1 : c[i].path);
         bool gone;
+        if (!may_remove(k, dir, name))
+            continue;
         rc = remove_file(cdir, base ? base + 1 : c[i].path, dry_run, &rep->bytes, &gone, err);
         rep->checkpoints += gone;
     }
@@ -119,11 +147,15 @@ static int remove_below(const char *dir, const tm_horizon *h, const tm_ckpt *c, 
     return rc;
 }
 
-int tm_prune(const char *dir, int64_t before, bool dry_run, tm_prune_report *rep, tm_error *err)
+/* tm_prune and tm_prune_local: the horizon in file hzname, removals under k. */
+static int prune(const char *dir, const char *hzname, int64_t before, bool dry_run,
+                 const keep_rule *k, tm_prune_report *rep, tm_error *err)
 {
     memset(rep, 0, sizeof *rep);
     tm_horizon old;
-    int hz = tm_horizon_read(dir, &old, err);
+    /* local: after both horizons; the retention horizon: after its own */
+    int hz = k->archived ? tm_horizon_read(dir, &old, err)
+                         : tm_horizon_read_file(dir, TM_HORIZON_FILE, &old, err);
     if (hz < 0)
         return -1;
     tm_ckpt *c;
@@ -144,12 +176,25 @@ int tm_prune(const char *dir, int64_t before, bool dry_run, tm_prune_report *rep
             goto out;
         if (hz == 1 && rep->horizon.first_segment < old.first_segment)
             rep->horizon.first_segment = old.first_segment;
-        if (!dry_run && tm_horizon_write(dir, &rep->horizon, err) != 0)
+        if (!dry_run && tm_horizon_write_file(dir, hzname, &rep->horizon, err) != 0)
             goto out;
     }
     /* Also finishes a prune that was stopped after its horizon was set. */
-    rc = rep->have_horizon ? remove_below(dir, &rep->horizon, c, nc, dry_run, rep, err) : 0;
+    rc = rep->have_horizon ? remove_below(dir, &rep->horizon, c, nc, k, dry_run, rep, err) : 0;
 out:
     free(c);
     return rc;
+}
+
+int tm_prune(const char *dir, int64_t before, bool dry_run, tm_prune_report *rep, tm_error *err)
+{
+    keep_rule all = {0};
+    return prune(dir, TM_HORIZON_FILE, before, dry_run, &all, rep, err);
+}
+
+int tm_prune_local(const char *dir, int64_t before, bool dry_run, tm_prune_archived_fn archived,
+                   void *ctx, tm_prune_report *rep, tm_error *err)
+{
+    keep_rule k = {.archived = archived, .ctx = ctx};
+    return prune(dir, TM_LOCAL_HORIZON_FILE, before, dry_run, &k, rep, err);
 }

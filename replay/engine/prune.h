@@ -38,4 +38,18 @@ typedef struct tm_prune_report {
  * err when the journal cannot be read or a file cannot be removed. */
 int tm_prune(const char *dir, int64_t before, bool dry_run, tm_prune_report *rep, tm_error *err);
 
+/* Whether the archive holds a checked copy of DIR/name as it is now. */
+typedef bool (*tm_prune_archived_fn)(void *ctx, const char *name);
+
+/* Local retention of an archived journal (capture --local-retention): the
+ * same choice of a checkpoint, but the history stays in the archive. It
+ * writes DIR/local.horizon (TM_LOCAL_HORIZON_FILE; not archived, so the
+ * archive's readers still see everything) instead of DIR/horizon, then
+ * removes, oldest first, only files archived says the archive holds: the
+ * first segment with a file it lacks stops the removal of segments (they
+ * stay, ignored by local readers, and go on a later run); a checkpoint it
+ * lacks stays. The same order and crash safety as tm_prune. */
+int tm_prune_local(const char *dir, int64_t before, bool dry_run, tm_prune_archived_fn archived,
+                   void *ctx, tm_prune_report *rep, tm_error *err);
+
 #endif

@@ -1,5 +1,6 @@
 /* One archive pass: see push.h. */
 #include "store/archive/push.h"
+#include "store/archive/trim.h"
 
 #include "store/archive/sealed.h"
 #include "store/common/fsutil.h"
@@ -454,6 +455,9 @@ int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, const tm_keyrin
     cands c = {0};
     int rc = -1;
     bool changed = false;
+    tm_archive_file *untrimmed = NULL;
+    size_t n_untrimmed = 0;
+    long trimmed = 0;
     if (strcmp(st.url, url) != 0) {
         /* Another archive (or none) before: start from what it holds. */
         tm_archive_state_free(&st);
@@ -521,6 +525,20 @@ int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, const tm_keyrin
         if (state_write(dir, &st, err) < 0)
             goto out;
     }
+    /* Retention reaches the archive (trim.h): out of the manifest first;
+     * a failed pass keeps them in its state, to do it again. */
+    untrimmed = st.n_files ? malloc(st.n_files * sizeof *untrimmed) : NULL;
+    if (st.n_files && !untrimmed) {
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    n_untrimmed = st.n_files;
+    if (n_untrimmed)
+        memcpy(untrimmed, st.files, n_untrimmed * sizeof *untrimmed);
+    trimmed = tm_archive_trim_state(dir, &st, err);
+    if (trimmed < 0)
+        goto fail;
+    changed = changed || trimmed > 0;
     if (changed) {
         commit_range(dir, &st);
         char *text = render(&st, true, &meta);
@@ -533,11 +551,17 @@ int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, const tm_keyrin
         if (prc < 0)
             goto fail;
     }
+    if (trimmed > 0 && tm_archive_trim_store(s3, dir, prefix, &st, err) < 0)
+        goto fail;
     st.success_us = tm_time_now();
     st.error[0] = '\0';
     rc = state_write(dir, &st, err);
     goto out;
 fail:
+    if (trimmed > 0) {
+        memcpy(st.files, untrimmed, n_untrimmed * sizeof *untrimmed);
+        st.n_files = n_untrimmed;
+    }
     snprintf(st.error, sizeof st.error, "%s", err->msg);
     for (char *p = st.error; *p; p++)
         if (*p == '\n')
@@ -549,6 +573,7 @@ fail:
 out:
     res->pending_files = st.pending_files;
     res->pending_bytes = st.pending_bytes;
+    free(untrimmed);
     free(c.v);
     tm_archive_state_free(&st);
     return rc;

@@ -365,7 +365,20 @@ static int src_list(const char *dir, tm_jsrc_name_fn fn, void *arg, tm_error *er
         if (n && (strncmp(f, name, n) != 0 || f[n] != '/'))
             continue;
         const char *rest = n ? f + n + 1 : f;
-        if (!strchr(rest, '/') && fn(rest, arg, err) != 0)
+        const char *slash = strchr(rest, '/');
+        if (!slash) {
+            if (fn(rest, arg, err) != 0)
+                return -1;
+            continue;
+        }
+        /* a subdirectory: named once, by the first file in it */
+        size_t d = (size_t)(slash - f);
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strncmp(src.man.files[k].name, f, d + 1) == 0;
+        char sub[128];
+        snprintf(sub, sizeof sub, "%.*s", (int)(slash - rest), rest);
+        if (!seen && fn(sub, arg, err) != 0)
             return -1;
     }
     return 0;

@@ -44,8 +44,20 @@ static int load(const char *path, tm_horizon *h, const char **why, tm_error *err
 
 int tm_horizon_read(const char *dir, tm_horizon *h, tm_error *err)
 {
+    tm_horizon l;
+    int rc = tm_horizon_read_file(dir, TM_HORIZON_FILE, h, err);
+    int lrc = rc < 0 ? 0 : tm_horizon_read_file(dir, TM_LOCAL_HORIZON_FILE, &l, err);
+    if (rc < 0 || lrc < 0)
+        return -1;
+    if (lrc == 1 && (rc == 0 || l.lsn > h->lsn))
+        *h = l;
+    return rc || lrc;
+}
+
+int tm_horizon_read_file(const char *dir, const char *name, tm_horizon *h, tm_error *err)
+{
     char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s/%s", dir, TM_HORIZON_FILE) >= (int)sizeof path) {
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
         tm_error_set(err, "journal path %s is too long", dir);
         return -1;
     }
@@ -70,6 +82,11 @@ int tm_horizon_read(const char *dir, tm_horizon *h, tm_error *err)
 
 int tm_horizon_write(const char *dir, const tm_horizon *h, tm_error *err)
 {
+    return tm_horizon_write_file(dir, TM_HORIZON_FILE, h, err);
+}
+
+int tm_horizon_write_file(const char *dir, const char *name, const tm_horizon *h, tm_error *err)
+{
     unsigned char b[HZ_SIZE] = {0};
     memcpy(b, HZ_MAGIC, 4);
     tm_put16(b + 4, HZ_VERSION);
@@ -77,7 +94,7 @@ int tm_horizon_write(const char *dir, const tm_horizon *h, tm_error *err)
     tm_put64(b + 16, (uint64_t)h->time);
     tm_put64(b + 24, h->first_segment);
     tm_put32(b + HZ_SIZE - 4, tm_crc32c(0, b, HZ_SIZE - 4));
-    return tm_write_file_atomic(dir, TM_HORIZON_FILE, b, sizeof b, err);
+    return tm_write_file_atomic(dir, name, b, sizeof b, err);
 }
 
 int tm_horizon_verify(const char *path, tm_vresult *res, tm_error *err)

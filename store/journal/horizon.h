@@ -20,6 +20,12 @@
 #include "store/journal/verify.h"
 
 #define TM_HORIZON_FILE "horizon"
+/* The local horizon, DIR/local.horizon (same format): where the local copy
+ * of an archived journal starts after capture's --local-retention removed
+ * older files whose archived copies were checked. The archive keeps that
+ * history (it is not archived itself). Local readers start at the later of
+ * the two horizons. */
+#define TM_LOCAL_HORIZON_FILE "local.horizon"
 
 typedef struct tm_horizon {
     uint64_t lsn;           /* the checkpoint's commit LSN: the journal holds what follows */
@@ -29,11 +35,15 @@ typedef struct tm_horizon {
 
 /* 1 with *h when DIR has a horizon, 0 when it has none (the journal starts
  * at its base snapshot), -1 with err (TM_ERR_CORRUPT, the file as context,
- * when it is damaged). */
+ * when it is damaged). With a local horizon too, the later of the two. */
 int tm_horizon_read(const char *dir, tm_horizon *h, tm_error *err);
+/* The same of one file: TM_HORIZON_FILE or TM_LOCAL_HORIZON_FILE. */
+int tm_horizon_read_file(const char *dir, const char *name, tm_horizon *h, tm_error *err);
 
 /* Replaces DIR/horizon with h, durably. */
 int tm_horizon_write(const char *dir, const tm_horizon *h, tm_error *err);
+/* The same of DIR/name. */
+int tm_horizon_write_file(const char *dir, const char *name, const tm_horizon *h, tm_error *err);
 
 /* 0 when a point (an LSN when by_lsn, else a time) lies at or after the
  * horizon h of journal dir; else -1 with err naming the horizon (the

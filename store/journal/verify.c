@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/common/jsource.h"
 #include "store/journal/arena.h"
 #include "store/journal/journal.h"
 #include "store/common/lsn.h"
@@ -382,18 +383,20 @@ static int verify_segment(vstate *v, uint64_t segno, bool last, tm_error *err)
     if (tm_seg_path(v->w->dir, name, path, sizeof path, err) != 0 ||
         tm_seg_path(v->w->dir, iname, ipath, sizeof ipath, err) != 0)
         return -1;
-    bool sealed = access(ipath, F_OK) == 0;
+    tm_error kerr;
+    bool sealed = tm_jsrc_kind(ipath, &kerr) == 0;
     struct stat st; /* the index is checked against the size also of a segment not read */
-    uint64_t size = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    uint64_t size = 0;
     segstat s = {0};
     tm_seg_scan sc = {0};
-    int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        tm_error_errno(err, "cannot open segment %s", path);
+    int rc = 0, fd;
+    if (tm_jsrc_open(path, false, &fd, err) != 0) {
+        tm_error_prefix(err, "cannot open segment %s: ", path);
         rc = io_problem(&s, err);
     } else {
+        size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
         rc = check_frames(v, fd, segno, last, sealed, &sc, &s, err);
-        close(fd);
+        tm_jsrc_close(fd);
     }
     if (rc == 0) {
         add_totals(v, &s, size);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "store/common/inert.h"
+#include "store/common/jsource.h"
 #include "store/common/lsn.h"
 #include "store/journal/journal.h"
 #include "store/journal/compact.h"
@@ -177,6 +178,11 @@ static bool is_horizon(const char *name)
     return !strcmp(name, TM_HORIZON_FILE);
 }
 
+static bool is_local_horizon(const char *name)
+{
+    return !strcmp(name, TM_LOCAL_HORIZON_FILE);
+}
+
 /* Checked by the segment pass (verify.c); listed so that they are known. */
 static const tm_vkind segment_kind = {.match = is_segment, .what = "a segment"};
 static const tm_vkind index_kind = {.match = is_index, .what = "the index of a sealed segment"};
@@ -196,6 +202,11 @@ static const tm_vkind journal_kinds[] = {
      .check = tm_horizon_verify,
      .if_damaged = "readers refuse the journal until it is restored from a backup or tidemark "
                    "prune is run again"},
+    {.match = is_local_horizon,
+     .what = "the local horizon (where the local copy starts; the archive holds the rest)",
+     .check = tm_horizon_verify,
+     .if_damaged = "readers refuse the journal until it is removed (the archive holds the "
+                   "history)"},
     {.match = is_init_pending,
      .what = "capture's record of a first run in progress (the slot it creates)"},
     {.match = is_rewrites_pending,
@@ -283,9 +294,30 @@ nomem:
 static bool is_directory(const char *dir, const char *name)
 {
     char path[PATH_MAX];
-    struct stat st;
+    tm_error ignored;
     return snprintf(path, sizeof path, "%s/%s", dir, name) < (int)sizeof path &&
-           stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+           tm_jsrc_kind(path, &ignored) == 1;
+}
+
+typedef struct list_ctx {
+    const char *dir, *subdir, *path;
+    const tm_verify_opts *o;
+    ventries *e;
+} list_ctx;
+
+static int list_dir(const char *dir, const char *subdir, const tm_verify_opts *o, ventries *e,
+                    tm_error *err);
+
+static int list_one(const char *n, void *arg, tm_error *err)
+{
+    list_ctx *l = arg;
+    bool isdir = is_directory(l->path, n);
+    const tm_vkind *sub = NULL;
+    for (size_t i = 0; !l->subdir && isdir && i < l->o->nkinds && !sub; i++)
+        if (l->o->kinds[i].subdir && !strcmp(l->o->kinds[i].subdir, n))
+            sub = &l->o->kinds[i];
+    return sub ? list_dir(l->dir, sub->subdir, l->o, l->e, err)
+               : entry_add(l->e, l->subdir, n, isdir, err);
 }
 
 /* The entries of DIR/subdir (subdir NULL: of DIR), recursing into the
@@ -299,26 +331,8 @@ static int list_dir(const char *dir, const char *subdir, const tm_verify_opts *o
         tm_error_set(err, "path %s/%s is too long", dir, subdir);
         return -1;
     }
-    DIR *d = opendir(path);
-    if (!d) {
-        tm_error_errno(err, "cannot read journal directory %s", path);
-        return -1;
-    }
-    int rc = 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(d))) {
-        const char *n = de->d_name;
-        if (!strcmp(n, ".") || !strcmp(n, ".."))
-            continue;
-        bool isdir = is_directory(path, n);
-        const tm_vkind *sub = NULL;
-        for (size_t i = 0; !subdir && isdir && i < o->nkinds && !sub; i++)
-            if (o->kinds[i].subdir && !strcmp(o->kinds[i].subdir, n))
-                sub = &o->kinds[i];
-        rc = sub ? list_dir(dir, sub->subdir, o, e, err) : entry_add(e, subdir, n, isdir, err);
-    }
-    closedir(d);
-    return rc;
+    list_ctx l = {.dir = dir, .subdir = subdir, .path = path, .o = o, .e = e};
+    return tm_jsrc_list(path, list_one, &l, err);
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -496,12 +510,10 @@ int tm_verify_run(const char *dir, const tm_verify_opts *o, tm_verify_totals *to
     tm_verify_totals local = {0};
     tm_verify_totals *t = totals ? totals : &local;
     memset(t, 0, sizeof *t);
-    struct stat st;
-    if (stat(dir, &st) != 0) {
-        tm_error_errno(err, "cannot open journal %s", dir);
+    int kind = tm_jsrc_kind(dir, err);
+    if (kind < 0)
         return -1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
+    if (kind != 1) {
         tm_error_set(err, "journal %s is not a directory", dir);
         return -1;
     }

@@ -10,7 +10,10 @@
 #include "tests/harness/tm_run.h"
 #include "tests/harness/tm_sys.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -32,6 +35,57 @@ static void bulk(PGconn *c, int from)
                    "md5((g * 11)::text) "
                    "FROM generate_series(%d, %d) g",
                    from + i * 4000, from + i * 4000 + 3999);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    ck_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* GET path over HTTP/1.0 from 127.0.0.1:port: the whole response
+ * (headers and body), malloc'd. */
+static char *http_get(int port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_msg(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0,
+                  "cannot connect to the metrics port %d", port);
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    ck_assert(write(fd, req, (size_t)n) == n);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    ssize_t got;
+    while ((got = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)got;
+        if (len + 1 == cap) {
+            char *g = realloc(buf, cap *= 2);
+            ck_assert_ptr_nonnull(g);
+            buf = g;
+        }
+    }
+    buf[len] = '\0';
+    close(fd);
+    return buf;
+}
+
+/* The value of metric name in /metrics of port (-1 when absent). */
+static double metric(int port, const char *name)
+{
+    char *m = http_get(port, "/metrics"), key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = strstr(m, key);
+    double v = p ? strtod(p + strlen(key), NULL) : -1;
+    free(m);
+    return v;
 }
 
 /* Waits until the archive state says nothing finished waits any more and
@@ -111,6 +165,9 @@ START_TEST(capture_archive_outage_catch_up)
     char *ci = tmc_setup_db(&pg, "arch", &c);
     char j[512];
     snprintf(j, sizeof j, "%s/journal", pg.dir);
+    int port = free_port();
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
     const char *argv[] = {TM_BINARY,
                           "capture",
                           "--journal",
@@ -127,6 +184,8 @@ START_TEST(capture_archive_outage_catch_up)
                           URL,
                           "--archive-interval",
                           "1",
+                          "--metrics-listen",
+                          listen,
                           NULL};
     pid_t pid = tmc_spawnv(j, tm_s3srv_env(srv), argv);
     tmc_wait_slot_active(c, "tidemark_arch", true);
@@ -164,6 +223,14 @@ START_TEST(capture_archive_outage_catch_up)
     }
     ck_assert_msg(strstr(r.out, "archive:       " URL), "%s", r.out);
     tm_run_result_free(&r);
+    /* and so does /metrics */
+    end = tm_now_ms() + 30000;
+    while (metric(port, "tidemark_archive_up") != 0 ||
+           metric(port, "tidemark_archive_lag_bytes") <= 0) {
+        ck_assert_msg(tm_now_ms() < end, "/metrics shows no archive lag");
+        usleep(200000);
+    }
+    ck_assert(metric(port, "tidemark_archive_lag_seconds") > 0);
 
     /* It comes back: the archive catches up, nothing lost. */
     tm_s3srv_start_proxy(srv);
@@ -172,6 +239,12 @@ START_TEST(capture_archive_outage_catch_up)
     tm_tidemark(&r, NULL, "status", "--journal", j, NULL);
     ck_assert_msg(strstr(r.out, "lag 0 files") && !strstr(r.out, "archive error:"), "%s", r.out);
     tm_run_result_free(&r);
+    end = tm_now_ms() + 30000;
+    while (metric(port, "tidemark_archive_up") != 1 ||
+           metric(port, "tidemark_archive_lag_files") != 0) {
+        ck_assert_msg(tm_now_ms() < end, "/metrics shows archive lag after catching up");
+        usleep(200000);
+    }
 
     tm_s3_config cfg;
     tm_s3srv_config(srv, "cap", &cfg);
@@ -225,6 +298,11 @@ START_TEST(archive_usage)
                 "--archive", URL, NULL);
     tm_assert_exit(&r, 2);
     ck_assert_msg(strstr(r.err, "--archive: no S3 credentials"), "%s", r.err);
+    tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "capture", "--journal", "/tmp/x", "--source", "dbname=x", "--table", "t",
+                "--local-retention", "1d", NULL);
+    tm_assert_exit(&r, 2);
+    ck_assert_msg(strstr(r.err, "--local-retention goes with --archive"), "%s", r.err);
     tm_run_result_free(&r);
     tm_tidemark(&r, NULL, "archive", "--journal", "/tmp/x", "--to", "/not/s3", NULL);
     tm_assert_exit(&r, 2);

@@ -3,6 +3,9 @@
  * a replay at an early time fetches only a part of the archive with ranged
  * GETs; a cache directory serves a second run without fetching again.
  * Against a real PostgreSQL and a real S3 server. */
+#include "store/archive/push.h"
+#include "store/journal/horizon.h"
+#include "store/journal/segment.h"
 #include "tests/harness/pg_harness.h"
 #include "tests/harness/s3_harness.h"
 #include "tests/harness/tm_check.h"
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,6 +148,48 @@ static void read_cost(const char *err, uint64_t *req, uint64_t *bytes, uint64_t 
         3);
 }
 
+static int count_below(const tm_s3_entry *e, void *arg, tm_error *err)
+{
+    (void)err;
+    uint64_t *v = arg, n; /* v[0]: the first segment kept; v[1]: found below it */
+    const char *name = strrchr(e->key, '/') ? strrchr(e->key, '/') + 1 : e->key;
+    if ((tm_name_numbered(name, ".seg", &n) || tm_name_numbered(name, ".idx", &n)) && n < v[0])
+        v[1]++;
+    return 0;
+}
+
+/* After a prune and a pass: neither the manifest nor the store holds a
+ * segment below the retention horizon of journal j, and the horizon is
+ * archived. */
+static void check_trimmed(tm_s3srv *srv, const char *j)
+{
+    tm_horizon h;
+    tm_error err = {0};
+    ck_assert_int_eq(tm_horizon_read_file(j, TM_HORIZON_FILE, &h, &err), 1);
+    ck_assert_uint_gt(h.first_segment, 2);
+    tm_s3_config cfg;
+    tm_s3srv_config(srv, "arcread", &cfg);
+    tm_s3 *s3 = NULL;
+    ck_assert_msg(tm_s3_open(&cfg, &s3, &err) == 0, "%s", err.msg);
+    tm_archive_state man = {0};
+    ck_assert_int_eq(tm_archive_manifest_read(s3, "j1/", &man, NULL, NULL, 0, &err), 1);
+    bool has_horizon = false;
+    for (size_t i = 0; i < man.n_files; i++) {
+        uint64_t n;
+        const char *f = man.files[i].name;
+        ck_assert_msg(!(tm_name_numbered(f, ".seg", &n) && n < h.first_segment),
+                      "the manifest still names %s", f);
+        has_horizon = has_horizon || !strcmp(f, TM_HORIZON_FILE);
+    }
+    ck_assert(has_horizon);
+    uint64_t v[2] = {h.first_segment, 0};
+    ck_assert_msg(tm_s3_list(s3, "j1/", NULL, 0, count_below, v, &err) == 0, "%s", err.msg);
+    ck_assert_msg(v[1] == 0, "%llu objects below the horizon are still stored",
+                  (unsigned long long)v[1]);
+    tm_archive_state_free(&man);
+    tm_s3_close(s3);
+}
+
 START_TEST(replay_and_log_from_archive)
 {
     tm_s3srv *srv = tm_s3srv_shared();
@@ -202,6 +248,14 @@ START_TEST(replay_and_log_from_archive)
     tm_assert_exit(&r, 1);
     tm_run_result_free(&r);
 
+    /* verify of the archive: every archived file sound. */
+    const char *vf3[] = {"verify", "--journal", url, NULL};
+    char *vout = run_ok(srv, NULL, vf3);
+    ck_assert_msg(strstr(vout, "0000000000000001.seg") && strstr(vout, "journal.meta") &&
+                      strstr(vout, ".ckpt"),
+                  "%s", vout + (strlen(vout) > 1500 ? strlen(vout) - 1500 : 0));
+    free(vout);
+
     /* With a cache directory, the second run fetches nothing but the
      * manifest. */
     const char *rc3[] = {"replay",       "--journal",   url,   "--at",      at,  "--table",
@@ -215,6 +269,58 @@ START_TEST(replay_and_log_from_archive)
         free(out);
         free(err);
     }
+
+    /* Local retention: the local journal back, one sealed segment changed
+     * since it was archived (its mtime), then prune --local. */
+    ck_assert_int_eq(rename(gone, j), 0);
+    char seg3[700], seg1[700], seg2[700];
+    snprintf(seg1, sizeof seg1, "%s/0000000000000001.seg", j);
+    snprintf(seg2, sizeof seg2, "%s/0000000000000002.idx", j);
+    snprintf(seg3, sizeof seg3, "%s/0000000000000003.seg", j);
+    struct timespec ts[2] = {{.tv_nsec = UTIME_NOW}, {.tv_nsec = UTIME_NOW}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, seg3, ts, 0), 0);
+    const char *pl[] = {"prune", "--journal", j, "--local", "--before", "2100-01-01 00:00:00+00",
+                        NULL};
+    char *pout = run_ok(srv, &err, pl);
+    free(pout);
+    ck_assert_msg(access(seg1, F_OK) != 0 && access(seg2, F_OK) != 0,
+                  "archived segments 1 and 2 are still here:\n%s", err);
+    ck_assert_msg(access(seg3, F_OK) == 0, "segment 3 (changed since archived) was removed");
+    free(err);
+    /* The local journal now starts at its local horizon: older times refused
+     * (naming it), the end still replays, verify is clean. */
+    tm_tidemark(&r, &o, "replay", "--journal", j, "--at", at, "--table", "public.prefs", NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "horizon"), "%s", r.err);
+    tm_run_result_free(&r);
+    const char *rl[] = {"replay",  "--journal",    j,   "--lsn", "FFFF/0",
+                        "--table", "public.prefs", NULL};
+    free(run_ok(srv, NULL, rl));
+    const char *vf[] = {"verify", "--journal", j, "--quiet", NULL};
+    free(run_ok(srv, NULL, vf));
+    /* The archive still has it all. */
+    char *a_prefs = run_ok(srv, NULL, rp3);
+    same(l_prefs, a_prefs, "replay of prefs after local retention");
+    free(a_prefs);
+
+    /* Retention reaches the archive: a prune, then a pass. */
+    const char *pr[] = {"prune", "--journal", j, "--before", "2100-01-01 00:00:00+00", NULL};
+    free(run_ok(srv, NULL, pr));
+    const char *ap[] = {"archive", "--journal", j, "--to", url, "--once", NULL};
+    free(run_ok(srv, NULL, ap));
+    check_trimmed(srv, j);
+    tm_tidemark(&r, &o, "replay", "--journal", url, "--at", at, "--table", "public.prefs", NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "retention horizon"), "%s", r.err);
+    tm_run_result_free(&r);
+    const char *rz[] = {"replay", "--journal", j, "--lsn", "FFFF/0", "--format", "sql", NULL};
+    const char *rz3[] = {"replay", "--journal", url, "--lsn", "FFFF/0", "--format", "sql", NULL};
+    char *lz = run_ok(srv, NULL, rz), *sz = run_ok(srv, NULL, rz3);
+    same(lz, sz, "replay after the prune");
+    free(lz);
+    free(sz);
+    const char *ck[] = {"archive", "--journal", j, "--to", url, "--check", NULL};
+    free(run_ok(srv, NULL, ck));
 
     /* Not an archive: said, exit 1. */
     tm_tidemark(&r, &o, "replay", "--journal", "s3://arcread/none", "--lsn", "0/1", NULL);
