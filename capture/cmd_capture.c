@@ -95,10 +95,12 @@ static const tm_option options[] = {
      .name = "publication",
      .kind = TM_OPT_TEXT,
      .value = "NAME",
-     .help = "publication (default tidemark)"},
+     .help = "publication (default tidemark; capture creates it, on 18 publishing stored "
+             "generated columns: one of yours must too, publish_generated_columns = stored)"},
     {.id = OPT_RI_FULL,
      .name = "set-replica-identity-full",
-     .help = "set REPLICA IDENTITY FULL on captured tables"},
+     .help = "set REPLICA IDENTITY FULL on captured tables (not on one with a virtual "
+             "generated column: published, it would refuse UPDATE and DELETE)"},
     {.id = OPT_FSYNC_INTERVAL,
      .name = "fsync-interval-ms",
      .kind = TM_OPT_UINT,
