@@ -558,7 +558,8 @@ static int open_source_and_journal(run *r)
     tm_role_want want = {.failover = r->o.failover_slot,
                          .set_ri_full = r->o.set_replica_identity_full,
                          .publication = r->fresh ? r->o.publication : r->meta.publication,
-                         .conninfo = r->o.source};
+                         .conninfo = r->o.source,
+                         .slot = r->fresh ? NULL : r->meta.slot};
     if (tm_source_check_role(r->sql, &want, &r->o.source_standby, &r->err) != 0)
         return -1;
     if (mkdir(r->o.journal, 0700) == 0) {

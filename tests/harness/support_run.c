@@ -2,6 +2,7 @@
 #include "tests/harness/tm_run.h"
 #include "tests/harness/tm_sys.h"
 
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -341,6 +342,17 @@ int tm_tidemarkv(tm_run_result *res, const tm_run_opts *opts, const char *const 
     int rc = tm_runv(argv, opts, res);
     free(argv);
     return rc;
+}
+
+char *tm_tidemark_expect(int code, const tm_run_opts *opts, const char *const *args)
+{
+    tm_run_result r;
+    tm_tidemarkv(&r, opts, args);
+    tm_assert_exit(&r, code);
+    char *out = r.out;
+    r.out = NULL;
+    tm_run_result_free(&r);
+    return out;
 }
 
 int tm_tidemark_ap(tm_run_result *res, const tm_run_opts *opts, const char *const *lead, va_list ap)

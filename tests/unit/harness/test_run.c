@@ -11,6 +11,16 @@
 #include "tests/harness/tm_run.h"
 #include "tests/harness/tm_sys.h"
 
+/* Runs argv with o: it must exit 0 and print exactly want. */
+static void expect_out(const char *const *argv, const tm_run_opts *o, const char *want)
+{
+    tm_run_result r;
+    tm_runv(argv, o, &r);
+    tm_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, want);
+    tm_run_result_free(&r);
+}
+
 START_TEST(exit_code_and_streams)
 {
     const char *argv[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
@@ -27,11 +37,7 @@ END_TEST
 START_TEST(arguments_are_not_shell_words)
 {
     const char *argv[] = {"printf", "[%s]", "a b", "$HOME", "'\"", "", NULL};
-    tm_run_result r;
-    tm_runv(argv, NULL, &r);
-    tm_assert_exit(&r, 0);
-    ck_assert_str_eq(r.out, "[a b][$HOME]['\"][]");
-    tm_run_result_free(&r);
+    expect_out(argv, NULL, "[a b][$HOME]['\"][]");
 }
 END_TEST
 
@@ -89,11 +95,7 @@ START_TEST(environment_set_and_unset)
     const char *argv[] = {"sh", "-c", "echo \"$TM_RUN_NEW|${TM_RUN_GONE-unset}|$TM_RUN_KEPT\"",
                           NULL};
     tm_run_opts o = {.env = env};
-    tm_run_result r;
-    tm_runv(argv, &o, &r);
-    tm_assert_exit(&r, 0);
-    ck_assert_str_eq(r.out, "new value|unset|kept\n");
-    tm_run_result_free(&r);
+    expect_out(argv, &o, "new value|unset|kept\n");
 }
 END_TEST
 
@@ -101,11 +103,7 @@ START_TEST(working_directory)
 {
     const char *argv[] = {"pwd", NULL};
     tm_run_opts o = {.cwd = "/"};
-    tm_run_result r;
-    tm_runv(argv, &o, &r);
-    tm_assert_exit(&r, 0);
-    ck_assert_str_eq(r.out, "/\n");
-    tm_run_result_free(&r);
+    expect_out(argv, &o, "/\n");
 }
 END_TEST
 
