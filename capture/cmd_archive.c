@@ -9,13 +9,23 @@
 
 #include "store/archive/push.h"
 #include "store/archive/s3.h"
+#include "store/crypt/keyring.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
 #include "store/common/log.h"
 
 #define RETRY_MAX_S 60
 
-enum { OPT_JOURNAL = 1, OPT_TO, OPT_INTERVAL, OPT_ONCE, OPT_CHECK, OPT_QUIET, OPT_VERBOSE };
+enum {
+    OPT_JOURNAL = 1,
+    OPT_TO,
+    OPT_INTERVAL,
+    OPT_ONCE,
+    OPT_CHECK,
+    OPT_KEY_FILE,
+    OPT_QUIET,
+    OPT_VERBOSE
+};
 
 static const tm_option options[] = {
     TM_OPTION_JOURNAL(OPT_JOURNAL),
@@ -38,7 +48,15 @@ static const tm_option options[] = {
     {.id = OPT_CHECK,
      .name = "check",
      .help = "read every archived file back and check its size and SHA-256 against the "
-             "manifest (exit 1 when one is damaged or missing)"},
+             "manifest, and with --encrypt-key-file decrypt and authenticate every encrypted "
+             "one (exit 1 when one is damaged, missing or does not open)"},
+    {.id = OPT_KEY_FILE,
+     .name = "encrypt-key-file",
+     .kind = TM_OPT_TEXT,
+     .value = "FILE",
+     .help = "encrypt every uploaded object with AES-256-GCM under the first key of FILE (lines "
+             "\"KEYID HEX64\"; older keys below it stay readable by id; chmod 600; README: "
+             "Encryption)"},
     TM_OPTION_QUIET(OPT_QUIET, "only warnings and errors"),
     TM_OPTION_VERBOSE(OPT_VERBOSE, "a line per pass"),
     {0},
@@ -46,7 +64,8 @@ static const tm_option options[] = {
 
 static const tm_exit_code exits[] = {
     TM_EXIT_SUCCESS,
-    {1, "failure: a pass with --once failed, or --check found a damaged or missing object"},
+    {1, "failure: a pass with --once failed, or --check found a damaged, missing or "
+        "undecryptable object"},
     TM_EXIT_USAGE,
     {0, NULL}};
 
@@ -55,14 +74,17 @@ static int cmd_archive(int argc, char **argv);
 const tm_command tm_cmd_archive = {
     .name = "archive",
     .summary = "copy the journal to object storage (S3)",
-    .synopsis = "--journal DIR --to s3://BUCKET/PREFIX [--interval S] [--once | --check]",
+    .synopsis = "--journal DIR --to s3://BUCKET/PREFIX [--encrypt-key-file FILE] [--interval S] "
+                "[--once | --check]",
     .description =
         "Copies the journal's finished files (sealed segments, their indexes and key summaries, "
         "row counts, checkpoints, journal.meta) to s3://BUCKET/PREFIX, each checked after upload "
         "(size and SHA-256), then the manifest PREFIX/MANIFEST naming every archived file. "
         "Repeats every --interval seconds until SIGINT or SIGTERM; a failed pass (the store is "
         "down, say) is retried, and the lag shows in DIR/archive.state and `tidemark status`. "
-        "capture --archive runs it by itself. --check reads the archive back instead.",
+        "capture --archive runs it by itself. --check reads the archive back instead. With "
+        "--encrypt-key-file every object goes up encrypted with AES-256-GCM, its key id in its "
+        "metadata and in the manifest.",
     .options = options,
     .exits = exits,
     .run = cmd_archive,
@@ -103,7 +125,7 @@ static int open_archive(const char *url, char *prefix, size_t plen, tm_s3 **s3, 
 
 static int cmd_archive(int argc, char **argv)
 {
-    const char *dir = NULL, *url = NULL;
+    const char *dir = NULL, *url = NULL, *key_file = NULL;
     unsigned interval = 10;
     bool once = false, check = false;
     tm_cli p;
@@ -120,24 +142,32 @@ static int cmd_archive(int argc, char **argv)
             once = true;
         else if (id == OPT_CHECK)
             check = true;
+        else if (id == OPT_KEY_FILE)
+            key_file = p.arg;
     }
     if (id == TM_CLI_EXIT)
         return p.status;
     char prefix[1024];
     tm_s3 *s3 = NULL;
     int status = 0;
-    if (open_archive(url, prefix, sizeof prefix, &s3, &status) < 0)
-        return status;
     tm_error err = {0};
+    tm_keyring *kr = NULL;
+    if (key_file && tm_keyring_load(key_file, &kr, &err) < 0)
+        return tm_usage_error("archive", "--encrypt-key-file: %s", err.msg);
+    if (open_archive(url, prefix, sizeof prefix, &s3, &status) < 0) {
+        tm_keyring_free(kr);
+        return status;
+    }
     if (check) {
-        long bad = tm_archive_check(s3, prefix, stdout, &err);
+        long bad = tm_archive_check(s3, prefix, kr, stdout, &err);
         tm_s3_close(s3);
+        tm_keyring_free(kr);
         if (bad < 0) {
             tm_log_error("%s", err.msg);
             return 1;
         }
         if (bad > 0)
-            tm_log_error("%ld archived file%s damaged or missing in %s", bad,
+            tm_log_error("%ld archived file%s damaged, missing or unreadable in %s", bad,
                          bad == 1 ? " is" : "s are", url);
         return bad > 0;
     }
@@ -150,7 +180,7 @@ static int cmd_archive(int argc, char **argv)
     int rc = 0;
     while (!stop) {
         tm_archive_pass_result res;
-        rc = tm_archive_pass(s3, dir, url, &res, &err);
+        rc = tm_archive_pass(s3, dir, url, kr, &res, &err);
         if (rc == 0) {
             if (failing)
                 tm_log_info("the archive %s works again", url);
@@ -175,5 +205,6 @@ static int cmd_archive(int argc, char **argv)
         pause_s(wait);
     }
     tm_s3_close(s3);
+    tm_keyring_free(kr);
     return rc == 0 ? 0 : 1;
 }

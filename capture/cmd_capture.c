@@ -11,7 +11,9 @@
 #include "capture/monitor/heartbeat.h"
 #include "capture/monitor/metrics.h"
 #include "capture/source/setup.h"
+#include "capture/source/standby.h"
 #include "store/archive/s3.h"
+#include "store/crypt/keyring.h"
 #include "store/cli/cli.h"
 #include "store/cli/commands.h"
 #include "store/common/fsutil.h"
@@ -49,7 +51,9 @@ enum {
     OPT_RETENTION,
     OPT_ARCHIVE,
     OPT_ARCHIVE_INTERVAL,
+    OPT_ENCRYPT_KEY_FILE,
     OPT_RESEED,
+    OPT_FAILOVER_SLOT,
     OPT_QUIET,
     OPT_VERBOSE,
 };
@@ -91,10 +95,12 @@ static const tm_option options[] = {
      .name = "publication",
      .kind = TM_OPT_TEXT,
      .value = "NAME",
-     .help = "publication (default tidemark)"},
+     .help = "publication (default tidemark; capture creates it, on 18 publishing stored "
+             "generated columns: one of yours must too, publish_generated_columns = stored)"},
     {.id = OPT_RI_FULL,
      .name = "set-replica-identity-full",
-     .help = "set REPLICA IDENTITY FULL on captured tables"},
+     .help = "set REPLICA IDENTITY FULL on captured tables (not on one with a virtual "
+             "generated column: published, it would refuse UPDATE and DELETE)"},
     {.id = OPT_FSYNC_INTERVAL,
      .name = "fsync-interval-ms",
      .kind = TM_OPT_UINT,
@@ -182,6 +188,13 @@ static const tm_option options[] = {
      .help = "seconds between archive passes (default 10)",
      .min = 1,
      .max = 86400},
+    {.id = OPT_ENCRYPT_KEY_FILE,
+     .name = "encrypt-key-file",
+     .kind = TM_OPT_TEXT,
+     .value = "FILE",
+     .help = "with --archive: encrypt every archived object with AES-256-GCM under the first "
+             "key of FILE (lines \"KEYID HEX64\"; older keys below it stay readable by id; "
+             "chmod 600; README: Encryption)"},
     TM_OPTION_TEXT(OPT_RETENTION, "retention", "DURATION",
                    "keep DURATION of history (30d, 12h, 2w): the background maintenance prunes "
                    "what is older, keeping a checkpoint as the journal's new start (see tidemark "
@@ -192,6 +205,16 @@ static const tm_option options[] = {
              "still there, create it again with an exported snapshot and take a fresh base "
              "snapshot of the tables under it, so that the journal goes on; replay refuses "
              "times inside the gap and is exact after it"},
+    {.id = OPT_FAILOVER_SLOT,
+     .name = "failover-slot",
+     .help = "PostgreSQL 17+: create the slot with failover = true (or make the journal's slot "
+             "one), so that standbys with sync_replication_slots = on keep a copy and capture "
+             "goes on after one is promoted, nothing lost or duplicated. The primary needs "
+             "synchronized_standby_slots naming the standbys' physical slots; each standby "
+             "hot_standby_feedback = on, primary_slot_name and dbname in primary_conninfo. Name "
+             "every server in --source (host=a,b target_session_attrs=read-write): capture "
+             "checks the standbys there and says what is missing. Refused before 17 and on a "
+             "standby"},
     {.id = OPT_QUIET,
      .name = "quiet",
      .letter = 'q',
@@ -251,10 +274,13 @@ const tm_command tm_cmd_capture = {
              "Servers: PostgreSQL 14 to 18 (older ones are refused). Transactions larger than "
              "the server's logical_decoding_work_mem are streamed while in progress "
              "(proto_version 2) and spooled to DIR/stream-<xid>.spool until their commit, so "
-             "the server never spills them. From a hot standby (16+): wal_level=logical on the "
-             "primary, hot_standby_feedback=on on the standby, the publication created on the "
-             "primary and named with --publication. On 14-16 a failover loses the slot: the "
-             "next start records a gap. README: Supported PostgreSQL versions.\n\n"
+             "the server never spills them. From a hot standby (16+): the slot lives on the "
+             "standby; wal_level=logical on both, hot_standby_feedback=on and primary_slot_name "
+             "on the standby, the publication created on the primary (capture checks these and "
+             "says what is missing); the base snapshot is exported by the standby's slot. On "
+             "14-16 a failover loses the slot: the next start records a gap (--reseed goes "
+             "on); on 17+ --failover-slot keeps it. README: Supported PostgreSQL versions, Capture "
+             "from a standby, Failover slots.\n\n"
              "Passwords: use PGPASSWORD, ~/.pgpass, a service file or --source-file (chmod 600). "
              "A password in --source is hidden from ps at once, with a warning; passwords are "
              "masked in every message.",
@@ -326,8 +352,14 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
     case OPT_ARCHIVE_INTERVAL:
         o->archive_interval_s = (unsigned)p->num;
         break;
+    case OPT_ENCRYPT_KEY_FILE:
+        o->archive_keys = p->arg;
+        break;
     case OPT_RESEED:
         o->reseed = true;
+        break;
+    case OPT_FAILOVER_SLOT:
+        o->failover_slot = true;
         break;
     default:
         break;
@@ -344,6 +376,16 @@ static int archive_usable(const char *url, tm_error *err)
     if (rc == 0)
         rc = tm_s3_config_from_env(&cfg, bucket, err);
     explicit_bzero(&cfg, sizeof cfg);
+    return rc;
+}
+
+/* The key file, read once before capture starts (the archive child reads
+ * it again at each start). */
+static int key_file_usable(const char *path, tm_error *err)
+{
+    tm_keyring *kr = NULL;
+    int rc = tm_keyring_load(path, &kr, err);
+    tm_keyring_free(kr);
     return rc;
 }
 
@@ -445,6 +487,10 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
                                             "--checkpoint-every must not be 0");
     else if (o->archive_url && archive_usable(o->archive_url, &err) != 0)
         *status = tm_usage_error("capture", "--archive: %s", err.msg);
+    else if (o->archive_keys && !o->archive_url)
+        *status = tm_usage_error("capture", "--encrypt-key-file needs --archive");
+    else if (o->archive_keys && key_file_usable(o->archive_keys, &err) != 0)
+        *status = tm_usage_error("capture", "--encrypt-key-file: %s", err.msg);
     /* A bad metrics address is a usage error, said before anything is touched. */
     else if (o->metrics_listen && tm_metrics_listen_check(o->metrics_listen, &err) != 0)
         *status = tm_usage_error("capture", "%s", err.msg);
@@ -507,6 +553,14 @@ static int open_source_and_journal(run *r)
     if (!(r->sql = tm_source_connect(r->o.source, false, &r->err)) ||
         !(r->repl = tm_source_connect(r->o.source, true, &r->err)) ||
         tm_source_identify(r->repl, &r->id, &r->err) != 0)
+        return -1;
+    /* A standby, or failover asked for: its settings, before anything is made. */
+    tm_role_want want = {.failover = r->o.failover_slot,
+                         .set_ri_full = r->o.set_replica_identity_full,
+                         .publication = r->fresh ? r->o.publication : r->meta.publication,
+                         .conninfo = r->o.source,
+                         .slot = r->fresh ? NULL : r->meta.slot};
+    if (tm_source_check_role(r->sql, &want, &r->o.source_standby, &r->err) != 0)
         return -1;
     if (mkdir(r->o.journal, 0700) == 0) {
         r->created_dir = true;
@@ -587,6 +641,8 @@ static int check_resume(run *r)
         gap = tm_capture_reseed(&r->o, r->sql, r->repl, &r->id, r->w, &r->err);
     }
     if (gap != 0)
+        return -1;
+    if (r->o.failover_slot && tm_slot_ensure_failover(r->sql, r->repl, r->o.slot, &r->err) != 0)
         return -1;
     tm_oidlist tables = {0};
     /* A --table the publication lacks joins the capture set: added here,

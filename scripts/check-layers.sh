@@ -3,6 +3,7 @@
 # direction of the layers (README, "Developing"):
 #
 #   store/common <- store/journal <- store/archive, capture/*, replay/* <- the commands
+#   (store/crypt, on store/common only, under store/archive)
 #
 # Each folder (a "room") may include its own headers and those of the rooms
 # listed for it below, nothing else: no upward include, and no include
@@ -22,7 +23,8 @@ journal="$base store/journal"
 declare -A allowed=(
     [store/common]="$base"
     [store/journal]="$journal"
-    [store/archive]="$journal"
+    [store/crypt]="$base"
+    [store/archive]="$journal store/crypt"
     [store/cli]="$base store/cli"
     [store]="$journal store/cli"
     [capture/source]="$journal"
@@ -30,7 +32,7 @@ declare -A allowed=(
     [capture/snapshot]="$journal capture/source capture/decode"
     [capture/monitor]="$journal capture/source"
     [capture/loop]="$journal capture/source capture/decode capture/snapshot capture/monitor"
-    [capture]="$journal capture/source capture/decode capture/snapshot capture/monitor capture/loop store/archive store/cli"
+    [capture]="$journal capture/source capture/decode capture/snapshot capture/monitor capture/loop store/archive store/crypt store/cli"
     [replay/query]="$journal"
     [replay/engine]="$journal replay/query"
     [replay/keys]="$journal replay/query replay/engine"

@@ -52,9 +52,13 @@ static void exec_child(const tm_archiver *a)
         /* best effort */
     }
     syscall(SYS_close_range, 3U, ~0U, 0U);
-    char *argv[] = {(char *)"tidemark",   (char *)"archive",   (char *)"--journal",
-                    (char *)a->o.journal, (char *)"--to",      (char *)a->o.url,
-                    (char *)"--interval", (char *)a->interval, NULL};
+    char *argv[11] = {(char *)"tidemark",   (char *)"archive",   (char *)"--journal",
+                      (char *)a->o.journal, (char *)"--to",      (char *)a->o.url,
+                      (char *)"--interval", (char *)a->interval, NULL};
+    if (a->o.keys) { /* the archive is encrypted */
+        argv[8] = (char *)"--encrypt-key-file";
+        argv[9] = (char *)a->o.keys;
+    }
     execv("/proc/self/exe", argv);
     _exit(127);
 }

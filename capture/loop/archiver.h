@@ -16,6 +16,7 @@ typedef struct tm_archiver_opts {
     const char *journal;
     const char *url;     /* s3://BUCKET/PREFIX; NULL: no archive */
     unsigned interval_s; /* between passes; 0: the command's default */
+    const char *keys;    /* --encrypt-key-file for the child; NULL: none */
 } tm_archiver_opts;
 
 typedef struct tm_archiver tm_archiver;

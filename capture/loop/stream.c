@@ -1395,7 +1395,8 @@ static int reconnect(stream *s, unsigned *seed, tm_error *err)
         int rc = connect_source(s, err);
         if (rc == 0) {
             atomic_fetch_add(&s->st->reconnects, 1);
-            tm_log_info("reconnected");
+            char where[512];
+            tm_log_info("reconnected to %s", tm_source_describe(s->sql, where, sizeof where));
             return 0;
         }
         disconnect_source(s);
@@ -1454,8 +1455,10 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
                         .memory_bytes = o->maint_memory,
                         .retention = o->retention};
     s.maint = tm_maint_new(&mo);
-    tm_archiver_opts ao = {
-        .journal = o->journal, .url = o->archive_url, .interval_s = o->archive_interval_s};
+    tm_archiver_opts ao = {.journal = o->journal,
+                           .url = o->archive_url,
+                           .interval_s = o->archive_interval_s,
+                           .keys = o->archive_keys};
     s.archiver = tm_archiver_new(&ao);
     unsigned seed = (unsigned)getpid() ^ (unsigned)s.last_log;
     if (rc == 0 && connect_source(&s, err) != 0)

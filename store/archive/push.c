@@ -1,6 +1,7 @@
 /* One archive pass: see push.h. */
 #include "store/archive/push.h"
 
+#include "store/archive/sealed.h"
 #include "store/common/fsutil.h"
 #include "store/common/tm_time.h"
 #include "store/journal/journal.h"
@@ -19,6 +20,7 @@
 #define MANIFEST_MAGIC "tidemark-archive 1"
 #define CKPT_DIR "checkpoints"
 #define STATE_MAX (64u << 20)
+#define SEAL_TMP "archive.seal.tmp" /* a file sealed for upload */
 
 void tm_archive_state_free(tm_archive_state *st)
 {
@@ -68,14 +70,17 @@ static int parse(char *text, bool manifest, tm_archive_state *st, uint64_t *sysi
         return -1;
     }
     while ((line = strtok_r(NULL, "\n", &save))) {
-        char name[128], sha[65];
-        unsigned long long size, a, b;
+        char name[128], sha[65], kid[TM_KEY_ID_MAX + 1] = "", osha[65] = "";
+        unsigned long long size, a, b, osize = 0;
         long long mtime;
         bool ok = true;
         if (strncmp(line, "file ", 5) == 0) {
-            int n = manifest ? sscanf(line, "file %127s %llu %64s", name, &size, sha)
-                             : sscanf(line, "file %127s %llu %lld %64s", name, &size, &mtime, sha);
-            ok = n == (manifest ? 3 : 4);
+            /* The key id and the stored object's size and SHA-256 only for
+             * a sealed file; the manifest's SIZE and SHA256 are the object's. */
+            int n = manifest ? sscanf(line, "file %127s %llu %64s %32s", name, &size, sha, kid)
+                             : sscanf(line, "file %127s %llu %lld %64s %32s %llu %64s", name, &size,
+                                      &mtime, sha, kid, &osize, osha);
+            ok = manifest ? n == 3 || n == 4 : n == 4 || n == 7;
             tm_archive_file *f = ok ? add(st, name, err) : NULL;
             if (ok && !f)
                 return -1;
@@ -83,6 +88,9 @@ static int parse(char *text, bool manifest, tm_archive_state *st, uint64_t *sysi
                 f->size = size;
                 f->mtime_ns = manifest ? 0 : mtime;
                 snprintf(f->sha256, sizeof f->sha256, "%s", sha);
+                snprintf(f->key_id, sizeof f->key_id, "%s", kid);
+                f->obj_size = n == 7 ? osize : size;
+                snprintf(f->obj_sha256, sizeof f->obj_sha256, "%s", n == 7 ? osha : sha);
             }
         } else if (!manifest && strncmp(line, "url ", 4) == 0) {
             snprintf(st->url, sizeof st->url, "%s", line + 4);
@@ -156,7 +164,7 @@ int tm_archive_state_read(const char *dir, tm_archive_state *st, tm_error *err)
 static char *render(const tm_archive_state *st, bool manifest, const tm_meta *meta)
 {
     tm_buf b = {0};
-    size_t cap = 1024 + st->n_files * 300 + strlen(st->error);
+    size_t cap = 1024 + st->n_files * 450 + strlen(st->error);
     if (tm_buf_reserve(&b, cap, NULL) < 0)
         return NULL;
     char *p = (char *)b.p;
@@ -179,11 +187,16 @@ static char *render(const tm_archive_state *st, bool manifest, const tm_meta *me
     for (size_t i = 0; i < st->n_files; i++) {
         const tm_archive_file *f = &st->files[i];
         if (manifest)
-            n += (size_t)snprintf(p + n, cap - n, "file %s %" PRIu64 " %s\n", f->name, f->size,
-                                  f->sha256);
+            n += (size_t)snprintf(p + n, cap - n, "file %s %" PRIu64 " %s%s%s\n", f->name,
+                                  f->obj_size, f->obj_sha256, f->key_id[0] ? " " : "", f->key_id);
         else
-            n += (size_t)snprintf(p + n, cap - n, "file %s %" PRIu64 " %" PRId64 " %s\n", f->name,
+            n += (size_t)snprintf(p + n, cap - n, "file %s %" PRIu64 " %" PRId64 " %s", f->name,
                                   f->size, f->mtime_ns, f->sha256);
+        if (!manifest && f->key_id[0])
+            n += (size_t)snprintf(p + n, cap - n, " %s %" PRIu64 " %s", f->key_id, f->obj_size,
+                                  f->obj_sha256);
+        if (!manifest)
+            n += (size_t)snprintf(p + n, cap - n, "\n");
     }
     return p;
 }
@@ -338,26 +351,64 @@ static const char *kind_of(int order)
     return kinds[order];
 }
 
-/* Uploads one file and checks the archived copy (HEAD: size and SHA-256). */
+/* Uploads one file, sealed with kr's current key when kr is not NULL, and
+ * checks the archived copy (HEAD: size and SHA-256); f gets what is stored. */
 static int upload(tm_s3 *s3, const char *dir, const char *prefix, const cand *c, const char *sha,
-                  tm_error *err)
+                  const tm_keyring *kr, tm_archive_file *f, tm_error *err)
 {
-    char path[4096], key[1200];
+    char path[4096], key[1200], tmp[4096], osha[65];
     snprintf(path, sizeof path, "%s/%s", dir, c->name);
     snprintf(key, sizeof key, "%s%s", prefix, c->name);
-    const char *meta[] = {"tm-kind", kind_of(c->order), NULL};
-    if (tm_s3_put_file(s3, key, path, meta, err) < 0)
-        return -1;
-    tm_s3_object info;
-    if (tm_s3_head(s3, key, &info, err) < 0)
-        return -1;
-    if (info.size != c->size || strcmp(info.sha256, sha) != 0) {
-        tm_error_setc(err, TM_ERR_CORRUPT,
-                      "the archived copy s3://%s/%s is not %s (size %" PRIu64 ", SHA-256 %s; "
-                      "expected %" PRIu64 ", %s)",
-                      tm_s3_cfg(s3)->bucket, key, path, info.size, info.sha256, c->size, sha);
+    snprintf(tmp, sizeof tmp, "%s/%s", dir, SEAL_TMP);
+    snprintf(osha, sizeof osha, "%s", sha);
+    uint64_t size = c->size;
+    const char *kid = kr ? tm_keyring_current(kr)->id : "";
+    if (kr && (tm_archive_seal_file(kr, c->name, path, tmp, &size, err) < 0 ||
+               tm_sha256_file(tmp, osha, err) < 0)) {
+        unlink(tmp);
         return -1;
     }
+    const char *meta[] = {"tm-kind", kind_of(c->order), kr ? TM_ARCHIVE_KEY_META : NULL, kid, NULL};
+    int rc = tm_s3_put_file(s3, key, kr ? tmp : path, meta, err);
+    if (kr)
+        unlink(tmp); /* ciphertext only; a leftover is replaced next time */
+    tm_s3_object info;
+    if (rc < 0 || tm_s3_head(s3, key, &info, err) < 0)
+        return -1;
+    if (info.size != size || strcmp(info.sha256, osha) != 0 ||
+        strcmp(tm_s3_object_meta(&info, TM_ARCHIVE_KEY_META), kid) != 0) {
+        tm_error_setc(err, TM_ERR_CORRUPT,
+                      "the archived copy s3://%s/%s is not %s (size %" PRIu64 ", SHA-256 %s; "
+                      "expected %" PRIu64 ", %s%s%s)",
+                      tm_s3_cfg(s3)->bucket, key, path, info.size, info.sha256, size, osha,
+                      kr ? " sealed with key " : "", kid);
+        return -1;
+    }
+    f->obj_size = size;
+    snprintf(f->obj_sha256, sizeof f->obj_sha256, "%s", osha);
+    snprintf(f->key_id, sizeof f->key_id, "%s", kid);
+    return 0;
+}
+
+/* Whether the archived copy f of a file must go up again for want of
+ * encryption: archived plain while a key file is given. */
+static bool needs_sealing(const tm_archive_file *f, const tm_keyring *kr)
+{
+    return kr && f && !f->key_id[0];
+}
+
+/* Without a key file, an archive that holds sealed objects is refused. */
+static int refuse_plain(const tm_archive_state *st, const char *url, tm_error *err)
+{
+    for (size_t i = 0; i < st->n_files; i++)
+        if (st->files[i].key_id[0]) {
+            tm_error_setc(err, TM_ERR_USAGE,
+                          "the archive %s holds encrypted objects (%s, key id \"%s\"): give "
+                          "the key file with --encrypt-key-file, so that nothing goes up "
+                          "unencrypted",
+                          url, st->files[i].name, st->files[i].key_id);
+            return -1;
+        }
     return 0;
 }
 
@@ -387,8 +438,8 @@ int tm_archive_manifest_read(tm_s3 *s3, const char *prefix, tm_archive_state *st
     return rc < 0 ? -1 : 1;
 }
 
-int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, tm_archive_pass_result *res,
-                    tm_error *err)
+int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, const tm_keyring *kr,
+                    tm_archive_pass_result *res, tm_error *err)
 {
     memset(res, 0, sizeof *res);
     char bucket[256], prefix[1024];
@@ -416,7 +467,8 @@ int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, tm_archive_pass
     st.pending_bytes = c.live_bytes;
     for (size_t i = 0; i < c.n; i++) {
         tm_archive_file *f = find(&st, c.v[i].name);
-        if (!f || f->size != c.v[i].size || f->mtime_ns != c.v[i].mtime_ns) {
+        if (!f || f->size != c.v[i].size || f->mtime_ns != c.v[i].mtime_ns ||
+            needs_sealing(f, kr)) {
             st.pending_files++;
             st.pending_bytes += c.v[i].size;
         }
@@ -427,12 +479,14 @@ int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, tm_archive_pass
             goto fail;
         changed = st.n_files == 0;
     }
+    if (!kr && refuse_plain(&st, url, err) < 0)
+        goto fail;
     if (state_write(dir, &st, err) < 0)
         goto out;
     for (size_t i = 0; i < c.n; i++) {
         const cand *x = &c.v[i];
         tm_archive_file *f = find(&st, x->name);
-        if (f && f->size == x->size && f->mtime_ns == x->mtime_ns)
+        if (f && f->size == x->size && f->mtime_ns == x->mtime_ns && !needs_sealing(f, kr))
             continue;
         char path[4096], sha[65];
         snprintf(path, sizeof path, "%s/%s", dir, x->name);
@@ -443,8 +497,10 @@ int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, tm_archive_pass
             }
             goto fail;
         }
-        if (!(f && f->size == x->size && strcmp(f->sha256, sha) == 0)) {
-            if (upload(s3, dir, prefix, x, sha, err) < 0)
+        tm_archive_file up = {0};
+        bool again = !(f && f->size == x->size && strcmp(f->sha256, sha) == 0);
+        if (again || needs_sealing(f, kr)) {
+            if (upload(s3, dir, prefix, x, sha, kr, &up, err) < 0)
                 goto fail;
             res->uploaded_files++;
             res->uploaded_bytes += x->size;
@@ -452,6 +508,11 @@ int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, tm_archive_pass
         }
         if (!(f = add(&st, x->name, err))) /* the entry (made when new) */
             goto fail;
+        if (up.obj_sha256[0]) { /* what is stored now */
+            f->obj_size = up.obj_size;
+            snprintf(f->obj_sha256, sizeof f->obj_sha256, "%s", up.obj_sha256);
+            snprintf(f->key_id, sizeof f->key_id, "%s", up.key_id);
+        }
         f->size = x->size;
         f->mtime_ns = x->mtime_ns;
         snprintf(f->sha256, sizeof f->sha256, "%s", sha);
@@ -545,7 +606,7 @@ long tm_archive_fleet(tm_s3 *s3, const char *prefix, FILE *out, tm_error *err)
     return f.n;
 }
 
-long tm_archive_check(tm_s3 *s3, const char *prefix, FILE *out, tm_error *err)
+long tm_archive_check(tm_s3 *s3, const char *prefix, const tm_keyring *kr, FILE *out, tm_error *err)
 {
     tm_archive_state st = {0};
     int m = tm_archive_manifest_read(s3, prefix, &st, NULL, NULL, 0, err);
@@ -556,34 +617,56 @@ long tm_archive_check(tm_s3 *s3, const char *prefix, FILE *out, tm_error *err)
         tm_archive_state_free(&st);
         return -1;
     }
-    long bad = 0;
+    long bad = 0, unopened = 0;
     tm_buf b = {0};
     for (size_t i = 0; i < st.n_files; i++) {
         const tm_archive_file *f = &st.files[i];
-        char key[1200];
+        char key[1200], url[1500];
         snprintf(key, sizeof key, "%s%s", prefix, f->name);
+        snprintf(url, sizeof url, "s3://%s/%s", tm_s3_cfg(s3)->bucket, key);
         tm_error e = {0};
         b.len = 0;
         char got[65] = "";
-        int rc = tm_s3_get(s3, key, 0, 0, &b, NULL, &e);
+        tm_s3_object info;
+        int rc = tm_s3_get(s3, key, 0, 0, &b, &info, &e);
         if (rc == 0) {
             tm_sha256_hex(b.p ? b.p : (const unsigned char *)"", b.len, got);
-            if (b.len != f->size || strcmp(got, f->sha256) != 0) {
+            if (b.len != f->obj_size || strcmp(got, f->obj_sha256) != 0) {
                 tm_error_setc(&e, TM_ERR_CORRUPT,
-                              "object s3://%s/%s is damaged: %zu bytes, SHA-256 %s; the manifest "
-                              "says %" PRIu64 " bytes, %s",
-                              tm_s3_cfg(s3)->bucket, key, b.len, got, f->size, f->sha256);
+                              "object %s is damaged: %zu bytes, SHA-256 %s; the manifest says "
+                              "%" PRIu64 " bytes, %s",
+                              url, b.len, got, f->obj_size, f->obj_sha256);
                 rc = -1;
             }
         }
+        const char *mid = rc == 0 ? tm_s3_object_meta(&info, TM_ARCHIVE_KEY_META) : "";
+        if (rc == 0 && strcmp(mid, f->key_id) != 0) {
+            tm_error_setc(&e, TM_ERR_CORRUPT,
+                          "object %s is damaged: its metadata names key id \"%s\", the manifest "
+                          "\"%s\"",
+                          url, mid, f->key_id);
+            rc = -1;
+        }
+        /* Sealed: the tag is checked (in place) when the key file is here. */
+        if (rc == 0 && f->key_id[0] && kr)
+            rc = tm_archive_decrypt(kr, f->name, url, &b, &info, &e);
         if (rc < 0) {
             bad++;
             if (out)
                 fprintf(out, "%s  BAD: %s\n", f->name, e.msg);
+        } else if (out && f->key_id[0]) {
+            unopened += !kr;
+            fprintf(out, "%s  ok  %" PRIu64 " bytes, encrypted with key %s%s\n", f->name,
+                    f->obj_size, f->key_id, kr ? "" : " (not decrypted: no key file)");
         } else if (out) {
-            fprintf(out, "%s  ok  %" PRIu64 " bytes\n", f->name, f->size);
+            fprintf(out, "%s  ok  %" PRIu64 " bytes\n", f->name, f->obj_size);
         }
     }
+    if (out && unopened)
+        fprintf(out,
+                "%ld encrypted objects were checked against the manifest only; give "
+                "--encrypt-key-file to authenticate them too\n",
+                unopened);
     tm_buf_free(&b);
     tm_archive_state_free(&st);
     return bad;

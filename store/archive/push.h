@@ -20,10 +20,19 @@
  *
  *   state:    "tidemark-archive-state 1" / "url URL" / "pass USEC" /
  *             "success USEC" / "pending FILES BYTES" / "error TEXT" /
- *             "file NAME SIZE MTIME_NS SHA256" ...
+ *             "file NAME SIZE MTIME_NS SHA256 [KEYID OBJ_SIZE OBJ_SHA256]" ...
  *   manifest: "tidemark-archive 1" / "source SYSID DATABASE" / "updated USEC" /
  *             "range MIN_TIME MAX_TIME LAST_LSN" (of the archived segments'
- *             commits, from their indexes) / "file NAME SIZE SHA256" ... */
+ *             commits, from their indexes) / "file NAME SIZE SHA256 [KEYID]" ...
+ *
+ * With a key file (--encrypt-key-file, store/crypt/keyring.h) every file
+ * goes up sealed with the current key (sealed.h): the manifest's SIZE and
+ * SHA256 are then those of the stored object and KEYID names its key; the
+ * state keeps both the local file's (to notice changes) and the object's.
+ * Files archived before without encryption go up again sealed; files
+ * sealed with an older key stay as they are (readable while the key file
+ * holds that key). A pass without a key file refuses an archive that holds
+ * sealed objects, so that nothing goes up unencrypted by mistake. */
 #ifndef TM_ARCHIVE_PUSH_H
 #define TM_ARCHIVE_PUSH_H
 
@@ -32,6 +41,7 @@
 #include <stdio.h>
 
 #include "store/archive/s3.h"
+#include "store/crypt/keyring.h"
 
 #define TM_ARCHIVE_STATE "archive.state"
 #define TM_ARCHIVE_MANIFEST "MANIFEST"
@@ -41,6 +51,9 @@ typedef struct tm_archive_file {
     uint64_t size;
     int64_t mtime_ns; /* of the local file when it was archived (0: not known) */
     char sha256[65];
+    char key_id[TM_KEY_ID_MAX + 1]; /* the key the object is sealed with, "" when plain */
+    uint64_t obj_size;              /* of the stored object (the sealed one, or the file) */
+    char obj_sha256[65];
 } tm_archive_file;
 
 typedef struct tm_archive_state {
@@ -65,10 +78,11 @@ typedef struct tm_archive_pass_result {
 } tm_archive_pass_result;
 
 /* One pass over journal dir into the archive at url (s3://BUCKET/PREFIX)
- * through s3. Returns 0, or -1 with err (the state records the error and
- * the lag; what was archived before it stays archived). */
-int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, tm_archive_pass_result *res,
-                    tm_error *err);
+ * through s3, sealing with kr's current key (NULL: no encryption). Returns
+ * 0, or -1 with err (the state records the error and the lag; what was
+ * archived before it stays archived). */
+int tm_archive_pass(tm_s3 *s3, const char *dir, const char *url, const tm_keyring *kr,
+                    tm_archive_pass_result *res, tm_error *err);
 
 /* Reads the manifest of the archive at prefix into st->files (url and the
  * pass fields stay empty): 1, 0 when there is no manifest, -1 on error. */
@@ -81,9 +95,12 @@ int tm_archive_manifest_read(tm_s3 *s3, const char *prefix, tm_archive_state *st
  * and when the manifest was last written. Returns how many, or -1. */
 long tm_archive_fleet(tm_s3 *s3, const char *prefix, FILE *out, tm_error *err);
 
-/* Reads every file the manifest names back and checks its size and SHA-256;
- * a line per file on out (may be NULL). Returns the number of damaged or
- * missing objects, or -1 with err when the manifest cannot be read. */
-long tm_archive_check(tm_s3 *s3, const char *prefix, FILE *out, tm_error *err);
+/* Reads every file the manifest names back and checks its size and SHA-256,
+ * and with kr (may be NULL) authenticates and decrypts every sealed one; a
+ * line per file on out (may be NULL). Returns the number of damaged,
+ * missing or unreadable objects, or -1 with err when the manifest cannot
+ * be read. */
+long tm_archive_check(tm_s3 *s3, const char *prefix, const tm_keyring *kr, FILE *out,
+                      tm_error *err);
 
 #endif
