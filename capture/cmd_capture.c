@@ -11,6 +11,7 @@
 #include "capture/monitor/heartbeat.h"
 #include "capture/monitor/metrics.h"
 #include "capture/source/setup.h"
+#include "capture/source/standby.h"
 #include "store/archive/s3.h"
 #include "store/crypt/keyring.h"
 #include "store/cli/cli.h"
@@ -52,6 +53,7 @@ enum {
     OPT_ARCHIVE_INTERVAL,
     OPT_ENCRYPT_KEY_FILE,
     OPT_RESEED,
+    OPT_FAILOVER_SLOT,
     OPT_QUIET,
     OPT_VERBOSE,
 };
@@ -93,10 +95,12 @@ static const tm_option options[] = {
      .name = "publication",
      .kind = TM_OPT_TEXT,
      .value = "NAME",
-     .help = "publication (default tidemark)"},
+     .help = "publication (default tidemark; capture creates it, on 18 publishing stored "
+             "generated columns: one of yours must too, publish_generated_columns = stored)"},
     {.id = OPT_RI_FULL,
      .name = "set-replica-identity-full",
-     .help = "set REPLICA IDENTITY FULL on captured tables"},
+     .help = "set REPLICA IDENTITY FULL on captured tables (not on one with a virtual "
+             "generated column: published, it would refuse UPDATE and DELETE)"},
     {.id = OPT_FSYNC_INTERVAL,
      .name = "fsync-interval-ms",
      .kind = TM_OPT_UINT,
@@ -201,6 +205,16 @@ static const tm_option options[] = {
              "still there, create it again with an exported snapshot and take a fresh base "
              "snapshot of the tables under it, so that the journal goes on; replay refuses "
              "times inside the gap and is exact after it"},
+    {.id = OPT_FAILOVER_SLOT,
+     .name = "failover-slot",
+     .help = "PostgreSQL 17+: create the slot with failover = true (or make the journal's slot "
+             "one), so that standbys with sync_replication_slots = on keep a copy and capture "
+             "goes on after one is promoted, nothing lost or duplicated. The primary needs "
+             "synchronized_standby_slots naming the standbys' physical slots; each standby "
+             "hot_standby_feedback = on, primary_slot_name and dbname in primary_conninfo. Name "
+             "every server in --source (host=a,b target_session_attrs=read-write): capture "
+             "checks the standbys there and says what is missing. Refused before 17 and on a "
+             "standby"},
     {.id = OPT_QUIET,
      .name = "quiet",
      .letter = 'q',
@@ -260,10 +274,12 @@ const tm_command tm_cmd_capture = {
              "Servers: PostgreSQL 14 to 18 (older ones are refused). Transactions larger than "
              "the server's logical_decoding_work_mem are streamed while in progress "
              "(proto_version 2) and spooled to DIR/stream-<xid>.spool until their commit, so "
-             "the server never spills them. From a hot standby (16+): wal_level=logical on the "
-             "primary, hot_standby_feedback=on on the standby, the publication created on the "
-             "primary and named with --publication. On 14-16 a failover loses the slot: the "
-             "next start records a gap. README: Supported PostgreSQL versions.\n\n"
+             "the server never spills them. From a hot standby (16+): the slot lives on the "
+             "standby; wal_level=logical on both, hot_standby_feedback=on and primary_slot_name "
+             "on the standby, the publication created on the primary (capture checks these and "
+             "says what is missing); the base snapshot is exported by the standby's slot. On "
+             "14-16 a failover loses the slot: the next start records a gap (--reseed goes "
+             "on); on 17+ --failover-slot keeps it. README: Supported PostgreSQL versions.\n\n"
              "Passwords: use PGPASSWORD, ~/.pgpass, a service file or --source-file (chmod 600). "
              "A password in --source is hidden from ps at once, with a warning; passwords are "
              "masked in every message.",
@@ -340,6 +356,9 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
         break;
     case OPT_RESEED:
         o->reseed = true;
+        break;
+    case OPT_FAILOVER_SLOT:
+        o->failover_slot = true;
         break;
     default:
         break;
@@ -534,6 +553,13 @@ static int open_source_and_journal(run *r)
         !(r->repl = tm_source_connect(r->o.source, true, &r->err)) ||
         tm_source_identify(r->repl, &r->id, &r->err) != 0)
         return -1;
+    /* A standby, or failover asked for: its settings, before anything is made. */
+    tm_role_want want = {.failover = r->o.failover_slot,
+                         .set_ri_full = r->o.set_replica_identity_full,
+                         .publication = r->fresh ? r->o.publication : r->meta.publication,
+                         .conninfo = r->o.source};
+    if (tm_source_check_role(r->sql, &want, &r->o.source_standby, &r->err) != 0)
+        return -1;
     if (mkdir(r->o.journal, 0700) == 0) {
         r->created_dir = true;
     } else if (errno != EEXIST) {
@@ -609,6 +635,8 @@ static int check_resume(run *r)
         gap = tm_capture_reseed(&r->o, r->sql, r->repl, r->w, &r->err);
     }
     if (gap != 0)
+        return -1;
+    if (r->o.failover_slot && tm_slot_ensure_failover(r->sql, r->repl, r->o.slot, &r->err) != 0)
         return -1;
     tm_oidlist tables = {0};
     /* A --table the publication lacks joins the capture set: added here,

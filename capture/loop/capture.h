@@ -36,6 +36,8 @@ typedef struct tm_capture_opts {
     unsigned archive_interval_s; /* seconds between archive passes; 0: default */
     const char *archive_keys;    /* --encrypt-key-file FILE for the archive; NULL: none */
     bool reseed;                 /* --reseed: after a gap, a new slot and base snapshot */
+    bool failover_slot;          /* --failover-slot: the slot synchronised to standbys (17+) */
+    bool source_standby;         /* found at start: the source is a hot standby (16+) */
 } tm_capture_opts;
 
 /* First run: publication, slot with exported snapshot, base snapshot,

@@ -68,7 +68,8 @@ static int create_slot(first_run *f, char *snapname, size_t len, tm_error *err)
     if (tm_firstrun_save(f->o->journal, &f->rec, err) != 0)
         return -1;
     f->announced = true;
-    if (tm_slot_create(f->repl, f->o->slot, false, &f->rec.consistent, snapname, len, err) != 0)
+    if (tm_slot_create(f->repl, f->o->slot, f->o->failover_slot ? TM_SLOT_FAILOVER : 0,
+                       &f->rec.consistent, snapname, len, err) != 0)
         return -1;
     return tm_firstrun_save(f->o->journal, &f->rec, err);
 }
@@ -213,8 +214,8 @@ int tm_capture_reseed(const tm_capture_opts *o, PGconn *sql, PGconn *repl, tm_wr
         if (tm_slot_drop(sql, o->slot, err) != 0)
             goto out;
     }
-    if (tm_slot_create(repl, o->slot, false, &f.rec.consistent, snapname, sizeof snapname, err) !=
-            0 ||
+    if (tm_slot_create(repl, o->slot, o->failover_slot ? TM_SLOT_FAILOVER : 0, &f.rec.consistent,
+                       snapname, sizeof snapname, err) != 0 ||
         base_snapshot(&f, snapname, err) != 0)
         goto out;
     rc = 0;

@@ -1395,7 +1395,8 @@ static int reconnect(stream *s, unsigned *seed, tm_error *err)
         int rc = connect_source(s, err);
         if (rc == 0) {
             atomic_fetch_add(&s->st->reconnects, 1);
-            tm_log_info("reconnected");
+            char where[512];
+            tm_log_info("reconnected to %s", tm_source_describe(s->sql, where, sizeof where));
             return 0;
         }
         disconnect_source(s);

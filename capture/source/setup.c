@@ -518,12 +518,18 @@ int tm_slot_drop(PGconn *sql, const char *slot, tm_error *err)
     return 0;
 }
 
-int tm_slot_create_sql(int server_version, const char *ident, bool temporary, char *out, size_t len,
+int tm_slot_create_sql(int server_version, const char *ident, unsigned flags, char *out, size_t len,
                        tm_error *err)
 {
+    if ((flags & TM_SLOT_FAILOVER) && server_version < 170000) {
+        tm_error_setc(err, TM_ERR_DB, "a failover slot needs PostgreSQL 17 or later");
+        return -1;
+    }
     int n = snprintf(out, len, "CREATE_REPLICATION_SLOT %s %sLOGICAL pgoutput %s", ident,
-                     temporary ? "TEMPORARY " : "",
-                     server_version >= 150000 ? "(SNAPSHOT 'export')" : "EXPORT_SNAPSHOT");
+                     (flags & TM_SLOT_TEMPORARY) ? "TEMPORARY " : "",
+                     server_version < 150000      ? "EXPORT_SNAPSHOT"
+                     : (flags & TM_SLOT_FAILOVER) ? "(SNAPSHOT 'export', FAILOVER true)"
+                                                  : "(SNAPSHOT 'export')");
     if (n < 0 || (size_t)n >= len) {
         tm_error_setc(err, TM_ERR_FORMAT, "the slot name %s is too long", ident);
         return -1;
@@ -531,7 +537,7 @@ int tm_slot_create_sql(int server_version, const char *ident, bool temporary, ch
     return 0;
 }
 
-int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *consistent_lsn,
+int tm_slot_create(PGconn *repl, const char *slot, unsigned flags, uint64_t *consistent_lsn,
                    char *snapshot, size_t snaplen, tm_error *err)
 {
     char *ident = PQescapeIdentifier(repl, slot, strlen(slot));
@@ -540,7 +546,7 @@ int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *con
         return -1;
     }
     char stmt[512];
-    int rc = tm_slot_create_sql(PQserverVersion(repl), ident, temporary, stmt, sizeof stmt, err);
+    int rc = tm_slot_create_sql(PQserverVersion(repl), ident, flags, stmt, sizeof stmt, err);
     PQfreemem(ident);
     if (rc != 0)
         return -1;

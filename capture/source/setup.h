@@ -77,16 +77,22 @@ int tm_server_setting_ms(PGconn *sql, const char *name, int64_t *ms, tm_error *e
 /* pg_drop_replication_slot(slot); -1 with err when it fails. */
 int tm_slot_drop(PGconn *sql, const char *slot, tm_error *err);
 
+/* Flags of a new slot: a temporary slot goes away with its session; a
+ * failover slot (17+) is synchronised to standbys that ask for it. */
+#define TM_SLOT_TEMPORARY 1u
+#define TM_SLOT_FAILOVER 2u
+
 /* CREATE_REPLICATION_SLOT ... LOGICAL pgoutput with an exported snapshot
  * on a replication session. The exported snapshot stays valid until the
- * next command on repl; a temporary slot goes away with the session. */
-int tm_slot_create(PGconn *repl, const char *slot, bool temporary, uint64_t *consistent_lsn,
+ * next command on repl. */
+int tm_slot_create(PGconn *repl, const char *slot, unsigned flags, uint64_t *consistent_lsn,
                    char *snapshot, size_t snaplen, tm_error *err);
 
 /* The CREATE_REPLICATION_SLOT statement for a server version: 14 knows only
- * the keyword form (EXPORT_SNAPSHOT), 15 on the parenthesised options.
- * ident is the quoted slot name. -1 with err when it does not fit out. */
-int tm_slot_create_sql(int server_version, const char *ident, bool temporary, char *out, size_t len,
+ * the keyword form (EXPORT_SNAPSHOT), 15 on the parenthesised options, 17
+ * on FAILOVER. ident is the quoted slot name. -1 with err when it does not
+ * fit out, or asks for failover before 17. */
+int tm_slot_create_sql(int server_version, const char *ident, unsigned flags, char *out, size_t len,
                        tm_error *err);
 
 void tm_oidlist_free(tm_oidlist *l);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "replay/engine/rowmap.h"
 #include "replay/out/out.h"
 #include "replay/out/out_jsonl.h"
 #include "replay/out/sql_quote.h"
@@ -66,6 +67,13 @@ static int col_by_name(const tm_version *v, const char *name)
     return -1;
 }
 
+/* Binary signature parts (no printf per row: it was a tenth of the
+ * client's time in a 100k-row undo). */
+static void sig_u64(tm_out *sig, uint64_t v)
+{
+    tm_out_write(sig, (const char *)&v, sizeof v);
+}
+
 static bool value_eq(const tm_value *x, const tm_value *y)
 {
     return x->kind == y->kind && x->len == y->len && (!x->len || !memcmp(x->ptr, y->ptr, x->len));
@@ -89,12 +97,9 @@ static int add_path(void *arg, const tm_json_differ *d, size_t depth, const char
     pathctx *x = arg;
     x->count++;
     if (x->sig) {
-        char buf[48];
-        snprintf(buf, sizeof buf, "/p%u%c%zu", x->col, op ? 's' : 'r', depth);
-        tm_out_puts(x->sig, buf);
+        sig_u64(x->sig, (uint64_t)x->col << 33 | (uint64_t)(op != NULL) << 32 | depth);
         for (size_t i = 0; i < depth; i++) {
-            snprintf(buf, sizeof buf, ":%zu:", d->path[i].len);
-            tm_out_puts(x->sig, buf);
+            sig_u64(x->sig, d->path[i].len);
             tm_out_write(x->sig, d->path[i].p, d->path[i].len);
         }
         return 0;
@@ -189,13 +194,10 @@ static int shape_of(const tm_undo_entry *e, bool by_row, shape *s, tm_out *sig, 
             if (px.count)
                 continue;
         }
-        if (s) {
+        if (s)
             s->cols[s->ncols++] = i;
-        } else {
-            char buf[24];
-            snprintf(buf, sizeof buf, "/c%u", i);
-            tm_out_puts(sig, buf);
-        }
+        else
+            sig_u64(sig, (uint64_t)1 << 63 | i);
     }
     return 0;
 }
@@ -206,8 +208,9 @@ typedef struct group {
     const tm_table *t;
     tm_undo_kind kind;
     const tm_version *va, *vb;
-    shape sh; /* UPDATE */
-    char *sig;
+    shape sh;  /* UPDATE */
+    char *sig; /* binary, siglen bytes */
+    size_t siglen;
     size_t *idx; /* into es */
     size_t n, cap;
     bool deferred; /* its statement hit a foreign key: tried again later */
@@ -235,12 +238,9 @@ typedef struct groups {
     size_t mask;
 } groups;
 
-static uint64_t hash_str(const char *s)
+static uint64_t hash_sig(const char *s, size_t len)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return tm_hash_final(tm_hash_part(0, s, len));
 }
 
 static void groups_free(groups *gs)
@@ -263,7 +263,7 @@ static int groups_grow(groups *gs)
     if (!s)
         return -1;
     for (size_t i = 0; i < gs->n; i++) {
-        size_t j = hash_str(gs->g[i]->sig) & (cap - 1);
+        size_t j = hash_sig(gs->g[i]->sig, gs->g[i]->siglen) & (cap - 1);
         while (s[j])
             j = (j + 1) & (cap - 1);
         s[j] = i + 1;
@@ -277,17 +277,17 @@ static int groups_grow(groups *gs)
 /* Adds entry i to the group whose signature is sig (its shape computed
  * when the group is new). */
 static int group_add(groups *gs, const tm_undo_entry *e, size_t i, tm_undo_kind k, const char *sig,
-                     bool by_row, tm_json_differ *jd)
+                     size_t siglen, bool by_row, tm_json_differ *jd)
 {
     if ((gs->n + 1) * 2 > gs->mask && groups_grow(gs) != 0)
         return -1;
-    size_t j = hash_str(sig) & gs->mask;
+    size_t j = hash_sig(sig, siglen) & gs->mask;
     group *g = NULL;
     /* Tables without a key: one group per row (their statements pick one
      * of identical rows each). */
     while (gs->slot[j]) {
         group *x = gs->g[gs->slot[j] - 1];
-        if (!strcmp(x->sig, sig) && e->t->unique) {
+        if (x->siglen == siglen && !memcmp(x->sig, sig, siglen) && e->t->unique) {
             g = x;
             break;
         }
@@ -305,8 +305,11 @@ static int group_add(groups *gs, const tm_undo_entry *e, size_t i, tm_undo_kind 
         if (!(g = calloc(1, sizeof *g)))
             return -1;
         gs->g[gs->n++] = g; /* owned by gs from here */
-        if (!(g->sig = strdup(sig)) ||
-            (k == TM_UNDO_UPDATE && shape_of(e, by_row, &g->sh, NULL, jd) != 0))
+        if (!(g->sig = malloc(siglen + 1)))
+            return -1;
+        memcpy(g->sig, sig, siglen);
+        g->siglen = siglen;
+        if (k == TM_UNDO_UPDATE && shape_of(e, by_row, &g->sh, NULL, jd) != 0)
             return -1;
         g->t = e->t;
         g->kind = k;
@@ -1018,6 +1021,16 @@ static void copy_members(tm_out *o, const group *g, const tm_undo_img *img, bool
     }
 }
 
+/* i in decimal (snprintf per row cost more than the row's fields). */
+static void put_index(tm_out *o, size_t i)
+{
+    char buf[24], *p = buf + sizeof buf;
+    do
+        *--p = (char)('0' + i % 10);
+    while (i /= 10);
+    tm_out_write(o, p, (size_t)(buf + sizeof buf - p));
+}
+
 /* One image's needed columns as COPY text fields, each after a tab. */
 static void copy_fields(tm_out *o, const tm_undo_img *img, const bool *need)
 {
@@ -1080,8 +1093,7 @@ static int load_rows(run *r, const group *g)
     tm_out_reset(&r->data);
     for (size_t k = 0; k < g->n && rc == 0; k++) {
         const tm_undo_entry *e = r->es[g->idx[k]];
-        snprintf(buf, sizeof buf, "%zu", g->idx[k]);
-        tm_out_puts(&r->data, buf);
+        put_index(&r->data, g->idx[k]);
         if (g->va)
             copy_fields(&r->data, &e->after, na);
         if (g->vb)
@@ -1104,7 +1116,10 @@ static int load_rows(run *r, const group *g)
     if (tm_target_copy_in(r->c, "COPY " ROWS " FROM STDIN", d, len, r->err) != 0)
         return -1;
     tm_out_reset(&r->data);
-    return g->n > 1000 ? exec_ok(r, "ANALYZE " ROWS) : 0;
+    /* No ANALYZE: the planner sizes a never-analysed table from its pages,
+     * which gives the same joins, and ANALYZE cost 0.2-0.4 s of a 100k-row
+     * undo (scripts/bench/bench-undo.sh). */
+    return 0;
 }
 
 /* Result of a write that failed: whether to retry later (a foreign key),
@@ -1445,18 +1460,16 @@ static int build_groups(run *r, groups *gs, size_t n)
     for (size_t i = 0; i < n && rc == 0; i++) {
         const tm_undo_entry *e = r->es[i];
         tm_undo_kind k = tm_undo_kind_of(e);
-        char buf[96];
-        snprintf(buf, sizeof buf, "%p/%d/%p/%p", (const void *)e->t, (int)k,
-                 e->has_after ? (const void *)e->after.ver : NULL,
-                 e->has_before ? (const void *)e->before.ver : NULL);
         tm_out_reset(&sig);
-        tm_out_puts(&sig, buf);
+        sig_u64(&sig, (uintptr_t)e->t);
+        sig_u64(&sig, (uint64_t)k);
+        sig_u64(&sig, e->has_after ? (uintptr_t)e->after.ver : 0);
+        sig_u64(&sig, e->has_before ? (uintptr_t)e->before.ver : 0);
         if (k == TM_UNDO_UPDATE && shape_of(e, r->o->by_row, NULL, &sig, &jd) != 0)
             rc = -1;
-        tm_out_putc(&sig, '\0');
         size_t len;
-        if (rc == 0 &&
-            (sig.err || group_add(gs, e, i, k, tm_out_data(&sig, &len), r->o->by_row, &jd) != 0))
+        const char *sd = tm_out_data(&sig, &len);
+        if (rc == 0 && (sig.err || group_add(gs, e, i, k, sd, len, r->o->by_row, &jd) != 0))
             rc = -1;
     }
     tm_json_differ_free(&jd);

@@ -110,12 +110,14 @@ static tm_undo_entry *find(tm_undo_plan *p, const tm_table *t, const char *key, 
     if (!p->map.slots)
         return NULL;
     for (size_t i = tm_rowmap_slot(&p->map, h);; i = tm_rowmap_step(&p->map, i)) {
-        tm_undo_entry *e = p->map.slots[i].row;
-        if (!e) {
+        const tm_rowslot *sl = &p->map.slots[i];
+        if (!sl->row) {
             *slot = i;
             return NULL;
         }
-        if (e->hash == h && e->t == t && e->keylen == len && !memcmp(e->key, key, len))
+        /* the slot's hash first: most probes then never touch the entry */
+        tm_undo_entry *e = sl->row;
+        if (sl->hash == h && e->t == t && e->keylen == len && !memcmp(e->key, key, len))
             return e;
     }
 }
@@ -314,19 +316,21 @@ static int fold_truncate(scan *s, tm_table *t, tm_error *err)
     return rc;
 }
 
-/* Decodes c's tuples into s->oldv / s->newv, resolving the new image's
+/* Decodes c's tuples into s->oldv / s->newv (without unpacking the
+ * record: nothing is allocated per change), resolving the new image's
  * unchanged TOAST values from a full old image. */
-static int decode(scan *s, const Tidemark__Change *c, const tm_version *ver, bool *has_old,
-                  bool *has_new, tm_error *err)
+static int decode(scan *s, const tm_change *c, const tm_version *ver, bool *has_old, bool *has_new,
+                  tm_error *err)
 {
     uint32_t no = 0, nn = 0;
-    *has_old = c->old_tuple != NULL;
-    *has_new = c->new_tuple != NULL;
-    if (*has_old && tm_tuple_decode(c->old_tuple, NULL, 0, &s->oldv, &no, err) != 0)
+    int ho = tm_change_values(&s->dec, c, 0, NULL, 0, &s->oldv, &no, err);
+    if (ho < 0)
         return -1;
-    if (*has_new &&
-        tm_tuple_decode(c->new_tuple, *has_old ? s->oldv.v : NULL, no, &s->newv, &nn, err) != 0)
+    int hn = tm_change_values(&s->dec, c, 1, ho ? s->oldv.v : NULL, no, &s->newv, &nn, err);
+    if (hn < 0)
         return -1;
+    *has_old = ho > 0;
+    *has_new = hn > 0;
     if ((*has_old && no != ver->ncols) || (*has_new && nn != ver->ncols)) {
         tm_error_setc(err, TM_ERR_CORRUPT,
                       "the journal holds a row of %s.%s whose width does not match its schema; "
@@ -341,7 +345,7 @@ static int decode(scan *s, const Tidemark__Change *c, const tm_version *ver, boo
     return 0;
 }
 
-static int fold_change(scan *s, tm_table *t, const Tidemark__Change *c, tm_error *err)
+static int fold_change(scan *s, tm_table *t, const tm_change *c, tm_error *err)
 {
     tm_undo_plan *p = s->p;
     if (c->op == TIDEMARK__CHANGE__OP__TRUNCATE)
@@ -425,7 +429,7 @@ static int touch_image(scan *s, tm_table *t, const tm_version *ver, const tm_val
 }
 
 /* A change outside the set, to a table the set changed. */
-static int note_later(scan *s, tm_table *t, const Tidemark__Change *c, tm_error *err)
+static int note_later(scan *s, tm_table *t, const tm_change *c, tm_error *err)
 {
     static const char ops[] = {0, 'I', 'U', 'D', 'T'};
     char op = c->op <= 4 ? ops[c->op] : '?';
@@ -482,8 +486,8 @@ static int on_begin(scan *s, const Tidemark__TxBegin *b, tm_error *err)
     return 0;
 }
 
-/* A change, packed as the journal holds it: unpacked only when it touches
- * a selected table once the set has begun; the state follows every one by
+/* A change, packed as the journal holds it: its tuples decoded only when it
+ * touches a selected table once the set has begun; the state follows every one by
  * the packed fast path (a base snapshot's rows are loaded as such). */
 static int on_change(scan *s, const uint8_t *raw, size_t len, bool snapshot, tm_error *err)
 {
@@ -493,17 +497,8 @@ static int on_change(scan *s, const uint8_t *raw, size_t len, bool snapshot, tm_
         return -1;
     tm_table *t = s->set_started ? table_of(p, peek.relation_oid) : NULL;
     if (t && t->selected) {
-        Tidemark__Change *c = tidemark__change__unpack(NULL, len, raw);
-        if (!c) {
-            tm_error_setc(err, TM_ERR_CORRUPT,
-                          "the journal holds a change that does not decode; it is damaged (run "
-                          "tidemark verify)");
-            return -1;
-        }
         s->seq++;
-        int rc = s->in_set ? fold_change(s, t, c, err) : note_later(s, t, c, err);
-        tidemark__change__free_unpacked(c, NULL);
-        if (rc != 0)
+        if ((s->in_set ? fold_change(s, t, &peek, err) : note_later(s, t, &peek, err)) != 0)
             return -1;
     }
     if (!s->with_state)

@@ -23,28 +23,42 @@ tm_undo_kind tm_undo_kind_of(const tm_undo_entry *e)
     return TM_UNDO_NONE;
 }
 
+/* An entry with its kind worked out once (it compares whole images). */
+typedef struct ordered {
+    const tm_undo_entry *e;
+    uint64_t seq;
+    tm_undo_kind kind;
+} ordered;
+
 static int cmp_entries(const void *pa, const void *pb)
 {
-    const tm_undo_entry *a = *(const tm_undo_entry *const *)pa,
-                        *b = *(const tm_undo_entry *const *)pb;
-    tm_undo_kind ka = tm_undo_kind_of(a), kb = tm_undo_kind_of(b);
-    if (ka != kb)
-        return ka < kb ? -1 : 1;
-    if (ka == TM_UNDO_INSERT) /* in deletion order */
-        return a->last_seq < b->last_seq ? -1 : a->last_seq > b->last_seq;
-    return a->last_seq > b->last_seq ? -1 : a->last_seq < b->last_seq; /* newest first */
+    const ordered *a = pa, *b = pb;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    if (a->kind == TM_UNDO_INSERT) /* in deletion order */
+        return a->seq < b->seq ? -1 : a->seq > b->seq;
+    return a->seq > b->seq ? -1 : a->seq < b->seq; /* newest first */
 }
 
 long tm_undo_order(const tm_undo_plan *p, const tm_undo_entry ***out)
 {
     const tm_undo_entry **a = malloc((p->n + 1) * sizeof *a);
-    if (!a)
+    ordered *o = malloc((p->n + 1) * sizeof *o);
+    if (!a || !o) {
+        free(a);
+        free(o);
         return -1;
+    }
     size_t n = 0;
-    for (size_t i = 0; i < p->n; i++)
-        if (tm_undo_kind_of(p->e[i]) != TM_UNDO_NONE)
-            a[n++] = p->e[i];
-    qsort(a, n, sizeof *a, cmp_entries);
+    for (size_t i = 0; i < p->n; i++) {
+        tm_undo_kind k = tm_undo_kind_of(p->e[i]);
+        if (k != TM_UNDO_NONE)
+            o[n++] = (ordered){p->e[i], p->e[i]->last_seq, k};
+    }
+    qsort(o, n, sizeof *o, cmp_entries);
+    for (size_t i = 0; i < n; i++)
+        a[i] = o[i].e;
+    free(o);
     *out = a;
     return (long)n;
 }

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scripts/bench/bench_journal.h"
+#include "scripts/bench/bench_util.h"
 #include "store/common/fsutil.h"
 #include "store/journal/journal.h"
 #include "store/common/tm_time.h"
@@ -35,10 +37,7 @@ static const char *keys[NKEYS] = {"theme", "lang", "digest", "ai.model",
 static uint64_t rng = 7;
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return bench_splitmix(&rng);
 }
 
 static void die(const char *what, const tm_error *err)
@@ -103,23 +102,9 @@ static void value_of(char *out, size_t cap, unsigned key, unsigned gen)
 static void put_change(tm_writer *w, int op, const char *const oldv[4], const char *const newv[4])
 {
     static tbuf ob, nb;
-    Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
-    ch.has_op = ch.has_relation_oid = ch.has_relation_version = 1;
-    ch.op = op;
-    ch.relation_oid = PREFS_OID;
-    ch.relation_version = 1;
-    if (oldv) {
-        ch.has_old_kind = 1;
-        ch.old_kind = 'O';
-        ch.old_tuple = tuple(&ob, oldv);
-    }
-    if (newv)
-        ch.new_tuple = tuple(&nb, newv);
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
-    rec.change = &ch;
     tm_error err;
-    if (tm_writer_put(w, &rec, &err) != 0)
+    if (bench_put_change(w, op, PREFS_OID, oldv ? tuple(&ob, oldv) : NULL,
+                         newv ? tuple(&nb, newv) : NULL, &err) != 0)
         die("put", &err);
 }
 

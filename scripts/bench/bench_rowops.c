@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scripts/bench/bench_util.h"
 #include "replay/out/out_csv.h"
 #include "replay/out/out_jsonl.h"
 #include "store/common/tm_time.h"
@@ -15,13 +16,6 @@
 #include "replay/query/where.h"
 
 #define NCOL 5
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static const tm_coldesc cols[NCOL] = {
     {"id", 20, "bigint"},      {"email", 25, "text"},
@@ -85,23 +79,23 @@ int main(int argc, char **argv)
     if (devnull < 0 || tm_out_init_fd(&o, devnull, &err) < 0)
         return 1;
 
-    double t0 = now();
+    double t0 = bench_now();
     tm_csv_header(&o, cols, NCOL);
     for (long i = 0; i < nrows; i++)
         tm_csv_row(&o, rows[i].v, NCOL, &err);
     tm_out_flush(&o, &err);
-    double t = now() - t0;
+    double t = bench_now() - t0;
     printf("csv:     %8.2f M rows/s  %7.1f MB/s  (%ld rows, %.1f MB)\n", nrows / t / 1e6,
            (double)o.total / t / 1e6, nrows, (double)o.total / 1e6);
 
     tm_jsonl j;
     tm_jsonl_init(&j, cols, NCOL, &err);
     uint64_t before = o.total;
-    t0 = now();
+    t0 = bench_now();
     for (long i = 0; i < nrows; i++)
         tm_jsonl_row(&j, &o, rows[i].v, &err);
     tm_out_flush(&o, &err);
-    t = now() - t0;
+    t = bench_now() - t0;
     printf("jsonl:   %8.2f M rows/s  %7.1f MB/s\n", nrows / t / 1e6,
            (double)(o.total - before) / t / 1e6);
     tm_jsonl_free(&j);
@@ -118,10 +112,10 @@ int main(int argc, char **argv)
             return 1;
         }
         long hits = 0;
-        t0 = now();
+        t0 = bench_now();
         for (long i = 0; i < nrows; i++)
             hits += tm_where_match(b, rows[i].v);
-        t = now() - t0;
+        t = bench_now() - t0;
         printf("where:   %8.2f M rows/s  (%ld%% match)  %s\n", nrows / t / 1e6, hits * 100 / nrows,
                exprs[e]);
         tm_where_bound_free(b);
@@ -137,16 +131,16 @@ int main(int argc, char **argv)
         sort_cls = tm_type_class(cols[col].type_oid, cols[col].type_name);
         for (long i = 0; i < nrows; i++)
             keys[i] = rows[(i * 48271) % nrows].v[col];
-        t0 = now();
+        t0 = bench_now();
         qsort(keys, (size_t)nrows, sizeof *keys, cmp_keys);
-        t = now() - t0;
+        t = bench_now() - t0;
         long ncmp = 20000000, sink = 0;
-        double t1 = now();
+        double t1 = bench_now();
         for (long i = 0; i < ncmp; i++) {
             const tm_value *x = &keys[i & 1023], *y = &keys[(i * 7 + 3) & 1023];
             sink += tm_typecmp(sort_cls, x->ptr, x->len, y->ptr, y->len);
         }
-        double tc = now() - t1;
+        double tc = bench_now() - t1;
         printf("sort:    %8.2f s for %ld keys by %s (%s); %.0f ns per comparison%s\n", t, nrows,
                cols[col].name, tm_tclass_name(sort_cls), tc / (double)ncmp * 1e9,
                sink == 42 ? " " : "");

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scripts/bench/bench_util.h"
 #include "store/journal/frame.h"
 #include "store/journal/journal.h"
 #include "store/journal/segment.h"
@@ -29,22 +30,12 @@ static uint64_t rng_state = 20260101;
 
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return bench_splitmix(&rng_state);
 }
 
 static unsigned below(unsigned n)
 {
     return (unsigned)(rnd() % n);
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* ---- realistic values ------------------------------------------------- */
@@ -312,7 +303,7 @@ static uint64_t dump_raw(const char *dir, const char *path)
 
 static double run_timed(char *const argv[])
 {
-    double t0 = now();
+    double t0 = bench_now();
     pid_t pid = fork();
     if (pid == 0) {
         execvp(argv[0], argv);
@@ -324,7 +315,7 @@ static double run_timed(char *const argv[])
         fprintf(stderr, "bench_store: %s failed\n", argv[0]);
         exit(2);
     }
-    return now() - t0;
+    return bench_now() - t0;
 }
 
 static uint64_t file_size(const char *p)
@@ -373,7 +364,7 @@ int main(int argc, char **argv)
     tm_writer *w;
     tm_error err;
     tm_writer_options o = {0};
-    double w0 = now();
+    double w0 = bench_now();
     if (tm_writer_open(dir, &o, &w, &err) != 0)
         die("open", &err);
     if (put_relation(w, &err) != 0)
@@ -406,9 +397,9 @@ int main(int argc, char **argv)
     }
     if (tm_writer_close(w, &err) != 0)
         die("close", &err);
-    double wt = now() - w0;
+    double wt = bench_now() - w0;
 
-    double r0 = now();
+    double r0 = bench_now();
     tm_reader *rd;
     if (tm_reader_open(dir, &rd, &err) != 0)
         die("reader", &err);
@@ -424,7 +415,7 @@ int main(int argc, char **argv)
     if (rc < 0)
         die("read", &err);
     tm_reader_close(rd);
-    double rt = now() - r0;
+    double rt = bench_now() - r0;
     if (got != records - 1) {
         fprintf(stderr, "bench_store: read %ld records, wrote %ld\n", got, records);
         return 1;

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scripts/bench/bench_journal.h"
+#include "scripts/bench/bench_util.h"
 #include "store/journal/journal.h"
 #include "replay/out/out_csv.h"
 #include "store/common/tm_time.h"
@@ -28,10 +30,7 @@
 static uint64_t rng_s = 42;
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng_s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return bench_splitmix(&rng_s);
 }
 
 static const char *keys[NKEYS] = {"theme", "lang",    "digest", "ai.model", "ai.temperature",
@@ -112,28 +111,12 @@ static void prefs_row(char b[4][128], tm_value v[4], uint32_t u, int k, uint32_t
 static int put_change(tm_writer *w, int op, uint32_t oid, const tm_value *old, uint32_t nold,
                       const tm_value *nw, uint32_t nnew, tm_error *err)
 {
-    Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
     Tidemark__Tuple ot, nt;
-    rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
-    rec.change = &ch;
-    ch.has_op = ch.has_relation_oid = ch.has_relation_version = 1;
-    ch.op = op;
-    ch.relation_oid = oid;
-    ch.relation_version = 1;
-    if (old) {
-        ch.has_old_kind = 1;
-        ch.old_kind = 'O';
-        if (tm_tuple_encode(&enc_old, old, nold, NULL, 0, &ot, err) != 0)
-            return -1;
-        ch.old_tuple = &ot;
-    }
-    if (nw) {
-        if (tm_tuple_encode(&enc_new, nw, nnew, old, old ? nold : 0, &nt, err) != 0)
-            return -1;
-        ch.new_tuple = &nt;
-    }
-    return tm_writer_put(w, &rec, err);
+    if (old && tm_tuple_encode(&enc_old, old, nold, NULL, 0, &ot, err) != 0)
+        return -1;
+    if (nw && tm_tuple_encode(&enc_new, nw, nnew, old, old ? nold : 0, &nt, err) != 0)
+        return -1;
+    return bench_put_change(w, op, oid, old ? &ot : NULL, nw ? &nt : NULL, err);
 }
 
 /* Key order: user_id numerically, then key bytewise. */
@@ -214,21 +197,9 @@ int main(int argc, char **argv)
     hdr.n_records = nsnap + 2;
     if (tm_writer_begin_tx(w, &hdr, &err) != 0)
         goto fail;
-    {
-        Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
-        Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-        rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
-        rec.change = &ch;
-        ch.has_op = ch.has_relation_oid = ch.has_relation_version = 1;
-        ch.op = TIDEMARK__CHANGE__OP__TRUNCATE;
-        ch.relation_oid = PREFS_OID;
-        ch.relation_version = 1;
-        if (tm_writer_put(w, &rec, &err) != 0)
-            goto fail;
-        ch.relation_oid = AUDIT_OID;
-        if (tm_writer_put(w, &rec, &err) != 0)
-            goto fail;
-    }
+    if (put_change(w, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS_OID, NULL, 0, NULL, 0, &err) != 0 ||
+        put_change(w, TIDEMARK__CHANGE__OP__TRUNCATE, AUDIT_OID, NULL, 0, NULL, 0, &err) != 0)
+        goto fail;
     for (size_t i = 0; i < (size_t)users * NKEYS; i++) {
         if (!cells[i].rev)
             continue;

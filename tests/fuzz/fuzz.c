@@ -118,18 +118,19 @@ char *tm_fuzz_cstr(const uint8_t *data, size_t len)
     return s;
 }
 
-uint8_t *tm_fuzz_flagged(const uint8_t *data, size_t size, unsigned *flags, size_t *len)
+int tm_fuzz_run_flagged(const uint8_t *data, size_t size, tm_fuzz_image_fn *fn)
 {
     if (size < 1)
-        return NULL;
-    *flags = data[0];
-    *len = size - 1;
-    uint8_t *p = malloc(*len ? *len : 1);
-    if (!p)
+        return 0;
+    size_t len = size - 1;
+    uint8_t *img = malloc(len ? len : 1);
+    if (!img)
         abort();
-    if (*len)
-        memcpy(p, data + 1, *len);
-    return p;
+    if (len)
+        memcpy(img, data + 1, len);
+    fn(img, len, data[0]);
+    free(img);
+    return 0;
 }
 
 bool tm_fuzz_next_part(const uint8_t **data, size_t *size, const uint8_t **part, size_t *len)
@@ -152,6 +153,14 @@ void tm_fuzz_seal_tail_crc(uint8_t *data, size_t len)
 {
     if (len >= 4)
         tm_put32(data + len - 4, tm_crc32c(0, data, len - 4));
+}
+
+const char *tm_fuzz_put_file(const char *name, uint8_t *img, size_t len, bool seal_tail)
+{
+    if (seal_tail)
+        tm_fuzz_seal_tail_crc(img, len);
+    tm_fuzz_clean();
+    return tm_fuzz_put(name, img, len);
 }
 
 size_t tm_fuzz_seal_frames(uint8_t *data, size_t len, size_t off)

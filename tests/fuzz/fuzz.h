@@ -33,9 +33,17 @@ void tm_fuzz_clean(void);
  * data; returns the path (static storage, valid until the next call). */
 const char *tm_fuzz_put(const char *name, const void *data, size_t len);
 
-/* For inputs that start with a flags byte: *flags, and a heap copy of the
- * rest (*len bytes, freed by the caller), or NULL for an empty input. */
-uint8_t *tm_fuzz_flagged(const uint8_t *data, size_t size, unsigned *flags, size_t *len);
+/* For targets whose input is a flags byte and a file image: defines the
+ * entry point, which skips an empty input and otherwise calls fn with the
+ * flags and a heap copy of the rest (len bytes, freed when fn returns; fn
+ * may change it, e.g. seal it). */
+typedef void tm_fuzz_image_fn(uint8_t *img, size_t len, unsigned flags);
+int tm_fuzz_run_flagged(const uint8_t *data, size_t size, tm_fuzz_image_fn *fn);
+#define TM_FUZZ_FLAGGED_TARGET(fn)                                                                 \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)                                   \
+    {                                                                                              \
+        return tm_fuzz_run_flagged(data, size, fn);                                                \
+    }
 
 /* A NUL-terminated heap copy of data[0..len) (the caller frees it). */
 char *tm_fuzz_cstr(const uint8_t *data, size_t len);
@@ -48,6 +56,10 @@ bool tm_fuzz_next_part(const uint8_t **data, size_t *size, const uint8_t **part,
 /* Seals a file image whose last 4 bytes are the CRC32C (little-endian) of
  * the bytes before them, as key summaries and row counts are. */
 void tm_fuzz_seal_tail_crc(uint8_t *data, size_t len);
+/* Empties the scratch directory and writes DIR/name with img, sealed
+ * first by tm_fuzz_seal_tail_crc when seal_tail; returns the path as
+ * tm_fuzz_put does. */
+const char *tm_fuzz_put_file(const char *name, uint8_t *img, size_t len, bool seal_tail);
 /* Seals the journal frames that start at off in data[0..len): each header
  * gets the CRC32C of its payload (as much of it as there is) and then its
  * own; it stops at the first place without a frame magic. Returns where

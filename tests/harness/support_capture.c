@@ -56,8 +56,7 @@ pid_t tmc_spawnv(const char *journal, const char *const *env, const char *const 
 {
     char log[4096];
     snprintf(log, sizeof log, "%s.log", journal);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = tm_fork_child();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -119,6 +118,11 @@ int tmc_wait_exit(pid_t pid, int timeout_ms)
 
 void tmc_stop(pid_t pid, const char *journal)
 {
+    /* A capture just spawned may not have installed its handler yet; then
+     * SIGTERM would kill it instead of stopping it cleanly. */
+    for (long long until = tm_now_ms() + 30000;
+         tm_pid_catches(pid, SIGTERM) == 0 && tm_now_ms() < until;)
+        usleep(10000);
     kill(pid, SIGTERM);
     int status = tmc_wait_exit(pid, 60000);
     if (status == -1) {

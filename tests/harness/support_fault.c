@@ -184,8 +184,7 @@ void tmf_workload_start(tmf_workload *w, const char *conninfo, uint64_t seed)
 {
     int sv[2];
     ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    fflush(NULL);
-    w->pid = fork();
+    w->pid = tm_fork_child();
     ck_assert_int_ge(w->pid, 0);
     if (w->pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);

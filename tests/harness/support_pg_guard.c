@@ -200,9 +200,62 @@ static void kill_owned(void)
 static struct sigaction previous[NSIG];
 static const int handled[] = {SIGINT, SIGTERM, SIGHUP};
 
-static void on_signal(int sig)
+/* Async-signal-safe: appends s to buf at *n. */
+static void put(char *buf, size_t cap, size_t *n, const char *s)
 {
+    while (*s && *n + 1 < cap)
+        buf[(*n)++] = *s++;
+}
+
+/* Async-signal-safe: appends v in decimal. */
+static void put_uint(char *buf, size_t cap, size_t *n, unsigned v)
+{
+    char num[16];
+    int k = sizeof num - 1;
+    num[k] = '\0';
+    do
+        num[--k] = (char)('0' + v % 10);
+    while ((v /= 10) && k > 0);
+    put(buf, cap, n, num + k);
+}
+
+/* Says on stderr who sent the signal (pid and command line): a test killed
+ * by a stray signal otherwise shows only "Received signal 15". */
+static void say_sender(int sig, const siginfo_t *si)
+{
+    char line[512], path[40];
+    size_t n = 0, p = 0;
+    unsigned sender = si ? (unsigned)si->si_pid : 0;
+    put(line, sizeof line, &n, "pg guard: signal ");
+    put_uint(line, sizeof line, &n, (unsigned)sig);
+    put(line, sizeof line, &n, " from pid ");
+    put_uint(line, sizeof line, &n, sender);
+    put(line, sizeof line, &n, " (");
+    put(path, sizeof path, &p, "/proc/");
+    put_uint(path, sizeof path, &p, sender);
+    put(path, sizeof path, &p, "/cmdline");
+    path[p] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t r = fd >= 0 ? read(fd, line + n, sizeof line - n - 2) : -1;
+    if (fd >= 0)
+        close(fd);
+    for (ssize_t i = 0; i < r; i++)
+        if (line[n + (size_t)i] == '\0')
+            line[n + (size_t)i] = ' ';
+    if (r > 0)
+        n += (size_t)r;
+    else
+        put(line, sizeof line, &n, "gone");
+    put(line, sizeof line, &n, ")\n");
+    if (write(STDERR_FILENO, line, n) < 0)
+        return;
+}
+
+static void on_signal(int sig, siginfo_t *si, void *ctx)
+{
+    (void)ctx;
     int saved = errno;
+    say_sender(sig, si);
     kill_owned();
     /* Then whatever was there before (Check's handler, or the default):
      * the signal is blocked while we run and is delivered again on return. */
@@ -223,9 +276,10 @@ static void install_handlers(void)
         struct sigaction cur;
         sigaction(sig, NULL, &cur);
         /* Already ours, or ignored on purpose (nohup): leave it. */
-        if (cur.sa_handler == on_signal || cur.sa_handler == SIG_IGN)
+        if (((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_signal) ||
+            (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN))
             continue;
-        struct sigaction sa = {.sa_handler = on_signal};
+        struct sigaction sa = {.sa_sigaction = on_signal, .sa_flags = SA_SIGINFO};
         sigemptyset(&sa.sa_mask);
         sigaction(sig, &sa, &previous[sig]);
     }
@@ -252,8 +306,7 @@ int tm_pg_guard_start(tm_pg *pg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create the watchdog socket: %s", strerror(errno));
         return -1;
     }
-    fflush(NULL); /* nothing buffered gets written twice by the children */
-    pid_t mid = fork();
+    pid_t mid = tm_fork_child(); /* not with the test's signal handlers */
     if (mid == 0) {
         close(sv[0]);
         pid_t wd = fork();

@@ -1,5 +1,6 @@
 /* The network-fault proxy; see support_proxy.h. */
 #include "tests/harness/support_proxy.h"
+#include "tests/harness/tm_sys.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -137,8 +138,7 @@ void tm_proxy_start(tm_proxy *px, int upstream_port)
     px->port = ntohs(a.sin_port);
     int sv[2];
     ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-    fflush(NULL);
-    px->pid = fork();
+    px->pid = tm_fork_child();
     ck_assert_int_ge(px->pid, 0);
     if (px->pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -2,6 +2,7 @@
 #include "tests/harness/tm_run.h"
 #include "tests/harness/tm_sys.h"
 
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -104,9 +105,6 @@ child_exec(const struct child_setup *cs, const char *const *argv, char **envp)
 {
     int e;
     setpgid(0, 0); /* our own group, so a timeout kills everything it started */
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            signal(s, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -224,7 +222,7 @@ int tm_runv(const char *const *argv, const tm_run_opts *opts, tm_run_result *res
     struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
     sigaction(SIGPIPE, &ign, &old_pipe);
 
-    pid_t pid = fork();
+    pid_t pid = tm_fork_child(); /* handlers at their defaults */
     if (pid == 0)
         child_exec(&cs, argv, envp);
     int fork_errno = errno;
@@ -344,6 +342,17 @@ int tm_tidemarkv(tm_run_result *res, const tm_run_opts *opts, const char *const 
     int rc = tm_runv(argv, opts, res);
     free(argv);
     return rc;
+}
+
+char *tm_tidemark_expect(int code, const tm_run_opts *opts, const char *const *args)
+{
+    tm_run_result r;
+    tm_tidemarkv(&r, opts, args);
+    tm_assert_exit(&r, code);
+    char *out = r.out;
+    r.out = NULL;
+    tm_run_result_free(&r);
+    return out;
 }
 
 int tm_tidemark_ap(tm_run_result *res, const tm_run_opts *opts, const char *const *lead, va_list ap)

@@ -1,4 +1,5 @@
 #include "tests/harness/support_store.h"
+#include "tests/harness/tm_sys.h"
 
 #include "store/journal/frame.h"
 #include "store/journal/segment.h"
@@ -423,22 +424,24 @@ size_t tmt_tx_end_index(const tmt_stream *s, long tx)
     return end;
 }
 
-size_t tmt_cut_lsn(const tmt_stream *s, uint64_t lsn)
+/* tmt_cut_lsn (by_time false) or tmt_cut_time. */
+static size_t cut_below(const tmt_stream *s, bool by_time, uint64_t lsn, int64_t t)
 {
     size_t cut = 0;
     for (size_t i = 0; i < s->n; i++)
-        if (s->v[i].tx >= 0 && s->v[i].lsn < lsn)
+        if (s->v[i].tx >= 0 && (by_time ? s->v[i].time < t : s->v[i].lsn < lsn))
             cut = i + 1;
     return cut;
 }
 
+size_t tmt_cut_lsn(const tmt_stream *s, uint64_t lsn)
+{
+    return cut_below(s, false, lsn, 0);
+}
+
 size_t tmt_cut_time(const tmt_stream *s, int64_t t)
 {
-    size_t cut = 0;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->v[i].tx >= 0 && s->v[i].time < t)
-            cut = i + 1;
-    return cut;
+    return cut_below(s, true, 0, t);
 }
 
 /* ---- comparing -------------------------------------------------------------- */
@@ -703,8 +706,7 @@ int tmt_run(char **out, const char *arg, ...)
     argv[argc] = NULL;
     int pfd[2];
     ck_assert(pipe(pfd) == 0);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = tm_fork_child();
     ck_assert(pid >= 0);
     if (pid == 0) {
         dup2(pfd[1], 1);

@@ -73,6 +73,37 @@ int tm_pid_alive(pid_t pid)
     return *state != 'Z' && *state != 'X';
 }
 
+pid_t tm_fork_child(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    fflush(NULL); /* nothing buffered gets written twice */
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int s = 1; s < NSIG; s++)
+            if (s != SIGKILL && s != SIGSTOP)
+                signal(s, SIG_DFL);
+    }
+    int saved = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return pid;
+}
+
+int tm_pid_catches(pid_t pid, int sig)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    if (!tm_pid_alive(pid) || tm_read_small_file(path, buf, sizeof buf) < 0)
+        return -1;
+    const char *line = strstr(buf, "\nSigCgt:");
+    if (!line)
+        return -1;
+    unsigned long long mask = strtoull(line + 8, NULL, 16);
+    return (mask >> (sig - 1)) & 1ULL ? 1 : 0;
+}
+
 unsigned long long tm_pid_starttime(pid_t pid)
 {
     char buf[1024];

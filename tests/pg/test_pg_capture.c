@@ -18,6 +18,7 @@
 #include "store/journal/journal.h"
 #include "store/common/lsn.h"
 #include "tests/harness/pg_harness.h"
+#include "tests/harness/tm_sys.h"
 #include "tests/harness/support_store.h"
 #include "tests/harness/tm_check.h"
 #include "tests/harness/tm_run.h"
@@ -301,7 +302,7 @@ static const char *capture_log(const char *journal)
 
 static pid_t spawn_capture(const char *journal, const char *conninfo)
 {
-    pid_t pid = fork();
+    pid_t pid = tm_fork_child();
     if (pid == 0) {
         char log[4096];
         snprintf(log, sizeof log, "%s.log", journal);

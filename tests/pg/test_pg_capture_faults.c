@@ -345,7 +345,7 @@ START_TEST(crash_during_first_run)
     for (int round = 0; round < 3; round++) {
         const char *argv[] = {TM_BINARY, "capture", "--journal", j,     "--source", ci,
                               "--table", "events",  "--table",   "big", NULL};
-        pid_t pid = fork();
+        pid_t pid = tm_fork_child();
         if (pid == 0) {
             int fd = open("/dev/null", O_WRONLY);
             dup2(fd, 1);

@@ -46,12 +46,7 @@ static char *tlog(const char *journal, const char *const *args)
     for (int i = 0; args[i]; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    tm_run_result r;
-    tm_tidemarkv(&r, NULL, argv);
-    tm_assert_exit(&r, 0);
-    char *out = strdup(r.out);
-    tm_run_result_free(&r);
-    return out;
+    return tm_tidemark_expect(0, NULL, argv);
 }
 
 #define LOG(j, ...) tlog(j, (const char *[]){__VA_ARGS__, NULL})

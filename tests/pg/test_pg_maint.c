@@ -238,27 +238,17 @@ typedef struct answers {
     char *replay[PHASES], *log_from[PHASES], *log_window;
 } answers;
 
-static char *run_ok(const char *const *args)
-{
-    tm_run_result r;
-    tm_tidemarkv(&r, NULL, args);
-    tm_assert_exit(&r, 0);
-    char *out = strdup(r.out);
-    tm_run_result_free(&r);
-    return out;
-}
-
 static void answer(const char *j, char *const *t, answers *a)
 {
     for (int i = 2; i < PHASES; i++) {
         const char *rp[] = {"replay", "--journal", j, "--at", t[i], "--table", "events", NULL};
-        a->replay[i] = run_ok(rp);
+        a->replay[i] = tm_tidemark_expect(0, NULL, rp);
         const char *lg[] = {"log", "--journal", j, "--from", t[i], NULL};
-        a->log_from[i] = run_ok(lg);
+        a->log_from[i] = tm_tidemark_expect(0, NULL, lg);
     }
     const char *w[] = {"log",  "--journal", j,          "--from", t[3],
                        "--to", t[4],        "--format", "jsonl",  NULL};
-    a->log_window = run_ok(w);
+    a->log_window = tm_tidemark_expect(0, NULL, w);
 }
 
 static void same_answers(const char *j, char *const *t, const answers *want, const char *state)
@@ -327,7 +317,7 @@ START_TEST(prune_keeps_history_after_horizon)
         ck_assert(tmc_wait_confirmed(c, "tidemark_maint_prune", lsn, 30000));
         free(lsn);
         const char *ck[] = {"checkpoint", "--journal", j, "--quiet", NULL};
-        free(run_ok(ck));
+        free(tm_tidemark_expect(0, NULL, ck));
     }
     tmc_stop(pid, j);
     answers want;

@@ -23,13 +23,8 @@ static bool select_all(void *arg, const tm_version *v)
     return true;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void fuzz_checkpoint(uint8_t *img, size_t len, unsigned flags)
 {
-    unsigned flags;
-    size_t len;
-    uint8_t *img = tm_fuzz_flagged(data, size, &flags, &len);
-    if (!img)
-        return 0;
     uint64_t lsn = 0x1000300;
     if ((flags & 1) && len >= CK_HDR) {
         lsn = tm_get64(img + 8);
@@ -40,12 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char name[64];
     snprintf(name, sizeof name, "%s/%016llx.ckpt", TM_CKPT_DIR, (unsigned long long)lsn);
     const char *path = tm_fuzz_put(name, img, len);
-    free(img);
 
     tm_vresult res;
     tm_error err;
     if (tm_ckpt_verify(path, &res, &err) != 0)
-        return 0; /* out of memory */
+        return; /* out of memory */
     TM_FUZZ_CHECK(!res.damaged || res.text[0] != '\0', "a damaged checkpoint without a reason");
 
     tm_ckpt *list;
@@ -67,5 +61,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       list[0].why);
     }
     free(list);
-    return 0;
 }
+
+TM_FUZZ_FLAGGED_TARGET(fuzz_checkpoint)

@@ -208,13 +208,8 @@ static void check_compress(const uint8_t *payload, size_t len)
     tm_buf_free(&c);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void fuzz_frame(uint8_t *img, size_t len, unsigned flags)
 {
-    unsigned flags;
-    size_t len;
-    uint8_t *img = tm_fuzz_flagged(data, size, &flags, &len);
-    if (!img)
-        return 0;
     if (flags & SEAL)
         tm_fuzz_seal_frames(img, len, 0);
 
@@ -242,6 +237,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_records(&d, img, len);
     }
     tm_change_decoder_free(&d);
-    free(img);
-    return 0;
 }
+
+TM_FUZZ_FLAGGED_TARGET(fuzz_frame)

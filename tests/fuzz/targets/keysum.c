@@ -12,29 +12,17 @@
 #include "store/common/le.h"
 #include "tests/fuzz/fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void fuzz_keysum(uint8_t *img, size_t len, unsigned flags)
 {
-    unsigned flags;
-    size_t len;
-    uint8_t *img = tm_fuzz_flagged(data, size, &flags, &len);
-    if (!img)
-        return 0;
-    if (flags & 1)
-        tm_fuzz_seal_tail_crc(img, len);
-    tm_fuzz_clean();
-    const char *path = tm_fuzz_put("0000000000000001.keys", img, len);
+    const char *path = tm_fuzz_put_file("0000000000000001.keys", img, len, flags & 1);
 
     tm_vresult res;
     tm_error err;
-    if (tm_keysum_verify(path, &res, &err) != 0) {
-        free(img);
-        return 0; /* out of memory */
-    }
+    if (tm_keysum_verify(path, &res, &err) != 0)
+        return; /* out of memory */
     tm_keysum *ks = tm_keysum_load(tm_fuzz_dir(), 1, &err);
-    if (!ks) {
-        free(img);
-        return 0;
-    }
+    if (!ks)
+        return;
     size_t nrel = tm_keysum_nrelations(ks), nframes = tm_keysum_nframes(ks);
     if (res.damaged)
         TM_FUZZ_CHECK(nrel == 0 && nframes == 0, "a summary verify calls damaged is used: %s",
@@ -57,6 +45,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)tm_keysum_has(ks, frame, tm_keysum_hash_table(16401));
     }
     tm_keysum_free(ks);
-    free(img);
-    return 0;
 }
+
+TM_FUZZ_FLAGGED_TARGET(fuzz_keysum)

@@ -14,29 +14,17 @@
 
 #define RC_HDR 32
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void fuzz_rowcount(uint8_t *img, size_t len, unsigned flags)
 {
-    unsigned flags;
-    size_t len;
-    uint8_t *img = tm_fuzz_flagged(data, size, &flags, &len);
-    if (!img)
-        return 0;
-    if (flags & 1)
-        tm_fuzz_seal_tail_crc(img, len);
-    tm_fuzz_clean();
-    const char *path = tm_fuzz_put(TM_ROWCOUNT_FILE, img, len);
+    const char *path = tm_fuzz_put_file(TM_ROWCOUNT_FILE, img, len, flags & 1);
 
     tm_vresult res;
     tm_error err;
-    if (tm_rowcount_verify(path, &res, &err) != 0) {
-        free(img);
-        return 0; /* out of memory */
-    }
+    if (tm_rowcount_verify(path, &res, &err) != 0)
+        return; /* out of memory */
     tm_rowcount *rc = tm_rowcount_open(tm_fuzz_dir(), &err);
-    if (!rc) {
-        free(img);
-        return 0;
-    }
+    if (!rc)
+        return;
     if (!res.damaged && len >= RC_HDR + 4) {
         uint64_t counted = tm_get64(img + 8);
         uint64_t ntables = tm_get32(img + 16), ntrunc = tm_get32(img + 20);
@@ -60,6 +48,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool known;
     (void)tm_rowcount_truncated(rc, UINT64_MAX - 1, 16401, 0, &rows, &known, &err);
     tm_rowcount_free(rc);
-    free(img);
-    return 0;
 }
+
+TM_FUZZ_FLAGGED_TARGET(fuzz_rowcount)

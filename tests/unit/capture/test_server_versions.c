@@ -47,6 +47,17 @@ START_TEST(slot_syntax_per_major)
     }
     char small[16];
     ck_assert_int_eq(tm_slot_create_sql(150000, "\"s\"", false, small, sizeof small, &err), -1);
+    /* A failover slot (--failover-slot): 17 on; refused before. */
+    for (int v = 170000; v <= 180000; v += 10000) {
+        ck_assert_int_eq(tm_slot_create_sql(v, "\"s\"", TM_SLOT_FAILOVER, sql, sizeof sql, &err),
+                         0);
+        ck_assert_str_eq(
+            sql,
+            "CREATE_REPLICATION_SLOT \"s\" LOGICAL pgoutput (SNAPSHOT 'export', FAILOVER true)");
+    }
+    for (int v = 140000; v <= 160000; v += 10000)
+        ck_assert_int_eq(tm_slot_create_sql(v, "\"s\"", TM_SLOT_FAILOVER, sql, sizeof sql, &err),
+                         -1);
 }
 END_TEST
 

@@ -29,22 +29,23 @@ START_TEST(judgements)
     ck_assert_int_eq(tm_slot_judge(&si, "app"), TM_SLOT_FOREIGN);
     si = slot("unreserved");
     ck_assert_int_eq(tm_slot_judge(&si, "app"), TM_SLOT_SOUND);
-    si = slot("lost");
-    ck_assert_int_eq(tm_slot_judge(&si, "app"), TM_SLOT_LOST);
-    strcpy(si.invalidated, "wal_removed");
-    ck_assert_int_eq(tm_slot_judge(&si, "app"), TM_SLOT_LOST);
-    si.invalidated[0] = '\0';
-    si = slot("reserved");
-    strcpy(si.invalidated, "rows_removed");
-    ck_assert_int_eq(tm_slot_judge(&si, "app"), TM_SLOT_INVALIDATED);
-    si.invalidated[0] = '\0';
-    strcpy(si.invalidated, "conflict with recovery");
-    ck_assert_int_eq(tm_slot_judge(&si, "app"), TM_SLOT_INVALIDATED);
-    si.invalidated[0] = '\0';
-    si = slot("");
-    strcpy(si.invalidated, "idle_timeout");
-    ck_assert_int_eq(tm_slot_judge(&si, "app"), TM_SLOT_INVALIDATED);
-    si.invalidated[0] = '\0';
+    /* wal_status and invalidation reason */
+    static const struct {
+        const char *wal_status, *invalidated;
+        tm_slot_state want;
+    } cases[] = {
+        {"lost", "", TM_SLOT_LOST},
+        {"lost", "wal_removed", TM_SLOT_LOST},
+        {"reserved", "rows_removed", TM_SLOT_INVALIDATED},
+        {"reserved", "conflict with recovery", TM_SLOT_INVALIDATED},
+        {"", "idle_timeout", TM_SLOT_INVALIDATED},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        si = slot(cases[i].wal_status);
+        strcpy(si.invalidated, cases[i].invalidated);
+        ck_assert_msg(tm_slot_judge(&si, "app") == cases[i].want, "'%s', '%s': %d",
+                      cases[i].wal_status, cases[i].invalidated, (int)tm_slot_judge(&si, "app"));
+    }
     ck_assert_str_eq(tm_slot_state_name(TM_SLOT_SOUND), "sound");
     ck_assert_str_eq(tm_slot_state_name(TM_SLOT_LOST), "LOST");
     ck_assert_str_eq(tm_slot_state_name(TM_SLOT_INVALIDATED), "INVALIDATED");

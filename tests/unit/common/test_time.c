@@ -2,6 +2,7 @@
  * (including DST gaps and overlaps, checked against PostgreSQL 15's answers),
  * and tm_time_format in PostgreSQL's output style with round trips. */
 #include <check.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -195,31 +196,35 @@ END_TEST
 
 START_TEST(named_zones)
 {
-    /* Winter and summer time in Paris. */
-    ck_assert_int_eq(parse_ok("2026-01-15 12:00", "Europe/Paris"), utc(2026, 1, 15, 11, 0, 0, 0));
-    ck_assert_int_eq(parse_ok("2026-07-15 12:00", "Europe/Paris"), utc(2026, 7, 15, 10, 0, 0, 0));
-    ck_assert_int_eq(parse_ok("2026-07-15", "Asia/Kolkata"), utc(2026, 7, 14, 18, 30, 0, 0));
-    ck_assert_int_eq(parse_ok("2026-07-15 12:00:00.25", "America/Los_Angeles"),
-                     utc(2026, 7, 15, 19, 0, 0, 250000));
-    /* PostgreSQL 15: '2018-03-11 02:30' (skipped by the spring-forward
-     * transition) in America/New_York is 07:30 UTC; the ambiguous
-     * '2018-11-04 01:30' is 06:30 UTC. */
-    ck_assert_int_eq(parse_ok("2018-03-11 02:30", "America/New_York"),
-                     utc(2018, 3, 11, 7, 30, 0, 0));
-    ck_assert_int_eq(parse_ok("2018-11-04 01:30", "America/New_York"),
-                     utc(2018, 11, 4, 6, 30, 0, 0));
-    /* Either side of the transitions is unambiguous. */
-    ck_assert_int_eq(parse_ok("2018-03-11 01:59:59", "America/New_York"),
-                     utc(2018, 3, 11, 6, 59, 59, 0));
-    ck_assert_int_eq(parse_ok("2018-03-11 03:00", "America/New_York"),
-                     utc(2018, 3, 11, 7, 0, 0, 0));
-    ck_assert_int_eq(parse_ok("2018-11-04 00:59", "America/New_York"),
-                     utc(2018, 11, 4, 4, 59, 0, 0));
-    ck_assert_int_eq(parse_ok("2018-11-04 02:00", "America/New_York"),
-                     utc(2018, 11, 4, 7, 0, 0, 0));
-    /* Southern hemisphere: Sydney is +11 in January. */
-    ck_assert_int_eq(parse_ok("2026-01-10 12:00", "Australia/Sydney"),
-                     utc(2026, 1, 10, 1, 0, 0, 0));
+    static const struct {
+        const char *text, *zone;
+        int y, mo, d, h, mi, s, us; /* the UTC time it is */
+    } cases[] = {
+        /* Winter and summer time in Paris. */
+        {"2026-01-15 12:00", "Europe/Paris", 2026, 1, 15, 11, 0, 0, 0},
+        {"2026-07-15 12:00", "Europe/Paris", 2026, 7, 15, 10, 0, 0, 0},
+        {"2026-07-15", "Asia/Kolkata", 2026, 7, 14, 18, 30, 0, 0},
+        {"2026-07-15 12:00:00.25", "America/Los_Angeles", 2026, 7, 15, 19, 0, 0, 250000},
+        /* PostgreSQL 15: '2018-03-11 02:30' (skipped by the spring-forward
+         * transition) in America/New_York is 07:30 UTC; the ambiguous
+         * '2018-11-04 01:30' is 06:30 UTC. */
+        {"2018-03-11 02:30", "America/New_York", 2018, 3, 11, 7, 30, 0, 0},
+        {"2018-11-04 01:30", "America/New_York", 2018, 11, 4, 6, 30, 0, 0},
+        /* Either side of the transitions is unambiguous. */
+        {"2018-03-11 01:59:59", "America/New_York", 2018, 3, 11, 6, 59, 59, 0},
+        {"2018-03-11 03:00", "America/New_York", 2018, 3, 11, 7, 0, 0, 0},
+        {"2018-11-04 00:59", "America/New_York", 2018, 11, 4, 4, 59, 0, 0},
+        {"2018-11-04 02:00", "America/New_York", 2018, 11, 4, 7, 0, 0, 0},
+        /* Southern hemisphere: Sydney is +11 in January. */
+        {"2026-01-10 12:00", "Australia/Sydney", 2026, 1, 10, 1, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t got = parse_ok(cases[i].text, cases[i].zone);
+        int64_t want = utc(cases[i].y, cases[i].mo, cases[i].d, cases[i].h, cases[i].mi, cases[i].s,
+                           cases[i].us);
+        ck_assert_msg(got == want, "'%s' in %s: %" PRId64 ", expected %" PRId64, cases[i].text,
+                      cases[i].zone, got, want);
+    }
     /* UTC spellings and offsets as a zone. */
     int64_t noon = utc(2026, 7, 15, 12, 0, 0, 0);
     ck_assert_int_eq(parse_ok("2026-07-15 12:00", ""), noon);

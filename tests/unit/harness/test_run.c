@@ -4,10 +4,22 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tests/harness/tm_check.h"
 #include "tests/harness/tm_run.h"
 #include "tests/harness/tm_sys.h"
+
+/* Runs argv with o: it must exit 0 and print exactly want. */
+static void expect_out(const char *const *argv, const tm_run_opts *o, const char *want)
+{
+    tm_run_result r;
+    tm_runv(argv, o, &r);
+    tm_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, want);
+    tm_run_result_free(&r);
+}
 
 START_TEST(exit_code_and_streams)
 {
@@ -25,11 +37,7 @@ END_TEST
 START_TEST(arguments_are_not_shell_words)
 {
     const char *argv[] = {"printf", "[%s]", "a b", "$HOME", "'\"", "", NULL};
-    tm_run_result r;
-    tm_runv(argv, NULL, &r);
-    tm_assert_exit(&r, 0);
-    ck_assert_str_eq(r.out, "[a b][$HOME]['\"][]");
-    tm_run_result_free(&r);
+    expect_out(argv, NULL, "[a b][$HOME]['\"][]");
 }
 END_TEST
 
@@ -87,11 +95,7 @@ START_TEST(environment_set_and_unset)
     const char *argv[] = {"sh", "-c", "echo \"$TM_RUN_NEW|${TM_RUN_GONE-unset}|$TM_RUN_KEPT\"",
                           NULL};
     tm_run_opts o = {.env = env};
-    tm_run_result r;
-    tm_runv(argv, &o, &r);
-    tm_assert_exit(&r, 0);
-    ck_assert_str_eq(r.out, "new value|unset|kept\n");
-    tm_run_result_free(&r);
+    expect_out(argv, &o, "new value|unset|kept\n");
 }
 END_TEST
 
@@ -99,11 +103,7 @@ START_TEST(working_directory)
 {
     const char *argv[] = {"pwd", NULL};
     tm_run_opts o = {.cwd = "/"};
-    tm_run_result r;
-    tm_runv(argv, &o, &r);
-    tm_assert_exit(&r, 0);
-    ck_assert_str_eq(r.out, "/\n");
-    tm_run_result_free(&r);
+    expect_out(argv, &o, "/\n");
 }
 END_TEST
 
@@ -172,12 +172,34 @@ START_TEST(runs_the_built_binary)
 }
 END_TEST
 
+/* Check's SIGTERM handler in the test process kills the test's whole
+ * process group; a child must not run it (it took fault tests down with
+ * "Received signal 15" when a capture was stopped before its exec). */
+START_TEST(forked_child_has_default_signal_actions)
+{
+    struct sigaction inherited;
+    sigaction(SIGTERM, NULL, &inherited);
+    ck_assert_msg(inherited.sa_handler != SIG_DFL, "the test process catches SIGTERM");
+    pid_t pid = tm_fork_child();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        for (;;)
+            pause();
+    }
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "status %d", status);
+}
+END_TEST
+
 int main(void)
 {
-    return tm_check_main(
-        "run", "core", 0,
-        TM_TESTS(exit_code_and_streams, arguments_are_not_shell_words, stdin_is_fed,
-                 child_that_ignores_stdin, binary_output_is_kept_whole, environment_set_and_unset,
-                 working_directory, timeout_kills_the_process_group, killed_by_signal,
-                 missing_program, missing_user, runs_the_built_binary));
+    return tm_check_main("run", "core", 0,
+                         TM_TESTS(exit_code_and_streams, arguments_are_not_shell_words,
+                                  stdin_is_fed, child_that_ignores_stdin,
+                                  binary_output_is_kept_whole, environment_set_and_unset,
+                                  working_directory, timeout_kills_the_process_group,
+                                  killed_by_signal, missing_program, missing_user,
+                                  runs_the_built_binary, forked_child_has_default_signal_actions));
 }

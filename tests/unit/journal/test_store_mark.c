@@ -94,39 +94,81 @@ static void check_holds(const char *dir, const tmt_stream *s, size_t upto)
     tm_reader_close(rd);
 }
 
-/* n transactions, each synced and confirmed; returns the writer. */
-static tm_writer *confirmed_journal(const char *dir, tmt_stream *s, tmt_rng *r, int n)
+static tm_writer *open_marked(const char *dir, tm_recovery *rep)
 {
     tm_writer_options o = {.keep_mark = true};
-    tm_writer *w = open_w(dir, &o, NULL);
+    return open_w(dir, &o, rep);
+}
+
+static void close_w(tm_writer *w)
+{
     tm_error err;
+    ck_assert_msg(tm_writer_close(w, &err) == 0, "%s", err.msg);
+}
+
+/* Syncs and confirms everything written. */
+static void sync_confirm(tm_writer *w)
+{
+    tm_error err;
+    ck_assert_msg(tm_writer_sync(w, &err) == 0, "%s", err.msg);
+    ck_assert_msg(tm_writer_confirm(w, tm_writer_durable_end_lsn(w), &err) == 0, "%s", err.msg);
+}
+
+/* Each test's journal: a temp dir, a seeded generator and what was written. */
+typedef struct mark_fx {
+    char *dir;
+    tmt_rng r;
+    tmt_stream s;
+} mark_fx;
+
+static void fx_init(mark_fx *f, uint64_t seed)
+{
+    f->dir = tmt_tempdir();
+    f->r.s = seed;
+    tmt_stream_init(&f->s, T0);
+}
+
+static void fx_free(mark_fx *f)
+{
+    tmt_stream_free(&f->s);
+    tmt_rmtree(f->dir);
+    free(f->dir);
+}
+
+/* n transactions, each synced and confirmed; returns the writer. */
+static tm_writer *confirmed_journal(mark_fx *f, int n)
+{
+    tm_writer *w = open_marked(f->dir, NULL);
     for (int i = 0; i < n; i++) {
-        tmt_put_tx(w, s, r, 1 + (unsigned)tmt_below(r, 5), 80);
-        ck_assert(tm_writer_sync(w, &err) == 0);
-        ck_assert_msg(tm_writer_confirm(w, tm_writer_durable_end_lsn(w), &err) == 0, "%s", err.msg);
+        tmt_put_tx(w, &f->s, &f->r, 1 + (unsigned)tmt_below(&f->r, 5), 80);
+        sync_confirm(w);
     }
     return w;
 }
 
+/* The same, closed. */
+static void confirmed_closed(mark_fx *f, int n)
+{
+    close_w(confirmed_journal(f, n));
+}
+
 START_TEST(new_journal_and_confirm)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {51};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer *w = confirmed_journal(dir, &s, &r, 0);
-    tm_mark m = read_mark(dir);
+    mark_fx f;
+    fx_init(&f, 51);
+    tm_writer *w = confirmed_journal(&f, 0);
+    tm_mark m = read_mark(f.dir);
     ck_assert_uint_eq(m.segment, 1);
     ck_assert_uint_eq(m.offset, TM_SEG_HDR_SIZE);
     ck_assert_uint_eq(m.lsn, 0);
     ck_assert(!m.adopted);
     tm_error err;
-    tmt_put_tx(w, &s, &r, 3, 50);
+    tmt_put_tx(w, &f.s, &f.r, 3, 50);
     ck_assert(tm_writer_sync(w, &err) == 0);
     uint64_t end = tm_writer_durable_end_lsn(w);
     ck_assert(tm_writer_confirm(w, end, &err) == 0);
-    m = read_mark(dir);
-    char *seg = tmt_seg_path(dir, 1);
+    m = read_mark(f.dir);
+    char *seg = tmt_seg_path(f.dir, 1);
     ck_assert_uint_eq(m.offset, file_size(seg));
     ck_assert_uint_eq(m.lsn, end);
     ck_assert_uint_eq(tm_writer_confirmed_lsn(w), end);
@@ -134,25 +176,22 @@ START_TEST(new_journal_and_confirm)
     uint64_t seq = m.seq;
     ck_assert(tm_writer_confirm(w, end, &err) == 0);
     ck_assert(tm_writer_confirm(w, end - 1, &err) == 0);
-    ck_assert_uint_eq(read_mark(dir).seq, seq);
+    ck_assert_uint_eq(read_mark(f.dir).seq, seq);
     /* A keepalive position beyond the last commit. */
     ck_assert(tm_writer_confirm(w, end + 1000, &err) == 0);
-    m = read_mark(dir);
+    m = read_mark(f.dir);
     ck_assert_uint_eq(m.lsn, end + 1000);
     ck_assert_uint_eq(m.seq, seq + 1);
-    ck_assert(tm_writer_close(w, &err) == 0);
+    close_w(w);
     /* Reopened: nothing to cut, the mark is read back. */
     tm_recovery rep;
-    tm_writer_options o = {.keep_mark = true};
-    w = open_w(dir, &o, &rep);
+    w = open_marked(f.dir, &rep);
     ck_assert(!rep.repaired);
     ck_assert_uint_eq(tm_writer_confirmed_lsn(w), end + 1000);
-    ck_assert(tm_writer_close(w, &err) == 0);
-    check_holds(dir, &s, s.n);
+    close_w(w);
+    check_holds(f.dir, &f.s, f.s.n);
     free(seg);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    fx_free(&f);
 }
 END_TEST
 
@@ -160,75 +199,63 @@ END_TEST
  * is one only written (the page cache cannot be trusted after a failure). */
 START_TEST(above_mark_is_cut)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {52};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer *w = confirmed_journal(dir, &s, &r, 6);
-    size_t kept = s.n;
+    mark_fx f;
+    fx_init(&f, 52);
+    tm_writer *w = confirmed_journal(&f, 6);
+    size_t kept = f.s.n;
     uint64_t kept_commit = tm_writer_last_commit_lsn(w);
-    tm_mark m = read_mark(dir);
+    tm_mark m = read_mark(f.dir);
     tm_error err;
-    tmt_put_tx(w, &s, &r, 4, 80);
+    tmt_put_tx(w, &f.s, &f.r, 4, 80);
     ck_assert(tm_writer_sync(w, &err) == 0);
-    tmt_put_tx(w, &s, &r, 4, 80);
-    ck_assert(tm_writer_close(w, &err) == 0); /* syncs, confirms nothing */
-    char *seg = tmt_seg_path(dir, 1);
+    tmt_put_tx(w, &f.s, &f.r, 4, 80);
+    close_w(w); /* syncs, confirms nothing */
+    char *seg = tmt_seg_path(f.dir, 1);
     uint64_t size = file_size(seg);
     ck_assert_uint_gt(size, m.offset);
 
     tm_recovery rep;
-    tm_writer_options o = {.keep_mark = true};
-    w = open_w(dir, &o, &rep);
+    w = open_marked(f.dir, &rep);
     ck_assert(rep.repaired && rep.above_mark && !rep.torn_write);
     ck_assert_uint_eq(rep.offset, m.offset);
     ck_assert_uint_eq(rep.bytes_cut, size - m.offset);
     char note[1024];
-    tm_recovery_describe(dir, &rep, note, sizeof note);
+    tm_recovery_describe(f.dir, &rep, note, sizeof note);
     ck_assert_msg(strstr(note, "written after the last confirmed position; the server sends it "
                                "again") &&
                       strstr(note, "everything before it is intact"),
                   "%s", note);
     ck_assert_uint_eq(tm_writer_last_commit_lsn(w), kept_commit);
-    ck_assert(tm_writer_close(w, &err) == 0);
+    close_w(w);
     ck_assert_uint_eq(file_size(seg), m.offset);
-    check_holds(dir, &s, kept);
+    check_holds(f.dir, &f.s, kept);
     free(seg);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    fx_free(&f);
 }
 END_TEST
 
 /* Garbage after the mark is cut as a torn write above the mark. */
 START_TEST(garbage_above_mark)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {53};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer *w = confirmed_journal(dir, &s, &r, 4);
-    tm_error err;
-    ck_assert(tm_writer_close(w, &err) == 0);
-    char *seg = tmt_seg_path(dir, 1);
+    mark_fx f;
+    fx_init(&f, 53);
+    confirmed_closed(&f, 4);
+    char *seg = tmt_seg_path(f.dir, 1);
     int fd = open(seg, O_WRONLY | O_APPEND);
     ck_assert(fd >= 0);
     ck_assert_int_eq(write(fd, "TMFRtorn", 8), 8);
     close(fd);
     tm_recovery rep;
-    tm_writer_options o = {.keep_mark = true};
-    w = open_w(dir, &o, &rep);
+    tm_writer *w = open_marked(f.dir, &rep);
     char note[1024];
-    tm_recovery_describe(dir, &rep, note, sizeof note);
+    tm_recovery_describe(f.dir, &rep, note, sizeof note);
     ck_assert_msg(rep.torn_write && rep.above_mark && strstr(note, "cut 8 bytes at offset") &&
                       strstr(note, "above the durable mark"),
                   "%s", note);
-    ck_assert(tm_writer_close(w, &err) == 0);
-    check_holds(dir, &s, s.n);
+    close_w(w);
+    check_holds(f.dir, &f.s, f.s.n);
     free(seg);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    fx_free(&f);
 }
 END_TEST
 
@@ -238,21 +265,18 @@ END_TEST
  * exists). */
 START_TEST(bit_rot_below_mark_refused)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {54};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer *w = confirmed_journal(dir, &s, &r, 5);
+    mark_fx f;
+    fx_init(&f, 54);
+    confirmed_closed(&f, 5);
     tm_error err;
-    ck_assert(tm_writer_close(w, &err) == 0);
-    char *seg = tmt_seg_path(dir, 1);
+    char *seg = tmt_seg_path(f.dir, 1);
     int fd = open(seg, O_RDONLY);
     tm_seg_scan sc;
     ck_assert(tm_segment_scan(fd, 1, true, &sc, &err) == 0);
     close(fd);
     tm_frame_entry last = sc.frames.v[sc.frames.n - 1];
     tm_seg_scan_free(&sc);
-    ck_assert_uint_eq(tm_frame_end(&last), read_mark(dir).offset);
+    ck_assert_uint_eq(tm_frame_end(&last), read_mark(f.dir).offset);
     size_t len;
     unsigned char *orig = tmt_slurp(seg, &len);
     for (uint64_t off = last.offset; off < tm_frame_end(&last); off++) {
@@ -260,8 +284,8 @@ START_TEST(bit_rot_below_mark_refused)
         memcpy(bad, orig, len);
         bad[off] ^= 0x10;
         tmt_spit(seg, bad, len);
-        open_refused(dir, 1, last.offset, "below the durable mark");
-        reader_refuses(dir, 1, last.offset, last.offset);
+        open_refused(f.dir, 1, last.offset, "below the durable mark");
+        reader_refuses(f.dir, 1, last.offset, last.offset);
         size_t now;
         unsigned char *after = tmt_slurp(seg, &now);
         ck_assert_msg(now == len && memcmp(after, bad, len) == 0, "the open changed the segment");
@@ -273,44 +297,36 @@ START_TEST(bit_rot_below_mark_refused)
     memcpy(bad, orig, len);
     bad[last.offset + TM_FRAME_HDR_SIZE] ^= 0x10;
     tmt_spit(seg, bad, len);
-    char *mark = tmt_path(dir, TM_MARK_FILE);
+    char *mark = tmt_path(f.dir, TM_MARK_FILE);
     ck_assert(unlink(mark) == 0);
     tm_recovery rep;
     tm_writer_options plain = {0};
-    w = open_w(dir, &plain, &rep);
+    tm_writer *w = open_w(f.dir, &plain, &rep);
     ck_assert(rep.repaired && rep.torn_write && !rep.above_mark);
-    ck_assert(tm_writer_close(w, &err) == 0);
+    close_w(w);
     free(mark);
     free(bad);
     free(orig);
     free(seg);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    fx_free(&f);
 }
 END_TEST
 
 START_TEST(segment_shorter_than_mark)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {55};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer *w = confirmed_journal(dir, &s, &r, 5);
-    tm_error err;
-    ck_assert(tm_writer_close(w, &err) == 0);
-    tm_mark m = read_mark(dir);
-    char *seg = tmt_seg_path(dir, 1);
+    mark_fx f;
+    fx_init(&f, 55);
+    confirmed_closed(&f, 5);
+    tm_mark m = read_mark(f.dir);
+    char *seg = tmt_seg_path(f.dir, 1);
     ck_assert(truncate(seg, (off_t)m.offset - 1) == 0);
-    open_refused(dir, 1, m.offset - 1, "the durable mark says");
-    reader_refuses(dir, 1, TM_SEG_HDR_SIZE, m.offset - 1);
+    open_refused(f.dir, 1, m.offset - 1, "the durable mark says");
+    reader_refuses(f.dir, 1, TM_SEG_HDR_SIZE, m.offset - 1);
     /* cut at a frame boundary below the mark: refused all the same */
     ck_assert(truncate(seg, TM_SEG_HDR_SIZE) == 0);
-    open_refused(dir, 1, TM_SEG_HDR_SIZE, "the durable mark says");
+    open_refused(f.dir, 1, TM_SEG_HDR_SIZE, "the durable mark says");
     free(seg);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    fx_free(&f);
 }
 END_TEST
 
@@ -318,49 +334,44 @@ END_TEST
  * and what it does not cover is cut. Both copies bad: refused. */
 START_TEST(torn_mark_copy)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {56};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer *w = confirmed_journal(dir, &s, &r, 3);
-    size_t older = s.n;
-    tm_mark before = read_mark(dir);
+    mark_fx f;
+    fx_init(&f, 56);
+    tm_writer *w = confirmed_journal(&f, 3);
+    size_t older = f.s.n;
+    tm_mark before = read_mark(f.dir);
     tm_error err;
-    tmt_put_tx(w, &s, &r, 2, 60);
-    ck_assert(tm_writer_sync(w, &err) == 0);
-    ck_assert(tm_writer_confirm(w, tm_writer_durable_end_lsn(w), &err) == 0);
-    ck_assert(tm_writer_close(w, &err) == 0);
-    tm_mark newest = read_mark(dir);
+    tmt_put_tx(w, &f.s, &f.r, 2, 60);
+    sync_confirm(w);
+    close_w(w);
+    tm_mark newest = read_mark(f.dir);
     ck_assert_uint_eq(newest.seq, before.seq + 1);
-    char *mark = tmt_path(dir, TM_MARK_FILE);
+    char *mark = tmt_path(f.dir, TM_MARK_FILE);
     size_t len;
     unsigned char *m = tmt_slurp(mark, &len);
     ck_assert_uint_eq(len, TM_MARK_FILE_SIZE);
     m[(newest.seq & 1) * TM_MARK_SLOT_STRIDE + 30] ^= 1;
     tmt_spit(mark, m, len);
-    tm_mark back = read_mark(dir);
+    tm_mark back = read_mark(f.dir);
     ck_assert_uint_eq(back.seq, before.seq);
     ck_assert_uint_eq(back.offset, before.offset);
     tm_recovery rep;
-    tm_writer_options o = {.keep_mark = true};
-    w = open_w(dir, &o, &rep);
+    w = open_marked(f.dir, &rep);
     ck_assert(rep.repaired && rep.above_mark);
-    ck_assert(tm_writer_close(w, &err) == 0);
-    check_holds(dir, &s, older);
+    close_w(w);
+    check_holds(f.dir, &f.s, older);
 
     m[(before.seq & 1) * TM_MARK_SLOT_STRIDE + 10] ^= 1;
     tmt_spit(mark, m, len);
     tm_mark none;
-    ck_assert_int_eq(tm_mark_read(dir, &none, &err), -1);
+    ck_assert_int_eq(tm_mark_read(f.dir, &none, &err), -1);
     ck_assert(tm_error_is(&err, TM_ERR_CORRUPT));
     ck_assert_str_eq(err.file, mark);
-    ck_assert(tm_writer_open(dir, &o, &w, &err) != 0);
+    tm_writer_options o = {.keep_mark = true};
+    ck_assert(tm_writer_open(f.dir, &o, &w, &err) != 0);
     ck_assert_msg(strstr(err.msg, "confirmed.mark is damaged"), "%s", err.msg);
     free(m);
     free(mark);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    fx_free(&f);
 }
 END_TEST
 
@@ -368,50 +379,44 @@ END_TEST
  * of its last transaction, flagged adopted until the first confirmation. */
 START_TEST(old_journal_adopted)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {57};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
+    mark_fx f;
+    fx_init(&f, 57);
     tm_writer_options plain = {0};
-    tm_writer *w = open_w(dir, &plain, NULL);
+    tm_writer *w = open_w(f.dir, &plain, NULL);
     tm_error err;
     for (int i = 0; i < 4; i++)
-        tmt_put_tx(w, &s, &r, 3, 60);
+        tmt_put_tx(w, &f.s, &f.r, 3, 60);
     uint64_t end = 0;
     ck_assert(tm_writer_sync(w, &err) == 0);
     end = tm_writer_durable_end_lsn(w);
     ck_assert(tm_writer_confirm(w, end, &err) != 0); /* keeps no mark */
-    ck_assert(tm_writer_close(w, &err) == 0);
-    char *mark = tmt_path(dir, TM_MARK_FILE);
+    close_w(w);
+    char *mark = tmt_path(f.dir, TM_MARK_FILE);
     ck_assert(access(mark, F_OK) != 0);
-    w = open_w(dir, &plain, NULL); /* still none without keep_mark */
-    ck_assert(tm_writer_close(w, &err) == 0);
+    close_w(open_w(f.dir, &plain, NULL)); /* still none without keep_mark */
     ck_assert(access(mark, F_OK) != 0);
 
-    tm_writer_options o = {.keep_mark = true};
-    w = open_w(dir, &o, NULL);
-    tm_mark m = read_mark(dir);
-    char *seg = tmt_seg_path(dir, 1);
+    w = open_marked(f.dir, NULL);
+    tm_mark m = read_mark(f.dir);
+    char *seg = tmt_seg_path(f.dir, 1);
     ck_assert(m.adopted);
     ck_assert_uint_eq(m.lsn, end);
     ck_assert_uint_eq(m.segment, 1);
     ck_assert_uint_eq(m.offset, file_size(seg));
     ck_assert(tm_writer_confirm(w, end, &err) == 0);
-    ck_assert(!read_mark(dir).adopted);
-    ck_assert(tm_writer_close(w, &err) == 0);
+    ck_assert(!read_mark(f.dir).adopted);
+    close_w(w);
     /* From now on the mark counts, also for a writer that does not ask. */
-    w = open_w(dir, &plain, NULL);
-    tmt_put_tx(w, &s, &r, 3, 60);
-    ck_assert(tm_writer_close(w, &err) == 0);
+    w = open_w(f.dir, &plain, NULL);
+    tmt_put_tx(w, &f.s, &f.r, 3, 60);
+    close_w(w);
     tm_recovery rep;
-    w = open_w(dir, &plain, &rep);
+    w = open_w(f.dir, &plain, &rep);
     ck_assert(rep.repaired && rep.above_mark);
-    ck_assert(tm_writer_close(w, &err) == 0);
+    close_w(w);
     free(seg);
     free(mark);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    fx_free(&f);
 }
 END_TEST
 
@@ -420,45 +425,41 @@ END_TEST
  * unconfirmed rest, also a whole segment begun after the mark. */
 START_TEST(rollover_moves_mark)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {58};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
+    mark_fx f;
+    fx_init(&f, 58);
     tm_writer_options o = {.keep_mark = true, .segment_size = 4096};
-    tm_writer *w = open_w(dir, &o, NULL);
+    tm_writer *w = open_w(f.dir, &o, NULL);
     tm_error err;
-    tmt_put_relation(w, &s, &r, 0);
+    tmt_put_relation(w, &f.s, &f.r, 0);
     for (int i = 0; i < 6; i++)
-        tmt_put_tx(w, &s, &r, 3, 60);
-    ck_assert(tm_writer_sync(w, &err) == 0);
-    ck_assert(tm_writer_confirm(w, tm_writer_durable_end_lsn(w), &err) == 0);
-    size_t kept = s.n;
+        tmt_put_tx(w, &f.s, &f.r, 3, 60);
+    sync_confirm(w);
     uint64_t confirmed = tm_writer_confirmed_lsn(w);
     /* unconfirmed: enough to roll over several times */
     for (int i = 0; i < 60; i++)
-        tmt_put_tx(w, &s, &r, 3, 120);
+        tmt_put_tx(w, &f.s, &f.r, 3, 120);
     ck_assert(tm_writer_sync(w, &err) == 0);
-    tm_mark m = read_mark(dir);
+    tm_mark m = read_mark(f.dir);
     ck_assert_uint_ge(m.segment, 3);
     ck_assert_uint_eq(m.lsn, confirmed); /* rollover moves the extent only */
-    char *ms = tmt_seg_path(dir, m.segment);
+    char *ms = tmt_seg_path(f.dir, m.segment);
     ck_assert_uint_eq(m.offset, file_size(ms));
     free(ms);
     uint64_t last = m.segment + 1;
-    char *ls = tmt_seg_path(dir, last);
+    char *ls = tmt_seg_path(f.dir, last);
     ck_assert(access(ls, F_OK) == 0);
     ck_assert_uint_gt(file_size(ls), TM_SEG_HDR_SIZE);
-    ck_assert(tm_writer_close(w, &err) == 0);
+    close_w(w);
 
     tm_recovery rep;
-    w = open_w(dir, &o, &rep);
+    w = open_w(f.dir, &o, &rep);
     ck_assert(rep.repaired && rep.above_mark);
     ck_assert_uint_eq(rep.segment, last);
     ck_assert_uint_eq(rep.offset, TM_SEG_HDR_SIZE);
-    ck_assert(tm_writer_close(w, &err) == 0);
+    close_w(w);
     /* the segments up to the mark are kept whole */
     tm_reader *rd;
-    ck_assert(tm_reader_open(dir, &rd, &err) == 0);
+    ck_assert(tm_reader_open(f.dir, &rd, &err) == 0);
     tmt_got g = {0};
     tmt_collect(rd, &g);
     tm_reader_close(rd);
@@ -468,11 +469,8 @@ START_TEST(rollover_moves_mark)
     ck_assert_uint_gt(tx, 6);
     ck_assert_uint_lt(tx, 66);
     tmt_got_free(&g);
-    (void)kept;
     free(ls);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    fx_free(&f);
 }
 END_TEST
 
@@ -480,36 +478,32 @@ END_TEST
  * in a segment that is missing, with the segments gone. */
 START_TEST(mark_misfits_refused)
 {
-    char *dir = tmt_tempdir();
-    tmt_rng r = {59};
-    tmt_stream s;
-    tmt_stream_init(&s, T0);
-    tm_writer *w = confirmed_journal(dir, &s, &r, 4);
+    mark_fx f;
+    fx_init(&f, 59);
+    confirmed_closed(&f, 4);
     tm_error err;
-    ck_assert(tm_writer_close(w, &err) == 0);
-    tm_mark m = read_mark(dir), bad = m;
+    tm_mark m = read_mark(f.dir), bad = m;
     int fd;
-    ck_assert(tm_mark_open(dir, &fd, &err) == 0);
+    ck_assert(tm_mark_open(f.dir, &fd, &err) == 0);
     bad.seq = m.seq + 1;
     bad.offset = m.offset - 3;
-    ck_assert(tm_mark_store(fd, dir, &bad, &err) == 0);
-    open_refused(dir, 1, m.offset - 3, "not at the end of a frame");
+    ck_assert(tm_mark_store(fd, f.dir, &bad, &err) == 0);
+    open_refused(f.dir, 1, m.offset - 3, "not at the end of a frame");
     bad.seq++;
     bad.segment = 4;
     bad.offset = m.offset;
-    ck_assert(tm_mark_store(fd, dir, &bad, &err) == 0);
-    open_refused(dir, 1, 0, "the durable mark lies in segment 0000000000000004");
-    char *seg = tmt_seg_path(dir, 1);
+    ck_assert(tm_mark_store(fd, f.dir, &bad, &err) == 0);
+    open_refused(f.dir, 1, 0, "the durable mark lies in segment 0000000000000004");
+    char *seg = tmt_seg_path(f.dir, 1);
     ck_assert(unlink(seg) == 0);
+    tm_writer *w;
     tm_writer_options o = {.keep_mark = true};
-    ck_assert(tm_writer_open(dir, &o, &w, &err) != 0);
+    ck_assert(tm_writer_open(f.dir, &o, &w, &err) != 0);
     ck_assert(tm_error_is(&err, TM_ERR_CORRUPT));
     ck_assert_msg(strstr(err.msg, "has no segments"), "%s", err.msg);
     close(fd);
     free(seg);
-    tmt_stream_free(&s);
-    tmt_rmtree(dir);
-    free(dir);
+    fx_free(&f);
 }
 END_TEST
 

@@ -194,6 +194,16 @@ static size_t changes_of(const char *out, const char *what)
     return tlj_count(out, needle);
 }
 
+/* Runs log with the arguments and checks the xids it lists. */
+static void expect_xids(tlj *j, const char *want, const char *const *args)
+{
+    char *out = run_log(j, args);
+    ck_assert_msg(!strcmp(xids_of(out), want), "log %s ...: xids \"%s\", expected \"%s\"", args[0],
+                  xids_of(out), want);
+    free(out);
+}
+#define XIDS(j, want, ...) expect_xids(j, want, (const char *[]){__VA_ARGS__, NULL})
+
 START_TEST(filters)
 {
     tlj j;
@@ -202,9 +212,7 @@ START_TEST(filters)
     ck_assert_str_eq(xids_of(out), "100 101 104");
     ck_assert_uint_eq(changes_of(out, "public.users"), 0);
     free(out);
-    out = LOG(&j, "--table", "prefs", "--table", "users");
-    ck_assert_str_eq(xids_of(out), "100 101 102 103 104");
-    free(out);
+    XIDS(&j, "100 101 102 103 104", "--table", "prefs", "--table", "users");
 
     /* --where on either image; tables without the column are left out. */
     out = LOG(&j, "--where", "id = 2");
@@ -213,44 +221,29 @@ START_TEST(filters)
     ck_assert_uint_eq(changes_of(out, "public.users  INSERT  id=1"), 0);
     ck_assert_uint_eq(changes_of(out, "public.prefs"), 0);
     free(out);
-    out = LOG(&j, "--where", "email = 'a@x.org'");
-    ck_assert_str_eq(xids_of(out), "100 101"); /* new image, then old image */
-    free(out);
-    out = LOG(&j, "--where", "email IN ('a3@x.org', 'zzz')");
-    ck_assert_str_eq(xids_of(out), "103");
-    free(out);
-    out = LOG(&j, "--table", "prefs", "--where", "value->>'theme' = 'dark'");
-    ck_assert_str_eq(xids_of(out), "101 104"); /* the update; and the TRUNCATE */
-    free(out);
+    XIDS(&j, "100 101", "--where", "email = 'a@x.org'"); /* new image, then old image */
+    XIDS(&j, "103", "--where", "email IN ('a3@x.org', 'zzz')");
+    /* the update; and the TRUNCATE */
+    XIDS(&j, "101 104", "--table", "prefs", "--where", "value->>'theme' = 'dark'");
 
     /* --from/--to, inclusive; in UTC or in --tz. */
-    out = LOG(&j, "--from", "2026-01-01 00:00:01", "--to", "2026-01-01 00:00:02Z");
-    ck_assert_str_eq(xids_of(out), "101 102");
-    free(out);
+    XIDS(&j, "101 102", "--from", "2026-01-01 00:00:01", "--to", "2026-01-01 00:00:02Z");
     out = LOG(&j, "--from", "2026-01-01 01:00:01", "--to", "2026-01-01 01:00:02", "--tz",
               "Europe/Paris");
     ck_assert_str_eq(xids_of(out), "101 102");
     ck_assert_msg(strstr(out, "2026-01-01 01:00:01+01  xid 101"), "%s", out);
     free(out);
-    out = LOG(&j, "--from", "2026-01-01 00:00:03.5");
-    ck_assert_str_eq(xids_of(out), "104");
-    free(out);
+    XIDS(&j, "104", "--from", "2026-01-01 00:00:03.5");
 
-    out = LOG(&j, "--xid", "102", "--xid", "104");
-    ck_assert_str_eq(xids_of(out), "102 104");
-    free(out);
+    XIDS(&j, "102 104", "--xid", "102", "--xid", "104");
 
     /* --column: changes that touched the column. */
     out = LOG(&j, "--column", "email");
     ck_assert_str_eq(xids_of(out), "100 101 102 103");
     ck_assert_uint_eq(changes_of(out, "public.prefs"), 0);
     free(out);
-    out = LOG(&j, "--column", "BIG", "--xid", "103"); /* big is unchanged TOAST there */
-    ck_assert_str_eq(xids_of(out), "");
-    free(out);
-    out = LOG(&j, "--column", "value");
-    ck_assert_str_eq(xids_of(out), "100 101 104");
-    free(out);
+    XIDS(&j, "", "--column", "BIG", "--xid", "103"); /* big is unchanged TOAST there */
+    XIDS(&j, "100 101 104", "--column", "value");
     tlj_destroy(&j);
 }
 END_TEST

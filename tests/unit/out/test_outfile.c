@@ -17,10 +17,12 @@
 #include "tests/harness/tm_check.h"
 
 static char dir[] = "/tmp/tm_test_outfile_XXXXXX";
+static char out_csv[128]; /* dir/out.csv, the output most tests write */
 
 static void setup(void)
 {
     ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(out_csv, sizeof out_csv, "%s/out.csv", dir);
 }
 
 static void teardown(void)
@@ -43,14 +45,20 @@ static size_t entries(void)
     return n;
 }
 
+/* Opens path (without force) as an output and writes text into it. */
+static void open_and_write(tm_outfile *f, const char *path, const char *text)
+{
+    tm_error err;
+    ck_assert_msg(tm_outfile_open(f, path, false, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(write(f->fd, text, strlen(text)), (ssize_t)strlen(text));
+}
+
 START_TEST(regular_file_appears_at_commit)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/out.csv", dir);
+    const char *path = out_csv;
     tm_outfile f;
     tm_error err;
-    ck_assert_int_eq(tm_outfile_open(&f, path, false, &err), 0);
-    ck_assert_int_eq(write(f.fd, "a,b\n", 4), 4);
+    open_and_write(&f, path, "a,b\n");
     ck_assert_int_ne(access(path, F_OK), 0); /* not there before commit */
     ck_assert_int_eq(tm_outfile_commit(&f, &err), 0);
     char buf[16] = {0};
@@ -81,8 +89,7 @@ START_TEST(fifo_is_written_not_replaced)
     ck_assert_int_ge(rd, 0);
     tm_outfile f;
     tm_error err;
-    ck_assert_int_eq(tm_outfile_open(&f, path, false, &err), 0);
-    ck_assert_int_eq(write(f.fd, "row\n", 4), 4);
+    open_and_write(&f, path, "row\n");
     ck_assert_int_eq(tm_outfile_commit(&f, &err), 0);
     char buf[16] = {0};
     ck_assert_int_eq(read(rd, buf, sizeof buf), 4);
@@ -148,8 +155,7 @@ static void assert_content(const char *path, const char *want)
 
 START_TEST(existing_file_is_refused_without_force)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/out.csv", dir);
+    const char *path = out_csv;
     put_file(path, "precious\n");
     tm_outfile f;
     tm_error err;
@@ -175,8 +181,7 @@ END_TEST
 
 START_TEST(force_replaces_atomically)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/out.csv", dir);
+    const char *path = out_csv;
     put_file(path, "old\n");
     struct stat before, after;
     ck_assert_int_eq(stat(path, &before), 0);
@@ -199,12 +204,10 @@ END_TEST
  * output was written is not overwritten either. */
 START_TEST(file_appearing_meanwhile_is_kept)
 {
-    char path[128];
-    snprintf(path, sizeof path, "%s/out.csv", dir);
+    const char *path = out_csv;
     tm_outfile f;
     tm_error err;
-    ck_assert_int_eq(tm_outfile_open(&f, path, false, &err), 0);
-    ck_assert_int_eq(write(f.fd, "mine\n", 5), 5);
+    open_and_write(&f, path, "mine\n");
     put_file(path, "theirs\n");
     ck_assert_int_eq(tm_outfile_commit(&f, &err), -1);
     ck_assert(tm_error_is(&err, TM_ERR_CONFLICT));

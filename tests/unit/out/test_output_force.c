@@ -23,10 +23,8 @@
 static char *make_journal(void)
 {
     char *dir = tmt_tempdir();
-    tmt_jw_meta(dir);
     tmt_jw j = {.time = T0};
-    tm_error err;
-    ck_assert_msg(tm_writer_open(dir, NULL, &j.w, &err) == 0, "%s", err.msg);
+    tmt_jw_open(&j, dir, NULL);
     const tmt_col cols[] = {{"id", 23, 1, false, NULL}, {"v", 25, 0, false, NULL}};
     tmt_jw_relation(j.w, 500, 1, 100, "a", 'f', cols, 2);
     tmt_jw_relation(j.w, 501, 1, 100, "b", 'f', cols, 2);
@@ -41,9 +39,7 @@ static char *make_journal(void)
     tmt_jw_begin(&j, 1, false, T0 + 1000000);
     tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, 500, 1, 0, NULL, 0, two, 2);
     tmt_jw_end(&j);
-    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
-    tm_tuple_enc_free(&j.eo);
-    tm_tuple_enc_free(&j.en);
+    tmt_jw_close(&j);
     return dir;
 }
 
@@ -68,6 +64,20 @@ static void assert_refused(const tm_run_result *r, const char *path)
                   "%s", r->err);
 }
 
+/* Runs tidemark; it must exit with code. */
+#define EXPECT_EXIT(code, ...)                                                                     \
+    free(tm_tidemark_expect(code, NULL, (const char *[]){__VA_ARGS__, NULL}))
+
+/* --force without --output is a usage error. */
+static void force_needs_output(const char *const *args)
+{
+    tm_run_result r;
+    tm_tidemarkv(&r, NULL, args);
+    tm_assert_exit(&r, 2);
+    ck_assert_msg(strstr(r.err, "--force goes with --output"), "%s", r.err);
+    tm_run_result_free(&r);
+}
+
 #define AT "2026-01-01 00:00:05+00"
 
 START_TEST(replay_file)
@@ -81,27 +91,19 @@ START_TEST(replay_file)
     tm_run_result_free(&r);
     assert_content(out, "precious\n");
 
-    tm_tidemark(&r, NULL, "replay", "--journal", dir, "--at", AT, "--table", "public.a", "--output",
-                out, "--force", NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
+    EXPECT_EXIT(0, "replay", "--journal", dir, "--at", AT, "--table", "public.a", "--output", out,
+                "--force");
     assert_content(out, "id,v\n1,one\n2,two\n");
 
-    tm_tidemark(&r, NULL, "replay", "--journal", dir, "--at", AT, "--table", "public.a", "--output",
-                "/dev/null", NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
+    EXPECT_EXIT(0, "replay", "--journal", dir, "--at", AT, "--table", "public.a", "--output",
+                "/dev/null");
     struct stat st;
     ck_assert_int_eq(stat("/dev/null", &st), 0);
     ck_assert(S_ISCHR(st.st_mode));
 
-    tm_tidemark(&r, NULL, "replay", "--journal", dir, "--at", AT, "--force", NULL);
-    tm_assert_exit(&r, 2);
-    ck_assert_msg(strstr(r.err, "--force goes with --output"), "%s", r.err);
-    tm_run_result_free(&r);
+    force_needs_output((const char *[]){"replay", "--journal", dir, "--at", AT, "--force", NULL});
     free(out);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -118,17 +120,13 @@ START_TEST(replay_directory)
     assert_content(b, "precious\n");
     ck_assert_msg(access(a, F_OK) != 0, "%s was written although %s was refused", a, b);
 
-    tm_tidemark(&r, NULL, "replay", "--journal", dir, "--at", AT, "--output", outdir, "--force",
-                NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
+    EXPECT_EXIT(0, "replay", "--journal", dir, "--at", AT, "--output", outdir, "--force");
     assert_content(a, "id,v\n1,one\n2,two\n");
     assert_content(b, "id,v\n1,one\n");
     free(a);
     free(b);
     free(outdir);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 
@@ -144,27 +142,19 @@ START_TEST(undo_file)
     tm_run_result_free(&r);
     assert_content(out, "precious\n");
 
-    tm_tidemark(&r, NULL, "undo", "--journal", dir, "--from", from, "--to", to, "--output", out,
-                "--force", NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
+    EXPECT_EXIT(0, "undo", "--journal", dir, "--from", from, "--to", to, "--output", out,
+                "--force");
     size_t len;
     char *sql = (char *)tmt_slurp(out, &len);
     ck_assert_msg(strstr(sql, "DELETE FROM") && strstr(sql, "\"a\""), "%s", sql);
     free(sql);
 
-    tm_tidemark(&r, NULL, "undo", "--journal", dir, "--from", from, "--to", to, "--output",
-                "/dev/null", NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
+    EXPECT_EXIT(0, "undo", "--journal", dir, "--from", from, "--to", to, "--output", "/dev/null");
 
-    tm_tidemark(&r, NULL, "undo", "--journal", dir, "--from", from, "--to", to, "--force", NULL);
-    tm_assert_exit(&r, 2);
-    ck_assert_msg(strstr(r.err, "--force goes with --output"), "%s", r.err);
-    tm_run_result_free(&r);
+    force_needs_output(
+        (const char *[]){"undo", "--journal", dir, "--from", from, "--to", to, "--force", NULL});
     free(out);
-    tmt_rmtree(dir);
-    free(dir);
+    tmt_tempdir_remove(dir);
 }
 END_TEST
 

@@ -38,11 +38,9 @@ static char ckpt_name[64]; /* "checkpoints/<LSN>.ckpt", the first one */
 static void make_journal(void)
 {
     journal = tmt_tempdir();
-    tmt_jw_meta(journal);
     tmt_jw j = {.time = T0};
-    tm_error err;
     tm_writer_options o = {.segment_size = 8192, .frame_target = 1024};
-    ck_assert_msg(tm_writer_open(journal, &o, &j.w, &err) == 0, "%s", err.msg);
+    tmt_jw_open(&j, journal, &o);
     const tmt_col cols[] = {{"id", 23, 1, false, NULL}, {"v", 25, 0, false, NULL}};
     tmt_jw_relation(j.w, 500, 1, 100, "prefs", 'f', cols, 2);
     tmt_jw_begin(&j, 1, true, T0);
@@ -58,9 +56,7 @@ static void make_journal(void)
         tmt_jw_change(&j, TIDEMARK__CHANGE__OP__INSERT, 500, 1, 0, NULL, 0, row, 2);
         tmt_jw_end(&j);
     }
-    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
-    tm_tuple_enc_free(&j.eo);
-    tm_tuple_enc_free(&j.en);
+    tmt_jw_close(&j);
     tm_run_result r;
     tm_tidemark(&r, NULL, "checkpoint", "--journal", journal, "--every", "200", "--quiet", NULL);
     tm_assert_exit(&r, 0);
@@ -188,6 +184,19 @@ START_TEST(each_damaged_file_is_named)
 }
 END_TEST
 
+/* Runs verify: it must exit with code, and the line of file name must
+ * hold want (and also, unless NULL). */
+static void verify_line(int code, const char *name, const char *want, const char *also)
+{
+    tm_run_result r;
+    char l[2048];
+    verify(&r);
+    tm_assert_exit(&r, code);
+    line_of(r.out, name, l, sizeof l);
+    ck_assert_msg(strstr(l, want) && (!also || strstr(l, also)), "%s", r.out);
+    tm_run_result_free(&r);
+}
+
 /* A checkpoint or a key summary cut short is damage too. */
 START_TEST(cut_caches)
 {
@@ -195,12 +204,7 @@ START_TEST(cut_caches)
     size_t len;
     unsigned char *b = tmt_slurp(ck, &len);
     tmt_spit(ck, b, len - 7);
-    tm_run_result r;
-    verify(&r);
-    tm_assert_exit(&r, 1);
-    char l[2048];
-    ck_assert_msg(strstr(line_of(r.out, ckpt_name, l, sizeof l), "BAD at offset"), "%s", r.out);
-    tm_run_result_free(&r);
+    verify_line(1, ckpt_name, "BAD at offset", NULL);
     tmt_spit(ck, b, len);
     free(b);
     free(ck);
@@ -208,11 +212,7 @@ START_TEST(cut_caches)
     char *keys = tmt_path(journal, "0000000000000001.keys");
     b = tmt_slurp(keys, &len);
     tmt_spit(keys, b, 20);
-    verify(&r);
-    tm_assert_exit(&r, 1);
-    ck_assert_msg(strstr(line_of(r.out, "0000000000000001.keys", l, sizeof l), "BAD: it is not"),
-                  "%s", r.out);
-    tm_run_result_free(&r);
+    verify_line(1, "0000000000000001.keys", "BAD: it is not", NULL);
     free(b);
     free(keys);
 }
@@ -268,14 +268,8 @@ START_TEST(orphan_index)
     size_t len;
     unsigned char *b = tmt_slurp(idx, &len);
     tmt_spit(far, b, len);
-    tm_run_result r;
-    verify(&r);
-    tm_assert_exit(&r, 1);
-    char l[2048];
-    ck_assert_msg(strstr(line_of(r.out, "0000000000000099.idx", l, sizeof l),
-                         "BAD: it indexes segment 0000000000000099.seg, which is not"),
-                  "%s", r.out);
-    tm_run_result_free(&r);
+    verify_line(1, "0000000000000099.idx",
+                "BAD: it indexes segment 0000000000000099.seg, which is not", NULL);
     free(b);
     free(idx);
     free(far);
@@ -298,9 +292,7 @@ static tm_mark confirm_all(void)
     tmt_jw_end(&j);
     ck_assert_int_eq(tm_writer_sync(j.w, &err), 0);
     ck_assert_msg(tm_writer_confirm(j.w, tm_writer_durable_end_lsn(j.w), &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(tm_writer_close(j.w, &err), 0);
-    tm_tuple_enc_free(&j.eo);
-    tm_tuple_enc_free(&j.en);
+    tmt_jw_close(&j);
     tm_mark m;
     ck_assert_int_eq(tm_mark_read(journal, &m, &err), 1);
     return m;
@@ -311,14 +303,7 @@ static tm_mark confirm_all(void)
 START_TEST(durable_mark)
 {
     tm_mark m = confirm_all();
-    tm_run_result r;
-    char l[2048];
-    verify(&r);
-    tm_assert_exit(&r, 0);
-    ck_assert_msg(strstr(line_of(r.out, "confirmed.mark", l, sizeof l), "  ok") &&
-                      strstr(l, "confirmed "),
-                  "%s", r.out);
-    tm_run_result_free(&r);
+    verify_line(0, "confirmed.mark", "  ok", "confirmed ");
 
     /* A bit flipped in the last frame below the mark. */
     char *seg = tmt_seg_path(journal, m.segment), *mark = tmt_path(journal, "confirmed.mark");
@@ -327,6 +312,7 @@ START_TEST(durable_mark)
     ck_assert_uint_ge(len, m.offset);
     b[m.offset - 3] ^= 0x10;
     tmt_spit(seg, b, len);
+    tm_run_result r;
     verify(&r);
     tm_assert_exit(&r, 1);
     ck_assert_msg(strstr(r.out, "below the durable mark"), "%s", r.out);
@@ -335,22 +321,14 @@ START_TEST(durable_mark)
     /* The segment cut short of the mark. */
     b[m.offset - 3] ^= 0x10;
     tmt_spit(seg, b, (size_t)m.offset - 10);
-    verify(&r);
-    tm_assert_exit(&r, 1);
-    ck_assert_msg(strstr(line_of(r.out, "confirmed.mark", l, sizeof l), "BAD") &&
-                      strstr(l, "holds less than"),
-                  "%s", r.out);
-    tm_run_result_free(&r);
+    verify_line(1, "confirmed.mark", "BAD", "holds less than");
 
     /* Both copies of the mark damaged. */
     tmt_spit(seg, b, len);
     for (size_t i = 0; i < mlen; i++)
         mb[i] ^= 0x5a;
     tmt_spit(mark, mb, mlen);
-    verify(&r);
-    tm_assert_exit(&r, 1);
-    ck_assert_msg(strstr(line_of(r.out, "confirmed.mark", l, sizeof l), "BAD"), "%s", r.out);
-    tm_run_result_free(&r);
+    verify_line(1, "confirmed.mark", "BAD", NULL);
     free(b);
     free(mb);
     free(seg);

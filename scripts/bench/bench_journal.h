@@ -1,0 +1,30 @@
+/* What the benchmark programs that write journals share: putting a row
+ * change of version 1 of a relation. */
+#ifndef TM_BENCH_JOURNAL_H
+#define TM_BENCH_JOURNAL_H
+
+#include "store/journal/journal.h"
+
+/* Puts a change op of relation oid (version 1) with the old tuple (its
+ * kind 'O'; NULL: none) and the new one (NULL: none). */
+static inline int bench_put_change(tm_writer *w, int op, uint32_t oid, Tidemark__Tuple *old,
+                                   Tidemark__Tuple *nw, tm_error *err)
+{
+    Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
+    ch.has_op = ch.has_relation_oid = ch.has_relation_version = 1;
+    ch.op = op;
+    ch.relation_oid = oid;
+    ch.relation_version = 1;
+    if (old) {
+        ch.has_old_kind = 1;
+        ch.old_kind = 'O';
+        ch.old_tuple = old;
+    }
+    ch.new_tuple = nw;
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
+    rec.change = &ch;
+    return tm_writer_put(w, &rec, err);
+}
+
+#endif
