@@ -344,7 +344,16 @@ int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_fu
                                    "SELECT relreplident, $1::oid::regclass::text,"
                                    "       (SELECT string_agg(quote_ident(attname), ', ')"
                                    "          FROM pg_attribute WHERE attrelid = $1"
-                                   "           AND attgenerated = 'v' AND NOT attisdropped)"
+                                   "           AND attgenerated = 'v' AND NOT attisdropped),"
+                                   /* the generated columns pgoutput does not send */
+                                   "       (SELECT string_agg(format('\"%s\" (%s)', attname,"
+                                   "               CASE attgenerated WHEN 'v' THEN 'virtual'"
+                                   "                    ELSE 'stored' END), ', ' ORDER BY attnum)"
+                                   "          FROM pg_attribute WHERE attrelid = $1"
+                                   "           AND attgenerated <> '' AND NOT attisdropped"
+                                   "           AND (attgenerated = 'v' OR"
+                                   "                current_setting('server_version_num')::int"
+                                   "                < 180000))"
                                    "  FROM pg_class WHERE oid = $1",
                                    1, NULL, p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
@@ -357,6 +366,13 @@ int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_fu
         char name[300], virt[300];
         snprintf(name, sizeof name, "%s", PQgetvalue(r, 0, 1));
         snprintf(virt, sizeof virt, "%s", PQgetvalue(r, 0, 2));
+        if (!PQgetisnull(r, 0, 3))
+            tm_log_warning("%s: generated column(s) %s are not sent by pgoutput (virtual ones "
+                           "never, stored ones before PostgreSQL 18): the journal records how "
+                           "they are computed but no values; replay in CSV and JSON lines lacks "
+                           "them and says so, replay --create-tables recreates them for the "
+                           "target to compute",
+                           name, PQgetvalue(r, 0, 3));
         PQclear(r);
         if (ident == 'f')
             continue;
