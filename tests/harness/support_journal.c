@@ -1,4 +1,5 @@
 #include "tests/harness/support_journal.h"
+#include "tests/harness/support_store.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -45,11 +46,7 @@ void tmt_jw_relation_in(tm_writer *w, const char *nsp, uint32_t oid, uint32_t ve
     rel.replica_identity = (uint32_t)replica_identity;
     rel.n_columns = n;
     rel.columns = cp;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
-    rec.relation = &rel;
-    tm_error err;
-    ck_assert_msg(tm_writer_put_standalone(w, &rec, &err) == 0, "%s", err.msg);
+    tmt_put_relation_record(w, &rel);
 }
 
 void tmt_jw_begin(tmt_jw *j, uint64_t n, bool snapshot, int64_t time)

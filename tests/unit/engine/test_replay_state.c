@@ -653,7 +653,6 @@ START_TEST(rekey_on_schema_change)
 {
     char *dir = tmt_tempdir();
     tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
-    tm_error err;
     tm_writer_options wo = {0};
     tmt_jw_open(&j, dir, &wo);
     put_rel(j.w, BAG, 1, j.lsn + 100);
@@ -688,10 +687,7 @@ START_TEST(rekey_on_schema_change)
     rel.replica_identity = 'f';
     rel.n_columns = 3;
     rel.columns = cp;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
-    rec.relation = &rel;
-    ck_assert_int_eq(tm_writer_put_standalone(j.w, &rec, &err), 0);
+    tmt_put_relation_record(j.w, &rel);
     begin(&j, 2, false);
     tm_value d1[3] = {{"p", 1, 't'}, {"1", 1, 't'}, {"m", 1, 't'}};
     tm_value n1[3] = {{"r", 1, 't'}, {"3", 1, 't'}, {NULL, 0, 'n'}};
