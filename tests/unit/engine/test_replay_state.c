@@ -272,24 +272,12 @@ static const char *bname[NB] = {"k", "a", "Z"};
 
 static void put_rel(tm_writer *w, uint32_t oid, uint32_t version, uint64_t lsn)
 {
-    tmt_col c[4];
-    uint32_t n = 0;
-    if (oid == PREFS) {
-        c[n++] = (tmt_col){"a", 23, 1, false, NULL};
-        c[n++] = (tmt_col){"b", 25, 2, false, NULL};
-        if (version < 3)
-            c[n++] = (tmt_col){"c", 25, 0, false, NULL};
-        if (version >= 2)
-            c[n++] = (tmt_col){"d", 23, 0, true, NULL};
-    } else {
-        c[n++] = (tmt_col){"x", 25, 0, false, NULL};
-        c[n++] = (tmt_col){"y", 23, 0, false, NULL};
-    }
-    tmt_jw_relation(w, oid, version, lsn,
-                    oid == PREFS ? "prefs"
-                    : oid == BAG ? "bag"
-                                 : "other",
-                    oid == BAG ? 'f' : 'd', c, n);
+    static const tmt_col key[] = {{"a", 23, 1, false, NULL}, {"b", 25, 2, false, NULL}};
+    tmt_jw_versioned_relation(w, oid, version, lsn,
+                              oid == PREFS ? "prefs"
+                              : oid == BAG ? "bag"
+                                           : "other",
+                              oid == BAG ? 'f' : 'd', key, oid == PREFS ? 2 : 0);
 }
 
 /* The values of model row i in version ver's layout. */
