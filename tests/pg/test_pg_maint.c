@@ -154,10 +154,7 @@ START_TEST(kill9_of_child_then_capture)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     tmc_wait_slot_active(c, "tidemark_maint_kill", false);
-    tm_run_result r;
-    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
+    tm_verify_sound(j);
     /* The journal goes on, and a later run makes the checkpoint. */
     pid = tmc_spawn(j, ci, "--checkpoint-every", "1", NULL);
     tmc_wait_slot_active(c, "tidemark_maint_kill", true);
@@ -265,10 +262,7 @@ static void same_answers(const char *j, char *const *t, const answers *want, con
     }
     ck_assert_msg(!strcmp(got.log_window, want->log_window), "%s: log window differs", state);
     free(got.log_window);
-    tm_run_result r;
-    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
+    tm_verify_sound(j);
 }
 
 static void refused_before(const char *j, const char *t)
@@ -444,9 +438,7 @@ START_TEST(reseed_after_gap)
     tm_assert_exit(&r, 0);
     ck_assert_msg(strstr(r.out, "GAP in the journal"), "%s", r.out);
     tm_run_result_free(&r);
-    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
+    tm_verify_sound(j);
     free(inside);
     PQfinish(c);
     free(ci);
