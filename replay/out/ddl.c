@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "replay/out/sql_quote.h"
+#include "store/common/fsutil.h"
 #include "store/common/log.h"
 
 /* The first oid of objects not built into PostgreSQL (FirstNormalObjectId). */
@@ -311,16 +312,12 @@ static int mark_done(tm_ddl_done *d, const Tidemark__TypeDef *t, tm_error *err)
             free(key);
             return 0;
         }
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? 2 * d->cap : 8;
-        char **v = realloc(d->names, cap * sizeof *v);
-        if (!v) {
-            free(key);
-            goto oom;
-        }
-        d->names = v;
-        d->cap = cap;
+    char **v = tm_grow(d->names, &d->cap, d->n, sizeof *v, 8, "", err);
+    if (!v) {
+        free(key);
+        return -1;
     }
+    d->names = v;
     d->names[d->n++] = key;
     return 1;
 oom:
