@@ -34,6 +34,25 @@ static char *setup(const char *db, PGconn **c)
     return ci;
 }
 
+/* setup, a journal path, and capture started on it with its slot active. */
+static pid_t start(const char *db, PGconn **c, char **ci, char **j)
+{
+    *ci = setup(db, c);
+    *j = tmt_journal_path();
+    pid_t pid = tmc_spawn(*j, *ci, NULL);
+    char slot[128];
+    snprintf(slot, sizeof slot, "tidemark_%s", db);
+    tmc_wait_slot_active(*c, slot, true);
+    return pid;
+}
+
+static void finish(PGconn *c, char *ci, char *j)
+{
+    PQfinish(c);
+    free(ci);
+    tmt_journal_remove(j);
+}
+
 /* Waits until everything committed so far is confirmed by capture. */
 static void settle(PGconn *c, const char *db, const char *j)
 {
@@ -89,9 +108,8 @@ static char *server_now(PGconn *c)
 START_TEST(added_table_replays_exactly)
 {
     PGconn *c;
-    char *ci = setup("ls_add", &c), *j = tmt_journal_path();
-    pid_t pid = tmc_spawn(j, ci, NULL);
-    tmc_wait_slot_active(c, "tidemark_ls_add", true);
+    char *ci, *j;
+    pid_t pid = start("ls_add", &c, &ci, &j);
     tmc_commit(c, 3);
     settle(c, "ls_add", j);
     usleep(20000);
@@ -146,9 +164,7 @@ START_TEST(added_table_replays_exactly)
     tm_verify_sound(j);
 
     free(before);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    finish(c, ci, j);
 }
 END_TEST
 
@@ -170,18 +186,15 @@ START_TEST(new_table_option_on_restart)
     settle(c, "ls_opt", j);
     tmc_stop(pid, j);
     check_exact(c, j, "public.late");
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    finish(c, ci, j);
 }
 END_TEST
 
 START_TEST(removed_table_recorded)
 {
     PGconn *c;
-    char *ci = setup("ls_rm", &c), *j = tmt_journal_path();
-    pid_t pid = tmc_spawn(j, ci, NULL);
-    tmc_wait_slot_active(c, "tidemark_ls_rm", true);
+    char *ci, *j;
+    pid_t pid = start("ls_rm", &c, &ci, &j);
     tm_pg_exec(c, "ALTER PUBLICATION tidemark ADD TABLE late");
     wait_captured(c, "ls_rm", j, "public.late");
     tm_pg_exec(c, "UPDATE late SET v = 42 WHERE id = 5");
@@ -232,9 +245,7 @@ START_TEST(removed_table_recorded)
     tm_run_result_free(&r);
     free(want);
     free(during);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    finish(c, ci, j);
 }
 END_TEST
 
@@ -244,9 +255,8 @@ END_TEST
 START_TEST(kill_during_snapshot)
 {
     PGconn *c;
-    char *ci = setup("ls_kill", &c), *j = tmt_journal_path();
-    pid_t pid = tmc_spawn(j, ci, NULL);
-    tmc_wait_slot_active(c, "tidemark_ls_kill", true);
+    char *ci, *j;
+    pid_t pid = start("ls_kill", &c, &ci, &j);
     tmc_commit(c, 2);
     settle(c, "ls_kill", j);
 
@@ -287,9 +297,7 @@ START_TEST(kill_during_snapshot)
                        "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE "
                        "'tidemark_snapshot_%%'");
     tm_verify_sound(j);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    finish(c, ci, j);
 }
 END_TEST
 
