@@ -97,12 +97,27 @@ static void check_verify(const char *j)
     tm_run_result_free(&r);
 }
 
+/* A new database (tables events, expected), a journal path, and a capture
+ * run up to now. */
+static char *start(const char *db, PGconn **c, char **j)
+{
+    char *ci = tmc_setup_db(tm_pg_shared(), db, c);
+    *j = tmt_journal_path();
+    free(tmc_capture_to_now(*c, *j, ci, 0));
+    return ci;
+}
+
+static void finish(PGconn *c, char *ci, char *j)
+{
+    PQfinish(c);
+    free(ci);
+    tmt_journal_remove(j);
+}
+
 START_TEST(capture_alone_makes_checkpoints)
 {
     PGconn *c;
-    char *ci = tmc_setup_db(tm_pg_shared(), "maint_alone", &c);
-    char *j = tmt_journal_path();
-    free(tmc_capture_to_now(c, j, ci, 0));
+    char *j, *ci = start("maint_alone", &c, &j);
     pid_t pid = tmc_spawn(j, ci, "--checkpoint-every", "1", NULL);
     tmc_wait_slot_active(c, "tidemark_maint_alone", true);
     bulk(c, 6);
@@ -115,18 +130,14 @@ START_TEST(capture_alone_makes_checkpoints)
     ck_assert_msg(count_files(j, NULL, ".keys") > 0, "no key summary; log:\n%s", tmc_log(j));
     check_verify(j);
     check_replay_exact(c, j, true);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    finish(c, ci, j);
 }
 END_TEST
 
 START_TEST(kill9_of_child_then_capture)
 {
     PGconn *c;
-    char *ci = tmc_setup_db(tm_pg_shared(), "maint_kill", &c);
-    char *j = tmt_journal_path();
-    free(tmc_capture_to_now(c, j, ci, 0));
+    char *j, *ci = start("maint_kill", &c, &j);
     pid_t pid = tmc_spawn(j, ci, "--checkpoint-every", "1", NULL);
     tmc_wait_slot_active(c, "tidemark_maint_kill", true);
     /* Kill the first maintenance run as soon as it shows up. */
@@ -166,9 +177,7 @@ START_TEST(kill9_of_child_then_capture)
     tmc_stop(pid, j);
     check_verify(j);
     check_replay_exact(c, j, true);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    finish(c, ci, j);
 }
 END_TEST
 
@@ -220,9 +229,7 @@ START_TEST(lookup_by_foreign_key)
         tm_run_result_free(&r);
     }
     ck_assert_msg(total >= 40 && read <= 6, "read %lu of %lu frames", read, total);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    finish(c, ci, j);
 }
 END_TEST
 
@@ -296,9 +303,7 @@ static void copy_dir(const char *from, const char *to)
 START_TEST(prune_keeps_history_after_horizon)
 {
     PGconn *c;
-    char *ci = tmc_setup_db(tm_pg_shared(), "maint_prune", &c);
-    char *j = tmt_journal_path();
-    free(tmc_capture_to_now(c, j, ci, 0));
+    char *j, *ci = start("maint_prune", &c, &j);
     pid_t pid = tmc_spawn(j, ci, "--segment-size", "1", "--checkpoint-every", "0", NULL);
     tmc_wait_slot_active(c, "tidemark_maint_prune", true);
     char *t[PHASES];
@@ -382,9 +387,7 @@ START_TEST(prune_keeps_history_after_horizon)
     }
     free(want.log_window);
     tmt_tempdir_remove(before);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    finish(c, ci, j);
 }
 END_TEST
 
@@ -395,9 +398,7 @@ END_TEST
 START_TEST(reseed_after_gap)
 {
     PGconn *c;
-    char *ci = tmc_setup_db(tm_pg_shared(), "maint_reseed", &c);
-    char *j = tmt_journal_path();
-    free(tmc_capture_to_now(c, j, ci, 0));
+    char *j, *ci = start("maint_reseed", &c, &j);
     tmc_commit(c, 3);
     free(tmc_capture_to_now(c, j, ci, 0));
     tmc_wait_slot_active(c, "tidemark_maint_reseed", false);
@@ -440,9 +441,7 @@ START_TEST(reseed_after_gap)
     tm_run_result_free(&r);
     tm_verify_sound(j);
     free(inside);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    finish(c, ci, j);
 }
 END_TEST
 
