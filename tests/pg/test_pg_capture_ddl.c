@@ -139,13 +139,6 @@ static char *start(const char *db, bool ddl_messages, PGconn **c, char **j)
     return ci;
 }
 
-static void finish(PGconn *c, char *ci, char *j)
-{
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
-}
-
 START_TEST(schema_versions)
 {
     PGconn *c;
@@ -175,7 +168,7 @@ START_TEST(schema_versions)
     capture_to_now(c, j, ci, NULL);
     scan(j, &sn);
     ck_assert_uint_eq(sn.version, 3);
-    finish(c, ci, j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -197,7 +190,7 @@ START_TEST(rewrite_takes_fresh_snapshot)
     /* Taken at its own consistent point: it holds every row committed before. */
     ck_assert_str_eq(sn.last_snapshot_rows, "1|1000;2|2000;3|three;4|four;");
     ck_assert_int_eq(access(j, F_OK), 0);
-    finish(c, ci, j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -216,7 +209,7 @@ START_TEST(rewrite_with_event_trigger)
     ck_assert_int_eq(sn.snapshots, 2);
     ck_assert_str_eq(sn.last_snapshot_rows, "1|11;2|21;");
     ck_assert_str_eq(sn.columns, "id:integer,v:bigint,");
-    finish(c, ci, j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -247,7 +240,7 @@ START_TEST(rename_keeps_values)
     tm_pg_exec(c, "INSERT INTO t VALUES (3, 30)");
     capture_to_now(c, j, ci, NULL);
     check_replay_equals_table(c, j); /* rows 1 and 2 still have their values */
-    finish(c, ci, j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -288,7 +281,7 @@ START_TEST(canonical_values_and_spool)
                       strstr(r.out, "slot:") && strstr(r.out, "inactive"),
                   "status output:\n%s", r.out);
     tm_run_result_free(&r);
-    finish(c, ci, j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 

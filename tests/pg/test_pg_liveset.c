@@ -46,13 +46,6 @@ static pid_t start(const char *db, PGconn **c, char **ci, char **j)
     return pid;
 }
 
-static void finish(PGconn *c, char *ci, char *j)
-{
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
-}
-
 /* Waits until everything committed so far is confirmed by capture. */
 static void settle(PGconn *c, const char *db, const char *j)
 {
@@ -164,7 +157,7 @@ START_TEST(added_table_replays_exactly)
     tm_verify_sound(j);
 
     free(before);
-    finish(c, ci, j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -186,7 +179,7 @@ START_TEST(new_table_option_on_restart)
     settle(c, "ls_opt", j);
     tmc_stop(pid, j);
     check_exact(c, j, "public.late");
-    finish(c, ci, j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -245,7 +238,7 @@ START_TEST(removed_table_recorded)
     tm_run_result_free(&r);
     free(want);
     free(during);
-    finish(c, ci, j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -297,7 +290,7 @@ START_TEST(kill_during_snapshot)
                        "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE "
                        "'tidemark_snapshot_%%'");
     tm_verify_sound(j);
-    finish(c, ci, j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 

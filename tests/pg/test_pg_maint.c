@@ -107,13 +107,6 @@ static char *start(const char *db, PGconn **c, char **j)
     return ci;
 }
 
-static void finish(PGconn *c, char *ci, char *j)
-{
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
-}
-
 START_TEST(capture_alone_makes_checkpoints)
 {
     PGconn *c;
@@ -130,7 +123,7 @@ START_TEST(capture_alone_makes_checkpoints)
     ck_assert_msg(count_files(j, NULL, ".keys") > 0, "no key summary; log:\n%s", tmc_log(j));
     check_verify(j);
     check_replay_exact(c, j, true);
-    finish(c, ci, j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -177,7 +170,7 @@ START_TEST(kill9_of_child_then_capture)
     tmc_stop(pid, j);
     check_verify(j);
     check_replay_exact(c, j, true);
-    finish(c, ci, j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -229,7 +222,7 @@ START_TEST(lookup_by_foreign_key)
         tm_run_result_free(&r);
     }
     ck_assert_msg(total >= 40 && read <= 6, "read %lu of %lu frames", read, total);
-    finish(c, ci, j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -387,7 +380,7 @@ START_TEST(prune_keeps_history_after_horizon)
     }
     free(want.log_window);
     tmt_tempdir_remove(before);
-    finish(c, ci, j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -441,7 +434,7 @@ START_TEST(reseed_after_gap)
     tm_run_result_free(&r);
     tm_verify_sound(j);
     free(inside);
-    finish(c, ci, j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
