@@ -4,7 +4,7 @@
 # apt-get update.
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libpq-dev liblz4-dev libprotobuf-c-dev
+packages=(build-essential cmake pkg-config libpq-dev liblz4-dev libzstd-dev libprotobuf-c-dev
           protobuf-c-compiler check uthash-dev postgresql-15 postgresql-client-15
           libmicrohttpd-dev prometheus clang-format cppcheck git
           libcurl4-openssl-dev libxml2-dev libssl-dev

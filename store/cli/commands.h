@@ -12,6 +12,7 @@
 extern const tm_command tm_cmd_archive;
 extern const tm_command tm_cmd_capture;
 extern const tm_command tm_cmd_checkpoint;
+extern const tm_command tm_cmd_compact;
 extern const tm_command tm_cmd_log;
 extern const tm_command tm_cmd_prune;
 extern const tm_command tm_cmd_replay;

@@ -15,7 +15,7 @@
 
 static const tm_command *const commands[] = {
     &tm_cmd_capture, &tm_cmd_status,     &tm_cmd_replay, &tm_cmd_undo,    &tm_cmd_log,
-    &tm_cmd_verify,  &tm_cmd_checkpoint, &tm_cmd_prune,  &tm_cmd_archive,
+    &tm_cmd_verify,  &tm_cmd_checkpoint, &tm_cmd_prune,  &tm_cmd_archive, &tm_cmd_compact,
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -3,8 +3,9 @@
  *
  *   off size field
  *     0   4  magic "TMFR"
- *     4   2  format version (1)
- *     6   2  flags: 1 TX_END, 2 HAS_TX, 4 HAS_RELATION (frame.h); unknown
+ *     4   2  format version (1: LZ4; 2: the codec is in the flags)
+ *     6   2  flags: 1 TX_END, 2 HAS_TX, 4 HAS_RELATION (frame.h); in
+ *            version 2, bits 8-9 the codec (0 LZ4, 1 zstd); other unknown
  *            bits are ignored by readers
  *     8   4  compressed payload length (bytes after the header)
  *    12   4  raw (decompressed) payload length
@@ -18,8 +19,10 @@
  *    56   8  end LSN of the last transaction having a record in this frame
  *    64   4  CRC32C of the compressed payload
  *    68   4  CRC32C of bytes 0..67 (this header)
- *    72      payload: LZ4 block (LZ4_compress_default) of the records, each a
- *            varint length followed by a packed tidemark.Record
+ *    72      payload: LZ4 block (LZ4_compress_default), or in a compacted
+ *            segment one zstd frame with its content checksum, of the
+ *            records, each a varint length followed by a packed
+ *            tidemark.Record
  *
  * A frame is cut when its raw payload reaches the writer's frame target or
  * at sync; one record larger than the target makes a frame on its own.
@@ -34,8 +37,10 @@
 
 #include <lz4.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zstd.h>
 
 #include "store/common/crc32c.h"
 #include "store/common/le.h"
@@ -86,17 +91,28 @@ bool tm_frame_hdr_decode(const unsigned char in[TM_FRAME_HDR_SIZE], tm_frame_hdr
     h->max_time = (int64_t)tm_get64(in + 48);
     h->end_lsn = tm_get64(in + 56);
     h->payload_crc = tm_get32(in + 64);
-    if (h->version != TM_FRAME_VERSION) {
-        snprintf(why, whylen, "frame format version %u is not supported (this tidemark reads %d)",
-                 h->version, TM_FRAME_VERSION);
+    if (h->version != TM_FRAME_VERSION && h->version != TM_FRAME_VERSION_CODEC) {
+        snprintf(why, whylen,
+                 "frame format version %u is not supported (this tidemark reads %d and %d)",
+                 h->version, TM_FRAME_VERSION, TM_FRAME_VERSION_CODEC);
+        return false;
+    }
+    unsigned codec = tm_frame_codec(h);
+    if (codec != TM_FRAME_CODEC_LZ4 && codec != TM_FRAME_CODEC_ZSTD) {
+        snprintf(why, whylen, "frame codec %u is not supported (this tidemark reads LZ4 and zstd)",
+                 codec >> 8);
         return false;
     }
     /* A checksummed header can still be nonsense if it was written that way;
-     * these bounds keep readers from allocating or decoding absurd sizes. */
+     * these bounds keep readers from allocating or decoding absurd sizes.
+     * zstd packs a block of repeats into 4 bytes: 32768 to 1 at most. */
+    bool zstd = codec == TM_FRAME_CODEC_ZSTD;
+    uint64_t bound = zstd ? (uint64_t)ZSTD_compressBound(h->raw_len)
+                          : (uint64_t)LZ4_compressBound((int)h->raw_len);
+    uint64_t ratio = zstd ? 32768 : 256;
     if (h->n_records == 0 || h->raw_len == 0 || h->raw_len > TM_FRAME_MAX_RAW ||
-        h->n_records > h->raw_len || h->cont_records > h->n_records ||
-        h->clen > (uint32_t)LZ4_compressBound((int)h->raw_len) ||
-        (uint64_t)h->raw_len > (uint64_t)h->clen * 256 + 1024) {
+        h->n_records > h->raw_len || h->cont_records > h->n_records || h->clen > bound ||
+        (uint64_t)h->raw_len > (uint64_t)h->clen * ratio + 1024) {
         snprintf(why, whylen,
                  "frame header has impossible sizes (records %u, raw %u, compressed %u)",
                  h->n_records, h->raw_len, h->clen);
@@ -127,6 +143,72 @@ int tm_frame_compress(const unsigned char *raw, size_t raw_len, tm_buf *out, tm_
     }
     out->len = (size_t)n;
     return 0;
+}
+
+struct tm_zstd_enc {
+    ZSTD_CCtx *cctx;
+};
+
+tm_zstd_enc *tm_zstd_enc_new(int level, tm_error *err)
+{
+    if (level < TM_ZSTD_LEVEL_MIN || level > TM_ZSTD_LEVEL_MAX) {
+        tm_error_setc(err, TM_ERR_USAGE, "zstd level %d is out of range (%d to %d)", level,
+                      TM_ZSTD_LEVEL_MIN, TM_ZSTD_LEVEL_MAX);
+        return NULL;
+    }
+    tm_zstd_enc *z = calloc(1, sizeof *z);
+    if (z)
+        z->cctx = ZSTD_createCCtx();
+    if (!z || !z->cctx ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, level)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, 1))) {
+        tm_zstd_enc_free(z);
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory for a zstd compression context");
+        return NULL;
+    }
+    return z;
+}
+
+void tm_zstd_enc_free(tm_zstd_enc *z)
+{
+    if (!z)
+        return;
+    ZSTD_freeCCtx(z->cctx);
+    free(z);
+}
+
+int tm_frame_compress_zstd(tm_zstd_enc *z, const unsigned char *raw, size_t raw_len, tm_buf *out,
+                           tm_error *err)
+{
+    if (raw_len == 0 || raw_len > TM_FRAME_MAX_RAW) {
+        tm_error_set(err, "frame of %zu bytes cannot be compressed (limit %u)", raw_len,
+                     TM_FRAME_MAX_RAW);
+        return -1;
+    }
+    out->len = 0;
+    size_t bound = ZSTD_compressBound(raw_len);
+    if (tm_buf_reserve(out, bound, err) != 0)
+        return -1;
+    size_t n = ZSTD_compress2(z->cctx, out->p, bound, raw, raw_len);
+    if (ZSTD_isError(n)) {
+        tm_error_set(err, "zstd compression of a %zu-byte frame failed: %s", raw_len,
+                     ZSTD_getErrorName(n));
+        return -1;
+    }
+    out->len = n;
+    return 0;
+}
+
+/* Decodes a payload whose CRC was checked; false when it does not decode
+ * to exactly raw_len bytes. */
+static bool decode(const tm_frame_hdr *h, const unsigned char *in, unsigned char *out)
+{
+    if (tm_frame_codec(h) == TM_FRAME_CODEC_ZSTD) {
+        size_t n = ZSTD_decompress(out, h->raw_len, in, h->clen);
+        return !ZSTD_isError(n) && n == h->raw_len;
+    }
+    int n = LZ4_decompress_safe((const char *)in, (char *)out, (int)h->clen, (int)h->raw_len);
+    return n >= 0 && (uint32_t)n == h->raw_len;
 }
 
 int tm_frame_read(int fd, uint64_t off, const tm_frame_hdr *expect, tm_frame_hdr *h, tm_buf *io,
@@ -187,8 +269,7 @@ int tm_frame_read(int fd, uint64_t off, const tm_frame_hdr *expect, tm_frame_hdr
     raw->len = 0;
     if (tm_buf_reserve(raw, h->raw_len, err) != 0)
         return -1;
-    int n = LZ4_decompress_safe((const char *)io->p, (char *)raw->p, (int)h->clen, (int)h->raw_len);
-    if (n < 0 || (uint32_t)n != h->raw_len) {
+    if (!decode(h, io->p, raw->p)) {
         snprintf(why, whylen, "frame payload does not decompress to its %u bytes", h->raw_len);
         return 1;
     }

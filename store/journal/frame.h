@@ -12,6 +12,11 @@
 
 #define TM_FRAME_MAGIC "TMFR"
 #define TM_FRAME_VERSION 1
+/* Version 2: the flags name the payload's codec (TM_FRAME_CODEC_MASK).
+ * Only compaction writes it, so a journal's live segment stays readable by
+ * a tidemark that knows only LZ4, and one that meets a zstd frame says its
+ * version is not supported instead of failing to decompress it. */
+#define TM_FRAME_VERSION_CODEC 2
 #define TM_FRAME_HDR_SIZE 72
 /* LZ4's own limit on one block's input. */
 #define TM_FRAME_MAX_RAW 0x7E000000u
@@ -24,6 +29,13 @@
     0x2                           /* holds records of a transaction: the LSN and time              \
                                      ranges are meaningful (all zero otherwise) */
 #define TM_FRAME_HAS_RELATION 0x4 /* holds at least one Relation record */
+/* The payload's codec (version 2 frames; version 1 frames are LZ4). */
+#define TM_FRAME_CODEC_MASK 0x0300
+#define TM_FRAME_CODEC_LZ4 0x0000
+#define TM_FRAME_CODEC_ZSTD 0x0100
+/* zstd levels compaction accepts. */
+#define TM_ZSTD_LEVEL_MIN 1
+#define TM_ZSTD_LEVEL_MAX 19
 
 typedef struct tm_frame_hdr {
     uint16_t version, flags;
@@ -46,14 +58,31 @@ bool tm_frame_hdr_decode(const unsigned char in[TM_FRAME_HDR_SIZE], tm_frame_hdr
 /* Whether buf (at least TM_FRAME_HDR_SIZE bytes) starts with the magic. */
 bool tm_frame_has_magic(const unsigned char *buf);
 
+/* The codec of a decoded header: TM_FRAME_CODEC_LZ4 or TM_FRAME_CODEC_ZSTD. */
+static inline unsigned tm_frame_codec(const tm_frame_hdr *h)
+{
+    return h->version >= TM_FRAME_VERSION_CODEC ? (unsigned)(h->flags & TM_FRAME_CODEC_MASK)
+                                                : TM_FRAME_CODEC_LZ4;
+}
+
 /* LZ4 of raw into out (replacing its content). */
 int tm_frame_compress(const unsigned char *raw, size_t raw_len, tm_buf *out, tm_error *err);
 
+/* A reusable zstd compression context (compaction; one per thread). */
+typedef struct tm_zstd_enc tm_zstd_enc;
+/* NULL with err when out of memory or level is out of range. */
+tm_zstd_enc *tm_zstd_enc_new(int level, tm_error *err);
+void tm_zstd_enc_free(tm_zstd_enc *z);
+/* zstd of raw into out (replacing its content), with zstd's own content
+ * checksum so that decoding checks the bytes too. */
+int tm_frame_compress_zstd(tm_zstd_enc *z, const unsigned char *raw, size_t raw_len, tm_buf *out,
+                           tm_error *err);
+
 /* Reads the frame at off: header (compared with *expect when given),
- * payload, payload CRC, LZ4 decode into raw (exactly raw_len bytes). io is a
- * reusable read buffer. Without expect, a payload longer than the rest of
- * the file is damage found before anything is allocated for it. Returns 0,
- * 1 when the frame is damaged (why says how), -1 on an I/O error (err). */
+ * payload, payload CRC, decode (LZ4 or zstd, as the header says) into raw (exactly raw_len bytes).
+ * io is a reusable read buffer. Without expect, a payload longer than the rest of the file is
+ * damage found before anything is allocated for it. Returns 0, 1 when the frame is damaged (why
+ * says how), -1 on an I/O error (err). */
 int tm_frame_read(int fd, uint64_t off, const tm_frame_hdr *expect, tm_frame_hdr *h, tm_buf *io,
                   tm_buf *raw, char *why, size_t whylen, tm_error *err);
 

@@ -16,6 +16,7 @@
 #include "store/common/inert.h"
 #include "store/common/lsn.h"
 #include "store/journal/journal.h"
+#include "store/journal/compact.h"
 #include "store/journal/horizon.h"
 #include "store/journal/segment.h"
 #include "store/journal/verify_internal.h"
@@ -47,6 +48,11 @@ static bool is_live_index(const char *n)
 static bool is_lock(const char *n)
 {
     return !strcmp(n, "capture.lock");
+}
+
+static bool is_compact_lock(const char *n)
+{
+    return !strcmp(n, TM_COMPACT_LOCK);
 }
 
 static bool is_heartbeat(const char *n)
@@ -178,6 +184,7 @@ static const tm_vkind index_kind = {.match = is_index, .what = "the index of a s
 static const tm_vkind journal_kinds[] = {
     {.match = is_meta, .what = "the journal's metadata", .check = check_meta},
     {.match = is_lock, .what = "the capture lock (held while a capture runs)"},
+    {.match = is_compact_lock, .what = "the compaction lock (held while tidemark compact runs)"},
     {.match = is_live_index,
      .what = "the live segment's frame index (a cache: readers use it only as far as it agrees "
              "with the segment)"},
