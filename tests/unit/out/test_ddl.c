@@ -251,7 +251,7 @@ START_TEST(generated_columns_in_source_order)
     rel.has_catalog_detail = rel.catalog_detail = 1;
     rel.n_unpublished_columns = 1;
     rel.unpublished_columns = pv;
-    put_relation(&j, &rel);
+    tmt_put_relation_record(j.w, &rel);
     snapshot_row(&j, 4, (const char *[]){"1", "2", "4", "x"});
     tm_run_result r;
     replay_sql(&j, &r);
@@ -277,7 +277,7 @@ START_TEST(generated_columns_in_source_order)
     /* A forged expression is refused, never written. */
     tlj_open(&j, 0);
     v.generation_expr = "1) STORED, x int DEFAULT (1";
-    put_relation(&j, &rel);
+    tmt_put_relation_record(j.w, &rel);
     snapshot_row(&j, 4, (const char *[]){"1", "2", "4", "x"});
     tm_tidemark(&r, NULL, "replay", "--journal", j.dir, "--at", "2999-01-01 00:00:00+00",
                 "--format", "sql", "--create-tables", NULL);
