@@ -316,16 +316,11 @@ int tm_keysum_begin_frame(tm_keysum *ks, uint64_t offset, uint32_t crc, tm_error
             free(f->h);
         *f = (ks_frame){.offset = offset, .crc = crc, .fresh = true};
     } else {
-        if (ks->nframes == ks->frames_cap) {
-            size_t cap = ks->frames_cap ? 2 * ks->frames_cap : 64;
-            ks_frame *v = realloc(ks->frames, cap * sizeof *v);
-            if (!v) {
-                tm_error_setc(err, TM_ERR_NOMEM, "out of memory building a key summary");
-                return -1;
-            }
-            ks->frames = v;
-            ks->frames_cap = cap;
-        }
+        ks_frame *v = tm_grow(ks->frames, &ks->frames_cap, ks->nframes, sizeof *v, 64,
+                              "building a key summary", err);
+        if (!v)
+            return -1;
+        ks->frames = v;
         memmove(ks->frames + i + 1, ks->frames + i, (ks->nframes - i) * sizeof *ks->frames);
         ks->frames[i] = (ks_frame){.offset = offset, .crc = crc, .fresh = true};
         ks->nframes++;
@@ -364,16 +359,10 @@ int tm_keysum_add(tm_keysum *ks, uint64_t offset, uint32_t h, tm_error *err)
     /* Transactions repeat the same keys: skip the most common duplicate. */
     if (f->n && f->h[f->n - 1] == h)
         return 0;
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? 2 * f->cap : 64;
-        uint32_t *v = realloc(f->h, cap * sizeof *v);
-        if (!v) {
-            tm_error_setc(err, TM_ERR_NOMEM, "out of memory building a key summary");
-            return -1;
-        }
-        f->h = v;
-        f->cap = cap;
-    }
+    uint32_t *v = tm_grow(f->h, &f->cap, f->n, sizeof *v, 64, "building a key summary", err);
+    if (!v)
+        return -1;
+    f->h = v;
     f->h[f->n++] = h;
     return 0;
 }
@@ -384,16 +373,11 @@ int tm_keysum_add_relation(tm_keysum *ks, uint32_t oid, uint32_t version, tm_err
     size_t i = find_rel(ks, key);
     if (i < ks->nrels && ks->rels[i] == key)
         return 0;
-    if (ks->nrels == ks->rels_cap) {
-        size_t cap = ks->rels_cap ? 2 * ks->rels_cap : 16;
-        uint64_t *v = realloc(ks->rels, cap * sizeof *v);
-        if (!v) {
-            tm_error_setc(err, TM_ERR_NOMEM, "out of memory building a key summary");
-            return -1;
-        }
-        ks->rels = v;
-        ks->rels_cap = cap;
-    }
+    uint64_t *v =
+        tm_grow(ks->rels, &ks->rels_cap, ks->nrels, sizeof *v, 16, "building a key summary", err);
+    if (!v)
+        return -1;
+    ks->rels = v;
     memmove(ks->rels + i + 1, ks->rels + i, (ks->nrels - i) * sizeof *ks->rels);
     ks->rels[i] = key;
     ks->nrels++;
