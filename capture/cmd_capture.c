@@ -284,7 +284,8 @@ const tm_command tm_cmd_capture = {
              "on the standby, the publication created on the primary (capture checks these and "
              "says what is missing); the base snapshot is exported by the standby's slot. On "
              "14-16 a failover loses the slot: the next start records a gap (--reseed goes "
-             "on); on 17+ --failover-slot keeps it. README: Supported PostgreSQL versions.\n\n"
+             "on); on 17+ --failover-slot keeps it. README: Supported PostgreSQL versions, Capture "
+             "from a standby, Failover slots.\n\n"
              "Passwords: use PGPASSWORD, ~/.pgpass, a service file or --source-file (chmod 600). "
              "A password in --source is hidden from ps at once, with a warning; passwords are "
              "masked in every message.",
@@ -568,7 +569,8 @@ static int open_source_and_journal(run *r)
     tm_role_want want = {.failover = r->o.failover_slot,
                          .set_ri_full = r->o.set_replica_identity_full,
                          .publication = r->fresh ? r->o.publication : r->meta.publication,
-                         .conninfo = r->o.source};
+                         .conninfo = r->o.source,
+                         .slot = r->fresh ? NULL : r->meta.slot};
     if (tm_source_check_role(r->sql, &want, &r->o.source_standby, &r->err) != 0)
         return -1;
     if (mkdir(r->o.journal, 0700) == 0) {

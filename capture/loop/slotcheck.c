@@ -111,8 +111,10 @@ static int slot_trouble(const tm_slot_info *si, const char *slot, const char *da
         return SLOT_AHEAD;
     case TM_SLOT_MISSING:
         snprintf(why, len,
-                 "replication slot \"%s\" no longer exists: it was dropped, so the server kept "
-                 "nothing for the journal since",
+                 "replication slot \"%s\" no longer exists: it was dropped, or this server is a "
+                 "standby promoted by a failover and the slot stayed on the old primary (slots "
+                 "follow a failover only from PostgreSQL 17 on, created with --failover-slot), "
+                 "so the server kept nothing for the journal since",
                  slot);
         break;
     case TM_SLOT_FOREIGN:

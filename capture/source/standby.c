@@ -152,6 +152,24 @@ static int check_on_standby(PGconn *sql, const tm_role_want *want, tm_error *err
             return -1;
         }
     }
+    if (want->slot && v >= 170000) {
+        const char *p[] = {want->slot};
+        PGresult *r = PQexecParams(sql,
+                                   "SELECT count(*) FROM pg_replication_slots WHERE slot_name = "
+                                   "$1 AND synced",
+                                   1, NULL, p, NULL, NULL, 0);
+        int synced = PQresultStatus(r) == PGRES_TUPLES_OK ? atoi(PQgetvalue(r, 0, 0)) : 0;
+        PQclear(r);
+        if (synced) {
+            tm_error_setc(err, TM_ERR_DB,
+                          "replication slot \"%s\" on this standby is the synchronised copy of "
+                          "the primary's failover slot, which can be read only once the standby "
+                          "is promoted: point --source at the primary, or at every server with "
+                          "target_session_attrs=read-write",
+                          want->slot);
+            return -1;
+        }
+    }
     tm_log_info("the source is a hot standby: the slot lives there; creating it waits for the "
                 "primary's next running-transactions record (up to 15 s; SELECT "
                 "pg_log_standby_snapshot() on the primary hastens it)");

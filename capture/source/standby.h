@@ -16,12 +16,14 @@ typedef struct tm_role_want {
     bool set_ri_full;        /* --set-replica-identity-full (needs a writable server) */
     const char *publication; /* must exist already on a standby; NULL: not checked */
     const char *conninfo;    /* --source: its other hosts are checked as standbys */
+    const char *slot;        /* the journal's slot; NULL on a first run */
 } tm_role_want;
 
 /* Whether sql's server is a standby (*standby) and whether it can serve
  * capture as asked. On a standby: 16 or later, wal_level = logical,
  * hot_standby_feedback = on, the publication there (it cannot be created
- * in recovery), no --set-replica-identity-full, no --failover-slot; a
+ * in recovery), no --set-replica-identity-full, no --failover-slot, the
+ * journal's slot not a synchronised copy (usable only after a promotion); a
  * warning without primary_slot_name. With failover on a primary: 17 or
  * later, synchronized_standby_slots naming physical slots that exist, and
  * each other host of the conninfo that is a standby checked for

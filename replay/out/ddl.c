@@ -436,21 +436,25 @@ static int identity(tm_out *o, const Tidemark__Column *c)
 }
 
 /* GENERATED ALWAYS AS (expr) STORED|VIRTUAL, so that the target computes
- * the column as the source did; false (and a warning) when the expression
- * does not read as one. */
-static bool generation(tm_out *o, const tm_version *v, const Tidemark__Column *c)
+ * the column as the source did. The expression is the source's own
+ * pg_get_expr() text; one that does not read as one expression (a damaged
+ * or forged journal) is refused, as a column without it would hold other
+ * values. */
+static int generation(tm_out *o, const tm_version *v, const Tidemark__Column *c, tm_error *err)
 {
     if (!c->generation_expr || !tm_ddl_expr_ok(c->generation_expr)) {
-        tm_log_warning("%s.%s column %s: its generation expression (%s) does not read as one "
-                       "expression; the column is created without it",
-                       v->nspname, v->relname, c->name,
-                       c->generation_expr ? c->generation_expr : "none recorded");
-        return false;
+        tm_error_set(err,
+                     "the journal records the generation expression of %s.%s column \"%s\" as "
+                     "\"%.100s\", which does not read as one expression; create the table "
+                     "yourself",
+                     v->nspname, v->relname, c->name,
+                     c->generation_expr ? c->generation_expr : "(none)");
+        return -1;
     }
     tm_out_puts(o, " GENERATED ALWAYS AS (");
     tm_out_puts(o, c->generation_expr);
     tm_out_puts(o, c->generated == 'v' ? ") VIRTUAL" : ") STORED");
-    return true;
+    return 0;
 }
 
 /* A generated column of the source that the journal has no values of
@@ -464,7 +468,8 @@ static int unpublished_def(tm_out *o, const tm_version *v, const Tidemark__Colum
     snprintf(what, sizeof what, "%.100s.%.100s column \"%.60s\"", v->nspname, v->relname, c->name);
     if (type_ref(o, v->rel, c->type_oid, c->type_name, what, err) != 0)
         return -1;
-    generation(o, v, c);
+    if (generation(o, v, c, err) != 0)
+        return -1;
     if (c->not_null)
         tm_out_puts(o, " NOT NULL");
     return 0;
@@ -482,7 +487,8 @@ static int column_def(tm_out *o, const tm_version *v, uint32_t i, bool detail, t
     if (type_ref(o, v->rel, c->type_oid, c->type_name, what, err) != 0)
         return -1;
     if (detail && rc->generated) {
-        generation(o, v, rc);
+        if (generation(o, v, rc, err) != 0)
+            return -1;
     } else if (detail && rc->identity) {
         if (identity(o, rc) != 0)
             return tm_ddl_bad_name(v, err);

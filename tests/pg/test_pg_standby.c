@@ -164,6 +164,27 @@ START_TEST(capture_from_standby)
     tmf_audit a;
     tmf_oracle(pc, j, "standby capture", &a);
     ck_assert_int_gt(a.checked, 20);
+
+    /* 17+: a failover slot on the primary, with this standby in --source,
+     * which does not synchronise slots: what it lacks is named. */
+    if (major() >= 17) {
+        set_conf(&primary, "synchronized_standby_slots", "sb1");
+        char *pair = pair_conninfo(&primary, &standby, "sbcap");
+        char *j2 = tmt_journal_path();
+        lsn = tmc_current_lsn(pc);
+        tm_run_opts o = {.timeout_ms = 120000};
+        tm_tidemark(&r, &o, "capture", "--journal", j2, "--source", pair, "--slot", "tidemark_fo2",
+                    "--table", "public.events", "--publication", "fo2", "--failover-slot",
+                    "--endpos", lsn, NULL);
+        tm_assert_exit(&r, 0);
+        ck_assert_msg(strstr(r.err, "does not synchronise the slot") &&
+                          strstr(r.err, "sync_replication_slots = on") && strstr(r.err, "dbname"),
+                      "%s", r.err);
+        tm_run_result_free(&r);
+        tmt_journal_remove(j2);
+        free(lsn);
+        free(pair);
+    }
 out:
     PQfinish(sc);
     PQfinish(pc);
@@ -192,8 +213,14 @@ static void wait_synced(const tm_pg *sb, const char *slot, const char *journal)
         }
         usleep(100000);
     }
-    ck_abort_msg("slot %s not synchronised to the standby after 60 s; capture's log:\n%s", slot,
-                 tmf_log_tail(journal));
+    size_t n = 0;
+    char *log = (char *)tmt_slurp(sb->logfile, &n);
+    ck_abort_msg("slot %s not synchronised to the standby after 60 s; capture's log:\n%s\nthe "
+                 "standby's log:\n%s",
+                 slot, tmf_log_tail(journal),
+                 log && n > 2000 ? log + n - 2000
+                 : log           ? log
+                                 : "");
 }
 
 START_TEST(failover)
@@ -236,8 +263,16 @@ START_TEST(failover)
     tmf_workload w;
     tmf_workload_start(&w, ci, 51);
     tmf_wait_streaming(j, pid);
-    if (sync)
+    if (sync) {
         wait_synced(&b, "tidemark_sbfo", j);
+        /* The copy on the standby cannot be read before a promotion: said. */
+        char *bci = tm_pg_conninfo(&b, "sbfo");
+        capture_once(&r, j, bci, NULL, NULL);
+        tm_assert_exit(&r, 1);
+        ck_assert_msg(strstr(r.err, "synchronised copy"), "%s", r.err);
+        tm_run_result_free(&r);
+        free(bci);
+    }
     usleep(1000000);
 
     /* The primary goes away, the standby is promoted, the workload goes on there. */
@@ -264,7 +299,8 @@ START_TEST(failover)
         ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
                       "capture did not stop at the lost slot (status %d); its log:\n%s", st,
                       tmf_log_tail(j));
-        ck_assert_msg(strstr(tmc_log(j), "gap"), "%s", tmf_log_tail(j));
+        ck_assert_msg(strstr(tmc_log(j), "gap") && strstr(tmc_log(j), "failover"), "%s",
+                      tmf_log_tail(j));
         uint64_t gl, ge;
         char *why = NULL;
         ck_assert_msg(tmc_last_gap(j, &gl, &ge, &why), "no gap recorded:\n%s", tmf_log_tail(j));

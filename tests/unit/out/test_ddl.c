@@ -4,7 +4,8 @@
  * says what it could not recreate; with the detail, types come before the
  * tables in dependency order, every name stays quoted data, and defaults
  * and CHECK conditions that do not read as one expression are left out
- * with a warning, never written. */
+ * with a warning, never written; generated columns are recreated in the
+ * source's column order (a forged generation expression is refused). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,10 +228,80 @@ START_TEST(one_expression_or_nothing)
 }
 END_TEST
 
+/* Generated columns: a stored one the journal has values of (18), and a
+ * virtual one it has not (unpublished) between others. --create-tables
+ * makes both generated, in the source's column order, and leaves them out
+ * of the COPY; CSV names the one it lacks; a generation expression that
+ * does not read as one expression is refused. */
+START_TEST(generated_columns_in_source_order)
+{
+    tlj j;
+    tlj_open(&j, 0);
+    Tidemark__Column c[4], *pc[4] = {&c[0], &c[1], &c[2], &c[3]}, v, *pv[1] = {&v};
+    column(&c[0], "id", 23, "integer", 1);
+    column(&c[1], "a", 23, "integer", 0);
+    column(&c[2], "s", 23, "integer", 0);
+    column(&c[3], "b", 25, "text", 0);
+    column(&v, "v", 23, "integer", 0);
+    uint32_t attnum[4] = {1, 2, 4, 5};
+    for (int i = 0; i < 4; i++) {
+        c[i].has_attnum = 1;
+        c[i].attnum = attnum[i];
+    }
+    c[2].has_generated = v.has_generated = v.has_attnum = 1;
+    c[2].generated = 's';
+    c[2].generation_expr = "(a * 2)";
+    v.generated = 'v';
+    v.generation_expr = "(a + 1)";
+    v.attnum = 3;
+    Tidemark__Relation rel;
+    relation(&rel, "t", pc, 4);
+    rel.has_catalog_detail = rel.catalog_detail = 1;
+    rel.n_unpublished_columns = 1;
+    rel.unpublished_columns = pv;
+    put_relation(&j, &rel);
+    snapshot_row(&j, 4, (const char *[]){"1", "2", "4", "x"});
+    tm_run_result r;
+    replay_sql(&j, &r);
+    ck_assert_msg(strstr(r.out, "CREATE TABLE \"public\".\"t\" (\n    \"id\" integer NOT NULL,\n"
+                                "    \"a\" integer,\n"
+                                "    \"v\" integer GENERATED ALWAYS AS ((a + 1)) VIRTUAL,\n"
+                                "    \"s\" integer GENERATED ALWAYS AS ((a * 2)) STORED,\n"
+                                "    \"b\" text,\n") &&
+                      strstr(r.out, "COPY \"public\".\"t\" (\"id\", \"a\", \"b\") FROM "
+                                    "stdin;\n1\t2\tx\n\\.\n"),
+                  "%s", r.out);
+    ck_assert_msg(!strstr(r.err, "generated column"), "%s", r.err);
+    tm_run_result_free(&r);
+    tm_tidemark(&r, NULL, "replay", "--journal", j.dir, "--at", "2999-01-01 00:00:00+00", NULL);
+    tm_assert_exit(&r, 0);
+    ck_assert_str_eq(r.out, "id,a,s,b\n1,2,4,x\n");
+    ck_assert_msg(strstr(r.err, "public.t: generated column(s) \"v\" (virtual) are not in the "
+                                "journal"),
+                  "%s", r.err);
+    tm_run_result_free(&r);
+    tlj_destroy(&j);
+
+    /* A forged expression is refused, never written. */
+    tlj_open(&j, 0);
+    v.generation_expr = "1) STORED, x int DEFAULT (1";
+    put_relation(&j, &rel);
+    snapshot_row(&j, 4, (const char *[]){"1", "2", "4", "x"});
+    tm_tidemark(&r, NULL, "replay", "--journal", j.dir, "--at", "2999-01-01 00:00:00+00",
+                "--format", "sql", "--create-tables", NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "generation expression of public.t column \"v\"") &&
+                      !strstr(r.out, "x int"),
+                  "%s\n%s", r.err, r.out);
+    tm_run_result_free(&r);
+    tlj_destroy(&j);
+}
+END_TEST
+
 int main(void)
 {
     return tm_check_main("ddl", "core", 0,
                          TM_TESTS(old_journal_creates_what_it_can,
                                   detail_in_dependency_order_names_quoted,
-                                  one_expression_or_nothing));
+                                  one_expression_or_nothing, generated_columns_in_source_order));
 }
