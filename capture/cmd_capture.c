@@ -638,6 +638,10 @@ static int check_resume(run *r)
     if (tm_capture_init_forget(r->o.journal, &r->err) != 0 ||
         (!r->w && open_writer(r->o.journal, &wo, &r->w, &r->err) != 0))
         return -1;
+    /* A reseed that was interrupted: complete, or rolled back to the gap. */
+    if (tm_capture_reseed_resume(r->o.journal, r->sql, &r->id, tm_writer_confirmed_lsn(r->w),
+                                 &r->err) != 0)
+        return -1;
     /* A gap (found at the journal's end, or recorded now for the slot):
      * capture stops, unless asked to go on after it with a fresh start. */
     int gap = tm_capture_check_gap(r->o.journal, r->w, &r->err) != 0
@@ -645,7 +649,7 @@ static int check_resume(run *r)
                   : tm_capture_check_slot(r->sql, r->o.journal, &r->meta, r->w, &r->err);
     if (gap == -2 && r->o.reseed) {
         tm_log_warning("%s", r->err.msg);
-        gap = tm_capture_reseed(&r->o, r->sql, r->repl, r->w, &r->err);
+        gap = tm_capture_reseed(&r->o, r->sql, r->repl, &r->id, r->w, &r->err);
     }
     if (gap != 0)
         return -1;

@@ -9,11 +9,14 @@
 #include "store/archive/sealed.h"
 #include "store/crypt/seal.h"
 #include "store/journal/segment.h"
+#include "tests/harness/pg_harness.h"
 #include "tests/harness/s3_harness.h"
+#include "tests/harness/support_capture.h"
 #include "tests/harness/support_journal.h"
 #include "tests/harness/support_store.h"
 #include "tests/harness/tm_check.h"
 #include "tests/harness/tm_run.h"
+#include "tests/harness/tm_sys.h"
 
 #include <check.h>
 #include <fcntl.h>
@@ -381,8 +384,87 @@ START_TEST(rotation_and_refusals)
 }
 END_TEST
 
+/* capture --archive --encrypt-key-file: the archive child gets the key
+ * file, and what capture archives is sealed and opens. */
+START_TEST(capture_encrypted_archive)
+{
+    tm_s3srv *srv = tm_s3srv_shared();
+    tm_s3srv_bucket(srv, "capenc");
+    tm_pg pg;
+    char perr[1024];
+    ck_assert_msg(tm_pg_start(&pg, NULL, perr, sizeof perr) == 0, "%s", perr);
+    PGconn *c;
+    char *ci = tmc_setup_db(&pg, "encdb", &c);
+    char j[512], keys[600];
+    snprintf(j, sizeof j, "%s/journal", pg.dir);
+    snprintf(keys, sizeof keys, "%s/archive.keys", pg.dir);
+    write_keys(keys, K2 K1, 0600);
+    const char *argv[] = {TM_BINARY,
+                          "capture",
+                          "--journal",
+                          j,
+                          "--source",
+                          ci,
+                          "--table",
+                          "public.events",
+                          "--segment-size",
+                          "1",
+                          "--fsync-interval-ms",
+                          "20",
+                          "--archive",
+                          "s3://capenc/s",
+                          "--archive-interval",
+                          "1",
+                          "--encrypt-key-file",
+                          keys,
+                          NULL};
+    pid_t pid = tmc_spawnv(j, tm_s3srv_env(srv), argv);
+    tmc_wait_slot_active(c, "tidemark_encdb", true);
+    for (int i = 0; i < 8; i++)
+        tm_pg_exec(c,
+                   "INSERT INTO events SELECT g, md5(g::text) || md5((g * 3)::text) || md5((g * "
+                   "7)::text) FROM generate_series(%d, %d) g",
+                   1000000 + i * 5000, 1000000 + i * 5000 + 4999);
+    char *lsn = tmc_current_lsn(c);
+    ck_assert(tmc_wait_confirmed(c, "tidemark_encdb", lsn, 60000));
+    free(lsn);
+    /* Until two sealed segments and their indexes are archived. */
+    tm_s3 *s3 = client("capenc");
+    long long end = tm_now_ms() + 60000;
+    for (;;) {
+        tm_archive_state st = {0};
+        tm_error err = {0};
+        int m = tm_archive_manifest_read(s3, "s/", &st, NULL, NULL, 0, &err);
+        ck_assert_msg(m >= 0, "%s", err.msg);
+        size_t n = st.n_files;
+        for (size_t i = 0; i < st.n_files; i++)
+            ck_assert_msg(!strcmp(st.files[i].key_id, "k2"), "%s: key id \"%s\"", st.files[i].name,
+                          st.files[i].key_id);
+        tm_archive_state_free(&st);
+        if (n >= 5)
+            break;
+        ck_assert_msg(tm_now_ms() < end, "nothing archived in 60 s:\n%s", tmc_log(j));
+        usleep(300000);
+    }
+    tm_run_result r;
+    archive(&r, j, "s3://capenc/s", keys, "--check");
+    tm_assert_exit(&r, 0);
+    ck_assert_msg(strstr(r.out, ".seg  ok") && strstr(r.out, "encrypted with key k2") &&
+                      !strstr(r.out, "BAD"),
+                  "%s", r.out);
+    tm_run_result_free(&r);
+    tmc_stop(pid, j);
+    ck_assert_msg(!strstr(tmc_log(j), "stopped (exit status"), "%s", tmc_log(j));
+    tm_s3_close(s3);
+    PQfinish(c);
+    free(ci);
+    tm_pg_stop(&pg);
+}
+END_TEST
+
 int main(void)
 {
     return tm_s3srv_check_main("archive_crypt", "archive_crypt", 300,
-                               TM_TESTS(encrypted_round_trip_and_damage, rotation_and_refusals));
+                               TM_TESTS(encrypted_round_trip_and_damage, rotation_and_refusals,
+                                        capture_encrypted_archive));
 }
