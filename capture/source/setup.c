@@ -344,7 +344,16 @@ int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_fu
                                    "SELECT relreplident, $1::oid::regclass::text,"
                                    "       (SELECT string_agg(quote_ident(attname), ', ')"
                                    "          FROM pg_attribute WHERE attrelid = $1"
-                                   "           AND attgenerated = 'v' AND NOT attisdropped)"
+                                   "           AND attgenerated = 'v' AND NOT attisdropped),"
+                                   /* the generated columns pgoutput does not send */
+                                   "       (SELECT string_agg(format('\"%s\" (%s)', attname,"
+                                   "               CASE attgenerated WHEN 'v' THEN 'virtual'"
+                                   "                    ELSE 'stored' END), ', ' ORDER BY attnum)"
+                                   "          FROM pg_attribute WHERE attrelid = $1"
+                                   "           AND attgenerated <> '' AND NOT attisdropped"
+                                   "           AND (attgenerated = 'v' OR"
+                                   "                current_setting('server_version_num')::int"
+                                   "                < 180000))"
                                    "  FROM pg_class WHERE oid = $1",
                                    1, NULL, p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
@@ -357,6 +366,13 @@ int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_fu
         char name[300], virt[300];
         snprintf(name, sizeof name, "%s", PQgetvalue(r, 0, 1));
         snprintf(virt, sizeof virt, "%s", PQgetvalue(r, 0, 2));
+        if (!PQgetisnull(r, 0, 3))
+            tm_log_warning("%s: generated column(s) %s are not sent by pgoutput (virtual ones "
+                           "never, stored ones before PostgreSQL 18): the journal records how "
+                           "they are computed but no values; replay in CSV and JSON lines lacks "
+                           "them and says so, replay --create-tables recreates them for the "
+                           "target to compute",
+                           name, PQgetvalue(r, 0, 3));
         PQclear(r);
         if (ident == 'f')
             continue;
@@ -552,8 +568,14 @@ int tm_slot_create(PGconn *repl, const char *slot, unsigned flags, uint64_t *con
         return -1;
     PGresult *r = PQexec(repl, stmt);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        tm_error_setc(err, TM_ERR_DB, "creating replication slot \"%s\": %s", slot,
-                      PQresultErrorMessage(r));
+        /* On a standby the primary's wal_level is known only to the server. */
+        const char *m = PQresultErrorMessage(r);
+        int ml = (int)strcspn(m, "\n");
+        tm_error_setc(err, TM_ERR_DB, "creating replication slot \"%s\": %.*s%s", slot, ml, m,
+                      strstr(m, "wal_level") && strstr(m, "primary")
+                          ? "; set wal_level = logical in the primary's postgresql.conf and "
+                            "restart it, then wait until the standby has replayed that"
+                          : "");
         PQclear(r);
         return -1;
     }

@@ -32,7 +32,8 @@ int tm_publication_add(PGconn *sql, const char *pub, const tm_oidlist *want, tm_
 
 /* Tables without REPLICA IDENTITY FULL: a logged warning for each (saying
  * what will be missing and how to fix it), or, when set_full, sets FULL and
- * says so. */
+ * says so (never on a table with a virtual generated column). Also a
+ * warning naming the generated columns pgoutput does not send. */
 int tm_replica_identity_check(PGconn *sql, const tm_oidlist *tables, bool set_full, tm_error *err);
 
 typedef struct tm_slot_info {

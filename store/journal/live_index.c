@@ -11,6 +11,7 @@
 
 #include "store/common/crc32c.h"
 #include "store/common/le.h"
+#include "store/common/log.h"
 
 #define LX_MAGIC "TMLX"
 #define LX_VERSION 1
@@ -81,9 +82,17 @@ void tm_lidx_append(tm_lidx *li, const tm_frame_dir *d)
         return;
     tm_error ignored;
     li->buf.len = 0;
+    errno = 0;
     if (encode_entries(li, d, li->n, &ignored) != 0 ||
         write(li->fd, li->buf.p, li->buf.len) != (ssize_t)li->buf.len) {
-        /* Whatever got out is checked by readers; nothing more is added. */
+        /* Whatever got out is checked by readers; nothing more is added.
+         * Capture goes on (the index only saves readers time), but a
+         * failing disk is said. */
+        char name[TM_LIDX_NAME_LEN];
+        tm_log_warning("cannot write the live index %s (%s): readers scan the rest of segment "
+                       "%016" PRIx64 "; the next segment gets a new one",
+                       tm_lidx_name(li->segno, name), errno ? strerror(errno) : "short write",
+                       li->segno);
         close(li->fd);
         li->fd = -1;
         return;

@@ -132,11 +132,13 @@ END_TEST
 START_TEST(rollover_by_age)
 {
     tmt_gen g;
-    tmt_gen_open(&g, 22, &(tm_writer_options){.segment_max_age_us = 30000});
+    /* Wide margins: the two writes must fall within the age limit even
+     * under ASan on a loaded host (30 ms was not enough there). */
+    tmt_gen_open(&g, 22, &(tm_writer_options){.segment_max_age_us = 400000});
     for (int i = 0; i < 4; i++) {
         tmt_put_tx(g.w, &g.s, &g.r, 3, 50);
         tmt_put_tx(g.w, &g.s, &g.r, 3, 50); /* same segment: young enough */
-        usleep(40000);
+        usleep(450000);
     }
     tmt_put_tx(g.w, &g.s, &g.r, 3, 50);
     close_and_check(&g, 5);
