@@ -32,6 +32,7 @@ typedef struct tm_capture_opts {
     uint64_t checkpoint_every;   /* journal bytes between maintenance runs (maint.h); 0: off */
     uint64_t maint_memory;       /* the maintenance child's address-space limit, bytes */
     const char *retention;       /* --retention DURATION, for the maintenance child; NULL: none */
+    bool compact;                /* --compact: the maintenance child compacts sealed segments */
     const char *archive_url;     /* --archive s3://BUCKET/PREFIX (archiver.h); NULL: none */
     unsigned archive_interval_s; /* seconds between archive passes; 0: default */
     const char *archive_keys;    /* --encrypt-key-file FILE for the archive; NULL: none */
@@ -51,8 +52,23 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
  * slot's consistent point, fsynced and marked, so that the journal goes on
  * and replay after it is exact. Interrupted, it leaves the journal ending
  * with its gap, and --reseed again starts over. -1 with err. */
-int tm_capture_reseed(const tm_capture_opts *o, PGconn *sql, PGconn *repl, tm_writer *w,
-                      tm_error *err);
+int tm_capture_reseed(const tm_capture_opts *o, PGconn *sql, PGconn *repl, const tm_identity *id,
+                      tm_writer *w, tm_error *err);
+
+/* The reseed's intent record, DIR/reseed.pending (capture/loop/reseed.c):
+ * announced (temp file, fsync, rename) before the old slot is dropped,
+ * with the journal's confirmed LSN then; done once the new base snapshot
+ * is marked. */
+int tm_capture_reseed_announce(const char *dir, const char *slot, uint64_t system_identifier,
+                               uint64_t mark, tm_error *err);
+int tm_capture_reseed_done(const char *dir, tm_error *err);
+/* At a start, with the journal open (confirmed: its mark's LSN): a reseed
+ * that was interrupted is complete when the mark moved past the recorded
+ * one (the record is removed), else rolled back: the journal ends with its
+ * gap again, and the slot it may have made is dropped. -1 with err when
+ * the record is of another system or the slot cannot be dropped. */
+int tm_capture_reseed_resume(const char *dir, PGconn *sql, const tm_identity *id,
+                             uint64_t confirmed, tm_error *err);
 
 /* A first run that failed before its metadata was written: removes the
  * files it made (segments, indexes, spools, the mark, the lock) and the

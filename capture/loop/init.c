@@ -196,18 +196,25 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
     return rc;
 }
 
-int tm_capture_reseed(const tm_capture_opts *o, PGconn *sql, PGconn *repl, tm_writer *w,
-                      tm_error *err)
+int tm_capture_reseed(const tm_capture_opts *o, PGconn *sql, PGconn *repl, const tm_identity *id,
+                      tm_writer *w, tm_error *err)
 {
     first_run f = {.o = o, .sql = sql, .repl = repl, .w = w};
     char snapname[128], lsn[TM_LSN_BUFLEN];
     tm_slot_info si;
     int rc = -1;
+    bool announced = false;
     /* The old slot cannot feed the journal any more (that is the gap): a
      * new one, with an exported snapshot to copy the tables under. */
     if (tm_publication_ensure(sql, o->publication, &f.oids, err) != 0 ||
         tm_capture_wait_slot_free(sql, o->slot, &si, err) != 0)
         goto out;
+    /* From here on a crash leaves the record: the next start finishes or
+     * rolls back (reseed.c), as a failure does now. */
+    if (tm_capture_reseed_announce(o->journal, o->slot, id->system_identifier,
+                                   tm_writer_confirmed_lsn(w), err) != 0)
+        goto out;
+    announced = true;
     if (si.exists) {
         tm_log_warning("--reseed: dropping replication slot \"%s\", which cannot feed the journal",
                        o->slot);
@@ -216,7 +223,7 @@ int tm_capture_reseed(const tm_capture_opts *o, PGconn *sql, PGconn *repl, tm_wr
     }
     if (tm_slot_create(repl, o->slot, o->failover_slot ? TM_SLOT_FAILOVER : 0, &f.rec.consistent,
                        snapname, sizeof snapname, err) != 0 ||
-        base_snapshot(&f, snapname, err) != 0)
+        base_snapshot(&f, snapname, err) != 0 || tm_capture_reseed_done(o->journal, err) != 0)
         goto out;
     rc = 0;
     tm_log_info("reseeded journal %s after its gap: slot \"%s\" at %s, base snapshot of %d "
@@ -224,6 +231,13 @@ int tm_capture_reseed(const tm_capture_opts *o, PGconn *sql, PGconn *repl, tm_wr
                 o->journal, o->slot, tm_lsn_format(f.rec.consistent, lsn), f.nrels,
                 (unsigned long long)f.rows);
 out:
+    if (rc != 0 && announced) {
+        tm_error e;
+        if (tm_capture_reseed_resume(o->journal, sql, id, tm_writer_confirmed_lsn(w), &e) != 0)
+            tm_log_warning("the failed reseed could not be rolled back now (%s); the next start "
+                           "of capture on %s does it",
+                           e.msg, o->journal);
+    }
     first_run_free(&f);
     return rc;
 }

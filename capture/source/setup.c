@@ -568,8 +568,14 @@ int tm_slot_create(PGconn *repl, const char *slot, unsigned flags, uint64_t *con
         return -1;
     PGresult *r = PQexec(repl, stmt);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        tm_error_setc(err, TM_ERR_DB, "creating replication slot \"%s\": %s", slot,
-                      PQresultErrorMessage(r));
+        /* On a standby the primary's wal_level is known only to the server. */
+        const char *m = PQresultErrorMessage(r);
+        int ml = (int)strcspn(m, "\n");
+        tm_error_setc(err, TM_ERR_DB, "creating replication slot \"%s\": %.*s%s", slot, ml, m,
+                      strstr(m, "wal_level") && strstr(m, "primary")
+                          ? "; set wal_level = logical in the primary's postgresql.conf and "
+                            "restart it, then wait until the standby has replayed that"
+                          : "");
         PQclear(r);
         return -1;
     }

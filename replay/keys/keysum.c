@@ -33,8 +33,9 @@ struct tm_keysum {
     uint64_t segno;
     ks_frame *frames; /* sorted by offset */
     size_t nframes, frames_cap;
-    uint32_t *loaded; /* the hashes of loaded frames */
-    uint64_t *rels;   /* (oid << 32 | version), sorted */
+    uint32_t *loaded;    /* the hashes of loaded frames (a copy, or in file) */
+    unsigned char *file; /* the file as read, owned */
+    uint64_t *rels;      /* (oid << 32 | version), sorted */
     size_t nrels, rels_cap;
     size_t last; /* frame of the last tm_keysum_add */
     bool dirty;
@@ -57,6 +58,23 @@ tm_keysum *tm_keysum_new(uint64_t segno, tm_error *err)
     return ks;
 }
 
+/* The hashes point into the file as read where its byte order is the
+ * host's: a large summary is then not copied once more at every load. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define KS_IN_PLACE 1
+#else
+#define KS_IN_PLACE 0
+#endif
+
+static void free_loaded(tm_keysum *ks)
+{
+    if (!KS_IN_PLACE)
+        free(ks->loaded);
+    free(ks->file);
+    ks->loaded = NULL;
+    ks->file = NULL;
+}
+
 void tm_keysum_free(tm_keysum *ks)
 {
     if (!ks)
@@ -65,7 +83,7 @@ void tm_keysum_free(tm_keysum *ks)
         if (ks->frames[i].fresh)
             free(ks->frames[i].h);
     free(ks->frames);
-    free(ks->loaded);
+    free_loaded(ks);
     free(ks->rels);
     free(ks);
 }
@@ -78,10 +96,12 @@ uint64_t tm_keysum_segment(const tm_keysum *ks)
 static const char ks_nomem[] = "out of memory reading it";
 static const char ks_stale[] = "an older format that lacks the unique and foreign-key columns";
 
-/* Parses a summary file into ks (empty on entry): NULL when it is a sound
- * summary of ks->segno, else what is wrong (ks_nomem: out of memory). */
-static const char *parse(tm_keysum *ks, const unsigned char *b, size_t len)
+/* Parses a summary file into ks (empty on entry), which takes b: NULL when
+ * it is a sound summary of ks->segno, else what is wrong (ks_nomem: out of
+ * memory). */
+static const char *parse(tm_keysum *ks, unsigned char *b, size_t len)
 {
+    ks->file = b;
     if (len < KS_HDR + 4 || memcmp(b, KS_MAGIC, 4) != 0)
         return "it is not a key summary (bad magic or too short)";
     if (tm_crc32c(0, b, len - 4) != tm_get32(b + len - 4))
@@ -96,14 +116,18 @@ static const char *parse(tm_keysum *ks, const unsigned char *b, size_t len)
     if (KS_HDR + nf * KS_FRAME + nr * 8 + nh * 4 + 4 != len)
         return "its counts do not match its size";
     ks->frames = calloc(nf ? nf : 1, sizeof *ks->frames);
-    ks->loaded = malloc(nh ? nh * sizeof *ks->loaded : 1);
     ks->rels = malloc(nr ? nr * sizeof *ks->rels : 1);
+    const unsigned char *fp = b + KS_HDR, *rp = fp + nf * KS_FRAME;
+    unsigned char *hp = b + KS_HDR + nf * KS_FRAME + nr * 8;
+    if (KS_IN_PLACE) /* 4-aligned: malloc'd, after 32 + 16 * nf + 8 * nr bytes */
+        ks->loaded = (uint32_t *)(void *)hp;
+    else
+        ks->loaded = malloc(nh ? nh * sizeof *ks->loaded : 1);
     if (!ks->frames || !ks->loaded || !ks->rels)
         return ks_nomem;
     ks->frames_cap = nf ? nf : 1;
     ks->rels_cap = nr ? nr : 1;
-    const unsigned char *fp = b + KS_HDR, *rp = fp + nf * KS_FRAME, *hp = rp + nr * 8;
-    for (uint64_t i = 0; i < nh; i++)
+    for (uint64_t i = 0; i < nh && !KS_IN_PLACE; i++)
         ks->loaded[i] = tm_get32(hp + 4 * i);
     for (uint64_t i = 0; i < nf; i++) {
         ks_frame *f = &ks->frames[i];
@@ -130,10 +154,9 @@ static const char *parse(tm_keysum *ks, const unsigned char *b, size_t len)
 static void clear(tm_keysum *ks)
 {
     free(ks->frames);
-    free(ks->loaded);
+    free_loaded(ks);
     free(ks->rels);
     ks->frames = NULL;
-    ks->loaded = NULL;
     ks->rels = NULL;
     ks->nframes = ks->nrels = ks->frames_cap = ks->rels_cap = 0;
 }
@@ -160,8 +183,9 @@ int tm_keysum_verify(const char *path, tm_vresult *res, tm_error *err)
         return 0;
     }
     tm_keysum *ks = tm_keysum_new(segno, err);
+    if (!ks)
+        free(b);
     const char *why = ks ? parse(ks, b, len) : ks_nomem;
-    free(b);
     if (why == ks_nomem) {
         tm_keysum_free(ks);
         tm_error_setc(err, TM_ERR_NOMEM, "out of memory checking %s", path);
@@ -195,7 +219,6 @@ tm_keysum *tm_keysum_load(const char *dir, uint64_t segno, tm_error *err)
     if (tm_read_file(path, KS_MAX_BYTES, &b, &len, &ignored) != 0)
         return ks; /* absent or unreadable: a cache we do without */
     const char *why = parse(ks, b, len);
-    free(b);
     if (why)
         clear(ks); /* damaged or stale: start empty (it is rebuilt by reading) */
     return ks;
@@ -293,16 +316,11 @@ int tm_keysum_begin_frame(tm_keysum *ks, uint64_t offset, uint32_t crc, tm_error
             free(f->h);
         *f = (ks_frame){.offset = offset, .crc = crc, .fresh = true};
     } else {
-        if (ks->nframes == ks->frames_cap) {
-            size_t cap = ks->frames_cap ? 2 * ks->frames_cap : 64;
-            ks_frame *v = realloc(ks->frames, cap * sizeof *v);
-            if (!v) {
-                tm_error_setc(err, TM_ERR_NOMEM, "out of memory building a key summary");
-                return -1;
-            }
-            ks->frames = v;
-            ks->frames_cap = cap;
-        }
+        ks_frame *v = tm_grow(ks->frames, &ks->frames_cap, ks->nframes, sizeof *v, 64,
+                              "building a key summary", err);
+        if (!v)
+            return -1;
+        ks->frames = v;
         memmove(ks->frames + i + 1, ks->frames + i, (ks->nframes - i) * sizeof *ks->frames);
         ks->frames[i] = (ks_frame){.offset = offset, .crc = crc, .fresh = true};
         ks->nframes++;
@@ -341,16 +359,10 @@ int tm_keysum_add(tm_keysum *ks, uint64_t offset, uint32_t h, tm_error *err)
     /* Transactions repeat the same keys: skip the most common duplicate. */
     if (f->n && f->h[f->n - 1] == h)
         return 0;
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? 2 * f->cap : 64;
-        uint32_t *v = realloc(f->h, cap * sizeof *v);
-        if (!v) {
-            tm_error_setc(err, TM_ERR_NOMEM, "out of memory building a key summary");
-            return -1;
-        }
-        f->h = v;
-        f->cap = cap;
-    }
+    uint32_t *v = tm_grow(f->h, &f->cap, f->n, sizeof *v, 64, "building a key summary", err);
+    if (!v)
+        return -1;
+    f->h = v;
     f->h[f->n++] = h;
     return 0;
 }
@@ -361,16 +373,11 @@ int tm_keysum_add_relation(tm_keysum *ks, uint32_t oid, uint32_t version, tm_err
     size_t i = find_rel(ks, key);
     if (i < ks->nrels && ks->rels[i] == key)
         return 0;
-    if (ks->nrels == ks->rels_cap) {
-        size_t cap = ks->rels_cap ? 2 * ks->rels_cap : 16;
-        uint64_t *v = realloc(ks->rels, cap * sizeof *v);
-        if (!v) {
-            tm_error_setc(err, TM_ERR_NOMEM, "out of memory building a key summary");
-            return -1;
-        }
-        ks->rels = v;
-        ks->rels_cap = cap;
-    }
+    uint64_t *v =
+        tm_grow(ks->rels, &ks->rels_cap, ks->nrels, sizeof *v, 16, "building a key summary", err);
+    if (!v)
+        return -1;
+    ks->rels = v;
     memmove(ks->rels + i + 1, ks->rels + i, (ks->nrels - i) * sizeof *ks->rels);
     ks->rels[i] = key;
     ks->nrels++;

@@ -92,14 +92,10 @@ static rc_table *table(tm_rowcount *rc, uint32_t oid, tm_error *err)
 
 static int add_trunc(tm_rowcount *rc, uint64_t lsn, const rc_table *t, tm_error *err)
 {
-    if (rc->ntr == rc->trcap) {
-        size_t cap = rc->trcap ? 2 * rc->trcap : 16;
-        rc_trunc *v = realloc(rc->tr, cap * sizeof *v);
-        if (!v)
-            return oom(err);
-        rc->tr = v;
-        rc->trcap = cap;
-    }
+    rc_trunc *v = tm_grow(rc->tr, &rc->trcap, rc->ntr, sizeof *v, 16, "counting rows", err);
+    if (!v)
+        return -1;
+    rc->tr = v;
     rc->tr[rc->ntr++] = (rc_trunc){lsn, t->oid, t->known, t->count};
     return 0;
 }

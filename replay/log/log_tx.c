@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/common/fsutil.h"
 #include "replay/out/out_jsonl.h"
 
 /* Formatted changes beyond this many bytes go to a temporary file. */
@@ -58,14 +59,11 @@ void log_tx_begin(log_tx *tx, const Tidemark__TxBegin *b)
 
 int log_tx_message(log_tx *tx, const Tidemark__LogicalMessage *m, tm_error *err)
 {
-    if (tx->nmsgs == tx->msgs_cap) {
-        size_t cap = tx->msgs_cap ? 2 * tx->msgs_cap : 4;
-        log_msg *v = realloc(tx->msgs, cap * sizeof *v);
-        if (!v)
-            goto oom;
-        tx->msgs = v;
-        tx->msgs_cap = cap;
-    }
+    log_msg *v =
+        tm_grow(tx->msgs, &tx->msgs_cap, tx->nmsgs, sizeof *v, 4, "keeping a logical message", err);
+    if (!v)
+        return -1;
+    tx->msgs = v;
     log_msg *g = &tx->msgs[tx->nmsgs];
     g->prefix = strdup(m->prefix ? m->prefix : "");
     g->len = m->content.len;
@@ -95,16 +93,11 @@ int log_tx_change_done(log_tx *tx, tm_error *err)
         tm_error_setc(err, TM_ERR_NOMEM, "out of memory formatting changes");
         return -1;
     }
-    if (tx->nchanges == tx->ends_cap) {
-        size_t cap = tx->ends_cap ? 2 * tx->ends_cap : 64;
-        uint64_t *v = realloc(tx->ends, cap * sizeof *v);
-        if (!v) {
-            tm_error_setc(err, TM_ERR_NOMEM, "out of memory formatting changes");
-            return -1;
-        }
-        tx->ends = v;
-        tx->ends_cap = cap;
-    }
+    uint64_t *v =
+        tm_grow(tx->ends, &tx->ends_cap, tx->nchanges, sizeof *v, 64, "formatting changes", err);
+    if (!v)
+        return -1;
+    tx->ends = v;
     tx->ends[tx->nchanges++] = tx->spilled + tx->mem.len;
     if (tx->mem.len >= log_tx_spill_at) {
         if (!tx->spill && !(tx->spill = tmpfile())) {
@@ -126,16 +119,11 @@ int64_t log_tx_truncate_nth(log_tx *tx, uint32_t oid, tm_error *err)
     for (size_t i = 0; i < tx->ntruncs; i++)
         if (tx->truncs[i].oid == oid)
             return tx->truncs[i].n++;
-    if (tx->ntruncs == tx->truncs_cap) {
-        size_t cap = tx->truncs_cap ? 2 * tx->truncs_cap : 4;
-        log_trunc_seen *v = realloc(tx->truncs, cap * sizeof *v);
-        if (!v) {
-            tm_error_setc(err, TM_ERR_NOMEM, "out of memory counting rows");
-            return -1;
-        }
-        tx->truncs = v;
-        tx->truncs_cap = cap;
-    }
+    log_trunc_seen *v =
+        tm_grow(tx->truncs, &tx->truncs_cap, tx->ntruncs, sizeof *v, 4, "counting rows", err);
+    if (!v)
+        return -1;
+    tx->truncs = v;
     tx->truncs[tx->ntruncs++] = (log_trunc_seen){oid, 1};
     return 0;
 }
@@ -147,16 +135,11 @@ int log_tx_count(log_tx *tx, const tm_relver *rv, int op, uint64_t rows, bool kn
            !(tx->counts[i].rv->oid == rv->oid && !strcmp(tx->counts[i].rv->display, rv->display)))
         i++;
     if (i == tx->ncounts) {
-        if (tx->ncounts == tx->counts_cap) {
-            size_t cap = tx->counts_cap ? 2 * tx->counts_cap : 8;
-            log_count *v = realloc(tx->counts, cap * sizeof *v);
-            if (!v) {
-                tm_error_setc(err, TM_ERR_NOMEM, "out of memory counting rows");
-                return -1;
-            }
-            tx->counts = v;
-            tx->counts_cap = cap;
-        }
+        log_count *v =
+            tm_grow(tx->counts, &tx->counts_cap, tx->ncounts, sizeof *v, 8, "counting rows", err);
+        if (!v)
+            return -1;
+        tx->counts = v;
         tx->counts[i] = (log_count){rv, {0, 0, 0, 0}, 0, false};
         tx->ncounts++;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "replay/out/sql_quote.h"
+#include "store/common/fsutil.h"
 #include "store/common/log.h"
 
 /* The first oid of objects not built into PostgreSQL (FirstNormalObjectId). */
@@ -183,7 +184,7 @@ static int create_enum(tm_out *o, const Tidemark__TypeDef *t)
         if (tm_sql_literal(o, t->labels[i], strlen(t->labels[i])) != 0)
             return -1;
     }
-    tm_out_puts(o, ");\n");
+    tm_out_putc(o, ')');
     return 0;
 }
 
@@ -203,7 +204,7 @@ static int create_composite(tm_out *o, const Tidemark__Relation *rel, const Tide
         if (type_ref(o, rel, f->type_oid, f->type_name, what, err) != 0)
             return -1;
     }
-    tm_out_puts(o, ");\n");
+    tm_out_putc(o, ')');
     return 0;
 }
 
@@ -241,7 +242,6 @@ static int create_domain(tm_out *o, const Tidemark__Relation *rel, const Tidemar
         tm_out_puts(o, c->expr);
         tm_out_putc(o, ')');
     }
-    tm_out_puts(o, ";\n");
     return 0;
 }
 
@@ -258,11 +258,12 @@ static int create_type(tm_out *o, const Tidemark__Relation *rel, const Tidemark_
         tm_error_set(err, "the journal records a label of enum %s with a NUL byte", t->name);
         return -1;
     }
-    if (t->kind == 'e')
-        return 0;
-    if (t->kind == 'd')
-        return create_domain(o, rel, t, err);
-    return create_composite(o, rel, t, err);
+    if (t->kind == 'd' && create_domain(o, rel, t, err) != 0)
+        return -1;
+    if (t->kind != 'e' && t->kind != 'd' && create_composite(o, rel, t, err) != 0)
+        return -1;
+    tm_out_puts(o, ";\n");
+    return 0;
 }
 
 static void warn_type(const tm_version *v, const Tidemark__TypeDef *t)
@@ -311,16 +312,12 @@ static int mark_done(tm_ddl_done *d, const Tidemark__TypeDef *t, tm_error *err)
             free(key);
             return 0;
         }
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? 2 * d->cap : 8;
-        char **v = realloc(d->names, cap * sizeof *v);
-        if (!v) {
-            free(key);
-            goto oom;
-        }
-        d->names = v;
-        d->cap = cap;
+    char **v = tm_grow(d->names, &d->cap, d->n, sizeof *v, 8, "", err);
+    if (!v) {
+        free(key);
+        return -1;
     }
+    d->names = v;
     d->names[d->n++] = key;
     return 1;
 oom:

@@ -220,3 +220,16 @@ void tm_out_reset(tm_out *o)
     o->total = 0;
     o->err = 0;
 }
+
+int tm_out_check_resolved(const tm_value *vals, size_t n, const char *format, tm_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (vals[i].kind != 't' && vals[i].kind != 'n') {
+            tm_error_set(err,
+                         "internal error: %s output got an unresolved value (kind '%c') in "
+                         "column %zu",
+                         format, vals[i].kind, i + 1);
+            return -1;
+        }
+    return 0;
+}

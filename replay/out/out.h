@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "replay/query/value.h"
 #include "store/common/tm_error.h"
 
 #define TM_OUT_BUFSIZE (256 * 1024)
@@ -97,5 +98,10 @@ int tm_out_sync(tm_out *o, tm_error *err);
  * also clears a previous out-of-memory error). */
 const char *tm_out_data(const tm_out *o, size_t *len);
 void tm_out_reset(tm_out *o);
+
+/* The formats take resolved values only (replay/query/value.h): returns 0,
+ * or -1 with an internal error naming the format ("CSV") and the column
+ * when a value of vals[0..n) is of another kind. */
+int tm_out_check_resolved(const tm_value *vals, size_t n, const char *format, tm_error *err);
 
 #endif

@@ -174,18 +174,12 @@ static inline char *field_into(char *d, const char *p, size_t len, bool single_c
 
 int tm_csv_row(tm_out *o, const tm_value *vals, size_t n, tm_error *err)
 {
+    if (tm_out_check_resolved(vals, n, "CSV", err) != 0)
+        return -1;
     size_t need = n + 1 + BLOCK_SLACK; /* separators, the newline, block stores */
-    for (size_t i = 0; i < n; i++) {
-        if (vals[i].kind != 't' && vals[i].kind != 'n') {
-            tm_error_set(err,
-                         "internal error: CSV output got an unresolved value (kind '%c') in "
-                         "column %zu",
-                         vals[i].kind, i + 1);
-            return -1;
-        }
+    for (size_t i = 0; i < n; i++)
         if (vals[i].kind == 't')
             need += 2 * vals[i].len + 2; /* the worst case: all quotes, quoted */
-    }
     /* The whole row straight into the buffer when it fits (it nearly
      * always does): no per-field calls or bounds checks. */
     char *d = tm_out_reserve(o, need);

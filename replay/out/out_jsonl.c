@@ -154,15 +154,8 @@ void tm_jsonl_value(tm_out *o, tm_tclass cls, const tm_value *v)
 
 int tm_jsonl_row(const tm_jsonl *j, tm_out *o, const tm_value *vals, tm_error *err)
 {
-    for (size_t i = 0; i < j->n; i++) {
-        if (vals[i].kind != 't' && vals[i].kind != 'n') {
-            tm_error_set(err,
-                         "internal error: JSON output got an unresolved value (kind '%c') "
-                         "in column %zu",
-                         vals[i].kind, i + 1);
-            return -1;
-        }
-    }
+    if (tm_out_check_resolved(vals, j->n, "JSON", err) != 0)
+        return -1;
     tm_out_putc(o, '{');
     for (size_t i = 0; i < j->n; i++) {
         if (i)

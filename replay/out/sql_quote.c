@@ -85,15 +85,8 @@ void tm_copy_text_field(tm_out *o, const char *s, size_t len)
 
 int tm_copy_text_row(tm_out *o, const tm_value *vals, size_t n, tm_error *err)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (vals[i].kind != 't' && vals[i].kind != 'n') {
-            tm_error_set(err,
-                         "internal error: COPY output got an unresolved value (kind '%c') "
-                         "in column %zu",
-                         vals[i].kind, i + 1);
-            return -1;
-        }
-    }
+    if (tm_out_check_resolved(vals, n, "COPY", err) != 0)
+        return -1;
     for (size_t i = 0; i < n; i++) {
         if (i)
             tm_out_putc(o, '\t');

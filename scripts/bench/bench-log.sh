@@ -92,3 +92,37 @@ build-bench/tidemark checkpoint --journal "$dir/journal-ckpt" 2>/dev/null
 echo "  tidemark checkpoint:              $(( ($(date +%s%N) - t0) / 1000000 )) ms (one-off, in the background)"
 j="$dir/journal-ckpt"
 printf '  first by-key run:                 '; run --table prefs --where "$key"
+
+# The journal's only segment is live (capture still appends to it): its
+# frames come from its live index (DIR/NNNN.lidx, appended at every sync)
+# instead of one pread per frame header. Side by side, alternating, on the
+# checkpointed copy (summaries as capture's maintenance leaves them): with
+# the live index, and with it moved away (how every lookup read it before).
+runs=${RUNS:-7}
+ms() { # wall ms of one tidemark log run
+    local t0 t1
+    t0=$(date +%s%N)
+    build-bench/tidemark log --journal "$j" "$@" >/dev/null 2>&1
+    t1=$(date +%s%N)
+    echo $(( (t1 - t0) / 1000 ))
+}
+summary() { # median and range of microsecond values, in ms
+    tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END {
+        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "median %6.1f ms (%.1f-%.1f, %d runs)", m / 1000, v[1] / 1000, v[NR] / 1000, NR }'
+}
+lidx=$(ls "$j"/*.lidx)
+echo
+echo "the live segment ($(basename "$lidx" .lidx).seg, the journal's only one): live index vs none, $runs runs each, alternating"
+for q in "row" "user"; do
+    with="" without=""
+    for i in $(seq "$runs"); do
+        if [ "$q" = row ]; then args=(--table prefs --where "$key"); else args=(--where "user_id = $PROBE_USER"); fi
+        with="$with $(ms "${args[@]}")"
+        mv "$lidx" "$dir/lidx.away"
+        without="$without $(ms "${args[@]}")"
+        mv "$dir/lidx.away" "$lidx"
+    done
+    printf '  %-5s with the live index:    %s\n' "$q" "$(echo "$with" | summary)"
+    printf '  %-5s without (scan headers): %s\n' "$q" "$(echo "$without" | summary)"
+done

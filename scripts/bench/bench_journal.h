@@ -1,5 +1,5 @@
-/* What the benchmark programs that write journals share: putting a row
- * change of version 1 of a relation. */
+/* What the benchmark programs that write journals share: putting a
+ * relation's schema and a row change of its version 1. */
 #ifndef TM_BENCH_JOURNAL_H
 #define TM_BENCH_JOURNAL_H
 
@@ -25,6 +25,15 @@ static inline int bench_put_change(tm_writer *w, int op, uint32_t oid, Tidemark_
     rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
     rec.change = &ch;
     return tm_writer_put(w, &rec, err);
+}
+
+/* Puts rel as a standalone Relation record. */
+static inline int bench_put_relation(tm_writer *w, Tidemark__Relation *rel, tm_error *err)
+{
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
+    rec.relation = rel;
+    return tm_writer_put_standalone(w, &rec, err);
 }
 
 #endif

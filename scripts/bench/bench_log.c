@@ -175,11 +175,8 @@ static void put_relation(tm_writer *w)
     rel.replica_identity = 'f';
     rel.n_columns = 4;
     rel.columns = pc;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
-    rec.relation = &rel;
     tm_error err;
-    if (tm_writer_put_standalone(w, &rec, &err) != 0)
+    if (bench_put_relation(w, &rel, &err) != 0)
         die("relation", &err);
 }
 

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scripts/bench/bench_journal.h"
 #include "scripts/bench/bench_util.h"
 #include "store/journal/frame.h"
 #include "store/journal/journal.h"
@@ -180,25 +181,11 @@ static void set_tuple(Tidemark__Tuple *t, const gen_tuple *g)
 static int put_change(tm_writer *w, const change *c, tm_error *err)
 {
     Tidemark__Tuple o, n;
-    Tidemark__Change ch = TIDEMARK__CHANGE__INIT;
-    ch.has_op = ch.has_relation_oid = ch.has_relation_version = 1;
-    ch.op = (Tidemark__Change__Op)c->op;
-    ch.relation_oid = 16384;
-    ch.relation_version = 1;
-    if (c->op != 1) {
+    if (c->op != 1)
         set_tuple(&o, &c->old);
-        ch.has_old_kind = 1;
-        ch.old_kind = 'O';
-        ch.old_tuple = &o;
-    }
-    if (c->op != 3) {
+    if (c->op != 3)
         set_tuple(&n, &c->new_);
-        ch.new_tuple = &n;
-    }
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_CHANGE;
-    rec.change = &ch;
-    return tm_writer_put(w, &rec, err);
+    return bench_put_change(w, c->op, 16384, c->op != 1 ? &o : NULL, c->op != 3 ? &n : NULL, err);
 }
 
 static int put_relation(tm_writer *w, tm_error *err)
@@ -228,10 +215,7 @@ static int put_relation(tm_writer *w, tm_error *err)
     rel.replica_identity = 'f';
     rel.n_columns = NCOLS;
     rel.columns = pc;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
-    rec.relation = &rel;
-    return tm_writer_put_standalone(w, &rec, err);
+    return bench_put_relation(w, &rel, err);
 }
 
 /* ---- helpers ---------------------------------------------------------- */

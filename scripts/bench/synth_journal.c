@@ -83,13 +83,8 @@ static int put_relations(tm_writer *w, tm_error *err)
     r[1].name = "audit";
     r[1].n_columns = 2;
     r[1].columns = ap;
-    for (int i = 0; i < 2; i++) {
-        Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-        rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
-        rec.relation = &r[i];
-        if (tm_writer_put_standalone(w, &rec, err) != 0)
-            return -1;
-    }
+    if (bench_put_relation(w, &r[0], err) != 0 || bench_put_relation(w, &r[1], err) != 0)
+        return -1;
     return 0;
 }
 

@@ -184,6 +184,21 @@ int tm_read_file(const char *path, size_t max, unsigned char **data, size_t *len
     return 0;
 }
 
+void *tm_grow(void *p, size_t *cap, size_t n, size_t elem, size_t first, const char *doing,
+              tm_error *err)
+{
+    if (n < *cap)
+        return p;
+    size_t c = *cap ? 2 * *cap : first;
+    void *v = c <= SIZE_MAX / elem ? realloc(p, c * elem) : NULL;
+    if (!v) {
+        tm_error_setc(err, TM_ERR_NOMEM, "out of memory%s%s", *doing ? " " : "", doing);
+        return NULL;
+    }
+    *cap = c;
+    return v;
+}
+
 int tm_buf_reserve(tm_buf *b, size_t extra, tm_error *err)
 {
     if (b->cap - b->len >= extra)

@@ -48,4 +48,11 @@ typedef struct tm_buf {
 int tm_buf_reserve(tm_buf *b, size_t extra, tm_error *err);
 void tm_buf_free(tm_buf *b);
 
+/* Room for element n of the array p of *cap elements of elem bytes: when
+ * n == *cap, p is grown (to first elements, then doubling) and *cap
+ * updated. Returns the array, or NULL with p unchanged and err "out of
+ * memory <doing>" (doing "": "out of memory"). */
+void *tm_grow(void *p, size_t *cap, size_t n, size_t elem, size_t first, const char *doing,
+              tm_error *err);
+
 #endif

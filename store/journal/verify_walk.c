@@ -75,6 +75,11 @@ static bool is_tables_captured(const char *n)
     return !strcmp(n, "tables.captured");
 }
 
+static bool is_reseed_pending(const char *n)
+{
+    return !strcmp(n, "reseed.pending");
+}
+
 static bool is_init_pending(const char *n)
 {
     return !strcmp(n, "init.pending");
@@ -196,6 +201,9 @@ static const tm_vkind journal_kinds[] = {
      .check = tm_horizon_verify,
      .if_damaged = "readers refuse the journal until it is restored from a backup or tidemark "
                    "prune is run again"},
+    {.match = is_reseed_pending,
+     .what = "capture's record of a --reseed in progress (the next start completes or rolls it "
+             "back)"},
     {.match = is_init_pending,
      .what = "capture's record of a first run in progress (the slot it creates)"},
     {.match = is_rewrites_pending,

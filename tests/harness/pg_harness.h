@@ -136,6 +136,10 @@ char *tm_pg_copy_csv(PGconn *conn, const char *fmt, ...) __attribute__((format(p
 /* CREATE DATABASE name (quoted as an identifier); fails the test on error. */
 void tm_pg_createdb(const tm_pg *pg, const char *name);
 
+/* The end of a test on a database of its own: closes c, frees its
+ * conninfo and removes the journal (a tmt_journal_path). */
+void tm_pg_done(PGconn *c, char *conninfo, char *journal);
+
 /* The shared cluster of this test binary (see above). */
 void tm_pg_fixture_add(TCase *tc);
 tm_pg *tm_pg_shared(void);

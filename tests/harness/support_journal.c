@@ -1,4 +1,5 @@
 #include "tests/harness/support_journal.h"
+#include "tests/harness/support_store.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -45,11 +46,28 @@ void tmt_jw_relation_in(tm_writer *w, const char *nsp, uint32_t oid, uint32_t ve
     rel.replica_identity = (uint32_t)replica_identity;
     rel.n_columns = n;
     rel.columns = cp;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
-    rec.relation = &rel;
-    tm_error err;
-    ck_assert_msg(tm_writer_put_standalone(w, &rec, &err) == 0, "%s", err.msg);
+    tmt_put_relation_record(w, &rel);
+}
+
+void tmt_jw_versioned_relation(tm_writer *w, uint32_t oid, uint32_t version, uint64_t lsn,
+                               const char *name, char replica_identity, const tmt_col *key,
+                               uint32_t nkey)
+{
+    tmt_col c[8];
+    uint32_t n = 0;
+    ck_assert_uint_le(nkey, 6);
+    for (; n < nkey; n++)
+        c[n] = key[n];
+    if (nkey) {
+        if (version < 3)
+            c[n++] = (tmt_col){"c", 25, 0, false, NULL};
+        if (version >= 2)
+            c[n++] = (tmt_col){"d", 23, 0, true, NULL};
+    } else {
+        c[n++] = (tmt_col){"x", 25, 0, false, NULL};
+        c[n++] = (tmt_col){"y", 23, 0, false, NULL};
+    }
+    tmt_jw_relation(w, oid, version, lsn, name, replica_identity, c, n);
 }
 
 void tmt_jw_begin(tmt_jw *j, uint64_t n, bool snapshot, int64_t time)

@@ -43,6 +43,12 @@ void tmt_jw_relation(tm_writer *w, uint32_t oid, uint32_t version, uint64_t lsn,
 void tmt_jw_relation_in(tm_writer *w, const char *nsp, uint32_t oid, uint32_t version, uint64_t lsn,
                         const char *name, char replica_identity, const tmt_col *cols, uint32_t n);
 /* Begins a transaction of n records committed at time (LSNs advance). */
+/* The versioned table of the replay tests, public.<name>: the key columns
+ * key[0..nkey), then c text before version 3 and d int (DEFAULT 7, a
+ * missing value) from version 2; with nkey 0, keyless (x text, y int). */
+void tmt_jw_versioned_relation(tm_writer *w, uint32_t oid, uint32_t version, uint64_t lsn,
+                               const char *name, char replica_identity, const tmt_col *key,
+                               uint32_t nkey);
 void tmt_jw_begin(tmt_jw *j, uint64_t n, bool snapshot, int64_t time);
 void tmt_jw_end(tmt_jw *j);
 /* A Change; old_kind 0: no old tuple (ov ignored). */

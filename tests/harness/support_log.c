@@ -1,4 +1,5 @@
 #include "tests/harness/support_log.h"
+#include "tests/harness/support_store.h"
 
 #include <check.h>
 #include <stdarg.h>
@@ -173,11 +174,7 @@ void tlj_relation(tlj *j, uint32_t oid, uint32_t version, const char *schema, co
         rel.foreign_keys = pfks;
         rel.n_foreign_keys = nf;
     }
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
-    rec.relation = &rel;
-    tm_error err;
-    ck_assert_msg(tm_writer_put_standalone(j->w, &rec, &err) == 0, "%s", err.msg);
+    tmt_put_relation_record(j->w, &rel);
     free(copy);
 }
 

@@ -2,6 +2,7 @@
  * Messages are copied to the stack and everything freed before failing, so
  * a failing test reports no leaks of its own under ASan. */
 #include "tests/harness/pg_harness.h"
+#include "tests/harness/support_store.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -200,4 +201,11 @@ char *tm_pg_tx(PGconn *conn, const char *sql)
     char *x = tm_pg_query_value(conn, "SELECT txid_current()::text");
     tm_pg_exec(conn, "COMMIT");
     return x;
+}
+
+void tm_pg_done(PGconn *c, char *conninfo, char *journal)
+{
+    PQfinish(c);
+    free(conninfo);
+    tmt_journal_remove(journal);
 }

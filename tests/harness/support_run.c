@@ -355,6 +355,11 @@ char *tm_tidemark_expect(int code, const tm_run_opts *opts, const char *const *a
     return out;
 }
 
+void tm_verify_sound(const char *journal)
+{
+    free(tm_tidemark_expect(0, NULL, (const char *[]){"verify", "--journal", journal, NULL}));
+}
+
 int tm_tidemark_ap(tm_run_result *res, const tm_run_opts *opts, const char *const *lead, va_list ap)
 {
     size_t nlead = 0, n = 0;

@@ -401,6 +401,15 @@ void tmt_put_tx(tm_writer *w, tmt_stream *s, tmt_rng *r, unsigned n, size_t max_
     s->ntx++;
 }
 
+void tmt_put_relation_record(tm_writer *w, Tidemark__Relation *rel)
+{
+    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
+    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
+    rec.relation = rel;
+    tm_error err;
+    ck_assert_msg(tm_writer_put_standalone(w, &rec, &err) == 0, "put relation: %s", err.msg);
+}
+
 void tmt_put_message(tm_writer *w, const char *prefix, const void *content, size_t len)
 {
     Tidemark__LogicalMessage m = TIDEMARK__LOGICAL_MESSAGE__INIT;

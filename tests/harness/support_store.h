@@ -69,6 +69,9 @@ void tmt_put_tx(tm_writer *w, tmt_stream *s, tmt_rng *r, unsigned n, size_t max_
 void tmt_put_standalone(tm_writer *w, tmt_stream *s, tmt_rng *r);
 void tmt_put_relation(tm_writer *w, tmt_stream *s, tmt_rng *r, unsigned which);
 
+/* Puts rel as a standalone Relation record with w (asserted). */
+void tmt_put_relation_record(tm_writer *w, Tidemark__Relation *rel);
+
 /* Puts a transactional logical message (content NULL: none) with w. */
 void tmt_put_message(tm_writer *w, const char *prefix, const void *content, size_t len);
 

@@ -50,6 +50,9 @@ void tm_run_result_free(tm_run_result *res);
 /* tm_tidemarkv that fails the current test unless tidemark exits with
  * code; returns its stdout (malloc'd). */
 char *tm_tidemark_expect(int code, const tm_run_opts *opts, const char *const *args);
+/* Fails the current test unless tidemark verify calls the journal sound
+ * (exit status 0). */
+void tm_verify_sound(const char *journal);
 
 /* Fails the current test unless the run exited with `code`, showing its
  * stdout and stderr in the failure message. */

@@ -228,13 +228,8 @@ static void capture_to_now(PGconn *c, const char *journal, const char *conninfo)
  * and the journal go. */
 static void finish_verified(PGconn *c, char *conninfo, char *journal)
 {
-    tm_run_result r;
-    tm_tidemark(&r, NULL, "verify", "--journal", journal, NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
-    PQfinish(c);
-    free(conninfo);
-    tmt_journal_remove(journal);
+    tm_verify_sound(journal);
+    tm_pg_done(c, conninfo, journal);
 }
 
 START_TEST(first_run_and_resume)
@@ -412,9 +407,7 @@ START_TEST(refusals)
     tm_pg_assert_value(c, "0",
                        "SELECT count(*) FROM pg_replication_slots WHERE "
                        "slot_name = 'never'");
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
     tmt_journal_remove(j2);
 }
 END_TEST
@@ -527,9 +520,7 @@ START_TEST(notices_reach_stderr)
     ck_assert_msg(strstr(err, "tidemark capture: set REPLICA IDENTITY FULL on users"), "%s", err);
     free(err);
     free(seg);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 

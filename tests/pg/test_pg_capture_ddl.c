@@ -112,12 +112,37 @@ static char *setup(const char *db, PGconn **c)
     return tm_pg_conninfo(pg, db);
 }
 
+/* Installs scripts/ddl-messages.sql in c's database. */
+static void install_ddl_messages(PGconn *c)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/scripts/ddl-messages.sql", TM_SOURCE_DIR);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char *sql = calloc(1, 1 << 16);
+    size_t n = fread(sql, 1, (1 << 16) - 1, f);
+    fclose(f);
+    ck_assert_uint_gt(n, 0);
+    tm_pg_exec(c, "%s", sql);
+    free(sql);
+}
+
+/* setup (with scripts/ddl-messages.sql when ddl_messages), a journal
+ * path, and a capture run up to now. */
+static char *start(const char *db, bool ddl_messages, PGconn **c, char **j)
+{
+    char *ci = setup(db, c);
+    if (ddl_messages)
+        install_ddl_messages(*c);
+    *j = tmt_journal_path();
+    capture_to_now(*c, *j, ci, NULL);
+    return ci;
+}
+
 START_TEST(schema_versions)
 {
     PGconn *c;
-    char *ci = setup("ddl_versions", &c);
-    char *j = tmt_journal_path();
-    capture_to_now(c, j, ci, NULL);
+    char *j, *ci = start("ddl_versions", false, &c, &j);
     seen sn;
     scan(j, &sn);
     ck_assert_uint_eq(sn.version, 1);
@@ -143,18 +168,14 @@ START_TEST(schema_versions)
     capture_to_now(c, j, ci, NULL);
     scan(j, &sn);
     ck_assert_uint_eq(sn.version, 3);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
 START_TEST(rewrite_takes_fresh_snapshot)
 {
     PGconn *c;
-    char *ci = setup("ddl_rewrite", &c);
-    char *j = tmt_journal_path();
-    capture_to_now(c, j, ci, NULL);
+    char *j, *ci = start("ddl_rewrite", false, &c, &j);
     /* A rewrite: rows change, no row changes go through the slot. */
     tm_pg_exec(c, "ALTER TABLE t ALTER COLUMN v TYPE text USING (v * 100)::text");
     tm_pg_exec(c, "INSERT INTO t VALUES (3, 'three')");
@@ -169,34 +190,14 @@ START_TEST(rewrite_takes_fresh_snapshot)
     /* Taken at its own consistent point: it holds every row committed before. */
     ck_assert_str_eq(sn.last_snapshot_rows, "1|1000;2|2000;3|three;4|four;");
     ck_assert_int_eq(access(j, F_OK), 0);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
-
-/* Installs scripts/ddl-messages.sql in c's database. */
-static void install_ddl_messages(PGconn *c)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/scripts/ddl-messages.sql", TM_SOURCE_DIR);
-    FILE *f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    char *sql = calloc(1, 1 << 16);
-    size_t n = fread(sql, 1, (1 << 16) - 1, f);
-    fclose(f);
-    ck_assert_uint_gt(n, 0);
-    tm_pg_exec(c, "%s", sql);
-    free(sql);
-}
 
 START_TEST(rewrite_with_event_trigger)
 {
     PGconn *c;
-    char *ci = setup("ddl_trigger", &c);
-    install_ddl_messages(c);
-    char *j = tmt_journal_path();
-    capture_to_now(c, j, ci, NULL);
+    char *j, *ci = start("ddl_trigger", true, &c, &j);
     /* No row change after the DDL at all: the trigger's message is enough. */
     tm_pg_exec(c, "ALTER TABLE t ALTER COLUMN v TYPE bigint USING v + 1");
     capture_to_now(c, j, ci, NULL);
@@ -208,9 +209,7 @@ START_TEST(rewrite_with_event_trigger)
     ck_assert_int_eq(sn.snapshots, 2);
     ck_assert_str_eq(sn.last_snapshot_rows, "1|11;2|21;");
     ck_assert_str_eq(sn.columns, "id:integer,v:bigint,");
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -233,10 +232,7 @@ static void check_replay_equals_table(PGconn *c, const char *j)
 START_TEST(rename_keeps_values)
 {
     PGconn *c;
-    char *ci = setup("ddl_rename", &c);
-    install_ddl_messages(c);
-    char *j = tmt_journal_path();
-    capture_to_now(c, j, ci, NULL);
+    char *j, *ci = start("ddl_rename", true, &c, &j);
     tm_pg_exec(c, "ALTER TABLE t RENAME COLUMN v TO w");
     tm_pg_exec(c, "SELECT pg_logical_emit_message(false, 'noise', 'x')");
     capture_to_now(c, j, ci, NULL);
@@ -244,9 +240,7 @@ START_TEST(rename_keeps_values)
     tm_pg_exec(c, "INSERT INTO t VALUES (3, 30)");
     capture_to_now(c, j, ci, NULL);
     check_replay_equals_table(c, j); /* rows 1 and 2 still have their values */
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -287,9 +281,7 @@ START_TEST(canonical_values_and_spool)
                       strstr(r.out, "slot:") && strstr(r.out, "inactive"),
                   "status output:\n%s", r.out);
     tm_run_result_free(&r);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 

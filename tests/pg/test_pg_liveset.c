@@ -34,6 +34,18 @@ static char *setup(const char *db, PGconn **c)
     return ci;
 }
 
+/* setup, a journal path, and capture started on it with its slot active. */
+static pid_t start(const char *db, PGconn **c, char **ci, char **j)
+{
+    *ci = setup(db, c);
+    *j = tmt_journal_path();
+    pid_t pid = tmc_spawn(*j, *ci, NULL);
+    char slot[128];
+    snprintf(slot, sizeof slot, "tidemark_%s", db);
+    tmc_wait_slot_active(*c, slot, true);
+    return pid;
+}
+
 /* Waits until everything committed so far is confirmed by capture. */
 static void settle(PGconn *c, const char *db, const char *j)
 {
@@ -89,9 +101,8 @@ static char *server_now(PGconn *c)
 START_TEST(added_table_replays_exactly)
 {
     PGconn *c;
-    char *ci = setup("ls_add", &c), *j = tmt_journal_path();
-    pid_t pid = tmc_spawn(j, ci, NULL);
-    tmc_wait_slot_active(c, "tidemark_ls_add", true);
+    char *ci, *j;
+    pid_t pid = start("ls_add", &c, &ci, &j);
     tmc_commit(c, 3);
     settle(c, "ls_add", j);
     usleep(20000);
@@ -143,14 +154,10 @@ START_TEST(added_table_replays_exactly)
     ck_assert_msg(strstr(r.out, "public.events") && strstr(r.out, "public.late"), "%s", r.out);
     ck_assert_msg(strstr(strstr(r.out, "public.late"), "captured from"), "%s", r.out);
     tm_run_result_free(&r);
-    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
+    tm_verify_sound(j);
 
     free(before);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -172,18 +179,15 @@ START_TEST(new_table_option_on_restart)
     settle(c, "ls_opt", j);
     tmc_stop(pid, j);
     check_exact(c, j, "public.late");
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
 START_TEST(removed_table_recorded)
 {
     PGconn *c;
-    char *ci = setup("ls_rm", &c), *j = tmt_journal_path();
-    pid_t pid = tmc_spawn(j, ci, NULL);
-    tmc_wait_slot_active(c, "tidemark_ls_rm", true);
+    char *ci, *j;
+    pid_t pid = start("ls_rm", &c, &ci, &j);
     tm_pg_exec(c, "ALTER PUBLICATION tidemark ADD TABLE late");
     wait_captured(c, "ls_rm", j, "public.late");
     tm_pg_exec(c, "UPDATE late SET v = 42 WHERE id = 5");
@@ -234,9 +238,7 @@ START_TEST(removed_table_recorded)
     tm_run_result_free(&r);
     free(want);
     free(during);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -246,9 +248,8 @@ END_TEST
 START_TEST(kill_during_snapshot)
 {
     PGconn *c;
-    char *ci = setup("ls_kill", &c), *j = tmt_journal_path();
-    pid_t pid = tmc_spawn(j, ci, NULL);
-    tmc_wait_slot_active(c, "tidemark_ls_kill", true);
+    char *ci, *j;
+    pid_t pid = start("ls_kill", &c, &ci, &j);
     tmc_commit(c, 2);
     settle(c, "ls_kill", j);
 
@@ -288,13 +289,8 @@ START_TEST(kill_during_snapshot)
     tm_pg_assert_value(c, "0",
                        "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE "
                        "'tidemark_snapshot_%%'");
-    tm_run_result r;
-    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_verify_sound(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 

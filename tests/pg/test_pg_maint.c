@@ -97,12 +97,20 @@ static void check_verify(const char *j)
     tm_run_result_free(&r);
 }
 
+/* A new database (tables events, expected), a journal path, and a capture
+ * run up to now. */
+static char *start(const char *db, PGconn **c, char **j)
+{
+    char *ci = tmc_setup_db(tm_pg_shared(), db, c);
+    *j = tmt_journal_path();
+    free(tmc_capture_to_now(*c, *j, ci, 0));
+    return ci;
+}
+
 START_TEST(capture_alone_makes_checkpoints)
 {
     PGconn *c;
-    char *ci = tmc_setup_db(tm_pg_shared(), "maint_alone", &c);
-    char *j = tmt_journal_path();
-    free(tmc_capture_to_now(c, j, ci, 0));
+    char *j, *ci = start("maint_alone", &c, &j);
     pid_t pid = tmc_spawn(j, ci, "--checkpoint-every", "1", NULL);
     tmc_wait_slot_active(c, "tidemark_maint_alone", true);
     bulk(c, 6);
@@ -115,18 +123,14 @@ START_TEST(capture_alone_makes_checkpoints)
     ck_assert_msg(count_files(j, NULL, ".keys") > 0, "no key summary; log:\n%s", tmc_log(j));
     check_verify(j);
     check_replay_exact(c, j, true);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
 START_TEST(kill9_of_child_then_capture)
 {
     PGconn *c;
-    char *ci = tmc_setup_db(tm_pg_shared(), "maint_kill", &c);
-    char *j = tmt_journal_path();
-    free(tmc_capture_to_now(c, j, ci, 0));
+    char *j, *ci = start("maint_kill", &c, &j);
     pid_t pid = tmc_spawn(j, ci, "--checkpoint-every", "1", NULL);
     tmc_wait_slot_active(c, "tidemark_maint_kill", true);
     /* Kill the first maintenance run as soon as it shows up. */
@@ -154,10 +158,7 @@ START_TEST(kill9_of_child_then_capture)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     tmc_wait_slot_active(c, "tidemark_maint_kill", false);
-    tm_run_result r;
-    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
+    tm_verify_sound(j);
     /* The journal goes on, and a later run makes the checkpoint. */
     pid = tmc_spawn(j, ci, "--checkpoint-every", "1", NULL);
     tmc_wait_slot_active(c, "tidemark_maint_kill", true);
@@ -169,9 +170,7 @@ START_TEST(kill9_of_child_then_capture)
     tmc_stop(pid, j);
     check_verify(j);
     check_replay_exact(c, j, true);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -223,9 +222,7 @@ START_TEST(lookup_by_foreign_key)
         tm_run_result_free(&r);
     }
     ck_assert_msg(total >= 40 && read <= 6, "read %lu of %lu frames", read, total);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -265,10 +262,7 @@ static void same_answers(const char *j, char *const *t, const answers *want, con
     }
     ck_assert_msg(!strcmp(got.log_window, want->log_window), "%s: log window differs", state);
     free(got.log_window);
-    tm_run_result r;
-    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
+    tm_verify_sound(j);
 }
 
 static void refused_before(const char *j, const char *t)
@@ -302,9 +296,7 @@ static void copy_dir(const char *from, const char *to)
 START_TEST(prune_keeps_history_after_horizon)
 {
     PGconn *c;
-    char *ci = tmc_setup_db(tm_pg_shared(), "maint_prune", &c);
-    char *j = tmt_journal_path();
-    free(tmc_capture_to_now(c, j, ci, 0));
+    char *j, *ci = start("maint_prune", &c, &j);
     pid_t pid = tmc_spawn(j, ci, "--segment-size", "1", "--checkpoint-every", "0", NULL);
     tmc_wait_slot_active(c, "tidemark_maint_prune", true);
     char *t[PHASES];
@@ -388,9 +380,7 @@ START_TEST(prune_keeps_history_after_horizon)
     }
     free(want.log_window);
     tmt_tempdir_remove(before);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -401,9 +391,7 @@ END_TEST
 START_TEST(reseed_after_gap)
 {
     PGconn *c;
-    char *ci = tmc_setup_db(tm_pg_shared(), "maint_reseed", &c);
-    char *j = tmt_journal_path();
-    free(tmc_capture_to_now(c, j, ci, 0));
+    char *j, *ci = start("maint_reseed", &c, &j);
     tmc_commit(c, 3);
     free(tmc_capture_to_now(c, j, ci, 0));
     tmc_wait_slot_active(c, "tidemark_maint_reseed", false);
@@ -444,13 +432,9 @@ START_TEST(reseed_after_gap)
     tm_assert_exit(&r, 0);
     ck_assert_msg(strstr(r.out, "GAP in the journal"), "%s", r.out);
     tm_run_result_free(&r);
-    tm_tidemark(&r, NULL, "verify", "--journal", j, NULL);
-    tm_assert_exit(&r, 0);
-    tm_run_result_free(&r);
+    tm_verify_sound(j);
     free(inside);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 

@@ -218,9 +218,7 @@ START_TEST(states_and_metrics)
     free(tmc_capture_to_now(c, j, ci, 1));
     expect(j, NULL, 2, "the journal ends with a gap from ", NULL, NULL, NULL, NULL);
 
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 

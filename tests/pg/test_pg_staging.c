@@ -311,9 +311,7 @@ START_TEST(rebuild_staging)
     apply_create(src, journal);
     sql_create(src, journal);
     apply_existing(src, journal);
-    PQfinish(src);
-    free(ci);
-    tmt_journal_remove(journal);
+    tm_pg_done(src, ci, journal);
 }
 END_TEST
 

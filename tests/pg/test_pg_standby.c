@@ -24,6 +24,20 @@
 #include "tests/harness/tm_check.h"
 #include "tests/harness/tm_run.h"
 
+#include <time.h>
+/* TM_STANDBY_DEBUG=1: when each phase ends, on stderr. */
+static void phase(const char *what)
+{
+    static struct timespec t0;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (!t0.tv_sec)
+        t0 = t;
+    if (getenv("TM_STANDBY_DEBUG"))
+        fprintf(stderr, "%7.2f s %s\n",
+                (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9, what);
+}
+
 static int major(void)
 {
     return atoi(tm_pg_major());
@@ -98,7 +112,10 @@ static void nudge_until_slot(PGconn *primary, PGconn *standby, const char *slot,
 static void start_standby(tm_pg *sb, const tm_pg *primary, const char *extra)
 {
     char conf[1024], err[2048];
-    snprintf(conf, sizeof conf, "hot_standby_feedback = on\n%s", extra ? extra : "");
+    /* (a quick reconnect after the primary restarts) */
+    snprintf(conf, sizeof conf,
+             "hot_standby_feedback = on\nwal_retrieve_retry_interval = 200ms\n%s",
+             extra ? extra : "");
     ck_assert_msg(tm_pg_start_standby(sb, primary, "sb1", conf, err, sizeof err) == 0, "%s", err);
     ck_assert_msg(tm_pg_wait_replay(sb, primary, 60000, err, sizeof err) == 0, "%s", err);
 }
@@ -114,6 +131,7 @@ START_TEST(capture_from_standby)
     tmt_rng rng = {41};
     tmf_commit(pc, 20, &rng);
     start_standby(&standby, &primary, NULL);
+    phase("standby started");
     char *sci = tm_pg_conninfo(&standby, "sbcap");
     PGconn *sc = tm_pg_connect(&standby, "sbcap");
     char *j = tmt_journal_path();
@@ -129,11 +147,30 @@ START_TEST(capture_from_standby)
         goto out;
     }
 
-    /* The settings it needs, each named with its fix. */
+    /* The settings it needs, each named with its fix: wal_level = logical
+     * on the primary (known only to the server: said when the slot is
+     * made), hot_standby_feedback on the standby. */
+    set_conf(&primary, "wal_level", "replica");
+    ck_assert_msg(tm_pg_restart(&primary, "fast", err, sizeof err) == 0, "%s", err);
+    PQfinish(pc);
+    pc = tm_pg_connect(&primary, "sbcap");
+    ck_assert_msg(tm_pg_wait_replay(&standby, &primary, 60000, err, sizeof err) == 0, "%s", err);
+    capture_once(&r, j, sci, NULL, NULL);
+    tm_assert_exit(&r, 1);
+    ck_assert_msg(strstr(r.err, "wal_level = logical in the primary"), "%s", r.err);
+    phase("wal_level refused");
+    ck_assert_int_eq(access(j, F_OK), -1);
+    tm_run_result_free(&r);
+    set_conf(&primary, "wal_level", NULL);
+    ck_assert_msg(tm_pg_restart(&primary, "fast", err, sizeof err) == 0, "%s", err);
+    PQfinish(pc);
+    pc = tm_pg_connect(&primary, "sbcap");
+    ck_assert_msg(tm_pg_wait_replay(&standby, &primary, 60000, err, sizeof err) == 0, "%s", err);
     set_conf(&standby, "hot_standby_feedback", "off");
     capture_once(&r, j, sci, NULL, NULL);
     tm_assert_exit(&r, 1);
     ck_assert_msg(strstr(r.err, "hot_standby_feedback"), "%s", r.err);
+    phase("feedback refused");
     ck_assert_int_eq(access(j, F_OK), -1);
     tm_run_result_free(&r);
     set_conf(&standby, "hot_standby_feedback", NULL);
@@ -150,6 +187,7 @@ START_TEST(capture_from_standby)
     const char *extra[] = {"--publication", "tidemark", NULL};
     pid_t pid = tmf_spawn(j, sci, NULL, extra);
     nudge_until_slot(pc, sc, "tidemark_sbcap", pid, j);
+    phase("slot on standby");
     usleep(1500000);
     tmf_workload_stop(&w);
     char *lsn = tmc_current_lsn(pc);
@@ -239,6 +277,7 @@ START_TEST(failover)
              "application_name=sb1'\n%s",
              a.socket_dir, a.port, sync ? "sync_replication_slots = on" : "");
     start_standby(&b, &a, conf);
+    phase("failover: standby started");
     char *ci = pair_conninfo(&a, &b, "sbfo");
     char *j = tmt_journal_path();
     capture_once(&r, j, ci, NULL, "--failover-slot");
@@ -263,8 +302,10 @@ START_TEST(failover)
     tmf_workload w;
     tmf_workload_start(&w, ci, 51);
     tmf_wait_streaming(j, pid);
+    phase("failover: streaming");
     if (sync) {
         wait_synced(&b, "tidemark_sbfo", j);
+        phase("failover: synced");
         /* The copy on the standby cannot be read before a promotion: said. */
         char *bci = tm_pg_conninfo(&b, "sbfo");
         capture_once(&r, j, bci, NULL, NULL);
@@ -279,6 +320,7 @@ START_TEST(failover)
     PQfinish(ac);
     tmc_server_down(&a, "fast");
     ck_assert_msg(tm_pg_promote(&b, err, sizeof err) == 0, "%s", err);
+    phase("failover: promoted");
     usleep(1500000);
     PGconn *bc = tm_pg_connect(&b, "sbfo");
     tmf_audit sum = {0}, au;
@@ -286,6 +328,7 @@ START_TEST(failover)
         /* The synchronised slot goes on: exactly once over the whole run. */
         tmf_workload_pause(&w);
         tmf_check_caught_up(bc, j, pid, "tidemark_sbfo", "failover", &sum);
+        phase("failover: caught up");
         tmf_workload_stop(&w);
         tmc_stop(pid, j);
         if (getenv("TM_STANDBY_DEBUG"))
@@ -293,6 +336,7 @@ START_TEST(failover)
         ck_assert_msg(strstr(tmc_log(j), "reconnected to"), "%s", tmf_log_tail(j));
         tmf_oracle(bc, j, "failover", &au);
         tmf_matrix("failover (promotion mid-workload)", 1, &au);
+        phase("failover: oracle");
     } else {
         /* The slot stayed behind on the old primary: a gap, said. */
         int st = tmc_wait_exit(pid, 90000);
@@ -304,11 +348,13 @@ START_TEST(failover)
         uint64_t gl, ge;
         char *why = NULL;
         ck_assert_msg(tmc_last_gap(j, &gl, &ge, &why), "no gap recorded:\n%s", tmf_log_tail(j));
+        phase("failover: gap");
         free(why);
         /* --reseed goes on in the same journal, on the new primary. */
         lsn = tmc_current_lsn(bc);
         capture_once(&r, j, ci, lsn, "--reseed");
         tm_assert_exit(&r, 0);
+        phase("failover: reseeded");
         tm_run_result_free(&r);
         free(lsn);
         tmf_workload_stop(&w);
@@ -337,6 +383,8 @@ END_TEST
 
 int main(void)
 {
+    /* A few hundred transactions a second are plenty, and spare the CPU. */
+    tmf_workload_pace(5000);
     Suite *s = suite_create("pg_standby");
     tm_check_case(s, "standby", 0, TM_TESTS(capture_from_standby, failover));
     return tm_check_run(s);

@@ -84,9 +84,7 @@ START_TEST(healthy_then_dropped)
                       strstr(r.err, "Start a new journal"),
                   "%s", r.err);
     tm_run_result_free(&r);
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 
@@ -124,9 +122,7 @@ START_TEST(wal_lost)
                   "%s", r.err);
     tm_run_result_free(&r);
     tm_pg_exec(c, "SELECT pg_drop_replication_slot('tidemark_st_lost')");
-    PQfinish(c);
-    free(ci);
-    tmt_journal_remove(j);
+    tm_pg_done(c, ci, j);
 }
 END_TEST
 

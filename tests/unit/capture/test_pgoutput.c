@@ -410,28 +410,25 @@ END_TEST
 START_TEST(update_variants)
 {
     static const char *const newspec[] = {"=2", "=b@example.com", "u", NULL};
+    /* no old tuple, the key (K), the whole old row (O) */
+    const struct {
+        char kind;
+        const char *const *old;
+    } cases[] = {
+        {0, (const char *const[]){NULL}},
+        {'K', (const char *const[]){"=1", "n", "n", NULL}},
+        {'O', (const char *const[]){"=1", "=a@example.com", "=long note", NULL}},
+    };
     bb b = {0};
-    build_update(&b, 0);
-    ck_assert_int_eq(decode_keep(&b), 0);
-    ck_assert_int_eq(msg.type, TM_PGO_UPDATE);
-    ck_assert_int_eq(msg.change.old_kind, 0);
-    ck_assert_uint_eq(msg.change.old.ncols, 0);
-    tuple_is(&msg.change.new_, newspec);
-    bb_free(&b);
-
-    build_update(&b, 'K');
-    ck_assert_int_eq(decode_keep(&b), 0);
-    ck_assert_int_eq(msg.change.old_kind, 'K');
-    tuple_is(&msg.change.old, (const char *const[]){"=1", "n", "n", NULL});
-    tuple_is(&msg.change.new_, newspec);
-    bb_free(&b);
-
-    build_update(&b, 'O');
-    ck_assert_int_eq(decode_keep(&b), 0);
-    ck_assert_int_eq(msg.change.old_kind, 'O');
-    tuple_is(&msg.change.old, (const char *const[]){"=1", "=a@example.com", "=long note", NULL});
-    tuple_is(&msg.change.new_, newspec);
-    bb_free(&b);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        build_update(&b, cases[i].kind);
+        ck_assert_int_eq(decode_keep(&b), 0);
+        ck_assert_int_eq(msg.type, TM_PGO_UPDATE);
+        ck_assert_int_eq(msg.change.old_kind, cases[i].kind);
+        tuple_is(&msg.change.old, cases[i].old);
+        tuple_is(&msg.change.new_, newspec);
+        bb_free(&b);
+    }
 
     /* old tuple followed by something other than N */
     build_update(&b, 'O');

@@ -34,23 +34,12 @@
 
 static void put_rel(tm_writer *w, uint32_t oid, uint32_t version, uint64_t lsn)
 {
-    tmt_col c[3];
-    uint32_t n = 0;
-    if (oid == PREFS) {
-        c[n++] = (tmt_col){"a", 23, 1, false, NULL};
-        if (version < 3)
-            c[n++] = (tmt_col){"c", 25, 0, false, NULL};
-        if (version >= 2)
-            c[n++] = (tmt_col){"d", 23, 0, true, NULL};
-    } else {
-        c[n++] = (tmt_col){"x", 25, 0, false, NULL};
-        c[n++] = (tmt_col){"y", 23, 0, false, NULL};
-    }
-    tmt_jw_relation(w, oid, version, lsn,
-                    oid == PREFS ? "prefs"
-                    : oid == BAG ? "bag"
-                                 : "other",
-                    'f', c, n);
+    static const tmt_col key[] = {{"a", 23, 1, false, NULL}};
+    tmt_jw_versioned_relation(w, oid, version, lsn,
+                              oid == PREFS ? "prefs"
+                              : oid == BAG ? "bag"
+                                           : "other",
+                              'f', key, oid == PREFS ? 1 : 0);
 }
 
 /* The generator's view of a prefs row. */

@@ -270,26 +270,23 @@ typedef struct model {
 
 static const char *bname[NB] = {"k", "a", "Z"};
 
+/* A temp dir with a journal open on it (options wo) in j; returns the dir. */
+static char *open_journal(tmt_jw *j, tm_writer_options wo)
+{
+    char *dir = tmt_tempdir();
+    *j = (tmt_jw){.lsn = 1000, .time = 1700000000000000};
+    tmt_jw_open(j, dir, &wo);
+    return dir;
+}
+
 static void put_rel(tm_writer *w, uint32_t oid, uint32_t version, uint64_t lsn)
 {
-    tmt_col c[4];
-    uint32_t n = 0;
-    if (oid == PREFS) {
-        c[n++] = (tmt_col){"a", 23, 1, false, NULL};
-        c[n++] = (tmt_col){"b", 25, 2, false, NULL};
-        if (version < 3)
-            c[n++] = (tmt_col){"c", 25, 0, false, NULL};
-        if (version >= 2)
-            c[n++] = (tmt_col){"d", 23, 0, true, NULL};
-    } else {
-        c[n++] = (tmt_col){"x", 25, 0, false, NULL};
-        c[n++] = (tmt_col){"y", 23, 0, false, NULL};
-    }
-    tmt_jw_relation(w, oid, version, lsn,
-                    oid == PREFS ? "prefs"
-                    : oid == BAG ? "bag"
-                                 : "other",
-                    oid == BAG ? 'f' : 'd', c, n);
+    static const tmt_col key[] = {{"a", 23, 1, false, NULL}, {"b", 25, 2, false, NULL}};
+    tmt_jw_versioned_relation(w, oid, version, lsn,
+                              oid == PREFS ? "prefs"
+                              : oid == BAG ? "bag"
+                                           : "other",
+                              oid == BAG ? 'f' : 'd', key, oid == PREFS ? 2 : 0);
 }
 
 /* The values of model row i in version ver's layout. */
@@ -580,11 +577,10 @@ static int replay_lsn(const char *dir, uint64_t lsn, char **out)
 
 START_TEST(gaps_and_damage)
 {
-    char *dir = tmt_tempdir();
-    tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
     tm_error err;
-    tm_writer_options wo = {.frame_target = 64}; /* a frame per transaction */
-    tmt_jw_open(&j, dir, &wo);
+    tmt_jw j;
+    /* a frame per transaction */
+    char *dir = open_journal(&j, (tm_writer_options){.frame_target = 64});
     put_rel(j.w, PREFS, 1, j.lsn + 100);
     begin(&j, 2, true);
     tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);
@@ -651,11 +647,8 @@ END_TEST
  * (old image with the missing value filled in) finds it. */
 START_TEST(rekey_on_schema_change)
 {
-    char *dir = tmt_tempdir();
-    tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
-    tm_error err;
-    tm_writer_options wo = {0};
-    tmt_jw_open(&j, dir, &wo);
+    tmt_jw j;
+    char *dir = open_journal(&j, (tm_writer_options){0});
     put_rel(j.w, BAG, 1, j.lsn + 100);
     begin(&j, 4, true);
     tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, BAG, 1, 0, NULL, 0, NULL, 0);
@@ -688,10 +681,7 @@ START_TEST(rekey_on_schema_change)
     rel.replica_identity = 'f';
     rel.n_columns = 3;
     rel.columns = cp;
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
-    rec.relation = &rel;
-    ck_assert_int_eq(tm_writer_put_standalone(j.w, &rec, &err), 0);
+    tmt_put_relation_record(j.w, &rel);
     begin(&j, 2, false);
     tm_value d1[3] = {{"p", 1, 't'}, {"1", 1, 't'}, {"m", 1, 't'}};
     tm_value n1[3] = {{"r", 1, 't'}, {"3", 1, 't'}, {NULL, 0, 'n'}};
@@ -713,10 +703,8 @@ END_TEST
  * when a later one committed before T. */
 START_TEST(time_target_stops_at_first_later_commit)
 {
-    char *dir = tmt_tempdir();
-    tmt_jw j = {.lsn = 1000, .time = 1700000000000000};
-    tm_writer_options wo = {0};
-    tmt_jw_open(&j, dir, &wo);
+    tmt_jw j;
+    char *dir = open_journal(&j, (tm_writer_options){0});
     put_rel(j.w, PREFS, 1, j.lsn + 100);
     begin(&j, 1, true);
     tmt_jw_change(&j, TIDEMARK__CHANGE__OP__TRUNCATE, PREFS, 1, 0, NULL, 0, NULL, 0);

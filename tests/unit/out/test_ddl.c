@@ -13,6 +13,7 @@
 
 #include "replay/out/ddl.h"
 #include "tests/harness/support_log.h"
+#include "tests/harness/support_store.h"
 #include "tests/harness/tm_check.h"
 #include "tests/harness/tm_run.h"
 
@@ -20,15 +21,6 @@
 #define MOOD_OID 16400
 #define MOOD_ARRAY_OID 16399
 #define DOMAIN_OID 16401
-
-static void put_relation(tlj *j, Tidemark__Relation *rel)
-{
-    Tidemark__Record rec = TIDEMARK__RECORD__INIT;
-    rec.body_case = TIDEMARK__RECORD__BODY_RELATION;
-    rec.relation = rel;
-    tm_error err;
-    ck_assert_msg(tm_writer_put_standalone(j->w, &rec, &err) == 0, "%s", err.msg);
-}
 
 static void column(Tidemark__Column *c, const char *name, uint32_t oid, const char *type,
                    uint32_t pk)
@@ -83,7 +75,7 @@ START_TEST(old_journal_creates_what_it_can)
     column(&c[2], "note", 25, "text", 0);
     Tidemark__Relation rel;
     relation(&rel, "t", pc, 3);
-    put_relation(&j, &rel);
+    tmt_put_relation_record(j.w, &rel);
     snapshot_row(&j, 3, (const char *[]){"1", "happy", NULL});
     tm_run_result r;
     replay_sql(&j, &r);
@@ -160,7 +152,7 @@ START_TEST(detail_in_dependency_order_names_quoted)
     rel.unique_keys = uks;
     rel.n_unique_keys = 1;
     rel.primary_key_name = "t_pkey";
-    put_relation(&j, &rel);
+    tmt_put_relation_record(j.w, &rel);
     snapshot_row(&j, 4, (const char *[]){"it's", "1", "{}", "v"});
     tm_run_result r;
     replay_sql(&j, &r);
@@ -259,7 +251,7 @@ START_TEST(generated_columns_in_source_order)
     rel.has_catalog_detail = rel.catalog_detail = 1;
     rel.n_unpublished_columns = 1;
     rel.unpublished_columns = pv;
-    put_relation(&j, &rel);
+    tmt_put_relation_record(j.w, &rel);
     snapshot_row(&j, 4, (const char *[]){"1", "2", "4", "x"});
     tm_run_result r;
     replay_sql(&j, &r);
@@ -285,7 +277,7 @@ START_TEST(generated_columns_in_source_order)
     /* A forged expression is refused, never written. */
     tlj_open(&j, 0);
     v.generation_expr = "1) STORED, x int DEFAULT (1";
-    put_relation(&j, &rel);
+    tmt_put_relation_record(j.w, &rel);
     snapshot_row(&j, 4, (const char *[]){"1", "2", "4", "x"});
     tm_tidemark(&r, NULL, "replay", "--journal", j.dir, "--at", "2999-01-01 00:00:00+00",
                 "--format", "sql", "--create-tables", NULL);
