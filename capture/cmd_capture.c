@@ -49,6 +49,7 @@ enum {
     OPT_CHECKPOINT_EVERY,
     OPT_MAINT_MEMORY,
     OPT_RETENTION,
+    OPT_COMPACT,
     OPT_ARCHIVE,
     OPT_ARCHIVE_INTERVAL,
     OPT_ENCRYPT_KEY_FILE,
@@ -199,6 +200,10 @@ static const tm_option options[] = {
                    "keep DURATION of history (30d, 12h, 2w): the background maintenance prunes "
                    "what is older, keeping a checkpoint as the journal's new start (see tidemark "
                    "prune; default: keep everything)"),
+    {.id = OPT_COMPACT,
+     .name = "compact",
+     .help = "the background maintenance also recompresses sealed segments with zstd into "
+             "larger frames (about two thirds of LZ4's size; see tidemark compact)"},
     {.id = OPT_RESEED,
      .name = "reseed",
      .help = "after a gap (the slot was lost, dropped or replaced): drop the old slot if it is "
@@ -346,6 +351,9 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
     case OPT_RETENTION:
         o->retention = p->arg;
         break;
+    case OPT_COMPACT:
+        o->compact = true;
+        break;
     case OPT_ARCHIVE:
         o->archive_url = p->arg;
         break;
@@ -482,6 +490,9 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
     tm_error err;
     if (o->retention && tm_duration_parse(o->retention, &us, &err) != 0)
         *status = tm_usage_error("capture", "--retention: %s", err.msg);
+    else if (o->compact && !o->checkpoint_every)
+        *status = tm_usage_error("capture", "--compact needs the background maintenance: "
+                                            "--checkpoint-every must not be 0");
     else if (o->retention && !o->checkpoint_every)
         *status = tm_usage_error("capture", "--retention needs the background maintenance: "
                                             "--checkpoint-every must not be 0");

@@ -75,7 +75,7 @@ static void exec_child(const tm_maint *m)
     }
 #endif
     syscall(SYS_close_range, 3U, ~0U, 0U);
-    char *argv[8];
+    char *argv[9];
     int n = 0;
     argv[n++] = (char *)"tidemark";
     argv[n++] = (char *)"checkpoint";
@@ -86,6 +86,8 @@ static void exec_child(const tm_maint *m)
         argv[n++] = (char *)"--retention";
         argv[n++] = (char *)m->o.retention;
     }
+    if (m->o.compact)
+        argv[n++] = (char *)"--compact";
     argv[n] = NULL;
     execv("/proc/self/exe", argv);
     _exit(127);

@@ -17,6 +17,7 @@
 #ifndef TM_MAINT_H
 #define TM_MAINT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct tm_maint_opts {
@@ -24,6 +25,7 @@ typedef struct tm_maint_opts {
     uint64_t every_bytes;  /* journal bytes between runs; 0: no maintenance */
     uint64_t memory_bytes; /* the child's address-space limit; 0: none */
     const char *retention; /* --retention, passed on to tidemark checkpoint; NULL: none */
+    bool compact;          /* --compact, passed on: sealed segments recompressed with zstd */
 } tm_maint_opts;
 
 typedef struct tm_maint tm_maint;

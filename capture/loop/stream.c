@@ -1453,7 +1453,8 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
     tm_maint_opts mo = {.journal = o->journal,
                         .every_bytes = o->checkpoint_every,
                         .memory_bytes = o->maint_memory,
-                        .retention = o->retention};
+                        .retention = o->retention,
+                        .compact = o->compact};
     s.maint = tm_maint_new(&mo);
     tm_archiver_opts ao = {.journal = o->journal,
                            .url = o->archive_url,
