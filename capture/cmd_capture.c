@@ -50,6 +50,7 @@ enum {
     OPT_MAINT_MEMORY,
     OPT_RETENTION,
     OPT_LOCAL_RETENTION,
+    OPT_COMPACT,
     OPT_ARCHIVE,
     OPT_ARCHIVE_INTERVAL,
     OPT_ENCRYPT_KEY_FILE,
@@ -204,6 +205,10 @@ static const tm_option options[] = {
                    "with --archive: the background maintenance removes the local copies of "
                    "sealed files older than DURATION once the archive holds them, checked (see "
                    "tidemark prune --local); the archive keeps the history"),
+    {.id = OPT_COMPACT,
+     .name = "compact",
+     .help = "the background maintenance also recompresses sealed segments with zstd into "
+             "larger frames (about two thirds of LZ4's size; see tidemark compact)"},
     {.id = OPT_RESEED,
      .name = "reseed",
      .help = "after a gap (the slot was lost, dropped or replaced): drop the old slot if it is "
@@ -354,6 +359,9 @@ static void take_option(tm_capture_opts *o, const tm_cli *p, int id)
     case OPT_LOCAL_RETENTION:
         o->local_retention = p->arg;
         break;
+    case OPT_COMPACT:
+        o->compact = true;
+        break;
     case OPT_ARCHIVE:
         o->archive_url = p->arg;
         break;
@@ -494,6 +502,9 @@ static int parse_args(int argc, char **argv, tm_capture_opts *o, int *status)
         *status = tm_usage_error("capture", "--local-retention: %s", err.msg);
     else if (o->local_retention && !o->archive_url)
         *status = tm_usage_error("capture", "--local-retention goes with --archive");
+    else if (o->compact && !o->checkpoint_every)
+        *status = tm_usage_error("capture", "--compact needs the background maintenance: "
+                                            "--checkpoint-every must not be 0");
     else if ((o->retention || o->local_retention) && !o->checkpoint_every)
         *status = tm_usage_error("capture",
                                  "--%sretention needs the background maintenance: "

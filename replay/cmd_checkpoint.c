@@ -21,6 +21,7 @@
 #include "store/common/log.h"
 #include "store/common/lsn.h"
 #include "store/common/tm_time.h"
+#include "store/journal/compact.h"
 #include "store/journal/journal.h"
 
 #define DEFAULT_EVERY 250000
@@ -31,10 +32,19 @@ typedef struct ck_run {
     uint64_t written, kept, last_lsn;
     int64_t retention;       /* us; 0: no pruning */
     int64_t local_retention; /* us; 0: none (prune --local) */
+    bool compact;            /* compact sealed segments first */
     bool gap_noted, started;
 } ck_run;
 
-enum { OPT_JOURNAL = 1, OPT_EVERY, OPT_RETENTION, OPT_LOCAL_RETENTION, OPT_QUIET, OPT_VERBOSE };
+enum {
+    OPT_JOURNAL = 1,
+    OPT_EVERY,
+    OPT_RETENTION,
+    OPT_LOCAL_RETENTION,
+    OPT_COMPACT,
+    OPT_QUIET,
+    OPT_VERBOSE
+};
 
 static const tm_option options[] = {
     TM_OPTION_JOURNAL(OPT_JOURNAL),
@@ -53,6 +63,10 @@ static const tm_option options[] = {
     TM_OPTION_TEXT(OPT_LOCAL_RETENTION, "local-retention", "DURATION",
                    "then remove the local copies of archived files older than DURATION (as "
                    "tidemark prune --local --older-than; capture --local-retention passes it on)"),
+    {.id = OPT_COMPACT,
+     .name = "compact",
+     .help = "first recompress the sealed segments with zstd (as tidemark compact; capture "
+             "--compact passes it on)"},
     TM_OPTION_QUIET(OPT_QUIET, "only warnings and errors (not the summary line)"),
     TM_OPTION_VERBOSE(OPT_VERBOSE, "a line per checkpoint written"),
     {0},
@@ -155,6 +169,8 @@ static int parse_args(int argc, char **argv, ck_run *c, int *status)
             c->journal = p.arg;
         else if (id == OPT_EVERY)
             c->every = p.num;
+        else if (id == OPT_COMPACT)
+            c->compact = true;
         else if (id == OPT_RETENTION) {
             tm_error err;
             if (tm_duration_parse(p.arg, &c->retention, &err) != 0) {
@@ -219,6 +235,19 @@ static int cmd_checkpoint(int argc, char **argv)
     if (prepare(&c) != 0)
         return 1;
     tm_error err;
+    /* Compaction first, so that the key summaries built below describe the
+     * compacted frames. Its failure (a damaged segment, a full disk) does
+     * not keep the checkpoint from being written, but fails the run. */
+    bool compact_failed = false;
+    tm_compact_stats cst = {0};
+    if (c.compact && tm_compact_journal(c.journal, NULL, &cst, &err) != 0 &&
+        !tm_error_is(&err, TM_ERR_CONFLICT)) {
+        tm_log_warning("compaction: %s", err.msg);
+        compact_failed = true;
+    }
+    if (c.compact && cst.segments)
+        tm_log_info("compacted %" PRIu64 " segments: %" PRIu64 " -> %" PRIu64 " bytes",
+                    cst.segments, cst.bytes_before, cst.bytes_after);
     tm_state *s = tm_state_new(any_table, NULL, &err);
     if (!s) {
         tm_log_error("%s", err.msg);
@@ -266,7 +295,7 @@ static int cmd_checkpoint(int argc, char **argv)
                     pr.segments, pr.checkpoints, pr.bytes);
     if (c.local_retention && local_retention(&c, &err) != 0)
         goto fail;
-    rc = 0;
+    rc = compact_failed ? 1 : 0;
     goto out;
 fail:
     tm_log_error("%s", err.msg);

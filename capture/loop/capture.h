@@ -33,6 +33,7 @@ typedef struct tm_capture_opts {
     uint64_t maint_memory;       /* the maintenance child's address-space limit, bytes */
     const char *retention;       /* --retention DURATION, for the maintenance child; NULL: none */
     const char *local_retention; /* --local-retention DURATION, likewise (with --archive) */
+    bool compact;                /* --compact: the maintenance child compacts sealed segments */
     const char *archive_url;     /* --archive s3://BUCKET/PREFIX (archiver.h); NULL: none */
     unsigned archive_interval_s; /* seconds between archive passes; 0: default */
     const char *archive_keys;    /* --encrypt-key-file FILE for the archive; NULL: none */

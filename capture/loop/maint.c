@@ -75,7 +75,7 @@ static void exec_child(const tm_maint *m)
     }
 #endif
     syscall(SYS_close_range, 3U, ~0U, 0U);
-    char *argv[10];
+    char *argv[11];
     int n = 0;
     argv[n++] = (char *)"tidemark";
     argv[n++] = (char *)"checkpoint";
@@ -90,6 +90,8 @@ static void exec_child(const tm_maint *m)
         argv[n++] = (char *)"--local-retention";
         argv[n++] = (char *)m->o.local_retention;
     }
+    if (m->o.compact)
+        argv[n++] = (char *)"--compact";
     argv[n] = NULL;
     execv("/proc/self/exe", argv);
     _exit(127);

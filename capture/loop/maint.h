@@ -17,6 +17,7 @@
 #ifndef TM_MAINT_H
 #define TM_MAINT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct tm_maint_opts {
@@ -25,6 +26,7 @@ typedef struct tm_maint_opts {
     uint64_t memory_bytes;       /* the child's address-space limit; 0: none */
     const char *retention;       /* --retention, passed on to tidemark checkpoint; NULL: none */
     const char *local_retention; /* --local-retention, likewise */
+    bool compact;                /* --compact, passed on: sealed segments recompressed with zstd */
 } tm_maint_opts;
 
 typedef struct tm_maint tm_maint;

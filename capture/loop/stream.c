@@ -1454,7 +1454,8 @@ int tm_capture_stream(const tm_capture_opts *o, const tm_meta *meta, tm_writer *
                         .every_bytes = o->checkpoint_every,
                         .memory_bytes = o->maint_memory,
                         .retention = o->retention,
-                        .local_retention = o->local_retention};
+                        .local_retention = o->local_retention,
+                        .compact = o->compact};
     s.maint = tm_maint_new(&mo);
     tm_archiver_opts ao = {.journal = o->journal,
                            .url = o->archive_url,

@@ -35,6 +35,8 @@
 #   KEEP=0               1: keep the temp dir (cluster, journals, outputs)
 #   BENCH_TMP=/var/tmp   where the temp dir goes (needs ~3x the WAL volume)
 #   PGBIN=/usr/lib/postgresql/15/bin
+#   CAPTURE_ARGS=        more options for the measured tidemark capture (words),
+#                        e.g. "--segment-size 16" (bench-compact.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -177,8 +179,9 @@ drain() {
         ;;
     tidemark)
         before=$(du -sb "$tmp/journal.$r" | cut -f1)
+        # shellcheck disable=SC2206 # CAPTURE_ARGS: words on purpose
         cmd=("$TIDEMARK" capture --journal "$tmp/journal.$r" --source "$conn"
-             --slot "tidemark_bench_$r" --endpos "$end_lsn")
+             --slot "tidemark_bench_$r" --endpos "$end_lsn" ${CAPTURE_ARGS:-})
         ;;
     esac
     q -c "CHECKPOINT"

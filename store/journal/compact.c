@@ -18,6 +18,7 @@
 #include "store/common/fsutil.h"
 #include "store/journal/horizon.h"
 #include "store/journal/journal.h"
+#include "store/journal/live_index.h"
 #include "store/journal/seg_index.h"
 #include "store/journal/segment.h"
 
@@ -213,10 +214,12 @@ static bool all_zstd(const tm_frame_dir *d)
 
 static int compact_segment(compactor *c, uint64_t segno, tm_compact_stats *st, tm_error *err)
 {
-    char name[TM_SEG_NAME_LEN], iname[TM_SEG_NAME_LEN], kname[32], path[PATH_MAX], why[256];
+    char name[TM_SEG_NAME_LEN], iname[TM_SEG_NAME_LEN], kname[32], lname[TM_LIDX_NAME_LEN];
+    char path[PATH_MAX], why[256];
     tm_seg_name(segno, name);
     tm_idx_name(segno, iname);
     snprintf(kname, sizeof kname, "%016" PRIx64 ".keys", segno);
+    tm_lidx_name(segno, lname);
     if (tm_seg_path(c->dir, name, path, sizeof path, err) != 0)
         return -1;
     if ((size_t)snprintf(c->tmp, sizeof c->tmp, "%s.tmp", path) >= sizeof c->tmp) {
@@ -284,7 +287,7 @@ static int compact_segment(compactor *c, uint64_t segno, tm_compact_stats *st, t
     c->tmp[0] = '\0'; /* nothing to remove now */
     if (tm_fsync_dir(c->dir, err) != 0 ||
         tm_index_write(c->dir, segno, c->out_off, &c->out, err) != 0 ||
-        remove_file(c->dir, kname, err) != 0)
+        remove_file(c->dir, kname, err) != 0 || remove_file(c->dir, lname, err) != 0)
         goto out;
     st->segments++;
     st->bytes_before += size;

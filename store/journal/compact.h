@@ -14,7 +14,8 @@
  *   4. the new S.idx written (temporary name, fsync, rename, fsync);
  *   5. S.keys, whose frame offsets are gone, removed (tidemark checkpoint
  *      builds it again; a stale one is harmless: it names frames by offset
- *      and payload CRC, so none of them match).
+ *      and payload CRC, so none of them match), and a left-over live index
+ *      S.lidx (checked against the frames on disk, so harmless too).
  * A kill anywhere leaves the old or the new segment, whole; running
  * compaction again finishes the job (an unindexed segment whose frames
  * are all zstd gets its index) and a left-over S.seg.tmp is replaced.
