@@ -6,7 +6,10 @@
  * Readers of an archive call tm_archive_decrypt on every body they GET
  * whole: sealed bodies are authenticated and decrypted in place, plain
  * ones (archived without a key) are left as they are. An encrypted object
- * cannot be read by ranges: its tag covers the whole of it. */
+ * cannot be read by ranges: its tag covers the whole of it. Check the body
+ * against the manifest first (its SIZE and SHA256 are the stored object's;
+ * a file with a KEYID must come back sealed with that key): the plaintext
+ * is shorter by tm_seal_overhead. */
 #ifndef TM_ARCHIVE_SEALED_H
 #define TM_ARCHIVE_SEALED_H
 
