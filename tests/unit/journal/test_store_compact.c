@@ -377,6 +377,8 @@ START_TEST(faults_leave_readable_journal)
                 unsetenv("ASAN_OPTIONS");
             size_t llen = 0;
             unsigned char *l = access(log, F_OK) == 0 ? tmt_slurp(log, &llen) : NULL;
+            if (l)
+                l[llen] = '\0'; /* tmt_slurp leaves room for it */
             bool injected = l && strstr((char *)l, "injected");
             free(l);
             if (injected) {
