@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/common/hex.h"
+
 #define KEYFILE_MAX (64u << 10)
 
 void tm_keyring_free(tm_keyring *kr)
@@ -46,17 +48,6 @@ const tm_key *tm_keyring_current(const tm_keyring *kr)
     return kr && kr->n ? &kr->keys[0] : NULL;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* One "KEYID HEX64" line (whitespace around it already trimmed). */
 static int parse_line(tm_keyring *kr, const char *s, size_t len, int lineno, tm_error *err)
 {
@@ -75,7 +66,7 @@ static int parse_line(tm_keyring *kr, const char *s, size_t len, int lineno, tm_
         why = "too many keys (at most 64)";
     tm_key *k = &kr->keys[kr->n];
     for (size_t i = 0; !why && i < TM_KEY_BYTES; i++) {
-        int a = hexval(s[h + 2 * i]), b = hexval(s[h + 2 * i + 1]);
+        int a = tm_hex_value(s[h + 2 * i]), b = tm_hex_value(s[h + 2 * i + 1]);
         if (a < 0 || b < 0)
             why = "the key must be 64 hex digits (32 bytes: openssl rand -hex 32)";
         else

@@ -3,6 +3,7 @@
  * stops capture, shows as archive lag in status, and the archive catches up
  * afterwards with nothing lost; a damaged archived object is detected. */
 #include "store/archive/push.h"
+#include "tests/harness/support_net.h"
 #include "tests/harness/pg_harness.h"
 #include "tests/harness/s3_harness.h"
 #include "tests/harness/support_capture.h"
@@ -37,50 +38,10 @@ static void bulk(PGconn *c, int from)
                    from + i * 4000, from + i * 4000 + 3999);
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    ck_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* GET path over HTTP/1.0 from 127.0.0.1:port: the whole response
- * (headers and body), malloc'd. */
-static char *http_get(int port, const char *path)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_msg(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0,
-                  "cannot connect to the metrics port %d", port);
-    char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    ck_assert(write(fd, req, (size_t)n) == n);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    ssize_t got;
-    while ((got = read(fd, buf + len, cap - len - 1)) > 0) {
-        len += (size_t)got;
-        if (len + 1 == cap) {
-            char *g = realloc(buf, cap *= 2);
-            ck_assert_ptr_nonnull(g);
-            buf = g;
-        }
-    }
-    buf[len] = '\0';
-    close(fd);
-    return buf;
-}
-
 /* The value of metric name in /metrics of port (-1 when absent). */
 static double metric(int port, const char *name)
 {
-    char *m = http_get(port, "/metrics"), key[128];
+    char *m = tm_http_get(port, "/metrics"), key[128];
     snprintf(key, sizeof key, "\n%s ", name);
     const char *p = strstr(m, key);
     double v = p ? strtod(p + strlen(key), NULL) : -1;
@@ -165,7 +126,7 @@ START_TEST(capture_archive_outage_catch_up)
     char *ci = tmc_setup_db(&pg, "arch", &c);
     char j[512];
     snprintf(j, sizeof j, "%s/journal", pg.dir);
-    int port = free_port();
+    int port = tm_free_port();
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
     const char *argv[] = {TM_BINARY,

@@ -1,5 +1,6 @@
 /* Throwaway PostgreSQL clusters (15, or TM_PG_MAJOR): initdb, configure, start, stop, restart.
  * See pg_harness.h; cleanup guarantees live in support_pg_guard.c. */
+#include "tests/harness/support_net.h"
 #include "tests/harness/pg_guard.h"
 #include "tests/harness/pg_harness.h"
 #include "tests/harness/tm_run.h"
@@ -167,22 +168,6 @@ static int find_bindir(char *out, size_t len, char *err, size_t errlen)
     return find_debian(out, len, err, errlen);
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 /* Runs a PostgreSQL program as the cluster's OS user; output goes to err on failure. */
 int tm_pg_run(const tm_pg *pg, const char *const *argv, int timeout_ms, char *err, size_t errlen)
 {
@@ -311,7 +296,7 @@ static void fill_conninfo(tm_pg *pg)
 static int start_server(tm_pg *pg, const char *extra_conf, char *err, size_t errlen)
 {
     for (int attempt = 1;; attempt++) {
-        pg->port = free_port();
+        pg->port = tm_free_port();
         if (pg->port <= 0) {
             tm_pg_set_err(err, errlen, "cannot find a free TCP port on 127.0.0.1: %s",
                           strerror(errno));

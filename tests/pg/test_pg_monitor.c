@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/harness/support_net.h"
 #include "tests/harness/pg_harness.h"
 #include "tests/harness/support_capture.h"
 #include "tests/harness/support_store.h"
@@ -55,46 +56,6 @@ static void expect(const char *j, const char *ci, int code, const char *says, co
     tm_run_result_free(&r);
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    ck_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* GET path over HTTP/1.0 from 127.0.0.1:port: the whole response
- * (headers and body), malloc'd. */
-static char *http_get(int port, const char *path)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_msg(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0,
-                  "cannot connect to the metrics port %d", port);
-    char req[256];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    ck_assert(write(fd, req, (size_t)n) == n);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    ssize_t got;
-    while ((got = read(fd, buf + len, cap - len - 1)) > 0) {
-        len += (size_t)got;
-        if (len + 1 == cap) {
-            char *g = realloc(buf, cap *= 2);
-            ck_assert_ptr_nonnull(g);
-            buf = g;
-        }
-    }
-    buf[len] = '\0';
-    close(fd);
-    return buf;
-}
-
 static int walsender_pid(PGconn *c)
 {
     char *p = tm_pg_query_value(c, "SELECT active_pid FROM pg_replication_slots WHERE slot_name "
@@ -118,7 +79,7 @@ START_TEST(states_and_metrics)
     expect(j, NULL, 2, "TIDEMARK CRITICAL - capture is not running: capture stopped cleanly", NULL,
            NULL, NULL, NULL);
 
-    int port = free_port();
+    int port = tm_free_port();
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
     pid_t pid = tmc_spawn(j, ci, "--status-interval", "1", "--metrics-listen", listen, NULL);
@@ -162,7 +123,7 @@ START_TEST(states_and_metrics)
     tm_run_result_free(&r);
 
     /* /metrics, scraped. */
-    char *m = http_get(port, "/metrics");
+    char *m = tm_http_get(port, "/metrics");
     ck_assert_msg(strstr(m, "HTTP/1.0 200") || strstr(m, "HTTP/1.1 200"), "%s", m);
     ck_assert_msg(strstr(m, "text/plain; version=0.0.4"), "%s", m);
     const char *want[] = {"\ntidemark_transactions_total 3\n",
@@ -190,7 +151,7 @@ START_TEST(states_and_metrics)
         printf("test_pg_monitor: no promtool here (Debian package prometheus)\n");
     }
     free(m);
-    m = http_get(port, "/other");
+    m = tm_http_get(port, "/other");
     ck_assert_msg(strstr(m, " 404 "), "%s", m);
     free(m);
 
