@@ -17,75 +17,28 @@
 #include "store/common/log.h"
 #include "store/common/lsn.h"
 
-#define MAGIC_LINE "tidemark first run"
+static const tm_intent_kind kind = {
+    .file = TM_FIRSTRUN_FILE,
+    .magic = "tidemark first run",
+    .lsn_key = "consistent",
+    .records = "an unfinished first run of the journal",
+    .advice = "check whether a replication slot it created is left on the server, then remove "
+              "the directory and start again",
+};
 
 int tm_firstrun_save(const char *dir, const tm_firstrun *f, tm_error *err)
 {
-    char text[512], lsn[TM_LSN_BUFLEN];
-    int n = snprintf(text, sizeof text, MAGIC_LINE "\nslot %s\nsystem %" PRIu64 "\n", f->slot,
-                     f->system_identifier);
-    if (f->consistent)
-        n += snprintf(text + n, sizeof text - (size_t)n, "consistent %s\n",
-                      tm_lsn_format(f->consistent, lsn));
-    return tm_write_file_atomic(dir, TM_FIRSTRUN_FILE, text, (size_t)n, err);
-}
-
-/* Reads one "key value" line of the record into f; false when unknown. */
-static bool take_line(char *line, tm_firstrun *f)
-{
-    char *sp = strchr(line, ' ');
-    if (!sp)
-        return false;
-    *sp++ = '\0';
-    if (!strcmp(line, "slot") && strlen(sp) < sizeof f->slot)
-        return snprintf(f->slot, sizeof f->slot, "%s", sp) >= 0;
-    if (!strcmp(line, "system"))
-        return sscanf(sp, "%" SCNu64, &f->system_identifier) == 1;
-    if (!strcmp(line, "consistent"))
-        return tm_lsn_parse(sp, &f->consistent) == 0;
-    return false;
+    return tm_intent_save(dir, &kind, f, err);
 }
 
 int tm_firstrun_load(const char *dir, tm_firstrun *f, tm_error *err)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, TM_FIRSTRUN_FILE);
-    unsigned char *data;
-    size_t len;
-    if (tm_read_file(path, 4096, &data, &len, err) != 0)
-        return tm_error_is(err, TM_ERR_NOT_FOUND) ? 0 : -1;
-    memset(f, 0, sizeof *f);
-    char *text = (char *)data, *save = NULL;
-    bool ok = len > 0 && text[len - 1] == '\n';
-    text[len ? len - 1 : 0] = '\0';
-    char *line = strtok_r(text, "\n", &save);
-    ok = ok && line && !strcmp(line, MAGIC_LINE);
-    while (ok && (line = strtok_r(NULL, "\n", &save)) != NULL)
-        ok = take_line(line, f);
-    free(data);
-    if (!ok || !f->slot[0] || !f->system_identifier) {
-        tm_error_setc(err, TM_ERR_CORRUPT,
-                      "%s does not parse; it records an unfinished first run of the journal: "
-                      "check whether a replication slot it created is left on the server, then "
-                      "remove the directory and start again",
-                      path);
-        tm_error_in(err, path);
-        return -1;
-    }
-    return 1;
+    return tm_intent_load(dir, &kind, f, err);
 }
 
 int tm_firstrun_forget(const char *dir, tm_error *err)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, TM_FIRSTRUN_FILE);
-    if (unlink(path) != 0) {
-        if (errno == ENOENT)
-            return 0;
-        tm_error_errno(err, "cannot remove %s", path);
-        return -1;
-    }
-    return tm_fsync_dir(dir, err);
+    return tm_intent_remove(dir, &kind, err);
 }
 
 /* A file a first run makes (never the record). journal.meta too: it is
@@ -138,7 +91,7 @@ void tm_capture_discard_fresh(const char *dir, bool created_dir)
 static bool is_ours(const tm_slot_info *si, const tm_firstrun *f, const tm_identity *id)
 {
     return si->logical_pgoutput && !strcmp(si->database, id->database) &&
-           (!f->consistent || si->confirmed_flush_lsn == f->consistent);
+           (!f->lsn || si->confirmed_flush_lsn == f->lsn);
 }
 
 /* Drops the slot the interrupted run left behind, if it is still there
@@ -162,8 +115,7 @@ static int drop_left_slot(const char *dir, PGconn *sql, const tm_firstrun *f, co
                       "\"%s\"%s%s, but the slot of that name on the server now is another one "
                       "(%s slot of database \"%s\", confirmed at %s): it is left alone. Drop it "
                       "if nothing uses it, or remove %s and choose another --slot",
-                      dir, f->slot, f->consistent ? " at " : "",
-                      f->consistent ? tm_lsn_format(f->consistent, c) : "",
+                      dir, f->slot, f->lsn ? " at " : "", f->lsn ? tm_lsn_format(f->lsn, c) : "",
                       si.logical_pgoutput ? "a pgoutput" : "not a pgoutput", si.database,
                       tm_lsn_format(si.confirmed_flush_lsn, d), dir);
         return -1;

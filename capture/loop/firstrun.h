@@ -9,15 +9,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "capture/loop/intent.h"
 #include "store/common/tm_error.h"
 
 #define TM_FIRSTRUN_FILE "init.pending"
 
-typedef struct tm_firstrun {
-    char slot[128];
-    uint64_t system_identifier;
-    uint64_t consistent; /* the slot's consistent point, 0 before it was created */
-} tm_firstrun;
+/* lsn: the slot's consistent point, 0 before it was created. */
+typedef tm_intent tm_firstrun;
 
 /* Replaces the record (temporary file, fsync, rename, fsync of DIR). */
 int tm_firstrun_save(const char *dir, const tm_firstrun *f, tm_error *err);

@@ -68,8 +68,8 @@ static int create_slot(first_run *f, char *snapname, size_t len, tm_error *err)
     if (tm_firstrun_save(f->o->journal, &f->rec, err) != 0)
         return -1;
     f->announced = true;
-    if (tm_slot_create(f->repl, f->o->slot, f->o->failover_slot ? TM_SLOT_FAILOVER : 0,
-                       &f->rec.consistent, snapname, len, err) != 0)
+    if (tm_slot_create(f->repl, f->o->slot, f->o->failover_slot ? TM_SLOT_FAILOVER : 0, &f->rec.lsn,
+                       snapname, len, err) != 0)
         return -1;
     return tm_firstrun_save(f->o->journal, &f->rec, err);
 }
@@ -79,7 +79,7 @@ static int create_slot(first_run *f, char *snapname, size_t len, tm_error *err)
  * consistent point. */
 static int base_snapshot(first_run *f, const char *snapname, tm_error *err)
 {
-    uint64_t lsn = f->rec.consistent;
+    uint64_t lsn = f->rec.lsn;
     if (!(f->rels = calloc((size_t)f->oids.n, sizeof *f->rels))) {
         tm_error_setc(err, TM_ERR_NOMEM, "out of memory");
         return -1;
@@ -119,7 +119,7 @@ static int write_meta(const first_run *f, const tm_identity *id, tm_meta *meta, 
     snprintf(meta->database, sizeof meta->database, "%s", id->database);
     snprintf(meta->slot, sizeof meta->slot, "%s", f->o->slot);
     snprintf(meta->publication, sizeof meta->publication, "%s", f->o->publication);
-    meta->start_lsn = f->rec.consistent;
+    meta->start_lsn = f->rec.lsn;
     meta->created_at = tm_time_now();
     return tm_meta_write(f->o->journal, meta, err);
 }
@@ -187,7 +187,7 @@ int tm_capture_init_journal(const tm_capture_opts *o, PGconn *sql, PGconn *repl,
         if (tm_firstrun_forget(o->journal, &e) != 0) /* the next start removes it */
             tm_log_debug("%s", e.msg);
         tm_log_info("new journal %s: slot \"%s\" at %s, base snapshot of %d table(s), %llu rows",
-                    o->journal, o->slot, tm_lsn_format(f.rec.consistent, lsn), f.nrels,
+                    o->journal, o->slot, tm_lsn_format(f.rec.lsn, lsn), f.nrels,
                     (unsigned long long)f.rows);
     } else {
         undo_slot(&f);
@@ -221,14 +221,14 @@ int tm_capture_reseed(const tm_capture_opts *o, PGconn *sql, PGconn *repl, const
         if (tm_slot_drop(sql, o->slot, err) != 0)
             goto out;
     }
-    if (tm_slot_create(repl, o->slot, o->failover_slot ? TM_SLOT_FAILOVER : 0, &f.rec.consistent,
-                       snapname, sizeof snapname, err) != 0 ||
+    if (tm_slot_create(repl, o->slot, o->failover_slot ? TM_SLOT_FAILOVER : 0, &f.rec.lsn, snapname,
+                       sizeof snapname, err) != 0 ||
         base_snapshot(&f, snapname, err) != 0 || tm_capture_reseed_done(o->journal, err) != 0)
         goto out;
     rc = 0;
     tm_log_info("reseeded journal %s after its gap: slot \"%s\" at %s, base snapshot of %d "
                 "table(s), %llu rows; replay is exact again from there",
-                o->journal, o->slot, tm_lsn_format(f.rec.consistent, lsn), f.nrels,
+                o->journal, o->slot, tm_lsn_format(f.rec.lsn, lsn), f.nrels,
                 (unsigned long long)f.rows);
 out:
     if (rc != 0 && announced) {

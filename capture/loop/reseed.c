@@ -19,95 +19,44 @@
 #include <unistd.h>
 
 #include "capture/loop/capture.h"
+#include "capture/loop/intent.h"
 #include "store/common/fsutil.h"
 #include "store/common/log.h"
 #include "store/common/lsn.h"
 
 #define RESEED_FILE "reseed.pending"
-#define MAGIC_LINE "tidemark reseed"
 
-typedef struct reseed_rec {
-    char slot[128];
-    uint64_t system_identifier;
-    uint64_t mark; /* the confirmed LSN when the reseed began */
-} reseed_rec;
+/* lsn: the journal's confirmed position when the reseed began. */
+static const tm_intent_kind kind = {
+    .file = RESEED_FILE,
+    .magic = "tidemark reseed",
+    .lsn_key = "mark",
+    .records = "a capture --reseed that was interrupted",
+    .advice = "check whether a replication slot it created is left on the server, remove the "
+              "file, and run capture --reseed again",
+};
 
 int tm_capture_reseed_announce(const char *dir, const char *slot, uint64_t system_identifier,
                                uint64_t mark, tm_error *err)
 {
-    char text[512], lsn[TM_LSN_BUFLEN];
-    int n = snprintf(text, sizeof text, MAGIC_LINE "\nslot %s\nsystem %" PRIu64 "\nmark %s\n", slot,
-                     system_identifier, tm_lsn_format(mark, lsn));
-    if (n < 0 || (size_t)n >= sizeof text) {
+    tm_intent r = {.system_identifier = system_identifier, .lsn = mark};
+    if (snprintf(r.slot, sizeof r.slot, "%s", slot) >= (int)sizeof r.slot) {
         tm_error_set(err, "slot name \"%s\" is too long", slot);
         return -1;
     }
-    return tm_write_file_atomic(dir, RESEED_FILE, text, (size_t)n, err);
+    return tm_intent_save(dir, &kind, &r, err);
 }
 
 int tm_capture_reseed_done(const char *dir, tm_error *err)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, RESEED_FILE);
-    if (unlink(path) != 0) {
-        if (errno == ENOENT)
-            return 0;
-        tm_error_errno(err, "cannot remove %s", path);
-        return -1;
-    }
-    return tm_fsync_dir(dir, err);
-}
-
-static bool take_line(char *line, reseed_rec *f)
-{
-    char *sp = strchr(line, ' ');
-    if (!sp)
-        return false;
-    *sp++ = '\0';
-    if (!strcmp(line, "slot") && strlen(sp) < sizeof f->slot)
-        return snprintf(f->slot, sizeof f->slot, "%s", sp) >= 0;
-    if (!strcmp(line, "system"))
-        return sscanf(sp, "%" SCNu64, &f->system_identifier) == 1;
-    if (!strcmp(line, "mark"))
-        return tm_lsn_parse(sp, &f->mark) == 0;
-    return false;
-}
-
-/* 1 with *f when DIR holds a record, 0 when not, -1 with err. */
-static int load(const char *dir, reseed_rec *f, tm_error *err)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, RESEED_FILE);
-    unsigned char *data;
-    size_t len;
-    if (tm_read_file(path, 4096, &data, &len, err) != 0)
-        return tm_error_is(err, TM_ERR_NOT_FOUND) ? 0 : -1;
-    memset(f, 0, sizeof *f);
-    char *text = (char *)data, *save = NULL;
-    bool ok = len > 0 && text[len - 1] == '\n';
-    text[len ? len - 1 : 0] = '\0';
-    char *line = strtok_r(text, "\n", &save);
-    ok = ok && line && !strcmp(line, MAGIC_LINE);
-    while (ok && (line = strtok_r(NULL, "\n", &save)) != NULL)
-        ok = take_line(line, f);
-    free(data);
-    if (!ok || !f->slot[0] || !f->system_identifier) {
-        tm_error_setc(err, TM_ERR_CORRUPT,
-                      "%s does not parse; it records a capture --reseed that was interrupted: "
-                      "check whether a replication slot it created is left on the server, "
-                      "remove the file, and run capture --reseed again",
-                      path);
-        tm_error_in(err, path);
-        return -1;
-    }
-    return 1;
+    return tm_intent_remove(dir, &kind, err);
 }
 
 int tm_capture_reseed_resume(const char *dir, PGconn *sql, const tm_identity *id,
                              uint64_t confirmed, tm_error *err)
 {
-    reseed_rec f;
-    int rc = load(dir, &f, err);
+    tm_intent f;
+    int rc = tm_intent_load(dir, &kind, &f, err);
     if (rc <= 0)
         return rc;
     if (f.system_identifier != id->system_identifier) {
@@ -119,7 +68,7 @@ int tm_capture_reseed_resume(const char *dir, PGconn *sql, const tm_identity *id
         return -1;
     }
     char a[TM_LSN_BUFLEN], b[TM_LSN_BUFLEN];
-    if (confirmed > f.mark) {
+    if (confirmed > f.lsn) {
         tm_log_info("the capture --reseed of journal %s that was interrupted had finished: its "
                     "base snapshot is durable and marked at %s",
                     dir, tm_lsn_format(confirmed, a));
@@ -136,12 +85,12 @@ int tm_capture_reseed_resume(const char *dir, PGconn *sql, const tm_identity *id
                        "nothing could read and which held WAL); the journal ends with its gap "
                        "at %s as before; run capture --reseed again to go on",
                        dir, f.slot, tm_lsn_format(si.confirmed_flush_lsn, a),
-                       tm_lsn_format(f.mark, b));
+                       tm_lsn_format(f.lsn, b));
     } else {
         tm_log_warning("capture --reseed of journal %s was interrupted before its base snapshot "
                        "was durable: rolled back; the journal ends with its gap at %s as before; "
                        "run capture --reseed again to go on",
-                       dir, tm_lsn_format(f.mark, b));
+                       dir, tm_lsn_format(f.lsn, b));
     }
     return tm_capture_reseed_done(dir, err);
 }
