@@ -242,8 +242,11 @@ static void supervise(soak *s)
         int status = tmc_wait_exit(s->pid, 0);
         if (status == -1)
             continue;
-        const char *log = tmf_log_tail(s->j);
-        const char *last = strstr(log, "cannot connect to the source database");
+        /* The log holds earlier runs too (and their reconnect failures):
+         * what counts is its last such line. */
+        const char *log = tmf_log_tail(s->j), *last = NULL;
+        for (const char *p = log; (p = strstr(p, "cannot connect to the source database")); p++)
+            last = p;
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1 && last &&
                           !strstr(last + 1, "tidemark capture: "),
                       "capture exited (status %d); its log:\n%s", status, log);
